@@ -1,0 +1,181 @@
+"""Hidden states once per (model, text); every pooling and layer choice from the cache.
+
+One forward pass with ``output_hidden_states=True`` yields all L+1 hidden states. From them the encoder keeps,
+per text, the CLS, mean and max vectors of every layer plus the model's own pipeline output. Any later choice of
+pooling or layer spec for a text already seen is a lookup and an average: no forward pass.
+
+Layer mixes average the per-layer pooled vectors. For ``cls`` and ``mean`` this equals pooling the averaged hidden
+states (both are linear); for ``max`` it is the mean of each layer's max-pooled vector.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from embedlab.errors import EmbedLabError
+from embedlab.models import LoadedModel
+from embedlab.pooling import RAW_POOLERS
+from embedlab.specs import RAW_POOLINGS, EmbedSpec, parse_layers
+
+Progress = Callable[[int, int], None]  # (texts done, texts to do)
+BATCH_SIZE = 32
+DEFAULT_CACHE_BYTES = 768 * 2**20
+
+
+@dataclass(frozen=True)
+class TextStates:
+    """Everything kept for one text.
+
+    Attributes:
+        pooled: {"cls"|"mean"|"max": (n_hidden_states, hidden) float32}; row 0 is the embedding layer.
+        model: (embedding_dim,) float32, the model's own sentence-transformers pipeline output.
+        n_tokens: tokens of the full text, special tokens included, before truncation.
+        truncated: the text was longer than the model's max_seq_length and was cut.
+    """
+
+    pooled: dict[str, npt.NDArray[np.float32]]
+    model: npt.NDArray[np.float32]
+    n_tokens: int
+    truncated: bool
+
+    @property
+    def nbytes(self) -> int:
+        return self.model.nbytes + sum(array.nbytes for array in self.pooled.values()) + 200
+
+
+class Encoder:
+    """Embeds texts with one model, keeping a bounded LRU cache of every text's pooled hidden states.
+
+    Thread-safe: a Streamlit ``cache_resource`` shares one Encoder between sessions.
+
+    Example:
+        >>> encoder = Encoder(load_model("all-MiniLM-L6-v2"))
+        >>> encoder.embed(["How old are you?"], EmbedSpec("all-MiniLM-L6-v2", "cls", "first-last")).shape
+        (1, 384)
+    """
+
+    def __init__(self, model: LoadedModel, max_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.model = model
+        self.max_cache_bytes = max_cache_bytes
+        self._cache: OrderedDict[str, TextStates] = OrderedDict()
+        self._cache_bytes = 0
+        self._lock = threading.RLock()
+        self.forward_passes = 0  # model calls (batches); tests count them
+        self.texts_encoded = 0
+
+    # ---------------------------------------------------------------- cache
+
+    def states(self, texts: Sequence[str], progress: Progress | None = None) -> list[TextStates]:
+        """States for every text, running the model only on texts not cached. Row i is texts[i]."""
+        with self._lock:
+            missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
+            if missing:
+                fresh = self._encode(missing, progress)
+                for text, state in zip(missing, fresh, strict=True):
+                    self._put(text, state)
+            found = {}
+            for text in texts:
+                state = self._cache.get(text)
+                if state is None:  # evicted by this very call: more texts than the cache holds
+                    state = self._encode([text], None)[0]
+                else:
+                    self._cache.move_to_end(text)
+                found[text] = state
+            return [found[text] for text in texts]
+
+    def _put(self, text: str, state: TextStates) -> None:
+        old = self._cache.pop(text, None)
+        if old is not None:
+            self._cache_bytes -= old.nbytes
+        self._cache[text] = state
+        self._cache_bytes += state.nbytes
+        while self._cache_bytes > self.max_cache_bytes and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            self._cache_bytes -= evicted.nbytes
+
+    def cached(self, text: str) -> bool:
+        return text in self._cache
+
+    # ---------------------------------------------------------------- model
+
+    @torch.inference_mode()
+    def _encode(self, texts: list[str], progress: Progress | None) -> list[TextStates]:
+        st_model = self.model.st_model
+        max_len = self.model.facts.max_seq_length
+        n_tokens = [len(ids) for ids in self.model.tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
+        order = np.argsort([-len(text) for text in texts], kind="stable")  # batch by length: less padding
+        results: list[TextStates | None] = [None] * len(texts)
+        done = 0
+        for start in range(0, len(texts), BATCH_SIZE):
+            batch_index = order[start : start + BATCH_SIZE]
+            batch = [texts[i] for i in batch_index]
+            features = st_model.preprocess(batch)
+            inputs = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in features}
+            output = self.model.backbone(**inputs, output_hidden_states=True, return_dict=True)
+            self.forward_passes += 1
+            mask = features["attention_mask"]  # (batch, seq)
+            hidden = torch.stack(output.hidden_states)  # (n_hidden_states, batch, seq, hidden)
+            pooled = {name: RAW_POOLERS[name](hidden, mask).float().numpy() for name in RAW_POOLINGS}
+            pipeline = dict(features)
+            pipeline["token_embeddings"] = output.hidden_states[-1]
+            for module in list(st_model)[1:]:
+                pipeline = module(pipeline)
+            sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
+            for row, i in enumerate(batch_index):
+                results[i] = TextStates(
+                    pooled={name: np.ascontiguousarray(pooled[name][:, row]) for name in RAW_POOLINGS},
+                    model=sentence[row].copy(),
+                    n_tokens=n_tokens[i],
+                    truncated=n_tokens[i] > max_len,
+                )
+            done += len(batch)
+            self.texts_encoded += len(batch)
+            if progress is not None:
+                progress(done, len(texts))
+        return results  # type: ignore[return-value]
+
+    # ---------------------------------------------------------------- views
+
+    def embed(self, texts: Sequence[str], spec: EmbedSpec, progress: Progress | None = None) -> npt.NDArray[np.float32]:
+        """Sentence vectors for one configuration.
+
+        Returns:
+            (len(texts), dim) float32 array; row i is texts[i]. Not normalised (cosine normalises).
+        """
+        states = self.states(texts, progress)
+        return self.vectors(states, spec)
+
+    def vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
+        """Sentence vectors from already computed states (no model call)."""
+        if spec.pooling == "model":
+            rows = [state.model for state in states]
+            width = self.model.facts.embedding_dim
+        else:
+            layers = list(parse_layers(spec.layers, self.model.n_hidden_states))
+            rows = [state.pooled[spec.pooling][layers].mean(axis=0) for state in states]
+            width = self.model.facts.hidden_size
+        if not rows:
+            return np.zeros((0, width), dtype=np.float32)
+        return np.stack(rows).astype(np.float32, copy=False)
+
+    def layer_vectors(self, states: Sequence[TextStates], pooling: str) -> npt.NDArray[np.float32]:
+        """(n_hidden_states, len(states), hidden) vectors of one raw pooling at every layer."""
+        if pooling not in RAW_POOLINGS:
+            raise EmbedLabError(f"Per-layer vectors exist for {', '.join(RAW_POOLINGS)}, not {pooling!r}.")
+        return np.stack([state.pooled[pooling] for state in states], axis=1)
+
+
+def cosine_rows(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    """Cosine of row i of ``a`` with row i of ``b`` over the last axis; 0 where a vector is zero."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    dots = (a * b).sum(axis=-1)
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)

@@ -1,0 +1,120 @@
+"""Reading sentence-pair files: CSV/TSV with a header, or the STS benchmark's headerless tab format.
+
+STS format: genre, file, year, id, score (0-5), sentence1, sentence2[, licence fields...]; sentences contain
+quote characters, so lines are split on tabs with no quoting at all (csv quoting would merge rows).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from embedlab.errors import EmbedLabError
+
+PAIR_COLUMNS = ("sentence1", "sentence2")
+STS_MIN_FIELDS = 7
+
+
+def decode_text(data: bytes, name: str = "file") -> str:
+    """UTF-8 text (a BOM is dropped); undecodable bytes raise EmbedLabError."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise EmbedLabError(
+            f"{name} is not UTF-8 text (bad byte at position {error.start}): save it as UTF-8 and try again."
+        ) from None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_sts(first_line: str) -> bool:
+    fields = first_line.split("\t")
+    return len(fields) >= STS_MIN_FIELDS and _is_float(fields[4].strip())
+
+
+def parse_pairs_text(text: str, required: tuple[str, ...] = PAIR_COLUMNS, name: str = "file") -> pd.DataFrame:
+    """Parse pair-file text into a DataFrame of strings.
+
+    Returns:
+        DataFrame with at least the ``required`` columns (str), in file order; STS-format input gives
+        sentence1, sentence2, score, genre, file, year, id.
+
+    Raises:
+        EmbedLabError: empty input, missing columns, malformed rows.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise EmbedLabError(f"{name} is empty: it needs a header row with {', '.join(required)} and one pair per row.")
+    if _looks_like_sts(lines[0]):
+        return _parse_sts(lines, required, name)
+    header = lines[0]
+    delimiter = "\t" if "\t" in header else ","
+    try:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+            engine="python",
+        )
+    except (pd.errors.ParserError, csv.Error, ValueError) as error:
+        raise EmbedLabError(
+            f"{name} could not be read as {'TSV' if delimiter == chr(9) else 'CSV'}: {error}".splitlines()[0]
+        ) from None
+    frame.columns = [str(column).strip().lower() for column in frame.columns]
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise EmbedLabError(
+            f"{name} has no {', '.join(missing)} column: its header must name {', '.join(required)} "
+            f"(found: {', '.join(frame.columns) or 'nothing'})."
+        )
+    return frame.reset_index(drop=True)
+
+
+def _parse_sts(lines: list[str], required: tuple[str, ...], name: str) -> pd.DataFrame:
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("\t")
+        if len(fields) < STS_MIN_FIELDS or not _is_float(fields[4].strip()):
+            raise EmbedLabError(
+                f"{name} line {number} is not in STS format (genre, file, year, id, score, sentence1, sentence2)."
+            )
+        genre, source, year, pair_id, score, first, second = (field.strip() for field in fields[:STS_MIN_FIELDS])
+        rows.append(
+            {
+                "sentence1": first,
+                "sentence2": second,
+                "score": score,
+                "genre": genre,
+                "file": source,
+                "year": year,
+                "id": pair_id,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise EmbedLabError(f"{name} is in STS format, which has no {', '.join(missing)} column.")
+    return frame
+
+
+def read_pairs(path: str | Path, required: tuple[str, ...] = PAIR_COLUMNS) -> pd.DataFrame:
+    """Read a pair file from disk (see ``parse_pairs_text``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise EmbedLabError(f"File {str(path)!r} not found: give the path of a CSV, TSV or STS file.")
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise EmbedLabError(f"File {str(path)!r} cannot be read: {error.strerror}.") from None
+    return parse_pairs_text(decode_text(data, file.name), required, file.name)

@@ -1,0 +1,109 @@
+"""Option sets and the frozen settings of one embedding configuration.
+
+Every option set is a ``Literal`` with one validation point, so the pages, the command line and the
+tests accept and reject exactly the same values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from embedlab.errors import EmbedLabError
+
+Pooling = Literal["model", "cls", "mean", "max"]
+POOLINGS: tuple[str, ...] = get_args(Pooling)
+RAW_POOLINGS: tuple[str, ...] = ("cls", "mean", "max")
+
+DEFAULT_LAYERS = "-1"
+_RANGE = re.compile(r"^(-?\d+):(-?\d+)$")
+
+
+def check_pooling(pooling: str) -> Pooling:
+    """Return ``pooling`` if it is valid, else raise naming the valid ones."""
+    if pooling not in POOLINGS:
+        raise EmbedLabError(f"Unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}.")
+    return pooling  # type: ignore[return-value]
+
+
+def parse_layers(spec: str, n_hidden_states: int) -> tuple[int, ...]:
+    """Resolve a layer spec to the hidden-state indices it averages.
+
+    Hidden state 0 is the embedding layer, 1..L the transformer layers (``n_hidden_states = L + 1``).
+
+    Accepted specs:
+        ``"7"`` / ``"-1"``: one layer (negative counts from the last);
+        ``"last"``: the last layer; ``"first-last"``: mean of layer 1 and the last (SimCSE ``avg_first_last``);
+        ``"a:b"``: mean of layers a..b inclusive; ``"1,4,-1"``: mean of the listed layers.
+
+    Example:
+        >>> parse_layers("first-last", 7)
+        (1, 6)
+        >>> parse_layers("2:4", 7)
+        (2, 3, 4)
+
+    Returns:
+        Sorted, de-duplicated, non-negative indices into the hidden states.
+
+    Raises:
+        EmbedLabError: the spec is malformed or names a layer the model does not have.
+    """
+    text = str(spec).strip().lower().replace(" ", "")
+    last = n_hidden_states - 1
+
+    def index(token: str) -> int:
+        try:
+            value = int(token)
+        except ValueError:
+            raise EmbedLabError(
+                f"Layer spec {spec!r} is not understood: use an index (0 = embeddings, -1 = last), "
+                "'first-last', 'a:b' or a comma list such as '1,4,-1'."
+            ) from None
+        resolved = value + n_hidden_states if value < 0 else value
+        if not 0 <= resolved <= last:
+            raise EmbedLabError(
+                f"Layer {value} does not exist: this model has layers 0 (embeddings) to {last} "
+                f"(or -{n_hidden_states} to -1)."
+            )
+        return resolved
+
+    if text in ("", "last"):
+        indices = [last]
+    elif text == "first-last":
+        indices = [1 if last >= 1 else 0, last]
+    elif match := _RANGE.match(text):
+        start, stop = index(match.group(1)), index(match.group(2))
+        if start > stop:
+            raise EmbedLabError(f"Layer range {spec!r} is empty: the first layer must not come after the last.")
+        indices = list(range(start, stop + 1))
+    else:
+        indices = [index(token) for token in text.split(",")]
+    return tuple(sorted(set(indices)))
+
+
+@dataclass(frozen=True)
+class EmbedSpec:
+    """One embedding configuration, hashable so Streamlit and the engine can cache on it.
+
+    Example:
+        >>> EmbedSpec(model="all-MiniLM-L6-v2", pooling="mean", layers="first-last").label
+        'all-MiniLM-L6-v2 · mean · layers first-last'
+
+    ``layers`` is ignored when ``pooling == "model"``: the model's own pipeline decides.
+    """
+
+    model: str
+    pooling: Pooling = "model"
+    layers: str = DEFAULT_LAYERS
+
+    def __post_init__(self) -> None:
+        check_pooling(self.pooling)
+        if self.pooling == "model":
+            object.__setattr__(self, "layers", DEFAULT_LAYERS)
+
+    @property
+    def label(self) -> str:
+        if self.pooling == "model":
+            return f"{self.model} · own pipeline"
+        return f"{self.model} · {self.pooling} · layers {self.layers}"
