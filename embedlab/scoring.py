@@ -96,3 +96,19 @@ def layer_profile(encoder: Encoder, first: str, second: str) -> pd.DataFrame:
         by_layer = encoder.layer_vectors(states, pooling)  # (layers, 2, hidden)
         profile[pooling] = cosine_rows(by_layer[:, 0], by_layer[:, 1])
     return pd.DataFrame(profile)
+
+
+def layer_baselines(encoder: Encoder, texts: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean random-pair cosine at every layer for cls, mean and max (the "typical" line of a layer chart).
+
+    Returns:
+        DataFrame with columns layer, cls, mean, max.
+    """
+    corpus = list(dict.fromkeys(texts if texts is not None else reference_sentences()))
+    states = encoder.states(corpus)
+    first, second = random_pair_indices(len(corpus))
+    profile = {"layer": np.arange(encoder.model.n_hidden_states)}
+    for pooling in RAW_POOLINGS:
+        by_layer = encoder.layer_vectors(states, pooling)  # (layers, n, hidden)
+        profile[pooling] = cosine_rows(by_layer[:, first], by_layer[:, second]).mean(axis=1)
+    return pd.DataFrame(profile)

@@ -1,0 +1,172 @@
+"""The two configuration panels (raw pooling, trained model) shared by every page that embeds.
+
+What the user picked is kept in ``state.RAW_SPEC`` / ``state.TRAINED_SPEC`` (session-wide), and each page's
+widgets start from it, so a choice made on one page holds on the others and survives page switches.
+A model that fails to load, or a bad layer spec, shows the error and keeps the previous configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+from components import state
+from components.services import default_raw_model, load_encoder
+from embedlab.encoder import Encoder
+from embedlab.errors import EmbedLabError
+from embedlab.models import PACKAGED, SUGGESTED_MODELS, ModelFacts
+from embedlab.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
+
+RAW_POOLING_CHOICES = ("cls", "mean", "max", "model")
+POOLING_LABELS = {"cls": "CLS", "mean": "mean", "max": "max", "model": "model's own"}
+
+
+@dataclass(frozen=True)
+class Configured:
+    """A configuration ready to use: its spec and the encoder that serves it."""
+
+    spec: EmbedSpec
+    encoder: Encoder
+
+
+def init_specs() -> None:
+    """Put the default configurations in session state once per session."""
+    if state.RAW_SPEC not in st.session_state:
+        model, note = default_raw_model()
+        st.session_state[state.RAW_SPEC] = EmbedSpec(model=model, pooling="cls", layers=DEFAULT_LAYERS)
+        st.session_state[state.RAW_NOTE] = note
+    st.session_state.setdefault(state.TRAINED_SPEC, EmbedSpec(model=PACKAGED, pooling="model"))
+
+
+def _seed(key: str, value) -> None:
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _layer_options(n_layers: int, current: str) -> list[str]:
+    options = [DEFAULT_LAYERS, "-2", "first-last", *[str(i) for i in range(n_layers + 1)]]
+    return options if current in options else [current, *options]
+
+
+def _layer_label(n_layers: int):
+    def label(option: str) -> str:
+        if option == "-1":
+            return f"-1 (last = {n_layers})"
+        if option == "0":
+            return "0 (embeddings)"
+        if option == "first-last":
+            return "first-last (mean of 1 and last)"
+        return option
+
+    return label
+
+
+def _valid_layers(spec: str, encoder: Encoder) -> bool:
+    try:
+        parse_layers(spec, encoder.model.n_hidden_states)
+    except EmbedLabError:
+        return False
+    return True
+
+
+def _model_options(current: str) -> list[str]:
+    return list(SUGGESTED_MODELS) if current in SUGGESTED_MODELS else [current, *SUGGESTED_MODELS]
+
+
+def _try_encoder(ref: str, fallback: str) -> tuple[Encoder, str]:
+    """Load ``ref``; on failure show why and load ``fallback`` (the model that worked before)."""
+    try:
+        return load_encoder(ref), ref
+    except EmbedLabError as error:
+        if ref == fallback:
+            raise
+        st.error(f"{error}  \nStill using **{fallback}**.", icon="⚠️")
+        return load_encoder(fallback), fallback
+
+
+def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
+    """Model, layer spec and pooling for raw hidden-state pooling. Returns the configuration in force."""
+    stored: EmbedSpec = st.session_state[state.RAW_SPEC]
+    model_key = state.widget_key(namespace, "raw.model")
+    pooling_key = state.widget_key(namespace, "raw.pooling")
+    layers_key = state.widget_key(namespace, "raw.layers")
+    _seed(model_key, stored.model)
+    _seed(pooling_key, stored.pooling)
+    _seed(layers_key, stored.layers)
+    st.subheader(title)
+    chosen_model = st.selectbox(
+        "Model",
+        _model_options(st.session_state[model_key]),
+        key=model_key,
+        accept_new_options=True,
+        help="A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
+        "untrained-bert (random weights: the no-training control).",
+    )
+    encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
+    facts = encoder.model.facts
+    pooling = st.radio(
+        "Pooling",
+        RAW_POOLING_CHOICES,
+        key=pooling_key,
+        format_func=POOLING_LABELS.get,
+        horizontal=True,
+        help="CLS: first token. Mean / max: over real tokens (padding masked). Model's own: the saved "
+        "sentence-transformers pipeline (plain models: mean of the last layer).",
+    )
+    layers = stored.layers
+    if pooling != "model":
+        chosen_layers = st.selectbox(
+            "Layers",
+            _layer_options(facts.n_layers, st.session_state[layers_key]),
+            key=layers_key,
+            format_func=_layer_label(facts.n_layers),
+            accept_new_options=True,
+            help="0 = embeddings, -1 = last. Type a:b for the mean of a range or 1,4,-1 for a list.",
+        )
+        try:
+            parse_layers(chosen_layers, encoder.model.n_hidden_states)
+            layers = chosen_layers
+        except EmbedLabError as error:
+            layers = stored.layers if _valid_layers(stored.layers, encoder) else DEFAULT_LAYERS
+            st.error(f"{error}  \nStill using layers **{layers}**.", icon="⚠️")
+    spec = EmbedSpec(model=model, pooling=pooling, layers=layers)
+    st.session_state[state.RAW_SPEC] = spec
+    note = st.session_state.get(state.RAW_NOTE)
+    if note and model == PACKAGED:
+        st.info(note, icon="ℹ️")
+    model_facts(facts)
+    return Configured(spec, encoder)
+
+
+def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -> Configured:
+    """Model for the trained configuration, always used through its own pipeline."""
+    stored: EmbedSpec = st.session_state[state.TRAINED_SPEC]
+    model_key = state.widget_key(namespace, "trained.model")
+    _seed(model_key, stored.model)
+    st.subheader(title)
+    chosen_model = st.selectbox(
+        "Model",
+        _model_options(st.session_state[model_key]),
+        key=model_key,
+        accept_new_options=True,
+        help="Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise).",
+    )
+    encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
+    spec = replace(stored, model=model, pooling="model")
+    st.session_state[state.TRAINED_SPEC] = spec
+    st.caption(f"Pipeline: {encoder.model.facts.pipeline}")
+    model_facts(encoder.model.facts)
+    return Configured(spec, encoder)
+
+
+def model_facts(facts: ModelFacts) -> None:
+    with st.expander(f"Model facts: {facts.ref}"):
+        st.markdown(
+            f"- **Layers:** {facts.n_layers} (hidden states 0–{facts.n_layers}, 0 = embeddings)\n"
+            f"- **Hidden size:** {facts.hidden_size}; sentence vector: {facts.embedding_dim}\n"
+            f"- **Max sequence length:** {facts.max_seq_length} tokens\n"
+            f"- **Parameters:** {facts.n_parameters / 1e6:.1f} M\n"
+            f"- **Pipeline:** {facts.pipeline}\n"
+            f"- **Loaded from:** {facts.source}"
+        )

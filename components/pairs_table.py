@@ -1,0 +1,92 @@
+"""The editable pairs table: survives reruns and page switches, replaced only by explicit user actions.
+
+``state.PAIRS`` holds the table as the user left it. The editor is mounted on ``state.PAIRS_BASE`` under a
+versioned key; edits live in the editor's own state until the page is left, and on return the editor is
+remounted on the latest table, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components import state
+from embedlab.compare import PAIR_COLUMNS, clean_pairs, example_pairs
+from embedlab.errors import EmbedLabError
+from embedlab.pairfiles import decode_text, parse_pairs_text
+
+
+def init_pairs() -> None:
+    if state.PAIRS not in st.session_state:
+        st.session_state[state.PAIRS] = example_pairs()
+        st.session_state[state.PAIRS_BASE] = st.session_state[state.PAIRS]
+        st.session_state[state.PAIRS_VERSION] = 0
+
+
+def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
+    """Replace the whole table (upload, add, clear) and remount the editor on it."""
+    table = clean_pairs(frame)
+    st.session_state[state.PAIRS] = table
+    st.session_state[state.PAIRS_BASE] = table
+    st.session_state[state.PAIRS_VERSION] = st.session_state.get(state.PAIRS_VERSION, 0) + 1
+    if message:
+        st.session_state[state.PAIRS_FLASH] = message
+
+
+def pairs_editor() -> pd.DataFrame:
+    """Render the editor; returns the current table (two string columns)."""
+    init_pairs()
+    key = state.pairs_editor_key(st.session_state[state.PAIRS_VERSION])
+    if key not in st.session_state and not st.session_state[state.PAIRS].equals(st.session_state[state.PAIRS_BASE]):
+        replace_pairs(st.session_state[state.PAIRS])  # back on the page: mount the edited table
+        key = state.pairs_editor_key(st.session_state[state.PAIRS_VERSION])
+    edited = st.data_editor(
+        st.session_state[state.PAIRS_BASE],
+        key=key,
+        num_rows="dynamic",
+        hide_index=False,
+        width="stretch",
+        column_config={
+            "sentence1": st.column_config.TextColumn("Sentence 1", width="large"),
+            "sentence2": st.column_config.TextColumn("Sentence 2", width="large"),
+        },
+    )
+    table = clean_pairs(edited)
+    st.session_state[state.PAIRS] = table
+    return table
+
+
+def add_pair_form() -> None:
+    """Two text boxes and a button: the quickest way to try one pair."""
+    with st.form("compare.add_form", clear_on_submit=True, border=False):
+        first_col, second_col, button_col = st.columns([5, 5, 1], vertical_alignment="bottom")
+        first = first_col.text_input("Sentence 1", key=state.NEW_FIRST, placeholder="A man is playing a guitar.")
+        second = second_col.text_input("Sentence 2", key=state.NEW_SECOND, placeholder="Someone plays music.")
+        if button_col.form_submit_button("Add pair", type="primary"):
+            if not (first.strip() or second.strip()):
+                st.warning("Type at least one sentence to add a pair.")
+                return
+            current = st.session_state[state.PAIRS]
+            added = pd.concat([current, pd.DataFrame([[first, second]], columns=PAIR_COLUMNS)], ignore_index=True)
+            replace_pairs(added)
+            st.session_state[state.SELECTED_PAIR] = len(added) - 1
+
+
+def upload_pairs() -> None:
+    """CSV/TSV/STS upload replacing the table; a bad file leaves the table as it was."""
+    upload = st.file_uploader(
+        "Upload pairs (CSV or TSV with sentence1, sentence2 columns, or an STS benchmark file)",
+        type=["csv", "tsv", "txt"],
+        key=state.PAIRS_UPLOAD,
+    )
+    if upload is None or st.session_state.get(state.PAIRS_UPLOADED_ID) == upload.file_id:
+        return
+    st.session_state[state.PAIRS_UPLOADED_ID] = upload.file_id
+    try:
+        frame = parse_pairs_text(decode_text(upload.getvalue(), upload.name), name=upload.name)
+    except EmbedLabError as error:
+        st.error(f"{error} Your table was left as it was.", icon="⚠️")
+        return
+    replace_pairs(frame[PAIR_COLUMNS], f"Loaded {len(frame)} pairs from {upload.name}.")
+    st.session_state[state.SELECTED_PAIR] = 0
+    st.rerun()

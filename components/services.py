@@ -1,0 +1,51 @@
+"""Cached services: plain, hashable arguments in; shared engine objects or data out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from embedlab.encoder import Encoder
+from embedlab.errors import EmbedLabError
+from embedlab.models import PACKAGED, load_model
+from embedlab.scoring import Baseline, layer_baselines, random_pair_baseline
+from embedlab.specs import EmbedSpec
+
+PREFERRED_RAW_MODEL = "bert-base-uncased"
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def get_encoder(ref: str) -> Encoder:
+    """The model and its hidden-state cache, shared by every session. Errors are not cached."""
+    return Encoder(load_model(ref))
+
+
+def load_encoder(ref: str) -> Encoder:
+    """get_encoder with a spinner the first time a model loads."""
+    with st.spinner(f"Loading {ref}…"):
+        return get_encoder(ref)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def baseline(spec: EmbedSpec) -> Baseline:
+    """Random-pair baseline of one configuration over the bundled reference sentences."""
+    return random_pair_baseline(get_encoder(spec.model), spec)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def layer_baseline_table(ref: str) -> pd.DataFrame:
+    return layer_baselines(get_encoder(ref))
+
+
+@st.cache_resource(show_spinner=False)
+def default_raw_model() -> tuple[str, str | None]:
+    """(model, note): bert-base-uncased when it can be loaded, else the packaged backbone and why."""
+    try:
+        get_encoder(PREFERRED_RAW_MODEL)
+    except EmbedLabError as error:
+        return PACKAGED, (
+            f"{PREFERRED_RAW_MODEL} could not be loaded ({error}) — showing raw pooling of the packaged "
+            f"{PACKAGED} backbone instead. Its layers are already trained for similarity, so raw CLS looks "
+            "better here than it does on plain BERT; try `untrained-bert` for the no-training control."
+        )
+    return PREFERRED_RAW_MODEL, None

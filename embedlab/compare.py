@@ -1,0 +1,123 @@
+"""The Compare page's table logic, free of Streamlit: which rows can be scored, and the scored table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from embedlab.encoder import Encoder
+from embedlab.scoring import Baseline, pair_cosines
+from embedlab.specs import EmbedSpec
+
+MAX_PAIRS = 500
+PAIR_COLUMNS = ["sentence1", "sentence2"]
+EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("What is your age?", "How old are you?"),
+    ("你几岁了？", "你多大了？"),
+    ("This is a wooden stick.", "Stick to your work."),
+    ("The museum is open on Sundays.", "The museum is not open on Sundays."),
+    ("The cat chased the dog.", "The dog chased the cat."),
+    ("How do I reset my password?", "Volcanoes form where tectonic plates meet."),
+)
+
+
+def example_pairs() -> pd.DataFrame:
+    return pd.DataFrame(EXAMPLE_PAIRS, columns=PAIR_COLUMNS)
+
+
+def clean_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The two sentence columns as plain strings (missing cells become ""), index 0..n-1."""
+    cleaned = pd.DataFrame(index=range(len(frame)))
+    for column in PAIR_COLUMNS:
+        values = frame[column] if column in frame.columns else pd.Series([""] * len(frame))
+        cleaned[column] = [
+            ("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)) for value in values
+        ]
+    return cleaned
+
+
+@dataclass(frozen=True)
+class PairCheck:
+    """Which rows of a pairs table get scored.
+
+    Attributes:
+        scorable: row numbers with two non-blank sentences, at most MAX_PAIRS of them.
+        notes: row number -> why it is not scored ("empty sentence 2", ...).
+        skipped_over_limit: rows beyond the limit (not scored, said so).
+    """
+
+    scorable: tuple[int, ...]
+    notes: dict[int, str]
+    skipped_over_limit: int
+
+
+def check_pairs(frame: pd.DataFrame, limit: int = MAX_PAIRS) -> PairCheck:
+    notes: dict[int, str] = {}
+    scorable: list[int] = []
+    over = 0
+    for row, (first, second) in enumerate(zip(frame["sentence1"], frame["sentence2"], strict=True)):
+        blank = [name for name, text in (("sentence 1", first), ("sentence 2", second)) if not text.strip()]
+        if blank:
+            notes[row] = "empty " + " and ".join(blank)
+        elif len(scorable) >= limit:
+            over += 1
+            notes[row] = f"not scored: over the {limit}-pair limit"
+        else:
+            scorable.append(row)
+    return PairCheck(tuple(scorable), notes, over)
+
+
+def score_rows(
+    encoder: Encoder, spec: EmbedSpec, frame: pd.DataFrame, rows: Sequence[int], progress=None
+) -> tuple[np.ndarray, list[str]]:
+    """Cosines for the given rows (NaN elsewhere) and per-row truncation notes.
+
+    Returns:
+        (len(frame),) float64 cosines; list of notes, "" where the texts fit the model.
+    """
+    pairs = [(frame.at[row, "sentence1"], frame.at[row, "sentence2"]) for row in rows]
+    cosines = np.full(len(frame), np.nan)
+    cosines[list(rows)] = pair_cosines(encoder, pairs, spec, progress)
+    limit = encoder.model.facts.max_seq_length
+    notes = [""] * len(frame)
+    for row, (first, second) in zip(rows, pairs, strict=True):
+        states = encoder.states([first, second])
+        long = [f"sentence {i + 1}: {s.n_tokens} tokens" for i, s in enumerate(states) if s.truncated]
+        if long:
+            notes[row] = f"truncated to {limit} tokens ({'; '.join(long)})"
+    return cosines, notes
+
+
+def compare_table(
+    frame: pd.DataFrame,
+    check: PairCheck,
+    raw: tuple[np.ndarray, list[str], Baseline],
+    trained: tuple[np.ndarray, list[str], Baseline],
+) -> pd.DataFrame:
+    """The scored table shown and downloaded: one row per input row, in input order."""
+    raw_cosines, raw_notes, raw_baseline = raw
+    trained_cosines, trained_notes, trained_baseline = trained
+    notes = []
+    for row in range(len(frame)):
+        parts = [check.notes.get(row, "")]
+        parts += [
+            f"raw {raw_notes[row]}" if raw_notes[row] else "",
+            f"trained {trained_notes[row]}" if trained_notes[row] else "",
+        ]
+        notes.append("; ".join(part for part in parts if part))
+    return pd.DataFrame(
+        {
+            "sentence1": frame["sentence1"],
+            "sentence2": frame["sentence2"],
+            "raw_cosine": raw_cosines,
+            "raw_typical": raw_baseline.mean,
+            "raw_above_typical": raw_cosines - raw_baseline.mean,
+            "trained_cosine": trained_cosines,
+            "trained_typical": trained_baseline.mean,
+            "trained_above_typical": trained_cosines - trained_baseline.mean,
+            "note": notes,
+        }
+    )

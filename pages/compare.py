@@ -1,0 +1,176 @@
+"""Compare: type sentence pairs, see raw BERT pooling and a trained sentence-transformer side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components import state
+from components.config import Configured, init_specs, raw_panel, trained_panel
+from components.figures import cosine_bars, layer_chart
+from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
+from components.services import baseline, layer_baseline_table
+from embedlab.compare import MAX_PAIRS, PAIR_COLUMNS, check_pairs, compare_table, score_rows
+from embedlab.errors import EmbedLabError
+from embedlab.scoring import layer_profile
+
+
+def encode_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...], label: str):
+    """Score rows; a progress bar appears only when texts need the model."""
+    texts = [text for row in rows for text in table.loc[row, PAIR_COLUMNS]]
+    unseen = sum(not configured.encoder.cached(text) for text in dict.fromkeys(texts))
+    if not unseen:
+        return score_rows(configured.encoder, configured.spec, table, rows)
+    bar = st.progress(0.0, text=f"Encoding {unseen} new sentences with {label}…")
+    result = score_rows(
+        configured.encoder,
+        configured.spec,
+        table,
+        rows,
+        progress=lambda done, total: bar.progress(done / total, text=f"Encoding with {label}: {done}/{total}"),
+    )
+    bar.empty()
+    return result
+
+
+def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
+    upload_col, clear_col, download_col = st.columns([6, 1, 2], vertical_alignment="bottom")
+    with upload_col.expander("Upload pairs from a file"):
+        upload_pairs()
+    if clear_col.button("Clear", help="Empty the table (the examples come back after a reload)."):
+        replace_pairs(pd.DataFrame(columns=PAIR_COLUMNS), "Table cleared.")
+        st.rerun()
+    if scored is not None:
+        download_col.download_button(
+            "Download with scores",
+            scored.to_csv(index=False).encode("utf-8"),
+            "embedding-lab-pairs.csv",
+            mime="text/csv",
+            icon=":material/download:",
+        )
+
+
+def results(table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured):
+    st.dataframe(
+        scored,
+        width="stretch",
+        column_config={
+            "sentence1": "Sentence 1",
+            "sentence2": "Sentence 2",
+            "raw_cosine": st.column_config.NumberColumn("Raw cosine", format="%.3f"),
+            "raw_typical": st.column_config.NumberColumn(
+                "Raw typical", format="%.3f", help="Mean cosine of random pairs, same configuration"
+            ),
+            "raw_above_typical": st.column_config.NumberColumn("Raw − typical", format="%+.3f"),
+            "trained_cosine": st.column_config.NumberColumn("Trained cosine", format="%.3f"),
+            "trained_typical": st.column_config.NumberColumn("Trained typical", format="%.3f"),
+            "trained_above_typical": st.column_config.NumberColumn("Trained − typical", format="%+.3f"),
+            "note": "Note",
+        },
+    )
+    if rows:
+        st.plotly_chart(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
+
+
+def selected_pair(
+    table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured
+) -> None:
+    st.subheader("One pair, up close")
+    selected = st.session_state.get(state.SELECTED_PAIR)
+    st.session_state["compare.pair_select"] = selected if selected in rows else rows[-1]
+    row = st.selectbox(
+        "Pair",
+        rows,
+        key="compare.pair_select",
+        format_func=lambda r: f"row {r}: {table.at[r, 'sentence1']} / {table.at[r, 'sentence2']}",
+        on_change=lambda: st.session_state.update({state.SELECTED_PAIR: st.session_state["compare.pair_select"]}),
+    )
+    line = scored.loc[row]
+    raw_col, trained_col = st.columns(2)
+    raw_col.metric(
+        f"Raw · {raw.spec.label}",
+        f"{line.raw_cosine:.3f}",
+        f"{line.raw_above_typical:+.3f} vs typical {line.raw_typical:.3f}",
+        delta_color="off",
+    )
+    trained_col.metric(
+        f"Trained · {trained.spec.label}",
+        f"{line.trained_cosine:.3f}",
+        f"{line.trained_above_typical:+.3f} vs typical {line.trained_typical:.3f}",
+        delta_color="off",
+    )
+    st.markdown(
+        f"**{line.raw_cosine:.2f}** raw, typical for this configuration: {line.raw_typical:.2f} · "
+        f"**{line.trained_cosine:.2f}** trained, typical: {line.trained_typical:.2f}"
+    )
+    if line.note:
+        st.caption(f"Note: {line.note}")
+    profile = layer_profile(raw.encoder, table.at[row, "sentence1"], table.at[row, "sentence2"])
+    st.plotly_chart(
+        layer_chart(
+            profile,
+            layer_baseline_table(raw.spec.model),
+            float(line.trained_cosine),
+            f"Which layer? {raw.spec.model}: cosine of row {row} at every layer (dotted: random pairs)",
+        )
+    )
+    st.caption(
+        "A layer is useful when the solid line stands well above its dotted line (random pairs), "
+        "not when the cosine is merely high."
+    )
+
+
+def page() -> None:
+    st.title("Compare")
+    st.caption(
+        "Raw BERT vectors are not trained for cosine: almost every pair scores high. Each score is shown next "
+        "to the typical cosine of random pairs under the same configuration: only the gap carries meaning."
+    )
+    init_specs()
+    raw_side, trained_side = st.columns(2, gap="large")
+    try:
+        with raw_side:
+            raw = raw_panel("compare")
+        with trained_side:
+            trained = trained_panel("compare")
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return
+
+    st.subheader("Sentence pairs")
+    if flash := st.session_state.pop(state.PAIRS_FLASH, None):
+        st.success(flash)
+    add_pair_form()
+    table = pairs_editor()
+    check = check_pairs(table)
+    if check.skipped_over_limit:
+        st.warning(
+            f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
+            f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
+        )
+    blank = [row for row, note in check.notes.items() if note.startswith("empty")]
+    if blank:
+        st.info(f"Rows {', '.join(map(str, blank))}: an empty sentence, so not scored.", icon="✏️")
+
+    scored = None
+    if check.scorable:
+        try:
+            with st.spinner("Random-pair baselines (first time for a configuration)…"):
+                raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
+            scored = compare_table(
+                table,
+                check,
+                (*encode_with_progress(raw, table, check.scorable, raw.spec.model), raw_baseline),
+                (*encode_with_progress(trained, table, check.scorable, trained.spec.model), trained_baseline),
+            )
+        except EmbedLabError as error:
+            st.error(str(error), icon="⚠️")
+    table_tools(table, scored)
+    if scored is None:
+        st.info("Type or paste a pair above to see its scores.")
+        return
+    results(table, scored, check.scorable, raw, trained)
+    selected_pair(table, scored, check.scorable, raw, trained)
+
+
+page()
