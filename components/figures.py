@@ -20,9 +20,8 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
     Args:
         table: the Compare table (sentence1, sentence2, raw_cosine, raw_typical, trained_cosine, trained_typical).
     """
-    names = [
-        f"{i}: {_short(a)} / {_short(b)}" for i, (a, b) in enumerate(zip(table.sentence1, table.sentence2, strict=True))
-    ]
+    names = [f"row {row}" for row in table.index]
+    hover = [f"{_short(a, 60)}<br>{_short(b, 60)}" for a, b in zip(table.sentence1, table.sentence2, strict=True)]
     figure = go.Figure()
     for column, typical, label, color in (
         ("raw_cosine", "raw_typical", raw_label, RAW_COLOR),
@@ -33,7 +32,8 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
             y=table[column],
             name=label,
             marker_color=color,
-            hovertemplate="%{x}<br>cosine %{y:.3f}<extra>" + label + "</extra>",
+            customdata=hover,
+            hovertemplate="%{x}: %{customdata}<br>cosine %{y:.3f}<extra>" + label + "</extra>",
         )
         if len(table):
             figure.add_hline(

@@ -44,8 +44,8 @@ def default_raw_model() -> tuple[str, str | None]:
         get_encoder(PREFERRED_RAW_MODEL)
     except EmbedLabError as error:
         return PACKAGED, (
-            f"{PREFERRED_RAW_MODEL} could not be loaded ({error}) — showing raw pooling of the packaged "
-            f"{PACKAGED} backbone instead. Its layers are already trained for similarity, so raw CLS looks "
-            "better here than it does on plain BERT; try `untrained-bert` for the no-training control."
+            f"**{PREFERRED_RAW_MODEL} is not available** ({error}) Raw pooling uses the packaged {PACKAGED} "
+            "backbone instead: its layers are already trained for similarity, so raw CLS looks better here "
+            "than on plain BERT. Pick `untrained-bert` for the no-training control."
         )
     return PREFERRED_RAW_MODEL, None

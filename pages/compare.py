@@ -77,7 +77,7 @@ def selected_pair(
 ) -> None:
     st.subheader("One pair, up close")
     selected = st.session_state.get(state.SELECTED_PAIR)
-    st.session_state["compare.pair_select"] = selected if selected in rows else rows[-1]
+    st.session_state["compare.pair_select"] = selected if selected in rows else rows[0]
     row = st.selectbox(
         "Pair",
         rows,
