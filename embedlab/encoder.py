@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +22,13 @@ import torch
 from embedlab.errors import EmbedLabError
 from embedlab.models import LoadedModel
 from embedlab.pooling import RAW_POOLERS
+from embedlab.postprocess import PostTransform, fit_postprocess
 from embedlab.specs import RAW_POOLINGS, EmbedSpec, parse_layers
 
 Progress = Callable[[int, int], None]  # (texts done, texts to do)
 BATCH_SIZE = 32
 DEFAULT_CACHE_BYTES = 768 * 2**20
+MAX_TRANSFORMS = 16  # fitted post-processing transforms kept per encoder (LRU)
 
 
 @dataclass(frozen=True)
@@ -69,25 +71,27 @@ class Encoder:
         self._lock = threading.RLock()
         self.forward_passes = 0  # model calls (batches); tests count them
         self.texts_encoded = 0
+        self._transforms: OrderedDict[EmbedSpec, PostTransform] = OrderedDict()
+        self.transforms_fitted = 0  # tests count them
 
     # ---------------------------------------------------------------- cache
 
     def states(self, texts: Sequence[str], progress: Progress | None = None) -> list[TextStates]:
         """States for every text, running the model only on texts not cached. Row i is texts[i]."""
         with self._lock:
-            missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
-            if missing:
-                fresh = self._encode(missing, progress)
-                for text, state in zip(missing, fresh, strict=True):
-                    self._put(text, state)
-            found = {}
+            # Hits are taken before anything is stored, and fresh states are kept here too: when one call holds
+            # more texts than the cache, states evicted by this very call are still returned, never re-encoded.
+            found: dict[str, TextStates] = {}
             for text in texts:
                 state = self._cache.get(text)
-                if state is None:  # evicted by this very call: more texts than the cache holds
-                    state = self._encode([text], None)[0]
-                else:
+                if state is not None and text not in found:
                     self._cache.move_to_end(text)
-                found[text] = state
+                    found[text] = state
+            missing = [text for text in dict.fromkeys(texts) if text not in found]
+            if missing:
+                for text, state in zip(missing, self._encode(missing, progress), strict=True):
+                    self._put(text, state)
+                    found[text] = state
             return [found[text] for text in texts]
 
     def _put(self, text: str, state: TextStates) -> None:
@@ -109,7 +113,6 @@ class Encoder:
     def _encode(self, texts: list[str], progress: Progress | None) -> list[TextStates]:
         st_model = self.model.st_model
         max_len = self.model.facts.max_seq_length
-        n_tokens = [len(ids) for ids in self.model.tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
         order = np.argsort([-len(text) for text in texts], kind="stable")  # batch by length: less padding
         results: list[TextStates | None] = [None] * len(texts)
         done = 0
@@ -121,8 +124,13 @@ class Encoder:
             output = self.model.backbone(**inputs, output_hidden_states=True, return_dict=True)
             self.forward_passes += 1
             mask = features["attention_mask"]  # (batch, seq)
-            hidden = torch.stack(output.hidden_states)  # (n_hidden_states, batch, seq, hidden)
-            pooled = {name: RAW_POOLERS[name](hidden, mask).float().numpy() for name in RAW_POOLINGS}
+            # Pool layer by layer, then stack the small pooled vectors: stacking the hidden states themselves
+            # would copy (n_hidden_states, batch, seq, hidden) floats per batch for nothing.
+            pooled = {  # name -> (batch, n_hidden_states, hidden)
+                name: torch.stack([RAW_POOLERS[name](h, mask) for h in output.hidden_states], dim=1).float().numpy()
+                for name in RAW_POOLINGS
+            }
+            n_tokens = self._full_lengths(batch, mask)
             pipeline = dict(features)
             pipeline["token_embeddings"] = output.hidden_states[-1]
             for module in list(st_model)[1:]:
@@ -130,16 +138,30 @@ class Encoder:
             sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
             for row, i in enumerate(batch_index):
                 results[i] = TextStates(
-                    pooled={name: np.ascontiguousarray(pooled[name][:, row]) for name in RAW_POOLINGS},
+                    pooled={name: pooled[name][row].copy() for name in RAW_POOLINGS},  # own memory, not a view
                     model=sentence[row].copy(),
-                    n_tokens=n_tokens[i],
-                    truncated=n_tokens[i] > max_len,
+                    n_tokens=n_tokens[row],
+                    truncated=n_tokens[row] > max_len,
                 )
             done += len(batch)
             self.texts_encoded += len(batch)
             if progress is not None:
                 progress(done, len(texts))
         return results  # type: ignore[return-value]
+
+    def _full_lengths(self, batch: list[str], mask: torch.Tensor) -> list[int]:
+        """Tokens of each full text, special tokens included.  mask: (batch, seq) after truncation.
+
+        A text shorter than max_seq_length was not cut, so its mask already counts it; only texts that reached
+        the limit are tokenized again, untruncated (tokenizing every text twice cost ~2% of a pass).
+        """
+        lengths = mask.sum(dim=1).tolist()
+        at_limit = [row for row, length in enumerate(lengths) if length >= self.model.facts.max_seq_length]
+        if at_limit:
+            full = self.model.tokenizer([batch[row] for row in at_limit], truncation=False, verbose=False)
+            for row, ids in zip(at_limit, full["input_ids"], strict=True):
+                lengths[row] = len(ids)
+        return lengths
 
     # ---------------------------------------------------------------- views
 
@@ -153,7 +175,40 @@ class Encoder:
         return self.vectors(states, spec)
 
     def vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
-        """Sentence vectors from already computed states (no model call)."""
+        """Sentence vectors from already computed states, post-processed as ``spec.post`` says.
+
+        No model call for the states given; a post-processing is fitted on its corpus the first time it is used
+        (a forward pass only for corpus sentences not cached), then kept (see ``post_transform``).
+        """
+        if spec.post != "none":
+            return self.post_transform(spec).apply(self._pooled_vectors(states, spec))
+        return self._pooled_vectors(states, spec)
+
+    def post_transform(self, spec: EmbedSpec) -> PostTransform:
+        """The transform of ``spec.post``, fitted on ``spec.post_corpus`` (default: the bundled reference
+        sentences) embedded with the same model, pooling and layers without post-processing.
+
+        Fitted once per (pooling, layers, post, post_dims, corpus) and kept in a small LRU; thread-safe.
+        Never fitted on the sentences being compared.
+        """
+        with self._lock:
+            transform = self._transforms.get(spec)
+            if transform is not None:
+                self._transforms.move_to_end(spec)
+                return transform
+            from embedlab.scoring import reference_sentences  # scoring imports this module
+
+            corpus = list(spec.post_corpus if spec.post_corpus is not None else reference_sentences())
+            base = replace(spec, post="none", post_dims=None, post_corpus=None)
+            transform = fit_postprocess(self._pooled_vectors(self.states(corpus), base), spec.post, spec.post_dims)
+            self.transforms_fitted += 1
+            self._transforms[spec] = transform
+            while len(self._transforms) > MAX_TRANSFORMS:
+                self._transforms.popitem(last=False)
+            return transform
+
+    def _pooled_vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
+        """Pooled (and layer-averaged) vectors before post-processing."""
         if spec.pooling == "model":
             rows = [state.model for state in states]
             width = self.model.facts.embedding_dim

@@ -7,10 +7,11 @@ tests accept and reject exactly the same values.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from embedlab.errors import EmbedLabError
+from embedlab.postprocess import check_post, check_post_dims, post_label
 
 Pooling = Literal["model", "cls", "mean", "max"]
 POOLINGS: tuple[str, ...] = get_args(Pooling)
@@ -91,19 +92,38 @@ class EmbedSpec:
         'all-MiniLM-L6-v2 · mean · layers first-last'
 
     ``layers`` is ignored when ``pooling == "model"``: the model's own pipeline decides.
+
+    Post-processing (see ``embedlab.postprocess``): ``post`` is none, center, abtt or whiten; ``post_dims`` the
+    directions abtt removes or the dimensions whitening keeps (None: the default; always None for none/center);
+    ``post_corpus`` the sentences the transform is fitted on (None: the bundled reference sentences; always
+    None when ``post == "none"``). The label gains " · <post-processing>" only when ``post != "none"``.
     """
 
     model: str
     pooling: Pooling = "model"
     layers: str = DEFAULT_LAYERS
+    post: str = "none"
+    post_dims: int | None = None
+    post_corpus: tuple[str, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         check_pooling(self.pooling)
         if self.pooling == "model":
             object.__setattr__(self, "layers", DEFAULT_LAYERS)
+        check_post(self.post)
+        object.__setattr__(self, "post_dims", check_post_dims(self.post, self.post_dims))
+        corpus = None
+        if self.post != "none" and self.post_corpus is not None:
+            corpus = tuple(dict.fromkeys(str(text).strip() for text in self.post_corpus if str(text).strip()))
+        object.__setattr__(self, "post_corpus", corpus)
 
     @property
     def label(self) -> str:
         if self.pooling == "model":
-            return f"{self.model} · own pipeline"
-        return f"{self.model} · {self.pooling} · layers {self.layers}"
+            base = f"{self.model} · own pipeline"
+        else:
+            base = f"{self.model} · {self.pooling} · layers {self.layers}"
+        if self.post == "none":
+            return base
+        corpus_size = None if self.post_corpus is None else len(self.post_corpus)
+        return f"{base} · {post_label(self.post, self.post_dims, corpus_size)}"

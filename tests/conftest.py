@@ -1,0 +1,103 @@
+"""Shared fixtures for every test folder.
+
+No test reaches the network: the Hugging Face libraries are put offline here, at import time, before anything
+imports them (``huggingface_hub.constants`` reads the variables once, when first imported).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` and without pyproject's pythonpath
+    sys.path.insert(0, str(REPO_ROOT))
+
+from embedlab.models import PACKAGED, UNTRAINED, LoadedModel, load_model, packaged_model_path  # noqa: E402
+
+TINY_SEED = 1234
+TINY_SHAPE = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+
+
+@pytest.fixture(scope="session")
+def packaged_model() -> LoadedModel:
+    """The packaged all-MiniLM-L6-v2, loaded once per session. Shared: never mutate it."""
+    return load_model(PACKAGED)
+
+
+@pytest.fixture(scope="session")
+def untrained_model() -> LoadedModel:
+    """The seeded random BERT control, loaded once per session. Shared: never mutate it."""
+    return load_model(UNTRAINED)
+
+
+@pytest.fixture
+def encoder(packaged_model: LoadedModel):
+    """A fresh Encoder over the session model: empty cache, forward-pass counters at 0."""
+    from embedlab.encoder import Encoder
+
+    return Encoder(packaged_model)
+
+
+@pytest.fixture(scope="session")
+def reference_st():
+    """An independent SentenceTransformer of the packaged model: the ground truth the engine must match."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(packaged_model_path(), device="cpu")
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="session")
+def reference_hf():
+    """(tokenizer, BertModel) of the packaged model straight from transformers, for hand-computed pooling."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
+    model = AutoModel.from_pretrained(packaged_model_path())
+    model.eval()
+    return tokenizer, model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny seeded random BertModel with the packaged tokenizer, saved as a plain transformers model."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=512, **TINY_SHAPE)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(TINY_SEED)
+    try:
+        model = BertModel(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    assert not (folder / "modules.json").exists()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_st_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentence-transformer (Transformer -> Pooling(cls) -> Normalize) saved with SentenceTransformer.save."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    folder = tmp_path_factory.mktemp("tiny-st")
+    transformer = Transformer(str(tiny_model_dir), max_seq_length=128)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="cls")
+    SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu").save(str(folder))
+    assert (folder / "modules.json").is_file()
+    return folder
