@@ -12,7 +12,9 @@ from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, u
 from components.services import baseline, layer_baseline_table
 from embedlab.compare import MAX_PAIRS, PAIR_COLUMNS, check_pairs, compare_table, score_rows
 from embedlab.errors import EmbedLabError
-from embedlab.scoring import layer_profile
+from embedlab.scoring import layer_profile, percentile_text
+
+PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 
 
 def encode_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...], label: str):
@@ -58,11 +60,15 @@ def results(table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], ra
             "sentence1": "Sentence 1",
             "sentence2": "Sentence 2",
             "raw_cosine": st.column_config.NumberColumn("Raw cosine", format="%.3f"),
+            "raw_percentile": st.column_config.NumberColumn("Raw percentile", format="%.0f", help=PERCENTILE_HELP),
             "raw_typical": st.column_config.NumberColumn(
                 "Raw typical", format="%.3f", help="Mean cosine of random pairs, same configuration"
             ),
             "raw_above_typical": st.column_config.NumberColumn("Raw − typical", format="%+.3f"),
             "trained_cosine": st.column_config.NumberColumn("Trained cosine", format="%.3f"),
+            "trained_percentile": st.column_config.NumberColumn(
+                "Trained percentile", format="%.0f", help=PERCENTILE_HELP
+            ),
             "trained_typical": st.column_config.NumberColumn("Trained typical", format="%.3f"),
             "trained_above_typical": st.column_config.NumberColumn("Trained − typical", format="%+.3f"),
             "note": "Note",
@@ -90,13 +96,14 @@ def selected_pair(
     raw_col.metric(
         f"Raw · {raw.spec.label}",
         f"{line.raw_cosine:.3f}",
-        f"{line.raw_above_typical:+.3f} vs typical {line.raw_typical:.3f}",
+        f"{line.raw_above_typical:+.3f} vs typical {line.raw_typical:.3f} · {percentile_text(line.raw_percentile)}",
         delta_color="off",
     )
     trained_col.metric(
         f"Trained · {trained.spec.label}",
         f"{line.trained_cosine:.3f}",
-        f"{line.trained_above_typical:+.3f} vs typical {line.trained_typical:.3f}",
+        f"{line.trained_above_typical:+.3f} vs typical {line.trained_typical:.3f} · "
+        f"{percentile_text(line.trained_percentile)}",
         delta_color="off",
     )
     st.markdown(

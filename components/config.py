@@ -16,10 +16,20 @@ from components.services import default_raw_model, load_encoder
 from embedlab.encoder import Encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models import PACKAGED, SUGGESTED_MODELS, ModelFacts
+from embedlab.postprocess import (
+    MIN_FIT_SENTENCES,
+    POST_LABELS,
+    POSTS,
+    POSTS_WITH_DIMS,
+    default_abtt_dims,
+    default_whiten_dims,
+)
+from embedlab.scoring import fitting_corpus
 from embedlab.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
 
 RAW_POOLING_CHOICES = ("cls", "mean", "max", "model")
 POOLING_LABELS = {"cls": "CLS", "mean": "mean", "max": "max", "model": "model's own"}
+POST_CORPUS = {"raw": "config.raw_post_corpus", "trained": "config.trained_post_corpus"}  # user's fitting sentences
 
 
 @dataclass(frozen=True)
@@ -130,7 +140,7 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
         except EmbedLabError as error:
             layers = stored.layers if _valid_layers(stored.layers, encoder) else DEFAULT_LAYERS
             st.error(f"{error}  \nStill using layers **{layers}**.", icon="⚠️")
-    spec = EmbedSpec(model=model, pooling=pooling, layers=layers)
+    spec = post_options(namespace, "raw", stored, encoder, EmbedSpec(model=model, pooling=pooling, layers=layers))
     st.session_state[state.RAW_SPEC] = spec
     note = st.session_state.get(state.RAW_NOTE)
     if note and model == PACKAGED:
@@ -153,7 +163,7 @@ def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -
         help="Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise).",
     )
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
-    spec = replace(stored, model=model, pooling="model")
+    spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
     st.session_state[state.TRAINED_SPEC] = spec
     st.caption(f"Pipeline: {encoder.model.facts.pipeline}")
     model_facts(encoder.model.facts)
@@ -170,3 +180,63 @@ def model_facts(facts: ModelFacts) -> None:
             f"- **Pipeline:** {facts.pipeline}\n"
             f"- **Loaded from:** {facts.source}"
         )
+
+
+def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder, spec: EmbedSpec) -> EmbedSpec:
+    """Post-processing picker (none / center / abtt / whiten, dims, fitting corpus) for one panel.
+
+    Returns ``spec`` with the post-processing in force; one that cannot be fitted shows why and is not used.
+    """
+    post_key = state.widget_key(namespace, f"{side}.post")
+    _seed(post_key, stored.post)
+    post = st.selectbox(
+        "Post-processing",
+        POSTS,
+        key=post_key,
+        format_func=POST_LABELS.get,
+        help="Fitted once on a reference corpus (the bundled sentences, or yours), never on the pairs you score. "
+        "Centre: subtract the mean. All-but-the-top: also remove the top principal directions. Whiten: "
+        "identity covariance. All end with unit length.",
+    )
+    if post == "none":
+        return replace(spec, post="none")
+    width = encoder.model.facts.embedding_dim if spec.pooling == "model" else encoder.model.facts.hidden_size
+    corpus = st.session_state.get(POST_CORPUS[side])
+    dims = None
+    if post in POSTS_WITH_DIMS:
+        n_fit = len(corpus) if corpus is not None else len(fitting_corpus(spec))
+        default = default_abtt_dims(width) if post == "abtt" else default_whiten_dims(width, n_fit)
+        dims_key = state.widget_key(namespace, f"{side}.post_dims.{post}")
+        _seed(dims_key, stored.post_dims if stored.post == post else None)
+        dims = st.number_input(
+            "Directions removed" if post == "abtt" else "Dimensions kept",
+            min_value=1,
+            max_value=width,
+            step=1,
+            key=dims_key,
+            placeholder=f"default: {default}",
+            help=f"Empty: the default ({default}).",
+        )
+    with st.expander("Fitting corpus: " + (f"your {len(corpus)} sentences" if corpus else "bundled sentences")):
+        with st.form(state.widget_key(namespace, f"{side}.post_corpus_form"), border=False):
+            typed = st.text_area(
+                f"Your sentences, one per line (at least {MIN_FIT_SENTENCES})",
+                value="\n".join(corpus or ()),
+                key=state.widget_key(namespace, f"{side}.post_corpus_text"),
+                height=150,
+            )
+            if st.form_submit_button("Fit on these sentences (empty: the bundled ones)"):
+                lines = list(dict.fromkeys(line.strip() for line in typed.splitlines() if line.strip()))
+                if lines and len(lines) < MIN_FIT_SENTENCES:
+                    st.error(f"{len(lines)} sentences: post-processing needs at least {MIN_FIT_SENTENCES}.")
+                else:
+                    corpus = tuple(lines) or None
+                    st.session_state[POST_CORPUS[side]] = corpus
+    candidate = replace(spec, post=post, post_dims=None if dims is None else int(dims), post_corpus=corpus)
+    try:
+        with st.spinner(f"Fitting {post} on {len(fitting_corpus(candidate))} sentences…"):
+            encoder.post_transform(candidate)
+    except EmbedLabError as error:
+        st.error(f"{error}  \nStill using no post-processing.", icon="⚠️")
+        return replace(spec, post="none")
+    return candidate

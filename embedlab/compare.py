@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from embedlab.encoder import Encoder
-from embedlab.scoring import Baseline, pair_cosines
+from embedlab.scoring import Baseline, pair_cosines, score_percentiles
 from embedlab.specs import EmbedSpec
 
 MAX_PAIRS = 500
@@ -97,7 +97,10 @@ def compare_table(
     raw: tuple[np.ndarray, list[str], Baseline],
     trained: tuple[np.ndarray, list[str], Baseline],
 ) -> pd.DataFrame:
-    """The scored table shown and downloaded: one row per input row, in input order."""
+    """The scored table shown and downloaded: one row per input row, in input order.
+
+    ``*_percentile``: where the cosine falls among the configuration's random-pair cosines (0-100).
+    """
     raw_cosines, raw_notes, raw_baseline = raw
     trained_cosines, trained_notes, trained_baseline = trained
     notes = []
@@ -113,9 +116,11 @@ def compare_table(
             "sentence1": frame["sentence1"],
             "sentence2": frame["sentence2"],
             "raw_cosine": raw_cosines,
+            "raw_percentile": score_percentiles(raw_cosines, raw_baseline),
             "raw_typical": raw_baseline.mean,
             "raw_above_typical": raw_cosines - raw_baseline.mean,
             "trained_cosine": trained_cosines,
+            "trained_percentile": score_percentiles(trained_cosines, trained_baseline),
             "trained_typical": trained_baseline.mean,
             "trained_above_typical": trained_cosines - trained_baseline.mean,
             "note": notes,

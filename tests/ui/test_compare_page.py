@@ -16,7 +16,7 @@ from embedlab.scoring import pair_cosines
 from embedlab.specs import EmbedSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "compare.py")
+PAGE = str(ROOT / "app_pages" / "compare.py")
 MODEL = "all-MiniLM-L6-v2"
 
 

@@ -1,0 +1,59 @@
+"""Negative tests: labelled pairs (1 = should match, 0 = should not) against every chosen configuration."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import negtest_view as view
+from components.config import init_specs, raw_panel, trained_panel
+from embedlab.errors import EmbedLabError
+
+
+def page() -> None:
+    st.title("Negative tests")
+    st.caption(
+        "Pairs that should NOT be similar (negations, role reversals, antonyms, same topic but different meaning) "
+        "must score below pairs that should. For each configuration: ROC AUC, a threshold, the pairs on the wrong "
+        "side of it, and the random-pair baseline that shows what 'unrelated' scores."
+    )
+    init_specs()
+    raw_side, trained_side = st.columns(2, gap="large")
+    try:
+        with raw_side:
+            raw = raw_panel(view.NAMESPACE)
+        with trained_side:
+            trained = trained_panel(view.NAMESPACE)
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return
+    configurations = view.distinct([raw, trained, *view.extra_configurations()])
+
+    st.subheader("Labelled pairs")
+    if flash := st.session_state.pop(view.FLASH, None):
+        st.success(flash)
+    view.table_tools()
+    table = view.pairs_editor()
+    pairs = view.validated(table)
+    if pairs is None:
+        return
+
+    summary_box = st.container()
+    tabs = st.tabs([f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)])
+    results = []
+    for index, (tab, configured) in enumerate(zip(tabs, configurations, strict=True)):
+        with tab:
+            threshold = view.threshold_input(index, configured.spec)
+            try:
+                result = view.test_configuration(configured, pairs, threshold)
+            except EmbedLabError as error:
+                st.error(str(error), icon="⚠️")
+                continue
+            results.append(result)
+            view.show_result(result, view.color_of(index))
+    if results:
+        with summary_box:
+            st.subheader("Summary")
+            view.summary(results)
+
+
+page()

@@ -1,0 +1,421 @@
+"""The Negative tests page's widgets, state and figures: labelled pairs table, extra configurations, results.
+
+The pairs table persists like the Compare table (``components.pairs_table``): ``PAIRS`` holds the table as the
+user left it, the editor is mounted on ``PAIRS_BASE`` under a versioned key and remounted on return.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from components.config import Configured
+from components.figures import RAW_COLOR, TRAINED_COLOR
+from components.services import baseline, load_encoder
+from embedlab.errors import EmbedLabError
+from embedlab.models import PACKAGED, SUGGESTED_MODELS
+from embedlab.negtest import (
+    BEST,
+    THRESHOLD_HOW,
+    NegTestResult,
+    bundled_suite,
+    clean_labelled,
+    judge,
+    parse_labelled_text,
+    summary_table,
+)
+from embedlab.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
+from embedlab.scoring import pair_cosines, percentile_text, score_percentiles
+from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
+
+# Session-state keys of this page (plain keys survive page switches; widget keys are namespaced "negtest.")
+NAMESPACE = "negtest"
+PAIRS = "negtest.pairs"  # DataFrame: sentence1, sentence2, label, category as the user left it
+PAIRS_BASE = "negtest.pairs_base"  # DataFrame the editor was last mounted with
+PAIRS_VERSION = "negtest.pairs_version"  # bumped when the table is replaced, to remount the editor
+UPLOAD = "negtest.upload"
+UPLOADED_ID = "negtest.uploaded_id"
+FLASH = "negtest.flash"
+EXTRA_SPECS = "negtest.extra_specs"  # list[EmbedSpec] the user added
+THRESHOLDS = "negtest.thresholds"  # {spec label: float} thresholds the user set
+ADD_FORM = "negtest.add_form"
+
+MAX_PAIRS = 1000
+TABLE_COLUMNS = ["sentence1", "sentence2", "label", "category"]
+POSITIVE_COLOR = "#2b8a3e"
+NEGATIVE_COLOR = "#c92a2a"
+
+
+def pairs_editor_key(version: int) -> str:
+    return f"negtest.pairs_editor.{version}"
+
+
+def threshold_key(index: int) -> str:
+    return f"negtest.threshold.{index}"
+
+
+# ---------------------------------------------------------------- the pairs table
+
+
+def as_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Any frame with the table's columns -> strings for sentences/category, nullable ints for label."""
+    table = pd.DataFrame(index=range(len(frame)))
+    for column in ("sentence1", "sentence2", "category"):
+        values = frame[column] if column in frame.columns else [""] * len(frame)
+        table[column] = ["" if value is None or value is pd.NA or value != value else str(value) for value in values]
+    labels = frame["label"] if "label" in frame.columns else [None] * len(frame)
+    table["label"] = pd.array([_as_label(value) for value in labels], dtype="Int64")
+    return table[TABLE_COLUMNS]
+
+
+def _as_label(value) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number in (0.0, 1.0) else None
+
+
+def init_pairs() -> None:
+    if PAIRS not in st.session_state:
+        st.session_state[PAIRS] = as_table(bundled_suite())
+        st.session_state[PAIRS_BASE] = st.session_state[PAIRS]
+        st.session_state[PAIRS_VERSION] = 0
+
+
+def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
+    table = as_table(frame)
+    st.session_state[PAIRS] = table
+    st.session_state[PAIRS_BASE] = table
+    st.session_state[PAIRS_VERSION] = st.session_state.get(PAIRS_VERSION, 0) + 1
+    if message:
+        st.session_state[FLASH] = message
+
+
+def pairs_editor() -> pd.DataFrame:
+    """The editable labelled table; returns it as the user left it (label may be <NA> where not set)."""
+    init_pairs()
+    key = pairs_editor_key(st.session_state[PAIRS_VERSION])
+    if key not in st.session_state and not st.session_state[PAIRS].equals(st.session_state[PAIRS_BASE]):
+        replace_pairs(st.session_state[PAIRS])  # back on the page: mount the edited table
+        key = pairs_editor_key(st.session_state[PAIRS_VERSION])
+    edited = st.data_editor(
+        st.session_state[PAIRS_BASE],
+        key=key,
+        num_rows="dynamic",
+        width="stretch",
+        height=320,
+        column_config={
+            "sentence1": st.column_config.TextColumn("Sentence 1", width="large"),
+            "sentence2": st.column_config.TextColumn("Sentence 2", width="large"),
+            "label": st.column_config.SelectboxColumn(
+                "Label", options=[1, 0], help="1 = should be similar, 0 = should not", width="small"
+            ),
+            "category": st.column_config.TextColumn("Category", help="optional: groups the failures"),
+        },
+    )
+    table = as_table(edited)
+    st.session_state[PAIRS] = table
+    return table
+
+
+def table_tools() -> None:
+    """Upload (replaces the table; a bad file leaves it), restore the bundled suite."""
+    upload_col, restore_col = st.columns([5, 2], vertical_alignment="bottom")
+    with upload_col:
+        upload = st.file_uploader(
+            "Upload labelled pairs (CSV or TSV with sentence1, sentence2, label; optional category)",
+            type=["csv", "tsv", "txt"],
+            key=UPLOAD,
+        )
+    if restore_col.button("Bundled suite", help="Replace the table with the project's 78 labelled pairs."):
+        replace_pairs(bundled_suite(), "Loaded the bundled suite.")
+        st.rerun()
+    if upload is None or st.session_state.get(UPLOADED_ID) == upload.file_id:
+        return
+    st.session_state[UPLOADED_ID] = upload.file_id
+    try:
+        frame = parse_labelled_text(upload.getvalue(), upload.name)
+    except EmbedLabError as error:
+        st.error(f"{error} Your table was left as it was.", icon="⚠️")
+        return
+    replace_pairs(frame, f"Loaded {len(frame)} labelled pairs from {upload.name}.")
+    st.rerun()
+
+
+def validated(table: pd.DataFrame) -> pd.DataFrame | None:
+    """The table checked for scoring (shows why not and returns None)."""
+    frame = table.astype({"label": object}).where(table.notna(), None)
+    if len(frame) > MAX_PAIRS:
+        st.warning(f"The table has {len(frame)} rows; the page tests the first {MAX_PAIRS}. Use `negtest` for more.")
+        frame = frame.iloc[:MAX_PAIRS]
+    try:
+        return clean_labelled(frame, "The table")
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return None
+
+
+# ---------------------------------------------------------------- configurations
+
+
+def extra_configurations() -> list[Configured]:
+    """The configurations the user added (form to add one, multiselect to keep or drop them)."""
+    specs: list[EmbedSpec] = st.session_state.setdefault(EXTRA_SPECS, [])
+    with st.expander(f"More configurations ({len(specs)} added)", expanded=False):
+        with st.form(ADD_FORM, border=False):
+            model_col, pooling_col, layers_col, post_col, dims_col = st.columns([3, 2, 2, 3, 2])
+            model = model_col.selectbox(
+                "Model",
+                SUGGESTED_MODELS,
+                index=SUGGESTED_MODELS.index(PACKAGED),
+                key="negtest.add.model",
+                accept_new_options=True,
+            )
+            pooling = pooling_col.selectbox("Pooling", POOLINGS, index=1, key="negtest.add.pooling")
+            layers = layers_col.text_input("Layers", DEFAULT_LAYERS, key="negtest.add.layers")
+            post = post_col.selectbox("Post-processing", POSTS, key="negtest.add.post", format_func=POST_LABELS.get)
+            dims = dims_col.number_input("Dims (abtt/whiten)", min_value=1, value=None, key="negtest.add.dims")
+            if st.form_submit_button("Add configuration"):
+                try:
+                    spec = EmbedSpec(
+                        model=model or "",
+                        pooling=pooling,
+                        layers=layers or DEFAULT_LAYERS,
+                        post=post,
+                        post_dims=int(dims) if dims is not None and post in POSTS_WITH_DIMS else None,
+                    )
+                    encoder = load_encoder(spec.model)
+                    encoder.vectors([], spec)  # checks layers and fits the post-processing now
+                except EmbedLabError as error:
+                    st.error(str(error), icon="⚠️")
+                else:
+                    if spec not in specs:
+                        specs.append(spec)
+                    st.session_state["negtest.extra_keep"] = [spec.label for spec in specs]
+        if specs:
+            labels = [spec.label for spec in specs]
+            st.session_state.setdefault("negtest.extra_keep", labels)
+            kept = st.multiselect("Added configurations (remove one with its ×)", labels, key="negtest.extra_keep")
+            specs[:] = [spec for spec in specs if spec.label in kept]
+    configured = []
+    for spec in specs:
+        try:
+            configured.append(Configured(spec, load_encoder(spec.model)))
+        except EmbedLabError as error:
+            st.error(f"{spec.label}: {error}", icon="⚠️")
+    return configured
+
+
+def distinct(configurations: list[Configured]) -> list[Configured]:
+    seen: set[EmbedSpec] = set()
+    unique = []
+    for configured in configurations:
+        if configured.spec not in seen:
+            seen.add(configured.spec)
+            unique.append(configured)
+    return unique
+
+
+# ---------------------------------------------------------------- results
+
+
+def test_configuration(configured: Configured, pairs: pd.DataFrame, threshold: float | None) -> NegTestResult:
+    """Score the pairs (progress bar only when the model must run) and judge them."""
+    encoder, spec = configured.encoder, configured.spec
+    texts = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))
+    unseen = sum(not encoder.cached(text) for text in texts)
+    progress = None
+    bar = None
+    if unseen:
+        bar = st.progress(0.0, text=f"Encoding {unseen} new sentences with {spec.model}…")
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"Encoding with {spec.model}: {done}/{total}")
+
+    scores = pair_cosines(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), spec, progress)
+    if bar is not None:
+        bar.empty()
+    with st.spinner("Random-pair baseline (first time for a configuration)…"):
+        typical = baseline(spec)
+    return judge(spec, pairs, scores, threshold, typical)
+
+
+def threshold_input(index: int, spec: EmbedSpec) -> float | None:
+    """Per-configuration threshold box; empty = the best one. Kept per configuration label across reruns."""
+    key = threshold_key(index)
+    stored: dict[str, float] = st.session_state.setdefault(THRESHOLDS, {})
+    if st.session_state.get(f"{key}.label") != spec.label:  # another configuration now sits at this index
+        st.session_state[key] = stored.get(spec.label)
+        st.session_state[f"{key}.label"] = spec.label
+    value = st.number_input(
+        "Threshold (empty: the best one)",
+        min_value=-1.0,
+        max_value=1.0,
+        step=0.01,
+        format="%.3f",
+        key=key,
+        placeholder="best (Youden's J)",
+        help="A pair 'matches' when its cosine is at or above the threshold. Empty: the threshold that best "
+        "separates the groups, maximising Youden's J = true-positive rate − false-positive rate.",
+    )
+    if value is None:
+        stored.pop(spec.label, None)
+    else:
+        stored[spec.label] = float(value)
+    return value
+
+
+def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go.Figure:
+    """Overlaid histograms of the cosines of should-match and should-not-match pairs, a strip of every pair
+    below (hover: the sentences), the threshold and the random-pair baseline (mean, 95th percentile)."""
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
+    pairs = result.pairs
+    low = float(min(result.scores.min(), result.baseline.mean, result.threshold))
+    size = 0.025
+    groups = ((1, "should match (1)", POSITIVE_COLOR), (0, "should not match (0)", NEGATIVE_COLOR))
+    for label, name, group_color in groups:
+        chosen = (pairs["label"] == label).to_numpy()
+        scores = result.scores[chosen]
+        figure.add_histogram(
+            x=scores,
+            name=name,
+            marker_color=group_color,
+            opacity=0.6,
+            xbins={"start": np.floor(low / size) * size, "end": 1.0 + size, "size": size},
+            hovertemplate="cosine %{x}<br>%{y} pairs<extra>" + name + "</extra>",
+            row=1,
+            col=1,
+        )
+        texts = [
+            f"{first}<br>{second}" + (f"<br>[{category}]" if category else "")
+            for first, second, category in zip(
+                pairs["sentence1"][chosen], pairs["sentence2"][chosen], pairs["category"][chosen], strict=True
+            )
+        ]
+        jitter = np.random.default_rng(label).uniform(-0.3, 0.3, len(scores))
+        figure.add_scatter(
+            x=scores,
+            y=np.full(len(scores), float(label)) + jitter,
+            mode="markers",
+            marker={"color": group_color, "size": 7, "opacity": 0.8},
+            text=texts,
+            hovertemplate="%{text}<br>cosine %{x:.3f}<extra></extra>",
+            showlegend=False,
+            row=2,
+            col=1,
+        )
+    for x, dash, line_color, text in (
+        (result.threshold, "solid", "#212529", f"threshold {result.threshold:.2f}"),
+        (result.baseline.mean, "dot", color, f"random pairs: mean {result.baseline.mean:.2f}"),
+        (result.baseline.p95, "dash", color, f"random pairs: 95% below {result.baseline.p95:.2f}"),
+    ):
+        figure.add_vline(x=x, line_dash=dash, line_color=line_color, row="all", col=1)
+        figure.add_annotation(
+            x=x, y=1.0, yref="paper", text=text, showarrow=False, textangle=-90, xanchor="right", yanchor="top",
+            font={"color": line_color, "size": 11},
+        )  # fmt: skip
+    figure.update_layout(
+        barmode="overlay",
+        legend={"orientation": "h", "y": 1.1},
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        height=420,
+    )
+    figure.update_yaxes(title_text="pairs", row=1, col=1)
+    figure.update_yaxes(tickvals=[0, 1], ticktext=["0", "1"], title_text="label", range=[-0.6, 1.6], row=2, col=1)
+    figure.update_xaxes(title_text="cosine", row=2, col=1)
+    return figure
+
+
+def show_result(result: NegTestResult, color: str) -> None:
+    """Verdict, numbers, distribution plot, failures (worst first) and failures per category."""
+    st.markdown(f"**Verdict:** {result.verdict()}")
+    auc_col, threshold_col, failures_col, baseline_col = st.columns(4)
+    auc_col.metric("ROC AUC", f"{result.auc:.3f}", help="P(a should-match pair outscores a should-not one)")
+    threshold_col.metric(
+        "Threshold",
+        f"{result.threshold:.3f}",
+        "best (Youden's J)" if result.threshold_how == BEST else "set by you",
+        delta_color="off",
+        delta_arrow="off",
+        help=THRESHOLD_HOW[result.threshold_how],
+    )
+    failures_col.metric(
+        "Failures",
+        f"{len(result.failures)} of {len(result.pairs)}",
+        f"{result.false_matches} too high, {result.missed} too low",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    baseline_col.metric(
+        "Random pairs",
+        f"{result.baseline.mean:.3f}",
+        f"95% below {result.baseline.p95:.3f}",
+        delta_color="off",
+        delta_arrow="off",
+        help="Cosine of mismatched reference sentences under this configuration",
+    )
+    st.caption(f"The threshold {result.threshold:.3f} is at the {percentile_text(_percentile(result))}.")
+    st.plotly_chart(score_distributions(result, color))
+    st.markdown(f"**Failures, worst first** ({len(result.failures)})")
+    if result.failures.empty:
+        st.success("No pair is on the wrong side of the threshold.")
+    else:
+        st.dataframe(
+            result.failures,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "row": st.column_config.NumberColumn("Row", help="Row of the pairs table (0 = first)"),
+                "sentence1": "Sentence 1",
+                "sentence2": "Sentence 2",
+                "label": "Label",
+                "category": "Category",
+                "cosine": st.column_config.NumberColumn("Cosine", format="%.3f"),
+                "percentile": st.column_config.NumberColumn(
+                    "Percentile", format="%.0f", help="Share of random pairs scoring lower, in %"
+                ),
+                "kind": "Failure",
+                "margin": st.column_config.NumberColumn(
+                    "Wrong by", format="%.3f", help="Distance to the threshold, on the wrong side"
+                ),
+            },
+        )
+    if (result.pairs["category"] != "").any():
+        with st.expander("Failures per category"):
+            st.dataframe(
+                result.category_table(),
+                hide_index=True,
+                column_config={"mean_cosine": st.column_config.NumberColumn("Mean cosine", format="%.3f")},
+            )
+
+
+def _percentile(result: NegTestResult) -> float:
+    return float(score_percentiles([result.threshold], result.baseline)[0])
+
+
+def summary(results: list[NegTestResult]) -> None:
+    st.dataframe(
+        summary_table(results),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "configuration": st.column_config.TextColumn("Configuration", width="large"),
+            "auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
+            "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
+            "threshold_how": "Threshold chosen by",
+            "failures": "Failures",
+            "false_matches": st.column_config.NumberColumn("Too high", help="should not match, score ≥ threshold"),
+            "missed": st.column_config.NumberColumn("Too low", help="should match, score < threshold"),
+            "accuracy": st.column_config.NumberColumn("Accuracy", format="%.2f"),
+            "baseline_mean": st.column_config.NumberColumn("Random pairs: mean", format="%.3f"),
+            "baseline_p95": st.column_config.NumberColumn("Random pairs: p95", format="%.3f"),
+        },
+    )
+
+
+def color_of(index: int) -> str:
+    return (RAW_COLOR, TRAINED_COLOR)[index] if index < 2 else "#5f3dc4"

@@ -1,0 +1,350 @@
+"""Negative testing of similarity scores: do pairs that should NOT match stay below pairs that should?
+
+Input: labelled pairs, 1 = should be similar, 0 = should not (columns sentence1, sentence2, label; an optional
+category column is kept). For one configuration (an ``EmbedSpec``) this module scores every pair and reports:
+
+- ROC AUC: the probability that a random positive pair scores above a random negative one (ties count half),
+  computed from average ranks (Mann-Whitney U); equal to ``sklearn.metrics.roc_auc_score``.
+- A threshold: the user's, or the best one, chosen by maximising Youden's J = TPR - FPR over every observed
+  score used as threshold (a pair "matches" when cosine >= threshold); among equally good thresholds the highest
+  (the strictest), as ``sklearn.metrics.roc_curve`` lists them.
+- Failures: negatives at or above the threshold and positives below it, worst first (furthest on the wrong
+  side of the threshold).
+- A verdict line a teacher can read aloud, and a summary table across configurations.
+
+Example:
+    >>> pairs = read_labelled_pairs("assets/negtest_pairs.csv")
+    >>> result = run_negtest(encoder, EmbedSpec("all-MiniLM-L6-v2"), pairs)
+    >>> result.auc, result.threshold, len(result.failures)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.stats import rankdata
+
+from embedlab.encoder import Encoder, Progress
+from embedlab.errors import EmbedLabError
+from embedlab.pairfiles import decode_text, parse_pairs_text, read_pairs
+from embedlab.scoring import Baseline, pair_cosines, random_pair_baseline, score_percentiles
+from embedlab.specs import EmbedSpec
+
+LABELLED_COLUMNS = ("sentence1", "sentence2", "label")
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SUITE_FILE = ASSETS / "negtest_pairs.csv"
+BEST = "best"  # threshold_how when chosen from the data
+USER = "set"
+THRESHOLD_HOW = {
+    BEST: "best separation: maximises Youden's J = true-positive rate - false-positive rate",
+    USER: "set by you",
+}
+FAILURE_COLUMNS = ["row", "cosine", "kind", "sentence1", "sentence2", "label", "category", "percentile", "margin"]
+
+
+# ---------------------------------------------------------------- input
+
+
+def _label_value(value: object) -> int | None:
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number in (0.0, 1.0) else None
+
+
+def clean_labelled(frame: pd.DataFrame, name: str = "the table") -> pd.DataFrame:
+    """Validate labelled pairs.
+
+    Returns:
+        DataFrame with sentence1, sentence2 (str), label (int 0/1) and category (str, "" when absent), index 0..n-1.
+
+    Raises:
+        EmbedLabError: missing columns, no rows, an empty sentence, a label other than 0/1, or no pair of one
+            label (AUC needs at least one of each).
+    """
+    missing = [column for column in LABELLED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise EmbedLabError(f"{name} has no {', '.join(missing)} column: it needs {', '.join(LABELLED_COLUMNS)}.")
+    if len(frame) == 0:
+        raise EmbedLabError(f"{name} has no pairs: add rows with sentence1, sentence2 and a label (1 or 0).")
+
+    def text(value: object) -> str:
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+    cleaned = pd.DataFrame(
+        {
+            "sentence1": [text(value) for value in frame["sentence1"]],
+            "sentence2": [text(value) for value in frame["sentence2"]],
+        }
+    )
+    for row, (first, second) in enumerate(zip(cleaned.sentence1, cleaned.sentence2, strict=True)):
+        if not first.strip() or not second.strip():
+            which = "sentence1" if not first.strip() else "sentence2"
+            raise EmbedLabError(f"{name} row {row + 1}: {which} is empty. Fill it in or delete the row.")
+    labels = []
+    for row, value in enumerate(frame["label"]):
+        label = _label_value(text(value))
+        if label is None:
+            shown = text(value).strip()
+            problem = f"label {shown!r} is not 0 or 1" if shown else "the label is missing"
+            raise EmbedLabError(f"{name} row {row + 1}: {problem} (1 = should be similar, 0 = should not).")
+        labels.append(label)
+    cleaned["label"] = np.array(labels, dtype=int)
+    cleaned["category"] = [text(value) for value in frame["category"]] if "category" in frame.columns else ""
+    counts = cleaned["label"].value_counts()
+    for label, words in ((1, "should be similar (label 1)"), (0, "should not be similar (label 0)")):
+        if counts.get(label, 0) == 0:
+            raise EmbedLabError(f"{name} has no pair that {words}: ROC AUC needs at least one pair of each label.")
+    return cleaned
+
+
+def read_labelled_pairs(path: str | Path) -> pd.DataFrame:
+    """Read and validate a labelled CSV/TSV file (see ``clean_labelled``)."""
+    return clean_labelled(read_pairs(path, LABELLED_COLUMNS), Path(path).name)
+
+
+def parse_labelled_text(data: bytes, name: str = "file") -> pd.DataFrame:
+    """Parse and validate uploaded bytes (see ``clean_labelled``)."""
+    return clean_labelled(parse_pairs_text(decode_text(data, name), LABELLED_COLUMNS, name), name)
+
+
+def bundled_suite() -> pd.DataFrame:
+    """The project's own labelled pairs (paraphrases, negations, role reversals, antonyms, ...)."""
+    return read_labelled_pairs(SUITE_FILE)
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
+    """Area under the ROC curve from average ranks: P(score of a positive > score of a negative), ties half.
+
+    Example:
+        >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.75
+    """
+    y = np.asarray(labels, dtype=int)
+    s = np.asarray(scores, dtype=np.float64)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise EmbedLabError("ROC AUC needs at least one pair of each label (1 and 0).")
+    ranks = rankdata(s)  # average ranks for ties
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def best_threshold(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
+    """The observed score that maximises Youden's J = TPR - FPR when "match" means score >= threshold.
+
+    Ties in J go to the highest threshold (fewest false matches). Returns a float from ``scores``.
+    """
+    y = np.asarray(labels, dtype=int)
+    s = np.asarray(scores, dtype=np.float64)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise EmbedLabError("Choosing a threshold needs at least one pair of each label (1 and 0).")
+    candidates = np.unique(s)[::-1]  # descending
+    order = np.argsort(-s, kind="stable")
+    sorted_scores, sorted_labels = s[order], y[order]
+    # pairs with score >= t: count of the sorted prefix up to the last occurrence of t
+    counts = np.searchsorted(-sorted_scores, -candidates, side="right")
+    true_pos = np.concatenate([[0], np.cumsum(sorted_labels == 1)])[counts]
+    false_pos = np.concatenate([[0], np.cumsum(sorted_labels == 0)])[counts]
+    youden = true_pos / n_pos - false_pos / n_neg
+    return float(candidates[int(np.argmax(youden))])
+
+
+def failure_table(pairs: pd.DataFrame, scores: npt.ArrayLike, threshold: float, baseline: Baseline) -> pd.DataFrame:
+    """Negatives at or above ``threshold`` and positives below it, worst (largest margin) first.
+
+    Returns:
+        DataFrame with FAILURE_COLUMNS: row (0-based, in the input), kind ("should not match, scores high" /
+        "should match, scores low"), margin = how far the cosine is on the wrong side of the threshold (>= 0).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    labels = pairs["label"].to_numpy()
+    false_match = (labels == 0) & (s >= threshold)
+    missed = (labels == 1) & (s < threshold)
+    failed = np.flatnonzero(false_match | missed)
+    table = pd.DataFrame(
+        {
+            "row": failed,
+            "sentence1": pairs["sentence1"].to_numpy()[failed],
+            "sentence2": pairs["sentence2"].to_numpy()[failed],
+            "label": labels[failed],
+            "category": pairs["category"].to_numpy()[failed] if "category" in pairs else "",
+            "cosine": s[failed],
+            "percentile": score_percentiles(s[failed], baseline),
+            "kind": np.where(labels[failed] == 0, "should not match, scores high", "should match, scores low"),
+            "margin": np.abs(s[failed] - threshold),
+        },
+        columns=FAILURE_COLUMNS,
+    )
+    return table.sort_values(["margin", "row"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- one configuration
+
+
+@dataclass(frozen=True, eq=False)
+class NegTestResult:
+    """The negative test of one configuration.
+
+    Attributes:
+        spec: the configuration.
+        pairs: the validated pairs (sentence1, sentence2, label, category).
+        scores: (n_pairs,) float64 cosines, row i is pairs row i.
+        auc: ROC AUC.
+        threshold: the threshold used; threshold_how: BEST or USER.
+        baseline: random-pair baseline of the configuration.
+        failures: ``failure_table`` at the threshold.
+    """
+
+    spec: EmbedSpec
+    pairs: pd.DataFrame
+    scores: npt.NDArray[np.float64]
+    auc: float
+    threshold: float
+    threshold_how: str
+    baseline: Baseline
+    failures: pd.DataFrame
+
+    @property
+    def n_positive(self) -> int:
+        return int((self.pairs["label"] == 1).sum())
+
+    @property
+    def n_negative(self) -> int:
+        return int((self.pairs["label"] == 0).sum())
+
+    @property
+    def false_matches(self) -> int:
+        """Negatives scoring at or above the threshold."""
+        return int((self.failures["label"] == 0).sum())
+
+    @property
+    def missed(self) -> int:
+        """Positives scoring below the threshold."""
+        return int((self.failures["label"] == 1).sum())
+
+    @property
+    def accuracy(self) -> float:
+        return 1.0 - len(self.failures) / len(self.pairs)
+
+    @property
+    def failed(self) -> npt.NDArray[np.bool_]:
+        """(n_pairs,) True where the pair failed."""
+        mask = np.zeros(len(self.pairs), dtype=bool)
+        mask[self.failures["row"].to_numpy(dtype=int)] = True
+        return mask
+
+    def verdict(self) -> str:
+        return verdict(self)
+
+    def category_table(self) -> pd.DataFrame:
+        """Failures per category: category, pairs, failed, mean cosine (only categories present)."""
+        frame = self.pairs.assign(cosine=self.scores, failed=self.failed)
+        frame["category"] = frame["category"].replace("", "(none)")
+        table = frame.groupby("category", sort=False).agg(
+            pairs=("label", "size"), failed=("failed", "sum"), mean_cosine=("cosine", "mean")
+        )
+        return table.reset_index()
+
+
+def run_negtest(
+    encoder: Encoder,
+    spec: EmbedSpec,
+    pairs: pd.DataFrame,
+    threshold: float | None = None,
+    baseline: Baseline | None = None,
+    progress: Progress | None = None,
+) -> NegTestResult:
+    """Score validated pairs (``clean_labelled``) with one configuration and judge them.
+
+    Args:
+        threshold: a pair matches when its cosine >= threshold; None: the best one (Youden's J).
+        baseline: the configuration's random-pair baseline if already computed (else computed here).
+    """
+    scores = pair_cosines(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), spec, progress)
+    if baseline is None:
+        baseline = random_pair_baseline(encoder, spec)
+    return judge(spec, pairs, scores, threshold, baseline)
+
+
+def judge(
+    spec: EmbedSpec, pairs: pd.DataFrame, scores: npt.ArrayLike, threshold: float | None, baseline: Baseline
+) -> NegTestResult:
+    """The statistics of already computed scores (see ``run_negtest``)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = pairs["label"].to_numpy()
+    how = USER if threshold is not None else BEST
+    used = float(threshold) if threshold is not None else best_threshold(labels, scores)
+    if not np.isfinite(used):
+        raise EmbedLabError(f"The threshold must be a number, not {threshold!r}.")
+    return NegTestResult(
+        spec=spec,
+        pairs=pairs,
+        scores=scores,
+        auc=roc_auc(labels, scores),
+        threshold=used,
+        threshold_how=how,
+        baseline=baseline,
+        failures=failure_table(pairs, scores, used, baseline),
+    )
+
+
+# ---------------------------------------------------------------- words and tables
+
+
+def _separation(auc: float) -> str:
+    if auc >= 0.95:
+        return "separates the two groups very well"
+    if auc >= 0.85:
+        return "separates the two groups well"
+    if auc >= 0.7:
+        return "separates the two groups only partly"
+    if auc > 0.55:
+        return "barely separates the two groups"
+    if auc >= 0.45:
+        return "does no better than a coin toss"
+    return "ranks them backwards: should-not-match pairs score higher than should-match ones"
+
+
+def verdict(result: NegTestResult) -> str:
+    """One plain sentence about a configuration, e.g. for reading aloud in class."""
+    how = "the best threshold" if result.threshold_how == BEST else "your threshold"
+    text = (
+        f"{result.spec.label} {_separation(result.auc)} (ROC AUC {result.auc:.2f}). "
+        f"At {how}, {result.threshold:.2f}, {result.false_matches} of {result.n_negative} pairs that should not "
+        f"match score too high and {result.missed} of {result.n_positive} that should match score too low"
+    )
+    if result.threshold <= result.baseline.p95:
+        text += (
+            f"; careful: {result.threshold:.2f} is not above what 5% of random, unrelated pairs reach "
+            f"({result.baseline.p95:.2f}), so unrelated sentences would pass too"
+        )
+    return text + "."
+
+
+def summary_table(results: Sequence[NegTestResult]) -> pd.DataFrame:
+    """One row per configuration: AUC, threshold (and how), failures, accuracy, random-pair baseline."""
+    return pd.DataFrame(
+        {
+            "configuration": [result.spec.label for result in results],
+            "auc": [result.auc for result in results],
+            "threshold": [result.threshold for result in results],
+            "threshold_how": [THRESHOLD_HOW[result.threshold_how] for result in results],
+            "failures": [len(result.failures) for result in results],
+            "false_matches": [result.false_matches for result in results],
+            "missed": [result.missed for result in results],
+            "accuracy": [result.accuracy for result in results],
+            "baseline_mean": [result.baseline.mean for result in results],
+            "baseline_p95": [result.baseline.p95 for result in results],
+        }
+    )
