@@ -1,6 +1,10 @@
 """Command line: ``python -m embedlab score FILE --model REF [--pooling ...] [--layers ...] [--json]``.
+``python -m embedlab eval FILE --model REF [--pooling ...] [--layers ...] [--post ...] [--grid] [--json]``: STS
+correlations (post-processing fitted on the file's own sentences unless --fit is given).
+``python -m embedlab negtest FILE --model REF [...] [--post none|center|abtt|whiten] [--threshold T] [--json]``:
+negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
 
-Exit status: 0 done, 2 bad input (one line on stderr).
+Exit status: 0 done, 2 bad input (one line on stderr); negtest: 1 when any pair failed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from embedlab.errors import EmbedLabError
-from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
+from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, parse_layers
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,7 +31,22 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="cosine of each pair in a CSV/TSV/STS file")
     score.add_argument("file", help="CSV or TSV with sentence1 and sentence2 columns, or an STS-format file")
     add_model_options(score)
+    add_post_options(score)
     score.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate = commands.add_parser("eval", help="Spearman/Pearson x 100 against gold scores (STS or CSV/TSV)")
+    evaluate.add_argument("file", help="STS-format file, or CSV/TSV with sentence1, sentence2, score (0-5 or 0-1)")
+    add_model_options(evaluate)
+    add_post_options(evaluate)  # default fitting corpus here: the file's own sentences (as in the grid)
+    evaluate.add_argument(
+        "--grid", action="store_true", help="own pipeline, cls/mean/max at every layer + first-last, post-processings"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object, null where undefined")
+    negtest = commands.add_parser("negtest", help="labelled pairs: AUC, threshold, failures; exit 1 if any fails")
+    negtest.add_argument("file", help="CSV or TSV with sentence1, sentence2 and label (1 = similar, 0 = not)")
+    add_model_options(negtest)
+    add_post_options(negtest)
+    negtest.add_argument("--threshold", type=float, help="cosine at or above which a pair matches (default: best)")
+    negtest.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -39,9 +58,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_encoder(ref: str):
+    from transformers.utils import logging as transformers_logging
+
     from embedlab.encoder import Encoder
     from embedlab.models import load_model
 
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar: stderr is one line, the error if any
     return Encoder(load_model(ref))
 
 
@@ -54,7 +76,7 @@ def run_score(args: argparse.Namespace) -> int:
     from embedlab.scoring import pair_cosines, random_pair_baseline
 
     pairs = read_pairs(args.file)
-    spec = EmbedSpec(model=args.model, pooling=args.pooling, layers=args.layers)
+    spec = spec_from_args(args)
     encoder = load_encoder(args.model)
     encoder.vectors([], spec)  # validates the layer spec against this model before any work
     texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
@@ -87,7 +109,113 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"score": run_score}
+def run_eval(args: argparse.Namespace) -> int:
+    from embedlab.sts import evaluate, fit_on_pairs, grid_specs, read_scored_pairs, text_report
+
+    pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
+    spec = spec_from_args(args)
+    encoder = load_encoder(args.model)
+    facts = encoder.model.facts
+    if args.grid:
+        specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size)
+    else:
+        specs = [fit_on_pairs(spec, pairs, facts.hidden_size)]  # without --fit: the file's sentences, no extra pass
+        if spec.pooling != "model":
+            parse_layers(spec.layers, facts.n_layers + 1)  # a bad layer spec fails before any work
+    progress = None
+    if sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rencoding {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    evaluation = evaluate(encoder, pairs, specs, progress)
+    if args.json:
+        print(json.dumps({"model": args.model, "n_pairs": evaluation.n_pairs, "results": evaluation.records()}))
+        return 0
+    print("\n".join(text_report(evaluation)))
+    return 0
+
+
+def add_post_options(parser: argparse.ArgumentParser) -> None:
+    """Post-processing options (see embedlab.postprocess); read them back with ``spec_from_args``."""
+    from embedlab.postprocess import POSTS
+
+    parser.add_argument("--post", default="none", choices=POSTS, help="post-processing fitted on a corpus")
+    parser.add_argument("--post-dims", type=int, help="abtt: directions removed; whiten: dimensions kept")
+    parser.add_argument("--fit", metavar="FILE", help="fit --post on these sentences, one per line (default: bundled)")
+
+
+def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
+    """The EmbedSpec of add_model_options (+ add_post_options when present)."""
+    corpus = None
+    if getattr(args, "fit", None):
+        from pathlib import Path
+
+        from embedlab.pairfiles import decode_text
+
+        path = Path(args.fit)
+        if not path.is_file():
+            raise EmbedLabError(f"Fitting corpus {args.fit!r} not found: give a text file with one sentence per line.")
+        corpus = tuple(decode_text(path.read_bytes(), path.name).splitlines())
+    return EmbedSpec(
+        model=args.model,
+        pooling=args.pooling,
+        layers=args.layers,
+        post=getattr(args, "post", "none"),
+        post_dims=getattr(args, "post_dims", None),
+        post_corpus=corpus,
+    )
+
+
+def run_negtest(args: argparse.Namespace) -> int:
+    from embedlab.negtest import THRESHOLD_HOW, read_labelled_pairs
+    from embedlab.negtest import run_negtest as negative_test
+
+    pairs = read_labelled_pairs(args.file)  # bad input fails before the model loads
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise EmbedLabError(f"--threshold must be a number, not {args.threshold}.")
+    spec = spec_from_args(args)
+    encoder = load_encoder(args.model)
+    encoder.vectors([], spec)  # validates layers and post-processing before scoring
+    result = negative_test(encoder, spec, pairs, args.threshold)
+    failed = result.failed
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "auc": _number(result.auc),
+                    "threshold": _number(result.threshold),
+                    "baseline": {"mean": _number(result.baseline.mean), "p95": _number(result.baseline.p95)},
+                    "pairs": [
+                        {
+                            "sentence1": first,
+                            "sentence2": second,
+                            "label": int(label),
+                            "cosine": _number(cosine),
+                            "failed": bool(flag),
+                        }
+                        for first, second, label, cosine, flag in zip(
+                            pairs["sentence1"], pairs["sentence2"], pairs["label"], result.scores, failed, strict=True
+                        )
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(spec.label)
+        print(
+            f"ROC AUC {result.auc:.3f} · threshold {result.threshold:.4f} ({THRESHOLD_HOW[result.threshold_how]}) · "
+            f"random-pair baseline: mean {result.baseline.mean:.3f}, p95 {result.baseline.p95:.3f}"
+        )
+        print(result.verdict())
+        print(f"{len(result.failures)} of {len(pairs)} pairs failed" + (", worst first:" if failed.any() else "."))
+        for line in result.failures.itertuples():
+            print(f"{line.cosine:7.4f}  label {line.label}  {line.kind}:  {line.sentence1}  |  {line.sentence2}")
+    return 1 if failed.any() else 0
+
+
+COMMANDS = {"score": run_score, "eval": run_eval, "negtest": run_negtest}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

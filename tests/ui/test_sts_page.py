@@ -1,0 +1,179 @@
+"""AppTest of the STS evaluation page: sources, the grid's numbers against the engine, state across page switches."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components import sts_view
+from embedlab import sts
+from embedlab.encoder import Encoder
+from embedlab.models import PACKAGED, UNTRAINED
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "app_pages" / "sts_eval.py")
+APP = str(ROOT / "app.py")
+STS_DEV = ROOT.parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture()
+def app() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    return ok(at.run())
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+
+
+def summary(at: AppTest):
+    return at.dataframe[0].value.set_index("model")
+
+
+def frame_with(at: AppTest, column: str):
+    """The one dataframe shown with this column."""
+    (frame,) = [element.value for element in at.dataframe if column in element.value.columns]
+    return frame
+
+
+def bundled_encoder_forward_passes() -> int:
+    from components.services import get_encoder
+
+    return get_encoder(PACKAGED).forward_passes
+
+
+def test_bundled_set_is_evaluated_and_matches_the_engine(app, packaged_model):
+    pairs = app.session_state[sts_view.DATASET]
+    assert pairs.name == sts.BUNDLED_LABEL
+    assert app.session_state[sts_view.MODELS] == [PACKAGED, UNTRAINED]  # bert-base-uncased cannot load offline
+    assert {(pairs.fingerprint, PACKAGED), (pairs.fingerprint, UNTRAINED)} <= set(app.session_state[sts_view.RESULTS])
+
+    expected = sts.evaluate_grid(Encoder(packaged_model), sts.bundled_pairs())
+    shown = summary(app)
+    own = expected.table.spearman[expected.row_of("model", "-1")]
+    assert shown.loc[PACKAGED, "own pipeline"] == pytest.approx(own, abs=1e-6)
+    assert shown.loc[PACKAGED, "best Spearman"] == pytest.approx(expected.table.spearman.max(), abs=1e-6)
+    assert shown.loc[PACKAGED, "best configuration"] == sts.describe_row(expected, int(expected.best().name))
+
+    titles = chart_titles(app)
+    assert len(titles) == 3  # one heatmap per model, then the scatter
+    assert titles[0] == f"{PACKAGED} · own pipeline {own:.1f}"
+    assert titles[1].startswith(UNTRAINED)
+    heatmap = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert heatmap["data"][0]["text"][0][0] == "undefined"  # CLS at layer 0
+    assert len(heatmap["layout"]["shapes"]) == 1  # the best cell is boxed
+
+    published = frame_with(app, "published").set_index("configuration")
+    assert published.loc["all-MiniLM-L6-v2, its own pipeline", "measured"] == pytest.approx(own, abs=1e-6)
+    assert published.loc["all-MiniLM-L6-v2, its own pipeline", "published"] == 82.03
+    assert any("not the benchmark" in warning.value for warning in app.warning)
+    assert len(app.get("download_button")) == 1
+
+    effects = frame_with(app, "change")  # post-processing fitted on the set's own 120 sentences
+    whitened = effects[(effects.model == PACKAGED) & (effects.post == "whiten 15")].set_index("configuration")
+    row = expected.row_of("mean", "first-last", "whiten")
+    assert whitened.loc["mean · layers first-last", "after"] == pytest.approx(expected.table.spearman[row], abs=1e-6)
+
+
+def test_upload_with_scores_0_to_1_and_a_bad_upload(app):
+    bundled = sts.bundled_pairs()
+    frame = bundled.frame().head(20).assign(score=lambda f: f.score / 5)  # the same pairs on a 0-1 scale
+    app.radio(key=sts_view.SOURCE_WIDGET).set_value("upload")
+    ok(app.run())
+    app.file_uploader(key=sts_view.UPLOAD_WIDGET).set_value(
+        ("unit.csv", frame.to_csv(index=False).encode(), "text/csv")
+    )
+    ok(app.run())
+    pairs = app.session_state[sts_view.DATASET]
+    assert (pairs.name, pairs.n_pairs, pairs.scale) == ("unit.csv", 20, 1.0)
+    assert any("Loaded 20 scored pairs" in message.value for message in app.success)
+    assert (pairs.fingerprint, PACKAGED) in app.session_state[sts_view.RESULTS]
+    assert summary(app).loc[PACKAGED, "pairs"] == 20
+
+    app.file_uploader(key=sts_view.UPLOAD_WIDGET).set_value(
+        ("bad.csv", b"sentence1,sentence2,score\nA.,B.,4\nC.,D.,9\nE.,F.,1\n", "text/csv")
+    )
+    ok(app.run())
+    assert any("pair 2: score 9 is outside 0-5" in error.value for error in app.error)
+    assert app.session_state[sts_view.DATASET] == pairs  # the data in use was kept
+
+
+def test_hub_source_offline_says_so_quickly(app):
+    before = app.session_state[sts_view.DATASET]
+    app.radio(key=sts_view.SOURCE_WIDGET).set_value("hub")
+    ok(app.run())
+    app.button(key="sts.hub_load").click()
+    start = time.monotonic()
+    ok(app.run())
+    assert time.monotonic() - start < 60
+    assert any("HF_HUB_OFFLINE is set" in error.value for error in app.error)
+    assert app.session_state[sts_view.DATASET] == before
+
+
+def test_local_path_of_a_large_file_waits_for_the_button(app, tmp_path):
+    path = tmp_path / "dev120.csv"
+    path.write_text("".join(STS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:120]), encoding="utf-8")
+    app.multiselect(key=sts_view.MODELS_WIDGET).set_value([PACKAGED])
+    app.radio(key=sts_view.SOURCE_WIDGET).set_value("path")
+    ok(app.run())
+    app.text_input(key=sts_view.PATH_WIDGET).input(str(path))
+    next(button for button in app.button if button.label == "Load file").click()
+    ok(app.run())
+    pairs = app.session_state[sts_view.DATASET]
+    assert (pairs.name, pairs.n_pairs) == ("dev120.csv", 120) and pairs.n_pairs > sts_view.AUTO_PAIRS
+    assert (pairs.fingerprint, PACKAGED) not in app.session_state[sts_view.RESULTS]
+    assert len(app.get("plotly_chart")) == 0
+    app.button(key=sts_view.EVALUATE_BUTTON).click()
+    ok(app.run())
+    assert (pairs.fingerprint, PACKAGED) in app.session_state[sts_view.RESULTS]
+    assert summary(app).loc[PACKAGED, "pairs"] == 120
+
+    app.text_input(key=sts_view.PATH_WIDGET).input(str(tmp_path / "missing.csv"))
+    next(button for button in app.button if button.label == "Load file").click()
+    ok(app.run())
+    assert any("not found" in error.value for error in app.error)
+    assert app.session_state[sts_view.DATASET] == pairs
+    assert app.text_input(key=sts_view.PATH_WIDGET).value == str(tmp_path / "missing.csv")  # what was typed stays
+
+
+def test_scatter_configuration_change_runs_no_forward_pass(app):
+    before = bundled_encoder_forward_passes()
+    app.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).set_value("mean|first-last|none")
+    ok(app.run())
+    assert chart_titles(app)[-1].startswith(f"{PACKAGED} · mean · layers first-last: Spearman ")
+    app.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).set_value("cls|0|none")
+    ok(app.run())
+    assert chart_titles(app)[-1].endswith(sts.UNDEFINED)
+    assert bundled_encoder_forward_passes() == before
+
+
+def test_choices_and_results_survive_a_page_switch():
+    at = ok(AppTest.from_file(APP, default_timeout=300).run())
+    at.switch_page("app_pages/sts_eval.py")
+    ok(at.run())
+    at.multiselect(key=sts_view.MODELS_WIDGET).set_value([UNTRAINED])
+    ok(at.run())
+    at.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).set_value("max|3|none")
+    ok(at.run())
+    results = dict(at.session_state[sts_view.RESULTS])
+
+    at.switch_page("app_pages/compare.py")
+    ok(at.run())
+    assert sts_view.MODELS_WIDGET not in at.session_state  # Streamlit dropped the widget's own state
+    passes = bundled_encoder_forward_passes()
+    at.switch_page("app_pages/sts_eval.py")
+    ok(at.run())
+    assert at.multiselect(key=sts_view.MODELS_WIDGET).value == [UNTRAINED]
+    assert at.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).value == "max|3|none"
+    assert chart_titles(at)[-1].startswith(f"{UNTRAINED} · max · layers 3")
+    assert dict(at.session_state[sts_view.RESULTS]) == results
+    assert bundled_encoder_forward_passes() == passes
