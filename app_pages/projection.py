@@ -1,0 +1,167 @@
+"""Projection: many sentences as points, raw pooling and the trained model side by side, with nearest neighbours."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.config import Configured, init_specs, raw_panel, trained_panel
+from components.projection_view import (
+    APPROXIMATE_NOTE,
+    NEIGHBOURS_K,
+    PICKED,
+    agreement,
+    downloads,
+    embeddings,
+    encode_with_progress,
+    pick_sentence,
+    projection,
+    projection_figure,
+    search_box,
+    sentence_source,
+    settings_panel,
+    start_umap_warmup,
+    wait_for_umap,
+)
+from components.services import baseline
+from embedlab.errors import EmbedLabError
+from embedlab.projection import Projection, SentenceSet, coordinates_table, matches, neighbour_table
+
+SIDES = ("raw", "trained")
+
+
+def agreement_metric(sentences: SentenceSet, configured: Configured) -> None:
+    found = agreement(sentences.sentences, sentences.labels, configured.spec)
+    if found is None:
+        st.metric("Nearest neighbour shares the label", "–", help="Give labels (label<TAB>sentence) to see it.")
+        return
+    st.metric(
+        "Nearest neighbour shares the label",
+        f"{found.rate:.0%}",
+        f"chance: {found.chance:.0%}",
+        delta_color="off",
+        help=f"Of {found.counted:,} labelled sentences, how many have as nearest neighbour (cosine, original "
+        "space, itself excluded) a sentence with the same label. Chance: a random other sentence.",
+    )
+
+
+def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict[str, Projection]) -> None:
+    query = search_box()
+    highlight = matches(sentences.sentences, query)
+    if query.strip():
+        st.caption(f"“{query.strip()}”: {int(highlight.sum())} of {len(sentences):,} sentences match.")
+    picked = st.session_state.setdefault(PICKED, 0)  # the picker below keeps it; start with the first sentence
+    picked = picked if isinstance(picked, int) and 0 <= picked < len(sentences) else None
+    columns = st.columns(2, gap="large")
+    for column, side in zip(columns, SIDES, strict=True):
+        with column:
+            agreement_metric(sentences, configured[side])
+            result = shown[side]
+            neighbours = ()
+            if picked is not None:
+                k = st.session_state.get(NEIGHBOURS_K, 5)
+                vectors = embeddings(sentences.sentences, configured[side].spec)
+                neighbours = tuple(neighbour_table(sentences.sentences, sentences.labels, vectors, picked, k)["index"])
+            title = f"{side.capitalize()} · {configured[side].spec.label} · {result.method.upper()}"
+            figure = projection_figure(
+                result.coords, sentences.sentences, sentences.labels, title, highlight, picked, neighbours
+            )
+            st.plotly_chart(figure, key=f"projection.plot.{side}")
+            if result.note:
+                st.caption(result.note)
+    st.caption(APPROXIMATE_NOTE)
+
+
+def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -> None:
+    st.subheader("Nearest neighbours, raw and trained")
+    st.caption(
+        "By cosine in the original embedding space, not from the picture. Where the two lists differ is the lesson."
+    )
+    index, k = pick_sentence(sentences)
+    tables = {
+        side: neighbour_table(
+            sentences.sentences, sentences.labels, embeddings(sentences.sentences, configured[side].spec), index, k
+        )
+        for side in SIDES
+    }
+    columns = st.columns(2, gap="large")
+    for column, side in zip(columns, SIDES, strict=True):
+        other = set(tables[SIDES[1 - SIDES.index(side)]]["index"])
+        table = tables[side].assign(**{"in both": [i in other for i in tables[side]["index"]]})
+        with column:
+            st.markdown(f"**{side.capitalize()}** · {configured[side].spec.label}")
+            columns_shown = ["rank", "cosine", "in both", *(["label"] if sentences.has_labels else []), "sentence"]
+            st.dataframe(
+                table[columns_shown],
+                hide_index=True,
+                width="stretch",
+                key=f"projection.neighbours.{side}",
+                column_config={
+                    "cosine": st.column_config.NumberColumn("cosine", format="%.3f"),
+                    "in both": st.column_config.CheckboxColumn("in both", help="Also in the other list"),
+                    "sentence": st.column_config.TextColumn("sentence", width="large"),
+                },
+            )
+            try:
+                typical = baseline(configured[side].spec)
+                st.caption(f"Typical cosine of random pairs in this configuration: {typical.mean:.2f}.")
+            except EmbedLabError:
+                pass
+
+
+def page() -> None:
+    st.title("Projection")
+    st.caption(
+        "Hundreds of sentences as points: does raw pooling already group them by topic, or only the trained model? "
+        "Colour is the label, hover shows the sentence, search highlights matches in both pictures."
+    )
+    start_umap_warmup()
+    init_specs()
+    raw_side, trained_side = st.columns(2, gap="large")
+    try:
+        with raw_side:
+            raw = raw_panel("projection")
+        with trained_side:
+            trained = trained_panel("projection")
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return
+    configured = {"raw": raw, "trained": trained}
+
+    st.subheader("Sentences")
+    try:
+        sentences = sentence_source()
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return
+    if sentences is None:
+        return
+    if sentences.skipped_empty:
+        st.caption(f"{sentences.skipped_empty} empty line{'s' if sentences.skipped_empty != 1 else ''} skipped.")
+    if len(sentences) < 2:
+        st.info("Give at least two sentences to project.")
+        return
+    st.caption(
+        f"{len(sentences):,} sentences"
+        + (f", {len(set(sentences.labels) - {''})} labels" if sentences.has_labels else ", no labels")
+    )
+    settings = settings_panel(len(sentences))
+
+    try:
+        for side in SIDES:
+            encode_with_progress(configured[side], sentences.sentences, configured[side].spec.model)
+        if settings.method == "umap":
+            wait_for_umap()
+        with st.spinner(f"Projecting {len(sentences):,} sentences…"):
+            shown = {side: projection(sentences.sentences, configured[side].spec, settings) for side in SIDES}
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return
+
+    plots(sentences, configured, shown)
+    neighbour_lists(sentences, configured)
+    st.subheader("Downloads")
+    coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
+    downloads(sentences, raw, trained, coordinates)
+
+
+page()
