@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.projection_view import start_umap_warmup
+
 st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")
 
+# The pages live in app_pages/, not pages/: Streamlit treats a folder named pages/ as a legacy multipage app
+# until st.navigation has run once in the process, so a deep link opened first on a fresh server would skip
+# this file (no sidebar, no wide layout, an automatic page list).
 PAGES = [
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    st.Page("app_pages/projection.py", title="Projection", icon=":material/bubble_chart:"),
+    st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),
+    st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
 ]
 
 navigation = st.navigation(PAGES)
+start_umap_warmup()  # UMAP's import and numba compilation, once per process, in the background
 with st.sidebar:
     st.markdown("### Embedding Lab")
     st.caption(

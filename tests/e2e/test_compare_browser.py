@@ -46,6 +46,16 @@ def cli_cosine(tmp_path: Path, model: str, pooling: str, layers: str) -> float:
     return json.loads(done.stdout)["pairs"][0]["cosine"]
 
 
+def test_deep_link_on_a_fresh_server_gets_the_whole_app(page, app_url):
+    # First request of the session's server (this file runs first): a page URL must still go through app.py.
+    page.goto(f"{app_url}/sts_eval")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("heading", name="Embedding Lab")).to_be_visible()
+    navigation = page.get_by_test_id("stSidebarNav")
+    for title in ("Compare", "Projection", "Negative tests", "STS evaluation"):
+        expect(navigation.get_by_role("link", name=title)).to_be_visible()
+
+
 def test_typed_pair_scores_match_command_line(page, app_url, tmp_path):
     page.goto(app_url)
     expect(page.get_by_role("heading", name="Compare")).to_be_visible()
