@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="Spearman/Pearson x 100 against gold scores (STS or CSV/TSV)")
     evaluate.add_argument("file", help="STS-format file, or CSV/TSV with sentence1, sentence2, score (0-5 or 0-1)")
     add_model_options(evaluate)
-    add_post_options(evaluate)  # default fitting corpus here: the file's own sentences (as in the grid)
+    add_post_options(evaluate, default_fit="the file's own sentences, as in the grid")
     evaluate.add_argument(
         "--grid", action="store_true", help="own pipeline, cls/mean/max at every layer + first-last, post-processings"
     )
@@ -136,13 +136,15 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_post_options(parser: argparse.ArgumentParser) -> None:
+def add_post_options(parser: argparse.ArgumentParser, default_fit: str = "the bundled reference sentences") -> None:
     """Post-processing options (see embedlab.postprocess); read them back with ``spec_from_args``."""
     from embedlab.postprocess import POSTS
 
     parser.add_argument("--post", default="none", choices=POSTS, help="post-processing fitted on a corpus")
     parser.add_argument("--post-dims", type=int, help="abtt: directions removed; whiten: dimensions kept")
-    parser.add_argument("--fit", metavar="FILE", help="fit --post on these sentences, one per line (default: bundled)")
+    parser.add_argument(
+        "--fit", metavar="FILE", help=f"fit --post on these sentences, one per line (default: {default_fit})"
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> EmbedSpec:

@@ -140,36 +140,35 @@ def load_model(ref: str) -> LoadedModel:
     return _load_directory(_hub_snapshot(ref), ref, None)
 
 
-def _hub_snapshot(repo_id: str) -> str:
-    """Local folder of a Hub model: the cache first, then a download if the Hub answers quickly."""
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+def hub_unreachable_reason() -> str | None:
+    """Why the Hugging Face Hub cannot be used now, or None when it answers within a few seconds."""
+    from huggingface_hub import constants
 
-    try:
-        return snapshot_download(repo_id, allow_patterns=_HUB_FILES, local_files_only=True)
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
-        pass
-    except Exception:  # malformed cache entries: treat as not cached  # noqa: BLE001
-        pass
     if constants.HF_HUB_OFFLINE:
-        raise EmbedLabError(
-            f"Model {repo_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
-            f"download it once with a network, or use {PACKAGED} / {UNTRAINED}."
-        )
+        return "HF_HUB_OFFLINE is set"
     endpoint = urlparse(constants.ENDPOINT)
     host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
         socket.create_connection((host, port), timeout=HUB_CONNECT_TIMEOUT_S).close()
     except OSError:
+        return "the Hugging Face Hub cannot be reached (no network?)"
+    return None
+
+
+def _hub_snapshot(repo_id: str) -> str:
+    """Local folder of a Hub model: the cache first, then a download if the Hub answers quickly."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        return snapshot_download(repo_id, allow_patterns=_HUB_FILES, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached, or a broken cache entry: both mean "fetch it"
+        pass
+    if reason := hub_unreachable_reason():
         raise EmbedLabError(
-            f"Model {repo_id!r} is not in the local cache and the Hugging Face Hub cannot be reached "
-            f"(no network?): use {PACKAGED} or {UNTRAINED}, or a local folder."
-        ) from None
+            f"Model {repo_id!r} is not in the local Hugging Face cache and {reason}: download it once with a "
+            f"network, or use {PACKAGED} / {UNTRAINED} or a local folder."
+        )
     try:
         return snapshot_download(repo_id, allow_patterns=_HUB_FILES, etag_timeout=10)
     except (RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError):

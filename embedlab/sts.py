@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-import socket
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +41,7 @@ import pandas as pd
 
 from embedlab.encoder import Encoder, Progress
 from embedlab.errors import EmbedLabError
+from embedlab.models import hub_unreachable_reason
 from embedlab.pairfiles import parse_pairs_text, read_pairs
 from embedlab.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
 from embedlab.specs import RAW_POOLINGS, EmbedSpec, parse_layers
@@ -56,7 +55,6 @@ FIT_NOTE = "post-processing fitted on the evaluated sentences, without their sco
 FIRST_LAST = "first-last"
 HUB_DATASETS: tuple[str, ...] = ("sentence-transformers/stsb", "mteb/stsbenchmark-sts")
 HUB_SPLITS: tuple[str, ...] = ("validation", "test", "train")
-HUB_CONNECT_TIMEOUT_S = 3.0
 _CONSTANT_TOLERANCE = 1e-6  # cosines spread less than this (float rounding) count as one value
 TABLE_COLUMNS = ["model", "pooling", "layers", "post", "post_dims", "spearman", "pearson", "note"]
 WHITEN_FIT_RATIO = 8  # whitening fitted on the evaluated sentences keeps at most n / 8 dimensions (see grid_specs)
@@ -176,21 +174,6 @@ def bundled_pairs() -> ScoredPairs:
     """The project's own small scored set (60 pairs, 0-5): not the STS benchmark."""
     pairs = read_scored_pairs(BUNDLED_FILE)
     return ScoredPairs(BUNDLED_LABEL, pairs.sentence1, pairs.sentence2, pairs.gold, pairs.scale)
-
-
-def hub_unreachable_reason() -> str | None:
-    """Why the Hugging Face Hub cannot be used now, or None when it answers within a few seconds."""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
-    endpoint = urlparse(constants.ENDPOINT)
-    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=HUB_CONNECT_TIMEOUT_S).close()
-    except OSError:
-        return "the Hugging Face Hub cannot be reached (no network?)"
-    return None
 
 
 def load_hub_benchmark(split: str = "validation", dataset: str = HUB_DATASETS[0]) -> ScoredPairs:

@@ -16,6 +16,7 @@ from scipy.stats import pearsonr, spearmanr
 from embedlab import cli, sts
 from embedlab.encoder import BATCH_SIZE, Encoder
 from embedlab.errors import EmbedLabError
+from embedlab.models import HUB_CONNECT_TIMEOUT_S
 from embedlab.specs import EmbedSpec
 
 STS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
@@ -173,7 +174,7 @@ def test_hub_unreachable_is_detected_before_datasets_retries(monkeypatch):
     start = time.monotonic()
     with pytest.raises(EmbedLabError, match="cannot be reached"):
         sts.load_hub_benchmark("test")
-    assert time.monotonic() - start < sts.HUB_CONNECT_TIMEOUT_S + 2
+    assert time.monotonic() - start < HUB_CONNECT_TIMEOUT_S + 2
 
 
 def test_hub_table_becomes_scored_pairs(monkeypatch):
