@@ -168,3 +168,24 @@ def test_edits_survive_leaving_and_returning(app):
     assert not app.exception
     assert app.session_state[state.PAIRS].at[0, "sentence1"] == "What is your name?"
     assert app.data_editor[0].value.at[0, "sentence1"] == "What is your name?"
+
+
+def test_table_and_choices_survive_a_real_page_switch():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    at.session_state[state.pairs_editor_key(0)] = {
+        "edited_rows": {0: {"sentence1": "What is your name?"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.radio(key="compare.raw.pooling").set_value("mean").run()
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.RAW_SPEC].pooling == "mean"  # the other page uses the same configuration
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception, at.exception
+    assert at.data_editor[0].value.at[0, "sentence1"] == "What is your name?"
+    assert at.radio(key="compare.raw.pooling").value == "mean"
+    assert metric(at, "Raw ·").label.endswith("mean · layers -1")
