@@ -10,9 +10,6 @@ Starts `streamlit run app.py` (offline, packaged model), opens the Compare page 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,15 +17,9 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+sys.path.insert(0, str(ROOT))  # run as `python bench/bench_app_start.py`: make `tools` importable
+
+from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -48,44 +39,17 @@ def first_score_seconds(browser, url: str, started: float) -> float:
 
 
 def main() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         expect.set_options(timeout=300_000)
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
         try:
-            for line in server.stdout:
-                if f":{port}" in line:
-                    break
-            listening = time.perf_counter() - started
-            url = f"http://127.0.0.1:{port}"
-            cold = first_score_seconds(browser, url, started)
-            warm_start = time.perf_counter()
-            warm = first_score_seconds(browser, url, warm_start)
-            peak = peak_rss_mb(server.pid)
+            with running_app(start_timeout_s=300) as app:  # app.started: just before the process launch
+                listening = app.listening - app.started
+                cold = first_score_seconds(browser, app.url, app.started)
+                warm_start = time.perf_counter()
+                warm = first_score_seconds(browser, app.url, warm_start)
+                peak = peak_rss_mb(app.pid)
         finally:
-            server.terminate()
             browser.close()
     print("| figure | value |")
     print("|---|---|")

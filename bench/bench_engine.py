@@ -12,32 +12,21 @@ Figures, all measured in this one run on the unique sentences of the STS benchma
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
+import time
+from itertools import cycle
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
+import torch
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from itertools import cycle  # noqa: E402
-from pathlib import Path  # noqa: E402
+from embedlab.encoder import Encoder
+from embedlab.models import PACKAGED, load_model
+from embedlab.pairfiles import read_pairs
+from embedlab.scoring import pair_cosines
+from embedlab.specs import EmbedSpec
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-import torch  # noqa: E402
-
-from embedlab.encoder import Encoder  # noqa: E402
-from embedlab.models import PACKAGED, load_model  # noqa: E402
-from embedlab.pairfiles import read_pairs  # noqa: E402
-from embedlab.scoring import pair_cosines  # noqa: E402
-from embedlab.specs import EmbedSpec  # noqa: E402
-
-STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
 RATIO_TARGET = 1.15
 RESCORE_TARGET_MS = 50.0
 RESCORE_PAIRS = 100
@@ -52,12 +41,6 @@ CHANGED_SPECS = [
 ]
 
 
-def seconds(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def timed(run) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process) of one call."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -69,13 +52,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each encoding run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    parser.add_argument("--data", default=str(STS_DEV), help="STS-format file (default: the dev split)")
+    parser.add_argument("--data", default=str(_common.STS_DEV), help="STS-format file (default: the dev split)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     pairs = read_pairs(args.data)
-    sentences = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))
+    sentences = _common.unique_sentences(pairs)
     model = load_model(PACKAGED)
     st_model = model.st_model
     load_before = os.getloadavg()[0]
@@ -118,12 +101,12 @@ def main() -> None:
     passes_before = encoder.forward_passes
     rescore_ms = []
     for _, spec in zip(range(RESCORE_REPEATS), cycle(CHANGED_SPECS), strict=False):
-        rescore_ms.append(1000 * seconds(lambda spec=spec: pair_cosines(encoder, rescore_pairs, spec)))
+        rescore_ms.append(1000 * _common.seconds(lambda spec=spec: pair_cosines(encoder, rescore_pairs, spec)))
     rescore_ms.sort()
     rescore_median = statistics.median(rescore_ms)
     assert encoder.forward_passes == passes_before, "re-scoring cached pairs must not run the model"
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_mb = _common.peak_rss_mb()
     load_after = os.getloadavg()[0]
 
     print()
@@ -131,13 +114,16 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| all-hidden-states pass, median of {args.rounds} | {states_median:.2f} s | | |")
     print(f"| SentenceTransformer.encode(batch_size=32), median of {args.rounds} | {encode_median:.2f} s | | |")
-    print(f"| ratio (all hidden states / encode) | {ratio:.3f} | <= {RATIO_TARGET} | {yes(ratio <= RATIO_TARGET)} |")
+    print(
+        f"| ratio (all hidden states / encode) | {ratio:.3f} | <= {RATIO_TARGET} "
+        f"| {_common.yes(ratio <= RATIO_TARGET)} |"
+    )
     print(f"| ratio of the fastest runs (other load only ever adds time) | {best_ratio:.3f} | | |")
     print(f"| ratio of median CPU times | {cpu_ratio:.3f} | | |")
     print(
         f"| re-score {RESCORE_PAIRS} cached pairs after a pooling/layer change, median of {RESCORE_REPEATS} "
         f"| {rescore_median:.1f} ms (max {rescore_ms[-1]:.1f}) | < {RESCORE_TARGET_MS:.0f} ms "
-        f"| {yes(rescore_median < RESCORE_TARGET_MS)} |"
+        f"| {_common.yes(rescore_median < RESCORE_TARGET_MS)} |"
     )
     print(f"| peak resident memory (ru_maxrss) | {peak_mb:.0f} MB | | |")
     if max(load_before, load_after) > torch.get_num_threads() + 0.5:
@@ -145,10 +131,6 @@ def main() -> None:
             f"\nWarning: the machine was busy (load average {load_before:.2f} before, {load_after:.2f} after, "
             f"{os.cpu_count()} cores): wall times are unreliable; rerun on an idle machine or with --threads 1."
         )
-
-
-def yes(met: bool) -> str:
-    return "yes" if met else "**no**"
 
 
 if __name__ == "__main__":

@@ -13,41 +13,18 @@ Figures, all measured in this one run on the STS benchmark dev split (1500 pairs
 
 from __future__ import annotations
 
-import os
+import argparse
+import statistics
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
+import torch
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from embedlab.encoder import Encoder
+from embedlab.models import PACKAGED, UNTRAINED, load_model
+from embedlab.sts import Evaluation, describe_row, evaluate_grid, read_scored_pairs
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-import torch  # noqa: E402
-
-from embedlab.encoder import Encoder  # noqa: E402
-from embedlab.models import PACKAGED, UNTRAINED, load_model  # noqa: E402
-from embedlab.sts import Evaluation, describe_row, evaluate_grid, read_scored_pairs  # noqa: E402
-
-STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
 RATIO_TARGET = 1.3
 CORRELATION_REPEATS = 5
-
-
-def seconds(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
-def yes(met: bool) -> str:
-    return "yes" if met else "**no**"
 
 
 def best_lines(evaluation: Evaluation) -> list[str]:
@@ -70,7 +47,7 @@ def best_lines(evaluation: Evaluation) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of grid and encode")
-    parser.add_argument("--data", default=str(STS_DEV), help="STS-format file (default: the dev split)")
+    parser.add_argument("--data", default=str(_common.STS_DEV), help="STS-format file (default: the dev split)")
     args = parser.parse_args()
 
     pairs = read_scored_pairs(args.data)
@@ -98,7 +75,7 @@ def main() -> None:
         if round_number % 2:  # alternate which one goes first
             runs.reverse()
         for times, run in runs:
-            times.append(seconds(run))
+            times.append(_common.seconds(run))
         evaluation = results["grid"]
         assert encoder.texts_encoded == len(sentences), "one forward pass per unique sentence"
         print(
@@ -113,18 +90,22 @@ def main() -> None:
     naive = n_configurations * encode_median
 
     passes = encoder.forward_passes
-    correlation_ms = sorted(1000 * seconds(lambda: evaluate_grid(encoder, pairs)) for _ in range(CORRELATION_REPEATS))
+    correlation_ms = sorted(
+        1000 * _common.seconds(lambda: evaluate_grid(encoder, pairs)) for _ in range(CORRELATION_REPEATS)
+    )
     assert encoder.forward_passes == passes, "a cached grid must not run the model"
 
     untrained = evaluate_grid(Encoder(load_model(UNTRAINED)), pairs)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_mb = _common.peak_rss_mb()
 
     print()
     print("| figure | value | target | met? |")
     print("|---|---|---|---|")
     print(f"| full grid ({n_configurations} configurations), median of {args.rounds} | {grid_median:.2f} s | | |")
     print(f"| SentenceTransformer.encode(batch_size=32), median of {args.rounds} | {encode_median:.2f} s | | |")
-    print(f"| ratio (full grid / one encode) | {ratio:.3f} | <= {RATIO_TARGET} | {yes(ratio <= RATIO_TARGET)} |")
+    print(
+        f"| ratio (full grid / one encode) | {ratio:.3f} | <= {RATIO_TARGET} | {_common.yes(ratio <= RATIO_TARGET)} |"
+    )
     print(
         f"| naive way, one encode per configuration (estimate: {n_configurations} x encode) | {naive:.0f} s "
         f"= {naive / grid_median:.1f}x the grid | | |"

@@ -13,31 +13,20 @@ Figures, all measured in this one run (transforms fitted on the bundled referenc
 
 from __future__ import annotations
 
-import os
+import argparse
+import time
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
+import numpy as np
+from scipy.stats import spearmanr
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from embedlab.encoder import Encoder, cosine_rows
+from embedlab.models import PACKAGED, UNTRAINED, load_model
+from embedlab.negtest import bundled_suite, run_negtest
+from embedlab.pairfiles import read_pairs
+from embedlab.scoring import pair_cosines, random_pair_baseline, random_pair_indices, reference_sentences
+from embedlab.specs import EmbedSpec
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-import numpy as np  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
-
-from embedlab.encoder import Encoder, cosine_rows  # noqa: E402
-from embedlab.models import PACKAGED, UNTRAINED, load_model  # noqa: E402
-from embedlab.negtest import bundled_suite, run_negtest  # noqa: E402
-from embedlab.pairfiles import read_pairs  # noqa: E402
-from embedlab.scoring import pair_cosines, random_pair_baseline, random_pair_indices, reference_sentences  # noqa: E402
-from embedlab.specs import EmbedSpec  # noqa: E402
-
-STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
 POSTS = (("none", None), ("center", None), ("abtt", None), ("whiten", None), ("whiten", 128))
 CONFIGS = ((PACKAGED, "cls", "-1"), (PACKAGED, "model", "-1"), (UNTRAINED, "cls", "-1"), (UNTRAINED, "mean", "-1"))
 
@@ -54,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sts-pairs", type=int, default=1500)
     args = parser.parse_args()
-    sts = read_pairs(STS_DEV, ("sentence1", "sentence2", "score")).iloc[: args.sts_pairs]
+    sts = read_pairs(_common.STS_DEV, ("sentence1", "sentence2", "score")).iloc[: args.sts_pairs]
     sts_pairs = list(zip(sts.sentence1, sts.sentence2, strict=True))
     gold = sts.score.astype(float).to_numpy()
     suite = bundled_suite()

@@ -14,29 +14,21 @@ Target: 2,000 sentences, one configuration, encoding included, under 10 s after 
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
+import numpy as np
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-import numpy as np  # noqa: E402
-
-from embedlab.encoder import Encoder  # noqa: E402
-from embedlab.models import PACKAGED, load_model  # noqa: E402
-from embedlab.pairfiles import read_pairs  # noqa: E402
-from embedlab.projection import (  # noqa: E402
+from embedlab.encoder import Encoder
+from embedlab.models import PACKAGED, load_model
+from embedlab.pairfiles import read_pairs
+from embedlab.projection import (
     ProjectionSettings,
     bundled_sentences,
     label_agreement,
@@ -44,9 +36,8 @@ from embedlab.projection import (  # noqa: E402
     unit_rows,
     warm_up,
 )
-from embedlab.specs import EmbedSpec  # noqa: E402
+from embedlab.specs import EmbedSpec
 
-STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
 N_STS = 2000
 TARGET_S = 10.0
 RAW = EmbedSpec(PACKAGED, "cls", "-1")  # the page's offline default raw configuration
@@ -77,15 +68,14 @@ def first_run_cost() -> tuple[float, float]:
     """(import umap, first fit) in a fresh interpreter that has already imported the engine, as the app has."""
     code = "import embedlab.encoder, embedlab.models\n" + FIRST_RUN
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=600
+        [sys.executable, "-c", code], cwd=_common.REPO_ROOT, capture_output=True, text=True, check=True, timeout=600
     )
     imported, fitted = (float(value) for value in done.stdout.split()[-2:])
     return imported, fitted
 
 
 def sts_sentences() -> list[str]:
-    frame = read_pairs(STS_DEV)
-    return list(dict.fromkeys([*frame.sentence1, *frame.sentence2]))[:N_STS]
+    return _common.unique_sentences(read_pairs(_common.STS_DEV))[:N_STS]
 
 
 def one_round(model, sentences: list[str], labels: list[str] | None) -> tuple[dict[str, float], np.ndarray]:

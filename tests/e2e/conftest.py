@@ -6,26 +6,13 @@ Without /usr/bin/chromium the tests skip, except when EMBEDLAB_REQUIRE_BROWSER=1
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import threading
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
+
 SERVER_START_S = 180
 
 
@@ -45,63 +32,15 @@ def browser():
         instance.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_url():
     """Start the app once per session; yields its base URL once /_stcore/health answers ok."""
-    port = _free_port()
-    log_lines: list[str] = []
-    ready = threading.Event()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-    def follow() -> None:  # the server prints its URL once it listens
-        for line in server.stdout:
-            log_lines.append(line)
-            if f":{port}" in line:
-                ready.set()
-        ready.set()  # exited: let the waiter see it
-
-    threading.Thread(target=follow, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not ready.wait(timeout=SERVER_START_S) or server.poll() is not None:
-            pytest.fail("streamlit did not start:\n" + "".join(log_lines)[-3000:])
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as answer:
-            assert answer.read().decode().strip() == "ok"
-        yield url
-    finally:
-        server.terminate()
+    with ExitStack() as stack:
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            app = stack.enter_context(running_app(start_timeout_s=SERVER_START_S))
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        yield app.url
 
 
 @pytest.fixture()

@@ -1,0 +1,42 @@
+"""What the engine benchmarks share. Import it first (`import _common`): it puts the Hugging Face libraries offline
+before anything imports them and the repository root on sys.path, so `embedlab` imports when a script is run as
+`python bench/<script>.py`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import resource  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
+
+
+def unique_sentences(pairs) -> list[str]:
+    """The sentences of a pairs frame (sentence1, then sentence2), each once, in order of first appearance."""
+    return list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))
+
+
+def seconds(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (ru_maxrss: Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def yes(met: bool) -> str:
+    return "yes" if met else "**no**"

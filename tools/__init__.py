@@ -1,0 +1,1 @@
+"""Developer tools (screenshots, the app server shared by the browser tests and benchmarks)."""
