@@ -19,7 +19,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-start_umap_warmup()  # UMAP's import and numba compilation, once per process, in the background
 with st.sidebar:
     st.markdown("### Embedding Lab")
     st.caption(
@@ -27,3 +26,7 @@ with st.sidebar:
         "Raw BERT pooling against a trained sentence-transformer, with baselines."
     )
 navigation.run()
+# UMAP's import and numba compilation (~10-25 s of CPU), once per process, in the background. Started after the
+# page has rendered so that it does not compete with the first model load on a 2-core machine; the Projection
+# page starts it itself when it is the first page opened.
+start_umap_warmup()
