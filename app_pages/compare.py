@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components import state
-from components.config import Configured, init_specs, raw_panel, trained_panel
+from components.config import Configured, config_panels
 from components.figures import cosine_bars, layer_chart
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
 from components.services import baseline, layer_baseline_table
@@ -133,16 +133,10 @@ def page() -> None:
         "Raw BERT vectors are not trained for cosine: almost every pair scores high. Each score is shown next "
         "to the typical cosine of random pairs under the same configuration: only the gap carries meaning."
     )
-    init_specs()
-    raw_side, trained_side = st.columns(2, gap="large")
-    try:
-        with raw_side:
-            raw = raw_panel("compare")
-        with trained_side:
-            trained = trained_panel("compare")
-    except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+    panels = config_panels("compare")
+    if panels is None:
         return
+    raw, trained = panels
 
     st.subheader("Sentence pairs")
     if flash := st.session_state.pop(state.PAIRS_FLASH, None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import negtest_view as view
-from components.config import init_specs, raw_panel, trained_panel
+from components.config import config_panels
 from embedlab.errors import EmbedLabError
 
 
@@ -16,16 +16,10 @@ def page() -> None:
         "must score below pairs that should. For each configuration: ROC AUC, a threshold, the pairs on the wrong "
         "side of it, and the random-pair baseline that shows what 'unrelated' scores."
     )
-    init_specs()
-    raw_side, trained_side = st.columns(2, gap="large")
-    try:
-        with raw_side:
-            raw = raw_panel(view.NAMESPACE)
-        with trained_side:
-            trained = trained_panel(view.NAMESPACE)
-    except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+    panels = config_panels(view.NAMESPACE)
+    if panels is None:
         return
+    raw, trained = panels
     configurations = view.distinct([raw, trained, *view.extra_configurations()])
 
     st.subheader("Labelled pairs")

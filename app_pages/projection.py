@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.config import Configured, init_specs, raw_panel, trained_panel
+from components.config import Configured, config_panels
 from components.projection_view import (
     APPROXIMATE_NOTE,
     NEIGHBOURS_K,
@@ -115,16 +115,10 @@ def page() -> None:
         "Colour is the label, hover shows the sentence, search highlights matches in both pictures."
     )
     start_umap_warmup()
-    init_specs()
-    raw_side, trained_side = st.columns(2, gap="large")
-    try:
-        with raw_side:
-            raw = raw_panel("projection")
-        with trained_side:
-            trained = trained_panel("projection")
-    except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+    panels = config_panels("projection")
+    if panels is None:
         return
+    raw, trained = panels
     configured = {"raw": raw, "trained": trained}
 
     st.subheader("Sentences")

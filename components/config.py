@@ -84,6 +84,13 @@ def _model_options(current: str) -> list[str]:
     return list(SUGGESTED_MODELS) if current in SUGGESTED_MODELS else [current, *SUGGESTED_MODELS]
 
 
+def _model_select(key: str, help_text: str) -> str | None:
+    """A model box offering the suggested models, where any Hub id or folder can be typed."""
+    return st.selectbox(
+        "Model", _model_options(st.session_state[key]), key=key, accept_new_options=True, help=help_text
+    )
+
+
 def _try_encoder(ref: str, fallback: str) -> tuple[Encoder, str]:
     """Load ``ref``; on failure show why and load ``fallback`` (the model that worked before)."""
     try:
@@ -105,12 +112,9 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
     _seed(pooling_key, stored.pooling)
     _seed(layers_key, stored.layers)
     st.subheader(title)
-    chosen_model = st.selectbox(
-        "Model",
-        _model_options(st.session_state[model_key]),
-        key=model_key,
-        accept_new_options=True,
-        help="A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
+    chosen_model = _model_select(
+        model_key,
+        "A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
         "untrained-bert (random weights: the no-training control).",
     )
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
@@ -155,12 +159,8 @@ def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -
     model_key = state.widget_key(namespace, "trained.model")
     _seed(model_key, stored.model)
     st.subheader(title)
-    chosen_model = st.selectbox(
-        "Model",
-        _model_options(st.session_state[model_key]),
-        key=model_key,
-        accept_new_options=True,
-        help="Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise).",
+    chosen_model = _model_select(
+        model_key, "Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise)."
     )
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
     spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
@@ -240,3 +240,22 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
         st.error(f"{error}  \nStill using no post-processing.", icon="⚠️")
         return replace(spec, post="none")
     return candidate
+
+
+def config_panels(namespace: str) -> tuple[Configured, Configured] | None:
+    """Both panels side by side (after the session defaults are in place).
+
+    Returns:
+        (raw, trained), or None when not even the previous models can be loaded (the error is shown).
+    """
+    init_specs()
+    raw_side, trained_side = st.columns(2, gap="large")
+    try:
+        with raw_side:
+            raw = raw_panel(namespace)
+        with trained_side:
+            trained = trained_panel(namespace)
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return None
+    return raw, trained
