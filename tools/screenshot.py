@@ -31,7 +31,7 @@ def main(paths: list[str]) -> None:
                 "() => document.querySelectorAll('[data-testid=\"stMetricValue\"], .js-plotly-plot').length > 0"
             )
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
-            page.wait_for_timeout(1500)  # let plotly finish its transitions before the picture
+            page.wait_for_timeout(4000)  # let plotly finish its transitions before the picture
             target = ROOT / "assets" / f"screenshot-{path or 'compare'}.png"
             page.screenshot(path=str(target), full_page=True)
             print(target)
