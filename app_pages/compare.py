@@ -35,6 +35,11 @@ def encode_with_progress(configured: Configured, table: pd.DataFrame, rows: tupl
     return result
 
 
+def signed(gap: float) -> str:
+    """+0.123 / -0.123, never "-0.000" for a gap that rounds to zero."""
+    return f"{round(gap, 3) + 0.0:+.3f}"
+
+
 def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
     upload_col, clear_col, download_col = st.columns([6, 1, 2], vertical_alignment="bottom")
     with upload_col.expander("Upload pairs from a file"):
@@ -96,13 +101,13 @@ def selected_pair(
     raw_col.metric(
         f"Raw · {raw.spec.label}",
         f"{line.raw_cosine:.3f}",
-        f"{line.raw_above_typical:+.3f} vs typical {line.raw_typical:.3f} · {percentile_text(line.raw_percentile)}",
+        f"{signed(line.raw_above_typical)} vs typical {line.raw_typical:.3f} · {percentile_text(line.raw_percentile)}",
         delta_color="off",
     )
     trained_col.metric(
         f"Trained · {trained.spec.label}",
         f"{line.trained_cosine:.3f}",
-        f"{line.trained_above_typical:+.3f} vs typical {line.trained_typical:.3f} · "
+        f"{signed(line.trained_above_typical)} vs typical {line.trained_typical:.3f} · "
         f"{percentile_text(line.trained_percentile)}",
         delta_color="off",
     )
