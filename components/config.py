@@ -43,7 +43,10 @@ class Configured:
 def init_specs() -> None:
     """Put the default configurations in session state once per session."""
     if state.RAW_SPEC not in st.session_state:
-        model, note = default_raw_model()
+        with st.spinner(
+            "Loading the default raw model (bert-base-uncased is downloaded once when a network is there)…"
+        ):
+            model, note = default_raw_model()
         st.session_state[state.RAW_SPEC] = EmbedSpec(model=model, pooling="cls", layers=DEFAULT_LAYERS)
         st.session_state[state.RAW_NOTE] = note
     st.session_state.setdefault(state.TRAINED_SPEC, EmbedSpec(model=PACKAGED, pooling="model"))
