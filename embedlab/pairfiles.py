@@ -56,21 +56,8 @@ def parse_pairs_text(text: str, required: tuple[str, ...] = PAIR_COLUMNS, name: 
         raise EmbedLabError(f"{name} is empty: it needs a header row with {', '.join(required)} and one pair per row.")
     if _looks_like_sts(lines[0]):
         return _parse_sts(lines, required, name)
-    header = lines[0]
-    delimiter = "\t" if "\t" in header else ","
-    try:
-        frame = pd.read_csv(
-            io.StringIO("\n".join(lines)),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
-            engine="python",
-        )
-    except (pd.errors.ParserError, csv.Error, ValueError) as error:
-        raise EmbedLabError(
-            f"{name} could not be read as {'TSV' if delimiter == chr(9) else 'CSV'}: {error}".splitlines()[0]
-        ) from None
+    delimiter = "\t" if "\t" in lines[0] else ","
+    frame = read_delimited(text, delimiter, name)
     frame.columns = [str(column).strip().lower() for column in frame.columns]
     missing = [column for column in required if column not in frame.columns]
     if missing:
@@ -79,6 +66,35 @@ def parse_pairs_text(text: str, required: tuple[str, ...] = PAIR_COLUMNS, name: 
             f"(found: {', '.join(frame.columns) or 'nothing'})."
         )
     return frame.reset_index(drop=True)
+
+
+def read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
+    """Rows of a CSV (standard quoting) or TSV (no quoting: sentences hold quote marks) file, all as strings.
+
+    Every row must have as many fields as the header: an unquoted comma inside a sentence would otherwise shift
+    the columns silently.
+    """
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting, strict=True)
+    try:
+        rows = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
+    except csv.Error as error:
+        raise EmbedLabError(f"{name} could not be read as {kind} (line {reader.line_num}: {error}).") from None
+    (_, header), body = rows[0], rows[1:]
+    for line, row in body:
+        if len(row) != len(header):
+            if len(row) < len(header):
+                hint = "a cell is missing"
+            else:
+                hint = "quote sentences that contain commas" if kind == "CSV" else "sentences cannot contain tabs"
+            raise EmbedLabError(
+                f"{name} line {line} has {len(row)} field{'s' * (len(row) != 1)} but the header has "
+                f"{len(header)}: {hint}."
+            )
+    if not body:
+        raise EmbedLabError(f"{name} has a header but no rows: add one pair per row under it.")
+    return pd.DataFrame([row for _, row in body], columns=header, dtype=str)
 
 
 def _parse_sts(lines: list[str], required: tuple[str, ...], name: str) -> pd.DataFrame:

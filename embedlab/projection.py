@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from embedlab.errors import EmbedLabError
-from embedlab.pairfiles import decode_text
+from embedlab.pairfiles import decode_text, read_delimited
 
 MAX_SENTENCES = 5000
 BUNDLED_FILE = Path(__file__).resolve().parent.parent / "assets" / "projection_sentences.csv"
@@ -119,20 +119,13 @@ def parse_sentence_csv(text: str, name: str = "file", limit: int = MAX_SENTENCES
     header = next((line for line in lines if line.strip()), "")
     if not header:
         raise EmbedLabError(f"{name} is empty: it needs a header row naming a 'sentence' column.")
-    delimiter = "\t" if "\t" in header else ","
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
-            engine="python",
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as error:
-        kind = "TSV" if delimiter == "\t" else "CSV"
-        raise EmbedLabError(f"{name} could not be read as {kind}: {str(error).splitlines()[0]}") from None
+    if header.strip().strip('"').strip().lower() == "sentence":
+        # One column: every line is a sentence, commas and all (a quoted line is unquoted).
+        body = lines[lines.index(header) + 1 :]
+        texts = [next(csv.reader([line]))[0] if line.strip().startswith('"') else line for line in body]
+        frame = pd.DataFrame({"sentence": texts}, dtype=str)
+    else:
+        frame = read_delimited(text, "\t" if "\t" in header else ",", name)
     frame.columns = [str(column).strip().lower() for column in frame.columns]
     if "sentence" not in frame.columns:
         raise EmbedLabError(

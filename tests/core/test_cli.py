@@ -178,6 +178,9 @@ def one_line_error(capsys) -> str:
         ("columns.csv", "text_a,text_b\nOne.,Two.\n", "no sentence1, sentence2 column"),
         ("latin1.csv", "sentence1,sentence2\nCaf\u00e9.,Tea.\n".encode("latin-1"), "not UTF-8"),
         ("empty.csv", b"", "is empty"),
+        ("header-only.csv", "sentence1,sentence2\n", "has a header but no rows"),
+        ("short-row.csv", "sentence1,sentence2\nOne.,Two.\nThree.\n", "line 3 has 1 field but the header has 2"),
+        ("unquoted.csv", "sentence1,sentence2\nHello, world.,Hi.\n", "line 2 has 3 fields"),
     ],
 )
 def test_bad_files_exit_2(tmp_path, capsys, name, content, message):

@@ -154,3 +154,9 @@ def test_csv_that_cannot_be_parsed(tmp_path):
     path = write(tmp_path, "broken.csv", 'sentence1,sentence2\n"never closed,x\n')
     with pytest.raises(EmbedLabError, match="could not be read as CSV"):
         read_pairs(path)
+
+
+def test_a_row_with_an_unquoted_comma_is_refused_not_shifted():
+    # pandas would have taken "Hello" as the row's index and read " world." as sentence 1
+    with pytest.raises(EmbedLabError, match="line 3 has 3 fields but the header has 2: quote sentences"):
+        parse_pairs_text("sentence1,sentence2\nFine.,Also fine.\nHello, world.,Hi.\n")

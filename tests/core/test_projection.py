@@ -321,3 +321,9 @@ def test_trained_model_groups_bundled_topics_and_a_new_configuration_needs_no_fo
     found = label_agreement(trained, labels)
     assert found.rate >= 0.8 and found.rate > 4 * found.chance
     assert project(raw, ProjectionSettings(method="pca")).coords.shape == (64, 2)
+
+
+def test_one_column_csv_keeps_commas_inside_sentences():
+    parsed = parse_sentence_csv('sentence\nHello, world.\n\n"Quoted, too."\nPlain.\n')
+    assert parsed.sentences == ("Hello, world.", "Quoted, too.", "Plain.")
+    assert parsed.skipped_empty == 1
