@@ -25,7 +25,7 @@ def init_pairs() -> None:
 
 def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
     """Replace the whole table (upload, add, clear) and remount the editor on it."""
-    table = clean_pairs(frame)
+    table = clean_pairs(frame).reset_index(drop=True)  # a new table: rows numbered 0..n-1 again
     st.session_state[state.PAIRS] = table
     st.session_state[state.PAIRS_BASE] = table
     st.session_state[state.PAIRS_VERSION] = st.session_state.get(state.PAIRS_VERSION, 0) + 1

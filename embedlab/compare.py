@@ -29,10 +29,13 @@ def example_pairs() -> pd.DataFrame:
 
 
 def clean_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """The two sentence columns as plain strings (missing cells become ""), index 0..n-1."""
-    cleaned = pd.DataFrame(index=range(len(frame)))
+    """The two sentence columns as plain strings (missing cells become "").
+
+    The index is kept: it is the row label the data editor shows, and every note on the page names rows by it.
+    """
+    cleaned = pd.DataFrame(index=frame.index)
     for column in PAIR_COLUMNS:
-        values = frame[column] if column in frame.columns else pd.Series([""] * len(frame))
+        values = frame[column] if column in frame.columns else [""] * len(frame)
         cleaned[column] = [
             ("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)) for value in values
         ]
@@ -44,8 +47,8 @@ class PairCheck:
     """Which rows of a pairs table get scored.
 
     Attributes:
-        scorable: row numbers with two non-blank sentences, at most MAX_PAIRS of them.
-        notes: row number -> why it is not scored ("empty sentence 2", ...).
+        scorable: row labels (the table's index) with two non-blank sentences, at most MAX_PAIRS of them.
+        notes: row label -> why it is not scored ("empty sentence 2", ...).
         skipped_over_limit: rows beyond the limit (not scored, said so).
     """
 
@@ -58,7 +61,7 @@ def check_pairs(frame: pd.DataFrame, limit: int = MAX_PAIRS) -> PairCheck:
     notes: dict[int, str] = {}
     scorable: list[int] = []
     over = 0
-    for row, (first, second) in enumerate(zip(frame["sentence1"], frame["sentence2"], strict=True)):
+    for row, first, second in zip(frame.index, frame["sentence1"], frame["sentence2"], strict=True):
         blank = [name for name, text in (("sentence 1", first), ("sentence 2", second)) if not text.strip()]
         if blank:
             notes[row] = "empty " + " and ".join(blank)
@@ -73,21 +76,22 @@ def check_pairs(frame: pd.DataFrame, limit: int = MAX_PAIRS) -> PairCheck:
 def score_rows(
     encoder: Encoder, spec: EmbedSpec, frame: pd.DataFrame, rows: Sequence[int], progress=None
 ) -> tuple[np.ndarray, list[str]]:
-    """Cosines for the given rows (NaN elsewhere) and per-row truncation notes.
+    """Cosines for the given rows (labels of ``frame.index``; NaN elsewhere) and per-row truncation notes.
 
     Returns:
-        (len(frame),) float64 cosines; list of notes, "" where the texts fit the model.
+        (len(frame),) float64 cosines in table order; list of notes, "" where the texts fit the model.
     """
     pairs = [(frame.at[row, "sentence1"], frame.at[row, "sentence2"]) for row in rows]
+    positions = frame.index.get_indexer(list(rows))
     cosines = np.full(len(frame), np.nan)
-    cosines[list(rows)] = pair_cosines(encoder, pairs, spec, progress)
+    cosines[positions] = pair_cosines(encoder, pairs, spec, progress)
     limit = encoder.model.facts.max_seq_length
     notes = [""] * len(frame)
-    for row, (first, second) in zip(rows, pairs, strict=True):
+    for position, (first, second) in zip(positions, pairs, strict=True):
         states = encoder.states([first, second])
         long = [f"sentence {i + 1}: {s.n_tokens} tokens" for i, s in enumerate(states) if s.truncated]
         if long:
-            notes[row] = f"truncated to {limit} tokens ({'; '.join(long)})"
+            notes[position] = f"truncated to {limit} tokens ({'; '.join(long)})"
     return cosines, notes
 
 
@@ -97,18 +101,18 @@ def compare_table(
     raw: tuple[np.ndarray, list[str], Baseline],
     trained: tuple[np.ndarray, list[str], Baseline],
 ) -> pd.DataFrame:
-    """The scored table shown and downloaded: one row per input row, in input order.
+    """The scored table shown and downloaded: one row per input row, in input order, with the input's index.
 
     ``*_percentile``: where the cosine falls among the configuration's random-pair cosines (0-100).
     """
     raw_cosines, raw_notes, raw_baseline = raw
     trained_cosines, trained_notes, trained_baseline = trained
     notes = []
-    for row in range(len(frame)):
+    for position, row in enumerate(frame.index):
         parts = [check.notes.get(row, "")]
         parts += [
-            f"raw {raw_notes[row]}" if raw_notes[row] else "",
-            f"trained {trained_notes[row]}" if trained_notes[row] else "",
+            f"raw {raw_notes[position]}" if raw_notes[position] else "",
+            f"trained {trained_notes[position]}" if trained_notes[position] else "",
         ]
         notes.append("; ".join(part for part in parts if part))
     return pd.DataFrame(
@@ -124,5 +128,6 @@ def compare_table(
             "trained_typical": trained_baseline.mean,
             "trained_above_typical": trained_cosines - trained_baseline.mean,
             "note": notes,
-        }
+        },
+        index=frame.index,
     )

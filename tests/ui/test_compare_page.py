@@ -189,3 +189,20 @@ def test_table_and_choices_survive_a_real_page_switch():
     assert at.data_editor[0].value.at[0, "sentence1"] == "What is your name?"
     assert at.radio(key="compare.raw.pooling").value == "mean"
     assert metric(at, "Raw ·").label.endswith("mean · layers -1")
+
+
+def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
+    app.session_state[state.pairs_editor_key(0)] = {
+        "edited_rows": {4: {"sentence2": " "}},
+        "added_rows": [],
+        "deleted_rows": [2],
+    }
+    app.run()
+    assert not app.exception, app.exception
+    table = app.session_state[state.PAIRS]
+    assert list(table.index) == [0, 1, 3, 4, 5]  # the labels the editor shows
+    assert any("Rows 4: an empty sentence" in info.value for info in app.info)
+    scored = app.dataframe[-1].value
+    assert list(scored.index) == [0, 1, 3, 4, 5]
+    assert np.isnan(scored.loc[4, "raw_cosine"]) and not np.isnan(scored.loc[5, "raw_cosine"])
+    assert scored.loc[3, "sentence1"] == "The museum is open on Sundays."
