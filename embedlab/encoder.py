@@ -87,12 +87,16 @@ class Encoder:
                 if state is not None and text not in found:
                     self._cache.move_to_end(text)
                     found[text] = state
-            missing = [text for text in dict.fromkeys(texts) if text not in found]
-            if missing:
-                for text, state in zip(missing, self._encode(missing, progress), strict=True):
+        missing = [text for text in dict.fromkeys(texts) if text not in found]
+        if missing:
+            # The model runs outside the lock: a long encoding in one session must not block lookups of cached
+            # texts in the others (two sessions asking for the same new texts at once may both encode them).
+            fresh = self._encode(missing, progress)
+            with self._lock:
+                for text, state in zip(missing, fresh, strict=True):
                     self._put(text, state)
                     found[text] = state
-            return [found[text] for text in texts]
+        return [found[text] for text in texts]
 
     def _put(self, text: str, state: TextStates) -> None:
         old = self._cache.pop(text, None)
@@ -122,7 +126,8 @@ class Encoder:
             features = st_model.preprocess(batch)
             inputs = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in features}
             output = self.model.backbone(**inputs, output_hidden_states=True, return_dict=True)
-            self.forward_passes += 1
+            with self._lock:
+                self.forward_passes += 1
             mask = features["attention_mask"]  # (batch, seq)
             # Pool layer by layer, then stack the small pooled vectors: stacking the hidden states themselves
             # would copy (n_hidden_states, batch, seq, hidden) floats per batch for nothing.
@@ -133,6 +138,7 @@ class Encoder:
             n_tokens = self._full_lengths(batch, mask)
             pipeline = dict(features)
             pipeline["token_embeddings"] = output.hidden_states[-1]
+            pipeline["all_layer_embeddings"] = output.hidden_states  # for WeightedLayerPooling pipelines
             for module in list(st_model)[1:]:
                 pipeline = module(pipeline)
             sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
@@ -144,7 +150,8 @@ class Encoder:
                     truncated=n_tokens[row] > max_len,
                 )
             done += len(batch)
-            self.texts_encoded += len(batch)
+            with self._lock:
+                self.texts_encoded += len(batch)
             if progress is not None:
                 progress(done, len(texts))
         return results  # type: ignore[return-value]
