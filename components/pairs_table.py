@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from components import state
-from embedlab.compare import PAIR_COLUMNS, clean_pairs, example_pairs
+from embedlab.compare import PAIR_COLUMNS, clean_pairs, example_pairs, numbered
 from embedlab.errors import EmbedLabError
 from embedlab.pairfiles import decode_text, parse_pairs_text
 
@@ -25,7 +25,7 @@ def init_pairs() -> None:
 
 def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
     """Replace the whole table (upload, add, clear) and remount the editor on it."""
-    table = clean_pairs(frame).reset_index(drop=True)  # a new table: rows numbered 0..n-1 again
+    table = numbered(frame)  # a new table: rows labelled 1..n again
     st.session_state[state.PAIRS] = table
     st.session_state[state.PAIRS_BASE] = table
     st.session_state[state.PAIRS_VERSION] = st.session_state.get(state.PAIRS_VERSION, 0) + 1
@@ -47,6 +47,7 @@ def pairs_editor() -> pd.DataFrame:
         hide_index=False,
         width="stretch",
         column_config={
+            "_index": st.column_config.Column("Row", help="The row label the scores and notes below refer to"),
             "sentence1": st.column_config.TextColumn("Sentence 1", width="large"),
             "sentence2": st.column_config.TextColumn("Sentence 2", width="large"),
         },
@@ -69,7 +70,7 @@ def add_pair_form() -> None:
             current = st.session_state[state.PAIRS]
             added = pd.concat([current, pd.DataFrame([[first, second]], columns=PAIR_COLUMNS)], ignore_index=True)
             replace_pairs(added)
-            st.session_state[state.SELECTED_PAIR] = len(added) - 1
+            st.session_state[state.SELECTED_PAIR] = len(added)  # the new pair's label (rows are 1..n)
 
 
 def upload_pairs() -> None:
@@ -88,5 +89,5 @@ def upload_pairs() -> None:
         st.error(f"{error} Your table was left as it was.", icon="⚠️")
         return
     replace_pairs(frame[PAIR_COLUMNS], f"Loaded {len(frame)} pairs from {upload.name}.")
-    st.session_state[state.SELECTED_PAIR] = 0
+    st.session_state[state.SELECTED_PAIR] = None  # the page shows the first pair
     st.rerun()

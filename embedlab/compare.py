@@ -25,7 +25,12 @@ EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
 
 
 def example_pairs() -> pd.DataFrame:
-    return pd.DataFrame(EXAMPLE_PAIRS, columns=PAIR_COLUMNS)
+    return numbered(pd.DataFrame(EXAMPLE_PAIRS, columns=PAIR_COLUMNS))
+
+
+def numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The pairs as a new table, rows labelled 1..n (the labels the editor shows and every note uses)."""
+    return clean_pairs(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
 
 
 def clean_pairs(frame: pd.DataFrame) -> pd.DataFrame:

@@ -153,14 +153,14 @@ def parse_sentence_file(data: bytes, name: str, limit: int = MAX_SENTENCES) -> S
 
 
 def sentences_from_pairs(frame: pd.DataFrame, limit: int = MAX_SENTENCES) -> SentenceSet:
-    """The distinct sentences of a pairs table (sentence1, sentence2), each labelled with its first pair's row.
+    """The distinct sentences of a pairs table (sentence1, sentence2), each labelled with its first pair's row label.
 
     Colouring by pair makes the label-agreement number read "how often is a sentence's nearest neighbour its
     partner (or another sentence of the same pair)".
     """
     seen: dict[str, str] = {}
     skipped = 0
-    for row, (first, second) in enumerate(zip(frame["sentence1"], frame["sentence2"], strict=True)):
+    for row, first, second in zip(frame.index, frame["sentence1"], frame["sentence2"], strict=True):
         for value in (first, second):
             text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
             if not text:

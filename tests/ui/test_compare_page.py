@@ -84,12 +84,12 @@ def test_empty_cell_marks_the_row_only(app):
     }
     app.run()
     assert not app.exception
-    assert any("Rows 1: an empty sentence" in info.value for info in app.info)
+    assert any("Rows 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
     table = app.session_state[state.PAIRS]
-    assert table.at[1, "sentence2"] == "   " and table.at[0, "sentence1"] == "What is your age?"
+    assert table.at[2, "sentence2"] == "   " and table.at[1, "sentence1"] == "What is your age?"
     scored = app.dataframe[-1].value
-    assert np.isnan(scored.loc[1, "raw_cosine"]) and "empty sentence 2" in scored.loc[1, "note"]
-    assert not np.isnan(scored.loc[0, "raw_cosine"])
+    assert np.isnan(scored.loc[2, "raw_cosine"]) and "empty sentence 2" in scored.loc[2, "note"]
+    assert not np.isnan(scored.loc[1, "raw_cosine"])
 
 
 def test_long_text_is_truncated_and_flagged(app):
@@ -161,13 +161,13 @@ def test_edits_survive_leaving_and_returning(app):
         "deleted_rows": [],
     }
     app.run()
-    assert app.session_state[state.PAIRS].at[0, "sentence1"] == "What is your name?"
+    assert app.session_state[state.PAIRS].at[1, "sentence1"] == "What is your name?"
     # Leaving the page drops every widget's state, the editor's included; the table must come back.
     del app.session_state[state.pairs_editor_key(0)]
     app.run()
     assert not app.exception
-    assert app.session_state[state.PAIRS].at[0, "sentence1"] == "What is your name?"
-    assert app.data_editor[0].value.at[0, "sentence1"] == "What is your name?"
+    assert app.session_state[state.PAIRS].at[1, "sentence1"] == "What is your name?"
+    assert app.data_editor[0].value.at[1, "sentence1"] == "What is your name?"
 
 
 def test_table_and_choices_survive_a_real_page_switch():
@@ -186,7 +186,7 @@ def test_table_and_choices_survive_a_real_page_switch():
     assert at.session_state[state.RAW_SPEC].pooling == "mean"  # the other page uses the same configuration
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception, at.exception
-    assert at.data_editor[0].value.at[0, "sentence1"] == "What is your name?"
+    assert at.data_editor[0].value.at[1, "sentence1"] == "What is your name?"
     assert at.radio(key="compare.raw.pooling").value == "mean"
     assert metric(at, "Raw ·").label.endswith("mean · layers -1")
 
@@ -200,9 +200,9 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     app.run()
     assert not app.exception, app.exception
     table = app.session_state[state.PAIRS]
-    assert list(table.index) == [0, 1, 3, 4, 5]  # the labels the editor shows
-    assert any("Rows 4: an empty sentence" in info.value for info in app.info)
+    assert list(table.index) == [1, 2, 4, 5, 6]  # the labels the editor shows
+    assert any("Rows 5: an empty sentence" in info.value for info in app.info)
     scored = app.dataframe[-1].value
-    assert list(scored.index) == [0, 1, 3, 4, 5]
-    assert np.isnan(scored.loc[4, "raw_cosine"]) and not np.isnan(scored.loc[5, "raw_cosine"])
-    assert scored.loc[3, "sentence1"] == "The museum is open on Sundays."
+    assert list(scored.index) == [1, 2, 4, 5, 6]
+    assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
+    assert scored.loc[4, "sentence1"] == "The museum is open on Sundays."
