@@ -27,7 +27,7 @@ def page() -> None:
         st.success(flash)
     view.table_tools()
     table = view.pairs_editor()
-    pairs = view.validated(table)
+    pairs = view.validated(table, view.added_rows(table))
     if pairs is None:
         return
 

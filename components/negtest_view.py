@@ -2,6 +2,10 @@
 
 The pairs table persists like the Compare table (``components.pairs_table``): ``PAIRS`` holds the table as the
 user left it, the editor is mounted on ``PAIRS_BASE`` under a versioned key and remounted on return.
+
+Row numbers: the editor shows its index as the "Row" column, numbered 1..n whenever the editor is (re)mounted
+with a new table; edits keep it (a deleted row leaves a gap, an added row gets the next number). Every message,
+note and the failures table name rows by that index label, so they match the editor.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from embedlab.negtest import (
     THRESHOLD_HOW,
     NegTestResult,
     bundled_suite,
-    clean_labelled,
+    check_labelled,
     judge,
     parse_labelled_text,
+    require_both_labels,
+    row_list,
     summary_table,
 )
 from embedlab.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
@@ -33,7 +39,7 @@ from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 
 # Session-state keys of this page (plain keys survive page switches; widget keys are namespaced "negtest.")
 NAMESPACE = "negtest"
-PAIRS = "negtest.pairs"  # DataFrame: sentence1, sentence2, label, category as the user left it
+PAIRS = "negtest.pairs"  # DataFrame: sentence1, sentence2, label, category as the user left it, editor's index
 PAIRS_BASE = "negtest.pairs_base"  # DataFrame the editor was last mounted with
 PAIRS_VERSION = "negtest.pairs_version"  # bumped when the table is replaced, to remount the editor
 UPLOAD = "negtest.upload"
@@ -61,8 +67,11 @@ def threshold_key(index: int) -> str:
 
 
 def as_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Any frame with the table's columns -> strings for sentences/category, nullable ints for label."""
-    table = pd.DataFrame(index=range(len(frame)))
+    """Any frame with the table's columns -> strings for sentences/category, nullable ints for label.
+
+    Keeps ``frame``'s index: it is the row numbering the editor shows.
+    """
+    table = pd.DataFrame(index=frame.index)
     for column in ("sentence1", "sentence2", "category"):
         values = frame[column] if column in frame.columns else [""] * len(frame)
         table[column] = ["" if value is None or value is pd.NA or value != value else str(value) for value in values]
@@ -72,22 +81,29 @@ def as_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _as_label(value) -> int | None:
+    """A whole number (the check then refuses anything but 0/1), else None (no label)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return int(number) if number in (0.0, 1.0) else None
+    return int(number) if np.isfinite(number) and number == int(number) else None
+
+
+def numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table renumbered 1..n: only when the editor is (re)mounted with it."""
+    return as_table(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
 
 
 def init_pairs() -> None:
     if PAIRS not in st.session_state:
-        st.session_state[PAIRS] = as_table(bundled_suite())
+        st.session_state[PAIRS] = numbered(bundled_suite())
         st.session_state[PAIRS_BASE] = st.session_state[PAIRS]
         st.session_state[PAIRS_VERSION] = 0
 
 
 def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
-    table = as_table(frame)
+    """Remount the editor on ``frame``, renumbered 1..n (upload, bundled suite, return to the page)."""
+    table = numbered(frame)
     st.session_state[PAIRS] = table
     st.session_state[PAIRS_BASE] = table
     st.session_state[PAIRS_VERSION] = st.session_state.get(PAIRS_VERSION, 0) + 1
@@ -96,7 +112,8 @@ def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
 
 
 def pairs_editor() -> pd.DataFrame:
-    """The editable labelled table; returns it as the user left it (label may be <NA> where not set)."""
+    """The editable labelled table; returns it as the user left it (label may be <NA> where not set), indexed by
+    the row numbers the editor shows."""
     init_pairs()
     key = pairs_editor_key(st.session_state[PAIRS_VERSION])
     if key not in st.session_state and not st.session_state[PAIRS].equals(st.session_state[PAIRS_BASE]):
@@ -108,7 +125,11 @@ def pairs_editor() -> pd.DataFrame:
         num_rows="dynamic",
         width="stretch",
         height=320,
+        hide_index=False,  # the row numbers every message refers to
         column_config={
+            "_index": st.column_config.Column(
+                "Row", help="Row number used in the notes and failures below; a new row gets the next one"
+            ),
             "sentence1": st.column_config.TextColumn("Sentence 1", width="large"),
             "sentence2": st.column_config.TextColumn("Sentence 2", width="large"),
             "label": st.column_config.SelectboxColumn(
@@ -146,17 +167,41 @@ def table_tools() -> None:
     st.rerun()
 
 
-def validated(table: pd.DataFrame) -> pd.DataFrame | None:
-    """The table checked for scoring (shows why not and returns None)."""
-    frame = table.astype({"label": object}).where(table.notna(), None)
-    if len(frame) > MAX_PAIRS:
-        st.warning(f"The table has {len(frame)} rows; the page tests the first {MAX_PAIRS}. Use `negtest` for more.")
-        frame = frame.iloc[:MAX_PAIRS]
+def added_rows(table: pd.DataFrame) -> list:
+    """Row labels of the rows added in the editor since it was mounted (the editor shows no number for them)."""
+    state = st.session_state.get(pairs_editor_key(st.session_state.get(PAIRS_VERSION, 0))) or {}
+    added = len(state.get("added_rows") or [])
+    return list(table.index[len(table) - added :]) if added else []
+
+
+def validated(table: pd.DataFrame, new_rows: list | None = None) -> pd.DataFrame | None:
+    """The complete rows of the table, ready to test, indexed by the editor's row numbers.
+
+    Incomplete rows (a blank sentence or no label) get a note naming them and are left out; a label other than
+    0/1, or no complete pair of one label, shows an error and returns None.
+    """
     try:
-        return clean_labelled(frame, "The table")
+        check = check_labelled(table, "The table")
+        if check.incomplete:
+            new = set(new_rows or [])
+            rows = [f"{row} (new)" if row in new else str(row) for row in check.incomplete]
+            st.info(
+                f"{'Rows' if len(rows) > 1 else 'Row'} {row_list(rows)}: incomplete (a sentence or the label is "
+                "empty), not scored.",
+                icon="✏️",
+            )
+        pairs = check.pairs
+        if len(pairs) > MAX_PAIRS:
+            st.warning(
+                f"The table has {len(pairs)} complete pairs; the page tests the first {MAX_PAIRS} (up to row "
+                f"{pairs.index[MAX_PAIRS - 1]}). Use `python -m embedlab negtest FILE` for more."
+            )
+            pairs = pairs.iloc[:MAX_PAIRS]
+        require_both_labels(pairs, "The table", skipped=len(check.incomplete))
     except EmbedLabError as error:
         st.error(str(error), icon="⚠️")
         return None
+    return pairs
 
 
 # ---------------------------------------------------------------- configurations
@@ -369,7 +414,7 @@ def show_result(result: NegTestResult, color: str) -> None:
             hide_index=True,
             width="stretch",
             column_config={
-                "row": st.column_config.NumberColumn("Row", help="Row of the pairs table (0 = first)"),
+                "row": st.column_config.NumberColumn("Row", help="The pair's row number in the table above"),
                 "sentence1": "Sentence 1",
                 "sentence2": "Sentence 2",
                 "label": "Label",

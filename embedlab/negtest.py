@@ -12,6 +12,10 @@ category column is kept). For one configuration (an ``EmbedSpec``) this module s
   side of the threshold).
 - A verdict line a teacher can read aloud, and a summary table across configurations.
 
+Row numbers: messages and the failures' ``row`` name a pair by its label in the pairs' index. Files (and the
+``negtest`` command) number data rows from 1: row 1 is the first row under the header. The app's table keeps the
+row numbers its editor shows (``check_labelled``: incomplete rows are set aside there, not refused).
+
 Example:
     >>> pairs = read_labelled_pairs("assets/negtest_pairs.csv")
     >>> result = run_negtest(encoder, EmbedSpec("all-MiniLM-L6-v2"), pairs)
@@ -20,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,50 +63,126 @@ def _label_value(value: object) -> int | None:
     return int(number) if number in (0.0, 1.0) else None
 
 
-def clean_labelled(frame: pd.DataFrame, name: str = "the table") -> pd.DataFrame:
-    """Validate labelled pairs.
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
 
-    Returns:
-        DataFrame with sentence1, sentence2 (str), label (int 0/1) and category (str, "" when absent), index 0..n-1.
+
+def row_list(rows: Sequence[Hashable], limit: int = 20) -> str:
+    """Row labels for a message: "3, 8, 12", or the first ``limit`` and "and N more"."""
+    shown = ", ".join(str(row) for row in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+@dataclass(frozen=True)
+class LabelledCheck:
+    """Which rows of a labelled table can be tested.
+
+    Attributes:
+        pairs: the complete rows: sentence1, sentence2 (str), label (int 0/1), category (str, "" when absent),
+            keeping the input's row labels as index (on the page: the row numbers the editor shows).
+        incomplete: row label -> the empty columns of that row ("sentence1", "sentence2", "label"), in input
+            order; these rows are not in ``pairs``.
+    """
+
+    pairs: pd.DataFrame
+    incomplete: dict[Hashable, tuple[str, ...]]
+
+
+def check_labelled(frame: pd.DataFrame, name: str = "the table") -> LabelledCheck:
+    """Split labelled pairs into complete rows and incomplete ones (a blank sentence or no label).
+
+    Messages name rows by ``frame``'s index labels. Does not check that both labels occur
+    (``require_both_labels``).
 
     Raises:
-        EmbedLabError: missing columns, no rows, an empty sentence, a label other than 0/1, or no pair of one
-            label (AUC needs at least one of each).
+        EmbedLabError: missing columns, or a label that is present but not 0/1 (naming its rows).
     """
     missing = [column for column in LABELLED_COLUMNS if column not in frame.columns]
     if missing:
         raise EmbedLabError(f"{name} has no {', '.join(missing)} column: it needs {', '.join(LABELLED_COLUMNS)}.")
-    if len(frame) == 0:
-        raise EmbedLabError(f"{name} has no pairs: add rows with sentence1, sentence2 and a label (1 or 0).")
-
-    def text(value: object) -> str:
-        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-
-    cleaned = pd.DataFrame(
+    texts = {column: [_text(value) for value in frame[column]] for column in LABELLED_COLUMNS}
+    bad = [
+        (row, shown.strip())
+        for row, shown in zip(frame.index, texts["label"], strict=True)
+        if shown.strip() and _label_value(shown) is None
+    ]
+    if bad:
+        (row, shown), others = bad[0], [other for other, _ in bad[1:]]
+        also = ""
+        if others:
+            whose = f"labels of rows {row_list(others)} are" if len(others) > 1 else f"label of row {others[0]} is"
+            also = f"; the {whose} not 0 or 1 either"
+        raise EmbedLabError(
+            f"{name} row {row}: label {shown!r} is not 0 or 1 (1 = should be similar, 0 = should not){also}."
+        )
+    incomplete: dict[Hashable, tuple[str, ...]] = {}
+    complete = []
+    for position, row in enumerate(frame.index):
+        empty = tuple(column for column in LABELLED_COLUMNS if not texts[column][position].strip())
+        if empty:
+            incomplete[row] = empty
+        complete.append(not empty)
+    pairs = pd.DataFrame(
         {
-            "sentence1": [text(value) for value in frame["sentence1"]],
-            "sentence2": [text(value) for value in frame["sentence2"]],
-        }
+            "sentence1": texts["sentence1"],
+            "sentence2": texts["sentence2"],
+            "label": [_label_value(text) if text.strip() else -1 for text in texts["label"]],
+            "category": [_text(value) for value in frame["category"]] if "category" in frame.columns else "",
+        },
+        index=frame.index,
     )
-    for row, (first, second) in enumerate(zip(cleaned.sentence1, cleaned.sentence2, strict=True)):
-        if not first.strip() or not second.strip():
-            which = "sentence1" if not first.strip() else "sentence2"
-            raise EmbedLabError(f"{name} row {row + 1}: {which} is empty. Fill it in or delete the row.")
-    labels = []
-    for row, value in enumerate(frame["label"]):
-        label = _label_value(text(value))
-        if label is None:
-            shown = text(value).strip()
-            problem = f"label {shown!r} is not 0 or 1" if shown else "the label is missing"
-            raise EmbedLabError(f"{name} row {row + 1}: {problem} (1 = should be similar, 0 = should not).")
-        labels.append(label)
-    cleaned["label"] = np.array(labels, dtype=int)
-    cleaned["category"] = [text(value) for value in frame["category"]] if "category" in frame.columns else ""
-    counts = cleaned["label"].value_counts()
+    pairs = pairs.iloc[np.flatnonzero(complete)].astype({"label": int})
+    return LabelledCheck(pairs, incomplete)
+
+
+def require_both_labels(pairs: pd.DataFrame, name: str = "the table", skipped: int = 0) -> None:
+    """Raise EmbedLabError unless ``pairs`` holds at least one pair of each label (ROC AUC needs both).
+
+    ``skipped``: incomplete rows left out, to say "complete pairs" in the message.
+    """
+    complete = "complete " if skipped else ""
+    if len(pairs) == 0:
+        raise EmbedLabError(f"{name} has no {complete}pairs: add rows with sentence1, sentence2 and a label (1 or 0).")
+    counts = pairs["label"].value_counts()
     for label, words in ((1, "should be similar (label 1)"), (0, "should not be similar (label 0)")):
         if counts.get(label, 0) == 0:
-            raise EmbedLabError(f"{name} has no pair that {words}: ROC AUC needs at least one pair of each label.")
-    return cleaned
+            raise EmbedLabError(
+                f"{name} has no {complete}pair that {words}: ROC AUC needs at least one pair of each label."
+            )
+
+
+def clean_labelled(frame: pd.DataFrame, name: str = "the table") -> pd.DataFrame:
+    """Validate labelled pairs strictly (files and the command line: every row must be complete).
+
+    Rows are data rows numbered from 1 (row 1 = the first row under a file's header), in messages and in the
+    returned index.
+
+    Returns:
+        DataFrame with sentence1, sentence2 (str), label (int 0/1) and category (str, "" when absent), index 1..n.
+
+    Raises:
+        EmbedLabError: missing columns, no rows, an empty sentence or label, a label other than 0/1, or no pair
+            of one label (AUC needs at least one of each).
+    """
+    numbered = frame.set_axis(pd.RangeIndex(1, len(frame) + 1))
+    check = check_labelled(numbered, name)
+    if check.incomplete:
+        row, empty = next(iter(check.incomplete.items()))
+        if "sentence1" in empty or "sentence2" in empty:
+            which = "sentence1" if "sentence1" in empty else "sentence2"
+            problem = f"{which} is empty. Fill it in or delete the row"
+        else:
+            problem = "the label is missing (1 = should be similar, 0 = should not)"
+        others = list(check.incomplete)[1:]
+        also = ""
+        if others:
+            also = f"; rows {row_list(others)} are" if len(others) > 1 else f"; row {others[0]} is"
+            also += " incomplete too"
+        raise EmbedLabError(f"{name} row {row}: {problem}{also}.")
+    require_both_labels(check.pairs, name)
+    return check.pairs
 
 
 def read_labelled_pairs(path: str | Path) -> pd.DataFrame:
@@ -164,7 +244,8 @@ def failure_table(pairs: pd.DataFrame, scores: npt.ArrayLike, threshold: float, 
     """Negatives at or above ``threshold`` and positives below it, worst (largest margin) first.
 
     Returns:
-        DataFrame with FAILURE_COLUMNS: row (0-based, in the input), kind ("should not match, scores high" /
+        DataFrame with FAILURE_COLUMNS: row (the pair's label in ``pairs``' index: its data row from 1 for a file
+        read with ``clean_labelled``, the editor's row number on the page), kind ("should not match, scores high" /
         "should match, scores low"), margin = how far the cosine is on the wrong side of the threshold (>= 0).
     """
     s = np.asarray(scores, dtype=np.float64)
@@ -174,7 +255,7 @@ def failure_table(pairs: pd.DataFrame, scores: npt.ArrayLike, threshold: float, 
     failed = np.flatnonzero(false_match | missed)
     table = pd.DataFrame(
         {
-            "row": failed,
+            "row": pairs.index.to_numpy()[failed],
             "sentence1": pairs["sentence1"].to_numpy()[failed],
             "sentence2": pairs["sentence2"].to_numpy()[failed],
             "label": labels[failed],
@@ -198,8 +279,8 @@ class NegTestResult:
 
     Attributes:
         spec: the configuration.
-        pairs: the validated pairs (sentence1, sentence2, label, category).
-        scores: (n_pairs,) float64 cosines, row i is pairs row i.
+        pairs: the validated pairs (sentence1, sentence2, label, category); their index names the rows.
+        scores: (n_pairs,) float64 cosines, scores[i] is the cosine of pairs.iloc[i].
         auc: ROC AUC.
         threshold: the threshold used; threshold_how: BEST or USER.
         baseline: random-pair baseline of the configuration.
@@ -240,9 +321,7 @@ class NegTestResult:
     @property
     def failed(self) -> npt.NDArray[np.bool_]:
         """(n_pairs,) True where the pair failed."""
-        mask = np.zeros(len(self.pairs), dtype=bool)
-        mask[self.failures["row"].to_numpy(dtype=int)] = True
-        return mask
+        return self.pairs.index.isin(self.failures["row"])
 
     def verdict(self) -> str:
         return verdict(self)

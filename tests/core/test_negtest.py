@@ -21,11 +21,13 @@ from embedlab.negtest import (
     USER,
     best_threshold,
     bundled_suite,
+    check_labelled,
     clean_labelled,
     failure_table,
     judge,
     parse_labelled_text,
     read_labelled_pairs,
+    require_both_labels,
     roc_auc,
     run_negtest,
     summary_table,
@@ -128,6 +130,15 @@ def test_failures_are_the_pairs_on_the_wrong_side_worst_first():
     assert table.loc[0, "sentence1"] == "a4" and table.loc[0, "cosine"] == 0.8
 
 
+def test_failures_name_rows_by_the_pairs_index():
+    scores = [0.9, 0.2, 0.55, 0.1]
+    pairs = labelled(scores, [1, 1, 0, 0]).set_axis([1, 2, 4, 9])  # e.g. the editor after deleting row 3
+    result = judge(EmbedSpec(M), pairs, scores, 0.5, NO_BASELINE)
+    assert list(result.failures["row"]) == [2, 4]
+    assert result.failed.tolist() == [False, True, True, False]
+    assert result.category_table().to_dict("records")[0]["failed"] == 2
+
+
 def test_user_threshold_result_and_words():
     scores = [0.9, 0.2, 0.55, 0.1]
     pairs = labelled(scores, [1, 1, 0, 0])
@@ -155,12 +166,14 @@ def test_user_threshold_result_and_words():
     [
         ("sentence1,sentence2\na,b\n", "no label column"),
         ("sentence1,sentence2,label\na,b,1\nc,d,2\n", "row 2: label '2' is not 0 or 1"),
+        ("sentence1,sentence2,label\na,b,3\nc,d,2\ne,,0\n", "row 1: label '3' .* the label of row 2 is not"),
+        ("sentence1,sentence2,label\na,b,1\nc,,0\ne,f,\n", "row 2: sentence2 is empty.* row 3 is incomplete too"),
         ("sentence1,sentence2,label\na,b,yes\nc,d,0\n", "row 1: label 'yes' is not 0 or 1"),
         ("sentence1,sentence2,label\na,b,\nc,d,0\n", "row 1: the label is missing"),
         ("sentence1,sentence2,label\na,b,1\nc,d,1\n", "no pair that should not be similar"),
         ("sentence1,sentence2,label\na,b,0\n", "no pair that should be similar"),
         ("sentence1,sentence2,label\n,b,0\nc,d,1\n", "row 1: sentence1 is empty"),
-        ("sentence1,sentence2,label\n", "has no pairs"),
+        ("sentence1,sentence2,label\n", "has a header but no rows"),
     ],
 )
 def test_bad_labelled_input_is_refused_with_a_clear_message(text, message):
@@ -179,6 +192,35 @@ def test_labels_and_categories_are_read(tmp_path):
         "category": ["p", "n"],
     }
     assert list(clean_labelled(frame.drop(columns="category"))["category"]) == ["", ""]
+    assert list(frame.index) == [1, 2]  # data rows from 1, as the messages count them
+
+
+def test_check_labelled_sets_incomplete_rows_aside_under_their_own_labels():
+    frame = pd.DataFrame(
+        {
+            "sentence1": ["a", "b", "  ", "d", None, "f"],
+            "sentence2": ["x", "y", "z", None, "w", "v"],
+            "label": [1, pd.NA, 0, 0, None, 0.0],
+        },
+        index=[1, 2, 4, 5, 7, 8],  # an edited table: row 3 and 6 deleted
+    )
+    check = check_labelled(frame, "The table")
+    assert check.incomplete == {2: ("label",), 4: ("sentence1",), 5: ("sentence2",), 7: ("sentence1", "label")}
+    assert list(check.pairs.index) == [1, 8]
+    assert check.pairs.to_dict("list") == {
+        "sentence1": ["a", "f"],
+        "sentence2": ["x", "v"],
+        "label": [1, 0],
+        "category": ["", ""],
+    }
+    require_both_labels(check.pairs, "The table", skipped=len(check.incomplete))
+    with pytest.raises(EmbedLabError, match="The table has no complete pair that should be similar"):
+        require_both_labels(check.pairs.loc[[8]], "The table", skipped=1)
+    with pytest.raises(EmbedLabError, match="The table has no complete pairs"):
+        require_both_labels(check.pairs.iloc[:0], "The table", skipped=3)
+    with pytest.raises(EmbedLabError, match="The table row 5: label '7' is not 0 or 1"):
+        labels = pd.array([1, None, 0, 7, 1, 0], dtype="Int64")  # as the page's table holds them
+        check_labelled(frame.assign(label=labels), "The table")  # even where a sentence is empty
 
 
 def test_bundled_suite_has_the_promised_variety():
@@ -257,7 +299,8 @@ def test_json_shape_order_and_failed_flags(tmp_path, session_encoder, shared_enc
     ("text", "extra", "message"),
     [
         ("sentence1,sentence2\na,b\n", [], "no label column"),
-        ("sentence1,sentence2,label\na,b,1\nc,d,5\n", [], "label '5' is not 0 or 1"),
+        ("sentence1,sentence2,label\na,b,1\nc,d,5\n", [], "pairs.csv row 2: label '5' is not 0 or 1"),
+        ("sentence1,sentence2,label\na,b,1\nc,d,\ne,f,0\n", [], "pairs.csv row 2: the label is missing"),
         ("sentence1,sentence2,label\na,b,1\nc,d,1\n", [], "ROC AUC needs at least one pair of each label"),
         (EASY, ["--post", "whiten", "--fit", "missing.txt"], "Fitting corpus 'missing.txt' not found"),
         (EASY, ["--post", "sphere"], "invalid choice: 'sphere'"),

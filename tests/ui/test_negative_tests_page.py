@@ -47,6 +47,34 @@ def verdicts(at: AppTest) -> list[str]:
     return [md.value for md in at.markdown if md.value.startswith("**Verdict:**")]
 
 
+def notes(at: AppTest) -> list[str]:
+    return [info.value for info in at.info if "incomplete" in info.value]
+
+
+def failure_tables(at: AppTest) -> list[pd.DataFrame]:
+    return [frame.value for frame in at.dataframe if "margin" in frame.value.columns]
+
+
+def edit(at: AppTest, edited=None, added=None, deleted=None, version: int = 0) -> None:
+    """Seed the editor's state as the browser sends it (edited_rows keys: positions before deletions), run."""
+    at.session_state[view.pairs_editor_key(version)] = {
+        "edited_rows": edited or {},
+        "added_rows": added or [],
+        "deleted_rows": deleted or [],
+    }
+    at.run()
+    assert not at.exception, at.exception
+
+
+def assert_failures_name_editor_rows(at: AppTest) -> None:
+    """Every failure's Row is a row label of the table as edited, holding that very pair."""
+    table = at.session_state[view.PAIRS]
+    for failures in failure_tables(at):
+        assert len(failures)
+        for row, first, second in zip(failures["row"], failures["sentence1"], failures["sentence2"], strict=True):
+            assert (table.at[row, "sentence1"], table.at[row, "sentence2"]) == (first, second)
+
+
 def test_bundled_suite_is_tested_with_raw_and_trained(app, packaged_model):
     assert len(app.session_state[view.PAIRS]) == len(bundled_suite())
     table = summary(app)
@@ -58,9 +86,13 @@ def test_bundled_suite_is_tested_with_raw_and_trained(app, packaged_model):
     assert row.failures == len(expected.failures)
     assert metrics(app, "ROC AUC")[1] == f"{expected.auc:.3f}"
     assert len(verdicts(app)) == 2 and "ROC AUC" in verdicts(app)[1]
-    failures = [frame.value for frame in app.dataframe if "margin" in frame.value.columns][1]
+    failures = failure_tables(app)[1]
     assert list(failures["row"]) == list(expected.failures["row"])  # worst first
     assert (np.diff(failures["margin"]) <= 0).all()
+    # rows are numbered 1..n, as the editor's Row column shows them and as the file's data rows count
+    assert list(app.session_state[view.PAIRS].index) == list(range(1, len(bundled_suite()) + 1))
+    assert list(app.data_editor[0].value.index) == list(app.session_state[view.PAIRS].index)
+    assert_failures_name_editor_rows(app)
 
 
 def test_upload_replaces_table_and_bad_upload_keeps_it(app):
@@ -75,8 +107,9 @@ def test_upload_replaces_table_and_bad_upload_keeps_it(app):
     assert any("Loaded 3 labelled pairs from mine.csv" in s.value for s in app.success)
     assert list(app.session_state[view.PAIRS]["sentence1"])[1] == "The cat chased the dog."
     assert len(summary(app)) == 2
-    failures = [frame.value for frame in app.dataframe if "margin" in frame.value.columns]
+    failures = failure_tables(app)
     assert any("The dog chased the cat." in list(table["sentence2"]) for table in failures)
+    assert_failures_name_editor_rows(app)
 
 
 def test_user_threshold_counts_failures(app):
@@ -107,32 +140,90 @@ def test_whitening_the_raw_side_runs_no_forward_pass_and_lowers_its_baseline(app
     assert get_encoder(MODEL).forward_passes == before
 
 
-def test_invalid_table_shows_why_and_keeps_it(app):
-    app.session_state[view.pairs_editor_key(0)] = {
-        "edited_rows": {0: {"label": None}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    app.run()
-    assert not app.exception
-    assert any("row 1: the label is missing" in error.value for error in app.error)
-    assert not [frame for frame in app.dataframe if "auc" in frame.value.columns]
+def test_a_missing_label_skips_that_row_with_a_note(app):
+    edit(app, edited={0: {"label": None}})
+    assert not app.error
+    assert notes(app) == ["Row 1: incomplete (a sentence or the label is empty), not scored."]
+    assert metrics(app, "Failures")[1].endswith(f"of {len(bundled_suite()) - 1}")
+    assert len(summary(app)) == 2
     assert app.session_state[view.PAIRS].iloc[0]["sentence1"] == bundled_suite().iloc[0]["sentence1"]
+    assert all(1 not in set(failures["row"]) for failures in failure_tables(app))
+
+
+def test_after_a_deletion_notes_and_failures_use_the_editors_row_numbers(app):
+    # delete the row numbered 3, then blank sentence 2 of the row numbered 6 (now the 5th row on screen)
+    edit(app, edited={5: {"sentence2": ""}}, deleted=[2])
+    table = app.session_state[view.PAIRS]
+    assert 3 not in table.index and table.at[6, "sentence2"] == ""
+    assert not app.error
+    assert notes(app) == ["Row 6: incomplete (a sentence or the label is empty), not scored."]
+    assert metrics(app, "Failures")[1].endswith(f"of {len(bundled_suite()) - 2}")
+    assert_failures_name_editor_rows(app)
+    assert all({3, 6}.isdisjoint(failures["row"]) for failures in failure_tables(app))
+    # leaving and coming back remounts the editor on the edited table, renumbered 1..n: the note follows
+    del app.session_state[view.pairs_editor_key(0)]
+    app.run()
+    assert not app.exception, app.exception
+    table = app.session_state[view.PAIRS]
+    assert list(table.index) == list(range(1, len(bundled_suite())))
+    assert list(app.data_editor[0].value.index) == list(table.index) and table.at[5, "sentence2"] == ""
+    assert notes(app) == ["Row 5: incomplete (a sentence or the label is empty), not scored."]
+    assert_failures_name_editor_rows(app)
+
+
+def test_a_half_typed_new_row_is_noted_and_the_rest_still_tested(app):
+    n = len(bundled_suite())
+    edit(app, added=[{"sentence1": "A sentence still waiting for its pair."}])
+    assert not app.error
+    assert notes(app) == [f"Row {n + 1} (new): incomplete (a sentence or the label is empty), not scored."]
+    assert app.session_state[view.PAIRS].at[n + 1, "sentence1"] == "A sentence still waiting for its pair."
+    assert len(summary(app)) == 2 and len(verdicts(app)) == 2
+    assert metrics(app, "Failures")[1].endswith(f"of {n}")
+    assert_failures_name_editor_rows(app)
+
+
+def test_a_label_other_than_0_or_1_is_an_error_and_no_results(app):
+    edit(app, edited={1: {"label": 2}}, added=[{"sentence2": "half typed"}])
+    assert any("The table row 2: label '2' is not 0 or 1" in error.value for error in app.error)
+    assert not [frame for frame in app.dataframe if "auc" in frame.value.columns]
+    assert not verdicts(app)
+
+
+def test_deleting_every_row_says_so(app):
+    edit(app, deleted=list(range(len(bundled_suite()))))
+    assert any("The table has no pairs" in error.value for error in app.error)
+    assert not verdicts(app)
+
+
+def test_no_complete_pair_of_one_label_is_an_error_and_no_results():
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    typed = pd.DataFrame(
+        {
+            "sentence1": ["What is your age?", "The cat chased the dog.", "A man plays guitar."],
+            "sentence2": ["How old are you?", "The dog chased the cat.", ""],
+            "label": [1, 0, 0],
+            "category": ["", "", ""],
+        }
+    )
+    at.session_state[view.PAIRS] = view.numbered(typed)
+    at.session_state[view.PAIRS_BASE] = at.session_state[view.PAIRS]
+    at.session_state[view.PAIRS_VERSION] = 0
+    edit(at, edited={1: {"label": None}})
+    assert notes(at) == ["Rows 2, 3: incomplete (a sentence or the label is empty), not scored."]
+    assert any(
+        "The table has no complete pair that should not be similar (label 0)" in error.value for error in at.error
+    )
+    assert not [frame for frame in at.dataframe if "auc" in frame.value.columns]
 
 
 def test_edits_survive_leaving_and_returning(app):
-    app.session_state[view.pairs_editor_key(0)] = {
-        "edited_rows": {0: {"sentence1": "What is your name?"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    app.run()
-    assert app.session_state[view.PAIRS].at[0, "sentence1"] == "What is your name?"
+    edit(app, edited={0: {"sentence1": "What is your name?"}})
+    assert app.session_state[view.PAIRS].at[1, "sentence1"] == "What is your name?"
     del app.session_state[view.pairs_editor_key(0)]  # leaving the page drops every widget's state
     app.run()
     assert not app.exception
-    assert app.session_state[view.PAIRS].at[0, "sentence1"] == "What is your name?"
-    assert app.data_editor[0].value.at[0, "sentence1"] == "What is your name?"
+    assert app.session_state[view.PAIRS].at[1, "sentence1"] == "What is your name?"
+    assert app.data_editor[0].value.at[1, "sentence1"] == "What is your name?"
 
 
 def test_an_added_configuration_is_tested_too(app):
