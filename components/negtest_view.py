@@ -1,7 +1,7 @@
 """The Negative tests page's widgets, state and figures: labelled pairs table, extra configurations, results.
 
-The pairs table persists like the Compare table (``components.pairs_table``): ``PAIRS`` holds the table as the
-user left it, the editor is mounted on ``PAIRS_BASE`` under a versioned key and remounted on return.
+The pairs table persists like the Compare table (``components.persistent_table``): ``PAIRS`` holds the table as
+the user left it, the editor is mounted on ``PAIRS_BASE`` under a versioned key and remounted on return.
 
 Row numbers: the editor shows its index as the "Row" column, numbered 1..n whenever the editor is (re)mounted
 with a new table; edits keep it (a deleted row leaves a gap, an added row gets the next number). Every message,
@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from components.config import Configured
 from components.figures import RAW_COLOR, TRAINED_COLOR
+from components.persistent_table import PersistentTable
 from components.services import baseline, load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models import PACKAGED, SUGGESTED_MODELS
@@ -94,38 +95,20 @@ def numbered(frame: pd.DataFrame) -> pd.DataFrame:
     return as_table(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
 
 
-def init_pairs() -> None:
-    if PAIRS not in st.session_state:
-        st.session_state[PAIRS] = numbered(bundled_suite())
-        st.session_state[PAIRS_BASE] = st.session_state[PAIRS]
-        st.session_state[PAIRS_VERSION] = 0
+PAIRS_TABLE = PersistentTable(prefix=PAIRS, default=bundled_suite, clean=as_table, renumber=numbered, flash_key=FLASH)
 
 
 def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
-    """Remount the editor on ``frame``, renumbered 1..n (upload, bundled suite, return to the page)."""
-    table = numbered(frame)
-    st.session_state[PAIRS] = table
-    st.session_state[PAIRS_BASE] = table
-    st.session_state[PAIRS_VERSION] = st.session_state.get(PAIRS_VERSION, 0) + 1
-    if message:
-        st.session_state[FLASH] = message
+    """Remount the editor on ``frame``, renumbered 1..n (upload, bundled suite)."""
+    PAIRS_TABLE.replace(frame, message)
 
 
 def pairs_editor() -> pd.DataFrame:
     """The editable labelled table; returns it as the user left it (label may be <NA> where not set), indexed by
     the row numbers the editor shows."""
-    init_pairs()
-    key = pairs_editor_key(st.session_state[PAIRS_VERSION])
-    if key not in st.session_state and not st.session_state[PAIRS].equals(st.session_state[PAIRS_BASE]):
-        replace_pairs(st.session_state[PAIRS])  # back on the page: mount the edited table
-        key = pairs_editor_key(st.session_state[PAIRS_VERSION])
-    edited = st.data_editor(
-        st.session_state[PAIRS_BASE],
-        key=key,
-        num_rows="dynamic",
+    return PAIRS_TABLE.editor(
         width="stretch",
         height=320,
-        hide_index=False,  # the row numbers every message refers to
         column_config={
             "_index": st.column_config.Column(
                 "Row", help="Row number used in the notes and failures below; a new row gets the next one"
@@ -138,9 +121,6 @@ def pairs_editor() -> pd.DataFrame:
             "category": st.column_config.TextColumn("Category", help="optional: groups the failures"),
         },
     )
-    table = as_table(edited)
-    st.session_state[PAIRS] = table
-    return table
 
 
 def table_tools() -> None:

@@ -1,8 +1,6 @@
 """The editable pairs table: survives reruns and page switches, replaced only by explicit user actions.
 
-``state.PAIRS`` holds the table as the user left it. The editor is mounted on ``state.PAIRS_BASE`` under a
-versioned key; edits live in the editor's own state until the page is left, and on return the editor is
-remounted on the latest table, so nothing typed is lost.
+``state.PAIRS`` holds the table as the user left it (see ``components.persistent_table``).
 """
 
 from __future__ import annotations
@@ -11,40 +9,24 @@ import pandas as pd
 import streamlit as st
 
 from components import state
+from components.persistent_table import PersistentTable
 from embedlab.compare import PAIR_COLUMNS, clean_pairs, example_pairs, numbered
 from embedlab.errors import EmbedLabError
 from embedlab.pairfiles import decode_text, parse_pairs_text
 
-
-def init_pairs() -> None:
-    if state.PAIRS not in st.session_state:
-        st.session_state[state.PAIRS] = example_pairs()
-        st.session_state[state.PAIRS_BASE] = st.session_state[state.PAIRS]
-        st.session_state[state.PAIRS_VERSION] = 0
+PAIRS_TABLE = PersistentTable(
+    prefix=state.PAIRS, default=example_pairs, clean=clean_pairs, renumber=numbered, flash_key=state.PAIRS_FLASH
+)
 
 
 def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
     """Replace the whole table (upload, add, clear) and remount the editor on it."""
-    table = numbered(frame)  # a new table: rows labelled 1..n again
-    st.session_state[state.PAIRS] = table
-    st.session_state[state.PAIRS_BASE] = table
-    st.session_state[state.PAIRS_VERSION] = st.session_state.get(state.PAIRS_VERSION, 0) + 1
-    if message:
-        st.session_state[state.PAIRS_FLASH] = message
+    PAIRS_TABLE.replace(frame, message)
 
 
 def pairs_editor() -> pd.DataFrame:
-    """Render the editor; returns the current table (two string columns)."""
-    init_pairs()
-    key = state.pairs_editor_key(st.session_state[state.PAIRS_VERSION])
-    if key not in st.session_state and not st.session_state[state.PAIRS].equals(st.session_state[state.PAIRS_BASE]):
-        replace_pairs(st.session_state[state.PAIRS])  # back on the page: mount the edited table
-        key = state.pairs_editor_key(st.session_state[state.PAIRS_VERSION])
-    edited = st.data_editor(
-        st.session_state[state.PAIRS_BASE],
-        key=key,
-        num_rows="dynamic",
-        hide_index=False,
+    """Render the editor; returns the current table (two string columns, rows labelled as the editor shows)."""
+    return PAIRS_TABLE.editor(
         width="stretch",
         column_config={
             "_index": st.column_config.Column("Row", help="The row label the scores and notes below refer to"),
@@ -52,9 +34,6 @@ def pairs_editor() -> pd.DataFrame:
             "sentence2": st.column_config.TextColumn("Sentence 2", width="large"),
         },
     )
-    table = clean_pairs(edited)
-    st.session_state[state.PAIRS] = table
-    return table
 
 
 def add_pair_form() -> None:
@@ -67,7 +46,7 @@ def add_pair_form() -> None:
             if not (first.strip() or second.strip()):
                 st.warning("Type at least one sentence to add a pair.")
                 return
-            current = st.session_state[state.PAIRS]
+            current = PAIRS_TABLE.current()
             added = pd.concat([current, pd.DataFrame([[first, second]], columns=PAIR_COLUMNS)], ignore_index=True)
             replace_pairs(added)
             st.session_state[state.SELECTED_PAIR] = len(added)  # the new pair's label (rows are 1..n)
