@@ -9,7 +9,7 @@ from components import state
 from components.config import Configured, config_panels
 from components.figures import cosine_bars, layer_chart
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
-from components.services import baseline, layer_baseline_table
+from components.services import baseline, encode_unseen, layer_baseline_table
 from embedlab.compare import MAX_PAIRS, PAIR_COLUMNS, check_pairs, compare_table, score_rows
 from embedlab.errors import EmbedLabError
 from embedlab.scoring import layer_profile, percentile_text
@@ -17,22 +17,12 @@ from embedlab.scoring import layer_profile, percentile_text
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 
 
-def encode_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...], label: str):
+def score_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...]):
     """Score rows; a progress bar appears only when texts need the model."""
-    texts = [text for row in rows for text in table.loc[row, PAIR_COLUMNS]]
-    unseen = sum(not configured.encoder.cached(text) for text in dict.fromkeys(texts))
-    if not unseen:
-        return score_rows(configured.encoder, configured.spec, table, rows)
-    bar = st.progress(0.0, text=f"Encoding {unseen} new sentences with {label}…")
-    result = score_rows(
-        configured.encoder,
-        configured.spec,
-        table,
-        rows,
-        progress=lambda done, total: bar.progress(done / total, text=f"Encoding with {label}: {done}/{total}"),
+    encode_unseen(
+        configured.encoder, [text for row in rows for text in table.loc[row, PAIR_COLUMNS]], configured.spec.model
     )
-    bar.empty()
-    return result
+    return score_rows(configured.encoder, configured.spec, table, rows)
 
 
 def signed(gap: float) -> str:
@@ -166,8 +156,8 @@ def page() -> None:
             scored = compare_table(
                 table,
                 check,
-                (*encode_with_progress(raw, table, check.scorable, raw.spec.model), raw_baseline),
-                (*encode_with_progress(trained, table, check.scorable, trained.spec.model), trained_baseline),
+                (*score_with_progress(raw, table, check.scorable), raw_baseline),
+                (*score_with_progress(trained, table, check.scorable), trained_baseline),
             )
         except EmbedLabError as error:
             st.error(str(error), icon="⚠️")

@@ -12,7 +12,6 @@ from components.projection_view import (
     agreement,
     downloads,
     embeddings,
-    encode_with_progress,
     pick_sentence,
     projection,
     projection_figure,
@@ -22,7 +21,7 @@ from components.projection_view import (
     start_umap_warmup,
     wait_for_umap,
 )
-from components.services import baseline
+from components.services import baseline, encode_unseen
 from embedlab.errors import EmbedLabError
 from embedlab.projection import Projection, SentenceSet, coordinates_table, matches, neighbour_table
 
@@ -142,7 +141,7 @@ def page() -> None:
 
     try:
         for side in SIDES:
-            encode_with_progress(configured[side], sentences.sentences, configured[side].spec.model)
+            encode_unseen(configured[side].encoder, sentences.sentences, configured[side].spec.model)
         if settings.method == "umap":
             wait_for_umap()
         with st.spinner(f"Projecting {len(sentences):,} sentences…"):

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from components.config import Configured
 from components.figures import RAW_COLOR, TRAINED_COLOR
 from components.persistent_table import PersistentTable
-from components.services import baseline, load_encoder
+from components.services import baseline, encode_unseen, load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models import PACKAGED, SUGGESTED_MODELS
 from embedlab.negtest import (
@@ -251,19 +251,8 @@ def distinct(configurations: list[Configured]) -> list[Configured]:
 def test_configuration(configured: Configured, pairs: pd.DataFrame, threshold: float | None) -> NegTestResult:
     """Score the pairs (progress bar only when the model must run) and judge them."""
     encoder, spec = configured.encoder, configured.spec
-    texts = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))
-    unseen = sum(not encoder.cached(text) for text in texts)
-    progress = None
-    bar = None
-    if unseen:
-        bar = st.progress(0.0, text=f"Encoding {unseen} new sentences with {spec.model}…")
-
-        def progress(done: int, total: int) -> None:
-            bar.progress(done / total, text=f"Encoding with {spec.model}: {done}/{total}")
-
-    scores = pair_cosines(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), spec, progress)
-    if bar is not None:
-        bar.empty()
+    encode_unseen(encoder, [*pairs["sentence1"], *pairs["sentence2"]], spec.model)
+    scores = pair_cosines(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), spec)
     with st.spinner("Random-pair baseline (first time for a configuration)…"):
         typical = baseline(spec)
     return judge(spec, pairs, scores, threshold, typical)

@@ -162,20 +162,6 @@ def vectors_file(sentences: tuple[str, ...], spec: EmbedSpec) -> bytes:
     return vectors_tsv(embeddings(sentences, spec)).encode("utf-8")
 
 
-def encode_with_progress(configured: Configured, sentences: Sequence[str], name: str) -> None:
-    """Run the model on the sentences it has not seen yet, with a progress bar; nothing when all are cached."""
-    encoder = configured.encoder
-    unseen = sum(not encoder.cached(text) for text in dict.fromkeys(sentences))
-    if not unseen:
-        return
-    bar = st.progress(0.0, text=f"Encoding {unseen:,} new sentences with {name}…")
-    encoder.states(
-        sentences,
-        progress=lambda done, total: bar.progress(done / total, text=f"Encoding with {name}: {done:,}/{total:,}"),
-    )
-    bar.empty()
-
-
 # ---------------------------------------------------------------------------------------------------- widgets
 
 

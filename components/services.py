@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
@@ -49,3 +51,19 @@ def default_raw_model() -> tuple[str, str | None]:
             "than on plain BERT. Pick `untrained-bert` for the no-training control."
         )
     return PREFERRED_RAW_MODEL, None
+
+
+def encode_unseen(encoder: Encoder, texts: Sequence[str], name: str) -> None:
+    """Run the model on the texts it has not seen yet, with a progress bar; nothing at all when all are cached.
+
+    Callers then read vectors from the cache (scoring, projection, evaluation) without another model call.
+    """
+    unseen = sum(not encoder.cached(text) for text in dict.fromkeys(texts))
+    if not unseen:
+        return
+    bar = st.progress(0.0, text=f"Encoding {unseen:,} new sentences with {name}…")
+    encoder.states(
+        texts,
+        progress=lambda done, total: bar.progress(done / total, text=f"Encoding with {name}: {done:,}/{total:,}"),
+    )
+    bar.empty()

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.services import default_raw_model, get_encoder, load_encoder
+from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models import PACKAGED, SUGGESTED_MODELS, UNTRAINED
 from embedlab.pairfiles import decode_text
@@ -253,15 +253,7 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
     try:
         encoder = load_encoder(model)
-        unique = pairs.unique_sentences()
-        unseen = sum(not encoder.cached(text) for text in unique)
-        if unseen:
-            bar = st.progress(0.0, text=f"Encoding {unseen} sentences with {model}…")
-            encoder.states(
-                unique,
-                lambda done, total: bar.progress(done / total, text=f"Encoding with {model}: {done}/{total}"),
-            )
-            bar.empty()
+        encode_unseen(encoder, pairs.unique_sentences(), model)
         with st.spinner(f"Correlations for every configuration of {model}…"):
             evaluation = grid_evaluation(pairs.fingerprint, model, pairs)
     except EmbedLabError as error:
