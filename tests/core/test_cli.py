@@ -17,6 +17,7 @@ from embedlab.encoder import Encoder
 from embedlab.pairfiles import read_pairs
 from embedlab.scoring import random_pair_baseline
 from embedlab.specs import EmbedSpec
+from tests.helpers import one_line_error
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 M = "all-MiniLM-L6-v2"
@@ -163,13 +164,6 @@ def test_json_in_process_matches_the_engine(session_encoder, pairs_file, capsys,
     check_shape(result, "max", "-2", pairs)
     encoder = Encoder(packaged_model)
     check_cosines(result, pairs, lambda text: encoder.embed([text], EmbedSpec(M, "max", "-2"))[0])
-
-
-def one_line_error(capsys) -> str:
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,9 @@ import pytest
 
 from embedlab.errors import EmbedLabError
 from embedlab.pairfiles import decode_text, parse_pairs_text, read_pairs
+from tests.helpers import write
 
 STS_DEV = Path(__file__).resolve().parents[2].parent / "shared/data/stsbenchmark/sts-dev.csv"
-
-
-def write(folder: Path, name: str, content: str | bytes) -> Path:
-    path = folder / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8", newline="")
-    return path
 
 
 # ---------------------------------------------------------------- CSV / TSV with a header

@@ -18,19 +18,11 @@ from embedlab.encoder import BATCH_SIZE, Encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models import HUB_CONNECT_TIMEOUT_S
 from embedlab.specs import EmbedSpec
+from tests.helpers import one_line_error, write
 
 STS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
 M = "all-MiniLM-L6-v2"
 SUBSET = 200  # dev pairs used for the correctness tests: enough to rank, quick to encode
-
-
-def write(folder: Path, name: str, content: str | bytes) -> Path:
-    path = folder / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8", newline="")
-    return path
 
 
 def sts_lines(n: int) -> str:
@@ -424,13 +416,6 @@ def test_eval_text_output(session_encoder, small_sts_file, capsys):
     assert lines[0].startswith(f"{M} on dev40.csv: 40 pairs")
     assert sum(line.endswith("<- best") for line in lines) == 1
     assert any(line.startswith("cls · layers 0") and line.endswith(sts.UNDEFINED) for line in lines)
-
-
-def one_line_error(capsys) -> str:
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.mark.parametrize(
