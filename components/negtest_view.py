@@ -1,7 +1,7 @@
 """The Negative tests page's widgets, state and figures: labelled pairs table, extra configurations, results.
 
 The pairs table persists like the Compare table (``components.persistent_table``): ``PAIRS`` holds the table as
-the user left it, the editor is mounted on ``PAIRS_BASE`` under a versioned key and remounted on return.
+the user left it, the editor is mounted on ``PAIRS_TABLE.base_key`` under a versioned key and remounted on return.
 
 Row numbers: the editor shows its index as the "Row" column, numbered 1..n whenever the editor is (re)mounted
 with a new table; edits keep it (a deleted row leaves a gap, an added row gets the next number). Every message,
@@ -28,8 +28,10 @@ from embedlab.negtest import (
     NegTestResult,
     bundled_suite,
     check_labelled,
+    editor_table,
     judge,
     parse_labelled_text,
+    renumbered,
     require_both_labels,
     row_list,
     summary_table,
@@ -41,8 +43,6 @@ from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 # Session-state keys of this page (plain keys survive page switches; widget keys are namespaced "negtest.")
 NAMESPACE = "negtest"
 PAIRS = "negtest.pairs"  # DataFrame: sentence1, sentence2, label, category as the user left it, editor's index
-PAIRS_BASE = "negtest.pairs_base"  # DataFrame the editor was last mounted with
-PAIRS_VERSION = "negtest.pairs_version"  # bumped when the table is replaced, to remount the editor
 UPLOAD = "negtest.upload"
 UPLOADED_ID = "negtest.uploaded_id"
 FLASH = "negtest.flash"
@@ -51,13 +51,8 @@ THRESHOLDS = "negtest.thresholds"  # {spec label: float} thresholds the user set
 ADD_FORM = "negtest.add_form"
 
 MAX_PAIRS = 1000
-TABLE_COLUMNS = ["sentence1", "sentence2", "label", "category"]
 POSITIVE_COLOR = "#2b8a3e"
 NEGATIVE_COLOR = "#c92a2a"
-
-
-def pairs_editor_key(version: int) -> str:
-    return f"negtest.pairs_editor.{version}"
 
 
 def threshold_key(index: int) -> str:
@@ -67,35 +62,9 @@ def threshold_key(index: int) -> str:
 # ---------------------------------------------------------------- the pairs table
 
 
-def as_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Any frame with the table's columns -> strings for sentences/category, nullable ints for label.
-
-    Keeps ``frame``'s index: it is the row numbering the editor shows.
-    """
-    table = pd.DataFrame(index=frame.index)
-    for column in ("sentence1", "sentence2", "category"):
-        values = frame[column] if column in frame.columns else [""] * len(frame)
-        table[column] = ["" if value is None or value is pd.NA or value != value else str(value) for value in values]
-    labels = frame["label"] if "label" in frame.columns else [None] * len(frame)
-    table["label"] = pd.array([_as_label(value) for value in labels], dtype="Int64")
-    return table[TABLE_COLUMNS]
-
-
-def _as_label(value) -> int | None:
-    """A whole number (the check then refuses anything but 0/1), else None (no label)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if np.isfinite(number) and number == int(number) else None
-
-
-def numbered(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table renumbered 1..n: only when the editor is (re)mounted with it."""
-    return as_table(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
-
-
-PAIRS_TABLE = PersistentTable(prefix=PAIRS, default=bundled_suite, clean=as_table, renumber=numbered, flash_key=FLASH)
+PAIRS_TABLE = PersistentTable(
+    prefix=PAIRS, default=bundled_suite, clean=editor_table, renumber=renumbered, flash_key=FLASH
+)
 
 
 def replace_pairs(frame: pd.DataFrame, message: str | None = None) -> None:
@@ -149,7 +118,7 @@ def table_tools() -> None:
 
 def added_rows(table: pd.DataFrame) -> list:
     """Row labels of the rows added in the editor since it was mounted (the editor shows no number for them)."""
-    state = st.session_state.get(pairs_editor_key(st.session_state.get(PAIRS_VERSION, 0))) or {}
+    state = st.session_state.get(PAIRS_TABLE.editor_key()) or {}
     added = len(state.get("added_rows") or [])
     return list(table.index[len(table) - added :]) if added else []
 

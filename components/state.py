@@ -12,19 +12,13 @@ RAW_NOTE = "config.raw_note"  # why the default raw model is not bert-base-uncas
 TRAINED_SPEC = "config.trained_spec"  # EmbedSpec of the trained configuration
 
 # Compare page
-PAIRS = "compare.pairs"  # DataFrame: the pairs table as the user left it (edits included)
-PAIRS_BASE = "compare.pairs_base"  # DataFrame the editor was last mounted with
-PAIRS_VERSION = "compare.pairs_version"  # bumped when the table is replaced, to remount the editor
+PAIRS = "compare.pairs"  # DataFrame: the pairs table as the user left it; prefix of the editor keys (PersistentTable)
 PAIRS_UPLOAD = "compare.upload"
 PAIRS_UPLOADED_ID = "compare.uploaded_id"  # file id of the last applied upload
 PAIRS_FLASH = "compare.flash"  # one-shot message after an add / upload / clear
 NEW_FIRST = "compare.new_sentence1"
 NEW_SECOND = "compare.new_sentence2"
 SELECTED_PAIR = "compare.selected_pair"
-
-
-def pairs_editor_key(version: int) -> str:
-    return f"compare.pairs_editor.{version}"
 
 
 def widget_key(namespace: str, name: str) -> str:

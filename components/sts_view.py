@@ -7,7 +7,6 @@ plain session-state keys, so they survive page switches; widgets are seeded from
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -25,6 +24,7 @@ from embedlab.sts import (
     UNDEFINED,
     Evaluation,
     ScoredPairs,
+    best_configurations,
     bundled_pairs,
     describe_row,
     evaluate_grid,
@@ -34,6 +34,7 @@ from embedlab.sts import (
     post_effects,
     published_comparison,
     rank_disagreements,
+    rank_gaps,
     read_scored_pairs,
 )
 
@@ -266,28 +267,10 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
 # ---------------------------------------------------------------- results
 
 
-def summary_table(evaluations: list[Evaluation]) -> pd.DataFrame:
-    rows = []
-    for evaluation in evaluations:
-        best = evaluation.best()
-        own = evaluation.row_of("model", "-1")
-        rows.append(
-            {
-                "model": evaluation.model,
-                "own pipeline": evaluation.table.spearman.iloc[own] if own is not None else np.nan,
-                "best configuration": describe_row(evaluation, int(best.name)) if best is not None else UNDEFINED,
-                "best Spearman": best.spearman if best is not None else np.nan,
-                "its Pearson": best.pearson if best is not None else np.nan,
-                "pairs": evaluation.n_pairs,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     st.subheader("Best configurations")
     st.dataframe(
-        summary_table(evaluations),
+        best_configurations(evaluations),
         hide_index=True,
         column_config={
             "own pipeline": st.column_config.NumberColumn("Own pipeline (Spearman)", format="%.2f"),
@@ -450,10 +433,8 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
 
 def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.Figure:
     """Cosine against gold score for one configuration; colour = rank gap (where the ranking disagrees)."""
-    from scipy.stats import rankdata
-
     cosines = evaluation.cosines[row]
-    gap = (rankdata(cosines) - rankdata(evaluation.gold)) / max(1, evaluation.n_pairs - 1)
+    gap = rank_gaps(evaluation, row)
     hover = [f"{a}<br>{b}" for a, b in zip(pairs.sentence1, pairs.sentence2, strict=True)]
     value = evaluation.table.spearman.iloc[row]
     shown = UNDEFINED if np.isnan(value) else f"Spearman {value:.2f}"

@@ -40,6 +40,7 @@ from embedlab.scoring import Baseline, pair_cosines, random_pair_baseline, score
 from embedlab.specs import EmbedSpec
 
 LABELLED_COLUMNS = ("sentence1", "sentence2", "label")
+EDITOR_COLUMNS = ["sentence1", "sentence2", "label", "category"]
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SUITE_FILE = ASSETS / "negtest_pairs.csv"
 BEST = "best"  # threshold_how when chosen from the data
@@ -67,6 +68,33 @@ def _text(value: object) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value)
+
+
+def _whole_number(value: object) -> int | None:
+    """A whole number (check_labelled then refuses anything but 0/1), else None (no label)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if np.isfinite(number) and number == int(number) else None
+
+
+def editor_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the page's table editor holds: strings for sentences and category, nullable ints for label.
+
+    Keeps ``frame``'s index: it is the row numbering the editor shows and every message uses.
+    """
+    table = pd.DataFrame(index=frame.index)
+    for column in ("sentence1", "sentence2", "category"):
+        table[column] = [_text(value) for value in (frame[column] if column in frame.columns else [""] * len(frame))]
+    labels = frame["label"] if "label" in frame.columns else [None] * len(frame)
+    table["label"] = pd.array([_whole_number(value) for value in labels], dtype="Int64")
+    return table[EDITOR_COLUMNS]
+
+
+def renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """A new editor table, rows labelled 1..n (only when the editor is mounted with it)."""
+    return editor_table(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
 
 
 def row_list(rows: Sequence[Hashable], limit: int = 20) -> str:

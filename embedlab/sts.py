@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from embedlab.encoder import Encoder, Progress
+from embedlab.encoder import Encoder, Progress, cosine_rows
 from embedlab.errors import EmbedLabError
 from embedlab.models import hub_unreachable_reason
 from embedlab.pairfiles import parse_pairs_text, read_pairs
@@ -397,7 +397,7 @@ def evaluate(
                 by_layer.clear()
                 by_layer[spec.pooling] = encoder.layer_vectors(states, spec.pooling)
             vectors = by_layer[spec.pooling][layers].mean(axis=0)  # as Encoder.vectors: mean of pooled layers
-        cosines[i] = _pair_cosines(vectors, first, second)
+        cosines[i] = cosine_rows(vectors[first], vectors[second])
         correlation = correlate(cosines[i], gold)
         rows.append(
             {
@@ -442,14 +442,30 @@ def _is_plain(spec: EmbedSpec) -> bool:
     return spec.pooling in RAW_POOLINGS and spec.post == "none"
 
 
-def _pair_cosines(
-    vectors: npt.NDArray[np.floating], first: npt.NDArray[np.int64], second: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    """Cosine of vectors[first[j]] with vectors[second[j]]; 0 where a vector is zero.  vectors: (n, dim)."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    return np.einsum("ij,ij->i", unit[first], unit[second])
+def rank_gaps(evaluation: Evaluation, row: int) -> npt.NDArray[np.float64]:
+    """Per pair: cosine rank minus gold rank, as a fraction of the list (positive: cosine ranks it higher)."""
+    from scipy.stats import rankdata
+
+    return (rankdata(evaluation.cosines[row]) - rankdata(evaluation.gold)) / max(1, evaluation.n_pairs - 1)
+
+
+def best_configurations(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
+    """One row per model: its own pipeline's Spearman and its best configuration."""
+    rows = []
+    for evaluation in evaluations:
+        best = evaluation.best()
+        own = evaluation.row_of("model", "-1")
+        rows.append(
+            {
+                "model": evaluation.model,
+                "own pipeline": evaluation.table.spearman.iloc[own] if own is not None else np.nan,
+                "best configuration": describe_row(evaluation, int(best.name)) if best is not None else UNDEFINED,
+                "best Spearman": best.spearman if best is not None else np.nan,
+                "its Pearson": best.pearson if best is not None else np.nan,
+                "pairs": evaluation.n_pairs,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def rank_disagreements(evaluation: Evaluation, row: int, pairs: ScoredPairs, n: int = 10) -> pd.DataFrame:
@@ -459,10 +475,8 @@ def rank_disagreements(evaluation: Evaluation, row: int, pairs: ScoredPairs, n: 
         DataFrame of up to ``n`` rows: pair (0-based), sentence1, sentence2, gold, cosine, rank_gap (fraction of
         the list, signed: positive when the cosine ranks the pair higher than the gold score does).
     """
-    from scipy.stats import rankdata
-
     cosines = evaluation.cosines[row]
-    gap = (rankdata(cosines) - rankdata(evaluation.gold)) / max(1, evaluation.n_pairs - 1)
+    gap = rank_gaps(evaluation, row)
     order = np.argsort(-np.abs(gap), kind="stable")[:n]
     return pd.DataFrame(
         {

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import state
+from components.pairs_table import PAIRS_TABLE
 from embedlab.compare import example_pairs
 from embedlab.encoder import Encoder
 from embedlab.scoring import pair_cosines
@@ -77,7 +78,7 @@ def test_pooling_change_runs_no_forward_pass(app):
 
 
 def test_empty_cell_marks_the_row_only(app):
-    app.session_state[state.pairs_editor_key(0)] = {
+    app.session_state[PAIRS_TABLE.editor_key(0)] = {
         "edited_rows": {1: {"sentence2": "   "}},
         "added_rows": [],
         "deleted_rows": [],
@@ -103,8 +104,8 @@ def test_long_text_is_truncated_and_flagged(app):
 def test_more_than_500_rows_gives_a_clear_message(app):
     many = pd.DataFrame({"sentence1": ["A dog runs."] * 501, "sentence2": ["A cat sleeps."] * 501})
     app.session_state[state.PAIRS] = many
-    app.session_state[state.PAIRS_BASE] = many
-    app.session_state[state.PAIRS_VERSION] = 7
+    app.session_state[PAIRS_TABLE.base_key] = many
+    app.session_state[PAIRS_TABLE.version_key] = 7
     app.run()
     assert not app.exception
     assert any("first 500 complete pairs" in warning.value for warning in app.warning)
@@ -115,8 +116,8 @@ def test_failed_model_load_keeps_previous_model_and_pairs():
     at = AppTest.from_file(PAGE, default_timeout=300)
     typed = pd.DataFrame({"sentence1": ["Keep this sentence."], "sentence2": ["And this one."]})
     at.session_state[state.PAIRS] = typed
-    at.session_state[state.PAIRS_BASE] = typed
-    at.session_state[state.PAIRS_VERSION] = 0
+    at.session_state[PAIRS_TABLE.base_key] = typed
+    at.session_state[PAIRS_TABLE.version_key] = 0
     at.session_state["compare.trained.model"] = "no-such-org/no-such-model"  # as if typed in the model box
     at.run()
     assert not at.exception, at.exception
@@ -155,7 +156,7 @@ def test_upload_replaces_table_and_bad_upload_keeps_it(app):
 
 
 def test_edits_survive_leaving_and_returning(app):
-    app.session_state[state.pairs_editor_key(0)] = {
+    app.session_state[PAIRS_TABLE.editor_key(0)] = {
         "edited_rows": {0: {"sentence1": "What is your name?"}},
         "added_rows": [],
         "deleted_rows": [],
@@ -163,7 +164,7 @@ def test_edits_survive_leaving_and_returning(app):
     app.run()
     assert app.session_state[state.PAIRS].at[1, "sentence1"] == "What is your name?"
     # Leaving the page drops every widget's state, the editor's included; the table must come back.
-    del app.session_state[state.pairs_editor_key(0)]
+    del app.session_state[PAIRS_TABLE.editor_key(0)]
     app.run()
     assert not app.exception
     assert app.session_state[state.PAIRS].at[1, "sentence1"] == "What is your name?"
@@ -174,7 +175,7 @@ def test_table_and_choices_survive_a_real_page_switch():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
     assert not at.exception, at.exception
-    at.session_state[state.pairs_editor_key(0)] = {
+    at.session_state[PAIRS_TABLE.editor_key(0)] = {
         "edited_rows": {0: {"sentence1": "What is your name?"}},
         "added_rows": [],
         "deleted_rows": [],
@@ -192,7 +193,7 @@ def test_table_and_choices_survive_a_real_page_switch():
 
 
 def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
-    app.session_state[state.pairs_editor_key(0)] = {
+    app.session_state[PAIRS_TABLE.editor_key(0)] = {
         "edited_rows": {4: {"sentence2": " "}},
         "added_rows": [],
         "deleted_rows": [2],

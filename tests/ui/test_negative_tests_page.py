@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from components import negtest_view as view
 from components.services import get_encoder
 from embedlab.encoder import Encoder
-from embedlab.negtest import bundled_suite, run_negtest
+from embedlab.negtest import bundled_suite, renumbered, run_negtest
 from embedlab.scoring import pair_cosines
 from embedlab.specs import EmbedSpec
 
@@ -57,7 +57,7 @@ def failure_tables(at: AppTest) -> list[pd.DataFrame]:
 
 def edit(at: AppTest, edited=None, added=None, deleted=None, version: int = 0) -> None:
     """Seed the editor's state as the browser sends it (edited_rows keys: positions before deletions), run."""
-    at.session_state[view.pairs_editor_key(version)] = {
+    at.session_state[view.PAIRS_TABLE.editor_key(version)] = {
         "edited_rows": edited or {},
         "added_rows": added or [],
         "deleted_rows": deleted or [],
@@ -161,7 +161,7 @@ def test_after_a_deletion_notes_and_failures_use_the_editors_row_numbers(app):
     assert_failures_name_editor_rows(app)
     assert all({3, 6}.isdisjoint(failures["row"]) for failures in failure_tables(app))
     # leaving and coming back remounts the editor on the edited table, renumbered 1..n: the note follows
-    del app.session_state[view.pairs_editor_key(0)]
+    del app.session_state[view.PAIRS_TABLE.editor_key(0)]
     app.run()
     assert not app.exception, app.exception
     table = app.session_state[view.PAIRS]
@@ -205,9 +205,9 @@ def test_no_complete_pair_of_one_label_is_an_error_and_no_results():
             "category": ["", "", ""],
         }
     )
-    at.session_state[view.PAIRS] = view.numbered(typed)
-    at.session_state[view.PAIRS_BASE] = at.session_state[view.PAIRS]
-    at.session_state[view.PAIRS_VERSION] = 0
+    at.session_state[view.PAIRS] = renumbered(typed)
+    at.session_state[view.PAIRS_TABLE.base_key] = at.session_state[view.PAIRS]
+    at.session_state[view.PAIRS_TABLE.version_key] = 0
     edit(at, edited={1: {"label": None}})
     assert notes(at) == ["Rows 2, 3: incomplete (a sentence or the label is empty), not scored."]
     assert any(
@@ -219,7 +219,7 @@ def test_no_complete_pair_of_one_label_is_an_error_and_no_results():
 def test_edits_survive_leaving_and_returning(app):
     edit(app, edited={0: {"sentence1": "What is your name?"}})
     assert app.session_state[view.PAIRS].at[1, "sentence1"] == "What is your name?"
-    del app.session_state[view.pairs_editor_key(0)]  # leaving the page drops every widget's state
+    del app.session_state[view.PAIRS_TABLE.editor_key(0)]  # leaving the page drops every widget's state
     app.run()
     assert not app.exception
     assert app.session_state[view.PAIRS].at[1, "sentence1"] == "What is your name?"
