@@ -10,9 +10,9 @@ from components.config import Configured, config_panels
 from components.figures import cosine_bars, layer_chart
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
 from components.services import baseline, encode_unseen, layer_baseline_table
-from embedlab.compare import MAX_PAIRS, PAIR_COLUMNS, check_pairs, compare_table, score_rows
+from embedlab.embedding.scoring import layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
-from embedlab.scoring import layer_profile, percentile_text
+from embedlab.tasks.compare import MAX_PAIRS, PAIR_COLUMNS, check_pairs, compare_table, score_rows
 
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 

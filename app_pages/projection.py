@@ -23,7 +23,7 @@ from components.projection_view import (
 )
 from components.services import baseline, encode_unseen
 from embedlab.errors import EmbedLabError
-from embedlab.projection import Projection, SentenceSet, coordinates_table, matches, neighbour_table
+from embedlab.tasks.projection import Projection, SentenceSet, coordinates_table, matches, neighbour_table
 
 SIDES = ("raw", "trained")
 

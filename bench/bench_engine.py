@@ -21,11 +21,11 @@ from itertools import cycle
 import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
 import torch
 
-from embedlab.encoder import Encoder
-from embedlab.models import PACKAGED, load_model
-from embedlab.pairfiles import read_pairs
-from embedlab.scoring import pair_cosines
-from embedlab.specs import EmbedSpec
+from embedlab.data.pairfiles import read_pairs
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import pair_cosines
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.models.loading import PACKAGED, load_model
 
 RATIO_TARGET = 1.15
 RESCORE_TARGET_MS = 50.0

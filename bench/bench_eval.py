@@ -19,9 +19,9 @@ import statistics
 import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
 import torch
 
-from embedlab.encoder import Encoder
-from embedlab.models import PACKAGED, UNTRAINED, load_model
-from embedlab.sts import Evaluation, describe_row, evaluate_grid, read_scored_pairs
+from embedlab.embedding.encoder import Encoder
+from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
+from embedlab.tasks.sts import Evaluation, describe_row, evaluate_grid, read_scored_pairs
 
 RATIO_TARGET = 1.3
 CORRELATION_REPEATS = 5

@@ -20,12 +20,13 @@ import _common  # first: puts the Hugging Face libraries offline and the reposit
 import numpy as np
 from scipy.stats import spearmanr
 
-from embedlab.encoder import Encoder, cosine_rows
-from embedlab.models import PACKAGED, UNTRAINED, load_model
-from embedlab.negtest import bundled_suite, run_negtest
-from embedlab.pairfiles import read_pairs
-from embedlab.scoring import pair_cosines, random_pair_baseline, random_pair_indices, reference_sentences
-from embedlab.specs import EmbedSpec
+from embedlab.corpora import reference_sentences
+from embedlab.data.pairfiles import read_pairs
+from embedlab.embedding.encoder import Encoder, cosine_rows
+from embedlab.embedding.scoring import pair_cosines, random_pair_baseline, random_pair_indices
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
+from embedlab.tasks.negtest import bundled_suite, run_negtest
 
 POSTS = (("none", None), ("center", None), ("abtt", None), ("whiten", None), ("whiten", 128))
 CONFIGS = ((PACKAGED, "cls", "-1"), (PACKAGED, "model", "-1"), (UNTRAINED, "cls", "-1"), (UNTRAINED, "mean", "-1"))

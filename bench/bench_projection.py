@@ -25,10 +25,11 @@ import warnings
 import _common  # first: puts the Hugging Face libraries offline and the repository root on sys.path
 import numpy as np
 
-from embedlab.encoder import Encoder
-from embedlab.models import PACKAGED, load_model
-from embedlab.pairfiles import read_pairs
-from embedlab.projection import (
+from embedlab.data.pairfiles import read_pairs
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.models.loading import PACKAGED, load_model
+from embedlab.tasks.projection import (
     ProjectionSettings,
     bundled_sentences,
     label_agreement,
@@ -36,7 +37,6 @@ from embedlab.projection import (
     unit_rows,
     warm_up,
 )
-from embedlab.specs import EmbedSpec
 
 N_STS = 2000
 TARGET_S = 10.0
@@ -47,7 +47,7 @@ import time
 start = time.perf_counter()
 import umap
 imported = time.perf_counter()
-from embedlab.projection import warm_up
+from embedlab.tasks.projection import warm_up
 warm_up()
 print(imported - start, time.perf_counter() - imported)
 """
@@ -66,7 +66,7 @@ def seconds(run, name: str = "") -> tuple[float, object]:
 
 def first_run_cost() -> tuple[float, float]:
     """(import umap, first fit) in a fresh interpreter that has already imported the engine, as the app has."""
-    code = "import embedlab.encoder, embedlab.models\n" + FIRST_RUN
+    code = "import embedlab.embedding.encoder, embedlab.models.loading\n" + FIRST_RUN
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=_common.REPO_ROOT, capture_output=True, text=True, check=True, timeout=600
     )

@@ -13,10 +13,8 @@ import streamlit as st
 
 from components import state
 from components.services import default_raw_model, load_encoder
-from embedlab.encoder import Encoder
-from embedlab.errors import EmbedLabError
-from embedlab.models import PACKAGED, SUGGESTED_MODELS, ModelFacts
-from embedlab.postprocess import (
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.postprocess import (
     MIN_FIT_SENTENCES,
     POST_LABELS,
     POSTS,
@@ -24,8 +22,10 @@ from embedlab.postprocess import (
     default_abtt_dims,
     default_whiten_dims,
 )
-from embedlab.scoring import fitting_corpus
-from embedlab.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
+from embedlab.embedding.scoring import fitting_corpus
+from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
+from embedlab.errors import EmbedLabError
+from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS, ModelFacts
 
 RAW_POOLING_CHOICES = ("cls", "mean", "max", "model")
 POOLING_LABELS = {"cls": "CLS", "mean": "mean", "max": "max", "model": "model's own"}

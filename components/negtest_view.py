@@ -20,9 +20,12 @@ from components.config import Configured
 from components.figures import RAW_COLOR, TRAINED_COLOR
 from components.persistent_table import PersistentTable
 from components.services import baseline, encode_unseen, load_encoder
+from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
+from embedlab.embedding.scoring import pair_cosines, percentile_text, score_percentiles
+from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.models import PACKAGED, SUGGESTED_MODELS
-from embedlab.negtest import (
+from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS
+from embedlab.tasks.negtest import (
     BEST,
     THRESHOLD_HOW,
     NegTestResult,
@@ -36,9 +39,6 @@ from embedlab.negtest import (
     row_list,
     summary_table,
 )
-from embedlab.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
-from embedlab.scoring import pair_cosines, percentile_text, score_percentiles
-from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 
 # Session-state keys of this page (plain keys survive page switches; widget keys are namespaced "negtest.")
 NAMESPACE = "negtest"

@@ -10,9 +10,9 @@ import streamlit as st
 
 from components import state
 from components.persistent_table import PersistentTable
-from embedlab.compare import PAIR_COLUMNS, clean_pairs, example_pairs, numbered
+from embedlab.data.pairfiles import decode_text, parse_pairs_text
 from embedlab.errors import EmbedLabError
-from embedlab.pairfiles import decode_text, parse_pairs_text
+from embedlab.tasks.compare import PAIR_COLUMNS, clean_pairs, example_pairs, numbered
 
 PAIRS_TABLE = PersistentTable(
     prefix=state.PAIRS, default=example_pairs, clean=clean_pairs, renumber=numbered, flash_key=state.PAIRS_FLASH

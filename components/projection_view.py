@@ -27,9 +27,10 @@ import streamlit as st
 from components import state
 from components.config import Configured
 from components.services import get_encoder
-from embedlab.compare import example_pairs
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.projection import (
+from embedlab.tasks.compare import example_pairs
+from embedlab.tasks.projection import (
     DEFAULT_SEED,
     Agreement,
     Projection,
@@ -44,7 +45,6 @@ from embedlab.projection import (
     sentences_from_pairs,
     vectors_tsv,
 )
-from embedlab.specs import EmbedSpec
 
 # Plain session-state keys: what the user chose or typed, kept for the whole session (page switches included).
 SOURCE = "projection.source"  # one of SOURCES
@@ -101,7 +101,7 @@ class Warmup:
 @st.cache_resource(show_spinner=False)
 def start_umap_warmup() -> Warmup:
     """Start importing and compiling UMAP in a daemon thread, once per process; returns its handle at once."""
-    from embedlab.projection import warm_up
+    from embedlab.tasks.projection import warm_up
 
     warmup = Warmup()
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from embedlab.encoder import Encoder
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_baseline
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.models import PACKAGED, load_model
-from embedlab.scoring import Baseline, layer_baselines, random_pair_baseline
-from embedlab.specs import EmbedSpec
+from embedlab.models.loading import PACKAGED, load_model
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
 

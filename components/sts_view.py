@@ -11,11 +11,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
+from embedlab.data.pairfiles import decode_text
+from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.errors import EmbedLabError
-from embedlab.models import PACKAGED, SUGGESTED_MODELS, UNTRAINED
-from embedlab.pairfiles import decode_text
-from embedlab.specs import RAW_POOLINGS
-from embedlab.sts import (
+from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS, UNTRAINED
+from embedlab.tasks.sts import (
     BUNDLED_LABEL,
     FIRST_LAST,
     HUB_DATASETS,

@@ -16,8 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, parse_layers
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,8 +60,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def load_encoder(ref: str):
     from transformers.utils import logging as transformers_logging
 
-    from embedlab.encoder import Encoder
-    from embedlab.models import load_model
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.models.loading import load_model
 
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar: stderr is one line, the error if any
     return Encoder(load_model(ref))
@@ -72,8 +72,8 @@ def _number(value: float) -> float | None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from embedlab.pairfiles import read_pairs
-    from embedlab.scoring import pair_cosines, random_pair_baseline
+    from embedlab.data.pairfiles import read_pairs
+    from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
 
     pairs = read_pairs(args.file)
     spec = spec_from_args(args)
@@ -110,7 +110,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from embedlab.sts import evaluate, fit_on_pairs, grid_specs, read_scored_pairs, text_report
+    from embedlab.tasks.sts import evaluate, fit_on_pairs, grid_specs, read_scored_pairs, text_report
 
     pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
     spec = spec_from_args(args)
@@ -137,8 +137,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def add_post_options(parser: argparse.ArgumentParser, default_fit: str = "the bundled reference sentences") -> None:
-    """Post-processing options (see embedlab.postprocess); read them back with ``spec_from_args``."""
-    from embedlab.postprocess import POSTS
+    """Post-processing options (see embedlab.embedding.postprocess); read them back with ``spec_from_args``."""
+    from embedlab.embedding.postprocess import POSTS
 
     parser.add_argument("--post", default="none", choices=POSTS, help="post-processing fitted on a corpus")
     parser.add_argument("--post-dims", type=int, help="abtt: directions removed; whiten: dimensions kept")
@@ -153,7 +153,7 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
     if getattr(args, "fit", None):
         from pathlib import Path
 
-        from embedlab.pairfiles import decode_text
+        from embedlab.data.pairfiles import decode_text
 
         path = Path(args.fit)
         if not path.is_file():
@@ -170,8 +170,8 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
 
 
 def run_negtest(args: argparse.Namespace) -> int:
-    from embedlab.negtest import THRESHOLD_HOW, read_labelled_pairs
-    from embedlab.negtest import run_negtest as negative_test
+    from embedlab.tasks.negtest import THRESHOLD_HOW, read_labelled_pairs
+    from embedlab.tasks.negtest import run_negtest as negative_test
 
     pairs = read_labelled_pairs(args.file)  # bad input fails before the model loads
     if args.threshold is not None and not math.isfinite(args.threshold):

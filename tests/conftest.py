@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` and without pyproject's pythonpath
     sys.path.insert(0, str(REPO_ROOT))
 
-from embedlab.models import PACKAGED, UNTRAINED, LoadedModel, load_model, packaged_model_path  # noqa: E402
+from embedlab.models.loading import PACKAGED, UNTRAINED, LoadedModel, load_model, packaged_model_path  # noqa: E402
 
 TINY_SEED = 1234
 TINY_SHAPE = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
@@ -42,7 +42,7 @@ def untrained_model() -> LoadedModel:
 @pytest.fixture
 def encoder(packaged_model: LoadedModel):
     """A fresh Encoder over the session model: empty cache, forward-pass counters at 0."""
-    from embedlab.encoder import Encoder
+    from embedlab.embedding.encoder import Encoder
 
     return Encoder(packaged_model)
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from embedlab import cli
-from embedlab.encoder import Encoder
-from embedlab.pairfiles import read_pairs
-from embedlab.scoring import random_pair_baseline
-from embedlab.specs import EmbedSpec
+from embedlab.data.pairfiles import read_pairs
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import random_pair_baseline
+from embedlab.embedding.specs import EmbedSpec
 from tests.helpers import one_line_error
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from embedlab.encoder import Encoder, cosine_rows
+from embedlab.embedding.encoder import Encoder, cosine_rows
+from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.specs import RAW_POOLINGS, EmbedSpec
 
 M = "all-MiniLM-L6-v2"
 ATOL = 1e-5

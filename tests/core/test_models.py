@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from embedlab.encoder import Encoder
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.models import PACKAGED, UNTRAINED, load_model
-from embedlab.specs import EmbedSpec
+from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
 
 TEXTS = ["Hi!", "How old are you?", "A considerably longer sentence, so that the batch has some padding in it."]
 HANG_GUARD_S = 5.0

@@ -14,9 +14,11 @@ import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from embedlab import cli
-from embedlab.encoder import Encoder
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import Baseline, pair_cosines, random_pair_baseline
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.negtest import (
+from embedlab.tasks.negtest import (
     BEST,
     USER,
     best_threshold,
@@ -32,8 +34,6 @@ from embedlab.negtest import (
     run_negtest,
     summary_table,
 )
-from embedlab.scoring import Baseline, pair_cosines, random_pair_baseline
-from embedlab.specs import EmbedSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 M = "all-MiniLM-L6-v2"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.errors import EmbedLabError
-from embedlab.pairfiles import decode_text, parse_pairs_text, read_pairs
 from tests.helpers import write
 
 STS_DEV = Path(__file__).resolve().parents[2].parent / "shared/data/stsbenchmark/sts-dev.csv"

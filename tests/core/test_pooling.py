@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from embedlab.pooling import RAW_POOLERS, cls_pool, max_pool, mean_pool
+from embedlab.embedding.pooling import RAW_POOLERS, cls_pool, max_pool, mean_pool
 
 HUGE = 1e6
 

@@ -7,22 +7,22 @@ import pytest
 from scipy.stats import percentileofscore
 from sklearn.decomposition import PCA
 
-from embedlab.encoder import Encoder, cosine_rows
-from embedlab.errors import EmbedLabError
-from embedlab.postprocess import (
+from embedlab.embedding.encoder import Encoder, cosine_rows
+from embedlab.embedding.postprocess import (
     MIN_FIT_SENTENCES,
     default_abtt_dims,
     default_whiten_dims,
     fit_postprocess,
 )
-from embedlab.scoring import (
+from embedlab.embedding.scoring import (
     Baseline,
     random_pair_baseline,
     random_pair_indices,
     reference_sentences,
     score_percentiles,
 )
-from embedlab.specs import EmbedSpec
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.errors import EmbedLabError
 
 M = "all-MiniLM-L6-v2"
 TEXTS = ["What is your age?", "How old are you?", "The cat chased the dog.", "Volcanoes form at plate edges."]

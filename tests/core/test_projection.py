@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedlab.encoder import Encoder
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.projection import (
+from embedlab.tasks.projection import (
     MAX_SENTENCES,
     ProjectionSettings,
     bundled_sentences,
@@ -31,7 +32,6 @@ from embedlab.projection import (
     sentences_from_pairs,
     vectors_tsv,
 )
-from embedlab.specs import EmbedSpec
 
 M = "all-MiniLM-L6-v2"
 FAST_UMAP = {"n_neighbors": 8, "n_epochs": 60}  # numba compiles once per session (~15 s); keep the fits small

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedlab.encoder import Encoder
-from embedlab.errors import EmbedLabError
-from embedlab.scoring import (
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import (
     BASELINE_PAIRS,
     layer_profile,
     pair_cosines,
@@ -15,7 +14,8 @@ from embedlab.scoring import (
     random_pair_indices,
     reference_sentences,
 )
-from embedlab.specs import RAW_POOLINGS, EmbedSpec
+from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec
+from embedlab.errors import EmbedLabError
 
 M = "all-MiniLM-L6-v2"
 CORPUS = [

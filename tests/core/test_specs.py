@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, check_pooling, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, check_pooling, parse_layers
 
 N = 7  # hidden states of a 6-layer model: 0 = embeddings, 1..6 = transformer layers
 

@@ -13,11 +13,12 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from embedlab import cli, sts
-from embedlab.encoder import BATCH_SIZE, Encoder
+from embedlab import cli
+from embedlab.embedding.encoder import BATCH_SIZE, Encoder
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.models import HUB_CONNECT_TIMEOUT_S
-from embedlab.specs import EmbedSpec
+from embedlab.models.hub import HUB_CONNECT_TIMEOUT_S
+from embedlab.tasks import sts
 from tests.helpers import one_line_error, write
 
 STS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"

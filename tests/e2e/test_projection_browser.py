@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from embedlab.projection import bundled_sentences
+from embedlab.tasks.projection import bundled_sentences
 
 pytestmark = pytest.mark.e2e
 FIRST_LOAD_MS = 300_000  # model load, 400 sentences encoded, UMAP compiled once: minutes on a busy 2-core machine

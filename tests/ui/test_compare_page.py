@@ -11,10 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from components import state
 from components.pairs_table import PAIRS_TABLE
-from embedlab.compare import example_pairs
-from embedlab.encoder import Encoder
-from embedlab.scoring import pair_cosines
-from embedlab.specs import EmbedSpec
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import pair_cosines
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.tasks.compare import example_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "compare.py")

@@ -11,10 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from components import negtest_view as view
 from components.services import get_encoder
-from embedlab.encoder import Encoder
-from embedlab.negtest import bundled_suite, renumbered, run_negtest
-from embedlab.scoring import pair_cosines
-from embedlab.specs import EmbedSpec
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import pair_cosines
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.tasks.negtest import bundled_suite, renumbered, run_negtest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "negative_tests.py")

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 import components.projection_view as view
 from components import state
 from components.services import get_encoder
-from embedlab.projection import ProjectionSettings, label_agreement, parse_sentence_lines
-from embedlab.specs import EmbedSpec
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.tasks.projection import ProjectionSettings, label_agreement, parse_sentence_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "projection.py")

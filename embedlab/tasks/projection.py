@@ -21,18 +21,18 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from embedlab.corpora import PROJECTION_FILE
+from embedlab.data.pairfiles import decode_text, read_delimited
 from embedlab.errors import EmbedLabError
-from embedlab.pairfiles import decode_text, read_delimited
 
 MAX_SENTENCES = 5000
-BUNDLED_FILE = Path(__file__).resolve().parent.parent / "assets" / "projection_sentences.csv"
+
 Method = Literal["umap", "pca"]
 METHODS: tuple[str, ...] = get_args(Method)
 DEFAULT_SEED = 42
@@ -173,7 +173,7 @@ def sentences_from_pairs(frame: pd.DataFrame, limit: int = MAX_SENTENCES) -> Sen
 @lru_cache(maxsize=1)
 def bundled_sentences() -> SentenceSet:
     """The example set shipped in assets/: several hundred sentences in eight topics."""
-    found = parse_sentence_csv(BUNDLED_FILE.read_text(encoding="utf-8"), BUNDLED_FILE.name)
+    found = parse_sentence_csv(PROJECTION_FILE.read_text(encoding="utf-8"), PROJECTION_FILE.name)
     return SentenceSet(found.sentences, found.labels, found.skipped_empty, "the bundled example set")
 
 

@@ -33,16 +33,16 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import rankdata
 
-from embedlab.encoder import Encoder, Progress
+from embedlab.corpora import NEGTEST_FILE
+from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
+from embedlab.embedding.encoder import Encoder, Progress
+from embedlab.embedding.scoring import Baseline, pair_cosines, random_pair_baseline, score_percentiles
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.pairfiles import decode_text, parse_pairs_text, read_pairs
-from embedlab.scoring import Baseline, pair_cosines, random_pair_baseline, score_percentiles
-from embedlab.specs import EmbedSpec
 
 LABELLED_COLUMNS = ("sentence1", "sentence2", "label")
 EDITOR_COLUMNS = ["sentence1", "sentence2", "label", "category"]
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SUITE_FILE = ASSETS / "negtest_pairs.csv"
+
 BEST = "best"  # threshold_how when chosen from the data
 USER = "set"
 THRESHOLD_HOW = {
@@ -225,7 +225,7 @@ def parse_labelled_text(data: bytes, name: str = "file") -> pd.DataFrame:
 
 def bundled_suite() -> pd.DataFrame:
     """The project's own labelled pairs (paraphrases, negations, role reversals, antonyms, ...)."""
-    return read_labelled_pairs(SUITE_FILE)
+    return read_labelled_pairs(NEGTEST_FILE)
 
 
 # ---------------------------------------------------------------- statistics

@@ -19,14 +19,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from embedlab.embedding.forward import BATCH_SIZE, forward_batches
+from embedlab.embedding.pooling import RAW_POOLERS
+from embedlab.embedding.postprocess import PostTransform, fit_postprocess
+from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.models import LoadedModel
-from embedlab.pooling import RAW_POOLERS
-from embedlab.postprocess import PostTransform, fit_postprocess
-from embedlab.specs import RAW_POOLINGS, EmbedSpec, parse_layers
+from embedlab.models.loading import LoadedModel
 
 Progress = Callable[[int, int], None]  # (texts done, texts to do)
-BATCH_SIZE = 32
 DEFAULT_CACHE_BYTES = 768 * 2**20
 MAX_TRANSFORMS = 16  # fitted post-processing transforms kept per encoder (LRU)
 
@@ -117,41 +117,35 @@ class Encoder:
     def _encode(self, texts: list[str], progress: Progress | None) -> list[TextStates]:
         st_model = self.model.st_model
         max_len = self.model.facts.max_seq_length
-        order = np.argsort([-len(text) for text in texts], kind="stable")  # batch by length: less padding
         results: list[TextStates | None] = [None] * len(texts)
         done = 0
-        for start in range(0, len(texts), BATCH_SIZE):
-            batch_index = order[start : start + BATCH_SIZE]
-            batch = [texts[i] for i in batch_index]
-            features = st_model.preprocess(batch)
-            inputs = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in features}
-            output = self.model.backbone(**inputs, output_hidden_states=True, return_dict=True)
+        for batch in forward_batches(self.model, texts, BATCH_SIZE):
             with self._lock:
                 self.forward_passes += 1
-            mask = features["attention_mask"]  # (batch, seq)
+            mask = batch.attention_mask  # (batch, seq)
             # Pool layer by layer, then stack the small pooled vectors: stacking the hidden states themselves
             # would copy (n_hidden_states, batch, seq, hidden) floats per batch for nothing.
             pooled = {  # name -> (batch, n_hidden_states, hidden)
-                name: torch.stack([RAW_POOLERS[name](h, mask) for h in output.hidden_states], dim=1).float().numpy()
+                name: torch.stack([RAW_POOLERS[name](h, mask) for h in batch.hidden_states], dim=1).float().numpy()
                 for name in RAW_POOLINGS
             }
-            n_tokens = self._full_lengths(batch, mask)
-            pipeline = dict(features)
-            pipeline["token_embeddings"] = output.hidden_states[-1]
-            pipeline["all_layer_embeddings"] = output.hidden_states  # for WeightedLayerPooling pipelines
+            n_tokens = self._full_lengths(list(batch.texts), mask)
+            pipeline = dict(batch.features)
+            pipeline["token_embeddings"] = batch.hidden_states[-1]
+            pipeline["all_layer_embeddings"] = batch.hidden_states  # for WeightedLayerPooling pipelines
             for module in list(st_model)[1:]:
                 pipeline = module(pipeline)
             sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
-            for row, i in enumerate(batch_index):
+            for row, i in enumerate(batch.index):
                 results[i] = TextStates(
                     pooled={name: pooled[name][row].copy() for name in RAW_POOLINGS},  # own memory, not a view
                     model=sentence[row].copy(),
                     n_tokens=n_tokens[row],
                     truncated=n_tokens[row] > max_len,
                 )
-            done += len(batch)
+            done += len(batch.index)
             with self._lock:
-                self.texts_encoded += len(batch)
+                self.texts_encoded += len(batch.index)
             if progress is not None:
                 progress(done, len(texts))
         return results  # type: ignore[return-value]
@@ -203,9 +197,7 @@ class Encoder:
             if transform is not None:
                 self._transforms.move_to_end(spec)
                 return transform
-            from embedlab.scoring import reference_sentences  # scoring imports this module
-
-            corpus = list(spec.post_corpus if spec.post_corpus is not None else reference_sentences())
+            corpus = list(fitting_corpus(spec))
             base = replace(spec, post="none", post_dims=None, post_corpus=None)
             transform = fit_postprocess(self._pooled_vectors(self.states(corpus), base), spec.post, spec.post_dims)
             self.transforms_fitted += 1

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from embedlab.corpora import reference_sentences
+from embedlab.embedding.postprocess import check_post, check_post_dims, post_label
 from embedlab.errors import EmbedLabError
-from embedlab.postprocess import check_post, check_post_dims, post_label
 
 Pooling = Literal["model", "cls", "mean", "max"]
 POOLINGS: tuple[str, ...] = get_args(Pooling)
@@ -93,8 +94,8 @@ class EmbedSpec:
 
     ``layers`` is ignored when ``pooling == "model"``: the model's own pipeline decides.
 
-    Post-processing (see ``embedlab.postprocess``): ``post`` is none, center, abtt or whiten; ``post_dims`` the
-    directions abtt removes or the dimensions whitening keeps (None: the default; always None for none/center);
+    Post-processing (see ``embedlab.embedding.postprocess``): ``post`` is none, center, abtt or whiten; ``post_dims``
+    the directions abtt removes or the dimensions whitening keeps (None: the default; always None for none/center);
     ``post_corpus`` the sentences the transform is fitted on (None: the bundled reference sentences; always
     None when ``post == "none"``). The label gains " · <post-processing>" only when ``post != "none"``.
     """
@@ -127,3 +128,8 @@ class EmbedSpec:
             return base
         corpus_size = None if self.post_corpus is None else len(self.post_corpus)
         return f"{base} · {post_label(self.post, self.post_dims, corpus_size)}"
+
+
+def fitting_corpus(spec: EmbedSpec) -> tuple[str, ...]:
+    """The sentences ``spec``'s post-processing is fitted on: its own corpus, else the bundled reference sentences."""
+    return spec.post_corpus if spec.post_corpus is not None else reference_sentences()

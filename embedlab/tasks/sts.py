@@ -1,6 +1,6 @@
 """STS evaluation: which layer and pooling really work, measured as rank correlation with human scores.
 
-Data: scored pairs from the STS benchmark's headerless tab format (parsed by ``embedlab.pairfiles``, quirks
+Data: scored pairs from the STS benchmark's headerless tab format (parsed by ``embedlab.data.pairfiles``, quirks
 included), from CSV/TSV with ``sentence1``, ``sentence2``, ``score`` headers, from the bundled
 ``assets/sts_mini.csv`` (written for the project, not the benchmark), or from the Hugging Face ``datasets`` library.
 Gold scores may be on the benchmark's 0-5 scale or on 0-1; they are kept as given and the scale is recorded
@@ -13,7 +13,7 @@ a slice, an average and a cosine. Spearman and Pearson are reported x 100. A con
 same for every pair (CLS at layer 0 is one fixed vector for every sentence) has no correlation: it is reported
 as ``None`` with the note ``UNDEFINED``, never NaN in JSON and never a crash.
 
-The grid also holds the ``GRID_POSTS`` post-processings (``embedlab.postprocess``: center, abtt, whiten of
+The grid also holds the ``GRID_POSTS`` post-processings (``embedlab.embedding.postprocess``: center, abtt, whiten of
 first-last mean; whiten of last-layer mean). They are fitted on the evaluated set's own unique sentences, never
 on its gold scores: those states are already in hand, so no forward pass is added (the app's default fitting
 corpus, the 320 bundled reference sentences, would need one pass each and is a small sample for a 768-d
@@ -39,15 +39,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from embedlab.encoder import Encoder, Progress, cosine_rows
+from embedlab.corpora import STS_MINI_FILE
+from embedlab.data.pairfiles import parse_pairs_text, read_pairs
+from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
+from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
+from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.models import hub_unreachable_reason
-from embedlab.pairfiles import parse_pairs_text, read_pairs
-from embedlab.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
-from embedlab.specs import RAW_POOLINGS, EmbedSpec, parse_layers
+from embedlab.models.hub import hub_unreachable_reason
 
 SCORED_COLUMNS = ("sentence1", "sentence2", "score")
-BUNDLED_FILE = Path(__file__).resolve().parent.parent / "assets" / "sts_mini.csv"
+
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
 UNDEFINED = "undefined: every pair scores the same (within float precision)"
@@ -161,7 +162,7 @@ def scored_pairs_from_frame(frame: pd.DataFrame, name: str = "file") -> ScoredPa
 
 
 def parse_scored_text(text: str, name: str = "file") -> ScoredPairs:
-    """Scored pairs from STS-format or CSV/TSV text (see ``embedlab.pairfiles.parse_pairs_text``)."""
+    """Scored pairs from STS-format or CSV/TSV text (see ``embedlab.data.pairfiles.parse_pairs_text``)."""
     return scored_pairs_from_frame(parse_pairs_text(text, SCORED_COLUMNS, name), name)
 
 
@@ -172,7 +173,7 @@ def read_scored_pairs(path: str | Path) -> ScoredPairs:
 
 def bundled_pairs() -> ScoredPairs:
     """The project's own small scored set (60 pairs, 0-5): not the STS benchmark."""
-    pairs = read_scored_pairs(BUNDLED_FILE)
+    pairs = read_scored_pairs(STS_MINI_FILE)
     return ScoredPairs(BUNDLED_LABEL, pairs.sentence1, pairs.sentence2, pairs.gold, pairs.scale)
 
 

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from embedlab.encoder import Encoder, Progress, cosine_rows
+from embedlab.corpora import reference_sentences
+from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
+from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus
 from embedlab.errors import EmbedLabError
-from embedlab.specs import RAW_POOLINGS, EmbedSpec
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-REFERENCE_FILE = ASSETS / "reference_sentences.txt"
 BASELINE_PAIRS = 2000
 BASELINE_SEED = 0
-
-
-@lru_cache(maxsize=1)
-def reference_sentences() -> tuple[str, ...]:
-    """The project's reference corpus: a few hundred varied sentences, one per line."""
-    lines = REFERENCE_FILE.read_text(encoding="utf-8").splitlines()
-    return tuple(dict.fromkeys(line.strip() for line in lines if line.strip()))
 
 
 @dataclass(frozen=True)
@@ -148,11 +138,6 @@ def score_percentiles(scores: npt.ArrayLike, baseline: Baseline) -> npt.NDArray[
 HELD_OUT_FOLDS = 5
 
 
-def fitting_corpus(spec: EmbedSpec) -> tuple[str, ...]:
-    """The sentences ``spec``'s post-processing is fitted on: its own corpus, else the reference sentences."""
-    return spec.post_corpus if spec.post_corpus is not None else reference_sentences()
-
-
 def held_out_cosines(
     encoder: Encoder, spec: EmbedSpec, corpus: Sequence[str], progress: Progress | None = None
 ) -> npt.NDArray[np.float64]:
@@ -169,7 +154,7 @@ def held_out_cosines(
     """
     from dataclasses import replace
 
-    from embedlab.postprocess import fit_postprocess
+    from embedlab.embedding.postprocess import fit_postprocess
 
     corpus = list(dict.fromkeys(corpus))
     if len(corpus) < 2 * HELD_OUT_FOLDS:

@@ -1,0 +1,24 @@
+"""The project's bundled corpora and their paths: one place that knows where ``assets/`` is.
+
+Every file here was written for the project (none is taken from a benchmark). Readers that need parsing (pairs,
+labelled pairs, scored pairs) live with their task; this module only names the files and reads the plain
+sentence list that post-processing and random-pair baselines use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+REFERENCE_FILE = ASSETS / "reference_sentences.txt"  # 320 varied sentences: baselines and the default fit corpus
+NEGTEST_FILE = ASSETS / "negtest_pairs.csv"  # the bundled labelled negative-test suite
+STS_MINI_FILE = ASSETS / "sts_mini.csv"  # a small scored set, NOT the STS benchmark
+PROJECTION_FILE = ASSETS / "projection_sentences.csv"  # 400 labelled sentences in 8 topics, with paraphrase groups
+
+
+@lru_cache(maxsize=1)
+def reference_sentences() -> tuple[str, ...]:
+    """The project's reference corpus: a few hundred varied sentences, one per line, de-duplicated in order."""
+    lines = REFERENCE_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(dict.fromkeys(line.strip() for line in lines if line.strip()))
