@@ -186,6 +186,7 @@ def run_negtest(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "auc": _number(result.auc),
+                    **({"auc_reason": result.auc_reason} if result.auc_reason else {}),
                     "threshold": _number(result.threshold),
                     "baseline": {"mean": _number(result.baseline.mean), "p95": _number(result.baseline.p95)},
                     "pairs": [
@@ -206,8 +207,9 @@ def run_negtest(args: argparse.Namespace) -> int:
         )
     else:
         print(spec.label)
+        auc = "undefined" if result.auc_reason else f"{result.auc:.3f}"
         print(
-            f"ROC AUC {result.auc:.3f} · threshold {result.threshold:.4f} ({THRESHOLD_HOW[result.threshold_how]}) · "
+            f"ROC AUC {auc} · threshold {result.threshold:.4f} ({THRESHOLD_HOW[result.threshold_how]}) · "
             f"random-pair baseline: mean {result.baseline.mean:.3f}, p95 {result.baseline.p95:.3f}"
         )
         print(result.verdict())

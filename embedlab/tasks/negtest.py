@@ -36,6 +36,7 @@ from scipy.stats import rankdata
 from embedlab.corpora import NEGTEST_FILE
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.embedding.encoder import Encoder, Progress
+from embedlab.embedding.precision import noise_reason
 from embedlab.embedding.scoring import Baseline, pair_cosines, random_pair_baseline, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
@@ -309,7 +310,7 @@ class NegTestResult:
         spec: the configuration.
         pairs: the validated pairs (sentence1, sentence2, label, category); their index names the rows.
         scores: (n_pairs,) float64 cosines, scores[i] is the cosine of pairs.iloc[i].
-        auc: ROC AUC.
+        auc: ROC AUC; NaN when the scores cannot be ranked (``auc_reason`` says why: constant or float32 noise).
         threshold: the threshold used; threshold_how: BEST or USER.
         baseline: random-pair baseline of the configuration.
         failures: ``failure_table`` at the threshold.
@@ -323,6 +324,7 @@ class NegTestResult:
     threshold_how: str
     baseline: Baseline
     failures: pd.DataFrame
+    auc_reason: str | None = None
 
     @property
     def n_positive(self) -> int:
@@ -394,11 +396,13 @@ def judge(
     used = float(threshold) if threshold is not None else best_threshold(labels, scores)
     if not np.isfinite(used):
         raise EmbedLabError(f"The threshold must be a number, not {threshold!r}.")
+    reason = noise_reason(scores)
     return NegTestResult(
         spec=spec,
         pairs=pairs,
         scores=scores,
-        auc=roc_auc(labels, scores),
+        auc=float("nan") if reason else roc_auc(labels, scores),
+        auc_reason=reason,
         threshold=used,
         threshold_how=how,
         baseline=baseline,
@@ -426,6 +430,11 @@ def _separation(auc: float) -> str:
 def verdict(result: NegTestResult) -> str:
     """One plain sentence about a configuration, e.g. for reading aloud in class."""
     how = "the best threshold" if result.threshold_how == BEST else "your threshold"
+    if result.auc_reason:
+        return (
+            f"{result.spec.label} cannot tell the pairs apart: ROC AUC {result.auc_reason}. Every pass or fail "
+            "below is decided by rounding, not by meaning."
+        )
     text = (
         f"{result.spec.label} {_separation(result.auc)} (ROC AUC {result.auc:.2f}). "
         f"At {how}, {result.threshold:.2f}, {result.false_matches} of {result.n_negative} pairs that should not "

@@ -11,7 +11,9 @@ Evaluation: ONE ``encoder.states(unique_sentences)`` call (one forward pass per 
 layer's CLS, mean and max vectors plus the model's own pipeline output; every configuration of the grid is then
 a slice, an average and a cosine. Spearman and Pearson are reported x 100. A configuration whose cosine is the
 same for every pair (CLS at layer 0 is one fixed vector for every sentence) has no correlation: it is reported
-as ``None`` with the note ``UNDEFINED``, never NaN in JSON and never a crash.
+as ``None`` with the reason in words (``embedlab.embedding.precision``), never NaN in JSON and never a crash; so is
+one whose cosines vary by less than float32 noise (a standard deviation below 1e-5: CLS at layers 1-3 of
+all-MiniLM-L6-v2), whose Spearman would be decided by rounding.
 
 The grid also holds the ``GRID_POSTS`` post-processings (``embedlab.embedding.postprocess``: center, abtt, whiten of
 first-last mean; whiten of last-layer mean). They are fitted on the evaluated set's own unique sentences, never
@@ -43,6 +45,7 @@ from embedlab.corpora import STS_MINI_FILE
 from embedlab.data.pairfiles import parse_pairs_text, read_pairs
 from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
 from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
+from embedlab.embedding.precision import CONSTANT, noise_reason
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import hub_unreachable_reason
@@ -51,12 +54,12 @@ SCORED_COLUMNS = ("sentence1", "sentence2", "score")
 
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
-UNDEFINED = "undefined: every pair scores the same (within float precision)"
+UNDEFINED = CONSTANT  # CLS at layer 0: one fixed vector; float32 noise has its own sentence (noise_reason)
+GOLD_CONSTANT = "undefined: every gold score is the same"
 FIT_NOTE = "post-processing fitted on the evaluated sentences, without their scores"
 FIRST_LAST = "first-last"
 HUB_DATASETS: tuple[str, ...] = ("sentence-transformers/stsb", "mteb/stsbenchmark-sts")
 HUB_SPLITS: tuple[str, ...] = ("validation", "test", "train")
-_CONSTANT_TOLERANCE = 1e-6  # cosines spread less than this (float rounding) count as one value
 TABLE_COLUMNS = ["model", "pooling", "layers", "post", "post_dims", "spearman", "pearson", "note"]
 WHITEN_FIT_RATIO = 8  # whitening fitted on the evaluated sentences keeps at most n / 8 dimensions (see grid_specs)
 # Post-processed rows of the grid (pooling, layers, post); "-1" is resolved to the last layer's index.
@@ -219,32 +222,32 @@ def load_hub_benchmark(split: str = "validation", dataset: str = HUB_DATASETS[0]
 
 @dataclass(frozen=True)
 class Correlation:
-    """Spearman and Pearson x 100; None where undefined (constant cosines)."""
+    """Spearman and Pearson x 100; None where undefined, with the reason in words."""
 
     spearman: float | None
     pearson: float | None
-
-
-def is_constant(values: npt.NDArray[np.floating]) -> bool:
-    """All values equal up to float rounding."""
-    values = np.asarray(values, dtype=np.float64)
-    return values.size == 0 or float(np.ptp(values)) <= _CONSTANT_TOLERANCE * max(1.0, float(np.abs(values).max()))
+    reason: str | None = None
 
 
 def correlate(cosines: npt.NDArray[np.floating], gold: npt.NDArray[np.floating]) -> Correlation:
-    """Spearman and Pearson (x 100) of cosines against gold scores."""
+    """Spearman and Pearson (x 100) of cosines against gold scores.
+
+    Undefined (None, with ``reason``) when the cosines are constant or float32 noise (``noise_reason``: a
+    standard deviation below 1e-5), or when every gold score is the same.
+    """
     from scipy.stats import pearsonr, spearmanr
 
-    if is_constant(cosines) or is_constant(gold):
-        return Correlation(None, None)
+    if reason := noise_reason(cosines):
+        return Correlation(None, None, reason)
+    if float(np.ptp(np.asarray(gold, dtype=np.float64))) == 0.0:
+        return Correlation(None, None, GOLD_CONSTANT)
     cosines = np.asarray(cosines, dtype=np.float64)
     gold = np.asarray(gold, dtype=np.float64)
     spearman = float(spearmanr(cosines, gold).statistic) * 100
     pearson = float(pearsonr(cosines, gold).statistic) * 100
-    return Correlation(
-        spearman if math.isfinite(spearman) else None,
-        pearson if math.isfinite(pearson) else None,
-    )
+    if not (math.isfinite(spearman) and math.isfinite(pearson)):
+        return Correlation(None, None, CONSTANT)
+    return Correlation(spearman, pearson)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -302,7 +305,7 @@ class Evaluation:
 
     Attributes:
         table: one row per configuration: model, pooling, layers, spearman, pearson (x 100, NaN where
-            undefined), note (``UNDEFINED`` there, else "").
+            undefined), note (why it is undefined there, in words: ``noise_reason``; else "").
         cosines: (n_configurations, n_pairs) float64; row i belongs to table row i, column j to pair j.
         gold: (n_pairs,) float64 gold scores.
     """
@@ -350,13 +353,15 @@ class Evaluation:
                 "post": post,
                 "spearman": None if math.isnan(spearman) else round(float(spearman), 6),
                 "pearson": None if math.isnan(pearson) else round(float(pearson), 6),
+                **({"reason": note} if math.isnan(spearman) else {}),
             }
-            for pooling, layers, post, spearman, pearson in zip(
+            for pooling, layers, post, spearman, pearson, note in zip(
                 self.table.pooling,
                 self.table.layers,
                 self.table.post,
                 self.table.spearman,
                 self.table.pearson,
+                self.table.note,
                 strict=True,
             )
         ]
@@ -409,7 +414,7 @@ def evaluate(
                 "post_dims": spec.post_dims,
                 "spearman": np.nan if correlation.spearman is None else correlation.spearman,
                 "pearson": np.nan if correlation.pearson is None else correlation.pearson,
-                "note": UNDEFINED if correlation.spearman is None else "",
+                "note": correlation.reason or "",
             }
         )
     return Evaluation(
@@ -652,7 +657,7 @@ def text_report(evaluation: Evaluation) -> list[str]:
         line = evaluation.table.iloc[row]
         mark = "  <- best" if best is not None and len(evaluation.table) > 1 and line.name == best.name else ""
         if math.isnan(line.spearman):
-            lines.append(f"{describe_row(evaluation, row):<36} {UNDEFINED}")
+            lines.append(f"{describe_row(evaluation, row):<36} {line.note}")
         else:
             lines.append(f"{describe_row(evaluation, row):<36} {line.spearman:9.2f} {line.pearson:9.2f}{mark}")
     return lines

@@ -108,6 +108,25 @@ def test_auc_edge_cases():
         roc_auc([1, 1], [0.1, 0.2])
 
 
+def test_auc_of_float32_noise_is_undefined_with_the_reason():
+    """Scores that differ only by rounding (CLS at an early layer) rank nothing: no AUC, a verdict that says so."""
+    labels = [1, 1, 0, 0]
+    scores = [0.999991, 0.999993, 0.999992, 0.999990]  # spread ~1e-6, below NOISE_STD
+    result = judge(EmbedSpec(M, "cls", "1"), labelled(scores, labels), scores, None, NO_BASELINE)
+    assert np.isnan(result.auc) and "float32 rounding noise" in result.auc_reason
+    assert "cannot tell the pairs apart" in result.verdict() and "ROC AUC 0." not in result.verdict()
+    assert np.isnan(summary_table([result]).iloc[0].auc)
+    spread_out = [0.9, 0.5, 0.2, 0.1]
+    assert judge(EmbedSpec(M), labelled(spread_out, labels), spread_out, None, NO_BASELINE).auc_reason is None
+
+
+def test_cli_json_reports_an_undefined_auc_with_its_reason(tmp_path, session_encoder, capsys):
+    path = write(tmp_path, HARD)
+    cli.main(["negtest", str(path), "--model", M, "--pooling", "cls", "--layers", "0", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["auc"] is None and report["auc_reason"].startswith("undefined: every pair scores exactly the same")
+
+
 # ---------------------------------------------------------------- failures
 
 

@@ -15,6 +15,7 @@ from scipy.stats import pearsonr, spearmanr
 
 from embedlab import cli
 from embedlab.embedding.encoder import BATCH_SIZE, Encoder
+from embedlab.embedding.precision import NOISE_STD, noise_reason
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import HUB_CONNECT_TIMEOUT_S
@@ -272,16 +273,50 @@ def test_cls_at_layer_0_is_one_vector_so_undefined(grid_run, dev_subset):
     assert math.isnan(evaluation.table.spearman[row]) and math.isnan(evaluation.table.pearson[row])
     assert evaluation.table.note[row] == sts.UNDEFINED
     record = evaluation.records()[row]
-    assert record == {"pooling": "cls", "layers": "0", "post": "none", "spearman": None, "pearson": None}
+    assert record == {
+        "pooling": "cls",
+        "layers": "0",
+        "post": "none",
+        "spearman": None,
+        "pearson": None,
+        "reason": sts.UNDEFINED,
+    }
     assert "NaN" not in json.dumps(evaluation.records())
-    assert (evaluation.table.note == sts.UNDEFINED).sum() == 1  # every other configuration is defined
+    assert (evaluation.table.note == sts.UNDEFINED).sum() == 1  # the only exactly constant configuration
     assert evaluation.best() is not None
+
+
+def test_cls_cosines_that_are_float32_noise_are_undefined_never_best(grid_run):
+    """CLS at layers 1-3 of all-MiniLM-L6-v2: every cosine 0.9999x, spread far below 1e-5 (issue 11)."""
+    _, evaluation, _, _ = grid_run
+    for layer in ("1", "2", "3"):
+        row = evaluation.row_of("cls", layer)
+        cosines = evaluation.cosines[row]
+        assert cosines.std() < NOISE_STD and cosines.min() > 0.999  # measured, not assumed
+        assert math.isnan(evaluation.table.spearman[row]), layer
+        assert "float32 rounding noise" in evaluation.table.note[row]
+        assert evaluation.records()[row]["spearman"] is None and "noise" in evaluation.records()[row]["reason"]
+    best = evaluation.best()
+    assert best is not None and evaluation.cosines[int(best.name)].std() >= NOISE_STD
+    defined = evaluation.table.spearman.notna()
+    assert all(evaluation.cosines[row].std() >= NOISE_STD for row in np.flatnonzero(defined))
+
+
+def test_noise_reason_threshold():
+    assert noise_reason([0.3, 0.3, 0.3]) == sts.UNDEFINED
+    assert noise_reason([0.5]) == sts.UNDEFINED
+    just_noise = 0.99999 + np.array([-1, 1, -1, 1]) * 0.9 * NOISE_STD  # std 0.9e-5
+    assert "float32 rounding noise" in noise_reason(just_noise)
+    assert noise_reason(0.99999 + np.array([-1, 1, -1, 1]) * 1.1 * NOISE_STD) is None
+    assert sts.correlate(just_noise, np.array([1.0, 2.0, 3.0, 4.0])).spearman is None
+    assert sts.correlate(np.array([0.1, 0.2, 0.4]), np.array([2.0, 2.0, 2.0])).reason == sts.GOLD_CONSTANT
 
 
 def test_correlate_constant_and_monotone():
     gold = np.array([0.0, 1.0, 2.0, 5.0])
-    assert sts.correlate(np.full(4, 0.7), gold) == sts.Correlation(None, None)
-    assert sts.correlate(np.array([0.9, 0.9 + 1e-9, 0.9, 0.9]), gold) == sts.Correlation(None, None)  # rounding noise
+    assert sts.correlate(np.full(4, 0.7), gold) == sts.Correlation(None, None, sts.UNDEFINED)
+    noise = sts.correlate(np.array([0.9, 0.9 + 1e-9, 0.9, 0.9]), gold)  # rounding noise
+    assert noise.spearman is None and noise.pearson is None and "noise" in noise.reason
     monotone = sts.correlate(np.array([0.1, 0.2, 0.3, 0.35]), gold)
     assert monotone.spearman == pytest.approx(100.0) and 0 < monotone.pearson < 100
 
@@ -329,7 +364,7 @@ def test_whitening_to_n_minus_1_on_its_own_sentences_is_degenerate(encoder):
     full = EmbedSpec(M, "mean", "first-last", post="whiten", post_dims=len(corpus) - 1, post_corpus=corpus)
     default = sts.fit_on_pairs(EmbedSpec(M, "mean", "first-last", post="whiten"), pairs, 384)
     evaluation = sts.evaluate(encoder, pairs, [full, default])
-    assert evaluation.table.note[0] == sts.UNDEFINED
+    assert evaluation.table.note[0].startswith("undefined: every")  # constant, or equal up to float32 noise
     assert np.allclose(evaluation.cosines[0], -1 / (len(corpus) - 1), atol=1e-4)
     assert evaluation.table.post_dims[1] == len(corpus) // sts.WHITEN_FIT_RATIO
     assert evaluation.table.spearman[1] > 50
@@ -376,7 +411,9 @@ def test_eval_grid_json(session_encoder, small_sts_file, capsys, packaged_model)
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"model", "n_pairs", "results"}
     assert result["model"] == M and result["n_pairs"] == 40
-    assert all(set(row) == {"pooling", "layers", "post", "spearman", "pearson"} for row in result["results"])
+    for row in result["results"]:  # "reason" exactly where the numbers are null
+        assert set(row) - {"reason"} == {"pooling", "layers", "post", "spearman", "pearson"}
+        assert ("reason" in row) == (row["spearman"] is None) == (row["pearson"] is None)
     expected = sts.evaluate_grid(Encoder(packaged_model), sts.read_scored_pairs(small_sts_file))
     assert len(result["results"]) == len(expected.table)
     for row, (_, line) in zip(result["results"], expected.table.iterrows(), strict=True):
@@ -386,7 +423,9 @@ def test_eval_grid_json(session_encoder, small_sts_file, capsys, packaged_model)
         else:
             assert row["spearman"] == pytest.approx(line.spearman, abs=1e-5)
             assert row["pearson"] == pytest.approx(line.pearson, abs=1e-5)
-    assert {"pooling": "cls", "layers": "0", "post": "none", "spearman": None, "pearson": None} in result["results"]
+    cls_0 = {"pooling": "cls", "layers": "0", "post": "none", "spearman": None, "pearson": None}
+    cls_0["reason"] = sts.UNDEFINED
+    assert cls_0 in result["results"]
     whiten = [row for row in result["results"] if row["post"] == "whiten"]
     assert len(whiten) == 2 and all(row["spearman"] is not None for row in whiten)
 
