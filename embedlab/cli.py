@@ -41,12 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid", action="store_true", help="own pipeline, cls/mean/max at every layer + first-last, post-processings"
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object, null where undefined")
+    evaluate.add_argument(
+        "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
+    )
     negtest = commands.add_parser("negtest", help="labelled pairs: AUC, threshold, failures; exit 1 if any fails")
     negtest.add_argument("file", help="CSV or TSV with sentence1, sentence2 and label (1 = similar, 0 = not)")
     add_model_options(negtest)
     add_post_options(negtest)
     negtest.add_argument("--threshold", type=float, help="cosine at or above which a pair matches (default: best)")
     negtest.add_argument("--json", action="store_true", help="print one JSON object")
+    negtest.add_argument(
+        "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
+    )
     return parser
 
 
@@ -54,7 +60,16 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The options that pick one configuration: shared by every subcommand."""
     parser.add_argument("--model", required=True, help="all-MiniLM-L6-v2, untrained-bert, a Hub id or a folder")
     parser.add_argument("--pooling", default="model", choices=POOLINGS, help="default: the model's own pipeline")
-    parser.add_argument("--layers", default=DEFAULT_LAYERS, help="index, first-last, a:b or a comma list (default -1)")
+    parser.add_argument(
+        "--layers", default=DEFAULT_LAYERS, type=_layer_spec, help="index, first-last, a:b or a comma list (default -1)"
+    )
+
+
+def _layer_spec(text: str) -> str:
+    """An --layers value: refused when blank (checked against the model once it is loaded)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the layer spec is empty: give an index, first-last, a:b or a list")
+    return text.strip()
 
 
 def load_encoder(ref: str):
@@ -71,6 +86,37 @@ def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 6)
 
 
+def text_notes(encoder, texts: Sequence[tuple[str, str]]) -> list[dict]:
+    """Per pair, what the user must know about its texts: unknown-token shares, truncation, and the note.
+
+    Returns dicts with "unknown_tokens" ({"sentence1": share, "sentence2": share}; None for a pair with an empty
+    sentence, which is not scored), "truncated" (the sentences cut at the model's limit) and "note" ("" when
+    nothing is wrong). Read from the encoder's cache: texts already scored need no model pass.
+    """
+    from embedlab.embedding.readability import pair_readability
+
+    limit = encoder.model.facts.max_seq_length
+    scored = [i for i, (first, second) in enumerate(texts) if first.strip() and second.strip()]
+    found = [{"unknown_tokens": None, "truncated": [], "note": ""} for _ in texts]
+    readability = pair_readability(encoder, [texts[i] for i in scored])
+    for i, (share1, share2, note) in zip(scored, readability, strict=True):
+        named = list(zip(("sentence1", "sentence2"), encoder.states(list(texts[i])), strict=True))
+        cut = [f"{name} cut to {limit} of {state.n_tokens} tokens" for name, state in named if state.truncated]
+        found[i] = {
+            "unknown_tokens": {"sentence1": round(share1, 4), "sentence2": round(share2, 4)},
+            "truncated": [name for name, state in named if state.truncated],
+            "note": "; ".join([note, *cut] if note else cut),
+        }
+    return found
+
+
+def warn_notes(texts: Sequence[tuple[str, str]], notes: Sequence[dict]) -> None:
+    """One stderr line per pair with a note (row numbers from 1 below the header, as the pages count)."""
+    for row, ((first, second), found) in enumerate(zip(texts, notes, strict=True), start=1):
+        if found["note"]:
+            print(f"note: row {row} ({first[:30]} | {second[:30]}): {found['note']}", file=sys.stderr)
+
+
 def run_score(args: argparse.Namespace) -> int:
     from embedlab.data.pairfiles import read_pairs
     from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
@@ -85,6 +131,8 @@ def run_score(args: argparse.Namespace) -> int:
     for i, value in zip(scorable, pair_cosines(encoder, [texts[i] for i in scorable], spec), strict=True):
         cosines[i] = float(value)
     baseline = random_pair_baseline(encoder, spec)
+    notes = text_notes(encoder, texts)
+    warn_notes(texts, notes)
     if args.json:
         print(
             json.dumps(
@@ -94,8 +142,8 @@ def run_score(args: argparse.Namespace) -> int:
                     "layers": spec.layers,
                     "baseline": {"mean": _number(baseline.mean), "p95": _number(baseline.p95)},
                     "pairs": [
-                        {"sentence1": first, "sentence2": second, "cosine": _number(cosine)}
-                        for (first, second), cosine in zip(texts, cosines, strict=True)
+                        {"sentence1": first, "sentence2": second, "cosine": _number(cosine), **found}
+                        for (first, second), cosine, found in zip(texts, cosines, notes, strict=True)
                     ],
                 },
                 ensure_ascii=False,
@@ -103,14 +151,22 @@ def run_score(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{spec.label}  (random-pair baseline: mean {baseline.mean:.3f}, p95 {baseline.p95:.3f})")
-    for (first, second), cosine in zip(texts, cosines, strict=True):
+    for (first, second), cosine, found in zip(texts, cosines, notes, strict=True):
         shown = "  empty" if math.isnan(cosine) else f"{cosine:7.4f}"
-        print(f"{shown}  {first}  |  {second}")
+        print(f"{shown}  {first}  |  {second}" + (f"  [{found['note']}]" if found["note"] else ""))
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from embedlab.tasks.sts import evaluate, fit_on_pairs, grid_specs, read_scored_pairs, text_report
+    from embedlab.tasks.sts import (
+        evaluate,
+        fit_on_pairs,
+        grid_specs,
+        read_scored_pairs,
+        text_report,
+        unreadable_pairs,
+        without_pairs,
+    )
 
     pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
     spec = spec_from_args(args)
@@ -128,9 +184,22 @@ def run_eval(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             print(f"\rencoding {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
-    evaluation = evaluate(encoder, pairs, specs, progress)
+    unreadable = unreadable_pairs(encoder, pairs, progress)
+    if unreadable:
+        action = "left out (--skip-unreadable)" if args.skip_unreadable else "kept; --skip-unreadable leaves them out"
+        print(
+            f"note: {len(unreadable)} of {pairs.n_pairs} pairs have a sentence this model does not read (mostly "
+            f"[UNK] tokens): {action}",
+            file=sys.stderr,
+        )
+        if args.skip_unreadable:
+            pairs = without_pairs(pairs, unreadable)
+    evaluation = evaluate(encoder, pairs, specs)
     if args.json:
-        print(json.dumps({"model": args.model, "n_pairs": evaluation.n_pairs, "results": evaluation.records()}))
+        report = {"model": args.model, "n_pairs": evaluation.n_pairs, "results": evaluation.records()}
+        report["unreadable_pairs"] = len(unreadable)
+        report["unreadable_left_out"] = bool(unreadable and args.skip_unreadable)
+        print(json.dumps(report))
         return 0
     print("\n".join(text_report(evaluation)))
     return 0
@@ -179,8 +248,18 @@ def run_negtest(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     encoder = load_encoder(args.model)
     encoder.vectors([], spec)  # validates layers and post-processing before scoring
-    result = negative_test(encoder, spec, pairs, args.threshold)
+    result = negative_test(encoder, spec, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
     failed = result.failed
+    notes = text_notes(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)))
+    position = {row: i for i, row in enumerate(pairs.index)}  # row label -> file order
+    judged = result.pairs  # every pair, or those the model can read with --skip-unreadable
+    if result.unreadable:
+        action = "left out (--skip-unreadable)" if result.left_out else "kept; --skip-unreadable leaves them out"
+        print(
+            f"note: {len(result.unreadable)} of {len(pairs)} pairs have a sentence this model does not read (mostly "
+            f"[UNK] tokens): {action}",
+            file=sys.stderr,
+        )
     if args.json:
         print(
             json.dumps(
@@ -196,10 +275,27 @@ def run_negtest(args: argparse.Namespace) -> int:
                             "label": int(label),
                             "cosine": _number(cosine),
                             "failed": bool(flag),
+                            **notes[position[row]],
                         }
-                        for first, second, label, cosine, flag in zip(
-                            pairs["sentence1"], pairs["sentence2"], pairs["label"], result.scores, failed, strict=True
+                        for row, first, second, label, cosine, flag in zip(
+                            judged.index,
+                            judged["sentence1"],
+                            judged["sentence2"],
+                            judged["label"],
+                            result.scores,
+                            failed,
+                            strict=True,
                         )
+                    ],
+                    "unreadable_pairs": len(result.unreadable),
+                    "left_out": [
+                        {
+                            "sentence1": pairs.at[row, "sentence1"],
+                            "sentence2": pairs.at[row, "sentence2"],
+                            "label": int(pairs.at[row, "label"]),
+                            **notes[position[row]],
+                        }
+                        for row in result.left_out
                     ],
                 },
                 ensure_ascii=False,
@@ -215,7 +311,8 @@ def run_negtest(args: argparse.Namespace) -> int:
         print(result.verdict())
         print(f"{len(result.failures)} of {len(pairs)} pairs failed" + (", worst first:" if failed.any() else "."))
         for line in result.failures.itertuples():
-            print(f"{line.cosine:7.4f}  label {line.label}  {line.kind}:  {line.sentence1}  |  {line.sentence2}")
+            note = f"  [{line.note}]" if line.note else ""
+            print(f"{line.cosine:7.4f}  label {line.label}  {line.kind}:  {line.sentence1}  |  {line.sentence2}{note}")
     return 1 if failed.any() else 0
 
 

@@ -40,12 +40,16 @@ class TextStates:
         model: (embedding_dim,) float32, the model's own sentence-transformers pipeline output.
         n_tokens: tokens of the full text, special tokens included, before truncation.
         truncated: the text was longer than the model's max_seq_length and was cut.
+        n_content: tokens the model read that are not special ([CLS], [SEP], padding); [UNK] counts here.
+        n_unknown: of those, how many are the tokenizer's unknown token: text the model cannot read.
     """
 
     pooled: dict[str, npt.NDArray[np.float32]]
     model: npt.NDArray[np.float32]
     n_tokens: int
     truncated: bool
+    n_content: int = 0
+    n_unknown: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -130,6 +134,7 @@ class Encoder:
                 for name in RAW_POOLINGS
             }
             n_tokens = self._full_lengths(list(batch.texts), mask)
+            n_content, n_unknown = self._unknown_counts(batch.features["input_ids"], mask)
             pipeline = dict(batch.features)
             pipeline["token_embeddings"] = batch.hidden_states[-1]
             pipeline["all_layer_embeddings"] = batch.hidden_states  # for WeightedLayerPooling pipelines
@@ -142,6 +147,8 @@ class Encoder:
                     model=sentence[row].copy(),
                     n_tokens=n_tokens[row],
                     truncated=n_tokens[row] > max_len,
+                    n_content=n_content[row],
+                    n_unknown=n_unknown[row],
                 )
             done += len(batch.index)
             with self._lock:
@@ -149,6 +156,16 @@ class Encoder:
             if progress is not None:
                 progress(done, len(texts))
         return results  # type: ignore[return-value]
+
+    def _unknown_counts(self, input_ids: torch.Tensor, mask: torch.Tensor) -> tuple[list[int], list[int]]:
+        """Per row: (content tokens, unknown tokens) among the real tokens.  input_ids, mask: (batch, seq)."""
+        tokenizer = self.model.tokenizer
+        unknown_id = tokenizer.unk_token_id
+        special = torch.tensor(sorted(set(tokenizer.all_special_ids) - {unknown_id}), dtype=input_ids.dtype)
+        real = mask.bool()
+        content = real & ~torch.isin(input_ids, special)
+        unknown = real & (input_ids == unknown_id) if unknown_id is not None else torch.zeros_like(real)
+        return content.sum(dim=1).tolist(), unknown.sum(dim=1).tolist()
 
     def _full_lengths(self, batch: list[str], mask: torch.Tensor) -> list[int]:
         """Tokens of each full text, special tokens included.  mask: (batch, seq) after truncation.

@@ -70,7 +70,12 @@ def parse_layers(spec: str, n_hidden_states: int) -> tuple[int, ...]:
             )
         return resolved
 
-    if text in ("", "last"):
+    if not text:
+        raise EmbedLabError(
+            "The layer spec is empty: give an index (0 = embeddings, -1 = last), 'first-last', 'a:b' or a comma "
+            "list such as '1,4,-1'."
+        )
+    if text == "last":
         indices = [last]
     elif text == "first-last":
         indices = [1 if last >= 1 else 0, last]

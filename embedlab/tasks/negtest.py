@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from embedlab.corpora import NEGTEST_FILE
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.embedding.encoder import Encoder, Progress
 from embedlab.embedding.precision import noise_reason
+from embedlab.embedding.readability import pair_readability
 from embedlab.embedding.scoring import Baseline, pair_cosines, random_pair_baseline, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
@@ -50,7 +51,18 @@ THRESHOLD_HOW = {
     BEST: "best separation: maximises Youden's J = true-positive rate - false-positive rate",
     USER: "set by you",
 }
-FAILURE_COLUMNS = ["row", "cosine", "kind", "sentence1", "sentence2", "label", "category", "percentile", "margin"]
+FAILURE_COLUMNS = [
+    "row",
+    "cosine",
+    "kind",
+    "sentence1",
+    "sentence2",
+    "label",
+    "category",
+    "percentile",
+    "margin",
+    "note",
+]
 
 
 # ---------------------------------------------------------------- input
@@ -293,6 +305,7 @@ def failure_table(pairs: pd.DataFrame, scores: npt.ArrayLike, threshold: float, 
             "percentile": score_percentiles(s[failed], baseline),
             "kind": np.where(labels[failed] == 0, "should not match, scores high", "should match, scores low"),
             "margin": np.abs(s[failed] - threshold),
+            "note": pairs["note"].to_numpy()[failed] if "note" in pairs else "",
         },
         columns=FAILURE_COLUMNS,
     )
@@ -325,6 +338,8 @@ class NegTestResult:
     baseline: Baseline
     failures: pd.DataFrame
     auc_reason: str | None = None
+    unreadable: tuple = ()  # labels of the pairs whose texts the model cannot read (mostly [UNK])
+    left_out: tuple = ()  # those of them left out of the AUC, threshold and failures (skip_unreadable)
 
     @property
     def n_positive(self) -> int:
@@ -373,17 +388,29 @@ def run_negtest(
     threshold: float | None = None,
     baseline: Baseline | None = None,
     progress: Progress | None = None,
+    skip_unreadable: bool = False,
 ) -> NegTestResult:
     """Score validated pairs (``clean_labelled``) with one configuration and judge them.
+
+    Pairs whose texts the model cannot read (``embedlab.embedding.readability``) carry a note in the failures;
+    with ``skip_unreadable`` they are left out of the AUC, the threshold and the failures (``result.left_out``).
 
     Args:
         threshold: a pair matches when its cosine >= threshold; None: the best one (Youden's J).
         baseline: the configuration's random-pair baseline if already computed (else computed here).
     """
-    scores = pair_cosines(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), spec, progress)
+    texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+    scores = pair_cosines(encoder, texts, spec, progress)
+    notes = [note for _, _, note in pair_readability(encoder, texts)]
+    pairs = pairs.assign(note=notes)
+    unreadable = tuple(label for label, note in zip(pairs.index, notes, strict=True) if note)
+    kept = np.array([not (skip_unreadable and note) for note in notes], dtype=bool)
     if baseline is None:
         baseline = random_pair_baseline(encoder, spec)
-    return judge(spec, pairs, scores, threshold, baseline)
+    if not kept.all():
+        require_both_labels(pairs[kept], "The table without unreadable pairs", skipped=int((~kept).sum()))
+    result = judge(spec, pairs[kept], scores[kept], threshold, baseline)
+    return replace(result, unreadable=unreadable, left_out=unreadable if skip_unreadable else ())
 
 
 def judge(

@@ -46,6 +46,7 @@ from embedlab.data.pairfiles import parse_pairs_text, read_pairs
 from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
 from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
 from embedlab.embedding.precision import CONSTANT, noise_reason
+from embedlab.embedding.readability import is_unreadable
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import hub_unreachable_reason
@@ -320,6 +321,7 @@ class Evaluation:
     table: pd.DataFrame
     cosines: npt.NDArray[np.float64]
     gold: npt.NDArray[np.float64]
+    n_unreadable: int = 0  # pairs with a text the model cannot read (mostly [UNK]); see ``unreadable_pairs``
 
     def best(self) -> pd.Series | None:
         """The row with the highest Spearman, or None when every configuration is undefined."""
@@ -392,6 +394,7 @@ def evaluate(
     gold = np.asarray(pairs.gold, dtype=np.float64)
 
     states = encoder.states(unique, progress)  # the one call: every layer of every sentence
+    unreadable = np.array([is_unreadable(state) for state in states], dtype=bool)
     by_layer: dict[str, npt.NDArray[np.float32]] = {}  # one pooling at a time: (n_hidden_states, n, hidden)
     cosines = np.zeros((len(specs), pairs.n_pairs), dtype=np.float64)
     rows = []
@@ -428,6 +431,37 @@ def evaluate(
         table=pd.DataFrame(rows, columns=TABLE_COLUMNS),
         cosines=cosines,
         gold=gold,
+        n_unreadable=int((unreadable[first] | unreadable[second]).sum()),
+    )
+
+
+def unreadable_pairs(encoder: Encoder, pairs: ScoredPairs, progress: Progress | None = None) -> list[int]:
+    """Positions of the pairs with a sentence the model cannot read (mostly [UNK] tokens).
+
+    Uses the same ``encoder.states`` call as ``evaluate`` (cached): asking first costs no extra forward pass.
+    """
+    unique = pairs.unique_sentences()
+    states = encoder.states(unique, progress)
+    readable = {text: not is_unreadable(state) for text, state in zip(unique, states, strict=True)}
+    return [
+        i
+        for i, (first, second) in enumerate(zip(pairs.sentence1, pairs.sentence2, strict=True))
+        if not (readable[first] and readable[second])
+    ]
+
+
+def without_pairs(pairs: ScoredPairs, positions: Sequence[int], why: str = "unreadable") -> ScoredPairs:
+    """The pairs minus those at ``positions`` (a new fingerprint; the name says how many were left out)."""
+    if not positions:
+        return pairs
+    drop = set(positions)
+    keep = [i for i in range(pairs.n_pairs) if i not in drop]
+    return ScoredPairs(
+        f"{pairs.name} without {len(drop)} {why} pair{'s' if len(drop) != 1 else ''}",
+        tuple(pairs.sentence1[i] for i in keep),
+        tuple(pairs.sentence2[i] for i in keep),
+        tuple(pairs.gold[i] for i in keep),
+        pairs.scale,
     )
 
 

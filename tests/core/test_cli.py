@@ -89,7 +89,8 @@ def check_shape(result: dict, pooling: str, layers: str, pairs: list[tuple[str, 
     assert set(result["baseline"]) == {"mean", "p95"}
     assert result["baseline"]["mean"] < result["baseline"]["p95"]
     assert [(row["sentence1"], row["sentence2"]) for row in result["pairs"]] == pairs  # file order
-    assert all(set(row) == {"sentence1", "sentence2", "cosine"} for row in result["pairs"])
+    keys = {"sentence1", "sentence2", "cosine", "unknown_tokens", "truncated", "note"}
+    assert all(set(row) == keys for row in result["pairs"])
 
 
 def check_cosines(result: dict, pairs: list[tuple[str, str]], vector_of) -> None:

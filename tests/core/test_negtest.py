@@ -37,8 +37,8 @@ from embedlab.tasks.negtest import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 M = "all-MiniLM-L6-v2"
-JSON_KEYS = {"auc", "threshold", "baseline", "pairs"}
-PAIR_KEYS = {"sentence1", "sentence2", "label", "cosine", "failed"}
+JSON_KEYS = {"auc", "threshold", "baseline", "pairs", "unreadable_pairs", "left_out"}
+PAIR_KEYS = {"sentence1", "sentence2", "label", "cosine", "failed", "unknown_tokens", "truncated", "note"}
 EASY = (  # the packaged model separates these at 0.3: paraphrases high, unrelated low
     "sentence1,sentence2,label\n"
     "What is your age?,How old are you?,1\n"

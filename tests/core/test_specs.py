@@ -23,7 +23,6 @@ N = 7  # hidden states of a 6-layer model: 0 = embeddings, 1..6 = transformer la
         ("-7", (0,)),
         ("last", (6,)),
         (" LAST ", (6,)),
-        ("", (6,)),
         ("first-last", (1, 6)),
         ("2:4", (2, 3, 4)),
         ("3:3", (3,)),

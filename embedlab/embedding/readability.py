@@ -1,0 +1,55 @@
+"""Text the model cannot read: when most of a text's tokens are the tokenizer's unknown token.
+
+all-MiniLM-L6-v2's uncased English vocabulary turns "你几岁了？" into ``[UNK] [UNK] [UNK] [UNK] ？`` and "🙂🙂" into
+``[UNK]``. Two such texts share the same few vectors, so their cosine is high whatever they mean: the score is
+meaningless, and the app says so wherever it shows one (Compare, Projection, Negative tests, STS evaluation, and
+the command line's ``"unknown_tokens"``).
+
+The counts come with the encoder's cached states (``TextStates.n_content`` / ``n_unknown``): no extra pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from embedlab.embedding.encoder import Encoder, TextStates
+
+UNREADABLE_SHARE = 0.5  # half or more of a text's non-special tokens unknown: its score means nothing
+MULTILINGUAL_HINT = "try a multilingual model such as bert-base-multilingual-cased (needs a network)"
+
+
+def unknown_share(state: TextStates) -> float:
+    """Share of the text's non-special tokens that are unknown (0 for a text with none)."""
+    return state.n_unknown / state.n_content if state.n_content else 0.0
+
+
+def is_unreadable(state: TextStates) -> bool:
+    return state.n_content > 0 and unknown_share(state) >= UNREADABLE_SHARE
+
+
+def unreadable_note(states: Sequence[TextStates], names: Sequence[str] | None = None) -> str:
+    """The note for a score whose texts the model cannot read, or "" when it can read them.
+
+    Example: "this model does not read this script (sentence 1: 4 of 5 tokens are [UNK]; sentence 2: 3 of 5); the
+    score is meaningless; try a multilingual model such as bert-base-multilingual-cased (needs a network)".
+    """
+    names = names or [f"sentence {i + 1}" for i in range(len(states))]
+    parts = [
+        f"{name}: {state.n_unknown} of {state.n_content} tokens are [UNK]"
+        for name, state in zip(names, states, strict=True)
+        if is_unreadable(state)
+    ]
+    if not parts:
+        return ""
+    return f"this model does not read this script ({'; '.join(parts)}); the score is meaningless; {MULTILINGUAL_HINT}"
+
+
+def pair_readability(encoder: Encoder, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, float, str]]:
+    """Per pair: (unknown share of sentence 1, of sentence 2, note or ""), from the cache (encodes unseen texts)."""
+    if not pairs:
+        return []
+    states = encoder.states([text for pair in pairs for text in pair])
+    return [
+        (unknown_share(first), unknown_share(second), unreadable_note([first, second]))
+        for first, second in zip(states[0::2], states[1::2], strict=True)
+    ]
