@@ -11,6 +11,7 @@ import pandas as pd
 
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
+from embedlab.embedding.precision import noise_reason
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus
 from embedlab.errors import EmbedLabError
 
@@ -101,18 +102,24 @@ def layer_profile(encoder: Encoder, first: str, second: str) -> pd.DataFrame:
 
 
 def layer_baselines(encoder: Encoder, texts: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean random-pair cosine at every layer for cls, mean and max (the "typical" line of a layer chart).
+    """Random-pair cosine at every layer for cls, mean and max (the "typical" line of a layer chart).
 
     Returns:
-        DataFrame with columns layer, cls, mean, max.
+        DataFrame with columns layer, and per pooling: ``<pooling>`` (mean cosine of random pairs),
+        ``<pooling>_spread`` (their standard deviation) and ``<pooling>_noise`` (why cosines at that layer are
+        float32 noise, ``embedlab.embedding.precision.noise_reason``, or "": then no pair's cosine there ranks
+        anything, e.g. CLS at layers 0-3 of all-MiniLM-L6-v2).
     """
     corpus = list(dict.fromkeys(texts if texts is not None else reference_sentences()))
     states = encoder.states(corpus)
     first, second = random_pair_indices(len(corpus))
-    profile = {"layer": np.arange(encoder.model.n_hidden_states)}
+    profile: dict[str, object] = {"layer": np.arange(encoder.model.n_hidden_states)}
     for pooling in RAW_POOLINGS:
         by_layer = encoder.layer_vectors(states, pooling)  # (layers, n, hidden)
-        profile[pooling] = cosine_rows(by_layer[:, first], by_layer[:, second]).mean(axis=1)
+        cosines = cosine_rows(by_layer[:, first], by_layer[:, second])  # (layers, n_pairs)
+        profile[pooling] = cosines.mean(axis=1)
+        profile[f"{pooling}_spread"] = cosines.std(axis=1)
+        profile[f"{pooling}_noise"] = [noise_reason(layer) or "" for layer in cosines]
     return pd.DataFrame(profile)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
 
@@ -81,7 +82,8 @@ def check_pairs(frame: pd.DataFrame, limit: int = MAX_PAIRS) -> PairCheck:
 def score_rows(
     encoder: Encoder, spec: EmbedSpec, frame: pd.DataFrame, rows: Sequence[int], progress=None
 ) -> tuple[np.ndarray, list[str]]:
-    """Cosines for the given rows (labels of ``frame.index``; NaN elsewhere) and per-row truncation notes.
+    """Cosines for the given rows (labels of ``frame.index``; NaN elsewhere) and per-row notes: a text the model
+    cannot read (mostly [UNK]: ``embedlab.embedding.readability``) or one cut at the model's limit.
 
     Returns:
         (len(frame),) float64 cosines in table order; list of notes, "" where the texts fit the model.
@@ -95,8 +97,10 @@ def score_rows(
     for position, (first, second) in zip(positions, pairs, strict=True):
         states = encoder.states([first, second])
         long = [f"sentence {i + 1}: {s.n_tokens} tokens" for i, s in enumerate(states) if s.truncated]
+        parts = [unreadable_note(states)]
         if long:
-            notes[position] = f"truncated to {limit} tokens ({'; '.join(long)})"
+            parts.append(f"truncated to {limit} tokens ({'; '.join(long)})")
+        notes[position] = "; ".join(part for part in parts if part)
     return cosines, notes
 
 
