@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.config import Configured, config_panels
+from components.figures import projection_figure
 from components.projection_view import (
     APPROXIMATE_NOTE,
     NEIGHBOURS_K,
@@ -14,7 +15,6 @@ from components.projection_view import (
     embeddings,
     pick_sentence,
     projection,
-    projection_figure,
     search_box,
     sentence_source,
     settings_panel,

@@ -10,14 +10,11 @@ note and the failures table name rows by that index label, so they match the edi
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from components.config import Configured
-from components.figures import RAW_COLOR, TRAINED_COLOR
+from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions
 from components.persistent_table import PersistentTable
 from components.services import baseline, encode_unseen, load_encoder
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
@@ -51,8 +48,6 @@ THRESHOLDS = "negtest.thresholds"  # {spec label: float} thresholds the user set
 ADD_FORM = "negtest.add_form"
 
 MAX_PAIRS = 1000
-POSITIVE_COLOR = "#2b8a3e"
-NEGATIVE_COLOR = "#c92a2a"
 
 
 def threshold_key(index: int) -> str:
@@ -250,67 +245,6 @@ def threshold_input(index: int, spec: EmbedSpec) -> float | None:
     else:
         stored[spec.label] = float(value)
     return value
-
-
-def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go.Figure:
-    """Overlaid histograms of the cosines of should-match and should-not-match pairs, a strip of every pair
-    below (hover: the sentences), the threshold and the random-pair baseline (mean, 95th percentile)."""
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
-    pairs = result.pairs
-    low = float(min(result.scores.min(), result.baseline.mean, result.threshold))
-    size = 0.025
-    groups = ((1, "should match (1)", POSITIVE_COLOR), (0, "should not match (0)", NEGATIVE_COLOR))
-    for label, name, group_color in groups:
-        chosen = (pairs["label"] == label).to_numpy()
-        scores = result.scores[chosen]
-        figure.add_histogram(
-            x=scores,
-            name=name,
-            marker_color=group_color,
-            opacity=0.6,
-            xbins={"start": np.floor(low / size) * size, "end": 1.0 + size, "size": size},
-            hovertemplate="cosine %{x}<br>%{y} pairs<extra>" + name + "</extra>",
-            row=1,
-            col=1,
-        )
-        texts = [
-            f"{first}<br>{second}" + (f"<br>[{category}]" if category else "")
-            for first, second, category in zip(
-                pairs["sentence1"][chosen], pairs["sentence2"][chosen], pairs["category"][chosen], strict=True
-            )
-        ]
-        jitter = np.random.default_rng(label).uniform(-0.3, 0.3, len(scores))
-        figure.add_scatter(
-            x=scores,
-            y=np.full(len(scores), float(label)) + jitter,
-            mode="markers",
-            marker={"color": group_color, "size": 7, "opacity": 0.8},
-            text=texts,
-            hovertemplate="%{text}<br>cosine %{x:.3f}<extra></extra>",
-            showlegend=False,
-            row=2,
-            col=1,
-        )
-    for x, dash, line_color, text in (
-        (result.threshold, "solid", "#212529", f"threshold {result.threshold:.2f}"),
-        (result.baseline.mean, "dot", color, f"random pairs: mean {result.baseline.mean:.2f}"),
-        (result.baseline.p95, "dash", color, f"random pairs: 95% below {result.baseline.p95:.2f}"),
-    ):
-        figure.add_vline(x=x, line_dash=dash, line_color=line_color, row="all", col=1)
-        figure.add_annotation(
-            x=x, y=1.0, yref="paper", text=text, showarrow=False, textangle=-90, xanchor="right", yanchor="top",
-            font={"color": line_color, "size": 11},
-        )  # fmt: skip
-    figure.update_layout(
-        barmode="overlay",
-        legend={"orientation": "h", "y": 1.1},
-        margin={"t": 40, "b": 10, "l": 10, "r": 10},
-        height=420,
-    )
-    figure.update_yaxes(title_text="pairs", row=1, col=1)
-    figure.update_yaxes(tickvals=[0, 1], ticktext=["0", "1"], title_text="label", range=[-0.6, 1.6], row=2, col=1)
-    figure.update_xaxes(title_text="cosine", row=2, col=1)
-    return figure
 
 
 def show_result(result: NegTestResult, color: str) -> None:

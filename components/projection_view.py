@@ -10,18 +10,13 @@ by the page) runs them once per process in a background thread; ``wait_for_umap`
 
 from __future__ import annotations
 
-import html
-import textwrap
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import plotly.colors
-import plotly.graph_objects as go
 import streamlit as st
 
 from components import state
@@ -369,130 +364,3 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
     st.caption(
         "Load vectors.tsv and metadata.tsv in the TensorFlow Embedding Projector (projector.tensorflow.org → Load)."
     )
-
-
-# ---------------------------------------------------------------------------------------------------- figures
-
-PALETTE = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
-UNLABELLED_COLOR = "#495057"
-MAX_LEGEND_LABELS = 24  # above this, one trace coloured by label and no legend
-WEBGL_ABOVE = 1500  # 2D plots with more points use WebGL (SVG slows the browser down)
-
-
-def label_colors(labels: Sequence[str]) -> dict[str, str]:
-    """One colour per distinct label, the same in every plot (sorted labels, palette in order)."""
-    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(set(labels)))}
-
-
-def _hover_text(sentence: str, width: int = 70) -> str:
-    return "<br>".join(textwrap.wrap(html.escape(sentence), width)) or "(empty)"
-
-
-def projection_figure(
-    coords: npt.NDArray[np.floating],
-    sentences: Sequence[str],
-    labels: Sequence[str],
-    title: str,
-    highlight: npt.NDArray[np.bool_] | None = None,
-    picked: int | None = None,
-    neighbours: Sequence[int] = (),
-) -> go.Figure:
-    """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
-
-    Args:
-        coords: (n, 2|3) coordinates; row i is sentences[i].
-        highlight: (n,) bool, search matches: drawn on top, everything else faded.
-        picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
-    """
-    coords = np.asarray(coords, dtype=np.float64)
-    three_d = coords.shape[1] == 3
-    n = len(coords)
-    hover = np.array([_hover_text(sentence) for sentence in sentences], dtype=object)
-    label_array = np.array(list(labels), dtype=object)
-    colors = label_colors(labels)
-    searching = highlight is not None and bool(highlight.any())
-    size = (3.5 if n > 1000 else 5) if three_d else (5 if n > 1000 else 8)
-    grow = 0.5 if three_d else 1.0  # 3D markers look larger: enlarge the marked points less
-    figure = go.Figure()
-
-    def add(rows: npt.NDArray[np.int64], name: str, marker: dict, showlegend: bool = True, **extra) -> None:
-        if three_d:
-            trace = go.Scatter3d(x=coords[rows, 0], y=coords[rows, 1], z=coords[rows, 2], mode="markers")
-        else:
-            kind = go.Scattergl if n > WEBGL_ABOVE else go.Scatter
-            trace = kind(x=coords[rows, 0], y=coords[rows, 1], mode="markers")
-        trace.update(
-            name=name,
-            marker=marker,
-            showlegend=showlegend,
-            customdata=np.stack([hover[rows], label_array[rows]], axis=1) if len(rows) else None,
-            hovertemplate="%{customdata[0]}<br><i>%{customdata[1]}</i><extra></extra>",
-            **extra,
-        )
-        figure.add_trace(trace)
-
-    faded = 0.25 if searching else 0.85
-    distinct = sorted(set(labels))
-    if len(distinct) <= MAX_LEGEND_LABELS:
-        for label in distinct:
-            rows = np.flatnonzero(label_array == label)
-            add(
-                rows,
-                label or "no label",
-                {"color": colors[label] if label else UNLABELLED_COLOR, "size": size},
-                showlegend=bool(label),
-                opacity=faded,
-                legendgroup=label,
-            )
-    else:
-        add(
-            np.arange(n),
-            "sentences",
-            {"color": [colors[label] for label in labels], "size": size},
-            showlegend=False,
-            opacity=faded,
-        )
-    if searching:
-        rows = np.flatnonzero(highlight)
-        add(
-            rows,
-            f"search: {len(rows)} match{'es' if len(rows) != 1 else ''}",
-            {
-                "color": [colors[label_array[i]] if label_array[i] else UNLABELLED_COLOR for i in rows],
-                "size": size + 5 * grow,
-                "line": {"color": "black", "width": 2},
-            },
-        )
-    if neighbours:
-        rows = np.asarray(list(neighbours), dtype=np.int64)
-        add(
-            rows,
-            f"its {len(rows)} nearest (cosine, original space)",
-            {"color": "rgba(0,0,0,0)", "size": size + 8 * grow, "line": {"color": "black", "width": 2}},
-        )
-    if picked is not None:
-        add(
-            np.array([picked]),
-            "picked sentence",
-            {
-                "color": "gold",
-                "size": size + 12 * grow,
-                "symbol": "diamond" if three_d else "star",
-                "line": {"color": "black", "width": 1},
-            },
-        )
-    axis = {"showticklabels": False, "title": "", "zeroline": False}
-    figure.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        height=560,
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
-        hoverlabel={"align": "left"},
-        uirevision=title,
-    )
-    if three_d:
-        figure.update_layout(scene={"xaxis": axis, "yaxis": axis, "zaxis": axis})
-    else:
-        figure.update_xaxes(**axis)
-        figure.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
-    return figure

@@ -7,17 +7,15 @@ plain session-state keys, so they survive page switches; widgets are seeded from
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
+from components.figures import cosine_scatter, spearman_heatmap
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from embedlab.data.pairfiles import decode_text
-from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS, UNTRAINED
 from embedlab.tasks.sts import (
     BUNDLED_LABEL,
-    FIRST_LAST,
     HUB_DATASETS,
     HUB_SPLITS,
     PUBLISHED_SPLIT,
@@ -34,7 +32,6 @@ from embedlab.tasks.sts import (
     post_effects,
     published_comparison,
     rank_disagreements,
-    rank_gaps,
     read_scored_pairs,
 )
 
@@ -370,96 +367,3 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
             ),
         },
     )
-
-
-# ---------------------------------------------------------------- figures
-
-
-def _layer_label(layers: str) -> str:
-    if layers == "0":
-        return "0 (embeddings)"
-    if layers == FIRST_LAST:
-        return "first-last"
-    return f"layer {layers}"
-
-
-def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
-    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed."""
-    table = evaluation.table
-    raw = table[table.pooling.isin(RAW_POOLINGS)]
-    if "post" in raw.columns:
-        raw = raw[raw.post == "none"]
-    layer_order = [str(layer) for layer in range(evaluation.n_layers + 1)] + [FIRST_LAST]
-    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
-        index=layer_order, columns=list(RAW_POOLINGS)
-    )
-    values = grid.to_numpy(dtype=float)
-    text = [["undefined" if np.isnan(v) else f"{v:.1f}" for v in line] for line in values]
-    labels = [_layer_label(layers) for layers in layer_order]
-    figure = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=list(RAW_POOLINGS),
-            y=labels,
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 13},
-            colorscale="Viridis",
-            colorbar={"title": "Spearman"},
-            hovertemplate="%{x} · %{y}: %{text}<extra></extra>",
-        )
-    )
-    if not np.isnan(values).all():
-        best_row, best_col = np.unravel_index(np.nanargmax(values), values.shape)
-        figure.add_shape(
-            type="rect",
-            x0=best_col - 0.5,
-            x1=best_col + 0.5,
-            y0=best_row - 0.5,
-            y1=best_row + 0.5,
-            line={"color": "#e8590c", "width": 4},
-        )
-    own = evaluation.row_of("model", "-1")
-    own_text = "" if own is None else f" · own pipeline {evaluation.table.spearman.iloc[own]:.1f}"
-    figure.update_layout(
-        title=f"{evaluation.model}{own_text}",
-        xaxis_title="pooling",
-        yaxis={"type": "category", "autorange": "reversed", "title": "layers"},
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        height=120 + 32 * len(layer_order),
-    )
-    return figure
-
-
-def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.Figure:
-    """Cosine against gold score for one configuration; colour = rank gap (where the ranking disagrees)."""
-    cosines = evaluation.cosines[row]
-    gap = rank_gaps(evaluation, row)
-    hover = [f"{a}<br>{b}" for a, b in zip(pairs.sentence1, pairs.sentence2, strict=True)]
-    value = evaluation.table.spearman.iloc[row]
-    shown = UNDEFINED if np.isnan(value) else f"Spearman {value:.2f}"
-    figure = go.Figure(
-        go.Scattergl(
-            x=evaluation.gold,
-            y=cosines,
-            mode="markers",
-            text=hover,
-            marker={
-                "color": gap,
-                "colorscale": "RdBu",
-                "cmid": 0,
-                "size": 7,
-                "opacity": 0.75,
-                "colorbar": {"title": "rank gap"},
-            },
-            hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<br>%{text}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title=f"{evaluation.model} · {describe_row(evaluation, row)}: {shown}",
-        xaxis_title=f"gold score (0-{evaluation.scale:g})",
-        yaxis_title="cosine",
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        height=440,
-    )
-    return figure

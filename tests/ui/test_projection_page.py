@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import components.projection_view as view
 from components import state
+from components.figures import projection_figure
 from components.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.projection import ProjectionSettings, label_agreement, parse_sentence_lines
@@ -273,21 +274,21 @@ def test_real_warmup_runs_once_per_process_and_finishes():
 
 def test_figure_builder_colours_by_label_and_switches_renderers():
     rng = np.random.default_rng(0)
-    few = view.projection_figure(rng.normal(size=(6, 2)), list("abcdef"), ["x", "x", "y", "y", "", ""], "t")
+    few = projection_figure(rng.normal(size=(6, 2)), list("abcdef"), ["x", "x", "y", "y", "", ""], "t")
     assert [trace.name for trace in few.data] == ["no label", "x", "y"]
     assert [trace.showlegend for trace in few.data] == [False, True, True]
     assert few.data[1].marker.color != few.data[2].marker.color
     assert few.data[0].customdata[0][0] == "e"  # hover: the sentence, then its label
 
     many_labels = [f"pair {i // 2}" for i in range(60)]  # 30 labels: one trace, no legend
-    crowded = view.projection_figure(rng.normal(size=(60, 2)), [str(i) for i in range(60)], many_labels, "t")
+    crowded = projection_figure(rng.normal(size=(60, 2)), [str(i) for i in range(60)], many_labels, "t")
     assert len(crowded.data) == 1 and crowded.data[0].showlegend is False
     colors = crowded.data[0].marker.color
     assert len(set(colors)) == 30 and colors[0] == colors[1] != colors[2]  # one colour per label
 
-    big = view.projection_figure(rng.normal(size=(1600, 2)), ["s"] * 1600, ["a"] * 1600, "t")
+    big = projection_figure(rng.normal(size=(1600, 2)), ["s"] * 1600, ["a"] * 1600, "t")
     assert big.data[0].type == "scattergl"
-    escaped = view.projection_figure(rng.normal(size=(1, 3)), ["<b>bold</b> " + "word " * 30], ["a"], "t")
+    escaped = projection_figure(rng.normal(size=(1, 3)), ["<b>bold</b> " + "word " * 30], ["a"], "t")
     assert escaped.data[0].type == "scatter3d"
     assert (
         escaped.data[0].customdata[0][0].startswith("&lt;b&gt;bold&lt;/b&gt;")
