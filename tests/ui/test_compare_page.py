@@ -85,7 +85,7 @@ def test_empty_cell_marks_the_row_only(app):
     }
     app.run()
     assert not app.exception
-    assert any("Rows 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
+    assert any("Row 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
     table = app.session_state[state.PAIRS]
     assert table.at[2, "sentence2"] == "   " and table.at[1, "sentence1"] == "What is your age?"
     scored = app.dataframe[-1].value
@@ -202,7 +202,7 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     assert not app.exception, app.exception
     table = app.session_state[state.PAIRS]
     assert list(table.index) == [1, 2, 4, 5, 6]  # the labels the editor shows
-    assert any("Rows 5: an empty sentence" in info.value for info in app.info)
+    assert any("Row 5: an empty sentence" in info.value for info in app.info)
     scored = app.dataframe[-1].value
     assert list(scored.index) == [1, 2, 4, 5, 6]
     assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
