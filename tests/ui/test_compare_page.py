@@ -207,3 +207,16 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     assert list(scored.index) == [1, 2, 4, 5, 6]
     assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
     assert scored.loc[4, "sentence1"] == "The museum is open on Sundays."
+
+
+def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch):
+    saved = tmp_path / "models" / "my-trained-model"
+    saved.mkdir(parents=True)
+    (saved / "modules.json").write_text("[]", encoding="utf-8")
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    assert not at.exception, at.exception
+    for side in ("raw", "trained"):
+        options = at.selectbox(key=f"compare.{side}.model").options
+        assert options[-1] == "my-trained-model (saved)"
+        assert "all-MiniLM-L6-v2" in options and "untrained-bert" in options

@@ -237,3 +237,17 @@ def test_an_added_configuration_is_tested_too(app):
     assert app.session_state[state.NEGTEST_EXTRA_SPECS] == [EmbedSpec(MODEL, "mean", "first-last", post="center")]
     assert list(summary(app)["configuration"])[-1] == f"{MODEL} · mean · layers first-last · centred"
     assert len(verdicts(app)) == 3
+
+
+def test_a_threshold_survives_a_page_switch():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    box = state.negtest_threshold_widget(EmbedSpec(MODEL, "model").label)
+    at.number_input(key=box).set_value(0.5).run()
+    at.switch_page("app_pages/compare.py").run()
+    assert box not in at.session_state  # Streamlit dropped the widget's own state
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key=box).value == 0.5
+    assert summary(at).iloc[1].threshold == 0.5

@@ -294,3 +294,25 @@ def test_figure_builder_colours_by_label_and_switches_renderers():
         escaped.data[0].customdata[0][0].startswith("&lt;b&gt;bold&lt;/b&gt;")
         and "<br>" in escaped.data[0].customdata[0][0]
     )
+
+
+def test_search_and_source_survive_a_page_switch():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    for key, value in (
+        (state.PROJECTION_SOURCE, "text"),
+        (state.PROJECTION_TEXT, SMALL_TEXT),
+        (state.PROJECTION_SETTINGS, PCA),
+    ):
+        at.session_state[key] = value
+    run(at)
+    at.switch_page("app_pages/projection.py")
+    run(at)
+    at.text_input(key=state.PROJECTION_QUERY_WIDGET).input("rain").run()
+    at.switch_page("app_pages/compare.py")
+    run(at)
+    assert state.PROJECTION_QUERY_WIDGET not in at.session_state  # Streamlit dropped the widget's own state
+    at.switch_page("app_pages/projection.py")
+    run(at)
+    assert at.text_input(key=state.PROJECTION_QUERY_WIDGET).value == "rain"
+    assert at.radio(key=state.PROJECTION_SOURCE_WIDGET).value == "text"
+    assert any("“rain”: 1 of" in caption.value for caption in at.caption)
