@@ -30,7 +30,6 @@ POST_CORPUS = {"raw": "config.raw_post_corpus", "trained": "config.trained_post_
 COMPARE = "compare"
 PAIRS = "compare.pairs"  # DataFrame: the pairs table as the user left it; prefix of the editor keys (PersistentTable)
 PAIRS_UPLOAD = "compare.upload"  # the uploader
-PAIRS_FLASH = COMPARE  # namespace of the page's one-shot message (components.uploads.flash)
 ADD_FORM = "compare.add_form"
 NEW_FIRST = "compare.new_sentence1"
 NEW_SECOND = "compare.new_sentence2"
