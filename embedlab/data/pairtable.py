@@ -40,7 +40,8 @@ def labelled_1_to_n(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def row_list(rows: Sequence[Hashable], limit: int = MAX_LISTED_ROWS, capital: bool = False) -> str:
-    """Name rows for a message: "row 8", "rows 3, 4 and 9", "rows 1, 2, …, 20 and 7 more" beyond ``limit``.
+    """Name rows for a message: "row 8", "rows 3, 4 and 9"; beyond ``limit`` rows, the first ``limit`` then
+    "and 7 more".
 
     Args:
         rows: row labels (or already formatted labels such as "5 (new)"), in the order to list them.
