@@ -10,9 +10,11 @@ from components.config import Configured, config_panels
 from components.figures import cosine_bars, layer_chart
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
 from components.services import baseline, encode_unseen, layer_baseline_table
+from components.uploads import show_flash
+from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.scoring import layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.compare import MAX_PAIRS, PAIR_COLUMNS, check_pairs, compare_table, score_rows
+from embedlab.tasks.compare import MAX_PAIRS, check_pairs, compare_table, score_rows
 
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 
@@ -20,7 +22,7 @@ PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in 
 def score_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...]):
     """Score rows; a progress bar appears only when texts need the model."""
     encode_unseen(
-        configured.encoder, [text for row in rows for text in table.loc[row, PAIR_COLUMNS]], configured.spec.model
+        configured.encoder, [text for row in rows for text in table.loc[row, list(PAIR_COLUMNS)]], configured.spec.model
     )
     return score_rows(configured.encoder, configured.spec, table, rows)
 
@@ -35,7 +37,7 @@ def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
     with upload_col.expander("Upload pairs from a file"):
         upload_pairs()
     if clear_col.button("Clear", help="Empty the table (the examples come back after a reload)."):
-        replace_pairs(pd.DataFrame(columns=PAIR_COLUMNS), "Table cleared.")
+        replace_pairs(pd.DataFrame(columns=list(PAIR_COLUMNS)), "Table cleared.")
         st.rerun()
     if scored is not None:
         download_col.download_button(
@@ -78,13 +80,13 @@ def selected_pair(
 ) -> None:
     st.subheader("One pair, up close")
     selected = st.session_state.get(state.SELECTED_PAIR)
-    st.session_state["compare.pair_select"] = selected if selected in rows else rows[0]
+    st.session_state[state.SELECTED_PAIR] = selected if selected in rows else rows[0]
+    st.session_state.pop(state.PAIR_WIDGET, None)  # the row kept (or the first) is the one shown
     row = st.selectbox(
         "Pair",
         rows,
-        key="compare.pair_select",
-        format_func=lambda r: f"row {r}: {table.at[r, 'sentence1']} / {table.at[r, 'sentence2']}",
-        on_change=lambda: st.session_state.update({state.SELECTED_PAIR: st.session_state["compare.pair_select"]}),
+        format_func=lambda r: f"{row_list([r])}: {table.at[r, 'sentence1']} / {table.at[r, 'sentence2']}",
+        **state.remembered(state.PAIR_WIDGET, state.SELECTED_PAIR, options=rows),
     )
     line = scored.loc[row]
     raw_col, trained_col = st.columns(2)
@@ -113,7 +115,7 @@ def selected_pair(
             profile,
             layer_baseline_table(raw.spec.model),
             float(line.trained_cosine),
-            f"Which layer? {raw.spec.model}: cosine of row {row} at every layer (dotted: random pairs)",
+            f"Which layer? {raw.spec.model}: cosine of {row_list([row])} at every layer (dotted: random pairs)",
         )
     )
     st.caption(
@@ -128,14 +130,13 @@ def page() -> None:
         "Raw BERT vectors are not trained for cosine: almost every pair scores high. Each score is shown next "
         "to the typical cosine of random pairs under the same configuration: only the gap carries meaning."
     )
-    panels = config_panels("compare")
+    panels = config_panels(state.COMPARE)
     if panels is None:
         return
     raw, trained = panels
 
     st.subheader("Sentence pairs")
-    if flash := st.session_state.pop(state.PAIRS_FLASH, None):
-        st.success(flash)
+    show_flash(state.COMPARE)
     add_pair_form()
     table = pairs_editor()
     check = check_pairs(table)
@@ -146,7 +147,7 @@ def page() -> None:
         )
     blank = [row for row, note in check.notes.items() if note.startswith("empty")]
     if blank:
-        st.info(f"Rows {', '.join(map(str, blank))}: an empty sentence, so not scored.", icon="✏️")
+        st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
 
     scored = None
     if check.scorable:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from components import negtest_view as view
+from components import state
 from components.config import config_panels
+from components.uploads import show_flash
 from embedlab.errors import EmbedLabError
 
 
@@ -16,15 +18,14 @@ def page() -> None:
         "must score below pairs that should. For each configuration: ROC AUC, a threshold, the pairs on the wrong "
         "side of it, and the random-pair baseline that shows what 'unrelated' scores."
     )
-    panels = config_panels(view.NAMESPACE)
+    panels = config_panels(state.NEGTEST)
     if panels is None:
         return
     raw, trained = panels
     configurations = view.distinct([raw, trained, *view.extra_configurations()])
 
     st.subheader("Labelled pairs")
-    if flash := st.session_state.pop(view.FLASH, None):
-        st.success(flash)
+    show_flash(state.NEGTEST)
     view.table_tools()
     table = view.pairs_editor()
     pairs = view.validated(table, view.added_rows(table))
@@ -36,7 +37,7 @@ def page() -> None:
     results = []
     for index, (tab, configured) in enumerate(zip(tabs, configurations, strict=True)):
         with tab:
-            threshold = view.threshold_input(index, configured.spec)
+            threshold = view.threshold_input(configured.spec)
             try:
                 result = view.test_configuration(configured, pairs, threshold)
             except EmbedLabError as error:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components import state
 from components.config import Configured, config_panels
+from components.figures import projection_figure
 from components.projection_view import (
     APPROXIMATE_NOTE,
-    NEIGHBOURS_K,
-    PICKED,
     agreement,
     downloads,
     embeddings,
     pick_sentence,
     projection,
-    projection_figure,
     search_box,
     sentence_source,
     settings_panel,
@@ -48,7 +47,8 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
     highlight = matches(sentences.sentences, query)
     if query.strip():
         st.caption(f"“{query.strip()}”: {int(highlight.sum())} of {len(sentences):,} sentences match.")
-    picked = st.session_state.setdefault(PICKED, 0)  # the picker below keeps it; start with the first sentence
+    # the picker below keeps the picked sentence; start with the first one
+    picked = st.session_state.setdefault(state.PROJECTION_PICKED, 0)
     picked = picked if isinstance(picked, int) and 0 <= picked < len(sentences) else None
     columns = st.columns(2, gap="large")
     for column, side in zip(columns, SIDES, strict=True):
@@ -57,14 +57,14 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
             result = shown[side]
             neighbours = ()
             if picked is not None:
-                k = st.session_state.get(NEIGHBOURS_K, 5)
+                k = st.session_state.get(state.PROJECTION_K, 5)
                 vectors = embeddings(sentences.sentences, configured[side].spec)
                 neighbours = tuple(neighbour_table(sentences.sentences, sentences.labels, vectors, picked, k)["index"])
             title = f"{side.capitalize()} · {configured[side].spec.label} · {result.method.upper()}"
             figure = projection_figure(
                 result.coords, sentences.sentences, sentences.labels, title, highlight, picked, neighbours
             )
-            st.plotly_chart(figure, key=f"projection.plot.{side}")
+            st.plotly_chart(figure, key=state.widget_key(state.PROJECTION, f"plot.{side}"))
             if result.note:
                 st.caption(result.note)
     st.caption(APPROXIMATE_NOTE)
@@ -93,7 +93,7 @@ def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -
                 table[columns_shown],
                 hide_index=True,
                 width="stretch",
-                key=f"projection.neighbours.{side}",
+                key=state.widget_key(state.PROJECTION, f"neighbours.{side}"),
                 column_config={
                     "cosine": st.column_config.NumberColumn("cosine", format="%.3f"),
                     "in both": st.column_config.CheckboxColumn("in both", help="Also in the other list"),
@@ -114,7 +114,7 @@ def page() -> None:
         "Colour is the label, hover shows the sentence, search highlights matches in both pictures."
     )
     start_umap_warmup()
-    panels = config_panels("projection")
+    panels = config_panels(state.PROJECTION)
     if panels is None:
         return
     raw, trained = panels

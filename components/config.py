@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from components import state
+from components.model_box import model_box
 from components.services import default_raw_model, load_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.postprocess import (
@@ -25,11 +26,10 @@ from embedlab.embedding.postprocess import (
 from embedlab.embedding.scoring import fitting_corpus
 from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS, ModelFacts
+from embedlab.models.loading import PACKAGED, ModelFacts
 
 RAW_POOLING_CHOICES = ("cls", "mean", "max", "model")
 POOLING_LABELS = {"cls": "CLS", "mean": "mean", "max": "max", "model": "model's own"}
-POST_CORPUS = {"raw": "config.raw_post_corpus", "trained": "config.trained_post_corpus"}  # user's fitting sentences
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def init_specs() -> None:
 
 
 def _seed(key: str, value) -> None:
-    if key not in st.session_state:
-        st.session_state[key] = value
+    """Start a panel widget from the stored configuration (the panel stores the spec it builds)."""
+    state.remembered(key, None, value)
 
 
 def _layer_options(n_layers: int, current: str) -> list[str]:
@@ -83,15 +83,9 @@ def _valid_layers(spec: str, encoder: Encoder) -> bool:
     return True
 
 
-def _model_options(current: str) -> list[str]:
-    return list(SUGGESTED_MODELS) if current in SUGGESTED_MODELS else [current, *SUGGESTED_MODELS]
-
-
 def _model_select(key: str, help_text: str) -> str | None:
-    """A model box offering the suggested models, where any Hub id or folder can be typed."""
-    return st.selectbox(
-        "Model", _model_options(st.session_state[key]), key=key, accept_new_options=True, help=help_text
-    )
+    """The model box (components.model_box): suggested and saved models, any Hub id or folder can be typed."""
+    return model_box(key, "Model", help_text)
 
 
 def _try_encoder(ref: str, fallback: str) -> tuple[Encoder, str]:
@@ -204,7 +198,7 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
     if post == "none":
         return replace(spec, post="none")
     width = encoder.model.facts.embedding_dim if spec.pooling == "model" else encoder.model.facts.hidden_size
-    corpus = st.session_state.get(POST_CORPUS[side])
+    corpus = st.session_state.get(state.POST_CORPUS[side])
     dims = None
     if post in POSTS_WITH_DIMS:
         n_fit = len(corpus) if corpus is not None else len(fitting_corpus(spec))
@@ -234,7 +228,7 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
                     st.error(f"{len(lines)} sentences: post-processing needs at least {MIN_FIT_SENTENCES}.")
                 else:
                     corpus = tuple(lines) or None
-                    st.session_state[POST_CORPUS[side]] = corpus
+                    st.session_state[state.POST_CORPUS[side]] = corpus
     candidate = replace(spec, post=post, post_dims=None if dims is None else int(dims), post_corpus=corpus)
     try:
         with st.spinner(f"Fitting {post} on {len(fitting_corpus(candidate))} sentences…"):

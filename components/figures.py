@@ -1,9 +1,26 @@
-"""Figure builders: each returns a plotly Figure and never shows it."""
+"""Every page's figure builders: each returns a plotly Figure and never calls Streamlit.
+
+Sections: Compare (cosine bars, layer chart), Negative tests (score distributions), Projection (scatter of
+projected sentences), STS evaluation (Spearman heatmap, cosine scatter).
+"""
 
 from __future__ import annotations
 
+import html
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from embedlab.data.pairtable import row_list
+from embedlab.embedding.specs import RAW_POOLINGS
+from embedlab.tasks.negtest import NegTestResult
+from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, describe_row, rank_gaps
 
 RAW_COLOR = "#e8590c"
 TRAINED_COLOR = "#3b5bdb"
@@ -20,7 +37,7 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
     Args:
         table: the Compare table (sentence1, sentence2, raw_cosine, raw_typical, trained_cosine, trained_typical).
     """
-    names = [f"row {row}" for row in table.index]
+    names = [row_list([row]) for row in table.index]
     hover = [f"{_short(a, 60)}<br>{_short(b, 60)}" for a, b in zip(table.sentence1, table.sentence2, strict=True)]
     figure = go.Figure()
     for column, typical, label, color in (
@@ -92,5 +109,292 @@ def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: fl
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
         height=420,
+    )
+    return figure
+
+
+# ---------------------------------------------------------------- Negative tests
+
+POSITIVE_COLOR = "#2b8a3e"
+NEGATIVE_COLOR = "#c92a2a"
+
+
+def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go.Figure:
+    """Overlaid histograms of the cosines of should-match and should-not-match pairs, a strip of every pair
+    below (hover: the sentences), the threshold and the random-pair baseline (mean, 95th percentile)."""
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
+    pairs = result.pairs
+    low = float(min(result.scores.min(), result.baseline.mean, result.threshold))
+    size = 0.025
+    groups = ((1, "should match (1)", POSITIVE_COLOR), (0, "should not match (0)", NEGATIVE_COLOR))
+    for label, name, group_color in groups:
+        chosen = (pairs["label"] == label).to_numpy()
+        scores = result.scores[chosen]
+        figure.add_histogram(
+            x=scores,
+            name=name,
+            marker_color=group_color,
+            opacity=0.6,
+            xbins={"start": np.floor(low / size) * size, "end": 1.0 + size, "size": size},
+            hovertemplate="cosine %{x}<br>%{y} pairs<extra>" + name + "</extra>",
+            row=1,
+            col=1,
+        )
+        texts = [
+            f"{first}<br>{second}" + (f"<br>[{category}]" if category else "")
+            for first, second, category in zip(
+                pairs["sentence1"][chosen], pairs["sentence2"][chosen], pairs["category"][chosen], strict=True
+            )
+        ]
+        jitter = np.random.default_rng(label).uniform(-0.3, 0.3, len(scores))
+        figure.add_scatter(
+            x=scores,
+            y=np.full(len(scores), float(label)) + jitter,
+            mode="markers",
+            marker={"color": group_color, "size": 7, "opacity": 0.8},
+            text=texts,
+            hovertemplate="%{text}<br>cosine %{x:.3f}<extra></extra>",
+            showlegend=False,
+            row=2,
+            col=1,
+        )
+    for x, dash, line_color, text in (
+        (result.threshold, "solid", "#212529", f"threshold {result.threshold:.2f}"),
+        (result.baseline.mean, "dot", color, f"random pairs: mean {result.baseline.mean:.2f}"),
+        (result.baseline.p95, "dash", color, f"random pairs: 95% below {result.baseline.p95:.2f}"),
+    ):
+        figure.add_vline(x=x, line_dash=dash, line_color=line_color, row="all", col=1)
+        figure.add_annotation(
+            x=x, y=1.0, yref="paper", text=text, showarrow=False, textangle=-90, xanchor="right", yanchor="top",
+            font={"color": line_color, "size": 11},
+        )  # fmt: skip
+    figure.update_layout(
+        barmode="overlay",
+        legend={"orientation": "h", "y": 1.1},
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        height=420,
+    )
+    figure.update_yaxes(title_text="pairs", row=1, col=1)
+    figure.update_yaxes(tickvals=[0, 1], ticktext=["0", "1"], title_text="label", range=[-0.6, 1.6], row=2, col=1)
+    figure.update_xaxes(title_text="cosine", row=2, col=1)
+    return figure
+
+
+# ---------------------------------------------------------------- Projection
+
+PALETTE = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
+UNLABELLED_COLOR = "#495057"
+MAX_LEGEND_LABELS = 24  # above this, one trace coloured by label and no legend
+WEBGL_ABOVE = 1500  # 2D plots with more points use WebGL (SVG slows the browser down)
+
+
+def label_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per distinct label, the same in every plot (sorted labels, palette in order)."""
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(set(labels)))}
+
+
+def _hover_text(sentence: str, width: int = 70) -> str:
+    return "<br>".join(textwrap.wrap(html.escape(sentence), width)) or "(empty)"
+
+
+def projection_figure(
+    coords: npt.NDArray[np.floating],
+    sentences: Sequence[str],
+    labels: Sequence[str],
+    title: str,
+    highlight: npt.NDArray[np.bool_] | None = None,
+    picked: int | None = None,
+    neighbours: Sequence[int] = (),
+) -> go.Figure:
+    """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
+
+    Args:
+        coords: (n, 2|3) coordinates; row i is sentences[i].
+        highlight: (n,) bool, search matches: drawn on top, everything else faded.
+        picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    three_d = coords.shape[1] == 3
+    n = len(coords)
+    hover = np.array([_hover_text(sentence) for sentence in sentences], dtype=object)
+    label_array = np.array(list(labels), dtype=object)
+    colors = label_colors(labels)
+    searching = highlight is not None and bool(highlight.any())
+    size = (3.5 if n > 1000 else 5) if three_d else (5 if n > 1000 else 8)
+    grow = 0.5 if three_d else 1.0  # 3D markers look larger: enlarge the marked points less
+    figure = go.Figure()
+
+    def add(rows: npt.NDArray[np.int64], name: str, marker: dict, showlegend: bool = True, **extra) -> None:
+        if three_d:
+            trace = go.Scatter3d(x=coords[rows, 0], y=coords[rows, 1], z=coords[rows, 2], mode="markers")
+        else:
+            kind = go.Scattergl if n > WEBGL_ABOVE else go.Scatter
+            trace = kind(x=coords[rows, 0], y=coords[rows, 1], mode="markers")
+        trace.update(
+            name=name,
+            marker=marker,
+            showlegend=showlegend,
+            customdata=np.stack([hover[rows], label_array[rows]], axis=1) if len(rows) else None,
+            hovertemplate="%{customdata[0]}<br><i>%{customdata[1]}</i><extra></extra>",
+            **extra,
+        )
+        figure.add_trace(trace)
+
+    faded = 0.25 if searching else 0.85
+    distinct = sorted(set(labels))
+    if len(distinct) <= MAX_LEGEND_LABELS:
+        for label in distinct:
+            rows = np.flatnonzero(label_array == label)
+            add(
+                rows,
+                label or "no label",
+                {"color": colors[label] if label else UNLABELLED_COLOR, "size": size},
+                showlegend=bool(label),
+                opacity=faded,
+                legendgroup=label,
+            )
+    else:
+        add(
+            np.arange(n),
+            "sentences",
+            {"color": [colors[label] for label in labels], "size": size},
+            showlegend=False,
+            opacity=faded,
+        )
+    if searching:
+        rows = np.flatnonzero(highlight)
+        add(
+            rows,
+            f"search: {len(rows)} match{'es' if len(rows) != 1 else ''}",
+            {
+                "color": [colors[label_array[i]] if label_array[i] else UNLABELLED_COLOR for i in rows],
+                "size": size + 5 * grow,
+                "line": {"color": "black", "width": 2},
+            },
+        )
+    if neighbours:
+        rows = np.asarray(list(neighbours), dtype=np.int64)
+        add(
+            rows,
+            f"its {len(rows)} nearest (cosine, original space)",
+            {"color": "rgba(0,0,0,0)", "size": size + 8 * grow, "line": {"color": "black", "width": 2}},
+        )
+    if picked is not None:
+        add(
+            np.array([picked]),
+            "picked sentence",
+            {
+                "color": "gold",
+                "size": size + 12 * grow,
+                "symbol": "diamond" if three_d else "star",
+                "line": {"color": "black", "width": 1},
+            },
+        )
+    axis = {"showticklabels": False, "title": "", "zeroline": False}
+    figure.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=560,
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
+        hoverlabel={"align": "left"},
+        uirevision=title,
+    )
+    if three_d:
+        figure.update_layout(scene={"xaxis": axis, "yaxis": axis, "zaxis": axis})
+    else:
+        figure.update_xaxes(**axis)
+        figure.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+    return figure
+
+
+# ---------------------------------------------------------------- STS evaluation
+
+
+def _layer_label(layers: str) -> str:
+    if layers == "0":
+        return "0 (embeddings)"
+    if layers == FIRST_LAST:
+        return "first-last"
+    return f"layer {layers}"
+
+
+def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
+    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed."""
+    table = evaluation.table
+    raw = table[table.pooling.isin(RAW_POOLINGS)]
+    if "post" in raw.columns:
+        raw = raw[raw.post == "none"]
+    layer_order = [str(layer) for layer in range(evaluation.n_layers + 1)] + [FIRST_LAST]
+    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
+        index=layer_order, columns=list(RAW_POOLINGS)
+    )
+    values = grid.to_numpy(dtype=float)
+    text = [["undefined" if np.isnan(v) else f"{v:.1f}" for v in line] for line in values]
+    labels = [_layer_label(layers) for layers in layer_order]
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=list(RAW_POOLINGS),
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 13},
+            colorscale="Viridis",
+            colorbar={"title": "Spearman"},
+            hovertemplate="%{x} · %{y}: %{text}<extra></extra>",
+        )
+    )
+    if not np.isnan(values).all():
+        best_row, best_col = np.unravel_index(np.nanargmax(values), values.shape)
+        figure.add_shape(
+            type="rect",
+            x0=best_col - 0.5,
+            x1=best_col + 0.5,
+            y0=best_row - 0.5,
+            y1=best_row + 0.5,
+            line={"color": "#e8590c", "width": 4},
+        )
+    own = evaluation.row_of("model", "-1")
+    own_text = "" if own is None else f" · own pipeline {evaluation.table.spearman.iloc[own]:.1f}"
+    figure.update_layout(
+        title=f"{evaluation.model}{own_text}",
+        xaxis_title="pooling",
+        yaxis={"type": "category", "autorange": "reversed", "title": "layers"},
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+        height=120 + 32 * len(layer_order),
+    )
+    return figure
+
+
+def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.Figure:
+    """Cosine against gold score for one configuration; colour = rank gap (where the ranking disagrees)."""
+    cosines = evaluation.cosines[row]
+    gap = rank_gaps(evaluation, row)
+    hover = [f"{a}<br>{b}" for a, b in zip(pairs.sentence1, pairs.sentence2, strict=True)]
+    value = evaluation.table.spearman.iloc[row]
+    shown = UNDEFINED if np.isnan(value) else f"Spearman {value:.2f}"
+    figure = go.Figure(
+        go.Scattergl(
+            x=evaluation.gold,
+            y=cosines,
+            mode="markers",
+            text=hover,
+            marker={
+                "color": gap,
+                "colorscale": "RdBu",
+                "cmid": 0,
+                "size": 7,
+                "opacity": 0.75,
+                "colorbar": {"title": "rank gap"},
+            },
+            hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<br>%{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"{evaluation.model} · {describe_row(evaluation, row)}: {shown}",
+        xaxis_title=f"gold score (0-{evaluation.scale:g})",
+        yaxis_title="cosine",
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+        height=440,
     )
     return figure

@@ -1,7 +1,8 @@
-"""The Negative tests page's widgets, state and figures: labelled pairs table, extra configurations, results.
+"""The Negative tests page's widgets and state: labelled pairs table, extra configurations, results.
 
-The pairs table persists like the Compare table (``components.persistent_table``): ``PAIRS`` holds the table as
-the user left it, the editor is mounted on ``PAIRS_TABLE.base_key`` under a versioned key and remounted on return.
+The pairs table persists like the Compare table (``components.persistent_table``): ``state.NEGTEST_PAIRS`` holds
+the table as the user left it, the editor is mounted on ``PAIRS_TABLE.base_key`` under a versioned key and
+remounted on return.
 
 Row numbers: the editor shows its index as the "Row" column, numbered 1..n whenever the editor is (re)mounted
 with a new table; edits keep it (a deleted row leaves a gap, an added row gets the next number). Every message,
@@ -10,21 +11,22 @@ note and the failures table name rows by that index label, so they match the edi
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
+from components import state
 from components.config import Configured
-from components.figures import RAW_COLOR, TRAINED_COLOR
+from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions
+from components.model_box import model_box
 from components.persistent_table import PersistentTable
 from components.services import baseline, encode_unseen, load_encoder
+from components.uploads import flash, new_upload
+from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
 from embedlab.embedding.scoring import pair_cosines, percentile_text, score_percentiles
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS
+from embedlab.models.loading import PACKAGED
 from embedlab.tasks.negtest import (
     BEST,
     THRESHOLD_HOW,
@@ -36,34 +38,21 @@ from embedlab.tasks.negtest import (
     parse_labelled_text,
     renumbered,
     require_both_labels,
-    row_list,
     summary_table,
 )
 
-# Session-state keys of this page (plain keys survive page switches; widget keys are namespaced "negtest.")
-NAMESPACE = "negtest"
-PAIRS = "negtest.pairs"  # DataFrame: sentence1, sentence2, label, category as the user left it, editor's index
-UPLOAD = "negtest.upload"
-UPLOADED_ID = "negtest.uploaded_id"
-FLASH = "negtest.flash"
-EXTRA_SPECS = "negtest.extra_specs"  # list[EmbedSpec] the user added
-THRESHOLDS = "negtest.thresholds"  # {spec label: float} thresholds the user set
-ADD_FORM = "negtest.add_form"
-
 MAX_PAIRS = 1000
-POSITIVE_COLOR = "#2b8a3e"
-NEGATIVE_COLOR = "#c92a2a"
-
-
-def threshold_key(index: int) -> str:
-    return f"negtest.threshold.{index}"
 
 
 # ---------------------------------------------------------------- the pairs table
 
 
 PAIRS_TABLE = PersistentTable(
-    prefix=PAIRS, default=bundled_suite, clean=editor_table, renumber=renumbered, flash_key=FLASH
+    prefix=state.NEGTEST_PAIRS,
+    default=bundled_suite,
+    clean=editor_table,
+    renumber=renumbered,
+    flash_namespace=state.NEGTEST,
 )
 
 
@@ -96,30 +85,30 @@ def table_tools() -> None:
     """Upload (replaces the table; a bad file leaves it), restore the bundled suite."""
     upload_col, restore_col = st.columns([5, 2], vertical_alignment="bottom")
     with upload_col:
-        upload = st.file_uploader(
+        st.file_uploader(
             "Upload labelled pairs (CSV or TSV with sentence1, sentence2, label; optional category)",
             type=["csv", "tsv", "txt"],
-            key=UPLOAD,
+            key=state.NEGTEST_UPLOAD,
         )
     if restore_col.button("Bundled suite", help="Replace the table with the project's 78 labelled pairs."):
         replace_pairs(bundled_suite(), "Loaded the bundled suite.")
         st.rerun()
-    if upload is None or st.session_state.get(UPLOADED_ID) == upload.file_id:
-        return
-    st.session_state[UPLOADED_ID] = upload.file_id
     try:
+        upload = new_upload(state.NEGTEST_UPLOAD)
+        if upload is None:
+            return
         frame = parse_labelled_text(upload.getvalue(), upload.name)
     except EmbedLabError as error:
-        st.error(f"{error} Your table was left as it was.", icon="⚠️")
-        return
-    replace_pairs(frame, f"Loaded {len(frame)} labelled pairs from {upload.name}.")
+        flash(state.NEGTEST, f"{error} Your table was left as it was.", "error")
+    else:
+        replace_pairs(frame, f"Loaded {len(frame)} labelled pairs from {upload.name}.")
     st.rerun()
 
 
 def added_rows(table: pd.DataFrame) -> list:
     """Row labels of the rows added in the editor since it was mounted (the editor shows no number for them)."""
-    state = st.session_state.get(PAIRS_TABLE.editor_key()) or {}
-    added = len(state.get("added_rows") or [])
+    edits = st.session_state.get(PAIRS_TABLE.editor_key()) or {}
+    added = len(edits.get("added_rows") or [])
     return list(table.index[len(table) - added :]) if added else []
 
 
@@ -135,8 +124,7 @@ def validated(table: pd.DataFrame, new_rows: list | None = None) -> pd.DataFrame
             new = set(new_rows or [])
             rows = [f"{row} (new)" if row in new else str(row) for row in check.incomplete]
             st.info(
-                f"{'Rows' if len(rows) > 1 else 'Row'} {row_list(rows)}: incomplete (a sentence or the label is "
-                "empty), not scored.",
+                f"{row_list(rows, capital=True)}: incomplete (a sentence or the label is empty), not scored.",
                 icon="✏️",
             )
         pairs = check.pairs
@@ -158,21 +146,24 @@ def validated(table: pd.DataFrame, new_rows: list | None = None) -> pd.DataFrame
 
 def extra_configurations() -> list[Configured]:
     """The configurations the user added (form to add one, multiselect to keep or drop them)."""
-    specs: list[EmbedSpec] = st.session_state.setdefault(EXTRA_SPECS, [])
+    specs: list[EmbedSpec] = st.session_state.setdefault(state.NEGTEST_EXTRA_SPECS, [])
     with st.expander(f"More configurations ({len(specs)} added)", expanded=False):
-        with st.form(ADD_FORM, border=False):
+        with st.form(state.NEGTEST_ADD_FORM, border=False):
             model_col, pooling_col, layers_col, post_col, dims_col = st.columns([3, 2, 2, 3, 2])
-            model = model_col.selectbox(
-                "Model",
-                SUGGESTED_MODELS,
-                index=SUGGESTED_MODELS.index(PACKAGED),
-                key="negtest.add.model",
-                accept_new_options=True,
+            model_key = state.widget_key(state.NEGTEST_ADD, "model")
+            state.remembered(model_key, None, PACKAGED)
+            with model_col:
+                model = model_box(model_key)
+            pooling = pooling_col.selectbox(
+                "Pooling", POOLINGS, index=1, key=state.widget_key(state.NEGTEST_ADD, "pooling")
             )
-            pooling = pooling_col.selectbox("Pooling", POOLINGS, index=1, key="negtest.add.pooling")
-            layers = layers_col.text_input("Layers", DEFAULT_LAYERS, key="negtest.add.layers")
-            post = post_col.selectbox("Post-processing", POSTS, key="negtest.add.post", format_func=POST_LABELS.get)
-            dims = dims_col.number_input("Dims (abtt/whiten)", min_value=1, value=None, key="negtest.add.dims")
+            layers = layers_col.text_input("Layers", DEFAULT_LAYERS, key=state.widget_key(state.NEGTEST_ADD, "layers"))
+            post = post_col.selectbox(
+                "Post-processing", POSTS, key=state.widget_key(state.NEGTEST_ADD, "post"), format_func=POST_LABELS.get
+            )
+            dims = dims_col.number_input(
+                "Dims (abtt/whiten)", min_value=1, value=None, key=state.widget_key(state.NEGTEST_ADD, "dims")
+            )
             if st.form_submit_button("Add configuration"):
                 try:
                     spec = EmbedSpec(
@@ -189,11 +180,11 @@ def extra_configurations() -> list[Configured]:
                 else:
                     if spec not in specs:
                         specs.append(spec)
-                    st.session_state["negtest.extra_keep"] = [spec.label for spec in specs]
+                    st.session_state[state.NEGTEST_EXTRA_KEEP] = [spec.label for spec in specs]
         if specs:
             labels = [spec.label for spec in specs]
-            st.session_state.setdefault("negtest.extra_keep", labels)
-            kept = st.multiselect("Added configurations (remove one with its ×)", labels, key="negtest.extra_keep")
+            st.session_state.setdefault(state.NEGTEST_EXTRA_KEEP, labels)
+            kept = st.multiselect("Added configurations (remove one with its ×)", labels, key=state.NEGTEST_EXTRA_KEEP)
             specs[:] = [spec for spec in specs if spec.label in kept]
     configured = []
     for spec in specs:
@@ -227,90 +218,20 @@ def test_configuration(configured: Configured, pairs: pd.DataFrame, threshold: f
     return judge(spec, pairs, scores, threshold, typical)
 
 
-def threshold_input(index: int, spec: EmbedSpec) -> float | None:
-    """Per-configuration threshold box; empty = the best one. Kept per configuration label across reruns."""
-    key = threshold_key(index)
-    stored: dict[str, float] = st.session_state.setdefault(THRESHOLDS, {})
-    if st.session_state.get(f"{key}.label") != spec.label:  # another configuration now sits at this index
-        st.session_state[key] = stored.get(spec.label)
-        st.session_state[f"{key}.label"] = spec.label
+def threshold_input(spec: EmbedSpec) -> float | None:
+    """Per-configuration threshold box; empty = the best one. Kept per configuration label for the session."""
     value = st.number_input(
         "Threshold (empty: the best one)",
         min_value=-1.0,
         max_value=1.0,
         step=0.01,
         format="%.3f",
-        key=key,
         placeholder="best (Youden's J)",
         help="A pair 'matches' when its cosine is at or above the threshold. Empty: the threshold that best "
         "separates the groups, maximising Youden's J = true-positive rate − false-positive rate.",
+        **state.remembered(state.negtest_threshold_widget(spec.label), state.negtest_threshold(spec.label)),
     )
-    if value is None:
-        stored.pop(spec.label, None)
-    else:
-        stored[spec.label] = float(value)
-    return value
-
-
-def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go.Figure:
-    """Overlaid histograms of the cosines of should-match and should-not-match pairs, a strip of every pair
-    below (hover: the sentences), the threshold and the random-pair baseline (mean, 95th percentile)."""
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
-    pairs = result.pairs
-    low = float(min(result.scores.min(), result.baseline.mean, result.threshold))
-    size = 0.025
-    groups = ((1, "should match (1)", POSITIVE_COLOR), (0, "should not match (0)", NEGATIVE_COLOR))
-    for label, name, group_color in groups:
-        chosen = (pairs["label"] == label).to_numpy()
-        scores = result.scores[chosen]
-        figure.add_histogram(
-            x=scores,
-            name=name,
-            marker_color=group_color,
-            opacity=0.6,
-            xbins={"start": np.floor(low / size) * size, "end": 1.0 + size, "size": size},
-            hovertemplate="cosine %{x}<br>%{y} pairs<extra>" + name + "</extra>",
-            row=1,
-            col=1,
-        )
-        texts = [
-            f"{first}<br>{second}" + (f"<br>[{category}]" if category else "")
-            for first, second, category in zip(
-                pairs["sentence1"][chosen], pairs["sentence2"][chosen], pairs["category"][chosen], strict=True
-            )
-        ]
-        jitter = np.random.default_rng(label).uniform(-0.3, 0.3, len(scores))
-        figure.add_scatter(
-            x=scores,
-            y=np.full(len(scores), float(label)) + jitter,
-            mode="markers",
-            marker={"color": group_color, "size": 7, "opacity": 0.8},
-            text=texts,
-            hovertemplate="%{text}<br>cosine %{x:.3f}<extra></extra>",
-            showlegend=False,
-            row=2,
-            col=1,
-        )
-    for x, dash, line_color, text in (
-        (result.threshold, "solid", "#212529", f"threshold {result.threshold:.2f}"),
-        (result.baseline.mean, "dot", color, f"random pairs: mean {result.baseline.mean:.2f}"),
-        (result.baseline.p95, "dash", color, f"random pairs: 95% below {result.baseline.p95:.2f}"),
-    ):
-        figure.add_vline(x=x, line_dash=dash, line_color=line_color, row="all", col=1)
-        figure.add_annotation(
-            x=x, y=1.0, yref="paper", text=text, showarrow=False, textangle=-90, xanchor="right", yanchor="top",
-            font={"color": line_color, "size": 11},
-        )  # fmt: skip
-    figure.update_layout(
-        barmode="overlay",
-        legend={"orientation": "h", "y": 1.1},
-        margin={"t": 40, "b": 10, "l": 10, "r": 10},
-        height=420,
-    )
-    figure.update_yaxes(title_text="pairs", row=1, col=1)
-    figure.update_yaxes(tickvals=[0, 1], ticktext=["0", "1"], title_text="label", range=[-0.6, 1.6], row=2, col=1)
-    figure.update_xaxes(title_text="cosine", row=2, col=1)
-    return figure
+    return None if value is None else float(value)
 
 
 def show_result(result: NegTestResult, color: str) -> None:

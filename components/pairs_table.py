@@ -1,4 +1,4 @@
-"""The editable pairs table: survives reruns and page switches, replaced only by explicit user actions.
+"""The Compare page's editable pairs table: survives reruns and page switches, replaced only by explicit user actions.
 
 ``state.PAIRS`` holds the table as the user left it (see ``components.persistent_table``).
 """
@@ -10,12 +10,14 @@ import streamlit as st
 
 from components import state
 from components.persistent_table import PersistentTable
+from components.uploads import flash, new_upload
 from embedlab.data.pairfiles import decode_text, parse_pairs_text
+from embedlab.data.pairtable import PAIR_COLUMNS
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.compare import PAIR_COLUMNS, clean_pairs, example_pairs, numbered
+from embedlab.tasks.compare import clean_pairs, example_pairs, numbered
 
 PAIRS_TABLE = PersistentTable(
-    prefix=state.PAIRS, default=example_pairs, clean=clean_pairs, renumber=numbered, flash_key=state.PAIRS_FLASH
+    prefix=state.PAIRS, default=example_pairs, clean=clean_pairs, renumber=numbered, flash_namespace=state.COMPARE
 )
 
 
@@ -38,7 +40,7 @@ def pairs_editor() -> pd.DataFrame:
 
 def add_pair_form() -> None:
     """Two text boxes and a button: the quickest way to try one pair."""
-    with st.form("compare.add_form", clear_on_submit=True, border=False):
+    with st.form(state.ADD_FORM, clear_on_submit=True, border=False):
         first_col, second_col, button_col = st.columns([5, 5, 1], vertical_alignment="bottom")
         first = first_col.text_input("Sentence 1", key=state.NEW_FIRST, placeholder="A man is playing a guitar.")
         second = second_col.text_input("Sentence 2", key=state.NEW_SECOND, placeholder="Someone plays music.")
@@ -47,26 +49,26 @@ def add_pair_form() -> None:
                 st.warning("Type at least one sentence to add a pair.")
                 return
             current = PAIRS_TABLE.current()
-            added = pd.concat([current, pd.DataFrame([[first, second]], columns=PAIR_COLUMNS)], ignore_index=True)
+            added = pd.concat([current, pd.DataFrame([[first, second]], columns=list(PAIR_COLUMNS))], ignore_index=True)
             replace_pairs(added)
             st.session_state[state.SELECTED_PAIR] = len(added)  # the new pair's label (rows are 1..n)
 
 
 def upload_pairs() -> None:
-    """CSV/TSV/STS upload replacing the table; a bad file leaves the table as it was."""
-    upload = st.file_uploader(
+    """CSV/TSV/STS upload replacing the table; a bad file leaves the table as it was. The outcome is flashed."""
+    st.file_uploader(
         "Upload pairs (CSV or TSV with sentence1, sentence2 columns, or an STS benchmark file)",
         type=["csv", "tsv", "txt"],
         key=state.PAIRS_UPLOAD,
     )
-    if upload is None or st.session_state.get(state.PAIRS_UPLOADED_ID) == upload.file_id:
-        return
-    st.session_state[state.PAIRS_UPLOADED_ID] = upload.file_id
     try:
+        upload = new_upload(state.PAIRS_UPLOAD)
+        if upload is None:
+            return
         frame = parse_pairs_text(decode_text(upload.getvalue(), upload.name), name=upload.name)
     except EmbedLabError as error:
-        st.error(f"{error} Your table was left as it was.", icon="⚠️")
-        return
-    replace_pairs(frame[PAIR_COLUMNS], f"Loaded {len(frame)} pairs from {upload.name}.")
-    st.session_state[state.SELECTED_PAIR] = None  # the page shows the first pair
+        flash(state.COMPARE, f"{error} Your table was left as it was.", "error")
+    else:
+        replace_pairs(frame[list(PAIR_COLUMNS)], f"Loaded {len(frame)} pairs from {upload.name}.")
+        st.session_state[state.SELECTED_PAIR] = None  # the page shows the first pair
     st.rerun()

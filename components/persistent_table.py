@@ -5,6 +5,10 @@ left it is kept under a plain session key (``<prefix>``); the editor is mounted 
 versioned key (``<prefix>_editor.<version>``), and when the page is entered again with edits the editor no longer
 holds, it is remounted on the latest table. Rows are labelled 1..n whenever a new table is mounted; edits keep
 the labels (a deleted row leaves a gap), so every note on the page can name rows as the editor shows them.
+
+Why the table does not use ``state.remembered``: a data editor's widget state is a list of edits relative to the
+table it was mounted on, not a value, so it cannot be seeded; the editor is remounted on the kept table instead.
+All its keys derive from ``prefix``, a plain key declared in ``components.state``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+
+from components.uploads import flash
 
 
 @dataclass(frozen=True)
@@ -25,14 +31,14 @@ class PersistentTable:
         default: the table a new session starts with.
         clean: editor output -> the table (plain values, same index).
         renumber: any frame with the table's columns -> a new table labelled 1..n.
-        flash_key: where ``replace`` leaves a one-shot message for the page.
+        flash_namespace: where ``replace`` leaves a one-shot message (``components.uploads.flash``).
     """
 
     prefix: str
     default: Callable[[], pd.DataFrame]
     clean: Callable[[pd.DataFrame], pd.DataFrame]
     renumber: Callable[[pd.DataFrame], pd.DataFrame]
-    flash_key: str
+    flash_namespace: str
 
     @property
     def table_key(self) -> str:
@@ -66,7 +72,7 @@ class PersistentTable:
         st.session_state[self.base_key] = table
         st.session_state[self.version_key] = st.session_state.get(self.version_key, 0) + 1
         if message:
-            st.session_state[self.flash_key] = message
+            flash(self.flash_namespace, message)
 
     def editor(self, **data_editor_options) -> pd.DataFrame:
         """Render the data editor; returns the table as the user left it, indexed by the editor's row labels."""

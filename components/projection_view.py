@@ -1,4 +1,4 @@
-"""The Projection page's services, widgets and figures.
+"""The Projection page's services and widgets (its figure: components.figures.projection_figure).
 
 Caching: vectors are cached on (sentences, EmbedSpec) and projections on (sentences, EmbedSpec, settings), so
 changing the colouring, the search or the picked sentence never recomputes a projection, and a new configuration
@@ -10,23 +10,19 @@ by the page) runs them once per process in a background thread; ``wait_for_umap`
 
 from __future__ import annotations
 
-import html
-import textwrap
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import plotly.colors
-import plotly.graph_objects as go
 import streamlit as st
 
 from components import state
 from components.config import Configured
 from components.services import get_encoder
+from components.uploads import flash, new_upload, show_flash
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import example_pairs
@@ -45,31 +41,6 @@ from embedlab.tasks.projection import (
     sentences_from_pairs,
     vectors_tsv,
 )
-
-# Plain session-state keys: what the user chose or typed, kept for the whole session (page switches included).
-SOURCE = "projection.source"  # one of SOURCES
-TEXT = "projection.text"  # the text area's content
-UPLOADED = "projection.uploaded"  # SentenceSet of the last upload that parsed
-UPLOADED_ID = "projection.uploaded_id"  # file id of the last upload handled (good or bad)
-SETTINGS = "projection.settings"  # ProjectionSettings
-QUERY = "projection.query"  # search text
-PICKED = "projection.picked"  # index of the sentence whose neighbours are listed
-NEIGHBOURS_K = "projection.k"  # how many neighbours
-FLASH = "projection.flash"  # one-shot message after an upload
-
-# Widget keys (Streamlit drops these when the page is left; they are re-seeded from the plain keys above).
-SOURCE_WIDGET = "projection.source_choice"
-TEXT_WIDGET = "projection.text_area"
-UPLOAD_WIDGET = "projection.upload"
-METHOD_WIDGET = "projection.method"
-DIMS_WIDGET = "projection.three_d"
-NEIGHBORS_WIDGET = "projection.n_neighbors"
-MIN_DIST_WIDGET = "projection.min_dist"
-SEEDED_WIDGET = "projection.seeded"
-SEED_WIDGET = "projection.seed"
-QUERY_WIDGET = "projection.search"
-PICK_WIDGET = "projection.pick"
-K_WIDGET = "projection.k_slider"
 
 SOURCES = {
     "bundled": "Bundled example (400 sentences, 8 topics)",
@@ -165,13 +136,6 @@ def vectors_file(sentences: tuple[str, ...], spec: EmbedSpec) -> bytes:
 # ---------------------------------------------------------------------------------------------------- widgets
 
 
-def _remember(widget_key: str, store_key: str, default) -> None:
-    """Start a widget from the value kept for the session (the widget's own key dies with the page)."""
-    st.session_state.setdefault(store_key, default)
-    if widget_key not in st.session_state:
-        st.session_state[widget_key] = st.session_state[store_key]
-
-
 def _default_text() -> str:
     """A small labelled sample to edit: three sentences of each topic of the bundled set."""
     bundled = bundled_sentences()
@@ -186,24 +150,21 @@ def _default_text() -> str:
 
 def _upload() -> SentenceSet | None:
     """The uploader; a file that does not parse shows why and leaves the last good upload in place."""
-    upload = st.file_uploader(
+    st.file_uploader(
         "CSV or TSV with a `sentence` column (optional `label`), or a .txt file with one sentence per line",
         type=["csv", "tsv", "txt"],
-        key=UPLOAD_WIDGET,
+        key=state.PROJECTION_UPLOAD_WIDGET,
     )
-    if upload is not None and st.session_state.get(UPLOADED_ID) != upload.file_id:
-        st.session_state[UPLOADED_ID] = upload.file_id
-        try:
+    try:
+        upload = new_upload(state.PROJECTION_UPLOAD_WIDGET)
+        if upload is not None:
             parsed = parse_sentence_file(upload.getvalue(), upload.name)
-        except EmbedLabError as error:
-            st.session_state[FLASH] = ("error", f"{error} The sentences shown were left as they were.")
-        else:
-            st.session_state[UPLOADED] = parsed
-            st.session_state[FLASH] = ("success", f"Loaded {len(parsed):,} sentences from {upload.name}.")
-    if flash := st.session_state.pop(FLASH, None):
-        kind, message = flash
-        (st.error if kind == "error" else st.success)(message)
-    uploaded = st.session_state.get(UPLOADED)
+            st.session_state[state.PROJECTION_UPLOADED] = parsed
+            flash(state.PROJECTION, f"Loaded {len(parsed):,} sentences from {upload.name}.")
+    except EmbedLabError as error:
+        flash(state.PROJECTION, f"{error} The sentences shown were left as they were.", "error")
+    show_flash(state.PROJECTION)
+    uploaded = st.session_state.get(state.PROJECTION_UPLOADED)
     if uploaded is None:
         st.info("Upload a file to project its sentences.")
     return uploaded
@@ -215,19 +176,21 @@ def sentence_source() -> SentenceSet | None:
     Raises:
         EmbedLabError: the typed text has more sentences than the page takes (the text is kept).
     """
-    _remember(SOURCE_WIDGET, SOURCE, "bundled")
-    source = st.radio("Sentences", list(SOURCES), key=SOURCE_WIDGET, format_func=SOURCES.get, horizontal=True)
-    st.session_state[SOURCE] = source
+    source = st.radio(
+        "Sentences",
+        list(SOURCES),
+        format_func=SOURCES.get,
+        horizontal=True,
+        **state.remembered(state.PROJECTION_SOURCE_WIDGET, state.PROJECTION_SOURCE, "bundled", options=SOURCES),
+    )
     if source == "bundled":
         return bundled_sentences()
     if source == "text":
-        _remember(TEXT_WIDGET, TEXT, _default_text())
         text = st.text_area(
             "One sentence per line; `label<TAB>sentence` colours by label (Ctrl+Enter to apply)",
-            key=TEXT_WIDGET,
             height=220,
+            **state.remembered(state.PROJECTION_TEXT_WIDGET, state.PROJECTION_TEXT, _default_text()),
         )
-        st.session_state[TEXT] = text
         return parse_sentence_lines(text, "The text")
     if source == "upload":
         return _upload()
@@ -237,32 +200,34 @@ def sentence_source() -> SentenceSet | None:
 
 def settings_panel(n_sentences: int) -> ProjectionSettings:
     """UMAP / PCA settings, kept for the session."""
-    stored: ProjectionSettings = st.session_state.setdefault(SETTINGS, ProjectionSettings())
-    for widget, value in (
-        (METHOD_WIDGET, stored.method),
-        (DIMS_WIDGET, stored.dims == 3),
-        (NEIGHBORS_WIDGET, stored.n_neighbors),
-        (MIN_DIST_WIDGET, stored.min_dist),
-        (SEEDED_WIDGET, stored.random_state is not None),
-        (SEED_WIDGET, DEFAULT_SEED if stored.random_state is None else stored.random_state),
-    ):
-        st.session_state.setdefault(widget, value)
+    stored: ProjectionSettings = st.session_state.setdefault(state.PROJECTION_SETTINGS, ProjectionSettings())
+    kept = {  # the settings are stored as one ProjectionSettings below: each widget is seeded from it
+        widget: state.remembered(widget, None, value)
+        for widget, value in (
+            (state.PROJECTION_METHOD_WIDGET, stored.method),
+            (state.PROJECTION_DIMS_WIDGET, stored.dims == 3),
+            (state.PROJECTION_NEIGHBORS_WIDGET, stored.n_neighbors),
+            (state.PROJECTION_MIN_DIST_WIDGET, stored.min_dist),
+            (state.PROJECTION_SEEDED_WIDGET, stored.random_state is not None),
+            (state.PROJECTION_SEED_WIDGET, DEFAULT_SEED if stored.random_state is None else stored.random_state),
+        )
+    }
     method_col, dims_col, neighbours_col, dist_col, seed_col = st.columns([2, 1, 2, 2, 2], vertical_alignment="bottom")
     method = method_col.radio(
         "Projection",
         ["umap", "pca"],
-        key=METHOD_WIDGET,
+        **kept[state.PROJECTION_METHOD_WIDGET],
         format_func=str.upper,
         horizontal=True,
         help="UMAP (metric cosine) keeps local neighbourhoods; PCA is linear and exact but crowds clusters. "
         "PCA is used automatically when there are too few sentences for UMAP.",
     )
-    three_d = dims_col.toggle("3D", key=DIMS_WIDGET)
+    three_d = dims_col.toggle("3D", **kept[state.PROJECTION_DIMS_WIDGET])
     n_neighbors = neighbours_col.slider(
         "n_neighbors",
         2,
         100,
-        key=NEIGHBORS_WIDGET,
+        **kept[state.PROJECTION_NEIGHBORS_WIDGET],
         disabled=method != "umap",
         help="UMAP: how many neighbours shape each point's surroundings (larger = more global structure). "
         f"Must stay below the number of sentences ({n_sentences}).",
@@ -272,13 +237,24 @@ def settings_panel(n_sentences: int) -> ProjectionSettings:
         0.0,
         0.99,
         step=0.01,
-        key=MIN_DIST_WIDGET,
+        **kept[state.PROJECTION_MIN_DIST_WIDGET],
         disabled=method != "umap",
         help="UMAP: how tightly points may pack together.",
     )
     with seed_col:
-        seeded = st.checkbox("Fixed seed", key=SEEDED_WIDGET, help="Same picture every run (UMAP then uses one core).")
-        seed = st.number_input("Seed", 0, 2**31 - 1, key=SEED_WIDGET, disabled=not seeded, label_visibility="collapsed")
+        seeded = st.checkbox(
+            "Fixed seed",
+            help="Same picture every run (UMAP then uses one core).",
+            **kept[state.PROJECTION_SEEDED_WIDGET],
+        )
+        seed = st.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            disabled=not seeded,
+            label_visibility="collapsed",
+            **kept[state.PROJECTION_SEED_WIDGET],
+        )
     settings = ProjectionSettings(
         method=method,
         dims=3 if three_d else 2,
@@ -286,49 +262,43 @@ def settings_panel(n_sentences: int) -> ProjectionSettings:
         min_dist=float(min_dist),
         random_state=int(seed) if seeded else None,
     )
-    st.session_state[SETTINGS] = settings
+    st.session_state[state.PROJECTION_SETTINGS] = settings
     return settings
 
 
 def search_box() -> str:
-    _remember(QUERY_WIDGET, QUERY, "")
-    query = st.text_input(
-        "Search", key=QUERY_WIDGET, placeholder="bank, stick, …", help="Highlights matching sentences in both plots."
+    return st.text_input(
+        "Search",
+        placeholder="bank, stick, …",
+        help="Highlights matching sentences in both plots.",
+        **state.remembered(state.PROJECTION_QUERY_WIDGET, state.PROJECTION_QUERY, ""),
     )
-    st.session_state[QUERY] = query
-    return query
-
-
-def _keep_pick() -> None:  # on_change runs before the rerun: the plots above the picker see the new choice
-    st.session_state[PICKED] = st.session_state[PICK_WIDGET]
-
-
-def _keep_k() -> None:
-    st.session_state[NEIGHBOURS_K] = st.session_state[K_WIDGET]
 
 
 def pick_sentence(sentences: SentenceSet) -> tuple[int, int]:
     """The sentence whose neighbours are listed, and how many; kept for the session."""
     n = len(sentences)
-    picked = st.session_state.get(PICKED, 0)
-    st.session_state[PICK_WIDGET] = picked if isinstance(picked, int) and 0 <= picked < n else 0
-    _remember(K_WIDGET, NEIGHBOURS_K, 5)
+    picked = st.session_state.get(state.PROJECTION_PICKED, 0)
+    st.session_state[state.PROJECTION_PICKED] = picked if isinstance(picked, int) and 0 <= picked < n else 0
+    st.session_state.pop(state.PROJECTION_PICK_WIDGET, None)  # the sentence kept (or the first) is the one shown
+    # on_change stores a new choice before the rerun: the plots above the picker see it
+    pick = state.remembered(state.PROJECTION_PICK_WIDGET, state.PROJECTION_PICKED)
+    k_kept = state.remembered(state.PROJECTION_K_WIDGET, state.PROJECTION_K, 5)
     pick_col, k_col = st.columns([4, 1], vertical_alignment="bottom")
     index = pick_col.selectbox(
         "Sentence",
         list(range(n)),
-        key=PICK_WIDGET,
-        on_change=_keep_pick,
+        **pick,
         format_func=lambda i: (
             f"{i}: {sentences.sentences[i]}" + (f"  [{sentences.labels[i]}]" if sentences.labels[i] else "")
         ),
     )
     k = 1
     if n > 2:
-        st.session_state[K_WIDGET] = min(st.session_state[K_WIDGET], n - 1)
-        k = k_col.slider("Neighbours", 1, min(MAX_K, n - 1), key=K_WIDGET, on_change=_keep_k)
-    st.session_state[PICKED] = index
-    st.session_state[NEIGHBOURS_K] = k
+        st.session_state[state.PROJECTION_K_WIDGET] = min(st.session_state[state.PROJECTION_K_WIDGET], n - 1)
+        k = k_col.slider("Neighbours", 1, min(MAX_K, n - 1), **k_kept)
+    st.session_state[state.PROJECTION_PICKED] = index
+    st.session_state[state.PROJECTION_K] = k
     return int(index), int(k)
 
 
@@ -344,7 +314,7 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
             f"{name}-vectors.tsv",
             mime="text/tab-separated-values",
             icon=":material/download:",
-            key=f"projection.download.{name}.vectors",
+            key=state.widget_key(state.PROJECTION, f"download.{name}.vectors"),
             on_click="ignore",
         )
         column.download_button(
@@ -353,7 +323,7 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
             f"{name}-metadata.tsv",
             mime="text/tab-separated-values",
             icon=":material/download:",
-            key=f"projection.download.{name}.metadata",
+            key=state.widget_key(state.PROJECTION, f"download.{name}.metadata"),
             on_click="ignore",
         )
     coords_col.markdown("**Coordinates** of both pictures")
@@ -363,136 +333,9 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
         "projection-coordinates.csv",
         mime="text/csv",
         icon=":material/download:",
-        key="projection.download.coordinates",
+        key=state.widget_key(state.PROJECTION, "download.coordinates"),
         on_click="ignore",
     )
     st.caption(
         "Load vectors.tsv and metadata.tsv in the TensorFlow Embedding Projector (projector.tensorflow.org → Load)."
     )
-
-
-# ---------------------------------------------------------------------------------------------------- figures
-
-PALETTE = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
-UNLABELLED_COLOR = "#495057"
-MAX_LEGEND_LABELS = 24  # above this, one trace coloured by label and no legend
-WEBGL_ABOVE = 1500  # 2D plots with more points use WebGL (SVG slows the browser down)
-
-
-def label_colors(labels: Sequence[str]) -> dict[str, str]:
-    """One colour per distinct label, the same in every plot (sorted labels, palette in order)."""
-    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(set(labels)))}
-
-
-def _hover_text(sentence: str, width: int = 70) -> str:
-    return "<br>".join(textwrap.wrap(html.escape(sentence), width)) or "(empty)"
-
-
-def projection_figure(
-    coords: npt.NDArray[np.floating],
-    sentences: Sequence[str],
-    labels: Sequence[str],
-    title: str,
-    highlight: npt.NDArray[np.bool_] | None = None,
-    picked: int | None = None,
-    neighbours: Sequence[int] = (),
-) -> go.Figure:
-    """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
-
-    Args:
-        coords: (n, 2|3) coordinates; row i is sentences[i].
-        highlight: (n,) bool, search matches: drawn on top, everything else faded.
-        picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
-    """
-    coords = np.asarray(coords, dtype=np.float64)
-    three_d = coords.shape[1] == 3
-    n = len(coords)
-    hover = np.array([_hover_text(sentence) for sentence in sentences], dtype=object)
-    label_array = np.array(list(labels), dtype=object)
-    colors = label_colors(labels)
-    searching = highlight is not None and bool(highlight.any())
-    size = (3.5 if n > 1000 else 5) if three_d else (5 if n > 1000 else 8)
-    grow = 0.5 if three_d else 1.0  # 3D markers look larger: enlarge the marked points less
-    figure = go.Figure()
-
-    def add(rows: npt.NDArray[np.int64], name: str, marker: dict, showlegend: bool = True, **extra) -> None:
-        if three_d:
-            trace = go.Scatter3d(x=coords[rows, 0], y=coords[rows, 1], z=coords[rows, 2], mode="markers")
-        else:
-            kind = go.Scattergl if n > WEBGL_ABOVE else go.Scatter
-            trace = kind(x=coords[rows, 0], y=coords[rows, 1], mode="markers")
-        trace.update(
-            name=name,
-            marker=marker,
-            showlegend=showlegend,
-            customdata=np.stack([hover[rows], label_array[rows]], axis=1) if len(rows) else None,
-            hovertemplate="%{customdata[0]}<br><i>%{customdata[1]}</i><extra></extra>",
-            **extra,
-        )
-        figure.add_trace(trace)
-
-    faded = 0.25 if searching else 0.85
-    distinct = sorted(set(labels))
-    if len(distinct) <= MAX_LEGEND_LABELS:
-        for label in distinct:
-            rows = np.flatnonzero(label_array == label)
-            add(
-                rows,
-                label or "no label",
-                {"color": colors[label] if label else UNLABELLED_COLOR, "size": size},
-                showlegend=bool(label),
-                opacity=faded,
-                legendgroup=label,
-            )
-    else:
-        add(
-            np.arange(n),
-            "sentences",
-            {"color": [colors[label] for label in labels], "size": size},
-            showlegend=False,
-            opacity=faded,
-        )
-    if searching:
-        rows = np.flatnonzero(highlight)
-        add(
-            rows,
-            f"search: {len(rows)} match{'es' if len(rows) != 1 else ''}",
-            {
-                "color": [colors[label_array[i]] if label_array[i] else UNLABELLED_COLOR for i in rows],
-                "size": size + 5 * grow,
-                "line": {"color": "black", "width": 2},
-            },
-        )
-    if neighbours:
-        rows = np.asarray(list(neighbours), dtype=np.int64)
-        add(
-            rows,
-            f"its {len(rows)} nearest (cosine, original space)",
-            {"color": "rgba(0,0,0,0)", "size": size + 8 * grow, "line": {"color": "black", "width": 2}},
-        )
-    if picked is not None:
-        add(
-            np.array([picked]),
-            "picked sentence",
-            {
-                "color": "gold",
-                "size": size + 12 * grow,
-                "symbol": "diamond" if three_d else "star",
-                "line": {"color": "black", "width": 1},
-            },
-        )
-    axis = {"showticklabels": False, "title": "", "zeroline": False}
-    figure.update_layout(
-        title={"text": title, "font": {"size": 14}},
-        height=560,
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        legend={"orientation": "h", "y": -0.02, "yanchor": "top"},
-        hoverlabel={"align": "left"},
-        uirevision=title,
-    )
-    if three_d:
-        figure.update_layout(scene={"xaxis": axis, "yaxis": axis, "zaxis": axis})
-    else:
-        figure.update_xaxes(**axis)
-        figure.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
-    return figure

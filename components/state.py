@@ -1,26 +1,153 @@
-"""Session-state keys, namespaced by page. One place, so no two widgets collide and state survives page switches.
+"""Every session-state key of the app, namespaced by page, and the one way to remember a widget across pages.
 
-Keys that hold what the user chose or typed (``RAW_SPEC``, ``PAIRS``, ...) are plain session-state entries, not
-widget keys: Streamlit deletes a widget's state when its page is left, these stay for the whole session.
+Two kinds of key:
+
+- plain entries (``RAW_SPEC``, ``PAIRS``, ``STS_DATASET``, ...) hold what the user chose, typed or computed; they
+  last the whole session;
+- widget keys (``*_WIDGET`` and the keys built with ``widget_key``): Streamlit deletes a widget's state when its
+  page is left, so a widget that must keep its value is seeded from a plain entry with ``remembered``.
+
+Keys derived from these by a helper (``<key>.seen`` of an uploader, ``<namespace>.flash`` of a page's one-shot
+message, ``<prefix>_base``/``_version``/``_editor.<n>`` of an editable table) start with the key they derive from,
+so they stay in that page's namespace.
 """
 
 from __future__ import annotations
 
-# Shared configurations (used by every page that embeds)
+from collections.abc import Callable, Collection
+from typing import Any
+
+import streamlit as st
+
+# ---------------------------------------------------------------- shared configurations (every page that embeds)
+CONFIG = "config"
 RAW_SPEC = "config.raw_spec"  # EmbedSpec of the raw pooling configuration
 RAW_NOTE = "config.raw_note"  # why the default raw model is not bert-base-uncased, if it is not
 TRAINED_SPEC = "config.trained_spec"  # EmbedSpec of the trained configuration
+POST_CORPUS = {"raw": "config.raw_post_corpus", "trained": "config.trained_post_corpus"}  # user's fitting sentences
 
-# Compare page
+# ---------------------------------------------------------------- Compare
+COMPARE = "compare"
 PAIRS = "compare.pairs"  # DataFrame: the pairs table as the user left it; prefix of the editor keys (PersistentTable)
-PAIRS_UPLOAD = "compare.upload"
-PAIRS_UPLOADED_ID = "compare.uploaded_id"  # file id of the last applied upload
-PAIRS_FLASH = "compare.flash"  # one-shot message after an add / upload / clear
+PAIRS_UPLOAD = "compare.upload"  # the uploader
+ADD_FORM = "compare.add_form"
 NEW_FIRST = "compare.new_sentence1"
 NEW_SECOND = "compare.new_sentence2"
-SELECTED_PAIR = "compare.selected_pair"
+SELECTED_PAIR = "compare.selected_pair"  # row label of the pair shown up close
+PAIR_WIDGET = "compare.pair_select"
+
+# ---------------------------------------------------------------- Negative tests
+NEGTEST = "negtest"
+NEGTEST_PAIRS = "negtest.pairs"  # DataFrame: sentence1, sentence2, label, category as the user left it
+NEGTEST_UPLOAD = "negtest.upload"
+NEGTEST_EXTRA_SPECS = "negtest.extra_specs"  # list[EmbedSpec] the user added
+NEGTEST_EXTRA_KEEP = "negtest.extra_keep"  # the multiselect keeping the added configurations
+NEGTEST_ADD_FORM = "negtest.add_form"
+NEGTEST_ADD = "negtest.add"  # namespace of the add-configuration form's widgets
+NEGTEST_THRESHOLDS = "negtest.thresholds"  # namespace: one plain entry per configuration label
+
+
+def negtest_threshold(label: str) -> str:
+    """Plain entry of the threshold the user set for one configuration (None: the best one)."""
+    return f"{NEGTEST_THRESHOLDS}.{label}"
+
+
+def negtest_threshold_widget(label: str) -> str:
+    """The threshold box of one configuration (keyed by label: a box follows its configuration, not its tab)."""
+    return f"{NEGTEST_THRESHOLDS}.widget.{label}"
+
+
+# ---------------------------------------------------------------- STS evaluation
+STS = "sts"
+STS_DATASET = "sts.dataset"  # ScoredPairs in use
+STS_SOURCE = "sts.source"  # one of sts_view.SOURCES
+STS_PATH = "sts.path"  # the last local path typed
+STS_HUB_SPLIT = "sts.hub_split"
+STS_HUB_DATASET = "sts.hub_dataset"
+STS_MODELS = "sts.models"  # list of model refs
+STS_RESULTS = "sts.results"  # {(dataset fingerprint, model): Evaluation}
+STS_FAILED = "sts.failed"  # {model: why it could not be evaluated}
+STS_SCATTER_MODEL = "sts.scatter_model"
+STS_SCATTER_CONFIG = "sts.scatter_config"  # "pooling|layers|post"
+STS_SOURCE_WIDGET = "sts.source.widget"
+STS_PATH_WIDGET = "sts.path.widget"
+STS_PATH_FORM = "sts.path_form"
+STS_HUB_SPLIT_WIDGET = "sts.hub_split.widget"
+STS_HUB_DATASET_WIDGET = "sts.hub_dataset.widget"
+STS_HUB_LOAD = "sts.hub_load"
+STS_UPLOAD_WIDGET = "sts.upload.widget"
+STS_MODELS_WIDGET = "sts.models.widget"
+STS_EVALUATE_BUTTON = "sts.evaluate"
+STS_SCATTER_MODEL_WIDGET = "sts.scatter_model.widget"
+STS_SCATTER_CONFIG_WIDGET = "sts.scatter_config.widget"
+
+# ---------------------------------------------------------------- Projection
+PROJECTION = "projection"
+PROJECTION_SOURCE = "projection.source"  # one of projection_view.SOURCES
+PROJECTION_TEXT = "projection.text"  # the text area's content
+PROJECTION_UPLOADED = "projection.uploaded"  # SentenceSet of the last upload that parsed
+PROJECTION_SETTINGS = "projection.settings"  # ProjectionSettings
+PROJECTION_QUERY = "projection.query"  # search text
+PROJECTION_PICKED = "projection.picked"  # index of the sentence whose neighbours are listed
+PROJECTION_K = "projection.k"  # how many neighbours
+PROJECTION_SOURCE_WIDGET = "projection.source_choice"
+PROJECTION_TEXT_WIDGET = "projection.text_area"
+PROJECTION_UPLOAD_WIDGET = "projection.upload"
+PROJECTION_METHOD_WIDGET = "projection.method"
+PROJECTION_DIMS_WIDGET = "projection.three_d"
+PROJECTION_NEIGHBORS_WIDGET = "projection.n_neighbors"
+PROJECTION_MIN_DIST_WIDGET = "projection.min_dist"
+PROJECTION_SEEDED_WIDGET = "projection.seeded"
+PROJECTION_SEED_WIDGET = "projection.seed"
+PROJECTION_QUERY_WIDGET = "projection.search"
+PROJECTION_PICK_WIDGET = "projection.pick"
+PROJECTION_K_WIDGET = "projection.k_slider"
 
 
 def widget_key(namespace: str, name: str) -> str:
     """Key of a page's own widget, e.g. widget_key("compare.raw", "model") -> "compare.raw.model"."""
     return f"{namespace}.{name}"
+
+
+# ---------------------------------------------------------------- remembering a widget across pages
+
+
+def remembered(
+    widget: str,
+    store: str | None,
+    default: Any = None,
+    *,
+    options: Collection | None = None,
+    on_change: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Seed a widget from a plain session entry, and store the widget's value back there when the user changes it.
+
+    Streamlit deletes a widget's own key when its page is left; the plain entry ``store`` lasts the session. So on
+    every visit the widget starts from ``store`` (``default`` until something was stored), and its on_change
+    writes a new value back before the rerun, so code above the widget already sees it.
+
+    Args:
+        widget: the widget's key.
+        store: the plain entry; None when the caller keeps the value elsewhere (the seed is then ``default``,
+            e.g. a field of the shared EmbedSpec, which the caller stores after reading the widget).
+        options: the widget's options; a remembered value no longer among them is not seeded (the widget then
+            starts from its own default).
+        on_change: called after the value is stored.
+
+    Returns:
+        The keyword arguments for the widget: ``key`` and ``on_change``.
+
+    Example:
+        >>> st.radio("Data", SOURCES, **remembered(STS_SOURCE_WIDGET, STS_SOURCE, "bundled", options=SOURCES))
+    """
+    value = default if store is None else st.session_state.setdefault(store, default)
+    if widget not in st.session_state and (options is None or value in options):
+        st.session_state[widget] = value
+
+    def keep() -> None:
+        if store is not None:
+            st.session_state[store] = st.session_state[widget]
+        if on_change is not None:
+            on_change()
+
+    return {"key": widget, "on_change": keep}

@@ -1,4 +1,4 @@
-"""STS evaluation in the app: data sources, cached grid evaluations, the heatmap and scatter figures.
+"""STS evaluation in the app: data sources, cached grid evaluations, results (figures: components.figures).
 
 What the user chose (data set, models, the scatter's configuration) and every evaluation computed are kept under
 plain session-state keys, so they survive page switches; widgets are seeded from them on every visit.
@@ -7,17 +7,19 @@ plain session-state keys, so they survive page switches; widgets are seeded from
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
+from components import state
+from components.figures import cosine_scatter, spearman_heatmap
+from components.model_box import models_box
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
+from components.uploads import flash, new_upload, show_flash
 from embedlab.data.pairfiles import decode_text
-from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.errors import EmbedLabError
-from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS, UNTRAINED
+from embedlab.models.loading import PACKAGED, UNTRAINED
+from embedlab.models.registry import model_label
 from embedlab.tasks.sts import (
     BUNDLED_LABEL,
-    FIRST_LAST,
     HUB_DATASETS,
     HUB_SPLITS,
     PUBLISHED_SPLIT,
@@ -34,32 +36,8 @@ from embedlab.tasks.sts import (
     post_effects,
     published_comparison,
     rank_disagreements,
-    rank_gaps,
     read_scored_pairs,
 )
-
-# Plain session-state keys: what the user chose and what was computed (kept across page switches)
-DATASET = "sts.dataset"  # ScoredPairs in use
-SOURCE = "sts.source"  # one of SOURCES
-PATH = "sts.path"  # the last local path typed
-HUB_SPLIT = "sts.hub_split"
-HUB_DATASET = "sts.hub_dataset"
-MODELS = "sts.models"  # list of model refs
-RESULTS = "sts.results"  # {(dataset fingerprint, model): Evaluation}
-FAILED = "sts.failed"  # {model: why it could not be evaluated}
-UPLOADED_ID = "sts.uploaded_id"  # file id of the last applied upload
-SCATTER_MODEL = "sts.scatter_model"
-SCATTER_CONFIG = "sts.scatter_config"  # "pooling|layers|post"
-# Widget keys
-SOURCE_WIDGET = "sts.source.widget"
-PATH_WIDGET = "sts.path.widget"
-HUB_SPLIT_WIDGET = "sts.hub_split.widget"
-HUB_DATASET_WIDGET = "sts.hub_dataset.widget"
-UPLOAD_WIDGET = "sts.upload.widget"
-MODELS_WIDGET = "sts.models.widget"
-EVALUATE_BUTTON = "sts.evaluate"
-SCATTER_MODEL_WIDGET = "sts.scatter_model.widget"
-SCATTER_CONFIG_WIDGET = "sts.scatter_config.widget"
 
 SOURCES = ("bundled", "upload", "path", "hub")
 SOURCE_LABELS = {
@@ -100,33 +78,27 @@ def grid_evaluation(fingerprint: str, model: str, _pairs: ScoredPairs) -> Evalua
 
 
 def init_state() -> None:
-    st.session_state.setdefault(SOURCE, "bundled")
-    st.session_state.setdefault(PATH, "")
-    st.session_state.setdefault(HUB_SPLIT, HUB_SPLITS[0])
-    st.session_state.setdefault(HUB_DATASET, HUB_DATASETS[0])
-    st.session_state.setdefault(RESULTS, {})
-    st.session_state.setdefault(FAILED, {})
-    if DATASET not in st.session_state:
-        st.session_state[DATASET] = bundled()
-    if MODELS not in st.session_state:
+    st.session_state.setdefault(state.STS_RESULTS, {})
+    st.session_state.setdefault(state.STS_FAILED, {})
+    if state.STS_DATASET not in st.session_state:
+        st.session_state[state.STS_DATASET] = bundled()
+    if state.STS_MODELS not in st.session_state:
         models = [PACKAGED, UNTRAINED]
         raw_model, _ = default_raw_model()
         if raw_model != PACKAGED:  # bert-base-uncased could be loaded
             models.insert(0, raw_model)
-        st.session_state[MODELS] = models
-
-
-def _seed(widget_key: str, plain_key: str, options: list | tuple | None = None) -> None:
-    """Give a widget the remembered value when it is (re)created, e.g. after a page switch."""
-    value = st.session_state.get(plain_key)
-    if widget_key not in st.session_state and (options is None or value in options):
-        st.session_state[widget_key] = value
+        st.session_state[state.STS_MODELS] = models
 
 
 def _use(pairs: ScoredPairs, message: str | None = None) -> None:
-    st.session_state[DATASET] = pairs
+    st.session_state[state.STS_DATASET] = pairs
     if message:
-        st.success(message, icon="✅")
+        flash(state.STS, message)
+
+
+def _source_changed() -> None:
+    if st.session_state[state.STS_SOURCE] == "bundled":  # back to the bundled set: it is the data in use again
+        _use(bundled())
 
 
 # ---------------------------------------------------------------- data source
@@ -134,11 +106,14 @@ def _use(pairs: ScoredPairs, message: str | None = None) -> None:
 
 def data_source() -> ScoredPairs:
     """Source picker; returns the scored pairs in use (the last ones loaded without error)."""
-    _seed(SOURCE_WIDGET, SOURCE, SOURCES)
-    source = st.radio("Data", SOURCES, key=SOURCE_WIDGET, format_func=SOURCE_LABELS.get)
-    if source != st.session_state[SOURCE] and source == "bundled":
-        _use(bundled())
-    st.session_state[SOURCE] = source
+    source = st.radio(
+        "Data",
+        SOURCES,
+        format_func=SOURCE_LABELS.get,
+        **state.remembered(
+            state.STS_SOURCE_WIDGET, state.STS_SOURCE, "bundled", options=SOURCES, on_change=_source_changed
+        ),
+    )
     if source == "bundled":
         st.caption(
             "60 pairs written for this project with scores 0-5: handy for a quick look, but it is **not** the STS "
@@ -150,7 +125,8 @@ def data_source() -> ScoredPairs:
         _path()
     else:
         _hub()
-    pairs: ScoredPairs = st.session_state[DATASET]
+    show_flash(state.STS)
+    pairs: ScoredPairs = st.session_state[state.STS_DATASET]
     st.caption(
         f"In use: **{pairs.name}**: {pairs.n_pairs} pairs, {len(pairs.unique_sentences())} unique sentences, "
         f"gold scores 0-{pairs.scale:g}."
@@ -159,50 +135,55 @@ def data_source() -> ScoredPairs:
 
 
 def _upload() -> None:
-    upload = st.file_uploader(
+    st.file_uploader(
         "STS-format file, or CSV/TSV with sentence1, sentence2, score (0-5 or 0-1)",
         type=["csv", "tsv", "txt"],
-        key=UPLOAD_WIDGET,
+        key=state.STS_UPLOAD_WIDGET,
     )
-    if upload is None or st.session_state.get(UPLOADED_ID) == upload.file_id:
-        return
-    st.session_state[UPLOADED_ID] = upload.file_id
     try:
+        upload = new_upload(state.STS_UPLOAD_WIDGET)
+        if upload is None:
+            return
         pairs = parse_scored_text(decode_text(upload.getvalue(), upload.name), upload.name)
     except EmbedLabError as error:
-        st.error(f"{error} The data in use was left as it was.", icon="⚠️")
+        flash(state.STS, f"{error} The data in use was left as it was.", "error")
         return
     _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {upload.name}.")
 
 
 def _path() -> None:
-    _seed(PATH_WIDGET, PATH)
-    with st.form("sts.path_form", border=False):
-        path = st.text_input("Path of an STS-format or CSV/TSV file", key=PATH_WIDGET, placeholder=PATH_PLACEHOLDER)
+    with st.form(state.STS_PATH_FORM, border=False):
+        kept = state.remembered(state.STS_PATH_WIDGET, state.STS_PATH, "")  # in a form: stored below, not on change
+        path = st.text_input("Path of an STS-format or CSV/TSV file", key=kept["key"], placeholder=PATH_PLACEHOLDER)
         submitted = st.form_submit_button("Load file")
-    st.session_state[PATH] = path
+    st.session_state[state.STS_PATH] = path
     if submitted:
         try:
             pairs = read_scored_pairs(path.strip())
         except EmbedLabError as error:
-            st.error(f"{error} The data in use was left as it was.", icon="⚠️")
+            flash(state.STS, f"{error} The data in use was left as it was.", "error")
             return
         _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {path.strip()}.")
 
 
 def _hub() -> None:
-    _seed(HUB_DATASET_WIDGET, HUB_DATASET, HUB_DATASETS)
-    _seed(HUB_SPLIT_WIDGET, HUB_SPLIT, HUB_SPLITS)
     dataset_col, split_col, button_col = st.columns([3, 2, 1], vertical_alignment="bottom")
-    dataset = dataset_col.selectbox("Dataset", HUB_DATASETS, key=HUB_DATASET_WIDGET)
-    split = split_col.selectbox("Split", HUB_SPLITS, key=HUB_SPLIT_WIDGET)
-    st.session_state[HUB_DATASET], st.session_state[HUB_SPLIT] = dataset, split
-    if button_col.button("Load", key="sts.hub_load"):
+    dataset = dataset_col.selectbox(
+        "Dataset",
+        HUB_DATASETS,
+        **state.remembered(state.STS_HUB_DATASET_WIDGET, state.STS_HUB_DATASET, HUB_DATASETS[0], options=HUB_DATASETS),
+    )
+    split = split_col.selectbox(
+        "Split",
+        HUB_SPLITS,
+        **state.remembered(state.STS_HUB_SPLIT_WIDGET, state.STS_HUB_SPLIT, HUB_SPLITS[0], options=HUB_SPLITS),
+    )
+    if button_col.button("Load", key=state.STS_HUB_LOAD):
         try:
             with st.spinner(f"Loading {dataset} ({split})…"):
                 pairs = hub_pairs(split, dataset)
         except EmbedLabError as error:
-            st.error(str(error), icon="📡")
+            flash(state.STS, str(error), "error")
             return
         _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {dataset} ({split}).")
     st.caption("Published numbers are on the test split; the dev split (validation) is the one to tune on.")
@@ -212,19 +193,15 @@ def _hub() -> None:
 
 
 def model_choice() -> list[str]:
-    current = st.session_state[MODELS]
-    options = list(dict.fromkeys([*SUGGESTED_MODELS, *current]))
-    _seed(MODELS_WIDGET, MODELS)
-    models = st.multiselect(
+    kept = state.remembered(state.STS_MODELS_WIDGET, state.STS_MODELS)
+    models = models_box(
+        kept["key"],
         "Models",
-        options,
-        key=MODELS_WIDGET,
-        accept_new_options=True,
-        help="Each model is encoded once per unique sentence; every layer and pooling comes from that one pass. "
+        "Each model is encoded once per unique sentence; every layer and pooling comes from that one pass. "
         "Offline: all-MiniLM-L6-v2 and untrained-bert; with a network: bert-base-uncased and other Hub ids.",
+        on_change=kept["on_change"],
     )
-    st.session_state[MODELS] = list(models)
-    failed = st.session_state[FAILED]
+    failed = st.session_state[state.STS_FAILED]
     for model in [model for model in failed if model not in models]:
         del failed[model]  # picked again later: tried again
     return list(models)
@@ -232,14 +209,14 @@ def model_choice() -> list[str]:
 
 def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
     """Evaluations of the chosen models on ``pairs``: from the session, else computed (small sets at once)."""
-    results: dict = st.session_state[RESULTS]
-    failed: dict = st.session_state[FAILED]
+    results: dict = st.session_state[state.STS_RESULTS]
+    failed: dict = st.session_state[state.STS_FAILED]
     for model, reason in failed.items():
         st.error(f"{model}: {reason}", icon="⚠️")
     pending = [m for m in models if (pairs.fingerprint, m) not in results and m not in failed]
     if pending:
         label = f"Evaluate {', '.join(pending)} on {pairs.n_pairs} pairs ({len(pairs.unique_sentences())} sentences)"
-        if pairs.n_pairs <= AUTO_PAIRS or st.button(label, key=EVALUATE_BUTTON, type="primary"):
+        if pairs.n_pairs <= AUTO_PAIRS or st.button(label, key=state.STS_EVALUATE_BUTTON, type="primary"):
             for model in pending:
                 _evaluate(pairs, model)
         else:
@@ -258,10 +235,10 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
         with st.spinner(f"Correlations for every configuration of {model}…"):
             evaluation = grid_evaluation(pairs.fingerprint, model, pairs)
     except EmbedLabError as error:
-        st.session_state[FAILED][model] = str(error)
+        st.session_state[state.STS_FAILED][model] = str(error)
         st.error(f"{model}: {error}", icon="⚠️")
         return
-    st.session_state[RESULTS][(pairs.fingerprint, model)] = evaluation
+    st.session_state[state.STS_RESULTS][(pairs.fingerprint, model)] = evaluation
 
 
 # ---------------------------------------------------------------- results
@@ -281,7 +258,9 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     st.subheader("Which layer, which pooling?")
     columns = st.columns(min(2, len(evaluations)))
     for i, evaluation in enumerate(evaluations):
-        columns[i % len(columns)].plotly_chart(spearman_heatmap(evaluation), key=f"sts.heatmap.{evaluation.model}")
+        columns[i % len(columns)].plotly_chart(
+            spearman_heatmap(evaluation), key=state.widget_key(state.STS, f"heatmap.{evaluation.model}")
+        )
     st.caption(
         "Spearman x 100 of cosine against the gold scores; the box marks the best raw configuration. "
         f"'undefined' = {UNDEFINED} (CLS at layer 0 is one fixed vector for every sentence)."
@@ -306,7 +285,7 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         "embedding-lab-sts-grid.csv",
         mime="text/csv",
         icon=":material/download:",
-        key="sts.download",
+        key=state.widget_key(state.STS, "download"),
     )
     st.subheader("Measured beside published")
     if pairs.name == BUNDLED_LABEL:
@@ -332,21 +311,23 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     st.subheader("Where does a configuration fail?")
     by_model = {evaluation.model: evaluation for evaluation in evaluations}
     models = list(by_model)
-    if st.session_state.get(SCATTER_MODEL) not in models:
-        st.session_state[SCATTER_MODEL] = models[0]
-        st.session_state.pop(SCATTER_MODEL_WIDGET, None)
-    _seed(SCATTER_MODEL_WIDGET, SCATTER_MODEL, models)
+    if st.session_state.get(state.STS_SCATTER_MODEL) not in models:
+        st.session_state[state.STS_SCATTER_MODEL] = models[0]
+        st.session_state.pop(state.STS_SCATTER_MODEL_WIDGET, None)
     model_col, config_col = st.columns(2)
-    model = model_col.selectbox("Model", models, key=SCATTER_MODEL_WIDGET)
-    st.session_state[SCATTER_MODEL] = model
+    model = model_col.selectbox(
+        "Model",
+        models,
+        format_func=model_label,
+        **state.remembered(state.STS_SCATTER_MODEL_WIDGET, state.STS_SCATTER_MODEL, options=models),
+    )
     evaluation = by_model[model]
     table = evaluation.table
     keys = [f"{p}|{layers}|{post}" for p, layers, post in zip(table.pooling, table.layers, table.post, strict=True)]
-    if st.session_state.get(SCATTER_CONFIG) not in keys:
+    if st.session_state.get(state.STS_SCATTER_CONFIG) not in keys:
         best = evaluation.best()
-        st.session_state[SCATTER_CONFIG] = keys[int(best.name)] if best is not None else keys[0]
-        st.session_state.pop(SCATTER_CONFIG_WIDGET, None)
-    _seed(SCATTER_CONFIG_WIDGET, SCATTER_CONFIG, keys)
+        st.session_state[state.STS_SCATTER_CONFIG] = keys[int(best.name)] if best is not None else keys[0]
+        st.session_state.pop(state.STS_SCATTER_CONFIG_WIDGET, None)
 
     def label(key: str) -> str:
         row = keys.index(key)
@@ -354,10 +335,14 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         shown = "undefined" if np.isnan(value) else f"Spearman {value:.2f}"
         return f"{describe_row(evaluation, row)} ({shown})"
 
-    key = config_col.selectbox("Configuration", keys, key=SCATTER_CONFIG_WIDGET, format_func=label)
-    st.session_state[SCATTER_CONFIG] = key
+    key = config_col.selectbox(
+        "Configuration",
+        keys,
+        format_func=label,
+        **state.remembered(state.STS_SCATTER_CONFIG_WIDGET, state.STS_SCATTER_CONFIG, options=keys),
+    )
     row = keys.index(key)
-    st.plotly_chart(cosine_scatter(evaluation, row, pairs), key="sts.scatter")
+    st.plotly_chart(cosine_scatter(evaluation, row, pairs), key=state.widget_key(state.STS, "scatter"))
     st.caption("The pairs whose cosine rank is furthest from their gold rank:")
     st.dataframe(
         rank_disagreements(evaluation, row, pairs),
@@ -370,96 +355,3 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
             ),
         },
     )
-
-
-# ---------------------------------------------------------------- figures
-
-
-def _layer_label(layers: str) -> str:
-    if layers == "0":
-        return "0 (embeddings)"
-    if layers == FIRST_LAST:
-        return "first-last"
-    return f"layer {layers}"
-
-
-def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
-    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed."""
-    table = evaluation.table
-    raw = table[table.pooling.isin(RAW_POOLINGS)]
-    if "post" in raw.columns:
-        raw = raw[raw.post == "none"]
-    layer_order = [str(layer) for layer in range(evaluation.n_layers + 1)] + [FIRST_LAST]
-    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
-        index=layer_order, columns=list(RAW_POOLINGS)
-    )
-    values = grid.to_numpy(dtype=float)
-    text = [["undefined" if np.isnan(v) else f"{v:.1f}" for v in line] for line in values]
-    labels = [_layer_label(layers) for layers in layer_order]
-    figure = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=list(RAW_POOLINGS),
-            y=labels,
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 13},
-            colorscale="Viridis",
-            colorbar={"title": "Spearman"},
-            hovertemplate="%{x} · %{y}: %{text}<extra></extra>",
-        )
-    )
-    if not np.isnan(values).all():
-        best_row, best_col = np.unravel_index(np.nanargmax(values), values.shape)
-        figure.add_shape(
-            type="rect",
-            x0=best_col - 0.5,
-            x1=best_col + 0.5,
-            y0=best_row - 0.5,
-            y1=best_row + 0.5,
-            line={"color": "#e8590c", "width": 4},
-        )
-    own = evaluation.row_of("model", "-1")
-    own_text = "" if own is None else f" · own pipeline {evaluation.table.spearman.iloc[own]:.1f}"
-    figure.update_layout(
-        title=f"{evaluation.model}{own_text}",
-        xaxis_title="pooling",
-        yaxis={"type": "category", "autorange": "reversed", "title": "layers"},
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        height=120 + 32 * len(layer_order),
-    )
-    return figure
-
-
-def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.Figure:
-    """Cosine against gold score for one configuration; colour = rank gap (where the ranking disagrees)."""
-    cosines = evaluation.cosines[row]
-    gap = rank_gaps(evaluation, row)
-    hover = [f"{a}<br>{b}" for a, b in zip(pairs.sentence1, pairs.sentence2, strict=True)]
-    value = evaluation.table.spearman.iloc[row]
-    shown = UNDEFINED if np.isnan(value) else f"Spearman {value:.2f}"
-    figure = go.Figure(
-        go.Scattergl(
-            x=evaluation.gold,
-            y=cosines,
-            mode="markers",
-            text=hover,
-            marker={
-                "color": gap,
-                "colorscale": "RdBu",
-                "cmid": 0,
-                "size": 7,
-                "opacity": 0.75,
-                "colorbar": {"title": "rank gap"},
-            },
-            hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<br>%{text}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title=f"{evaluation.model} · {describe_row(evaluation, row)}: {shown}",
-        xaxis_title=f"gold score (0-{evaluation.scale:g})",
-        yaxis_title="cosine",
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        height=440,
-    )
-    return figure

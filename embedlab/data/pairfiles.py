@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from embedlab.data.pairtable import PAIR_COLUMNS
 from embedlab.errors import EmbedLabError
 
-PAIR_COLUMNS = ("sentence1", "sentence2")
+__all__ = ["PAIR_COLUMNS", "decode_text", "parse_pairs_text", "read_delimited", "read_pairs"]
 STS_MIN_FIELDS = 7
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from embedlab.data.pairtable import PAIR_COLUMNS, clean_columns, labelled_1_to_n
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
 
 MAX_PAIRS = 500
-PAIR_COLUMNS = ["sentence1", "sentence2"]
 EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
     ("What is your age?", "How old are you?"),
     ("你几岁了？", "你多大了？"),
@@ -26,12 +26,12 @@ EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
 
 
 def example_pairs() -> pd.DataFrame:
-    return numbered(pd.DataFrame(EXAMPLE_PAIRS, columns=PAIR_COLUMNS))
+    return numbered(pd.DataFrame(EXAMPLE_PAIRS, columns=list(PAIR_COLUMNS)))
 
 
 def numbered(frame: pd.DataFrame) -> pd.DataFrame:
     """The pairs as a new table, rows labelled 1..n (the labels the editor shows and every note uses)."""
-    return clean_pairs(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
+    return labelled_1_to_n(clean_pairs(frame))
 
 
 def clean_pairs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -39,13 +39,7 @@ def clean_pairs(frame: pd.DataFrame) -> pd.DataFrame:
 
     The index is kept: it is the row label the data editor shows, and every note on the page names rows by it.
     """
-    cleaned = pd.DataFrame(index=frame.index)
-    for column in PAIR_COLUMNS:
-        values = frame[column] if column in frame.columns else [""] * len(frame)
-        cleaned[column] = [
-            ("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)) for value in values
-        ]
-    return cleaned
+    return clean_columns(frame, PAIR_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from scipy.stats import rankdata
 
 from embedlab.corpora import NEGTEST_FILE
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
+from embedlab.data.pairtable import PAIR_COLUMNS, cell_text, clean_columns, labelled_1_to_n, row_list
 from embedlab.embedding.encoder import Encoder, Progress
 from embedlab.embedding.precision import noise_reason
 from embedlab.embedding.readability import pair_readability
@@ -42,8 +43,8 @@ from embedlab.embedding.scoring import Baseline, pair_cosines, random_pair_basel
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 
-LABELLED_COLUMNS = ("sentence1", "sentence2", "label")
-EDITOR_COLUMNS = ["sentence1", "sentence2", "label", "category"]
+LABELLED_COLUMNS = (*PAIR_COLUMNS, "label")
+EDITOR_COLUMNS = [*PAIR_COLUMNS, "label", "category"]
 
 BEST = "best"  # threshold_how when chosen from the data
 USER = "set"
@@ -77,12 +78,6 @@ def _label_value(value: object) -> int | None:
     return int(number) if number in (0.0, 1.0) else None
 
 
-def _text(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    return str(value)
-
-
 def _whole_number(value: object) -> int | None:
     """A whole number (check_labelled then refuses anything but 0/1), else None (no label)."""
     try:
@@ -97,9 +92,7 @@ def editor_table(frame: pd.DataFrame) -> pd.DataFrame:
 
     Keeps ``frame``'s index: it is the row numbering the editor shows and every message uses.
     """
-    table = pd.DataFrame(index=frame.index)
-    for column in ("sentence1", "sentence2", "category"):
-        table[column] = [_text(value) for value in (frame[column] if column in frame.columns else [""] * len(frame))]
+    table = clean_columns(frame, (*PAIR_COLUMNS, "category"))
     labels = frame["label"] if "label" in frame.columns else [None] * len(frame)
     table["label"] = pd.array([_whole_number(value) for value in labels], dtype="Int64")
     return table[EDITOR_COLUMNS]
@@ -107,13 +100,7 @@ def editor_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def renumbered(frame: pd.DataFrame) -> pd.DataFrame:
     """A new editor table, rows labelled 1..n (only when the editor is mounted with it)."""
-    return editor_table(frame).set_axis(pd.RangeIndex(1, len(frame) + 1))
-
-
-def row_list(rows: Sequence[Hashable], limit: int = 20) -> str:
-    """Row labels for a message: "3, 8, 12", or the first ``limit`` and "and N more"."""
-    shown = ", ".join(str(row) for row in rows[:limit])
-    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+    return labelled_1_to_n(editor_table(frame))
 
 
 @dataclass(frozen=True)
@@ -143,7 +130,7 @@ def check_labelled(frame: pd.DataFrame, name: str = "the table") -> LabelledChec
     missing = [column for column in LABELLED_COLUMNS if column not in frame.columns]
     if missing:
         raise EmbedLabError(f"{name} has no {', '.join(missing)} column: it needs {', '.join(LABELLED_COLUMNS)}.")
-    texts = {column: [_text(value) for value in frame[column]] for column in LABELLED_COLUMNS}
+    texts = {column: [cell_text(value) for value in frame[column]] for column in LABELLED_COLUMNS}
     bad = [
         (row, shown.strip())
         for row, shown in zip(frame.index, texts["label"], strict=True)
@@ -153,8 +140,9 @@ def check_labelled(frame: pd.DataFrame, name: str = "the table") -> LabelledChec
         (row, shown), others = bad[0], [other for other, _ in bad[1:]]
         also = ""
         if others:
-            whose = f"labels of rows {row_list(others)} are" if len(others) > 1 else f"label of row {others[0]} is"
-            also = f"; the {whose} not 0 or 1 either"
+            whose = "labels" if len(others) > 1 else "label"
+            verb = "are" if len(others) > 1 else "is"
+            also = f"; the {whose} of {row_list(others)} {verb} not 0 or 1 either"
         raise EmbedLabError(
             f"{name} row {row}: label {shown!r} is not 0 or 1 (1 = should be similar, 0 = should not){also}."
         )
@@ -170,7 +158,7 @@ def check_labelled(frame: pd.DataFrame, name: str = "the table") -> LabelledChec
             "sentence1": texts["sentence1"],
             "sentence2": texts["sentence2"],
             "label": [_label_value(text) if text.strip() else -1 for text in texts["label"]],
-            "category": [_text(value) for value in frame["category"]] if "category" in frame.columns else "",
+            "category": [cell_text(value) for value in frame["category"]] if "category" in frame.columns else "",
         },
         index=frame.index,
     )
@@ -207,7 +195,7 @@ def clean_labelled(frame: pd.DataFrame, name: str = "the table") -> pd.DataFrame
         EmbedLabError: missing columns, no rows, an empty sentence or label, a label other than 0/1, or no pair
             of one label (AUC needs at least one of each).
     """
-    numbered = frame.set_axis(pd.RangeIndex(1, len(frame) + 1))
+    numbered = labelled_1_to_n(frame)
     check = check_labelled(numbered, name)
     if check.incomplete:
         row, empty = next(iter(check.incomplete.items()))
@@ -219,8 +207,7 @@ def clean_labelled(frame: pd.DataFrame, name: str = "the table") -> pd.DataFrame
         others = list(check.incomplete)[1:]
         also = ""
         if others:
-            also = f"; rows {row_list(others)} are" if len(others) > 1 else f"; row {others[0]} is"
-            also += " incomplete too"
+            also = f"; {row_list(others)} {'are' if len(others) > 1 else 'is'} incomplete too"
         raise EmbedLabError(f"{name} row {row}: {problem}{also}.")
     require_both_labels(check.pairs, name)
     return check.pairs

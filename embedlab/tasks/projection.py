@@ -29,6 +29,7 @@ import pandas as pd
 
 from embedlab.corpora import PROJECTION_FILE
 from embedlab.data.pairfiles import decode_text, read_delimited
+from embedlab.data.pairtable import cell_text
 from embedlab.errors import EmbedLabError
 
 MAX_SENTENCES = 5000
@@ -162,7 +163,7 @@ def sentences_from_pairs(frame: pd.DataFrame, limit: int = MAX_SENTENCES) -> Sen
     skipped = 0
     for row, first, second in zip(frame.index, frame["sentence1"], frame["sentence2"], strict=True):
         for value in (first, second):
-            text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+            text = cell_text(value).strip()
             if not text:
                 skipped += 1
             else:

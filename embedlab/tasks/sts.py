@@ -43,6 +43,7 @@ import pandas as pd
 
 from embedlab.corpora import STS_MINI_FILE
 from embedlab.data.pairfiles import parse_pairs_text, read_pairs
+from embedlab.data.pairtable import PAIR_COLUMNS, cell_text
 from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
 from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
 from embedlab.embedding.precision import CONSTANT, noise_reason
@@ -51,7 +52,7 @@ from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import hub_unreachable_reason
 
-SCORED_COLUMNS = ("sentence1", "sentence2", "score")
+SCORED_COLUMNS = (*PAIR_COLUMNS, "score")
 
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
@@ -144,8 +145,8 @@ def scored_pairs_from_frame(frame: pd.DataFrame, name: str = "file") -> ScoredPa
         raise EmbedLabError(
             f"{name} has no {', '.join(missing)} column: scored pairs need sentence1, sentence2 and score."
         )
-    firsts = ["" if value is None else str(value).strip() for value in frame[columns["sentence1"]]]
-    seconds = ["" if value is None else str(value).strip() for value in frame[columns["sentence2"]]]
+    firsts = [cell_text(value).strip() for value in frame[columns["sentence1"]]]
+    seconds = [cell_text(value).strip() for value in frame[columns["sentence2"]]]
     for pair, (first, second) in enumerate(zip(firsts, seconds, strict=True), start=1):
         if not first or not second:
             raise EmbedLabError(f"{name}, pair {pair}: a sentence is empty: every pair needs two sentences.")

@@ -85,7 +85,7 @@ def test_empty_cell_marks_the_row_only(app):
     }
     app.run()
     assert not app.exception
-    assert any("Rows 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
+    assert any("Row 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
     table = app.session_state[state.PAIRS]
     assert table.at[2, "sentence2"] == "   " and table.at[1, "sentence1"] == "What is your age?"
     scored = app.dataframe[-1].value
@@ -202,8 +202,21 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     assert not app.exception, app.exception
     table = app.session_state[state.PAIRS]
     assert list(table.index) == [1, 2, 4, 5, 6]  # the labels the editor shows
-    assert any("Rows 5: an empty sentence" in info.value for info in app.info)
+    assert any("Row 5: an empty sentence" in info.value for info in app.info)
     scored = app.dataframe[-1].value
     assert list(scored.index) == [1, 2, 4, 5, 6]
     assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
     assert scored.loc[4, "sentence1"] == "The museum is open on Sundays."
+
+
+def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch):
+    saved = tmp_path / "models" / "my-trained-model"
+    saved.mkdir(parents=True)
+    (saved / "modules.json").write_text("[]", encoding="utf-8")
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    assert not at.exception, at.exception
+    for side in ("raw", "trained"):
+        options = at.selectbox(key=f"compare.{side}.model").options
+        assert options[-1] == "my-trained-model (saved)"
+        assert "all-MiniLM-L6-v2" in options and "untrained-bert" in options

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import negtest_view as view
+from components import state
 from components.services import get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
@@ -68,7 +69,7 @@ def edit(at: AppTest, edited=None, added=None, deleted=None, version: int = 0) -
 
 def assert_failures_name_editor_rows(at: AppTest) -> None:
     """Every failure's Row is a row label of the table as edited, holding that very pair."""
-    table = at.session_state[view.PAIRS]
+    table = at.session_state[state.NEGTEST_PAIRS]
     for failures in failure_tables(at):
         assert len(failures)
         for row, first, second in zip(failures["row"], failures["sentence1"], failures["sentence2"], strict=True):
@@ -76,7 +77,7 @@ def assert_failures_name_editor_rows(at: AppTest) -> None:
 
 
 def test_bundled_suite_is_tested_with_raw_and_trained(app, packaged_model):
-    assert len(app.session_state[view.PAIRS]) == len(bundled_suite())
+    assert len(app.session_state[state.NEGTEST_PAIRS]) == len(bundled_suite())
     table = summary(app)
     assert list(table["configuration"]) == [f"{MODEL} · cls · layers -1", f"{MODEL} · own pipeline"]
     expected = run_negtest(Encoder(packaged_model), EmbedSpec(MODEL), bundled_suite())
@@ -90,22 +91,22 @@ def test_bundled_suite_is_tested_with_raw_and_trained(app, packaged_model):
     assert list(failures["row"]) == list(expected.failures["row"])  # worst first
     assert (np.diff(failures["margin"]) <= 0).all()
     # rows are numbered 1..n, as the editor's Row column shows them and as the file's data rows count
-    assert list(app.session_state[view.PAIRS].index) == list(range(1, len(bundled_suite()) + 1))
-    assert list(app.data_editor[0].value.index) == list(app.session_state[view.PAIRS].index)
+    assert list(app.session_state[state.NEGTEST_PAIRS].index) == list(range(1, len(bundled_suite()) + 1))
+    assert list(app.data_editor[0].value.index) == list(app.session_state[state.NEGTEST_PAIRS].index)
     assert_failures_name_editor_rows(app)
 
 
 def test_upload_replaces_table_and_bad_upload_keeps_it(app):
-    app.file_uploader(key=view.UPLOAD).upload("bad.csv", b"sentence1,sentence2,label\na,b,2\n", "text/csv")
+    app.file_uploader(key=state.NEGTEST_UPLOAD).upload("bad.csv", b"sentence1,sentence2,label\na,b,2\n", "text/csv")
     app.run()
     assert any("label '2' is not 0 or 1" in error.value for error in app.error)
-    assert len(app.session_state[view.PAIRS]) == len(bundled_suite())
+    assert len(app.session_state[state.NEGTEST_PAIRS]) == len(bundled_suite())
 
-    app.file_uploader(key=view.UPLOAD).upload("mine.csv", UPLOAD.encode(), "text/csv")
+    app.file_uploader(key=state.NEGTEST_UPLOAD).upload("mine.csv", UPLOAD.encode(), "text/csv")
     app.run()
     assert not app.exception
     assert any("Loaded 3 labelled pairs from mine.csv" in s.value for s in app.success)
-    assert list(app.session_state[view.PAIRS]["sentence1"])[1] == "The cat chased the dog."
+    assert list(app.session_state[state.NEGTEST_PAIRS]["sentence1"])[1] == "The cat chased the dog."
     assert len(summary(app)) == 2
     failures = failure_tables(app)
     assert any("The dog chased the cat." in list(table["sentence2"]) for table in failures)
@@ -113,7 +114,7 @@ def test_upload_replaces_table_and_bad_upload_keeps_it(app):
 
 
 def test_user_threshold_counts_failures(app):
-    app.number_input(key=view.threshold_key(1)).set_value(0.5).run()
+    app.number_input(key=state.negtest_threshold_widget(EmbedSpec(MODEL, "model").label)).set_value(0.5).run()
     assert not app.exception
     row = summary(app).iloc[1]
     assert row.threshold == 0.5 and row.threshold_how == "set by you"
@@ -146,14 +147,14 @@ def test_a_missing_label_skips_that_row_with_a_note(app):
     assert notes(app) == ["Row 1: incomplete (a sentence or the label is empty), not scored."]
     assert metrics(app, "Failures")[1].endswith(f"of {len(bundled_suite()) - 1}")
     assert len(summary(app)) == 2
-    assert app.session_state[view.PAIRS].iloc[0]["sentence1"] == bundled_suite().iloc[0]["sentence1"]
+    assert app.session_state[state.NEGTEST_PAIRS].iloc[0]["sentence1"] == bundled_suite().iloc[0]["sentence1"]
     assert all(1 not in set(failures["row"]) for failures in failure_tables(app))
 
 
 def test_after_a_deletion_notes_and_failures_use_the_editors_row_numbers(app):
     # delete the row numbered 3, then blank sentence 2 of the row numbered 6 (now the 5th row on screen)
     edit(app, edited={5: {"sentence2": ""}}, deleted=[2])
-    table = app.session_state[view.PAIRS]
+    table = app.session_state[state.NEGTEST_PAIRS]
     assert 3 not in table.index and table.at[6, "sentence2"] == ""
     assert not app.error
     assert notes(app) == ["Row 6: incomplete (a sentence or the label is empty), not scored."]
@@ -164,7 +165,7 @@ def test_after_a_deletion_notes_and_failures_use_the_editors_row_numbers(app):
     del app.session_state[view.PAIRS_TABLE.editor_key(0)]
     app.run()
     assert not app.exception, app.exception
-    table = app.session_state[view.PAIRS]
+    table = app.session_state[state.NEGTEST_PAIRS]
     assert list(table.index) == list(range(1, len(bundled_suite())))
     assert list(app.data_editor[0].value.index) == list(table.index) and table.at[5, "sentence2"] == ""
     assert notes(app) == ["Row 5: incomplete (a sentence or the label is empty), not scored."]
@@ -176,7 +177,7 @@ def test_a_half_typed_new_row_is_noted_and_the_rest_still_tested(app):
     edit(app, added=[{"sentence1": "A sentence still waiting for its pair."}])
     assert not app.error
     assert notes(app) == [f"Row {n + 1} (new): incomplete (a sentence or the label is empty), not scored."]
-    assert app.session_state[view.PAIRS].at[n + 1, "sentence1"] == "A sentence still waiting for its pair."
+    assert app.session_state[state.NEGTEST_PAIRS].at[n + 1, "sentence1"] == "A sentence still waiting for its pair."
     assert len(summary(app)) == 2 and len(verdicts(app)) == 2
     assert metrics(app, "Failures")[1].endswith(f"of {n}")
     assert_failures_name_editor_rows(app)
@@ -205,11 +206,11 @@ def test_no_complete_pair_of_one_label_is_an_error_and_no_results():
             "category": ["", "", ""],
         }
     )
-    at.session_state[view.PAIRS] = renumbered(typed)
-    at.session_state[view.PAIRS_TABLE.base_key] = at.session_state[view.PAIRS]
+    at.session_state[state.NEGTEST_PAIRS] = renumbered(typed)
+    at.session_state[view.PAIRS_TABLE.base_key] = at.session_state[state.NEGTEST_PAIRS]
     at.session_state[view.PAIRS_TABLE.version_key] = 0
     edit(at, edited={1: {"label": None}})
-    assert notes(at) == ["Rows 2, 3: incomplete (a sentence or the label is empty), not scored."]
+    assert notes(at) == ["Rows 2 and 3: incomplete (a sentence or the label is empty), not scored."]
     assert any(
         "The table has no complete pair that should not be similar (label 0)" in error.value for error in at.error
     )
@@ -218,11 +219,11 @@ def test_no_complete_pair_of_one_label_is_an_error_and_no_results():
 
 def test_edits_survive_leaving_and_returning(app):
     edit(app, edited={0: {"sentence1": "What is your name?"}})
-    assert app.session_state[view.PAIRS].at[1, "sentence1"] == "What is your name?"
+    assert app.session_state[state.NEGTEST_PAIRS].at[1, "sentence1"] == "What is your name?"
     del app.session_state[view.PAIRS_TABLE.editor_key(0)]  # leaving the page drops every widget's state
     app.run()
     assert not app.exception
-    assert app.session_state[view.PAIRS].at[1, "sentence1"] == "What is your name?"
+    assert app.session_state[state.NEGTEST_PAIRS].at[1, "sentence1"] == "What is your name?"
     assert app.data_editor[0].value.at[1, "sentence1"] == "What is your name?"
 
 
@@ -233,6 +234,20 @@ def test_an_added_configuration_is_tested_too(app):
     next(button for button in app.button if button.label == "Add configuration").click()
     app.run()
     assert not app.exception, app.exception
-    assert app.session_state[view.EXTRA_SPECS] == [EmbedSpec(MODEL, "mean", "first-last", post="center")]
+    assert app.session_state[state.NEGTEST_EXTRA_SPECS] == [EmbedSpec(MODEL, "mean", "first-last", post="center")]
     assert list(summary(app)["configuration"])[-1] == f"{MODEL} · mean · layers first-last · centred"
     assert len(verdicts(app)) == 3
+
+
+def test_a_threshold_survives_a_page_switch():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    box = state.negtest_threshold_widget(EmbedSpec(MODEL, "model").label)
+    at.number_input(key=box).set_value(0.5).run()
+    at.switch_page("app_pages/compare.py").run()
+    assert box not in at.session_state  # Streamlit dropped the widget's own state
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key=box).value == 0.5
+    assert summary(at).iloc[1].threshold == 0.5

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import components.projection_view as view
 from components import state
+from components.figures import projection_figure
 from components.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.projection import ProjectionSettings, label_agreement, parse_sentence_lines
@@ -54,10 +55,10 @@ PCA = ProjectionSettings(method="pca")
 
 def page(settings: ProjectionSettings | None = None, **seed) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=300)
-    at.session_state[view.SOURCE] = "text"
-    at.session_state[view.TEXT] = SMALL_TEXT
+    at.session_state[state.PROJECTION_SOURCE] = "text"
+    at.session_state[state.PROJECTION_TEXT] = SMALL_TEXT
     if settings is not None:
-        at.session_state[view.SETTINGS] = settings
+        at.session_state[state.PROJECTION_SETTINGS] = settings
     for key, value in seed.items():
         at.session_state[key] = value
     return at
@@ -143,14 +144,14 @@ def test_typed_set_shows_two_umap_plots_agreement_and_neighbours():
 def test_search_and_picking_never_recompute_the_projection(projections):
     at = run(page(PCA))
     assert len(projections) == 2  # raw and trained
-    at.text_input(key=view.QUERY_WIDGET).input("the").run()
+    at.text_input(key=state.PROJECTION_QUERY_WIDGET).input("the").run()
     assert not at.exception
     expected = sum("the" in sentence.casefold() for sentence in SMALL.sentences)
     for figure in charts(at):
         search = [trace for trace in figure["data"] if trace["name"].startswith("search:")]
         assert len(search) == 1 and search[0]["name"] == f"search: {expected} matches"
         assert len(search[0]["customdata"]) == expected
-    at.selectbox(key=view.PICK_WIDGET).set_value(13).run()
+    at.selectbox(key=state.PROJECTION_PICK_WIDGET).set_value(13).run()
     assert not at.exception
     assert len(projections) == 2
     for figure in charts(at):
@@ -160,9 +161,9 @@ def test_search_and_picking_never_recompute_the_projection(projections):
     trained = encoder.embed(SMALL.sentences, specs(at)["trained"])
     expected_rows = brute_force_neighbours(trained, 13, 5)
     assert at.dataframe[1].value["sentence"].tolist() == [SMALL.sentences[i] for i in expected_rows]
-    assert at.session_state[view.PICKED] == 13
+    assert at.session_state[state.PROJECTION_PICKED] == 13
 
-    at.toggle(key=view.DIMS_WIDGET).set_value(True).run()  # a real settings change: both recomputed
+    at.toggle(key=state.PROJECTION_DIMS_WIDGET).set_value(True).run()  # a real settings change: both recomputed
     assert len(projections) == 4
     assert all(trace["type"] == "scatter3d" for figure in charts(at) for trace in figure["data"])
 
@@ -182,14 +183,14 @@ def test_changing_raw_pooling_needs_no_forward_pass(projections):
 
 def test_too_many_sentences_is_an_error_and_the_text_is_kept():
     text = "\n".join(f"sentence number {i}" for i in range(5001))
-    at = run(page(**{view.TEXT: text}))
+    at = run(page(**{state.PROJECTION_TEXT: text}))
     assert any("5,001 sentences" in error.value and "at most 5,000" in error.value for error in at.error)
-    assert at.text_area(key=view.TEXT_WIDGET).value == text
+    assert at.text_area(key=state.PROJECTION_TEXT_WIDGET).value == text
     assert not at.get("plotly_chart")
 
 
 def test_bad_upload_leaves_the_current_sentences(tmp_path):
-    at = run(page(PCA, **{view.SOURCE: "upload"}))
+    at = run(page(PCA, **{state.PROJECTION_SOURCE: "upload"}))
     assert any("Upload a file" in info.value for info in at.info)
     good = "label,sentence\n" + "\n".join(
         f"{label},{sentence}" for label, sentence in zip(SMALL.labels[:9], SMALL.sentences[:9], strict=True)
@@ -213,7 +214,7 @@ def test_compare_pairs_are_a_source_and_few_sentences_fall_back_to_pca():
             "sentence2": ["What is your age?", "A kitten is napping.", "Markets dropped sharply."],
         }
     )
-    at = run(page(**{view.SOURCE: "pairs", state.PAIRS: pairs}))
+    at = run(page(**{state.PROJECTION_SOURCE: "pairs", state.PAIRS: pairs}))
     figures = charts(at)
     assert len(figures) == 2
     assert all(figure["layout"]["title"]["text"].endswith("PCA") for figure in figures)
@@ -273,23 +274,45 @@ def test_real_warmup_runs_once_per_process_and_finishes():
 
 def test_figure_builder_colours_by_label_and_switches_renderers():
     rng = np.random.default_rng(0)
-    few = view.projection_figure(rng.normal(size=(6, 2)), list("abcdef"), ["x", "x", "y", "y", "", ""], "t")
+    few = projection_figure(rng.normal(size=(6, 2)), list("abcdef"), ["x", "x", "y", "y", "", ""], "t")
     assert [trace.name for trace in few.data] == ["no label", "x", "y"]
     assert [trace.showlegend for trace in few.data] == [False, True, True]
     assert few.data[1].marker.color != few.data[2].marker.color
     assert few.data[0].customdata[0][0] == "e"  # hover: the sentence, then its label
 
     many_labels = [f"pair {i // 2}" for i in range(60)]  # 30 labels: one trace, no legend
-    crowded = view.projection_figure(rng.normal(size=(60, 2)), [str(i) for i in range(60)], many_labels, "t")
+    crowded = projection_figure(rng.normal(size=(60, 2)), [str(i) for i in range(60)], many_labels, "t")
     assert len(crowded.data) == 1 and crowded.data[0].showlegend is False
     colors = crowded.data[0].marker.color
     assert len(set(colors)) == 30 and colors[0] == colors[1] != colors[2]  # one colour per label
 
-    big = view.projection_figure(rng.normal(size=(1600, 2)), ["s"] * 1600, ["a"] * 1600, "t")
+    big = projection_figure(rng.normal(size=(1600, 2)), ["s"] * 1600, ["a"] * 1600, "t")
     assert big.data[0].type == "scattergl"
-    escaped = view.projection_figure(rng.normal(size=(1, 3)), ["<b>bold</b> " + "word " * 30], ["a"], "t")
+    escaped = projection_figure(rng.normal(size=(1, 3)), ["<b>bold</b> " + "word " * 30], ["a"], "t")
     assert escaped.data[0].type == "scatter3d"
     assert (
         escaped.data[0].customdata[0][0].startswith("&lt;b&gt;bold&lt;/b&gt;")
         and "<br>" in escaped.data[0].customdata[0][0]
     )
+
+
+def test_search_and_source_survive_a_page_switch():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    for key, value in (
+        (state.PROJECTION_SOURCE, "text"),
+        (state.PROJECTION_TEXT, SMALL_TEXT),
+        (state.PROJECTION_SETTINGS, PCA),
+    ):
+        at.session_state[key] = value
+    run(at)
+    at.switch_page("app_pages/projection.py")
+    run(at)
+    at.text_input(key=state.PROJECTION_QUERY_WIDGET).input("rain").run()
+    at.switch_page("app_pages/compare.py")
+    run(at)
+    assert state.PROJECTION_QUERY_WIDGET not in at.session_state  # Streamlit dropped the widget's own state
+    at.switch_page("app_pages/projection.py")
+    run(at)
+    assert at.text_input(key=state.PROJECTION_QUERY_WIDGET).value == "rain"
+    assert at.radio(key=state.PROJECTION_SOURCE_WIDGET).value == "text"
+    assert any("“rain”: 1 of" in caption.value for caption in at.caption)

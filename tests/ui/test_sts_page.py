@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import sts_view
+from components import state, sts_view
 from embedlab.embedding.encoder import Encoder
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.tasks import sts
@@ -52,10 +52,10 @@ def bundled_encoder_forward_passes() -> int:
 
 
 def test_bundled_set_is_evaluated_and_matches_the_engine(app, packaged_model):
-    pairs = app.session_state[sts_view.DATASET]
+    pairs = app.session_state[state.STS_DATASET]
     assert pairs.name == sts.BUNDLED_LABEL
-    assert app.session_state[sts_view.MODELS] == [PACKAGED, UNTRAINED]  # bert-base-uncased cannot load offline
-    assert {(pairs.fingerprint, PACKAGED), (pairs.fingerprint, UNTRAINED)} <= set(app.session_state[sts_view.RESULTS])
+    assert app.session_state[state.STS_MODELS] == [PACKAGED, UNTRAINED]  # bert-base-uncased cannot load offline
+    assert {(pairs.fingerprint, PACKAGED), (pairs.fingerprint, UNTRAINED)} <= set(app.session_state[state.STS_RESULTS])
 
     expected = sts.evaluate_grid(Encoder(packaged_model), sts.bundled_pairs())
     shown = summary(app)
@@ -87,70 +87,70 @@ def test_bundled_set_is_evaluated_and_matches_the_engine(app, packaged_model):
 def test_upload_with_scores_0_to_1_and_a_bad_upload(app):
     bundled = sts.bundled_pairs()
     frame = bundled.frame().head(20).assign(score=lambda f: f.score / 5)  # the same pairs on a 0-1 scale
-    app.radio(key=sts_view.SOURCE_WIDGET).set_value("upload")
+    app.radio(key=state.STS_SOURCE_WIDGET).set_value("upload")
     ok(app.run())
-    app.file_uploader(key=sts_view.UPLOAD_WIDGET).set_value(
+    app.file_uploader(key=state.STS_UPLOAD_WIDGET).set_value(
         ("unit.csv", frame.to_csv(index=False).encode(), "text/csv")
     )
     ok(app.run())
-    pairs = app.session_state[sts_view.DATASET]
+    pairs = app.session_state[state.STS_DATASET]
     assert (pairs.name, pairs.n_pairs, pairs.scale) == ("unit.csv", 20, 1.0)
     assert any("Loaded 20 scored pairs" in message.value for message in app.success)
-    assert (pairs.fingerprint, PACKAGED) in app.session_state[sts_view.RESULTS]
+    assert (pairs.fingerprint, PACKAGED) in app.session_state[state.STS_RESULTS]
     assert summary(app).loc[PACKAGED, "pairs"] == 20
 
-    app.file_uploader(key=sts_view.UPLOAD_WIDGET).set_value(
+    app.file_uploader(key=state.STS_UPLOAD_WIDGET).set_value(
         ("bad.csv", b"sentence1,sentence2,score\nA.,B.,4\nC.,D.,9\nE.,F.,1\n", "text/csv")
     )
     ok(app.run())
     assert any("pair 2: score 9 is outside 0-5" in error.value for error in app.error)
-    assert app.session_state[sts_view.DATASET] == pairs  # the data in use was kept
+    assert app.session_state[state.STS_DATASET] == pairs  # the data in use was kept
 
 
 def test_hub_source_offline_says_so_quickly(app):
-    before = app.session_state[sts_view.DATASET]
-    app.radio(key=sts_view.SOURCE_WIDGET).set_value("hub")
+    before = app.session_state[state.STS_DATASET]
+    app.radio(key=state.STS_SOURCE_WIDGET).set_value("hub")
     ok(app.run())
-    app.button(key="sts.hub_load").click()
+    app.button(key=state.STS_HUB_LOAD).click()
     start = time.monotonic()
     ok(app.run())
     assert time.monotonic() - start < 60
     assert any("HF_HUB_OFFLINE is set" in error.value for error in app.error)
-    assert app.session_state[sts_view.DATASET] == before
+    assert app.session_state[state.STS_DATASET] == before
 
 
 def test_local_path_of_a_large_file_waits_for_the_button(app, tmp_path):
     path = tmp_path / "dev120.csv"
     path.write_text("".join(STS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:120]), encoding="utf-8")
-    app.multiselect(key=sts_view.MODELS_WIDGET).set_value([PACKAGED])
-    app.radio(key=sts_view.SOURCE_WIDGET).set_value("path")
+    app.multiselect(key=state.STS_MODELS_WIDGET).set_value([PACKAGED])
+    app.radio(key=state.STS_SOURCE_WIDGET).set_value("path")
     ok(app.run())
-    app.text_input(key=sts_view.PATH_WIDGET).input(str(path))
+    app.text_input(key=state.STS_PATH_WIDGET).input(str(path))
     next(button for button in app.button if button.label == "Load file").click()
     ok(app.run())
-    pairs = app.session_state[sts_view.DATASET]
+    pairs = app.session_state[state.STS_DATASET]
     assert (pairs.name, pairs.n_pairs) == ("dev120.csv", 120) and pairs.n_pairs > sts_view.AUTO_PAIRS
-    assert (pairs.fingerprint, PACKAGED) not in app.session_state[sts_view.RESULTS]
+    assert (pairs.fingerprint, PACKAGED) not in app.session_state[state.STS_RESULTS]
     assert len(app.get("plotly_chart")) == 0
-    app.button(key=sts_view.EVALUATE_BUTTON).click()
+    app.button(key=state.STS_EVALUATE_BUTTON).click()
     ok(app.run())
-    assert (pairs.fingerprint, PACKAGED) in app.session_state[sts_view.RESULTS]
+    assert (pairs.fingerprint, PACKAGED) in app.session_state[state.STS_RESULTS]
     assert summary(app).loc[PACKAGED, "pairs"] == 120
 
-    app.text_input(key=sts_view.PATH_WIDGET).input(str(tmp_path / "missing.csv"))
+    app.text_input(key=state.STS_PATH_WIDGET).input(str(tmp_path / "missing.csv"))
     next(button for button in app.button if button.label == "Load file").click()
     ok(app.run())
     assert any("not found" in error.value for error in app.error)
-    assert app.session_state[sts_view.DATASET] == pairs
-    assert app.text_input(key=sts_view.PATH_WIDGET).value == str(tmp_path / "missing.csv")  # what was typed stays
+    assert app.session_state[state.STS_DATASET] == pairs
+    assert app.text_input(key=state.STS_PATH_WIDGET).value == str(tmp_path / "missing.csv")  # what was typed stays
 
 
 def test_scatter_configuration_change_runs_no_forward_pass(app):
     before = bundled_encoder_forward_passes()
-    app.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).set_value("mean|first-last|none")
+    app.selectbox(key=state.STS_SCATTER_CONFIG_WIDGET).set_value("mean|first-last|none")
     ok(app.run())
     assert chart_titles(app)[-1].startswith(f"{PACKAGED} · mean · layers first-last: Spearman ")
-    app.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).set_value("cls|0|none")
+    app.selectbox(key=state.STS_SCATTER_CONFIG_WIDGET).set_value("cls|0|none")
     ok(app.run())
     assert chart_titles(app)[-1].endswith(sts.UNDEFINED)
     assert bundled_encoder_forward_passes() == before
@@ -160,20 +160,20 @@ def test_choices_and_results_survive_a_page_switch():
     at = ok(AppTest.from_file(APP, default_timeout=300).run())
     at.switch_page("app_pages/sts_eval.py")
     ok(at.run())
-    at.multiselect(key=sts_view.MODELS_WIDGET).set_value([UNTRAINED])
+    at.multiselect(key=state.STS_MODELS_WIDGET).set_value([UNTRAINED])
     ok(at.run())
-    at.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).set_value("max|3|none")
+    at.selectbox(key=state.STS_SCATTER_CONFIG_WIDGET).set_value("max|3|none")
     ok(at.run())
-    results = dict(at.session_state[sts_view.RESULTS])
+    results = dict(at.session_state[state.STS_RESULTS])
 
     at.switch_page("app_pages/compare.py")
     ok(at.run())
-    assert sts_view.MODELS_WIDGET not in at.session_state  # Streamlit dropped the widget's own state
+    assert state.STS_MODELS_WIDGET not in at.session_state  # Streamlit dropped the widget's own state
     passes = bundled_encoder_forward_passes()
     at.switch_page("app_pages/sts_eval.py")
     ok(at.run())
-    assert at.multiselect(key=sts_view.MODELS_WIDGET).value == [UNTRAINED]
-    assert at.selectbox(key=sts_view.SCATTER_CONFIG_WIDGET).value == "max|3|none"
+    assert at.multiselect(key=state.STS_MODELS_WIDGET).value == [UNTRAINED]
+    assert at.selectbox(key=state.STS_SCATTER_CONFIG_WIDGET).value == "max|3|none"
     assert chart_titles(at)[-1].startswith(f"{UNTRAINED} · max · layers 3")
-    assert dict(at.session_state[sts_view.RESULTS]) == results
+    assert dict(at.session_state[state.STS_RESULTS]) == results
     assert bundled_encoder_forward_passes() == passes

@@ -1,0 +1,71 @@
+"""The list every model box offers: suggested models, then the models saved in the models directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from embedlab.models.loading import load_model, packaged_model_path
+from embedlab.models.names import SUGGESTED_MODELS
+from embedlab.models.registry import available_models, model_label, saved_models
+
+
+@pytest.fixture()
+def models_dir(tmp_path, monkeypatch) -> Path:
+    folder = (tmp_path / "models").resolve()
+    folder.mkdir()
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(folder))
+    return folder
+
+
+def make_model(folder: Path, marker: str = "config.json") -> Path:
+    folder.mkdir()
+    (folder / marker).write_text("{}", encoding="utf-8")
+    return folder
+
+
+def test_suggested_models_first_then_saved_ones_by_name(models_dir):
+    make_model(models_dir / "zeta", "modules.json")  # a sentence-transformers folder
+    make_model(models_dir / "Alpha")  # a plain transformers folder
+    (models_dir / "notes").mkdir()  # no model in it
+    (models_dir / "README.md").write_text("not a folder", encoding="utf-8")
+    found = available_models()
+    assert found[: len(SUGGESTED_MODELS)] == SUGGESTED_MODELS
+    assert found[len(SUGGESTED_MODELS) :] == (str(models_dir / "Alpha"), str(models_dir / "zeta"))
+    assert model_label(str(models_dir / "zeta")) == "zeta (saved)"
+    assert model_label("bert-base-uncased") == "bert-base-uncased"
+
+
+def test_missing_models_directory_offers_the_suggested_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "not-created-yet"))
+    assert available_models() == SUGGESTED_MODELS
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_unreadable_folder_is_skipped(models_dir):
+    locked = make_model(models_dir / "locked")
+    make_model(models_dir / "open")
+    locked.chmod(0)
+    try:
+        assert saved_models() == (str(models_dir / "open"),)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_folder_whose_marker_cannot_be_read_is_skipped(models_dir, monkeypatch):
+    make_model(models_dir / "broken")
+    make_model(models_dir / "fine")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: "broken" not in str(path) and real_access(path, mode))
+    assert saved_models() == (str(models_dir / "fine"),)
+
+
+def test_a_saved_model_is_offered_as_a_reference_that_loads(models_dir):
+    (models_dir / "mini").symlink_to(packaged_model_path(), target_is_directory=True)
+    offered = [ref for ref in available_models() if ref not in SUGGESTED_MODELS]
+    assert offered == [str(models_dir / "mini")]  # the folder as saved, absolute (a symlink is not followed)
+    assert model_label(offered[0]) == "mini (saved)"
+    loaded = load_model(offered[0])
+    assert loaded.facts.n_layers == 6
