@@ -225,3 +225,13 @@ def _facts(st_model, ref: str, kind: str, source: str) -> ModelFacts:
         n_parameters=sum(p.numel() for p in backbone.parameters()),
         pipeline=pipeline,
     )
+
+
+def hub_id_of(ref: str) -> str | None:
+    """The Hub repository ``load_model(ref)`` would fetch, or None (packaged, untrained, a folder, not an id)."""
+    ref = (ref or "").strip()
+    if not ref or ref.lower() in PACKAGED_ALIASES or ref.lower() == UNTRAINED or Path(ref).expanduser().is_dir():
+        return None
+    if ref.startswith((".", "/", "~")) or os.sep in ref.strip("/").replace("/", "", 1):
+        return None
+    return ref if _HUB_ID.match(ref) else None
