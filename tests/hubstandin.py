@@ -11,7 +11,7 @@ It answers what huggingface_hub and embedlab.models.hub ask (read from huggingfa
 Each repository has a mode:
 
 - ``normal``;
-- ``slow``: file bodies are sent in ``SLOW_CHUNK`` pieces, one every ``SLOW_PAUSE_S`` seconds;
+- ``slow``: file bodies are sent in ``SLOW_CHUNK`` pieces, one every ``pause_s`` seconds;
 - ``hang``: every request about the repository is accepted and never answered (until the server stops);
 - ``drop``: the first ``drops`` GETs of a ``.safetensors`` file send half of what they promised, then close.
 
@@ -41,6 +41,7 @@ class Repo:
     files: dict[str, bytes]
     mode: str = "normal"  # normal | slow | hang | drop
     drops: int = 1  # drop mode: how many GETs of a .safetensors file are cut in half
+    pause_s: float = SLOW_PAUSE_S  # slow mode: pause before each SLOW_CHUNK
     commit: str = ""
 
     def __post_init__(self) -> None:
@@ -164,7 +165,7 @@ def _handler(hub: StandIn):
                 payload = payload[: len(payload) // 2]
             step = SLOW_CHUNK if repo.mode == "slow" else 1 << 20
             for offset in range(0, len(payload), step):
-                if repo.mode == "slow" and hub.stopping.wait(SLOW_PAUSE_S):
+                if repo.mode == "slow" and hub.stopping.wait(repo.pause_s):
                     return
                 self.wfile.write(payload[offset : offset + step])
                 record.sent += len(payload[offset : offset + step])
@@ -192,6 +193,19 @@ class running_standin:  # noqa: N801 - used as a context manager, like a functio
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def point_hub_at(server: StandIn, monkeypatch, home: Path) -> None:
+    """Put the Hub libraries online, at the stand-in, with an empty cache under ``home`` (undone by monkeypatch).
+
+    ``huggingface_hub.constants`` reads the environment once, at import: the module's values are patched.
+    """
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)
+    monkeypatch.setattr(constants, "HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
 
 
 def wait_for(condition, timeout_s: float = 30.0, what: str = "condition"):

@@ -22,7 +22,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models import hub
 from embedlab.models.hub import NO_SAFETENSORS, RESUME_ATTEMPTS, download_progress, hub_snapshot
 from embedlab.models.loading import load_model
-from tests.hubstandin import Repo, folder_files, running_standin, wait_for
+from tests.hubstandin import Repo, folder_files, point_hub_at, running_standin, wait_for
 
 REPO = "embedlab-tests/tiny-bert"
 WEIGHTS = "model.safetensors"
@@ -33,16 +33,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def standin(monkeypatch, tmp_path):
     """start(repos) -> a running stand-in; the Hub libraries point at it with an empty cache, online."""
-    from huggingface_hub import constants
-
     stack = ExitStack()
 
     def start(repos: dict[str, Repo]):
         server = stack.enter_context(running_standin(repos))
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HF_HOME", str(tmp_path / "hf"))
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+        point_hub_at(server, monkeypatch, tmp_path / "hf")
         return server
 
     yield start
