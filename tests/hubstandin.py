@@ -13,7 +13,8 @@ Each repository has a mode:
 - ``normal``;
 - ``slow``: file bodies are sent in ``SLOW_CHUNK`` pieces, one every ``pause_s`` seconds;
 - ``hang``: every request about the repository is accepted and never answered (until the server stops);
-- ``drop``: the first ``drops`` GETs of a ``.safetensors`` file send half of what they promised, then close.
+- ``drop``: the first ``drops`` GETs of a ``.safetensors`` file send half of what they promised, then close;
+- ``stall``: GETs of a ``.safetensors`` file send half of it, then nothing more (until the server stops).
 
 Every request is logged in ``StandIn.requests`` (method, path, Range header, body bytes sent).
 """
@@ -39,7 +40,7 @@ _RESOLVE = re.compile(r"^/(?P<repo>[^/]+(?:/[^/]+)?)/resolve/(?P<rev>[^/]+)/(?P<
 @dataclass
 class Repo:
     files: dict[str, bytes]
-    mode: str = "normal"  # normal | slow | hang | drop
+    mode: str = "normal"  # normal | slow | hang | drop | stall
     drops: int = 1  # drop mode: how many GETs of a .safetensors file are cut in half
     pause_s: float = SLOW_PAUSE_S  # slow mode: pause before each SLOW_CHUNK
     commit: str = ""
@@ -163,6 +164,9 @@ def _handler(hub: StandIn):
             if repo.mode == "drop" and name.endswith(".safetensors") and repo.drops > 0:
                 repo.drops -= 1
                 payload = payload[: len(payload) // 2]
+            stall = repo.mode == "stall" and name.endswith(".safetensors")
+            if stall:
+                payload = payload[: len(payload) // 2]
             step = SLOW_CHUNK if repo.mode == "slow" else 1 << 20
             for offset in range(0, len(payload), step):
                 if repo.mode == "slow" and hub.stopping.wait(repo.pause_s):
@@ -170,6 +174,8 @@ def _handler(hub: StandIn):
                 self.wfile.write(payload[offset : offset + step])
                 record.sent += len(payload[offset : offset + step])
             self.wfile.flush()
+            if stall:
+                hub.stopping.wait()
 
     return Handler
 

@@ -131,13 +131,25 @@ def test_hanging_hub_gives_the_unreachable_message_within_the_bound(standin, tin
     assert "0.5 s" in str(caught.value) and "all-MiniLM-L6-v2" in str(caught.value)
 
 
-def test_timeout_setting():
-    assert hub.hub_timeout_s() == hub.HUB_TIMEOUT_S == 15.0
-    os.environ["EMBEDLAB_HUB_TIMEOUT_S"] = "nonsense"
-    try:
-        assert hub.hub_timeout_s() == hub.HUB_TIMEOUT_S
-    finally:
-        del os.environ["EMBEDLAB_HUB_TIMEOUT_S"]
+def test_a_download_that_stops_sending_ends_within_the_bound_and_keeps_its_part(standin, tiny_files, monkeypatch):
+    from huggingface_hub import constants
+
+    server = standin({REPO: Repo(dict(tiny_files), mode="stall")})
+    monkeypatch.setenv("EMBEDLAB_HUB_TIMEOUT_S", "0.5")
+    start = time.monotonic()
+    with pytest.raises(EmbedLabError, match=r"cannot be reached \(no answer within 0.5 s\)"):
+        hub_snapshot(REPO)
+    assert time.monotonic() - start < HANG_GUARD_S
+    (part,) = Path(constants.HF_HUB_CACHE).glob("models--*/blobs/*.incomplete")
+    assert 0 < part.stat().st_size <= server.gets(WEIGHTS)[0].sent < len(tiny_files[WEIGHTS])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 15.0), ("2.5", 2.5), ("nonsense", 15.0), ("0", 15.0)])
+def test_timeout_setting(monkeypatch, value, expected):
+    monkeypatch.delenv("EMBEDLAB_HUB_TIMEOUT_S", raising=False)
+    if value is not None:
+        monkeypatch.setenv("EMBEDLAB_HUB_TIMEOUT_S", value)
+    assert hub.hub_timeout_s() == expected
 
 
 def test_missing_repository(standin, tiny_files):
