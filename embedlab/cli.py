@@ -74,7 +74,7 @@ class _DownloadPrinter:
         import time
 
         self.clock = time.monotonic
-        self.last_file, self.last_time = "", 0.0
+        self.last_file, self.last_time = "", self.clock()
         self.tty = sys.stderr.isatty()
 
     def __call__(self, progress) -> None:

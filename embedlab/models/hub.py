@@ -54,11 +54,11 @@ class DownloadProgress:
     rate: float  # bytes per second over this download so far (resumed bytes not counted)
 
     def describe(self) -> str:
-        """One line: 'model.safetensors: 12.3 / 87.6 MB at 2.1 MB/s (file 3 of 7)'."""
-        mb = 1_000_000
+        """One line: 'model.safetensors: 12.3 / 87.6 MB at 2.1 MB/s (file 3 of 7)' (kB below 1 MB)."""
+        unit, scale = ("MB", 1_000_000) if self.file_total >= 1_000_000 else ("kB", 1_000)
         return (
-            f"{self.file}: {self.file_done / mb:.1f} / {self.file_total / mb:.1f} MB at {self.rate / mb:.1f} MB/s "
-            f"(file {min(self.files_done + 1, self.n_files)} of {self.n_files})"
+            f"{self.file}: {self.file_done / scale:.1f} / {self.file_total / scale:.1f} {unit} at "
+            f"{self.rate / 1_000_000:.1f} MB/s (file {min(self.files_done + 1, self.n_files)} of {self.n_files})"
         )
 
 
