@@ -70,7 +70,8 @@ def fetch_with_progress(ref: str) -> None:
         while (progress := download_progress(repo_id)) is not None:  # another session is downloading it
             bar.show(progress)
             time.sleep(POLL_S)
-        hub_snapshot(repo_id, progress=bar.show)  # the cache at once when that download finished
+        with st.spinner(f"Looking for {repo_id} in the local cache, then on the Hugging Face Hub…"):
+            hub_snapshot(repo_id, progress=bar.show)  # the cache at once when that download finished
     finally:
         bar.clear()
 
