@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from components import state
+from components.downloads import forget_failure, remember_failure, show_failure
 from components.model_box import model_box
 from components.services import default_raw_model, load_encoder
 from embedlab.embedding.encoder import Encoder
@@ -84,19 +85,23 @@ def _valid_layers(spec: str, encoder: Encoder) -> bool:
 
 
 def _model_select(key: str, help_text: str) -> str | None:
-    """The model box (components.model_box): suggested and saved models, any Hub id or folder can be typed."""
-    return model_box(key, "Model", help_text)
+    """The model box (components.model_box): suggested and saved models, any Hub id or folder can be typed.
+
+    A model that failed to load is not in the box: the model in use is, with the error above it (downloads.py).
+    """
+    show_failure(key)
+    return model_box(key, "Model", help_text, on_change=lambda: forget_failure(key))
 
 
-def _try_encoder(ref: str, fallback: str) -> tuple[Encoder, str]:
-    """Load ``ref``; on failure show why and load ``fallback`` (the model that worked before)."""
+def _try_encoder(ref: str, fallback: str, box_key: str) -> tuple[Encoder, str]:
+    """Load ``ref``; on failure remember why, put ``fallback`` (the model that worked before) back in the box, rerun."""
     try:
         return load_encoder(ref), ref
     except EmbedLabError as error:
         if ref == fallback:
             raise
-        st.error(f"{error}  \nStill using **{fallback}**.", icon="⚠️")
-        return load_encoder(fallback), fallback
+        remember_failure(box_key, ref, str(error), fallback)
+        st.rerun()
 
 
 def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
@@ -114,7 +119,7 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
         "A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
         "untrained-bert (random weights: the no-training control).",
     )
-    encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
+    encoder, model = _try_encoder(chosen_model or stored.model, stored.model, model_key)
     facts = encoder.model.facts
     pooling = st.radio(
         "Pooling",
@@ -159,7 +164,7 @@ def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -
     chosen_model = _model_select(
         model_key, "Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise)."
     )
-    encoder, model = _try_encoder(chosen_model or stored.model, stored.model)
+    encoder, model = _try_encoder(chosen_model or stored.model, stored.model, model_key)
     spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
     st.session_state[state.TRAINED_SPEC] = spec
     st.caption(f"Pipeline: {encoder.model.facts.pipeline}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
 
+from components.downloads import fetch_with_progress
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
@@ -23,7 +25,8 @@ def get_encoder(ref: str) -> Encoder:
 
 
 def load_encoder(ref: str) -> Encoder:
-    """get_encoder with a spinner the first time a model loads."""
+    """get_encoder with a progress bar while a Hub model downloads, then a spinner the first time it loads."""
+    fetch_with_progress(ref)
     with st.spinner(f"Loading {ref}…"):
         return get_encoder(ref)
 
@@ -39,10 +42,29 @@ def layer_baseline_table(ref: str) -> pd.DataFrame:
     return layer_baselines(get_encoder(ref))
 
 
-@st.cache_resource(show_spinner=False)
+_default_fetch_tried = threading.Event()
+_default_fetch_error: list[EmbedLabError] = []  # why the first download of the default failed, if it did
+
+
 def default_raw_model() -> tuple[str, str | None]:
-    """(model, note): bert-base-uncased when it can be loaded, else the packaged backbone and why."""
+    """(model, note): bert-base-uncased when it can be loaded, else the packaged backbone and why.
+
+    The first call in the process downloads bert-base-uncased with a progress bar (when the Hub answers).
+    """
+    if not _default_fetch_tried.is_set():
+        try:
+            fetch_with_progress(PREFERRED_RAW_MODEL)
+        except EmbedLabError as error:
+            _default_fetch_error.append(error)  # _default_raw_model says why, without asking the Hub again
+        _default_fetch_tried.set()
+    return _default_raw_model()
+
+
+@st.cache_resource(show_spinner=False)
+def _default_raw_model() -> tuple[str, str | None]:
     try:
+        if _default_fetch_error:
+            raise _default_fetch_error[0]
         get_encoder(PREFERRED_RAW_MODEL)
     except EmbedLabError as error:
         return PACKAGED, (

@@ -79,7 +79,27 @@ def load_encoder(ref: str):
     from embedlab.models.loading import load_model
 
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar: stderr is one line, the error if any
-    return Encoder(load_model(ref))
+    return Encoder(load_model(ref, progress=_DownloadPrinter()))
+
+
+class _DownloadPrinter:
+    """Hub download progress on stderr: a line per file and about one a second (redrawn in place on a terminal)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.last_file, self.last_time = "", self.clock()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, progress) -> None:
+        finished = progress.file_done == progress.file_total
+        new_file = self.tty and progress.file != self.last_file
+        if not (finished or new_file or self.clock() - self.last_time >= 1.0):
+            return
+        self.last_file, self.last_time = progress.file, self.clock()
+        start, end = ("\r", "\n" if finished else "") if self.tty else ("", "\n")
+        print(f"{start}downloading {progress.describe()}", end=end, file=sys.stderr, flush=True)
 
 
 def _number(value: float) -> float | None:

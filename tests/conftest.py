@@ -23,8 +23,31 @@ if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` and witho
 
 from embedlab.models.loading import PACKAGED, UNTRAINED, LoadedModel, load_model, packaged_model_path  # noqa: E402
 
+SHARED_STS = REPO_ROOT.parent / "shared" / "data" / "stsbenchmark"  # beside the repository, never inside it
+REQUIRE_SHARED = "EMBEDLAB_REQUIRE_SHARED"
 TINY_SEED = 1234
 TINY_SHAPE = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+
+
+@pytest.fixture(scope="session")
+def sts_benchmark() -> Path:
+    """The STS benchmark folder ``../shared/data/stsbenchmark/`` (not shipped with the repository).
+
+    A plain clone has no ``../shared``: the tests that read it skip, naming the folder; with
+    EMBEDLAB_REQUIRE_SHARED=1 (set by .ci/run) they fail instead, so CI never skips them silently.
+    """
+    if not (SHARED_STS / "sts-dev.csv").is_file():
+        reason = f"the STS benchmark folder {SHARED_STS} (../shared/data/stsbenchmark/ beside the repo) is absent"
+        if os.environ.get(REQUIRE_SHARED) == "1":
+            pytest.fail(f"{reason} and {REQUIRE_SHARED}=1")
+        pytest.skip(reason)
+    return SHARED_STS
+
+
+@pytest.fixture(scope="session")
+def sts_dev(sts_benchmark: Path) -> Path:
+    """The dev split of the STS benchmark (1,500 pairs); see ``sts_benchmark``."""
+    return sts_benchmark / "sts-dev.csv"
 
 
 @pytest.fixture(scope="session")

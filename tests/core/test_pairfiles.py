@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.errors import EmbedLabError
 from tests.helpers import write
-
-STS_DEV = Path(__file__).resolve().parents[2].parent / "shared/data/stsbenchmark/sts-dev.csv"
-
 
 # ---------------------------------------------------------------- CSV / TSV with a header
 
@@ -85,9 +80,9 @@ def test_sts_line_that_breaks_the_format_is_named(tmp_path):
         parse_pairs_text(good + "\nonly\ttwo fields\n", name="sts.csv")
 
 
-def test_real_sts_dev_file():
-    frame = read_pairs(STS_DEV)
-    lines = [line.split("\t") for line in STS_DEV.read_text(encoding="utf-8").split("\n") if line]
+def test_real_sts_dev_file(sts_dev):
+    frame = read_pairs(sts_dev)
+    lines = [line.split("\t") for line in sts_dev.read_text(encoding="utf-8").split("\n") if line]
     assert len(frame) == len(lines) == 1500
     assert frame["sentence1"].tolist() == [fields[5].strip() for fields in lines]
     assert frame["sentence2"].tolist() == [fields[6].strip() for fields in lines]

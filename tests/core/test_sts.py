@@ -22,14 +22,13 @@ from embedlab.models.hub import HUB_CONNECT_TIMEOUT_S
 from embedlab.tasks import sts
 from tests.helpers import one_line_error, write
 
-STS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
 M = "all-MiniLM-L6-v2"
 SUBSET = 200  # dev pairs used for the correctness tests: enough to rank, quick to encode
 
 
-def sts_lines(n: int) -> str:
+def sts_lines(sts_dev: Path, n: int) -> str:
     """The first n lines of the dev split, as text (the file itself stays in shared/)."""
-    return "".join(STS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:n])
+    return "".join(sts_dev.read_text(encoding="utf-8").splitlines(keepends=True)[:n])
 
 
 def cosine_pairs(vectors: dict[str, np.ndarray], pairs: sts.ScoredPairs) -> np.ndarray:
@@ -41,8 +40,8 @@ def cosine_pairs(vectors: dict[str, np.ndarray], pairs: sts.ScoredPairs) -> np.n
 
 
 @pytest.fixture(scope="module")
-def dev_subset() -> sts.ScoredPairs:
-    return sts.read_scored_pairs(STS_DEV).head(SUBSET)
+def dev_subset(sts_dev) -> sts.ScoredPairs:
+    return sts.read_scored_pairs(sts_dev).head(SUBSET)
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +99,8 @@ def test_csv_and_tsv_with_scores_0_to_1(tmp_path):
     assert tsv_pairs.scale == 5.0
 
 
-def test_same_scores_on_both_scales_give_the_same_correlations(encoder, tmp_path):
-    five = sts.parse_scored_text(sts_lines(40), "five")
+def test_same_scores_on_both_scales_give_the_same_correlations(encoder, sts_dev):
+    five = sts.parse_scored_text(sts_lines(sts_dev, 40), "five")
     one = sts.ScoredPairs("one", five.sentence1, five.sentence2, tuple(g / 5 for g in five.gold), 1.0)
     assert one.fingerprint != five.fingerprint
     specs = [EmbedSpec(M, "model"), EmbedSpec(M, "mean", "2")]
@@ -132,11 +131,11 @@ def test_bad_scored_files(tmp_path, content, message):
         sts.read_scored_pairs(write(tmp_path, "bad.csv", content))
 
 
-def test_dev_split_and_bundled_set():
-    dev = sts.read_scored_pairs(STS_DEV)
+def test_dev_split_and_bundled_set(sts_dev):
+    dev = sts.read_scored_pairs(sts_dev)
     assert dev.n_pairs == 1500 and dev.scale == 5.0
     assert len(dev.unique_sentences()) < 2 * dev.n_pairs  # some sentences repeat: encoded once
-    assert dev.fingerprint == sts.read_scored_pairs(STS_DEV).fingerprint
+    assert dev.fingerprint == sts.read_scored_pairs(sts_dev).fingerprint
     assert dev.head(10).fingerprint != dev.fingerprint
     bundled = sts.bundled_pairs()
     assert bundled.n_pairs == 60 and "not the benchmark" in bundled.name
@@ -402,8 +401,8 @@ def session_encoder(packaged_model, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def small_sts_file(tmp_path_factory) -> Path:
-    return write(tmp_path_factory.mktemp("eval"), "dev40.csv", sts_lines(40))
+def small_sts_file(tmp_path_factory, sts_dev) -> Path:
+    return write(tmp_path_factory.mktemp("eval"), "dev40.csv", sts_lines(sts_dev, 40))
 
 
 def test_eval_grid_json(session_encoder, small_sts_file, capsys, packaged_model):

@@ -17,7 +17,6 @@ from embedlab.tasks import sts
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "sts_eval.py")
 APP = str(ROOT / "app.py")
-STS_DEV = ROOT.parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
 
 
 def ok(at: AppTest) -> AppTest:
@@ -119,9 +118,9 @@ def test_hub_source_offline_says_so_quickly(app):
     assert app.session_state[state.STS_DATASET] == before
 
 
-def test_local_path_of_a_large_file_waits_for_the_button(app, tmp_path):
+def test_local_path_of_a_large_file_waits_for_the_button(sts_dev, app, tmp_path):
     path = tmp_path / "dev120.csv"
-    path.write_text("".join(STS_DEV.read_text(encoding="utf-8").splitlines(keepends=True)[:120]), encoding="utf-8")
+    path.write_text("".join(sts_dev.read_text(encoding="utf-8").splitlines(keepends=True)[:120]), encoding="utf-8")
     app.multiselect(key=state.STS_MODELS_WIDGET).set_value([PACKAGED])
     app.radio(key=state.STS_SOURCE_WIDGET).set_value("path")
     ok(app.run())
