@@ -24,3 +24,7 @@ SELECTED_PAIR = "compare.selected_pair"
 def widget_key(namespace: str, name: str) -> str:
     """Key of a page's own widget, e.g. widget_key("compare.raw", "model") -> "compare.raw.model"."""
     return f"{namespace}.{name}"
+
+
+# Presentation mode (the sidebar toggle in app.py; components.presentation reads it)
+PRESENTATION = "app.presentation"
