@@ -9,6 +9,7 @@ from components import state
 from components.config import Configured, config_panels
 from components.figures import cosine_bars, layer_chart
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
+from components.presentation import present
 from components.services import baseline, encode_unseen, layer_baseline_table
 from embedlab.embedding.scoring import layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
@@ -70,7 +71,9 @@ def results(table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], ra
         },
     )
     if rows:
-        st.plotly_chart(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
+        st.plotly_chart(
+            present(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
+        )
 
 
 def selected_pair(
@@ -109,11 +112,13 @@ def selected_pair(
         st.caption(f"Note: {line.note}")
     profile = layer_profile(raw.encoder, table.at[row, "sentence1"], table.at[row, "sentence2"])
     st.plotly_chart(
-        layer_chart(
-            profile,
-            layer_baseline_table(raw.spec.model),
-            float(line.trained_cosine),
-            f"Which layer? {raw.spec.model}: cosine of row {row} at every layer (dotted: random pairs)",
+        present(
+            layer_chart(
+                profile,
+                layer_baseline_table(raw.spec.model),
+                float(line.trained_cosine),
+                f"Which layer? {raw.spec.model}: cosine of row {row} at every layer (dotted: random pairs)",
+            )
         )
     )
     st.caption(

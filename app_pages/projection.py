@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.config import Configured, config_panels
+from components.presentation import present
 from components.projection_view import (
     APPROXIMATE_NOTE,
     NEIGHBOURS_K,
@@ -64,7 +65,7 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
             figure = projection_figure(
                 result.coords, sentences.sentences, sentences.labels, title, highlight, picked, neighbours
             )
-            st.plotly_chart(figure, key=f"projection.plot.{side}")
+            st.plotly_chart(present(figure), key=f"projection.plot.{side}")
             if result.note:
                 st.caption(result.note)
     st.caption(APPROXIMATE_NOTE)

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.presentation import present
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from embedlab.data.pairfiles import decode_text
 from embedlab.embedding.specs import RAW_POOLINGS
@@ -281,7 +282,9 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     st.subheader("Which layer, which pooling?")
     columns = st.columns(min(2, len(evaluations)))
     for i, evaluation in enumerate(evaluations):
-        columns[i % len(columns)].plotly_chart(spearman_heatmap(evaluation), key=f"sts.heatmap.{evaluation.model}")
+        columns[i % len(columns)].plotly_chart(
+            present(spearman_heatmap(evaluation)), key=f"sts.heatmap.{evaluation.model}"
+        )
     st.caption(
         "Spearman x 100 of cosine against the gold scores; the box marks the best raw configuration. "
         f"'undefined' = {UNDEFINED} (CLS at layer 0 is one fixed vector for every sentence)."
@@ -357,7 +360,7 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     key = config_col.selectbox("Configuration", keys, key=SCATTER_CONFIG_WIDGET, format_func=label)
     st.session_state[SCATTER_CONFIG] = key
     row = keys.index(key)
-    st.plotly_chart(cosine_scatter(evaluation, row, pairs), key="sts.scatter")
+    st.plotly_chart(present(cosine_scatter(evaluation, row, pairs)), key="sts.scatter")
     st.caption("The pairs whose cosine rank is furthest from their gold rank:")
     st.dataframe(
         rank_disagreements(evaluation, row, pairs),
