@@ -108,13 +108,13 @@ def cls_step(lesson: Lesson) -> None:
     st.markdown(cls_text(scores))
     first, second, third = st.columns(3)
     first.metric(
-        f"“{PARAPHRASE[0]}” / “{PARAPHRASE[1]}”",
+        "Paraphrase",
         f"{scores.paraphrase:.3f}",
         percentile_text(scores.paraphrase_percentile),
         delta_color="off",
     )
     second.metric(
-        f"“{UNRELATED[0]}” / “{UNRELATED[1]}”",
+        "Unrelated pair",
         f"{scores.unrelated:.3f}",
         percentile_text(scores.unrelated_percentile),
         delta_color="off",
@@ -125,7 +125,10 @@ def cls_step(lesson: Lesson) -> None:
         f"95th percentile {scores.baseline.p95:.3f}",
         delta_color="off",
     )
-    st.caption(f"Configuration: {scores.spec.label}")
+    st.caption(
+        f"Paraphrase: “{PARAPHRASE[0]}” / “{PARAPHRASE[1]}” · unrelated pair: “{UNRELATED[0]}” / “{UNRELATED[1]}” · "
+        f"configuration: {scores.spec.label}"
+    )
     open_buttons("cls", lesson)
 
 
@@ -155,7 +158,7 @@ def pooling_step(lesson: Lesson) -> None:
         width="stretch",
         key="lesson.table.pooling",
         column_config={
-            "configuration": st.column_config.TextColumn("Configuration", width="large"),
+            "configuration": st.column_config.TextColumn("Configuration", width="medium"),
             "paraphrase": st.column_config.NumberColumn("Paraphrase", format="%.3f"),
             "unrelated": st.column_config.NumberColumn("Unrelated", format="%.3f"),
             "gap": st.column_config.NumberColumn("Paraphrase − unrelated", format="%+.3f"),
@@ -167,7 +170,12 @@ def pooling_step(lesson: Lesson) -> None:
     after = next(row for row in lesson.pooling if row.spec.post == "center")
     left, right = st.columns(2)
     left.metric("Random pairs, mean · first-last", f"{before.baseline.mean:.3f}")
-    right.metric("… centred", f"{after.baseline.mean:.3f}", f"{after.baseline.mean - before.baseline.mean:+.3f}")
+    right.metric(
+        "… centred",
+        f"{after.baseline.mean:.3f}",
+        f"{after.baseline.mean - before.baseline.mean:+.3f}",
+        delta_color="off",
+    )
     open_buttons("pooling", lesson)
 
 
