@@ -36,6 +36,7 @@ from embedlab.tasks.lesson import (
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.tasks.sts import bundled_pairs
 
+HARD_SHOWN = 5  # highest-scoring pairs shown per category (role reversals, negations)
 STEPS = ("tensor", "cls", "layers", "pooling", "trained", "negatives", "next")
 TITLES = {
     "tensor": "1. One sentence, many vectors",
@@ -112,18 +113,21 @@ def cls_step(lesson: Lesson) -> None:
         f"{scores.paraphrase:.3f}",
         percentile_text(scores.paraphrase_percentile),
         delta_color="off",
+        delta_arrow="off",
     )
     second.metric(
         "Unrelated pair",
         f"{scores.unrelated:.3f}",
         percentile_text(scores.unrelated_percentile),
         delta_color="off",
+        delta_arrow="off",
     )
     third.metric(
         "Random pairs (typical)",
         f"{scores.baseline.mean:.3f}",
         f"95th percentile {scores.baseline.p95:.3f}",
         delta_color="off",
+        delta_arrow="off",
     )
     st.caption(
         f"Paraphrase: “{PARAPHRASE[0]}” / “{PARAPHRASE[1]}” · unrelated pair: “{UNRELATED[0]}” / “{UNRELATED[1]}” · "
@@ -175,6 +179,7 @@ def pooling_step(lesson: Lesson) -> None:
         f"{after.baseline.mean:.3f}",
         f"{after.baseline.mean - before.baseline.mean:+.3f}",
         delta_color="off",
+        delta_arrow="off",
     )
     open_buttons("pooling", lesson)
 
@@ -184,9 +189,12 @@ def trained_step(lesson: Lesson) -> None:
     st.markdown(trained_text(lesson.cls, lesson.trained, lesson.sts, lesson.raw_kind))
     trained = lesson.trained
     first, second, third = st.columns(3)
-    first.metric("Paraphrase (trained)", f"{trained.paraphrase:.3f}", f"raw CLS {lesson.cls.paraphrase:.3f}")
-    second.metric("Unrelated (trained)", f"{trained.unrelated:.3f}", f"raw CLS {lesson.cls.unrelated:.3f}")
-    third.metric("Random pairs (trained)", f"{trained.baseline.mean:.3f}", f"raw CLS {lesson.cls.baseline.mean:.3f}")
+    for column, label, value, raw_value in (
+        (first, "Paraphrase (trained)", trained.paraphrase, lesson.cls.paraphrase),
+        (second, "Unrelated (trained)", trained.unrelated, lesson.cls.unrelated),
+        (third, "Random pairs (trained)", trained.baseline.mean, lesson.cls.baseline.mean),
+    ):
+        column.metric(label, f"{value:.3f}", f"raw CLS: {raw_value:.3f}", delta_color="off", delta_arrow="off")
     table = pd.DataFrame(
         {
             "sentence1": [PARAPHRASE[0], UNRELATED[0]],
@@ -228,7 +236,7 @@ def negatives_step(lesson: Lesson) -> None:
     )
     right.metric("Best threshold (trained)", f"{findings.result.threshold:.3f}")
     st.dataframe(
-        findings.hard.head(8),
+        findings.hard.groupby("category", sort=False).head(HARD_SHOWN).sort_values("cosine", ascending=False),
         hide_index=True,
         width="stretch",
         key="lesson.table.negatives",
