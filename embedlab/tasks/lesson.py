@@ -22,7 +22,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ NEGATIVE_CATEGORIES = ("role_reversal", "negation")
 SPEC_FIELDS = ("model", "pooling", "layers", "post", "post_dims")
 PAGES = ("compare", "projection", "negative_tests", "sts_eval", "train")
 
-RawKind = str  # "similarity-trained" | "untrained" | "pretrained"
+RawKind = Literal["similarity-trained", "untrained", "pretrained"]  # what the raw model's weights are
 
 
 # ---------------------------------------------------------------- views
@@ -72,10 +73,15 @@ def spec_from_fields(values: object) -> EmbedSpec:
     """
     if not isinstance(values, dict) or not isinstance(values.get("model"), str) or not values["model"].strip():
         raise EmbedLabError(f"A configuration needs at least a model name, not {values!r}.")
-    known = {field.name for field in fields(EmbedSpec)} & set(SPEC_FIELDS)
-    unknown = set(values) - known
+    unknown = set(values) - set(SPEC_FIELDS)
     if unknown:
         raise EmbedLabError(f"Unknown configuration fields {', '.join(sorted(map(str, unknown)))}.")
+    for name in ("pooling", "layers", "post"):
+        if name in values and not isinstance(values[name], str):
+            raise EmbedLabError(f"The configuration's {name} must be text, not {values[name]!r}.")
+    dims = values.get("post_dims")
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)):
+        raise EmbedLabError(f"The configuration's post_dims must be a whole number or empty, not {dims!r}.")
     try:
         return EmbedSpec(**values)
     except (TypeError, ValueError) as error:

@@ -155,6 +155,8 @@ def test_views_are_plain_json_and_specs_round_trip(packaged_lesson):
         {"model": "m", "pooling": "nope"},
         {"model": "m", "colour": "red"},
         {"model": "m", "post": 3},
+        {"model": "m", "layers": -1},
+        {"model": "m", "post": "whiten", "post_dims": "8"},
     ],
 )
 def test_bad_spec_fields_raise_a_project_error(fields):
