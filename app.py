@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.presentation import inject_css
+from components.presentation import toggle as presentation_toggle
 from components.projection_view import start_umap_warmup
 
 st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")
@@ -13,6 +15,7 @@ st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot
 # this file (no sidebar, no wide layout, an automatic page list).
 PAGES = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
     st.Page("app_pages/projection.py", title="Projection", icon=":material/bubble_chart:"),
     st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),
     st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
@@ -25,6 +28,8 @@ with st.sidebar:
         "Which layer, which token, which pooling gives a sentence vector you can compare with cosine? "
         "Raw BERT pooling against a trained sentence-transformer, with baselines."
     )
+    presentation_toggle()
+inject_css()
 navigation.run()
 # UMAP's import and numba compilation (~10-25 s of CPU), once per process, in the background. Started after the
 # page has rendered so that it does not compete with the first model load on a 2-core machine; the Projection

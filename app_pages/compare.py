@@ -9,6 +9,7 @@ from components import state
 from components.config import Configured, config_panels
 from components.figures import cosine_bars, layer_chart
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
+from components.presentation import present
 from components.services import baseline, encode_unseen, layer_baseline_table
 from components.uploads import show_flash
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
@@ -72,7 +73,9 @@ def results(table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], ra
         },
     )
     if rows:
-        st.plotly_chart(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
+        st.plotly_chart(
+            present(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
+        )
 
 
 def selected_pair(
@@ -111,11 +114,13 @@ def selected_pair(
         st.caption(f"Note: {line.note}")
     profile = layer_profile(raw.encoder, table.at[row, "sentence1"], table.at[row, "sentence2"])
     st.plotly_chart(
-        layer_chart(
-            profile,
-            layer_baseline_table(raw.spec.model),
-            float(line.trained_cosine),
-            f"Which layer? {raw.spec.model}: cosine of {row_list([row])} at every layer (dotted: random pairs)",
+        present(
+            layer_chart(
+                profile,
+                layer_baseline_table(raw.spec.model),
+                float(line.trained_cosine),
+                f"Which layer? {raw.spec.model}: cosine of {row_list([row])} at every layer (dotted: random pairs)",
+            )
         )
     )
     st.caption(

@@ -7,6 +7,7 @@ import streamlit as st
 from components import state
 from components.config import Configured, config_panels
 from components.figures import projection_figure
+from components.presentation import present
 from components.projection_view import (
     APPROXIMATE_NOTE,
     agreement,
@@ -64,7 +65,7 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
             figure = projection_figure(
                 result.coords, sentences.sentences, sentences.labels, title, highlight, picked, neighbours
             )
-            st.plotly_chart(figure, key=state.widget_key(state.PROJECTION, f"plot.{side}"))
+            st.plotly_chart(present(figure), key=state.widget_key(state.PROJECTION, f"plot.{side}"))
             if result.note:
                 st.caption(result.note)
     st.caption(APPROXIMATE_NOTE)

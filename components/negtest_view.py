@@ -19,6 +19,7 @@ from components.config import Configured
 from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions
 from components.model_box import model_box
 from components.persistent_table import PersistentTable
+from components.presentation import present
 from components.services import baseline, encode_unseen, load_encoder
 from components.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
@@ -263,7 +264,7 @@ def show_result(result: NegTestResult, color: str) -> None:
         help="Cosine of mismatched reference sentences under this configuration",
     )
     st.caption(f"The threshold {result.threshold:.3f} is at the {percentile_text(_percentile(result))}.")
-    st.plotly_chart(score_distributions(result, color))
+    st.plotly_chart(present(score_distributions(result, color)))
     st.markdown(f"**Failures, worst first** ({len(result.failures)})")
     if result.failures.empty:
         st.success("No pair is on the wrong side of the threshold.")

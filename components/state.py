@@ -109,6 +109,10 @@ def widget_key(namespace: str, name: str) -> str:
     return f"{namespace}.{name}"
 
 
+# Presentation mode (the sidebar toggle in app.py; components.presentation reads it)
+PRESENTATION = "app.presentation"
+
+
 # ---------------------------------------------------------------- remembering a widget across pages
 
 

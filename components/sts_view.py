@@ -12,6 +12,7 @@ import streamlit as st
 from components import state
 from components.figures import cosine_scatter, spearman_heatmap
 from components.model_box import models_box
+from components.presentation import present
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload, show_flash
 from embedlab.data.pairfiles import decode_text
@@ -259,7 +260,7 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     columns = st.columns(min(2, len(evaluations)))
     for i, evaluation in enumerate(evaluations):
         columns[i % len(columns)].plotly_chart(
-            spearman_heatmap(evaluation), key=state.widget_key(state.STS, f"heatmap.{evaluation.model}")
+            present(spearman_heatmap(evaluation)), key=state.widget_key(state.STS, f"heatmap.{evaluation.model}")
         )
     st.caption(
         "Spearman x 100 of cosine against the gold scores; the box marks the best raw configuration. "
@@ -342,7 +343,7 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         **state.remembered(state.STS_SCATTER_CONFIG_WIDGET, state.STS_SCATTER_CONFIG, options=keys),
     )
     row = keys.index(key)
-    st.plotly_chart(cosine_scatter(evaluation, row, pairs), key=state.widget_key(state.STS, "scatter"))
+    st.plotly_chart(present(cosine_scatter(evaluation, row, pairs)), key=state.widget_key(state.STS, "scatter"))
     st.caption("The pairs whose cosine rank is furthest from their gold rank:")
     st.dataframe(
         rank_disagreements(evaluation, row, pairs),

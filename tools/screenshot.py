@@ -1,6 +1,7 @@
 """Take the README screenshots from the real app in headless Chromium.
 
 Usage: python tools/screenshot.py [PAGE_PATH ...]   (default: the Compare page) -> assets/screenshot-<page>.png
+       python tools/screenshot.py lesson               -> assets/screenshot-lesson.png (all seven steps)
 Starts `streamlit run app.py` on a free loopback port, waits for the page to finish running, saves a full-page PNG.
 """
 
@@ -13,6 +14,8 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+# Pages that render in stages: the text that shows the page is complete (else: a metric or a chart is enough).
+READY_TEXT = {"lesson": "7. What next?"}
 sys.path.insert(0, str(ROOT))  # run as `python tools/screenshot.py`: make `tools` importable
 
 from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
@@ -28,8 +31,11 @@ def main(paths: list[str]) -> None:
             page.goto(f"{app.url}/{path}")
             expect(page.get_by_test_id("stMain")).to_be_visible()
             page.wait_for_function(
-                "() => document.querySelectorAll('[data-testid=\"stMetricValue\"], .js-plotly-plot').length > 0"
+                "() => document.querySelectorAll('[data-testid=\"stMetricValue\"], .js-plotly-plot').length > 0",
+                timeout=300_000,  # the Lesson encodes a few hundred sentences per model on a fresh server
             )
+            if path in READY_TEXT:
+                expect(page.get_by_text(READY_TEXT[path], exact=True)).to_be_visible()
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
             page.wait_for_timeout(4000)  # let plotly finish its transitions before the picture
             target = ROOT / "assets" / f"screenshot-{path or 'compare'}.png"

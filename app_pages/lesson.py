@@ -1,0 +1,32 @@
+"""Lesson: the story of sentence embeddings in seven steps, every number computed live with the models in force."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import lesson_view, state
+from components.config import init_specs
+from components.services import load_encoder
+from embedlab.errors import EmbedLabError
+
+
+def page() -> None:
+    st.title("Lesson")
+    st.caption(
+        "Why a raw BERT cosine misleads and what fixes it, step by step. Every number below is computed now with "
+        "the raw model and the trained model chosen on the other pages; each step opens the page that shows it."
+    )
+    init_specs()
+    raw_model = st.session_state[state.RAW_SPEC].model
+    trained_model = st.session_state[state.TRAINED_SPEC].model
+    st.caption(f"Raw model: **{raw_model}** · trained model: **{trained_model}** (its own pipeline).")
+    try:
+        raw_encoder = load_encoder(raw_model)
+        lesson = lesson_view.compute(raw_model, trained_model)
+    except EmbedLabError as error:
+        st.error(f"{error}  \nPick another model on the Compare page.", icon="⚠️")
+        return
+    lesson_view.show(lesson, raw_encoder)
+
+
+page()

@@ -1,0 +1,274 @@
+"""The Lesson page's sections: one per step, each with its sentence, live numbers and "Open in …" buttons.
+
+Every number comes from ``embedlab.tasks.lesson.build_lesson`` for the models in force (``state.RAW_SPEC`` and
+``state.TRAINED_SPEC``'s models), computed once per pair of models and shared by every session.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components import state
+from components.figures import cosine_bars, layer_chart
+from components.presentation import plotly_chart
+from components.services import encode_unseen, get_encoder, load_encoder
+from components.views import open_view, page_exists
+from embedlab.corpora import reference_sentences
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.scoring import percentile_text
+from embedlab.tasks.lesson import (
+    PARAPHRASE,
+    UNRELATED,
+    Lesson,
+    build_lesson,
+    cls_text,
+    config_words,
+    layer_text,
+    negative_text,
+    next_steps_text,
+    pooling_table,
+    pooling_text,
+    raw_model_sentence,
+    tensor_text,
+    trained_text,
+)
+from embedlab.tasks.negtest import bundled_suite
+from embedlab.tasks.sts import bundled_pairs
+
+HARD_SHOWN = 5  # highest-scoring pairs shown per category (role reversals, negations)
+STEPS = ("tensor", "cls", "layers", "pooling", "trained", "negatives", "next")
+TITLES = {
+    "tensor": "1. One sentence, many vectors",
+    "cls": "2. Raw CLS of the last layer",
+    "layers": "3. Which layer?",
+    "pooling": "4. Mean pooling, middle layers, post-processing",
+    "trained": "5. A trained sentence-transformer",
+    "negatives": "6. Negative tests",
+    "next": "7. What next?",
+}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def lesson_for(raw_model: str, trained_model: str) -> Lesson:
+    """The lesson's numbers for one pair of models, shared by every session (a frozen result: never mutated)."""
+    return build_lesson(get_encoder(raw_model), get_encoder(trained_model))
+
+
+def _needed_texts() -> list[str]:
+    suite = bundled_suite()
+    sts = bundled_pairs()
+    return [
+        *PARAPHRASE,
+        *UNRELATED,
+        *reference_sentences(),
+        *sts.unique_sentences(),
+        *suite.sentence1,
+        *suite.sentence2,
+    ]
+
+
+def compute(raw_model: str, trained_model: str) -> Lesson:
+    """The lesson, with a progress bar while sentences the models have not seen are encoded."""
+    texts = _needed_texts()
+    for model in dict.fromkeys((raw_model, trained_model)):
+        encoder: Encoder = load_encoder(model)
+        encode_unseen(encoder, texts, model)
+    with st.spinner("Baselines, post-processing fits, STS and negative tests…"):
+        return lesson_for(raw_model, trained_model)
+
+
+def open_buttons(step: str, lesson: Lesson) -> None:
+    views = lesson.views().get(step, [])
+    if not views:
+        return
+    columns = st.columns(len(views) + 2)
+    for index, (label, view) in enumerate(views):
+        if columns[index].button(label, key=f"lesson.open.{step}.{index}", icon=":material/open_in_new:"):
+            open_view(view)
+
+
+def section(step: str):
+    st.header(TITLES[step], anchor=f"step-{STEPS.index(step) + 1}")
+
+
+def tensor_step(lesson: Lesson) -> None:
+    section("tensor")
+    st.markdown(tensor_text(lesson.tensor_raw, lesson.tensor_trained))
+    facts = lesson.tensor_raw
+    first, second, third = st.columns(3)
+    first.metric("Hidden states (layers 0…L)", facts.n_hidden_states)
+    second.metric("Each of shape", f"[{facts.shape[0]}, {facts.shape[1]}, {facts.shape[2]}]")
+    third.metric("Numbers per sentence", f"{facts.n_hidden_states * facts.shape[1] * facts.shape[2]:,}")
+    open_buttons("tensor", lesson)
+
+
+def cls_step(lesson: Lesson) -> None:
+    section("cls")
+    scores = lesson.cls
+    st.markdown(cls_text(scores))
+    first, second, third = st.columns(3)
+    first.metric(
+        "Paraphrase",
+        f"{scores.paraphrase:.3f}",
+        percentile_text(scores.paraphrase_percentile),
+        delta_color="off",
+        delta_arrow="off",
+    )
+    second.metric(
+        "Unrelated pair",
+        f"{scores.unrelated:.3f}",
+        percentile_text(scores.unrelated_percentile),
+        delta_color="off",
+        delta_arrow="off",
+    )
+    third.metric(
+        "Random pairs (typical)",
+        f"{scores.baseline.mean:.3f}",
+        f"95th percentile {scores.baseline.p95:.3f}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    st.caption(
+        f"Paraphrase: “{PARAPHRASE[0]}” / “{PARAPHRASE[1]}” · unrelated pair: “{UNRELATED[0]}” / “{UNRELATED[1]}” · "
+        f"configuration: {scores.spec.label}"
+    )
+    open_buttons("cls", lesson)
+
+
+def layers_step(lesson: Lesson) -> None:
+    section("layers")
+    st.markdown(layer_text(lesson.curve))
+    plotly_chart(
+        layer_chart(
+            lesson.curve.profile,
+            lesson.curve.baselines,
+            lesson.trained.paraphrase,
+            f"{lesson.raw_model}: “{PARAPHRASE[0]}” / “{PARAPHRASE[1]}” at every layer (dotted: random pairs)",
+        ),
+        key="lesson.chart.layers",
+    )
+    open_buttons("layers", lesson)
+
+
+def pooling_step(lesson: Lesson) -> None:
+    section("pooling")
+    st.markdown(pooling_text(lesson.pooling))
+    table = pooling_table(lesson.pooling)
+    table["configuration"] = [config_words(row.spec) for row in lesson.pooling]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        key="lesson.table.pooling",
+        column_config={
+            "configuration": st.column_config.TextColumn("Configuration", width="medium"),
+            "paraphrase": st.column_config.NumberColumn("Paraphrase", format="%.3f"),
+            "unrelated": st.column_config.NumberColumn("Unrelated", format="%.3f"),
+            "gap": st.column_config.NumberColumn("Paraphrase − unrelated", format="%+.3f"),
+            "random_mean": st.column_config.NumberColumn("Random pairs: mean", format="%.3f"),
+            "random_p95": st.column_config.NumberColumn("Random pairs: 95th pct.", format="%.3f"),
+        },
+    )
+    before = next(row for row in lesson.pooling if row.spec.post == "none" and row.spec.layers == "first-last")
+    after = next(row for row in lesson.pooling if row.spec.post == "center")
+    left, right = st.columns(2)
+    left.metric("Random pairs, mean · first-last", f"{before.baseline.mean:.3f}")
+    right.metric(
+        "… centred",
+        f"{after.baseline.mean:.3f}",
+        f"{after.baseline.mean - before.baseline.mean:+.3f}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    open_buttons("pooling", lesson)
+
+
+def trained_step(lesson: Lesson) -> None:
+    section("trained")
+    st.markdown(trained_text(lesson.cls, lesson.trained, lesson.sts, lesson.raw_kind))
+    trained = lesson.trained
+    first, second, third = st.columns(3)
+    for column, label, value, raw_value in (
+        (first, "Paraphrase (trained)", trained.paraphrase, lesson.cls.paraphrase),
+        (second, "Unrelated (trained)", trained.unrelated, lesson.cls.unrelated),
+        (third, "Random pairs (trained)", trained.baseline.mean, lesson.cls.baseline.mean),
+    ):
+        column.metric(label, f"{value:.3f}", f"raw CLS: {raw_value:.3f}", delta_color="off", delta_arrow="off")
+    table = pd.DataFrame(
+        {
+            "sentence1": [PARAPHRASE[0], UNRELATED[0]],
+            "sentence2": [PARAPHRASE[1], UNRELATED[1]],
+            "raw_cosine": [lesson.cls.paraphrase, lesson.cls.unrelated],
+            "raw_typical": [lesson.cls.baseline.mean] * 2,
+            "trained_cosine": [trained.paraphrase, trained.unrelated],
+            "trained_typical": [trained.baseline.mean] * 2,
+        },
+        index=[1, 2],
+    )
+    plotly_chart(
+        cosine_bars(table, f"raw: {lesson.cls.spec.label}", f"trained: {trained.spec.label}"),
+        key="lesson.chart.trained",
+    )
+    sts = lesson.sts
+    st.markdown(f"**STS: Spearman x 100 on {sts.dataset}**, {sts.n_pairs} pairs")
+    left, right = st.columns(2)
+    raw_cls = float(sts.table.spearman.iloc[0])
+    left.metric("Raw CLS, last layer", "undefined" if pd.isna(raw_cls) else f"{raw_cls:.1f}")
+    right.metric(f"Trained: {config_words(trained.spec)}", f"{sts.trained:.1f}")
+    st.dataframe(
+        sts.table.assign(configuration=[config_words(spec) for spec in sts.specs]),
+        hide_index=True,
+        key="lesson.table.sts",
+        column_config={"spearman": st.column_config.NumberColumn("Spearman x 100", format="%.1f")},
+    )
+    open_buttons("trained", lesson)
+
+
+def negatives_step(lesson: Lesson) -> None:
+    section("negatives")
+    findings = lesson.negatives
+    st.markdown(negative_text(findings))
+    left, right = st.columns(2)
+    left.metric(
+        "Role reversals and negations at or above the threshold",
+        f"{findings.n_above_threshold} of {len(findings.hard)}",
+    )
+    right.metric("Best threshold (trained)", f"{findings.result.threshold:.3f}")
+    st.dataframe(
+        findings.hard.groupby("category", sort=False).head(HARD_SHOWN).sort_values("cosine", ascending=False),
+        hide_index=True,
+        width="stretch",
+        key="lesson.table.negatives",
+        column_config={
+            "sentence1": "Sentence 1",
+            "sentence2": "Sentence 2",
+            "category": "Category",
+            "cosine": st.column_config.NumberColumn("Trained cosine", format="%.3f"),
+            "percentile": st.column_config.NumberColumn("Percentile of random pairs", format="%.0f"),
+            "above_threshold": st.column_config.CheckboxColumn("At or above threshold"),
+        },
+    )
+    open_buttons("negatives", lesson)
+
+
+def next_step(lesson: Lesson) -> None:
+    section("next")
+    has_train = page_exists("train")
+    st.markdown(next_steps_text(lesson, has_train))
+    columns = st.columns(4)
+    if has_train and columns[0].button("Open the Train page", key="lesson.open.next.train", icon=":material/school:"):
+        open_view({"page": "train"})
+    if columns[1 if has_train else 0].button(
+        "Collect pairs in Negative tests", key="lesson.open.next.negtest", icon=":material/open_in_new:"
+    ):
+        open_view(lesson.views()["negatives"][0][1])
+
+
+def show(lesson: Lesson, raw_encoder: Encoder) -> None:
+    st.info(
+        raw_model_sentence(raw_encoder.model, plain_bert_missing=bool(st.session_state.get(state.RAW_NOTE))),
+        icon="ℹ️",
+    )
+    for render in (tensor_step, cls_step, layers_step, pooling_step, trained_step, negatives_step, next_step):
+        render(lesson)
