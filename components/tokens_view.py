@@ -68,9 +68,12 @@ def cached_word_in_context(model: str, word: str, contexts: pd.DataFrame) -> Wor
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def anisotropy_table(model: str) -> pd.DataFrame:
-    """Anisotropy by layer over the bundled reference sentences, every post-processing; once per model."""
-    return anisotropy_by_layer(get_encoder(model).model)
+def anisotropy_table(model: str, _progress=None) -> pd.DataFrame:
+    """Anisotropy by layer over the bundled reference sentences, every post-processing; once per model.
+
+    ``_progress`` (not part of the cache key) receives (steps done, steps in all) while it is computed.
+    """
+    return anisotropy_by_layer(get_encoder(model).model, progress=_progress)
 
 
 # ------------------------------------------------------------------------------------------------ figures
@@ -395,12 +398,17 @@ def anisotropy(configured: Configured) -> None:
             st.session_state[ANISOTROPY_ON] = True
             st.rerun()
         return
+    bar = st.progress(0.0, text=f"Anisotropy of {model}: one pass over the reference sentences, then every layer…")
     try:
-        with st.spinner(f"One pass of {model} over the reference sentences, then every layer and post-processing…"):
-            table = anisotropy_table(model)
+        table = anisotropy_table(
+            model,
+            lambda done, total: bar.progress(done / total, text=f"Anisotropy of {model}: step {done:,}/{total:,}"),
+        )
     except EmbedLabError as error:
         st.error(str(error), icon="⚠️")
         return
+    finally:
+        bar.empty()
     posts = [post for post in dict.fromkeys(table.post) if post != "none"]
     post = st.selectbox("Compare with", posts, key=ANISOTROPY_POST)
     st.plotly_chart(anisotropy_chart(table, post), key="anisotropy")

@@ -126,12 +126,17 @@ def anisotropy_by_layer(
         sentences: the corpus (default: the bundled reference sentences).
         posts: post-processings to apply, each fitted (default dims) on the same layer's vectors of the
             even-numbered sentences, measured on pairs of the odd-numbered ones.
+        progress: called with (steps done, steps in all): one step per sentence encoded, then one per
+            (vector kind, layer) measured.
 
     Returns:
         Long table: layer (0 = embeddings), vectors ("tokens", "cls", "mean", "max"), post, mean_cosine (NaN where
         a post-processing cannot be fitted, e.g. too few vectors).
     """
-    vectors, token_groups = collect_vectors(model, sentences or reference_sentences(), seed=seed, progress=progress)
+    sentences = list(dict.fromkeys(text.strip() for text in (sentences or reference_sentences()) if text.strip()))
+    total = len(sentences) + len(VECTOR_KINDS) * model.n_hidden_states  # sentences encoded, then (kind, layer) fits
+    report = (lambda done, _: progress(done, total)) if progress is not None else None
+    vectors, token_groups = collect_vectors(model, sentences, seed=seed, progress=report)
     groups = {"tokens": token_groups, "sentences": np.arange(vectors["cls"].shape[1])}
     fit_rows = {name: np.flatnonzero(group % 2 == 0) for name, group in groups.items()}
     measured_rows = {name: np.flatnonzero(group % 2 == 1) for name, group in groups.items()}
@@ -148,4 +153,6 @@ def anisotropy_by_layer(
                 except EmbedLabError:
                     value = float("nan")
                 records.append({"layer": layer, "vectors": kind, "post": post, "mean_cosine": value})
+            if progress is not None:
+                progress(len(sentences) + len(records) // len(posts), total)
     return pd.DataFrame(records, columns=["layer", "vectors", "post", "mean_cosine"])

@@ -51,8 +51,14 @@ def test_random_pairs_never_pair_a_sentence_with_itself():
 
 
 def test_table_matches_hand_computation_and_centering_lowers_it(packaged_model, collected):
-    table = anisotropy_by_layer(packaged_model, CORPUS, posts=("none", "center"), n_pairs=500)
+    steps = []
+    table = anisotropy_by_layer(
+        packaged_model, CORPUS, posts=("none", "center"), n_pairs=500, progress=lambda *step: steps.append(step)
+    )
     assert len(table) == 4 * 7 * 2
+    total = len(CORPUS) + 4 * 7
+    assert steps[-1] == (total, total) and all(t == total for _, t in steps)
+    assert [done for done, _ in steps] == sorted(done for done, _ in steps)
     vectors, _ = collected
     odd = np.arange(1, len(CORPUS), 2)
     pairs = random_pairs(odd, 500)
