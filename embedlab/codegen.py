@@ -41,6 +41,30 @@ POOL_LINES = {
         "padding = ~mask.bool()[None, :, :, None]  # (1, batch, seq, 1)",
         'pooled = hidden.masked_fill(padding, float("-inf")).amax(dim=2)  # (layers, batch, hidden)',
     ],
+    "mean_max": [
+        "# mean and max over real tokens, concatenated (bert-as-service's REDUCE_MEAN_MAX)",
+        "weights = mask[None, :, :, None].to(hidden.dtype)  # (1, batch, seq, 1)",
+        "mean = (hidden * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1.0)",
+        'largest = hidden.masked_fill(weights == 0, float("-inf")).amax(dim=2)',
+        "pooled = torch.cat([mean, largest], dim=-1)  # (layers, batch, 2 * hidden)",
+    ],
+    "mean_sqrt_len_tokens": [
+        "# sentence-transformers' mean_sqrt_len_tokens: sum over real tokens / sqrt(their count)",
+        "weights = mask[None, :, :, None].to(hidden.dtype)  # (1, batch, seq, 1)",
+        "pooled = (hidden * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1e-9).sqrt()",
+    ],
+    "weightedmean": [
+        "# sentence-transformers' weightedmean: the i-th real token weighs i",
+        "positions = torch.arange(1, mask.shape[1] + 1, dtype=hidden.dtype)[None, :]  # (1, seq)",
+        "first_real = mask.int().argmax(dim=1, keepdim=True).to(hidden.dtype)  # (batch, 1): 0 unless left padding",
+        "weights = (mask.to(hidden.dtype) * (positions - first_real))[None, :, :, None]  # (1, batch, seq, 1)",
+        "pooled = (hidden * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1e-9)",
+    ],
+    "lasttoken": [
+        "# sentence-transformers' lasttoken: the last real token's vector",
+        "last = mask.shape[1] - 1 - mask.flip(1).argmax(dim=1)  # (batch,)",
+        "pooled = hidden[:, torch.arange(mask.shape[0]), last]  # (layers, batch, hidden)",
+    ],
 }
 
 POST_FUNCTIONS = {
@@ -154,9 +178,18 @@ def _pipeline_lines(spec: EmbedSpec, location: str) -> list[str]:
     ]
 
 
+def _pooler_loop() -> list[str]:
+    return [
+        "        with torch.inference_mode():",
+        "            output = model(**inputs)",
+        "        # pooler_output = model(...)[1]: tanh(dense(last layer's CLS)), trained for next-sentence prediction",
+        "        rows.append(output.pooler_output.float().numpy())",
+    ]
+
+
 def _raw_lines(spec: EmbedSpec, facts: ModelFacts, location: str) -> list[str]:
     pooling = "mean" if spec.pooling == "model" else spec.pooling  # untrained-bert's own pipeline is mean pooling
-    layers_spec = "-1" if spec.pooling == "model" else spec.layers
+    layers_spec = "-1" if spec.pooling in ("model", "pooler") else spec.layers
     layers = list(parse_layers(layers_spec, facts.n_layers + 1))
     name = "pooled_vectors" if spec.post != "none" else "embed"
     if spec.model.lower() == UNTRAINED:
@@ -181,19 +214,33 @@ def _raw_lines(spec: EmbedSpec, facts: ModelFacts, location: str) -> list[str]:
             f"model = AutoModel.from_pretrained(MODEL{extra}).eval()  # the bare encoder (BertModel, ...)",
         ]
     how = "averaged" if len(layers) > 1 else "used"
-    return [
+    width = facts.hidden_size * (2 if pooling == "mean_max" else 1)
+    head = [
         *load,
         f"MAX_LENGTH = {facts.max_seq_length}  # the app's max_seq_length for this model: longer texts are cut",
-        f"LAYERS = {layers}  # hidden_states indices {how}: 0 = embeddings, 1..{facts.n_layers} = transformer layers",
+    ]
+    if pooling != "pooler":
+        head.append(
+            f"LAYERS = {layers}  # hidden_states indices {how}: 0 = embeddings, 1..{facts.n_layers} = transformer "
+            "layers"
+        )
+    what = "pooler_output (last layer)" if pooling == "pooler" else f"{pooling} pooling of layers {layers_spec}"
+    loop = [
         "",
         "",
         f"def {name}(texts: list[str]) -> np.ndarray:",
-        f'    """{pooling} pooling of layers {layers_spec}: (len(texts), {facts.hidden_size}) float32."""',
+        f'    """{what}: (len(texts), {width}) float32."""',
         "    rows = []",
         f"    for start in range(0, len(texts), {BATCH_SIZE}):",
         "        # Call the tokenizer (not tokenizer.encode): padding needs the attention mask it returns.",
         f"        inputs = tokenizer(list(texts[start : start + {BATCH_SIZE}]), padding=True, truncation=True,",
         '                           max_length=MAX_LENGTH, return_tensors="pt")',
+    ]
+    if pooling == "pooler":
+        return [*head, *loop, *_pooler_loop(), "    return np.concatenate(rows).astype(np.float32)"]
+    return [
+        *head,
+        *loop,
         "        with torch.inference_mode():",
         "            output = model(**inputs, output_hidden_states=True)  # L + 1 x (batch, seq, hidden)",
         '        mask = inputs["attention_mask"]  # (batch, seq): 1 for real tokens, 0 for padding',
@@ -217,7 +264,7 @@ def code_for(spec: EmbedSpec, facts: ModelFacts) -> str:
     """
     location, imports = model_location(spec.model)
     own = _uses_own_pipeline(spec)
-    width = facts.embedding_dim if own else facts.hidden_size
+    width = facts.embedding_dim if own else facts.hidden_size * (2 if spec.pooling == "mean_max" else 1)
     header = [
         f'"""{spec.label}: the vectors Embedding Lab computes, in plain Python.',
         "",

@@ -37,6 +37,11 @@ SPECS = {  # name -> spec; vectors compared one to one
     "model_whiten": EmbedSpec(M, "model", post="whiten", post_dims=64),
     "untrained_model": EmbedSpec("untrained-bert", "model"),
     "untrained_cls": EmbedSpec("untrained-bert", "cls", "2"),
+    "pooler": EmbedSpec(M, "pooler"),
+    "mean_max_first_last_abtt": EmbedSpec(M, "mean_max", "first-last", post="abtt"),
+    "mean_sqrt_len_tokens": EmbedSpec(M, "mean_sqrt_len_tokens", "-1"),
+    "weightedmean": EmbedSpec(M, "weightedmean", "-2"),
+    "lasttoken": EmbedSpec(M, "lasttoken", "3"),
 }
 RUNNER = textwrap.dedent(
     """
@@ -98,7 +103,7 @@ def test_whitened_snippet_gives_the_engines_cosines(generated, packaged_model):
 def test_each_script_prints_its_shape_when_run(generated):
     _, stdout = generated
     shapes = [line for line in stdout.splitlines() if line.startswith("(1, ")]
-    assert shapes == ["(1, 384)"] * 7 + ["(1, 64)"] + ["(1, 384)"] * 2
+    assert shapes == ["(1, 384)"] * 7 + ["(1, 64)"] + ["(1, 384)"] * 3 + ["(1, 768)"] + ["(1, 384)"] * 3
 
 
 def test_snippet_calls_the_tokenizer_and_never_encode(packaged_model):
