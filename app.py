@@ -15,6 +15,7 @@ st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot
 # this file (no sidebar, no wide layout, an automatic page list).
 PAGES = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    st.Page("app_pages/tokens.py", title="Tokens & layers", icon=":material/grid_on:"),
     st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
     st.Page("app_pages/projection.py", title="Projection", icon=":material/bubble_chart:"),
     st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),

@@ -1,4 +1,6 @@
-"""Command line: ``python -m embedlab score FILE --model REF [--pooling ...] [--layers ...] [--json]``.
+"""Command line: ``python -m embedlab score FILE --model REF [--pooling ...] [--layers ...] [--json]``;
+``python -m embedlab score --model REF [--pooling ...] [--layers ...] [--post ...] --code`` prints the plain Python
+script that reproduces the configuration's vectors (no FILE needed).
 ``python -m embedlab eval FILE --model REF [--pooling ...] [--layers ...] [--post ...] [--grid] [--json]``: STS
 correlations (post-processing fitted on the file's own sentences unless --fit is given).
 ``python -m embedlab negtest FILE --model REF [...] [--post none|center|abtt|whiten] [--threshold T] [--json]``:
@@ -29,10 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m embedlab", description="Score sentence pairs with any pooling of any model.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     score = commands.add_parser("score", help="cosine of each pair in a CSV/TSV/STS file")
-    score.add_argument("file", help="CSV or TSV with sentence1 and sentence2 columns, or an STS-format file")
+    score.add_argument("file", nargs="?", help="CSV or TSV with sentence1 and sentence2 columns, or an STS-format file")
     add_model_options(score)
     add_post_options(score)
     score.add_argument("--json", action="store_true", help="print one JSON object")
+    score.add_argument(
+        "--code", action="store_true", help="print the transformers script that reproduces these vectors (no FILE)"
+    )
     evaluate = commands.add_parser("eval", help="Spearman/Pearson x 100 against gold scores (STS or CSV/TSV)")
     evaluate.add_argument("file", help="STS-format file, or CSV/TSV with sentence1, sentence2, score (0-5 or 0-1)")
     add_model_options(evaluate)
@@ -141,6 +146,10 @@ def run_score(args: argparse.Namespace) -> int:
     from embedlab.data.pairfiles import read_pairs
     from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
 
+    if args.code:
+        return print_code(args)
+    if not args.file:
+        raise EmbedLabError("score needs a FILE of sentence pairs (or --code to print the script of a configuration).")
     pairs = read_pairs(args.file)
     spec = spec_from_args(args)
     encoder = load_encoder(args.model)
@@ -174,6 +183,16 @@ def run_score(args: argparse.Namespace) -> int:
     for (first, second), cosine, found in zip(texts, cosines, notes, strict=True):
         shown = "  empty" if math.isnan(cosine) else f"{cosine:7.4f}"
         print(f"{shown}  {first}  |  {second}" + (f"  [{found['note']}]" if found["note"] else ""))
+    return 0
+
+
+def print_code(args: argparse.Namespace) -> int:
+    from embedlab.codegen import code_for
+
+    spec = spec_from_args(args)
+    encoder = load_encoder(args.model)
+    encoder.vectors([], spec)  # a bad layer spec or a post-processing that cannot be fitted fails here
+    print(code_for(spec, encoder.model.facts), end="")
     return 0
 
 

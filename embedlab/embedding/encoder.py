@@ -20,7 +20,7 @@ import numpy.typing as npt
 import torch
 
 from embedlab.embedding.forward import BATCH_SIZE, forward_batches
-from embedlab.embedding.pooling import RAW_POOLERS
+from embedlab.embedding.pooling import LAYER_POOLERS, pooler_weights_present
 from embedlab.embedding.postprocess import PostTransform, fit_postprocess
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus, parse_layers
 from embedlab.errors import EmbedLabError
@@ -36,12 +36,16 @@ class TextStates:
     """Everything kept for one text.
 
     Attributes:
-        pooled: {"cls"|"mean"|"max": (n_hidden_states, hidden) float32}; row 0 is the embedding layer.
+        pooled: {"cls"|"mean"|"max"|"weightedmean"|"lasttoken": (n_hidden_states, hidden) float32}; row 0 is the
+            embedding layer.
         model: (embedding_dim,) float32, the model's own sentence-transformers pipeline output.
         n_tokens: tokens of the full text, special tokens included, before truncation.
         truncated: the text was longer than the model's max_seq_length and was cut.
         n_content: tokens the model read that are not special ([CLS], [SEP], padding); [UNK] counts here.
         n_unknown: of those, how many are the tokenizer's unknown token: text the model cannot read.
+        pooler: (hidden,) float32 ``pooler_output`` (dense + tanh on the last layer's CLS), None when the model
+            has no pooler weights.
+        n_read: tokens the model read (after truncation), special tokens included.
     """
 
     pooled: dict[str, npt.NDArray[np.float32]]
@@ -50,10 +54,13 @@ class TextStates:
     truncated: bool
     n_content: int = 0
     n_unknown: int = 0
+    pooler: npt.NDArray[np.float32] | None = None
+    n_read: int = 0
 
     @property
     def nbytes(self) -> int:
-        return self.model.nbytes + sum(array.nbytes for array in self.pooled.values()) + 200
+        extra = 0 if self.pooler is None else self.pooler.nbytes
+        return self.model.nbytes + sum(array.nbytes for array in self.pooled.values()) + extra + 200
 
 
 class Encoder:
@@ -77,6 +84,8 @@ class Encoder:
         self.texts_encoded = 0
         self._transforms: OrderedDict[EmbedSpec, PostTransform] = OrderedDict()
         self.transforms_fitted = 0  # tests count them
+        # random weights are the point of untrained-bert; otherwise the checkpoint must hold the pooler's weights
+        self.has_pooler = model.facts.kind == "untrained" or pooler_weights_present(model.backbone)
 
     # ---------------------------------------------------------------- cache
 
@@ -130,9 +139,11 @@ class Encoder:
             # Pool layer by layer, then stack the small pooled vectors: stacking the hidden states themselves
             # would copy (n_hidden_states, batch, seq, hidden) floats per batch for nothing.
             pooled = {  # name -> (batch, n_hidden_states, hidden)
-                name: torch.stack([RAW_POOLERS[name](h, mask) for h in batch.hidden_states], dim=1).float().numpy()
-                for name in RAW_POOLINGS
+                name: torch.stack([pool(h, mask) for h in batch.hidden_states], dim=1).float().numpy()
+                for name, pool in LAYER_POOLERS.items()
             }
+            pooler = self.model.backbone.pooler(batch.hidden_states[-1]).float().numpy() if self.has_pooler else None
+            n_read = mask.sum(dim=1).tolist()
             n_tokens = self._full_lengths(list(batch.texts), mask)
             n_content, n_unknown = self._unknown_counts(batch.features["input_ids"], mask)
             pipeline = dict(batch.features)
@@ -143,12 +154,14 @@ class Encoder:
             sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
             for row, i in enumerate(batch.index):
                 results[i] = TextStates(
-                    pooled={name: pooled[name][row].copy() for name in RAW_POOLINGS},  # own memory, not a view
+                    pooled={name: pooled[name][row].copy() for name in LAYER_POOLERS},  # own memory, not a view
                     model=sentence[row].copy(),
                     n_tokens=n_tokens[row],
                     truncated=n_tokens[row] > max_len,
                     n_content=n_content[row],
                     n_unknown=n_unknown[row],
+                    pooler=None if pooler is None else pooler[row].copy(),
+                    n_read=int(n_read[row]),
                 )
             done += len(batch.index)
             with self._lock:
@@ -225,16 +238,33 @@ class Encoder:
 
     def _pooled_vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
         """Pooled (and layer-averaged) vectors before post-processing."""
+        width = self.model.facts.hidden_size
         if spec.pooling == "model":
             rows = [state.model for state in states]
             width = self.model.facts.embedding_dim
+        elif spec.pooling == "pooler":
+            if not self.has_pooler:
+                raise EmbedLabError(
+                    f"{spec.model} has no pooler weights (pooler_output would be a randomly initialised layer): "
+                    "choose cls, mean or another pooling."
+                )
+            rows = [state.pooler for state in states]
         else:
             layers = list(parse_layers(spec.layers, self.model.n_hidden_states))
-            rows = [state.pooled[spec.pooling][layers].mean(axis=0) for state in states]
-            width = self.model.facts.hidden_size
+            rows = [self._layer_mix(state, spec.pooling, layers) for state in states]
+            width *= 2 if spec.pooling == "mean_max" else 1
         if not rows:
             return np.zeros((0, width), dtype=np.float32)
         return np.stack(rows).astype(np.float32, copy=False)
+
+    @staticmethod
+    def _layer_mix(state: TextStates, pooling: str, layers: list[int]) -> npt.NDArray[np.float32]:
+        """One text's vector of a per-layer pooling averaged over ``layers``: (hidden,), (2 * hidden,) for mean_max."""
+        if pooling == "mean_max":
+            return np.concatenate([state.pooled["mean"][layers].mean(axis=0), state.pooled["max"][layers].mean(axis=0)])
+        if pooling == "mean_sqrt_len_tokens":  # sum / sqrt(n) = mean * sqrt(n)
+            return state.pooled["mean"][layers].mean(axis=0) * np.float32(np.sqrt(max(state.n_read, 1)))
+        return state.pooled[pooling][layers].mean(axis=0)
 
     def layer_vectors(self, states: Sequence[TextStates], pooling: str) -> npt.NDArray[np.float32]:
         """(n_hidden_states, len(states), hidden) vectors of one raw pooling at every layer."""

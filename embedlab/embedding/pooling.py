@@ -30,3 +30,75 @@ def max_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 RAW_POOLERS = {"cls": cls_pool, "mean": mean_pool, "max": max_pool}
+
+
+# sentence-transformers' other Pooling modes, defined exactly as ``sentence_transformer/modules/pooling.py`` does.
+
+
+def mean_sqrt_len_tokens_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum over real tokens divided by the square root of their count.  -> (..., batch, hidden)."""
+    weights = mask.to(hidden.dtype)[..., None]  # (batch, seq, 1)
+    return (hidden * weights).sum(dim=-2) / weights.sum(dim=-2).clamp(min=1e-9).sqrt()
+
+
+def weighted_mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens weighted by position: the i-th real token weighs i (1, 2, ...).  -> (..., batch, hidden)
+
+    Positions count from the first real token, so left padding does not shift the weights.
+    """
+    seq = mask.shape[-1]
+    positions = torch.arange(1, seq + 1, dtype=hidden.dtype, device=hidden.device)[None, :]  # (1, seq)
+    first_real = mask.to(torch.int32).argmax(dim=-1, keepdim=True)  # (batch, 1): 0 with right padding
+    weights = (mask.to(hidden.dtype) * (positions - first_real.to(hidden.dtype)))[..., None]  # (batch, seq, 1)
+    return (hidden * weights).sum(dim=-2) / weights.sum(dim=-2).clamp(min=1e-9)
+
+
+def last_token_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The last real token's vector (padding on either side).  -> (..., batch, hidden)."""
+    seq = mask.shape[-1]
+    values, from_end = mask.flip(-1).max(dim=-1)  # (batch,): distance of the last real token from the end
+    last = torch.where(values == 0, torch.zeros_like(from_end), seq - 1 - from_end)  # (batch,)
+    batch = torch.arange(mask.shape[0], device=hidden.device)
+    return hidden[..., batch, last, :]
+
+
+LAYER_POOLERS = {
+    **RAW_POOLERS,
+    "weightedmean": weighted_mean_pool,
+    "lasttoken": last_token_pool,
+}
+"""Poolings whose per-layer vectors the encoder keeps. ``mean_max`` and ``mean_sqrt_len_tokens`` are derived from the
+kept mean and max vectors and the token count; ``pooler`` is the model's own dense + tanh layer on the last CLS."""
+
+
+def pooler_weights_present(backbone) -> bool:
+    """Whether the backbone has a pooler (dense + tanh on the last CLS) whose weights came from its checkpoint.
+
+    transformers builds a BertModel's pooler even when the checkpoint has no pooler weights (it initialises them at
+    random, with a warning): the checkpoint's tensor names are the only way to tell.
+    """
+    if getattr(backbone, "pooler", None) is None:
+        return False
+    names = _checkpoint_tensor_names(str(getattr(backbone, "name_or_path", "") or ""))
+    return names is None or any("pooler.dense" in name for name in names)
+
+
+def _checkpoint_tensor_names(folder: str) -> list[str] | None:
+    """Tensor names in a model folder's weights (safetensors, sharded index or .bin); None when none is found."""
+    import json
+    from pathlib import Path
+
+    root = Path(folder)
+    if not folder or not root.is_dir():
+        return None
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (root / index).is_file():
+            return list(json.loads((root / index).read_text(encoding="utf-8")).get("weight_map", {}))
+    if (root / "model.safetensors").is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(root / "model.safetensors"), "pt") as weights:
+            return list(weights.keys())
+    if (root / "pytorch_model.bin").is_file():
+        return list(torch.load(root / "pytorch_model.bin", map_location="meta", weights_only=True))
+    return None

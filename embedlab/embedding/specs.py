@@ -14,9 +14,15 @@ from embedlab.corpora import reference_sentences
 from embedlab.embedding.postprocess import check_post, check_post_dims, post_label
 from embedlab.errors import EmbedLabError
 
-Pooling = Literal["model", "cls", "mean", "max"]
+Pooling = Literal[
+    "model", "cls", "mean", "max", "pooler", "mean_max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"
+]
 POOLINGS: tuple[str, ...] = get_args(Pooling)
 RAW_POOLINGS: tuple[str, ...] = ("cls", "mean", "max")
+# Defined at every layer (besides RAW_POOLINGS): mean_max = mean and max concatenated (bert-as-service's
+# REDUCE_MEAN_MAX); mean_sqrt_len_tokens, weightedmean, lasttoken = sentence-transformers' Pooling modes.
+LAYER_POOLINGS: tuple[str, ...] = (*RAW_POOLINGS, "mean_max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+LAST_LAYER_ONLY: tuple[str, ...] = ("model", "pooler")  # the layer spec does not apply: always "-1"
 
 DEFAULT_LAYERS = "-1"
 _RANGE = re.compile(r"^(-?\d+):(-?\d+)$")
@@ -97,7 +103,8 @@ class EmbedSpec:
         >>> EmbedSpec(model="all-MiniLM-L6-v2", pooling="mean", layers="first-last").label
         'all-MiniLM-L6-v2 · mean · layers first-last'
 
-    ``layers`` is ignored when ``pooling == "model"``: the model's own pipeline decides.
+    ``layers`` is ignored when ``pooling == "model"`` (the model's own pipeline decides) or ``"pooler"`` (BERT's
+    ``pooler_output``: the last layer's CLS through the dense + tanh layer trained for next-sentence prediction).
 
     Post-processing (see ``embedlab.embedding.postprocess``): ``post`` is none, center, abtt or whiten; ``post_dims``
     the directions abtt removes or the dimensions whitening keeps (None: the default; always None for none/center);
@@ -114,7 +121,7 @@ class EmbedSpec:
 
     def __post_init__(self) -> None:
         check_pooling(self.pooling)
-        if self.pooling == "model":
+        if self.pooling in LAST_LAYER_ONLY:
             object.__setattr__(self, "layers", DEFAULT_LAYERS)
         check_post(self.post)
         object.__setattr__(self, "post_dims", check_post_dims(self.post, self.post_dims))
