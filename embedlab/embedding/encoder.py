@@ -4,8 +4,9 @@ One forward pass with ``output_hidden_states=True`` yields all L+1 hidden states
 per text, the CLS, mean and max vectors of every layer plus the model's own pipeline output. Any later choice of
 pooling or layer spec for a text already seen is a lookup and an average: no forward pass.
 
-Layer mixes average the per-layer pooled vectors. For ``cls`` and ``mean`` this equals pooling the averaged hidden
-states (both are linear); for ``max`` it is the mean of each layer's max-pooled vector.
+Layer mixes average the per-layer pooled vectors (``pooling.mix_layers``, also used by the STS grid). For ``cls`` and
+``mean`` this equals pooling the averaged hidden states (both are linear); for ``max`` it is the mean of each layer's
+max-pooled vector.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy.typing as npt
 import torch
 
 from embedlab.embedding.forward import BATCH_SIZE, forward_batches
-from embedlab.embedding.pooling import RAW_POOLERS
+from embedlab.embedding.pooling import RAW_POOLERS, mix_layers
 from embedlab.embedding.postprocess import PostTransform, fit_postprocess
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus, parse_layers
 from embedlab.errors import EmbedLabError
@@ -197,14 +198,21 @@ class Encoder:
             if transform is not None:
                 self._transforms.move_to_end(spec)
                 return transform
-            corpus = list(fitting_corpus(spec))
-            base = replace(spec, post="none", post_dims=None, post_corpus=None)
-            transform = fit_postprocess(self._pooled_vectors(self.states(corpus), base), spec.post, spec.post_dims)
+        # The model runs and the fit happens outside the lock (cached lookups of other sessions go on meanwhile);
+        # two threads fitting the same spec at once both fit, and the first stored is kept.
+        corpus = list(fitting_corpus(spec))
+        base = replace(spec, post="none", post_dims=None, post_corpus=None)
+        fitted = fit_postprocess(self._pooled_vectors(self.states(corpus), base), spec.post, spec.post_dims)
+        with self._lock:
+            transform = self._transforms.get(spec)
+            if transform is not None:
+                self._transforms.move_to_end(spec)
+                return transform
             self.transforms_fitted += 1
-            self._transforms[spec] = transform
+            self._transforms[spec] = fitted
             while len(self._transforms) > MAX_TRANSFORMS:
                 self._transforms.popitem(last=False)
-            return transform
+            return fitted
 
     def _pooled_vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
         """Pooled (and layer-averaged) vectors before post-processing."""
@@ -213,7 +221,7 @@ class Encoder:
             width = self.model.facts.embedding_dim
         else:
             layers = list(parse_layers(spec.layers, self.model.n_hidden_states))
-            rows = [state.pooled[spec.pooling][layers].mean(axis=0) for state in states]
+            rows = [mix_layers(state.pooled[spec.pooling], layers) for state in states]
             width = self.model.facts.hidden_size
         if not rows:
             return np.zeros((0, width), dtype=np.float32)
