@@ -14,6 +14,7 @@ from components.services import default_raw_model, encode_unseen, get_encoder, l
 from embedlab.data.pairfiles import decode_text
 from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, SUGGESTED_MODELS, UNTRAINED
 from embedlab.tasks.sts import (
     BUNDLED_LABEL,
@@ -45,7 +46,7 @@ PATH = "sts.path"  # the last local path typed
 HUB_SPLIT = "sts.hub_split"
 HUB_DATASET = "sts.hub_dataset"
 MODELS = "sts.models"  # list of model refs
-RESULTS = "sts.results"  # {(dataset fingerprint, model): Evaluation}
+RESULTS = "sts.results"  # {(dataset fingerprint, ModelId): Evaluation}
 FAILED = "sts.failed"  # {model: why it could not be evaluated}
 UPLOADED_ID = "sts.uploaded_id"  # file id of the last applied upload
 SCATTER_MODEL = "sts.scatter_model"
@@ -87,8 +88,9 @@ def hub_pairs(split: str, dataset: str) -> ScoredPairs:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def grid_evaluation(fingerprint: str, model: str, _pairs: ScoredPairs) -> Evaluation:
-    """The full grid of one model on one data set, cached per (dataset fingerprint, model).
+def grid_evaluation(fingerprint: str, model: ModelId, _pairs: ScoredPairs) -> Evaluation:
+    """The full grid of one model on one data set, cached per (dataset fingerprint, model identity): a model folder
+    rewritten on disk has a new revision, so it is evaluated again.
 
     ``_pairs`` is not hashed: ``fingerprint`` is a digest of its sentences and scores, so it identifies it.
     """
@@ -236,7 +238,8 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
     failed: dict = st.session_state[FAILED]
     for model, reason in failed.items():
         st.error(f"{model}: {reason}", icon="⚠️")
-    pending = [m for m in models if (pairs.fingerprint, m) not in results and m not in failed]
+    keys = {model: _result_key(pairs, model) for model in models}
+    pending = [m for m in models if keys[m] not in results and m not in failed]
     if pending:
         label = f"Evaluate {', '.join(pending)} on {pairs.n_pairs} pairs ({len(pairs.unique_sentences())} sentences)"
         if pairs.n_pairs <= AUTO_PAIRS or st.button(label, key=EVALUATE_BUTTON, type="primary"):
@@ -248,7 +251,15 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
                 "machine's CPU that takes a while for large sets.",
                 icon="⏱️",
             )
-    return [results[(pairs.fingerprint, m)] for m in models if (pairs.fingerprint, m) in results]
+    return [results[keys[m]] for m in models if keys[m] in results]
+
+
+def _result_key(pairs: ScoredPairs, model: str) -> tuple[str, ModelId | str]:
+    """Key of a session result: (data set, model identity), the typed text when it does not resolve."""
+    try:
+        return pairs.fingerprint, resolve_model(model)
+    except EmbedLabError:
+        return pairs.fingerprint, model
 
 
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
@@ -256,12 +267,12 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
         encoder = load_encoder(model)
         encode_unseen(encoder, pairs.unique_sentences(), model)
         with st.spinner(f"Correlations for every configuration of {model}…"):
-            evaluation = grid_evaluation(pairs.fingerprint, model, pairs)
+            evaluation = grid_evaluation(pairs.fingerprint, encoder.model.model_id, pairs)
     except EmbedLabError as error:
         st.session_state[FAILED][model] = str(error)
         st.error(f"{model}: {error}", icon="⚠️")
         return
-    st.session_state[RESULTS][(pairs.fingerprint, model)] = evaluation
+    st.session_state[RESULTS][(pairs.fingerprint, encoder.model.model_id)] = evaluation
 
 
 # ---------------------------------------------------------------- results

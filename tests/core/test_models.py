@@ -15,6 +15,7 @@ import torch
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
 
 TEXTS = ["Hi!", "How old are you?", "A considerably longer sentence, so that the batch has some padding in it."]
@@ -60,7 +61,8 @@ def test_packaged_model_facts(packaged_model, reference_hf):
 def test_packaged_aliases(ref, packaged_model):
     loaded = load_model(ref)
     assert loaded.facts.kind == "sentence-transformer"
-    assert loaded.facts.ref == ref.strip()
+    assert loaded.facts.ref == PACKAGED  # the canonical key, whatever the spelling
+    assert loaded.model_id == resolve_model(ref) == resolve_model(PACKAGED)
     assert same_weights(loaded.backbone, packaged_model.backbone)
 
 
