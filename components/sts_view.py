@@ -46,7 +46,8 @@ PATH = "sts.path"  # the last local path typed
 HUB_SPLIT = "sts.hub_split"
 HUB_DATASET = "sts.hub_dataset"
 MODELS = "sts.models"  # list of model refs
-RESULTS = "sts.results"  # {(dataset fingerprint, ModelId): Evaluation}
+RESULTS = "sts.results"  # {(dataset fingerprint, canonical model key): Evaluation}
+REVISIONS = "sts.revisions"  # {RESULTS key: the model revision it was computed with}
 FAILED = "sts.failed"  # {model: why it could not be evaluated}
 UPLOADED_ID = "sts.uploaded_id"  # file id of the last applied upload
 SCATTER_MODEL = "sts.scatter_model"
@@ -107,6 +108,7 @@ def init_state() -> None:
     st.session_state.setdefault(HUB_SPLIT, HUB_SPLITS[0])
     st.session_state.setdefault(HUB_DATASET, HUB_DATASETS[0])
     st.session_state.setdefault(RESULTS, {})
+    st.session_state.setdefault(REVISIONS, {})
     st.session_state.setdefault(FAILED, {})
     if DATASET not in st.session_state:
         st.session_state[DATASET] = bundled()
@@ -254,12 +256,20 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
     return [results[keys[m]] for m in models if keys[m] in results]
 
 
-def _result_key(pairs: ScoredPairs, model: str) -> tuple[str, ModelId | str]:
-    """Key of a session result: (data set, model identity), the typed text when it does not resolve."""
+def _result_key(pairs: ScoredPairs, model: str) -> tuple[str, str]:
+    """Key of a session result: (data set, canonical model key); the typed text when it does not resolve.
+
+    A result computed with another revision of the model (a folder rewritten since) is dropped here, so the
+    model is evaluated again.
+    """
     try:
-        return pairs.fingerprint, resolve_model(model)
+        model_id = resolve_model(model)
     except EmbedLabError:
         return pairs.fingerprint, model
+    key = (pairs.fingerprint, model_id.key)
+    if st.session_state.setdefault(REVISIONS, {}).get(key, "") != model_id.revision:
+        st.session_state[RESULTS].pop(key, None)
+    return key
 
 
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
@@ -272,7 +282,9 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
         st.session_state[FAILED][model] = str(error)
         st.error(f"{model}: {error}", icon="⚠️")
         return
-    st.session_state[RESULTS][(pairs.fingerprint, encoder.model.model_id)] = evaluation
+    model_id = encoder.model.model_id
+    st.session_state[RESULTS][(pairs.fingerprint, model_id.key)] = evaluation
+    st.session_state.setdefault(REVISIONS, {})[(pairs.fingerprint, model_id.key)] = model_id.revision
 
 
 # ---------------------------------------------------------------- results
