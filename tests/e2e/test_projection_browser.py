@@ -29,12 +29,8 @@ def test_bundled_set_renders_two_plots(page, app_url):
     expect(page).to_have_url(app_url + "/projection")
     plots = page.locator(".js-plotly-plot")
     expect(plots).to_have_count(2, timeout=FIRST_LOAD_MS)
-    k = int(
-        page.get_by_test_id("stSlider")
-        .filter(has_text="Neighbours")
-        .get_by_role("slider")
-        .get_attribute("aria-valuenow")
-    )
+    k_slider = page.get_by_test_id("stSlider").filter(has_text="Neighbours")  # the picker's, not UMAP's n_neighbors
+    k = int(k_slider.get_by_test_id("stSliderThumbValue").inner_text())
     engine_neighbours = {}
     for index, (side, spec) in enumerate((("raw", EmbedSpec(PACKAGED, "cls", "-1")), ("trained", EmbedSpec(PACKAGED)))):
         # The app's default configurations offline (bert-base-uncased cannot be downloaded): the titles say so.
