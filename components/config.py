@@ -27,6 +27,7 @@ from embedlab.embedding.postprocess import (
 from embedlab.embedding.scoring import fitting_corpus
 from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import ModelId
 from embedlab.models.loading import PACKAGED, ModelFacts
 
 RAW_POOLING_CHOICES = ("cls", "mean", "max", "model")
@@ -93,15 +94,19 @@ def _model_select(key: str, help_text: str) -> str | None:
     return model_box(key, "Model", help_text, on_change=lambda: forget_failure(key))
 
 
-def _try_encoder(ref: str, fallback: str, box_key: str) -> tuple[Encoder, str]:
-    """Load ``ref``; on failure remember why, put ``fallback`` (the model that worked before) back in the box, rerun."""
+def _try_encoder(ref: str, fallback: str, box_key: str) -> tuple[Encoder, ModelId]:
+    """Load ``ref``; on failure remember why, put ``fallback`` (the model that worked before) back in the box, rerun.
+
+    Returns the encoder and the model identity it serves (canonical key and revision): specs are built from it.
+    """
     try:
-        return load_encoder(ref), ref
+        encoder = load_encoder(ref)
     except EmbedLabError as error:
         if ref == fallback:
             raise
         remember_failure(box_key, ref, str(error), fallback)
         st.rerun()
+    return encoder, encoder.model.model_id
 
 
 def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
@@ -149,7 +154,7 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
     spec = post_options(namespace, "raw", stored, encoder, EmbedSpec(model=model, pooling=pooling, layers=layers))
     st.session_state[state.RAW_SPEC] = spec
     note = st.session_state.get(state.RAW_NOTE)
-    if note and model == PACKAGED:
+    if note and model.key == PACKAGED:
         st.info(note, icon="ℹ️")
     model_facts(facts)
     return Configured(spec, encoder)

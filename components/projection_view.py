@@ -113,7 +113,11 @@ def wait_for_umap() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def embeddings(sentences: tuple[str, ...], spec: EmbedSpec) -> npt.NDArray[np.float32]:
-    """(n, dim) vectors of one configuration; the encoder's cache means no forward pass for texts already seen."""
+    """(n, dim) vectors of one configuration; the encoder's cache means no forward pass for texts already seen.
+
+    Keyed on the spec, which carries the model's revision: a model folder rewritten on disk misses this cache (and
+    ``projection``, ``agreement``, ``vectors_file`` built on it).
+    """
     return get_encoder(spec.model).embed(sentences, spec)
 
 

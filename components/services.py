@@ -13,33 +13,56 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, load_model
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def get_encoder(ref: str) -> Encoder:
-    """The model and its hidden-state cache, shared by every session. Errors are not cached."""
-    return Encoder(load_model(ref))
+def _shared_encoder(model: ModelId) -> Encoder:
+    """One Encoder per model identity (key and revision), shared by every session. Errors are not cached."""
+    return Encoder(load_model(model))
 
 
-def load_encoder(ref: str) -> Encoder:
+def get_encoder(model: str | ModelId) -> Encoder:
+    """The model and its hidden-state cache, shared by every session, keyed on the model's identity.
+
+    The reference is resolved on every call (a few file stats for a folder): every spelling of one model gets one
+    Encoder, and a folder rewritten on disk gets a fresh one with the new weights (the old one ages out of the
+    cache). ``get_encoder.clear()`` empties the cache.
+    """
+    return _shared_encoder(resolve_model(model))
+
+
+get_encoder.clear = _shared_encoder.clear  # type: ignore[attr-defined]
+
+
+def load_encoder(ref: str | ModelId) -> Encoder:
     """get_encoder with a progress bar while a Hub model downloads, then a spinner the first time it loads."""
-    fetch_with_progress(ref)
+    fetch_with_progress(ref.key if isinstance(ref, ModelId) else ref)
     with st.spinner(f"Loading {ref}…"):
         return get_encoder(ref)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def baseline(spec: EmbedSpec) -> Baseline:
-    """Random-pair baseline of one configuration over the bundled reference sentences."""
+    """Random-pair baseline of one configuration over the bundled reference sentences.
+
+    Keyed on the spec, whose model identity includes the revision: build specs from ``resolve_model`` (the config
+    panels do) and a rewritten folder misses this cache.
+    """
     return random_pair_baseline(get_encoder(spec.model), spec)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def layer_baseline_table(ref: str) -> pd.DataFrame:
-    return layer_baselines(get_encoder(ref))
+def _layer_baselines(model: ModelId) -> pd.DataFrame:
+    return layer_baselines(get_encoder(model))
+
+
+def layer_baseline_table(ref: str | ModelId) -> pd.DataFrame:
+    """Random-pair baseline of every raw pooling at every layer, cached on the model's identity."""
+    return _layer_baselines(resolve_model(ref))
 
 
 _default_fetch_tried = threading.Event()

@@ -17,6 +17,7 @@ from components.services import default_raw_model, encode_unseen, get_encoder, l
 from components.uploads import flash, new_upload, show_flash
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label
 from embedlab.tasks.sts import (
@@ -66,8 +67,9 @@ def hub_pairs(split: str, dataset: str) -> ScoredPairs:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def grid_evaluation(fingerprint: str, model: str, _pairs: ScoredPairs) -> Evaluation:
-    """The full grid of one model on one data set, cached per (dataset fingerprint, model).
+def grid_evaluation(fingerprint: str, model: ModelId, _pairs: ScoredPairs) -> Evaluation:
+    """The full grid of one model on one data set, cached per (dataset fingerprint, model identity): a model folder
+    rewritten on disk has a new revision, so it is evaluated again.
 
     ``_pairs`` is not hashed: ``fingerprint`` is a digest of its sentences and scores, so it identifies it.
     """
@@ -80,6 +82,7 @@ def grid_evaluation(fingerprint: str, model: str, _pairs: ScoredPairs) -> Evalua
 
 def init_state() -> None:
     st.session_state.setdefault(state.STS_RESULTS, {})
+    st.session_state.setdefault(state.STS_REVISIONS, {})
     st.session_state.setdefault(state.STS_FAILED, {})
     if state.STS_DATASET not in st.session_state:
         st.session_state[state.STS_DATASET] = bundled()
@@ -214,7 +217,8 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
     failed: dict = st.session_state[state.STS_FAILED]
     for model, reason in failed.items():
         st.error(f"{model}: {reason}", icon="⚠️")
-    pending = [m for m in models if (pairs.fingerprint, m) not in results and m not in failed]
+    keys = {model: _result_key(pairs, model) for model in models}
+    pending = [m for m in models if keys[m] not in results and m not in failed]
     if pending:
         label = f"Evaluate {', '.join(pending)} on {pairs.n_pairs} pairs ({len(pairs.unique_sentences())} sentences)"
         if pairs.n_pairs <= AUTO_PAIRS or st.button(label, key=state.STS_EVALUATE_BUTTON, type="primary"):
@@ -226,7 +230,23 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
                 "machine's CPU that takes a while for large sets.",
                 icon="⏱️",
             )
-    return [results[(pairs.fingerprint, m)] for m in models if (pairs.fingerprint, m) in results]
+    return [results[keys[m]] for m in models if keys[m] in results]
+
+
+def _result_key(pairs: ScoredPairs, model: str) -> tuple[str, str]:
+    """Key of a session result: (data set, canonical model key); the typed text when it does not resolve.
+
+    A result computed with another revision of the model (a folder rewritten since) is dropped here, so the
+    model is evaluated again.
+    """
+    try:
+        model_id = resolve_model(model)
+    except EmbedLabError:
+        return pairs.fingerprint, model
+    key = (pairs.fingerprint, model_id.key)
+    if st.session_state.setdefault(state.STS_REVISIONS, {}).get(key, "") != model_id.revision:
+        st.session_state[state.STS_RESULTS].pop(key, None)
+    return key
 
 
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
@@ -234,12 +254,14 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
         encoder = load_encoder(model)
         encode_unseen(encoder, pairs.unique_sentences(), model)
         with st.spinner(f"Correlations for every configuration of {model}…"):
-            evaluation = grid_evaluation(pairs.fingerprint, model, pairs)
+            evaluation = grid_evaluation(pairs.fingerprint, encoder.model.model_id, pairs)
     except EmbedLabError as error:
         st.session_state[state.STS_FAILED][model] = str(error)
         st.error(f"{model}: {error}", icon="⚠️")
         return
-    st.session_state[state.STS_RESULTS][(pairs.fingerprint, model)] = evaluation
+    model_id = encoder.model.model_id
+    st.session_state[state.STS_RESULTS][(pairs.fingerprint, model_id.key)] = evaluation
+    st.session_state.setdefault(state.STS_REVISIONS, {})[(pairs.fingerprint, model_id.key)] = model_id.revision
 
 
 # ---------------------------------------------------------------- results

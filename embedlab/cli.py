@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import resolve_model
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +78,8 @@ def _layer_spec(text: str) -> str:
     return text.strip()
 
 
-def load_encoder(ref: str):
+def load_encoder(ref):
+    """An Encoder for ``ref``: a typed reference or an already resolved ``ModelId`` (see spec_from_args)."""
     from transformers.utils import logging as transformers_logging
 
     from embedlab.embedding.encoder import Encoder
@@ -152,7 +154,7 @@ def run_score(args: argparse.Namespace) -> int:
         raise EmbedLabError("score needs a FILE of sentence pairs (or --code to print the script of a configuration).")
     pairs = read_pairs(args.file)
     spec = spec_from_args(args)
-    encoder = load_encoder(args.model)
+    encoder = load_encoder(spec.model_id)
     encoder.vectors([], spec)  # validates the layer spec against this model before any work
     texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
     scorable = [i for i, (first, second) in enumerate(texts) if first.strip() and second.strip()]
@@ -209,7 +211,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
     spec = spec_from_args(args)
-    encoder = load_encoder(args.model)
+    encoder = load_encoder(spec.model_id)
     facts = encoder.model.facts
     if args.grid:
         specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size)
@@ -268,7 +270,7 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
             raise EmbedLabError(f"Fitting corpus {args.fit!r} not found: give a text file with one sentence per line.")
         corpus = tuple(decode_text(path.read_bytes(), path.name).splitlines())
     return EmbedSpec(
-        model=args.model,
+        model=resolve_model(args.model),  # canonical key and revision: resolved once, the encoder loads this
         pooling=args.pooling,
         layers=args.layers,
         post=getattr(args, "post", "none"),
@@ -285,7 +287,7 @@ def run_negtest(args: argparse.Namespace) -> int:
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise EmbedLabError(f"--threshold must be a number, not {args.threshold}.")
     spec = spec_from_args(args)
-    encoder = load_encoder(args.model)
+    encoder = load_encoder(spec.model_id)
     encoder.vectors([], spec)  # validates layers and post-processing before scoring
     result = negative_test(encoder, spec, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
     failed = result.failed

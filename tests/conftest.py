@@ -91,23 +91,43 @@ def reference_hf():
     return tokenizer, model
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny seeded random BertModel with the packaged tokenizer, saved as a plain transformers model."""
+def save_tiny_bert(folder: Path, seed: int = TINY_SEED) -> Path:
+    """A tiny seeded random BertModel with the packaged tokenizer, saved as a plain transformers model in ``folder``.
+
+    The global torch generator is restored afterwards, so other tests' random streams do not depend on this.
+    """
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
     config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=512, **TINY_SHAPE)
     generator_state = torch.random.get_rng_state()
-    torch.manual_seed(TINY_SEED)
+    torch.manual_seed(seed)
     try:
         model = BertModel(config)
     finally:
         torch.random.set_rng_state(generator_state)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_st(folder: Path, bert_folder: Path) -> Path:
+    """A tiny sentence-transformer (Transformer -> Pooling(cls) -> Normalize) over ``bert_folder``, saved in
+    ``folder``."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    transformer = Transformer(str(bert_folder), max_seq_length=128)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="cls")
+    SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu").save(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny seeded random BertModel with the packaged tokenizer, saved as a plain transformers model."""
+    folder = save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
     assert not (folder / "modules.json").exists()
     return folder
 
@@ -115,12 +135,18 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_st_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny sentence-transformer (Transformer -> Pooling(cls) -> Normalize) saved with SentenceTransformer.save."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-
-    folder = tmp_path_factory.mktemp("tiny-st")
-    transformer = Transformer(str(tiny_model_dir), max_seq_length=128)
-    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="cls")
-    SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu").save(str(folder))
+    folder = save_tiny_st(tmp_path_factory.mktemp("tiny-st"), tiny_model_dir)
     assert (folder / "modules.json").is_file()
     return folder
+
+
+@pytest.fixture(scope="session")
+def make_tiny_st(tmp_path_factory: pytest.TempPathFactory):
+    """A function (folder, seed) -> folder writing a tiny sentence-transformer with weights of that seed into
+    ``folder`` (over whatever was there: a model retrained in place)."""
+
+    def make(folder: Path, seed: int) -> Path:
+        bert = save_tiny_bert(tmp_path_factory.mktemp(f"tiny-bert-{seed}"), seed)
+        return save_tiny_st(folder, bert)
+
+    return make

@@ -4,8 +4,9 @@ One forward pass with ``output_hidden_states=True`` yields all L+1 hidden states
 per text, the CLS, mean and max vectors of every layer plus the model's own pipeline output. Any later choice of
 pooling or layer spec for a text already seen is a lookup and an average: no forward pass.
 
-Layer mixes average the per-layer pooled vectors. For ``cls`` and ``mean`` this equals pooling the averaged hidden
-states (both are linear); for ``max`` it is the mean of each layer's max-pooled vector.
+Layer mixes average the per-layer pooled vectors (``pooling.mix_layers``, also used by the STS grid). For ``cls`` and
+``mean`` this equals pooling the averaged hidden states (both are linear); for ``max`` it is the mean of each layer's
+max-pooled vector.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy.typing as npt
 import torch
 
 from embedlab.embedding.forward import BATCH_SIZE, forward_batches
-from embedlab.embedding.pooling import LAYER_POOLERS, pooler_weights_present
+from embedlab.embedding.pooling import LAYER_POOLERS, mix_layers, pooler_weights_present
 from embedlab.embedding.postprocess import PostTransform, fit_postprocess
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus, parse_layers
 from embedlab.errors import EmbedLabError
@@ -227,14 +228,21 @@ class Encoder:
             if transform is not None:
                 self._transforms.move_to_end(spec)
                 return transform
-            corpus = list(fitting_corpus(spec))
-            base = replace(spec, post="none", post_dims=None, post_corpus=None)
-            transform = fit_postprocess(self._pooled_vectors(self.states(corpus), base), spec.post, spec.post_dims)
+        # The model runs and the fit happens outside the lock (cached lookups of other sessions go on meanwhile);
+        # two threads fitting the same spec at once both fit, and the first stored is kept.
+        corpus = list(fitting_corpus(spec))
+        base = replace(spec, post="none", post_dims=None, post_corpus=None)
+        fitted = fit_postprocess(self._pooled_vectors(self.states(corpus), base), spec.post, spec.post_dims)
+        with self._lock:
+            transform = self._transforms.get(spec)
+            if transform is not None:
+                self._transforms.move_to_end(spec)
+                return transform
             self.transforms_fitted += 1
-            self._transforms[spec] = transform
+            self._transforms[spec] = fitted
             while len(self._transforms) > MAX_TRANSFORMS:
                 self._transforms.popitem(last=False)
-            return transform
+            return fitted
 
     def _pooled_vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
         """Pooled (and layer-averaged) vectors before post-processing."""
@@ -261,10 +269,10 @@ class Encoder:
     def _layer_mix(state: TextStates, pooling: str, layers: list[int]) -> npt.NDArray[np.float32]:
         """One text's vector of a per-layer pooling averaged over ``layers``: (hidden,), (2 * hidden,) for mean_max."""
         if pooling == "mean_max":
-            return np.concatenate([state.pooled["mean"][layers].mean(axis=0), state.pooled["max"][layers].mean(axis=0)])
+            return np.concatenate([mix_layers(state.pooled["mean"], layers), mix_layers(state.pooled["max"], layers)])
         if pooling == "mean_sqrt_len_tokens":  # sum / sqrt(n) = mean * sqrt(n)
-            return state.pooled["mean"][layers].mean(axis=0) * np.float32(np.sqrt(max(state.n_read, 1)))
-        return state.pooled[pooling][layers].mean(axis=0)
+            return mix_layers(state.pooled["mean"], layers) * np.float32(np.sqrt(max(state.n_read, 1)))
+        return mix_layers(state.pooled[pooling], layers)
 
     def layer_vectors(self, states: Sequence[TextStates], pooling: str) -> npt.NDArray[np.float32]:
         """(n_hidden_states, len(states), hidden) vectors of one raw pooling at every layer."""

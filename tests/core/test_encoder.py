@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
 
+from embedlab.embedding import encoder as encoder_module
 from embedlab.embedding.encoder import Encoder, cosine_rows
+from embedlab.embedding.forward import forward_batches
+from embedlab.embedding.postprocess import MIN_FIT_SENTENCES
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.loading import load_model
 
 M = "all-MiniLM-L6-v2"
 ATOL = 1e-5
@@ -99,9 +108,9 @@ def test_layer_mixes_average_the_per_layer_vectors(encoder):
 def test_padding_changes_nothing_at_any_layer(packaged_model):
     short = "How old are you?"
     alone = Encoder(packaged_model).states([short])[0]
-    batched_encoder = Encoder(packaged_model)
-    batched = batched_encoder.states([LONG, short])[1]
-    assert batched_encoder.forward_passes == 1  # one batch: the short text was padded to the long one
+    (batch,) = forward_batches(packaged_model, [LONG, short])  # the encoder's own batching of these two texts
+    assert batch.attention_mask[1].sum() < batch.attention_mask.shape[1]  # the short text was padded
+    batched = Encoder(packaged_model).states([LONG, short])[1]
     for pooling in RAW_POOLINGS:
         assert alone.pooled[pooling].shape == (7, 384)
         np.testing.assert_allclose(batched.pooled[pooling], alone.pooled[pooling], atol=ATOL, err_msg=pooling)
@@ -113,41 +122,39 @@ def test_padding_changes_nothing_at_any_layer(packaged_model):
 
 def test_no_forward_pass_on_a_pooling_or_layer_change(encoder):
     first = encoder.embed(TEXTS, EmbedSpec(M, "model"))
-    assert encoder.forward_passes == 1
     assert encoder.texts_encoded == len(TEXTS)
     for pooling in RAW_POOLINGS:
         for layers in ("-1", "0", "first-last", "2:4", "1,3,-1"):
             encoder.embed(TEXTS, EmbedSpec(M, pooling, layers))
     encoder.embed(list(reversed(TEXTS)), EmbedSpec(M, "model"))
     encoder.embed(TEXTS[:2], EmbedSpec(M, "max", "-2"))
-    assert encoder.forward_passes == 1
-    assert encoder.texts_encoded == len(TEXTS)
+    assert encoder.texts_encoded == len(TEXTS)  # no text went through the model again
     np.testing.assert_array_equal(encoder.embed(TEXTS, EmbedSpec(M, "model")), first)
 
     encoder.embed(TEXTS + ["A brand new sentence."], EmbedSpec(M, "cls", "first-last"))
-    assert encoder.forward_passes == 2
-    assert encoder.texts_encoded == len(TEXTS) + 1
+    assert encoder.texts_encoded == len(TEXTS) + 1  # only the new one
 
 
 def test_duplicates_are_encoded_once(encoder):
     texts = ["same", "other", "same", "same", "other"]
     vectors = encoder.embed(texts, EmbedSpec(M, "mean"))
     assert encoder.texts_encoded == 2
-    assert encoder.forward_passes == 1
     assert vectors.shape == (5, 384)
     np.testing.assert_array_equal(vectors[0], vectors[2])
     np.testing.assert_array_equal(vectors[1], vectors[4])
     assert not np.allclose(vectors[0], vectors[1])
 
 
-def test_batches_of_32(encoder):
+def test_progress_covers_every_text_and_cached_texts_report_nothing(encoder):
     texts = [f"Sentence number {i}." for i in range(70)]
     calls = []
     encoder.states(texts, progress=lambda done, total: calls.append((done, total)))
-    assert encoder.forward_passes == 3
     assert encoder.texts_encoded == 70
-    assert calls[-1] == (70, 70)
+    assert calls[-1] == (70, 70) and len(calls) > 1  # reported along the way, not only at the end
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    calls.clear()
+    encoder.states(texts[::-1], progress=lambda done, total: calls.append((done, total)))
+    assert encoder.texts_encoded == 70 and calls == []
 
 
 def test_bounded_cache_evicts_and_stays_correct(packaged_model, encoder):
@@ -159,11 +166,11 @@ def test_bounded_cache_evicts_and_stays_correct(packaged_model, encoder):
     for text in texts:
         small.embed([text], EmbedSpec(M, "mean", "first-last"))
     assert [small.cached(text) for text in texts] == [False, False, False, True, True]
-    assert small.forward_passes == 5
+    assert small.texts_encoded == 5
 
     again = small.embed(texts, EmbedSpec(M, "mean", "first-last"))  # more texts than the cache holds, in one call
     np.testing.assert_allclose(again, expected, atol=ATOL)
-    assert small.forward_passes == 6  # the three evicted texts, in one batch: nothing is encoded twice
+    assert small.texts_encoded == 8  # the three evicted texts once more, each once: nothing is encoded twice
     assert sum(small.cached(text) for text in texts) == 2
 
 
@@ -212,13 +219,13 @@ def test_bad_layer_spec_is_an_embedlab_error(encoder):
         encoder.embed(["How old are you?"], EmbedSpec(M, "mean", "7"))
     with pytest.raises(EmbedLabError, match="does not exist"):
         encoder.vectors([], EmbedSpec(M, "mean", "7"))  # validated even with nothing to embed
-    assert encoder.forward_passes <= 1
+    assert encoder.texts_encoded <= 1
 
 
 def test_empty_input(encoder):
     assert encoder.embed([], EmbedSpec(M, "model")).shape == (0, 384)
     assert encoder.embed([], EmbedSpec(M, "cls", "first-last")).shape == (0, 384)
-    assert encoder.forward_passes == 0
+    assert encoder.texts_encoded == 0
 
 
 def test_layer_vectors_refuses_model_pooling(encoder):
@@ -230,3 +237,96 @@ def test_cosine_rows():
     a = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 0.0]])
     b = np.array([[0.0, 3.0], [2.0, 2.0], [1.0, 0.0], [-1.0, 0.0]])
     np.testing.assert_allclose(cosine_rows(a, b), [0.0, 1.0, 0.0, -1.0])
+
+
+# ---------------------------------------------------------------- CLS with a tokenizer that pads on the left
+
+
+@torch.inference_mode()
+def test_cls_is_the_first_real_token_when_padding_is_on_the_left(tiny_model_dir, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = tmp_path / "left-padded"
+    shutil.copytree(tiny_model_dir, folder)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["padding_side"] = "left"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    loaded = load_model(str(folder))
+    assert loaded.tokenizer.padding_side == "left"
+    texts = ["Hi!", LONG, "How old are you?"]
+    (batch,) = forward_batches(loaded, texts)
+    assert batch.attention_mask[:, 0].min() == 0  # a short text really has padding in front
+
+    # By hand on the same left-padded batch (BERT's position ids make padded states differ from unpadded ones,
+    # so the reference is the padded batch, pooled at each row's first real token, which must be [CLS]).
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModel.from_pretrained(str(folder)).eval()
+    inputs = tokenizer(texts, padding=True, truncation=True, max_length=512, return_tensors="pt")
+    hidden_states = model(**inputs, output_hidden_states=True).hidden_states
+    states = Encoder(loaded).states(texts)
+    for row, (text, state) in enumerate(zip(texts, states, strict=True)):
+        first = int(inputs["attention_mask"][row].nonzero()[0, 0])
+        assert inputs["input_ids"][row, first] == tokenizer.cls_token_id
+        expected = np.stack([hidden[row, first].numpy() for hidden in hidden_states])  # (layers, hidden)
+        np.testing.assert_allclose(state.pooled["cls"], expected, atol=ATOL, err_msg=text)
+
+
+# ---------------------------------------------------------------- threads
+
+
+def test_cached_lookups_proceed_while_a_fit_runs(tiny_model_dir, monkeypatch):
+    encoder = Encoder(load_model(str(tiny_model_dir)))
+    cached = ["A cached sentence.", "Another one, also cached."]
+    encoder.states(cached)
+    entered, release = threading.Event(), threading.Event()
+    real_fit = encoder_module.fit_postprocess
+
+    def slow_fit(*args, **kwargs):
+        entered.set()
+        assert release.wait(timeout=60), "the test never released the fit"
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(encoder_module, "fit_postprocess", slow_fit)
+    corpus = tuple(f"Fitting sentence number {i} about topic {i % 7}." for i in range(MIN_FIT_SENTENCES + 10))
+    spec = EmbedSpec(str(tiny_model_dir), "mean", "-1", post="center", post_corpus=corpus)
+    fitter = threading.Thread(target=encoder.post_transform, args=(spec,), daemon=True)
+    fitter.start()
+    try:
+        assert entered.wait(timeout=60), "the fit never started"
+        looked_up: list = []
+        lookup = threading.Thread(target=lambda: looked_up.append(encoder.states(cached)), daemon=True)
+        lookup.start()
+        lookup.join(timeout=30)
+        assert not lookup.is_alive(), "a cached lookup waited for the fit"
+        assert fitter.is_alive()  # the fit was still blocked while the lookup ran
+        assert len(looked_up[0]) == 2 and encoder.texts_encoded == len(cached) + len(corpus)
+    finally:
+        release.set()
+        fitter.join(timeout=60)
+    assert not fitter.is_alive() and encoder.transforms_fitted == 1
+    assert encoder.post_transform(spec) is encoder.post_transform(spec)  # stored once, then looked up
+
+
+def test_concurrent_use_of_one_encoder_equals_a_single_threaded_run(tiny_model_dir):
+    loaded = load_model(str(tiny_model_dir))
+    texts = [f"Sentence {i} says something about number {i * 7 % 11}." for i in range(60)]
+    subsets = [texts[start : start + 30] for start in (0, 10, 20, 30)]  # overlapping sets
+    specs = [EmbedSpec("tiny", "model"), EmbedSpec("tiny", "cls", "first-last"), EmbedSpec("tiny", "max", "0:2")]
+    alone = Encoder(loaded)
+    expected = [[alone.embed(subset, spec) for spec in specs] for subset in subsets]
+
+    shared = Encoder(loaded)
+    barrier = threading.Barrier(len(subsets))
+    with ThreadPoolExecutor(len(subsets)) as pool:
+
+        def run(subset: list[str]) -> list[np.ndarray]:
+            barrier.wait(timeout=60)
+            return [shared.embed(subset, spec) for spec in specs]
+
+        results = list(pool.map(run, subsets))
+    for got, want in zip(results, expected, strict=True):
+        for got_vectors, want_vectors in zip(got, want, strict=True):
+            np.testing.assert_allclose(got_vectors, want_vectors, atol=ATOL)  # batching may differ: float noise
+    assert all(shared.cached(text) for text in texts)
+    assert len(texts) <= shared.texts_encoded <= sum(len(subset) for subset in subsets)

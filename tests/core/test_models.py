@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import torch
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.identity import resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
 
 TEXTS = ["Hi!", "How old are you?", "A considerably longer sentence, so that the batch has some padding in it."]
@@ -60,7 +63,8 @@ def test_packaged_model_facts(packaged_model, reference_hf):
 def test_packaged_aliases(ref, packaged_model):
     loaded = load_model(ref)
     assert loaded.facts.kind == "sentence-transformer"
-    assert loaded.facts.ref == ref.strip()
+    assert loaded.facts.ref == PACKAGED  # the canonical key, whatever the spelling
+    assert loaded.model_id == resolve_model(ref) == resolve_model(PACKAGED)
     assert same_weights(loaded.backbone, packaged_model.backbone)
 
 
@@ -85,6 +89,49 @@ def test_untrained_bert_is_deterministic_and_not_the_packaged_weights(untrained_
     assert (facts.n_layers, facts.hidden_size) == (packaged_model.facts.n_layers, packaged_model.facts.hidden_size)
     assert "Pooling(mean)" in facts.pipeline
     assert untrained_model.tokenizer.get_vocab() == packaged_model.tokenizer.get_vocab()
+
+
+def test_loading_untrained_bert_leaves_the_global_random_stream_alone(untrained_model):
+    """Deterministic form: seed, load, draw gives the draws of seed, draw."""
+    torch.manual_seed(2024)
+    alone = torch.rand(8)
+    torch.manual_seed(2024)
+    loaded = load_model(UNTRAINED)
+    assert torch.equal(torch.rand(8), alone)
+    assert same_weights(loaded.backbone, untrained_model.backbone)  # same seed, same weights, every load
+
+
+def test_a_background_random_stream_is_unchanged_by_loads_in_another_thread(untrained_model):
+    """A thread drawing from the global generator (as training does) while the main thread loads the control."""
+    seed, draws, started, stop = 77, [], threading.Event(), threading.Event()
+
+    def draw() -> None:
+        torch.manual_seed(seed)
+        while not stop.is_set() or len(draws) < 2:
+            draws.append(torch.rand(1))
+            started.set()
+
+    worker = threading.Thread(target=draw, daemon=True)
+    worker.start()
+    assert started.wait(timeout=60)
+    try:
+        loads = [load_model(UNTRAINED) for _ in range(2)]
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive()
+    generator = torch.Generator().manual_seed(seed)
+    expected = [torch.rand(1, generator=generator) for _ in draws]
+    assert torch.equal(torch.cat(draws), torch.cat(expected))
+    assert all(same_weights(loaded.backbone, untrained_model.backbone) for loaded in loads)
+
+
+def test_loading_a_plain_folder_leaves_logging_alone(tiny_model_dir, caplog):
+    levels = {name: logging.getLogger(name).level for name in ("sentence_transformers", "transformers", "")}
+    with caplog.at_level(logging.WARNING):
+        load_model(str(tiny_model_dir))
+    assert {name: logging.getLogger(name).level for name in levels} == levels
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
 
 
 def test_untrained_bert_pipeline_is_mean_pooling(untrained_model):

@@ -38,7 +38,8 @@ def cone() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def shared(packaged_model) -> Encoder:
-    """One encoder for the module: the reference corpus is encoded once (tests compare counters, not totals)."""
+    """One encoder for the module: the reference corpus is encoded once. Tests on it must not depend on what other
+    tests fitted or encoded before them (counters: use a fresh Encoder)."""
     return Encoder(packaged_model)
 
 
@@ -187,22 +188,24 @@ def test_spec_canonicalises_post_fields():
 # ---------------------------------------------------------------- through the encoder
 
 
-def test_switching_post_processing_on_cached_texts_runs_no_forward_pass(shared: Encoder):
+def test_switching_post_processing_on_cached_texts_runs_no_forward_pass(packaged_model):
+    """A fresh encoder: on the module's shared one another test may already have fitted one of these specs."""
+    encoder = Encoder(packaged_model)
     reference = list(reference_sentences())
-    shared.states(reference + TEXTS)
-    passes = shared.forward_passes
-    raw = shared.embed(TEXTS, EmbedSpec(M, "cls", "-1"))
+    encoder.states(reference + TEXTS)
+    encoded = encoder.texts_encoded
+    raw = encoder.embed(TEXTS, EmbedSpec(M, "cls", "-1"))
     for post, dims in (("center", None), ("abtt", None), ("abtt", 3), ("whiten", None), ("whiten", 32)):
         spec = EmbedSpec(M, "cls", "-1", post=post, post_dims=dims)
-        fitted = shared.transforms_fitted
-        vectors = shared.embed(TEXTS, spec)
-        assert shared.transforms_fitted == fitted + 1
-        again = shared.embed(list(reversed(TEXTS)), spec)
-        assert shared.transforms_fitted == fitted + 1  # fitted once, then reused
+        fitted = encoder.transforms_fitted
+        vectors = encoder.embed(TEXTS, spec)
+        assert encoder.transforms_fitted == fitted + 1
+        again = encoder.embed(list(reversed(TEXTS)), spec)
+        assert encoder.transforms_fitted == fitted + 1  # fitted once, then reused
         np.testing.assert_allclose(again[::-1], vectors, atol=1e-7)
         assert vectors.shape == (len(TEXTS), (dims or 256) if post == "whiten" else 384)
         assert not np.allclose(unit_rows(vectors[:, :3]), unit_rows(raw[:, :3]), atol=1e-3)
-    assert shared.forward_passes == passes
+    assert encoder.texts_encoded == encoded  # no text went through the model again
 
 
 def test_transform_is_fitted_on_the_reference_corpus_not_the_compared_sentences(shared: Encoder):

@@ -14,7 +14,7 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from embedlab import cli
-from embedlab.embedding.encoder import BATCH_SIZE, Encoder
+from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.precision import NOISE_STD, noise_reason
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
@@ -46,19 +46,15 @@ def dev_subset(sts_dev) -> sts.ScoredPairs:
 
 @pytest.fixture(scope="module")
 def grid_run(packaged_model, dev_subset):
-    """The full grid of all-MiniLM-L6-v2 on the dev subset, on a fresh encoder, with its pass counters."""
+    """The full grid of all-MiniLM-L6-v2 on the dev subset, on a fresh encoder.
+
+    Returns:
+        (encoder, evaluation, texts the grid encoded, progress reports).
+    """
     encoder = Encoder(packaged_model)
-    calls = []
-    original = encoder.states
-
-    def counting_states(texts, progress=None):
-        calls.append(len(texts))
-        return original(texts, progress)
-
-    encoder.states = counting_states  # type: ignore[method-assign]
     progress = []
     evaluation = sts.evaluate_grid(encoder, dev_subset, lambda done, total: progress.append((done, total)))
-    return encoder, evaluation, calls, progress
+    return encoder, evaluation, encoder.texts_encoded, progress
 
 
 # ---------------------------------------------------------------- parsing
@@ -192,17 +188,17 @@ def test_hub_table_becomes_scored_pairs(monkeypatch):
 # ---------------------------------------------------------------- the grid against independent computations
 
 
-def test_grid_runs_one_forward_pass_per_unique_sentence(grid_run, dev_subset, packaged_model):
-    encoder, evaluation, calls, progress = grid_run
-    n_unique = len(dev_subset.unique_sentences())
-    assert calls[0] == n_unique  # one states call encodes everything; post-processing fits re-read the cache
-    assert encoder.texts_encoded == n_unique
-    assert encoder.forward_passes == math.ceil(n_unique / BATCH_SIZE)
-    assert progress[-1] == (n_unique, n_unique)
-    assert evaluation.n_sentences == n_unique and evaluation.n_pairs == SUBSET
-    passes = encoder.forward_passes
+def test_grid_encodes_each_unique_sentence_once(grid_run, dev_subset, packaged_model):
+    encoder, evaluation, encoded, progress = grid_run
+    unique = dev_subset.unique_sentences()
+    # every unique sentence is cached and as many were encoded: each exactly once (post-processing fits on the
+    # evaluated sentences re-read the cache)
+    assert encoded == len(unique) and all(encoder.cached(text) for text in unique)
+    assert progress[-1] == (len(unique), len(unique))
+    assert evaluation.n_sentences == len(unique) and evaluation.n_pairs == SUBSET
+    before = encoder.texts_encoded
     again = sts.evaluate(encoder, dev_subset, [EmbedSpec(M, "mean", "2:4"), EmbedSpec(M, "max", "-2")])
-    assert encoder.forward_passes == passes  # any other configuration: no model call
+    assert encoder.texts_encoded == before  # any other configuration: no model call
     assert again.table.spearman.notna().all()
 
 
@@ -334,7 +330,7 @@ def test_rank_disagreements_lists_the_worst_ranked_pairs(grid_run, dev_subset):
 def test_post_rows_equal_hand_centering_and_whitening(grid_run, dev_subset):
     """center and whiten of mean first-last, fitted by hand (numpy) on the subset's own sentences."""
     encoder, evaluation, _, _ = grid_run
-    passes = encoder.forward_passes
+    before = encoder.texts_encoded
     texts = dev_subset.unique_sentences()
     x = encoder.embed(texts, EmbedSpec(M, "mean", "first-last")).astype(np.float64)  # (n, 384), verified above
     mu = x.mean(axis=0)
@@ -353,7 +349,7 @@ def test_post_rows_equal_hand_centering_and_whitening(grid_run, dev_subset):
         expected = 100 * spearmanr(cosines, dev_subset.gold).statistic
         assert evaluation.table.spearman[row] == pytest.approx(expected, abs=0.05), post
     assert evaluation.table.post_dims[evaluation.row_of("mean", "first-last", "whiten")] == k
-    assert encoder.forward_passes == passes  # fitting on the evaluated sentences needs no model call
+    assert encoder.texts_encoded == before  # fitting on the evaluated sentences needs no model call
 
 
 def test_whitening_to_n_minus_1_on_its_own_sentences_is_degenerate(encoder):

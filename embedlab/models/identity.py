@@ -1,0 +1,100 @@
+"""What a model reference means: one canonical key plus a revision, resolved without loading anything.
+
+Every cache that holds something computed from a model's weights (the shared encoder, baselines, STS grids,
+projections) is keyed on a ``ModelId``, never on the string the user typed:
+
+    key: ``all-MiniLM-L6-v2`` for every spelling of the packaged model, ``untrained-bert``, the absolute resolved
+        path of a local folder (``out/m``, ``./out/m`` and ``/home/me/out/m`` are one model), the Hub id as given
+        for a Hugging Face Hub model.
+    revision: for a local folder, a digest of the weights files' names, sizes and modification times (the folder's
+        own ``*.safetensors`` / ``*.bin`` and those of its module sub-folders such as ``2_Dense``), so a folder
+        retrained in place is a new revision and every cache misses; ``""`` for the others (their weights never
+        change under one key).
+
+Example:
+    >>> resolve_model("sentence-transformers/all-MiniLM-L6-v2")
+    ModelId(key='all-MiniLM-L6-v2', revision='')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.errors import EmbedLabError
+from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+@dataclass(frozen=True)
+class ModelId:
+    """One model at one revision; hashable, so caches key on it. See the module docstring."""
+
+    key: str
+    revision: str = ""
+
+    @property
+    def kind(self) -> str:
+        """One of packaged, untrained, folder or hub."""
+        if self.key == PACKAGED:
+            return "packaged"
+        if self.key == UNTRAINED:
+            return "untrained"
+        return "folder" if os.path.isabs(self.key) else "hub"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def resolve_model(ref: str | ModelId) -> ModelId:
+    """Canonical key and revision of a model reference; nothing is loaded, only a folder's files are looked at.
+
+    A ``ModelId`` is re-resolved (a folder's revision is read again), so a stale id gives the current revision.
+
+    Raises:
+        EmbedLabError: empty reference, a path to a folder that does not exist, or not a reference at all.
+    """
+    if isinstance(ref, ModelId):
+        ref = ref.key
+    ref = (ref or "").strip()
+    if not ref:
+        raise EmbedLabError(
+            "No model given: type a Hub id such as bert-base-uncased, a local folder, or all-MiniLM-L6-v2."
+        )
+    if ref.lower() in PACKAGED_ALIASES:
+        return ModelId(PACKAGED)
+    if ref.lower() == UNTRAINED:
+        return ModelId(UNTRAINED)
+    local = Path(ref).expanduser()
+    if local.is_dir():
+        folder = local.resolve()
+        return ModelId(str(folder), folder_revision(folder))
+    if ref.startswith((".", "/", "~")) or os.sep in ref.strip("/").replace("/", "", 1):
+        raise EmbedLabError(f"Folder {ref!r} does not exist: give the path of a saved model folder.")
+    if not _HUB_ID.match(ref):
+        raise EmbedLabError(
+            f"{ref!r} is not a model reference: use a Hub id (bert-base-uncased), a local folder, "
+            f"{PACKAGED} or {UNTRAINED}."
+        )
+    return ModelId(ref)
+
+
+def folder_revision(folder: Path) -> str:
+    """Digest of (relative path, size, modification time in ns) of every weights file of a model folder.
+
+    Looks at the folder itself and its direct sub-folders (sentence-transformers keeps ``2_Dense`` etc. there).
+    A folder with no weights file gets ``"none"`` (loading it will say what is missing).
+    """
+    entries = []
+    for candidate in [*folder.iterdir(), *(item for sub in folder.iterdir() if sub.is_dir() for item in sub.iterdir())]:
+        if candidate.suffix in WEIGHT_SUFFIXES and candidate.is_file():
+            stat = candidate.stat()
+            entries.append(f"{candidate.relative_to(folder).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}")
+    if not entries:
+        return "none"
+    return hashlib.sha1("\n".join(sorted(entries)).encode("utf-8")).hexdigest()[:16]
