@@ -194,14 +194,25 @@ def _raw_lines(spec: EmbedSpec, facts: ModelFacts, location: str) -> list[str]:
     name = "pooled_vectors" if spec.post != "none" else "embed"
     if spec.model.lower() == UNTRAINED:
         load = [
-            "from transformers import AutoConfig, AutoModel, AutoTokenizer",
+            "from transformers import AutoModel, AutoTokenizer",
             "",
             f"MODEL = {location}  # untrained-bert: the packaged architecture and tokenizer, random weights",
             "tokenizer = AutoTokenizer.from_pretrained(MODEL)",
-            "generator_state = torch.random.get_rng_state()",
-            f"torch.manual_seed({UNTRAINED_SEED})  # the app's seed: the same random weights",
-            "model = AutoModel.from_config(AutoConfig.from_pretrained(MODEL)).eval()",
-            "torch.random.set_rng_state(generator_state)",
+            "model = AutoModel.from_pretrained(MODEL).eval()  # its trained weights are all replaced just below",
+            f"generator = torch.Generator().manual_seed({UNTRAINED_SEED})  # the app's seed, a local generator",
+            "std = model.config.initializer_range",
+            "with torch.no_grad():  # BERT's own initialisation rules, module by module in a fixed order",
+            "    for module in model.modules():",
+            "        if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):",
+            "            module.weight.normal_(0.0, std, generator=generator)",
+            "            if isinstance(module, torch.nn.Embedding) and module.padding_idx is not None:",
+            "                module.weight[module.padding_idx].zero_()",
+            "        elif isinstance(module, torch.nn.LayerNorm):",
+            "            module.weight.fill_(1.0)",
+            "        else:",
+            "            continue",
+            '        if getattr(module, "bias", None) is not None:',
+            "            module.bias.zero_()",
         ]
     else:
         subfolder = _transformer_subfolder(spec.model)
