@@ -123,7 +123,7 @@ def test_same_scores_on_both_scales_give_the_same_correlations(encoder, tmp_path
         ("sentence1,sentence2,score\n", "has a header but no rows"),
         ("sentence1,sentence2,score\nA.,,3\nC.,D.,1\nE.,F.,2\n", "pair 1: a sentence is empty"),
         ("sentence1,sentence2\nA.,B.\n", "no score column"),
-        ("g\tf\t2012\t1\t4.0\tA.\tB.\ng\tf\t2012\t2\tn/a\tC.\tD.\n", "line 2 is not in STS format"),
+        ("g\tf\t2012\t1\t4.0\tA.\tB.\ng\tf\t2012\t2\tn/a\tC.\tD.\n", "row 2 is not in STS format"),
         ("g\tf\t2012\t1\t4.0\tA.\tB.\ng\tf\t2012\t2\t6.0\tC.\tD.\tlicence\n", "pair 2: score 6 is outside"),
     ],
 )
