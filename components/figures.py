@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from embedlab.data.pairtable import row_list
+from embedlab.embedding.precision import NOISE_STD
 from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.tasks.negtest import NegTestResult
 from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, describe_row, rank_gaps
@@ -72,8 +73,58 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
     return figure
 
 
+NOISE_COLOR = "#868e96"  # grey: a configuration whose cosines are float32 noise (embedlab.embedding.precision)
+POOLING_NAMES = {"cls": "CLS", "mean": "mean", "max": "max"}
+
+
+def _noise_column(typical: pd.DataFrame, pooling: str) -> pd.Series:
+    """Per layer, why the random-pair cosines of ``pooling`` are noise ("" where they vary enough)."""
+    column = f"{pooling}_noise"
+    if column not in typical.columns:
+        return pd.Series([""] * len(typical), index=typical.index)
+    return typical[column].fillna("").astype(str)
+
+
+def _layer_ranges(layers: Sequence[int]) -> str:
+    """[0, 1, 2, 3, 5] -> "layers 0-3 and 5"; [4] -> "layer 4"."""
+    runs: list[list[int]] = []
+    for layer in sorted(layers):
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    parts = [f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"{'layer' if len(layers) == 1 else 'layers'} {listed}"
+
+
+def noisy_layers_text(typical: pd.DataFrame) -> str:
+    """One sentence per pooling whose random-pair cosines are float32 noise at some layers, "" when none are.
+
+    Example: "CLS at layers 0-3: every random-pair cosine is 0.99999x: the ranking is noise (float32 rounding,
+    spread below 1e-05)."
+    """
+    sentences = []
+    for pooling in RAW_POOLINGS:
+        noisy = _noise_column(typical, pooling) != ""
+        if not noisy.any():
+            continue
+        layers = [int(layer) for layer in typical.layer[noisy]]
+        low = float(typical[pooling][noisy].min())
+        sentences.append(
+            f"{POOLING_NAMES[pooling]} at {_layer_ranges(layers)}: every random-pair cosine is {low:.5f} or more, "
+            f"with a spread below {NOISE_STD:.0e}: float32 rounding noise, so the ranking of pairs there is noise."
+        )
+    return " ".join(sentences)
+
+
 def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: float | None, title: str) -> go.Figure:
-    """Cosine of one pair by layer for cls, mean and max, each with its dotted random-pair mean."""
+    """Cosine of one pair by layer for cls, mean and max, each with its dotted random-pair mean.
+
+    Layers where a pooling's random-pair cosines are float32 noise (``typical``'s ``<pooling>_noise`` set, from
+    ``embedlab.embedding.scoring.layer_baselines``) get a hollow grey marker whose hover gives the reason: the
+    pair's cosine there ranks nothing.
+    """
     figure = go.Figure()
     for pooling, color in POOLING_COLORS.items():
         figure.add_scatter(
@@ -93,6 +144,20 @@ def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: fl
             opacity=0.7,
             hovertemplate="layer %{x}: random pairs %{y:.3f}<extra>" + pooling + "</extra>",
         )
+        reasons = _noise_column(typical, pooling)
+        noisy = (reasons != "").to_numpy()
+        if noisy.any():
+            layers = typical.layer.to_numpy()[noisy]
+            on_profile = profile.set_index("layer")[pooling].reindex(layers)
+            figure.add_scatter(
+                x=[int(layer) for layer in layers],
+                y=[float(value) for value in on_profile],
+                mode="markers",
+                name=f"{pooling}: noise",
+                marker={"symbol": "circle-open", "size": 14, "color": NOISE_COLOR, "line": {"width": 2}},
+                customdata=[_hover_text(reason, 60) for reason in reasons[noisy]],
+                hovertemplate="layer %{x}: %{y:.5f}<br><b>noise</b>: %{customdata}<extra>" + pooling + "</extra>",
+            )
     if trained_cosine is not None:
         figure.add_hline(
             y=trained_cosine,

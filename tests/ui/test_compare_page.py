@@ -220,3 +220,96 @@ def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch)
         options = at.selectbox(key=f"compare.{side}.model").options
         assert options[-1] == "my-trained-model (saved)"
         assert "all-MiniLM-L6-v2" in options and "untrained-bert" in options
+
+
+# ---------------------------------------------------------------- issue 11: trust in what the page shows
+
+
+def shown_cells(element) -> pd.DataFrame:
+    """The cells as the browser shows them (the table's Styler display values), not the data behind them."""
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(element.proto.arrow_data.styler.display_values)
+
+
+def score_table(at: AppTest):
+    return next(frame for frame in at.dataframe if "raw_cosine" in frame.value.columns)
+
+
+def test_an_empty_sentence_shows_a_dash_not_none(app):
+    app.session_state[PAIRS_TABLE.editor_key(0)] = {
+        "edited_rows": {1: {"sentence2": ""}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    assert not app.exception
+    table = score_table(app)
+    cells = shown_cells(table)
+    columns = list(table.value.columns)
+    second = cells.iloc[1]  # row 2: the display values are positional
+    for column in ("raw_cosine", "raw_percentile", "trained_cosine", "trained_above_typical"):
+        assert second.iloc[columns.index(column)] == "–"
+    assert "None" not in cells.to_string()
+    assert cells.iloc[0].iloc[columns.index("raw_cosine")] == f"{table.value.loc[1, 'raw_cosine']:.3f}"
+
+
+def test_scores_come_with_their_baselines_and_match_the_engine(app, packaged_model):
+    from embedlab.embedding.scoring import random_pair_baseline
+
+    scored = score_table(app).value
+    encoder = Encoder(packaged_model)
+    pairs = list(zip(scored.sentence1, scored.sentence2, strict=True))
+    raw_spec, trained_spec = EmbedSpec(MODEL, "cls", "-1"), EmbedSpec(MODEL, "model")
+    np.testing.assert_allclose(scored.raw_cosine, pair_cosines(encoder, pairs, raw_spec), atol=1e-5)
+    np.testing.assert_allclose(scored.trained_cosine, pair_cosines(encoder, pairs, trained_spec), atol=1e-5)
+    assert scored.raw_typical.iloc[0] == pytest.approx(random_pair_baseline(encoder, raw_spec).mean, abs=1e-5)
+    assert scored.trained_typical.notna().all() and scored.trained_percentile.between(0, 100).all()
+
+
+def test_scores_do_not_wait_for_the_baselines(monkeypatch):
+    """The score table is drawn from the pairs alone: when the baselines fail, the cosines are still there."""
+    import components.services
+    from embedlab.errors import EmbedLabError
+
+    def no_baseline(spec):
+        raise EmbedLabError("baselines are not ready")
+
+    monkeypatch.setattr(components.services, "baseline", no_baseline)
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("baselines are not ready" in error.value for error in at.error)
+    shown = score_table(at).value
+    assert shown.raw_cosine.notna().all() and shown.trained_cosine.notna().all()
+    assert "raw_typical" not in shown.columns  # filled in only once the baselines are ready
+
+
+def test_a_pair_the_model_cannot_read_is_noted_and_warned_about(app):
+    scored = score_table(app).value
+    assert "this model does not read this script" in scored.loc[2, "note"]  # 你几岁了？ / 你多大了？
+    assert "does not read" not in scored.loc[1, "note"]
+    assert not any("does not read" in warning.value for warning in app.warning)  # row 1 is selected
+    app.selectbox(key=state.PAIR_WIDGET).set_value(2).run()
+    assert not app.exception
+    warning = next(w.value for w in app.warning if "does not read this script" in w.value)
+    assert "4 of 5 tokens are [UNK]" in warning and "bert-base-multilingual-cased" in warning
+
+
+def test_layers_whose_random_pairs_are_noise_are_marked(app):
+    import json
+
+    layer_figure = next(
+        json.loads(chart.proto.spec) for chart in app.get("plotly_chart") if "Which layer?" in chart.proto.spec
+    )
+    noise = next(trace for trace in layer_figure["data"] if trace["name"] == "cls: noise")
+    assert noise["x"] == [0, 1, 2, 3]  # CLS at layers 0-3 of all-MiniLM-L6-v2: 0.99998+ for every pair
+    assert "exactly the same" in noise["customdata"][0] and "float32 rounding noise" in noise["customdata"][1]
+    assert noise["marker"]["symbol"] == "circle-open"
+    assert not any(trace["name"] in ("mean: noise", "max: noise") for trace in layer_figure["data"])
+    assert any("CLS at layers 0-3: every random-pair cosine is" in caption.value for caption in app.caption)
+
+
+def test_the_page_says_what_survives_a_reload(app):
+    note = next(caption.value for caption in app.caption if "browser tab's session" in caption.value)
+    assert "not a reload" in note and "Download" in note
