@@ -74,6 +74,7 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
 
 
 NOISE_COLOR = "#868e96"  # grey: a configuration whose cosines are float32 noise (embedlab.embedding.precision)
+NOISE_FILL = "#dee2e6"  # heatmap cells of undefined configurations
 POOLING_NAMES = {"cls": "CLS", "mean": "mean", "max": "max"}
 
 
@@ -383,8 +384,17 @@ def _layer_label(layers: str) -> str:
     return f"layer {layers}"
 
 
+def undefined_kind(note: str) -> str:
+    """Cell word for an undefined configuration: "constant" (every cosine the same) or "noise" (float32 rounding)."""
+    return "constant" if note == UNDEFINED else "noise"
+
+
 def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
-    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed."""
+    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed.
+
+    Undefined cells (every cosine the same, or float32 noise: the table's ``note``) are drawn grey, labelled
+    "constant" or "noise", with the reason on hover; the box never lands on them.
+    """
     table = evaluation.table
     raw = table[table.pooling.isin(RAW_POOLINGS)]
     if "post" in raw.columns:
@@ -393,8 +403,22 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
         index=layer_order, columns=list(RAW_POOLINGS)
     )
+    notes = (
+        raw.pivot(index="layers", columns="pooling", values="note")
+        .reindex(index=layer_order, columns=list(RAW_POOLINGS))
+        .fillna("")
+        .to_numpy(dtype=object)
+    )
     values = grid.to_numpy(dtype=float)
-    text = [["undefined" if np.isnan(v) else f"{v:.1f}" for v in line] for line in values]
+    undefined = np.isnan(values)
+    text = [
+        [undefined_kind(note) if np.isnan(v) else f"{v:.1f}" for v, note in zip(line, note_line, strict=True)]
+        for line, note_line in zip(values, notes, strict=True)
+    ]
+    hover = [
+        [_hover_text(note or UNDEFINED, 60) if np.isnan(v) else "" for v, note in zip(line, note_line, strict=True)]
+        for line, note_line in zip(values, notes, strict=True)
+    ]
     labels = [_layer_label(layers) for layers in layer_order]
     figure = go.Figure(
         go.Heatmap(
@@ -409,7 +433,23 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
             hovertemplate="%{x} · %{y}: %{text}<extra></extra>",
         )
     )
-    if not np.isnan(values).all():
+    if undefined.any():
+        figure.add_heatmap(
+            z=np.where(undefined, 1.0, np.nan),
+            x=list(RAW_POOLINGS),
+            y=labels,
+            text=text,
+            customdata=hover,
+            texttemplate="<i>%{text}</i>",
+            textfont={"size": 12, "color": "#343a40"},
+            colorscale=[[0, NOISE_FILL], [1, NOISE_FILL]],
+            showscale=False,
+            name="undefined",
+            hovertemplate="%{x} · %{y}: <b>%{text}</b><br>%{customdata}<extra></extra>",
+            xgap=2,
+            ygap=2,
+        )
+    if not undefined.all():
         best_row, best_col = np.unravel_index(np.nanargmax(values), values.shape)
         figure.add_shape(
             type="rect",
@@ -437,7 +477,7 @@ def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.F
     gap = rank_gaps(evaluation, row)
     hover = [f"{a}<br>{b}" for a, b in zip(pairs.sentence1, pairs.sentence2, strict=True)]
     value = evaluation.table.spearman.iloc[row]
-    shown = UNDEFINED if np.isnan(value) else f"Spearman {value:.2f}"
+    shown = (evaluation.table.note.iloc[row] or UNDEFINED) if np.isnan(value) else f"Spearman {value:.2f}"
     figure = go.Figure(
         go.Scattergl(
             x=evaluation.gold,
