@@ -32,6 +32,7 @@ def page() -> None:
     if pairs is None:
         return
 
+    skip = view.skip_unreadable_choice(view.unreadable_rows(configurations, pairs), len(pairs))
     summary_box = st.container()
     tabs = st.tabs([f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)])
     results = []
@@ -39,7 +40,7 @@ def page() -> None:
         with tab:
             threshold = view.threshold_input(configured.spec)
             try:
-                result = view.test_configuration(configured, pairs, threshold)
+                result = view.test_configuration(configured, pairs, threshold, skip)
             except EmbedLabError as error:
                 st.error(str(error), icon="⚠️")
                 continue

@@ -15,7 +15,7 @@ from components.services import get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
-from embedlab.tasks.negtest import bundled_suite, renumbered, run_negtest
+from embedlab.tasks.negtest import bundled_suite, check_labelled, renumbered, run_negtest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "negative_tests.py")
@@ -251,3 +251,62 @@ def test_a_threshold_survives_a_page_switch():
     assert not at.exception, at.exception
     assert at.number_input(key=box).value == 0.5
     assert summary(at).iloc[1].threshold == 0.5
+
+
+# ---------------------------------------------------------------- issue 11: noise and unreadable text
+
+
+def shown_cells(element) -> pd.DataFrame:
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(element.proto.arrow_data.styler.display_values)
+
+
+def test_a_noise_configuration_shows_an_undefined_auc_with_its_reason(app):
+    app.selectbox(key="negtest.raw.layers").set_value("2").run()  # CLS at layer 2: every cosine 0.99999x
+    assert not app.exception, app.exception
+    assert app.session_state[state.RAW_SPEC] == EmbedSpec(MODEL, "cls", "2")
+    auc = next(m for m in app.metric if m.label == "ROC AUC")
+    assert auc.value == "undefined" and auc.delta == "noise"
+    assert "float32 rounding noise" in auc.help
+    assert any("float32 rounding noise" in warning.value for warning in app.warning)
+    table = next(frame for frame in app.dataframe if "auc" in frame.value.columns)
+    cells = shown_cells(table)
+    columns = list(table.value.columns)
+    assert cells.iloc[0].iloc[columns.index("auc")] == "undefined"
+    assert "float32 rounding noise" in table.value.iloc[0]["note"]
+    assert cells.iloc[1].iloc[columns.index("auc")] == f"{table.value.iloc[1]['auc']:.3f}"  # the trained model
+    assert "nan" not in cells.to_string().lower()
+
+
+def test_pairs_the_model_cannot_read_are_counted_noted_and_can_be_left_out():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    suite = at.session_state[state.NEGTEST_PAIRS]
+    pairs = check_labelled(suite).pairs
+    encoder = get_encoder(MODEL)
+    unreadable = run_negtest(encoder, EmbedSpec(MODEL, "model"), pairs).unreadable
+    assert set(unreadable) <= {row for row in suite.index if suite.at[row, "category"] == "chinese"}
+    assert len(unreadable) == 7  # 7 of the 8 Chinese pairs are mostly [UNK] for its English vocabulary
+    warning = next(w.value for w in at.warning if "cannot read" in w.value)
+    assert f"**{MODEL}**: 7 of {len(suite)}" in warning
+    trained_failures = failure_tables(at)[-1]
+    cat = trained_failures[trained_failures.sentence1 == "猫在追狗。"]  # cosine 1.000, a "role reversal failure"
+    assert len(cat) == 1 and "this model does not read this script" in cat.iloc[0]["note"]
+    assert summary(at)["left_out"].tolist() == [0, 0]
+
+    at.checkbox(key=state.NEGTEST_SKIP_WIDGET).check().run()
+    assert not at.exception, at.exception
+    assert summary(at)["left_out"].tolist() == [7, 7]
+    for failures in failure_tables(at):
+        assert not set(failures["row"]) & set(unreadable)
+    expected = run_negtest(encoder, EmbedSpec(MODEL, "model"), pairs, skip_unreadable=True)
+    assert summary(at).iloc[1]["auc"] == pytest.approx(expected.auc, abs=1e-9)
+
+    at.switch_page("app_pages/compare.py").run()
+    assert state.NEGTEST_SKIP_WIDGET not in at.session_state
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    assert at.checkbox(key=state.NEGTEST_SKIP_WIDGET).value is True
+    assert summary(at)["left_out"].tolist() == [7, 7]
