@@ -18,6 +18,8 @@ from components.projection_view import (
     sentence_source,
     settings_panel,
     start_umap_warmup,
+    unreadable_marks,
+    unreadable_warning,
     wait_for_umap,
 )
 from components.services import baseline, encode_unseen
@@ -42,7 +44,12 @@ def agreement_metric(sentences: SentenceSet, configured: Configured) -> None:
     )
 
 
-def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict[str, Projection]) -> None:
+def plots(
+    sentences: SentenceSet,
+    configured: dict[str, Configured],
+    shown: dict[str, Projection],
+    marks: dict[str, list[str]],
+) -> None:
     query = search_box()
     highlight = matches(sentences.sentences, query)
     if query.strip():
@@ -62,7 +69,14 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
                 neighbours = tuple(neighbour_table(sentences.sentences, sentences.labels, vectors, picked, k)["index"])
             title = f"{side.capitalize()} · {configured[side].spec.label} · {result.method.upper()}"
             figure = projection_figure(
-                result.coords, sentences.sentences, sentences.labels, title, highlight, picked, neighbours
+                result.coords,
+                sentences.sentences,
+                sentences.labels,
+                title,
+                highlight,
+                picked,
+                neighbours,
+                marks[side],
             )
             st.plotly_chart(figure, key=state.widget_key(state.PROJECTION, f"plot.{side}"))
             if result.note:
@@ -70,7 +84,7 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
     st.caption(APPROXIMATE_NOTE)
 
 
-def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -> None:
+def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured], marks: dict[str, list[str]]) -> None:
     st.subheader("Nearest neighbours, raw and trained")
     st.caption(
         "By cosine in the original embedding space, not from the picture. Where the two lists differ is the lesson."
@@ -85,10 +99,25 @@ def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -
     columns = st.columns(2, gap="large")
     for column, side in zip(columns, SIDES, strict=True):
         other = set(tables[SIDES[1 - SIDES.index(side)]]["index"])
-        table = tables[side].assign(**{"in both": [i in other for i in tables[side]["index"]]})
+        table = tables[side].assign(
+            **{
+                "in both": [i in other for i in tables[side]["index"]],
+                "note": [marks[side][i] for i in tables[side]["index"]],
+            }
+        )
+        noted = bool(table["note"].any() or marks[side][index])
         with column:
             st.markdown(f"**{side.capitalize()}** · {configured[side].spec.label}")
-            columns_shown = ["rank", "cosine", "in both", *(["label"] if sentences.has_labels else []), "sentence"]
+            if marks[side][index]:
+                st.warning(f"The picked sentence: {marks[side][index]}; its neighbours mean nothing.", icon="🔤")
+            columns_shown = [
+                "rank",
+                "cosine",
+                "in both",
+                *(["label"] if sentences.has_labels else []),
+                "sentence",
+                *(["note"] if noted else []),
+            ]
             st.dataframe(
                 table[columns_shown],
                 hide_index=True,
@@ -98,6 +127,7 @@ def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -
                     "cosine": st.column_config.NumberColumn("cosine", format="%.3f"),
                     "in both": st.column_config.CheckboxColumn("in both", help="Also in the other list"),
                     "sentence": st.column_config.TextColumn("sentence", width="large"),
+                    "note": st.column_config.TextColumn("note", help="The model cannot read this sentence"),
                 },
             )
             try:
@@ -150,8 +180,10 @@ def page() -> None:
         st.error(str(error), icon="⚠️")
         return
 
-    plots(sentences, configured, shown)
-    neighbour_lists(sentences, configured)
+    marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
+    unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
+    plots(sentences, configured, shown, marks)
+    neighbour_lists(sentences, configured, marks)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)

@@ -271,6 +271,7 @@ def projection_figure(
     highlight: npt.NDArray[np.bool_] | None = None,
     picked: int | None = None,
     neighbours: Sequence[int] = (),
+    marks: Sequence[str] | None = None,
 ) -> go.Figure:
     """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
 
@@ -278,11 +279,19 @@ def projection_figure(
         coords: (n, 2|3) coordinates; row i is sentences[i].
         highlight: (n,) bool, search matches: drawn on top, everything else faded.
         picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
+        marks: (n,) per sentence "" or a warning added to its hover (a text the model cannot read).
     """
     coords = np.asarray(coords, dtype=np.float64)
     three_d = coords.shape[1] == 3
     n = len(coords)
-    hover = np.array([_hover_text(sentence) for sentence in sentences], dtype=object)
+    marks = marks if marks is not None else [""] * n
+    hover = np.array(
+        [
+            _hover_text(sentence) + (f"<br><b>⚠ {html.escape(mark)}: its place means nothing</b>" if mark else "")
+            for sentence, mark in zip(sentences, marks, strict=True)
+        ],
+        dtype=object,
+    )
     label_array = np.array(list(labels), dtype=object)
     colors = label_colors(labels)
     searching = highlight is not None and bool(highlight.any())
