@@ -409,8 +409,9 @@ def small_sts_file(tmp_path_factory) -> Path:
 def test_eval_grid_json(session_encoder, small_sts_file, capsys, packaged_model):
     assert cli.main(["eval", str(small_sts_file), "--model", M, "--grid", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"model", "n_pairs", "results"}
+    assert set(result) == {"model", "n_pairs", "results", "unreadable_pairs", "unreadable_left_out"}
     assert result["model"] == M and result["n_pairs"] == 40
+    assert result["unreadable_pairs"] == 0 and result["unreadable_left_out"] is False  # English benchmark pairs
     for row in result["results"]:  # "reason" exactly where the numbers are null
         assert set(row) - {"reason"} == {"pooling", "layers", "post", "spearman", "pearson"}
         assert ("reason" in row) == (row["spearman"] is None) == (row["pearson"] is None)
