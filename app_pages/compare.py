@@ -74,32 +74,41 @@ def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
         )
 
 
-def score_view(scored: pd.DataFrame, pending: bool):
-    """The scored table as shown: numbers formatted, "–" in unscored cells; without the baseline columns while
-    the baselines are computed."""
-    shown = scored.drop(columns=list(BASELINE_COLUMNS)) if pending else scored
-    formats = {column: fmt for column, fmt in SCORE_FORMATS.items() if column in shown.columns}
-    return shown.style.format(formats, na_rep=NOT_SCORED)
+def score_view(scored: pd.DataFrame, pending: bool) -> pd.DataFrame:
+    """The scored table as shown: numbers as text ("0.912", "+0.105", "–" in an unscored cell); without the
+    baseline columns while the baselines are computed.
+
+    Text, because the browser's grid draws an empty number cell as "None" whatever a Styler says (checked in
+    Chromium with Streamlit 1.67); percentiles are left-padded with spaces so that they still sort.
+    """
+    shown = scored.drop(columns=list(BASELINE_COLUMNS)) if pending else scored.copy()
+    for column, fmt in SCORE_FORMATS.items():
+        if column in shown.columns:
+            width = 3 if column.endswith("percentile") else 0
+            shown[column] = [NOT_SCORED if pd.isna(v) else fmt.format(v).rjust(width) for v in shown[column]]
+    return shown
 
 
 def show_scores(slot, scored: pd.DataFrame, pending: bool = False) -> None:
     """The score table in its slot (the same slot is filled in again once the baselines are ready)."""
+
+    def number(label: str, help_text: str | None = None):
+        return st.column_config.TextColumn(label, help=help_text, alignment="right")
+
     slot.dataframe(
         score_view(scored, pending),
         width="stretch",
         column_config={
             "sentence1": "Sentence 1",
             "sentence2": "Sentence 2",
-            "raw_cosine": st.column_config.NumberColumn("Raw cosine"),
-            "raw_percentile": st.column_config.NumberColumn("Raw percentile", help=PERCENTILE_HELP),
-            "raw_typical": st.column_config.NumberColumn(
-                "Raw typical", help="Mean cosine of random pairs, same configuration"
-            ),
-            "raw_above_typical": st.column_config.NumberColumn("Raw − typical"),
-            "trained_cosine": st.column_config.NumberColumn("Trained cosine"),
-            "trained_percentile": st.column_config.NumberColumn("Trained percentile", help=PERCENTILE_HELP),
-            "trained_typical": st.column_config.NumberColumn("Trained typical"),
-            "trained_above_typical": st.column_config.NumberColumn("Trained − typical"),
+            "raw_cosine": number("Raw cosine"),
+            "raw_percentile": number("Raw percentile", PERCENTILE_HELP),
+            "raw_typical": number("Raw typical", "Mean cosine of random pairs, same configuration"),
+            "raw_above_typical": number("Raw − typical"),
+            "trained_cosine": number("Trained cosine"),
+            "trained_percentile": number("Trained percentile", PERCENTILE_HELP),
+            "trained_typical": number("Trained typical"),
+            "trained_above_typical": number("Trained − typical"),
             "note": "Note",
         },
     )

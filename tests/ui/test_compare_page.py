@@ -29,6 +29,20 @@ def app() -> AppTest:
     return at
 
 
+SCORE_COLUMNS = [
+    f"{side}_{name}" for side in ("raw", "trained") for name in ("cosine", "percentile", "typical", "above_typical")
+]
+
+
+def numbers(shown: pd.DataFrame) -> pd.DataFrame:
+    """The score table's text cells ("0.912", "–") read back as numbers (NaN where "–")."""
+    frame = shown.copy()
+    for column in SCORE_COLUMNS:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column].str.strip().replace("–", np.nan))
+    return frame
+
+
 def metric(at: AppTest, prefix: str):
     return next(m for m in at.metric if m.label.startswith(prefix))
 
@@ -88,7 +102,7 @@ def test_empty_cell_marks_the_row_only(app):
     assert any("Row 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
     table = app.session_state[state.PAIRS]
     assert table.at[2, "sentence2"] == "   " and table.at[1, "sentence1"] == "What is your age?"
-    scored = app.dataframe[-1].value
+    scored = numbers(app.dataframe[-1].value)
     assert np.isnan(scored.loc[2, "raw_cosine"]) and "empty sentence 2" in scored.loc[2, "note"]
     assert not np.isnan(scored.loc[1, "raw_cosine"])
 
@@ -203,7 +217,7 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     table = app.session_state[state.PAIRS]
     assert list(table.index) == [1, 2, 4, 5, 6]  # the labels the editor shows
     assert any("Row 5: an empty sentence" in info.value for info in app.info)
-    scored = app.dataframe[-1].value
+    scored = numbers(app.dataframe[-1].value)
     assert list(scored.index) == [1, 2, 4, 5, 6]
     assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
     assert scored.loc[4, "sentence1"] == "The museum is open on Sundays."
@@ -225,13 +239,6 @@ def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch)
 # ---------------------------------------------------------------- issue 11: trust in what the page shows
 
 
-def shown_cells(element) -> pd.DataFrame:
-    """The cells as the browser shows them (the table's Styler display values), not the data behind them."""
-    from streamlit import dataframe_util
-
-    return dataframe_util.convert_arrow_bytes_to_pandas_df(element.proto.arrow_data.styler.display_values)
-
-
 def score_table(at: AppTest):
     return next(frame for frame in at.dataframe if "raw_cosine" in frame.value.columns)
 
@@ -244,26 +251,26 @@ def test_an_empty_sentence_shows_a_dash_not_none(app):
     }
     app.run()
     assert not app.exception
-    table = score_table(app)
-    cells = shown_cells(table)
-    columns = list(table.value.columns)
-    second = cells.iloc[1]  # row 2: the display values are positional
-    for column in ("raw_cosine", "raw_percentile", "trained_cosine", "trained_above_typical"):
-        assert second.iloc[columns.index(column)] == "–"
-    assert "None" not in cells.to_string()
-    assert cells.iloc[0].iloc[columns.index("raw_cosine")] == f"{table.value.loc[1, 'raw_cosine']:.3f}"
+    # The browser's grid draws an empty number cell as "None" (seen in Chromium): the page shows text cells.
+    cells = score_table(app).value
+    assert all(cells[column].map(type).eq(str).all() for column in SCORE_COLUMNS)
+    own = [column for column in SCORE_COLUMNS if not column.endswith("_typical")]  # typical: the configuration's
+    assert cells.loc[2, own].eq("–").all()
+    assert cells.loc[1, "raw_cosine"] == f"{numbers(cells).loc[1, 'raw_cosine']:.3f}"
+    assert not cells.loc[1, SCORE_COLUMNS].eq("–").any()
+    assert "None" not in cells.to_string() and "nan" not in cells.to_string()
 
 
 def test_scores_come_with_their_baselines_and_match_the_engine(app, packaged_model):
     from embedlab.embedding.scoring import random_pair_baseline
 
-    scored = score_table(app).value
+    scored = numbers(score_table(app).value)
     encoder = Encoder(packaged_model)
     pairs = list(zip(scored.sentence1, scored.sentence2, strict=True))
     raw_spec, trained_spec = EmbedSpec(MODEL, "cls", "-1"), EmbedSpec(MODEL, "model")
-    np.testing.assert_allclose(scored.raw_cosine, pair_cosines(encoder, pairs, raw_spec), atol=1e-5)
-    np.testing.assert_allclose(scored.trained_cosine, pair_cosines(encoder, pairs, trained_spec), atol=1e-5)
-    assert scored.raw_typical.iloc[0] == pytest.approx(random_pair_baseline(encoder, raw_spec).mean, abs=1e-5)
+    np.testing.assert_allclose(scored.raw_cosine, pair_cosines(encoder, pairs, raw_spec), atol=5e-4)  # 3 decimals
+    np.testing.assert_allclose(scored.trained_cosine, pair_cosines(encoder, pairs, trained_spec), atol=5e-4)
+    assert scored.raw_typical.iloc[0] == pytest.approx(random_pair_baseline(encoder, raw_spec).mean, abs=5e-4)
     assert scored.trained_typical.notna().all() and scored.trained_percentile.between(0, 100).all()
 
 
@@ -280,7 +287,7 @@ def test_scores_do_not_wait_for_the_baselines(monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert any("baselines are not ready" in error.value for error in at.error)
-    shown = score_table(at).value
+    shown = numbers(score_table(at).value)
     assert shown.raw_cosine.notna().all() and shown.trained_cosine.notna().all()
     assert "raw_typical" not in shown.columns  # filled in only once the baselines are ready
 
