@@ -365,16 +365,17 @@ def _percentile(result: NegTestResult) -> float:
 
 def summary(results: list[NegTestResult]) -> None:
     table = summary_table(results).assign(
+        auc=[auc_text(result) for result in results],  # text: the grid would draw a NaN as "None"
         note=[result.auc_reason or "" for result in results],
         left_out=[len(result.left_out) for result in results],
     )
     st.dataframe(
-        table.style.format("{:.3f}", subset=["auc"], na_rep="undefined"),
+        table,
         hide_index=True,
         width="stretch",
         column_config={
             "configuration": st.column_config.TextColumn("Configuration", width="large"),
-            "auc": st.column_config.NumberColumn("ROC AUC", help="'undefined': see the note"),
+            "auc": st.column_config.TextColumn("ROC AUC", help="'undefined': see the note", alignment="right"),
             "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
             "threshold_how": "Threshold chosen by",
             "failures": "Failures",
