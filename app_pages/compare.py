@@ -7,17 +7,42 @@ import streamlit as st
 
 from components import state
 from components.config import Configured, config_panels
-from components.figures import cosine_bars, layer_chart
+from components.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
 from components.presentation import present
 from components.services import baseline, encode_unseen, layer_baseline_table
 from components.uploads import show_flash
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
-from embedlab.embedding.scoring import layer_profile, percentile_text
+from embedlab.embedding.readability import pair_readability
+from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import MAX_PAIRS, check_pairs, compare_table, score_rows
 
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
+PENDING = Baseline(mean=float("nan"), p95=float("nan"), n_pairs=0)  # scores shown before the baselines are ready
+NOT_SCORED = "–"  # what an unscored cell shows (an empty sentence), never "None"
+BASELINE_COLUMNS = (
+    "raw_percentile",
+    "raw_typical",
+    "raw_above_typical",
+    "trained_percentile",
+    "trained_typical",
+    "trained_above_typical",
+)
+SCORE_FORMATS = {
+    "raw_cosine": "{:.3f}",
+    "raw_percentile": "{:.0f}",
+    "raw_typical": "{:.3f}",
+    "raw_above_typical": "{:+.3f}",
+    "trained_cosine": "{:.3f}",
+    "trained_percentile": "{:.0f}",
+    "trained_typical": "{:.3f}",
+    "trained_above_typical": "{:+.3f}",
+}
+SESSION_NOTE = (
+    "This table lives in this browser tab's session: it survives switching pages, not a reload or a closed tab. "
+    "To keep it, use **Download with scores** below (upload the file to bring it back)."
+)
 
 
 def score_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...]):
@@ -50,28 +75,47 @@ def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
         )
 
 
-def results(table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured):
-    st.dataframe(
-        scored,
+def score_view(scored: pd.DataFrame, pending: bool) -> pd.DataFrame:
+    """The scored table as shown: numbers as text ("0.912", "+0.105", "–" in an unscored cell); without the
+    baseline columns while the baselines are computed.
+
+    Text, because the browser's grid draws an empty number cell as "None" whatever a Styler says (checked in
+    Chromium with Streamlit 1.67); percentiles are left-padded with spaces so that they still sort.
+    """
+    shown = scored.drop(columns=list(BASELINE_COLUMNS)) if pending else scored.copy()
+    for column, fmt in SCORE_FORMATS.items():
+        if column in shown.columns:
+            width = 3 if column.endswith("percentile") else 0
+            shown[column] = [NOT_SCORED if pd.isna(v) else fmt.format(v).rjust(width) for v in shown[column]]
+    return shown
+
+
+def show_scores(slot, scored: pd.DataFrame, pending: bool = False) -> None:
+    """The score table in its slot (the same slot is filled in again once the baselines are ready)."""
+
+    def number(label: str, help_text: str | None = None):
+        return st.column_config.TextColumn(label, help=help_text, alignment="right")
+
+    slot.dataframe(
+        score_view(scored, pending),
         width="stretch",
         column_config={
             "sentence1": "Sentence 1",
             "sentence2": "Sentence 2",
-            "raw_cosine": st.column_config.NumberColumn("Raw cosine", format="%.3f"),
-            "raw_percentile": st.column_config.NumberColumn("Raw percentile", format="%.0f", help=PERCENTILE_HELP),
-            "raw_typical": st.column_config.NumberColumn(
-                "Raw typical", format="%.3f", help="Mean cosine of random pairs, same configuration"
-            ),
-            "raw_above_typical": st.column_config.NumberColumn("Raw − typical", format="%+.3f"),
-            "trained_cosine": st.column_config.NumberColumn("Trained cosine", format="%.3f"),
-            "trained_percentile": st.column_config.NumberColumn(
-                "Trained percentile", format="%.0f", help=PERCENTILE_HELP
-            ),
-            "trained_typical": st.column_config.NumberColumn("Trained typical", format="%.3f"),
-            "trained_above_typical": st.column_config.NumberColumn("Trained − typical", format="%+.3f"),
+            "raw_cosine": number("Raw cosine"),
+            "raw_percentile": number("Raw percentile", PERCENTILE_HELP),
+            "raw_typical": number("Raw typical", "Mean cosine of random pairs, same configuration"),
+            "raw_above_typical": number("Raw − typical"),
+            "trained_cosine": number("Trained cosine"),
+            "trained_percentile": number("Trained percentile", PERCENTILE_HELP),
+            "trained_typical": number("Trained typical"),
+            "trained_above_typical": number("Trained − typical"),
             "note": "Note",
         },
     )
+
+
+def results(scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured) -> None:
     if rows:
         st.plotly_chart(
             present(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
@@ -110,19 +154,30 @@ def selected_pair(
         f"**{line.raw_cosine:.2f}** raw, typical for this configuration: {line.raw_typical:.2f} · "
         f"**{line.trained_cosine:.2f}** trained, typical: {line.trained_typical:.2f}"
     )
-    if line.note:
+    pair = (table.at[row, "sentence1"], table.at[row, "sentence2"])
+    unreadable = {
+        configured.spec.model: pair_readability(configured.encoder, [pair])[0][2] for configured in (raw, trained)
+    }
+    for model, note in unreadable.items():
+        if note:
+            st.warning(f"**{model}**: {note}", icon="🔤")
+    if line.note and not any(unreadable.values()):
         st.caption(f"Note: {line.note}")
-    profile = layer_profile(raw.encoder, table.at[row, "sentence1"], table.at[row, "sentence2"])
+    profile = layer_profile(raw.encoder, *pair)
+    typical = layer_baseline_table(raw.spec.model)
     st.plotly_chart(
         present(
             layer_chart(
                 profile,
-                layer_baseline_table(raw.spec.model),
+                typical,
                 float(line.trained_cosine),
                 f"Which layer? {raw.spec.model}: cosine of {row_list([row])} at every layer (dotted: random pairs)",
             )
         )
     )
+    noise = noisy_layers_text(typical)
+    if noise:
+        st.caption(f"Hollow grey markers: {noise}")
     st.caption(
         "A layer is useful when the solid line stands well above its dotted line (random pairs), "
         "not when the cosine is merely high."
@@ -154,24 +209,27 @@ def page() -> None:
     if blank:
         st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
 
+    st.caption(SESSION_NOTE)
+
     scored = None
+    slot = st.empty()
     if check.scorable:
-        try:
-            with st.spinner("Random-pair baselines (first time for a configuration)…"):
+        try:  # the scores first: a new model's random-pair baselines take a while, the pairs only a moment
+            raw_scores = score_with_progress(raw, table, check.scorable)
+            trained_scores = score_with_progress(trained, table, check.scorable)
+            show_scores(slot, compare_table(table, check, (*raw_scores, PENDING), (*trained_scores, PENDING)), True)
+            with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
                 raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
-            scored = compare_table(
-                table,
-                check,
-                (*score_with_progress(raw, table, check.scorable), raw_baseline),
-                (*score_with_progress(trained, table, check.scorable), trained_baseline),
-            )
+            scored = compare_table(table, check, (*raw_scores, raw_baseline), (*trained_scores, trained_baseline))
+            show_scores(slot, scored)
         except EmbedLabError as error:
             st.error(str(error), icon="⚠️")
     table_tools(table, scored)
     if scored is None:
-        st.info("Type or paste a pair above to see its scores.")
+        if not check.scorable:
+            st.info("Type or paste a pair above to see its scores.")
         return
-    results(table, scored, check.scorable, raw, trained)
+    results(scored, check.scorable, raw, trained)
     selected_pair(table, scored, check.scorable, raw, trained)
 
 

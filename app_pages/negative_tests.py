@@ -32,14 +32,19 @@ def page() -> None:
     if pairs is None:
         return
 
+    with st.container():  # always there, so the tabs below keep their place when the warning comes and goes
+        skip = view.skip_unreadable_choice(view.unreadable_rows(configurations, pairs), len(pairs))
     summary_box = st.container()
-    tabs = st.tabs([f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)])
+    tabs = st.tabs(
+        [f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)],
+        key=state.widget_key(state.NEGTEST, "tabs"),  # keeps the open tab when the page above it changes
+    )
     results = []
     for index, (tab, configured) in enumerate(zip(tabs, configurations, strict=True)):
         with tab:
             threshold = view.threshold_input(configured.spec)
             try:
-                result = view.test_configuration(configured, pairs, threshold)
+                result = view.test_configuration(configured, pairs, threshold, skip)
             except EmbedLabError as error:
                 st.error(str(error), icon="⚠️")
                 continue

@@ -19,6 +19,8 @@ from components.projection_view import (
     sentence_source,
     settings_panel,
     start_umap_warmup,
+    unreadable_marks,
+    unreadable_warning,
     wait_for_umap,
 )
 from components.services import baseline, encode_unseen
@@ -43,7 +45,12 @@ def agreement_metric(sentences: SentenceSet, configured: Configured) -> None:
     )
 
 
-def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict[str, Projection]) -> None:
+def plots(
+    sentences: SentenceSet,
+    configured: dict[str, Configured],
+    shown: dict[str, Projection],
+    marks: dict[str, list[str]],
+) -> None:
     query = search_box()
     highlight = matches(sentences.sentences, query)
     if query.strip():
@@ -63,7 +70,14 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
                 neighbours = tuple(neighbour_table(sentences.sentences, sentences.labels, vectors, picked, k)["index"])
             title = f"{side.capitalize()} · {configured[side].spec.label} · {result.method.upper()}"
             figure = projection_figure(
-                result.coords, sentences.sentences, sentences.labels, title, highlight, picked, neighbours
+                result.coords,
+                sentences.sentences,
+                sentences.labels,
+                title,
+                highlight,
+                picked,
+                neighbours,
+                marks[side],
             )
             st.plotly_chart(present(figure), key=state.widget_key(state.PROJECTION, f"plot.{side}"))
             if result.note:
@@ -71,7 +85,7 @@ def plots(sentences: SentenceSet, configured: dict[str, Configured], shown: dict
     st.caption(APPROXIMATE_NOTE)
 
 
-def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -> None:
+def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured], marks: dict[str, list[str]]) -> None:
     st.subheader("Nearest neighbours, raw and trained")
     st.caption(
         "By cosine in the original embedding space, not from the picture. Where the two lists differ is the lesson."
@@ -86,10 +100,25 @@ def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -
     columns = st.columns(2, gap="large")
     for column, side in zip(columns, SIDES, strict=True):
         other = set(tables[SIDES[1 - SIDES.index(side)]]["index"])
-        table = tables[side].assign(**{"in both": [i in other for i in tables[side]["index"]]})
+        table = tables[side].assign(
+            **{
+                "in both": [i in other for i in tables[side]["index"]],
+                "note": [marks[side][i] for i in tables[side]["index"]],
+            }
+        )
+        noted = bool(table["note"].any() or marks[side][index])
         with column:
             st.markdown(f"**{side.capitalize()}** · {configured[side].spec.label}")
-            columns_shown = ["rank", "cosine", "in both", *(["label"] if sentences.has_labels else []), "sentence"]
+            if marks[side][index]:
+                st.warning(f"The picked sentence: {marks[side][index]}; its neighbours mean nothing.", icon="🔤")
+            columns_shown = [
+                "rank",
+                "cosine",
+                "in both",
+                *(["label"] if sentences.has_labels else []),
+                "sentence",
+                *(["note"] if noted else []),
+            ]
             st.dataframe(
                 table[columns_shown],
                 hide_index=True,
@@ -99,6 +128,7 @@ def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured]) -
                     "cosine": st.column_config.NumberColumn("cosine", format="%.3f"),
                     "in both": st.column_config.CheckboxColumn("in both", help="Also in the other list"),
                     "sentence": st.column_config.TextColumn("sentence", width="large"),
+                    "note": st.column_config.TextColumn("note", help="The model cannot read this sentence"),
                 },
             )
             try:
@@ -151,8 +181,10 @@ def page() -> None:
         st.error(str(error), icon="⚠️")
         return
 
-    plots(sentences, configured, shown)
-    neighbour_lists(sentences, configured)
+    marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
+    unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
+    plots(sentences, configured, shown, marks)
+    neighbour_lists(sentences, configured, marks)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from embedlab.data.pairtable import row_list
+from embedlab.embedding.precision import NOISE_STD
 from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.tasks.negtest import NegTestResult
 from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, describe_row, rank_gaps
@@ -72,8 +73,59 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
     return figure
 
 
+NOISE_COLOR = "#868e96"  # grey: a configuration whose cosines are float32 noise (embedlab.embedding.precision)
+NOISE_FILL = "#dee2e6"  # heatmap cells of undefined configurations
+POOLING_NAMES = {"cls": "CLS", "mean": "mean", "max": "max"}
+
+
+def _noise_column(typical: pd.DataFrame, pooling: str) -> pd.Series:
+    """Per layer, why the random-pair cosines of ``pooling`` are noise ("" where they vary enough)."""
+    column = f"{pooling}_noise"
+    if column not in typical.columns:
+        return pd.Series([""] * len(typical), index=typical.index)
+    return typical[column].fillna("").astype(str)
+
+
+def _layer_ranges(layers: Sequence[int]) -> str:
+    """[0, 1, 2, 3, 5] -> "layers 0-3 and 5"; [4] -> "layer 4"."""
+    runs: list[list[int]] = []
+    for layer in sorted(layers):
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    parts = [f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"{'layer' if len(layers) == 1 else 'layers'} {listed}"
+
+
+def noisy_layers_text(typical: pd.DataFrame) -> str:
+    """One sentence per pooling whose random-pair cosines are float32 noise at some layers, "" when none are.
+
+    Example: "CLS at layers 0-3: every random-pair cosine is 0.99999x: the ranking is noise (float32 rounding,
+    spread below 1e-05)."
+    """
+    sentences = []
+    for pooling in RAW_POOLINGS:
+        noisy = _noise_column(typical, pooling) != ""
+        if not noisy.any():
+            continue
+        layers = [int(layer) for layer in typical.layer[noisy]]
+        low = float(typical[pooling][noisy].min())
+        sentences.append(
+            f"{POOLING_NAMES[pooling]} at {_layer_ranges(layers)}: every random-pair cosine is {low:.5f} or more, "
+            f"with a spread below {NOISE_STD:.0e}: float32 rounding noise, so the ranking of pairs there is noise."
+        )
+    return " ".join(sentences)
+
+
 def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: float | None, title: str) -> go.Figure:
-    """Cosine of one pair by layer for cls, mean and max, each with its dotted random-pair mean."""
+    """Cosine of one pair by layer for cls, mean and max, each with its dotted random-pair mean.
+
+    Layers where a pooling's random-pair cosines are float32 noise (``typical``'s ``<pooling>_noise`` set, from
+    ``embedlab.embedding.scoring.layer_baselines``) get a hollow grey marker whose hover gives the reason: the
+    pair's cosine there ranks nothing.
+    """
     figure = go.Figure()
     for pooling, color in POOLING_COLORS.items():
         figure.add_scatter(
@@ -93,6 +145,20 @@ def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: fl
             opacity=0.7,
             hovertemplate="layer %{x}: random pairs %{y:.3f}<extra>" + pooling + "</extra>",
         )
+        reasons = _noise_column(typical, pooling)
+        noisy = (reasons != "").to_numpy()
+        if noisy.any():
+            layers = typical.layer.to_numpy()[noisy]
+            on_profile = profile.set_index("layer")[pooling].reindex(layers)
+            figure.add_scatter(
+                x=[int(layer) for layer in layers],
+                y=[float(value) for value in on_profile],
+                mode="markers",
+                name=f"{pooling}: noise",
+                marker={"symbol": "circle-open", "size": 14, "color": NOISE_COLOR, "line": {"width": 2}},
+                customdata=[_hover_text(reason, 60) for reason in reasons[noisy]],
+                hovertemplate="layer %{x}: %{y:.5f}<br><b>noise</b>: %{customdata}<extra>" + pooling + "</extra>",
+            )
     if trained_cosine is not None:
         figure.add_hline(
             y=trained_cosine,
@@ -205,6 +271,7 @@ def projection_figure(
     highlight: npt.NDArray[np.bool_] | None = None,
     picked: int | None = None,
     neighbours: Sequence[int] = (),
+    marks: Sequence[str] | None = None,
 ) -> go.Figure:
     """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
 
@@ -212,11 +279,19 @@ def projection_figure(
         coords: (n, 2|3) coordinates; row i is sentences[i].
         highlight: (n,) bool, search matches: drawn on top, everything else faded.
         picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
+        marks: (n,) per sentence "" or a warning added to its hover (a text the model cannot read).
     """
     coords = np.asarray(coords, dtype=np.float64)
     three_d = coords.shape[1] == 3
     n = len(coords)
-    hover = np.array([_hover_text(sentence) for sentence in sentences], dtype=object)
+    marks = marks if marks is not None else [""] * n
+    hover = np.array(
+        [
+            _hover_text(sentence) + (f"<br><b>⚠ {html.escape(mark)}: its place means nothing</b>" if mark else "")
+            for sentence, mark in zip(sentences, marks, strict=True)
+        ],
+        dtype=object,
+    )
     label_array = np.array(list(labels), dtype=object)
     colors = label_colors(labels)
     searching = highlight is not None and bool(highlight.any())
@@ -318,8 +393,17 @@ def _layer_label(layers: str) -> str:
     return f"layer {layers}"
 
 
+def undefined_kind(note: str) -> str:
+    """Cell word for an undefined configuration: "constant" (every cosine the same) or "noise" (float32 rounding)."""
+    return "constant" if note == UNDEFINED else "noise"
+
+
 def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
-    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed."""
+    """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed.
+
+    Undefined cells (every cosine the same, or float32 noise: the table's ``note``) are drawn grey, labelled
+    "constant" or "noise", with the reason on hover; the box never lands on them.
+    """
     table = evaluation.table
     raw = table[table.pooling.isin(RAW_POOLINGS)]
     if "post" in raw.columns:
@@ -328,8 +412,22 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
         index=layer_order, columns=list(RAW_POOLINGS)
     )
+    notes = (
+        raw.pivot(index="layers", columns="pooling", values="note")
+        .reindex(index=layer_order, columns=list(RAW_POOLINGS))
+        .fillna("")
+        .to_numpy(dtype=object)
+    )
     values = grid.to_numpy(dtype=float)
-    text = [["undefined" if np.isnan(v) else f"{v:.1f}" for v in line] for line in values]
+    undefined = np.isnan(values)
+    text = [
+        [undefined_kind(note) if np.isnan(v) else f"{v:.1f}" for v, note in zip(line, note_line, strict=True)]
+        for line, note_line in zip(values, notes, strict=True)
+    ]
+    hover = [
+        [_hover_text(note or UNDEFINED, 60) if np.isnan(v) else "" for v, note in zip(line, note_line, strict=True)]
+        for line, note_line in zip(values, notes, strict=True)
+    ]
     labels = [_layer_label(layers) for layers in layer_order]
     figure = go.Figure(
         go.Heatmap(
@@ -344,7 +442,23 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
             hovertemplate="%{x} · %{y}: %{text}<extra></extra>",
         )
     )
-    if not np.isnan(values).all():
+    if undefined.any():
+        figure.add_heatmap(
+            z=np.where(undefined, 1.0, np.nan),
+            x=list(RAW_POOLINGS),
+            y=labels,
+            text=text,
+            customdata=hover,
+            texttemplate="<i>%{text}</i>",
+            textfont={"size": 12, "color": "#343a40"},
+            colorscale=[[0, NOISE_FILL], [1, NOISE_FILL]],
+            showscale=False,
+            name="undefined",
+            hovertemplate="%{x} · %{y}: <b>%{text}</b><br>%{customdata}<extra></extra>",
+            xgap=2,
+            ygap=2,
+        )
+    if not undefined.all():
         best_row, best_col = np.unravel_index(np.nanargmax(values), values.shape)
         figure.add_shape(
             type="rect",
@@ -372,7 +486,7 @@ def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.F
     gap = rank_gaps(evaluation, row)
     hover = [f"{a}<br>{b}" for a, b in zip(pairs.sentence1, pairs.sentence2, strict=True)]
     value = evaluation.table.spearman.iloc[row]
-    shown = UNDEFINED if np.isnan(value) else f"Spearman {value:.2f}"
+    shown = (evaluation.table.note.iloc[row] or UNDEFINED) if np.isnan(value) else f"Spearman {value:.2f}"
     figure = go.Figure(
         go.Scattergl(
             x=evaluation.gold,

@@ -16,7 +16,7 @@ import streamlit as st
 
 from components import state
 from components.config import Configured
-from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions
+from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
 from components.model_box import model_box
 from components.persistent_table import PersistentTable
 from components.presentation import present
@@ -24,7 +24,8 @@ from components.services import baseline, encode_unseen, load_encoder
 from components.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
-from embedlab.embedding.scoring import pair_cosines, percentile_text, score_percentiles
+from embedlab.embedding.readability import pair_readability
+from embedlab.embedding.scoring import percentile_text, score_percentiles
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import PACKAGED
@@ -35,10 +36,10 @@ from embedlab.tasks.negtest import (
     bundled_suite,
     check_labelled,
     editor_table,
-    judge,
     parse_labelled_text,
     renumbered,
     require_both_labels,
+    run_negtest,
     summary_table,
 )
 
@@ -209,14 +210,60 @@ def distinct(configurations: list[Configured]) -> list[Configured]:
 # ---------------------------------------------------------------- results
 
 
-def test_configuration(configured: Configured, pairs: pd.DataFrame, threshold: float | None) -> NegTestResult:
+def unreadable_rows(configurations: list[Configured], pairs: pd.DataFrame) -> dict[str, list]:
+    """Per model: the rows whose texts it cannot read (mostly [UNK]); encodes what it has not seen (progress bar).
+
+    The states are cached, so testing the configurations afterwards runs no model again.
+    """
+    texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+    rows: dict[str, list] = {}
+    for configured in configurations:
+        model = configured.spec.model
+        if model in rows:
+            continue
+        encode_unseen(configured.encoder, [*pairs["sentence1"], *pairs["sentence2"]], model)
+        notes = [note for _, _, note in pair_readability(configured.encoder, texts)]
+        rows[model] = [row for row, note in zip(pairs.index, notes, strict=True) if note]
+    return rows
+
+
+def skip_unreadable_choice(unreadable: dict[str, list], n_pairs: int) -> bool:
+    """Say how many pairs each model cannot read and offer to leave them out (remembered across pages).
+
+    Returns:
+        True to leave them out of the AUC, the threshold and the failures; False when none is affected.
+    """
+    affected = {model: rows for model, rows in unreadable.items() if rows}
+    if not affected:
+        return False
+    counts = "; ".join(f"**{model}**: {len(rows)} of {n_pairs} ({row_list(rows)})" for model, rows in affected.items())
+    st.warning(
+        f"Pairs with a text the model cannot read (half or more of its tokens are [UNK]): {counts}. Their "
+        "cosines are meaningless, so passing or failing them says nothing; the failures table notes them.",
+        icon="🔤",
+    )
+    return st.checkbox(
+        "Leave out pairs the model cannot read",
+        help="Left out of the AUC, the threshold and the failures of the configurations whose model cannot read "
+        "them. The same choice holds on STS evaluation.",
+        **state.remembered(state.NEGTEST_SKIP_WIDGET, state.SKIP_UNREADABLE, False),
+    )
+
+
+def test_configuration(
+    configured: Configured, pairs: pd.DataFrame, threshold: float | None, skip_unreadable: bool = False
+) -> NegTestResult:
     """Score the pairs (progress bar only when the model must run) and judge them."""
     encoder, spec = configured.encoder, configured.spec
     encode_unseen(encoder, [*pairs["sentence1"], *pairs["sentence2"]], spec.model)
-    scores = pair_cosines(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), spec)
     with st.spinner("Random-pair baseline (first time for a configuration)…"):
         typical = baseline(spec)
-    return judge(spec, pairs, scores, threshold, typical)
+    return run_negtest(encoder, spec, pairs, threshold, typical, skip_unreadable=skip_unreadable)
+
+
+def auc_text(result: NegTestResult) -> str:
+    """The AUC as shown: three decimals, or "undefined" (never "nan")."""
+    return "undefined" if result.auc_reason else f"{result.auc:.3f}"
 
 
 def threshold_input(spec: EmbedSpec) -> float | None:
@@ -239,7 +286,15 @@ def show_result(result: NegTestResult, color: str) -> None:
     """Verdict, numbers, distribution plot, failures (worst first) and failures per category."""
     st.markdown(f"**Verdict:** {result.verdict()}")
     auc_col, threshold_col, failures_col, baseline_col = st.columns(4)
-    auc_col.metric("ROC AUC", f"{result.auc:.3f}", help="P(a should-match pair outscores a should-not one)")
+    auc_help = "P(a should-match pair outscores a should-not one)"
+    auc_col.metric(
+        "ROC AUC",
+        auc_text(result),
+        undefined_kind(result.auc_reason) if result.auc_reason else None,
+        delta_color="off",
+        delta_arrow="off",
+        help=f"{auc_help}. {result.auc_reason}" if result.auc_reason else auc_help,
+    )
     threshold_col.metric(
         "Threshold",
         f"{result.threshold:.3f}",
@@ -263,6 +318,10 @@ def show_result(result: NegTestResult, color: str) -> None:
         delta_arrow="off",
         help="Cosine of mismatched reference sentences under this configuration",
     )
+    if result.auc_reason:
+        st.warning(f"ROC AUC {result.auc_reason}.", icon="🎲")
+    if result.left_out:
+        st.caption(f"Left out ({len(result.left_out)}, the model cannot read them): {row_list(result.left_out)}.")
     st.caption(f"The threshold {result.threshold:.3f} is at the {percentile_text(_percentile(result))}.")
     st.plotly_chart(present(score_distributions(result, color)))
     st.markdown(f"**Failures, worst first** ({len(result.failures)})")
@@ -287,6 +346,9 @@ def show_result(result: NegTestResult, color: str) -> None:
                 "margin": st.column_config.NumberColumn(
                     "Wrong by", format="%.3f", help="Distance to the threshold, on the wrong side"
                 ),
+                "note": st.column_config.TextColumn(
+                    "Note", help="A text the model cannot read: its score is meaningless"
+                ),
             },
         )
     if (result.pairs["category"] != "").any():
@@ -303,13 +365,18 @@ def _percentile(result: NegTestResult) -> float:
 
 
 def summary(results: list[NegTestResult]) -> None:
+    table = summary_table(results).assign(
+        auc=[auc_text(result) for result in results],  # text: the grid would draw a NaN as "None"
+        note=[result.auc_reason or "" for result in results],
+        left_out=[len(result.left_out) for result in results],
+    )
     st.dataframe(
-        summary_table(results),
+        table,
         hide_index=True,
         width="stretch",
         column_config={
             "configuration": st.column_config.TextColumn("Configuration", width="large"),
-            "auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
+            "auc": st.column_config.TextColumn("ROC AUC", help="'undefined': see the note", alignment="right"),
             "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
             "threshold_how": "Threshold chosen by",
             "failures": "Failures",
@@ -318,6 +385,10 @@ def summary(results: list[NegTestResult]) -> None:
             "accuracy": st.column_config.NumberColumn("Accuracy", format="%.2f"),
             "baseline_mean": st.column_config.NumberColumn("Random pairs: mean", format="%.3f"),
             "baseline_p95": st.column_config.NumberColumn("Random pairs: p95", format="%.3f"),
+            "note": st.column_config.TextColumn("Note", help="Why the ROC AUC is undefined"),
+            "left_out": st.column_config.NumberColumn(
+                "Left out", help="Pairs left out because the model cannot read them"
+            ),
         },
     )
 

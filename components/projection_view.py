@@ -23,6 +23,8 @@ from components import state
 from components.config import Configured
 from components.services import get_encoder
 from components.uploads import flash, new_upload, show_flash
+from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.readability import MULTILINGUAL_HINT, is_unreadable
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import example_pairs
@@ -138,6 +140,29 @@ def vectors_file(sentences: tuple[str, ...], spec: EmbedSpec) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------- widgets
+
+
+def unreadable_marks(encoder: Encoder, sentences: tuple[str, ...]) -> list[str]:
+    """Per sentence: "cannot read: 4 of 5 tokens are [UNK]" when the model cannot read it (mostly unknown
+    tokens, ``embedlab.embedding.readability``), else "". From the encoder's cached states: no forward pass for
+    sentences already encoded."""
+    return [
+        f"cannot read: {text.n_unknown} of {text.n_content} tokens are [UNK]" if is_unreadable(text) else ""
+        for text in encoder.states(list(sentences))
+    ]
+
+
+def unreadable_warning(marks: dict[str, list[str]], models: dict[str, str]) -> None:
+    """One warning naming how many sentences each side's model cannot read (nothing when it reads them all)."""
+    counts = {models[side]: sum(bool(mark) for mark in side_marks) for side, side_marks in marks.items()}
+    parts = [f"**{model}** cannot read {count}" for model, count in counts.items() if count]
+    if parts:
+        st.warning(
+            f"{'; '.join(parts)} of these sentences (half or more of their tokens are [UNK]): where they land and "
+            f"their neighbours mean nothing; they are marked in the hover and the neighbour lists. "
+            f"{MULTILINGUAL_HINT.capitalize()}.",
+            icon="🔤",
+        )
 
 
 def _default_text() -> str:

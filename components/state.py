@@ -105,6 +105,13 @@ PROJECTION_PICK_WIDGET = "projection.pick"
 PROJECTION_K_WIDGET = "projection.k_slider"
 
 
+# ---------------------------------------------------------------- text the model cannot read (issue 11 section 3)
+SKIP_UNREADABLE = "config.skip_unreadable"  # bool: leave out pairs the model cannot read (Negative tests, STS)
+NEGTEST_SKIP_WIDGET = "negtest.skip_unreadable"
+STS_SKIP_WIDGET = "sts.skip_unreadable"
+STS_SUBSETS = "sts.subsets"  # {fingerprint: ScoredPairs} the data sets minus a model's unreadable pairs
+
+
 def widget_key(namespace: str, name: str) -> str:
     """Key of a page's own widget, e.g. widget_key("compare.raw", "model") -> "compare.raw.model"."""
     return f"{namespace}.{name}"

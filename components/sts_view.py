@@ -10,12 +10,13 @@ import numpy as np
 import streamlit as st
 
 from components import state
-from components.figures import cosine_scatter, spearman_heatmap
+from components.figures import cosine_scatter, spearman_heatmap, undefined_kind
 from components.model_box import models_box
 from components.presentation import present
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload, show_flash
 from embedlab.data.pairfiles import decode_text
+from embedlab.embedding.precision import NOISE_STD
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED
@@ -39,6 +40,8 @@ from embedlab.tasks.sts import (
     published_comparison,
     rank_disagreements,
     read_scored_pairs,
+    unreadable_pairs,
+    without_pairs,
 )
 
 SOURCES = ("bundled", "upload", "path", "hub")
@@ -84,6 +87,7 @@ def init_state() -> None:
     st.session_state.setdefault(state.STS_RESULTS, {})
     st.session_state.setdefault(state.STS_REVISIONS, {})
     st.session_state.setdefault(state.STS_FAILED, {})
+    st.session_state.setdefault(state.STS_SUBSETS, {})
     if state.STS_DATASET not in st.session_state:
         st.session_state[state.STS_DATASET] = bundled()
     if state.STS_MODELS not in st.session_state:
@@ -212,7 +216,12 @@ def model_choice() -> list[str]:
 
 
 def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
-    """Evaluations of the chosen models on ``pairs``: from the session, else computed (small sets at once)."""
+    """Evaluations of the chosen models on ``pairs``: from the session, else computed (small sets at once).
+
+    With "Leave out pairs the model cannot read" on, a model that cannot read some pairs is evaluated on the data
+    minus those pairs (``sts.without_pairs``: a new fingerprint, so its own cache entry); the texts are cached by
+    then, so that costs no forward pass.
+    """
     results: dict = st.session_state[state.STS_RESULTS]
     failed: dict = st.session_state[state.STS_FAILED]
     for model, reason in failed.items():
@@ -230,7 +239,8 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
                 "machine's CPU that takes a while for large sets.",
                 icon="⏱️",
             )
-    return [results[keys[m]] for m in models if keys[m] in results]
+    full = [results[keys[m]] for m in models if keys[m] in results]
+    return [_readable_only(pairs, evaluation) for evaluation in full] if _skip_unreadable(pairs, full) else full
 
 
 def _result_key(pairs: ScoredPairs, model: str) -> tuple[str, str]:
@@ -247,6 +257,50 @@ def _result_key(pairs: ScoredPairs, model: str) -> tuple[str, str]:
     if st.session_state.setdefault(state.STS_REVISIONS, {}).get(key, "") != model_id.revision:
         st.session_state[state.STS_RESULTS].pop(key, None)
     return key
+
+
+def _skip_unreadable(pairs: ScoredPairs, full: list[Evaluation]) -> bool:
+    """Say how many pairs each model cannot read; offer to leave them out. Returns whether to leave them out."""
+    affected = [evaluation for evaluation in full if evaluation.n_unreadable]
+    if not affected:
+        return False
+    counts = "; ".join(
+        f"**{evaluation.model}**: {evaluation.n_unreadable} of {pairs.n_pairs}" for evaluation in affected
+    )
+    st.warning(
+        f"Pairs with a sentence the model cannot read (half or more of its tokens are [UNK]): {counts}. Their "
+        "cosines are meaningless; a multilingual model can read them.",
+        icon="🔤",
+    )
+    return st.checkbox(
+        "Leave out pairs the model cannot read",
+        help="Each model is then evaluated without the pairs it cannot read (the table's 'pairs' says how many "
+        "are left). The same choice holds on Negative tests.",
+        **state.remembered(state.STS_SKIP_WIDGET, state.SKIP_UNREADABLE, False),
+    )
+
+
+def _readable_only(pairs: ScoredPairs, evaluation: Evaluation) -> Evaluation:
+    """The model's evaluation without the pairs it cannot read (computed once, kept in the session)."""
+    if not evaluation.n_unreadable:
+        return evaluation
+    results: dict = st.session_state[state.STS_RESULTS]
+    encoder = get_encoder(evaluation.model)
+    subset = without_pairs(pairs, unreadable_pairs(encoder, pairs))
+    st.session_state[state.STS_SUBSETS][subset.fingerprint] = subset
+    model_id = encoder.model.model_id
+    key = (subset.fingerprint, model_id.key)
+    if key not in results:
+        with st.spinner(f"Correlations of {evaluation.model} without the pairs it cannot read…"):
+            results[key] = grid_evaluation(subset.fingerprint, model_id, subset)
+    return results[key]
+
+
+def pairs_of(pairs: ScoredPairs, evaluation: Evaluation) -> ScoredPairs:
+    """The pairs an evaluation was computed on: the data in use, or that data minus a model's unreadable pairs."""
+    if evaluation.fingerprint == pairs.fingerprint:
+        return pairs
+    return st.session_state[state.STS_SUBSETS][evaluation.fingerprint]
 
 
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
@@ -285,8 +339,11 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
             present(spearman_heatmap(evaluation)), key=state.widget_key(state.STS, f"heatmap.{evaluation.model}")
         )
     st.caption(
-        "Spearman x 100 of cosine against the gold scores; the box marks the best raw configuration. "
-        f"'undefined' = {UNDEFINED} (CLS at layer 0 is one fixed vector for every sentence)."
+        "Spearman x 100 of cosine against the gold scores; the box marks the best defined raw configuration. "
+        f"Grey cells are undefined (hover for why): 'constant' = {UNDEFINED.removeprefix('undefined: ')} (CLS at "
+        "layer 0 is one fixed vector for every sentence); 'noise' = every cosine is the same to 5 decimals "
+        f"(spread below {NOISE_STD:.0e}, CLS at the first layers of all-MiniLM-L6-v2): the ranking is float32 "
+        "rounding noise, never a result."
     )
     effects = post_effects(evaluations)
     if len(effects):
@@ -345,6 +402,7 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         **state.remembered(state.STS_SCATTER_MODEL_WIDGET, state.STS_SCATTER_MODEL, options=models),
     )
     evaluation = by_model[model]
+    pairs = pairs_of(pairs, evaluation)
     table = evaluation.table
     keys = [f"{p}|{layers}|{post}" for p, layers, post in zip(table.pooling, table.layers, table.post, strict=True)]
     if st.session_state.get(state.STS_SCATTER_CONFIG) not in keys:
@@ -355,7 +413,10 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     def label(key: str) -> str:
         row = keys.index(key)
         value = evaluation.table.spearman.iloc[row]
-        shown = "undefined" if np.isnan(value) else f"Spearman {value:.2f}"
+        if np.isnan(value):
+            shown = "undefined: " + undefined_kind(evaluation.table.note.iloc[row])
+        else:
+            shown = f"Spearman {value:.2f}"
         return f"{describe_row(evaluation, row)} ({shown})"
 
     key = config_col.selectbox(

@@ -2,6 +2,9 @@
 
 STS format: genre, file, year, id, score (0-5), sentence1, sentence2[, licence fields...]; sentences contain
 quote characters, so lines are split on tabs with no quoting at all (csv quoting would merge rows).
+
+Messages name rows as the tables show them: row 1 is the first pair (the first row under a header, the first
+line of a headerless STS file); blank lines are not counted.
 """
 
 from __future__ import annotations
@@ -78,24 +81,28 @@ def read_delimited(text: str, delimiter: str, name: str) -> pd.DataFrame:
     kind = "TSV" if delimiter == "\t" else "CSV"
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting, strict=True)
+    rows: list[list[str]] = []
     try:
-        rows = [(reader.line_num, row) for row in reader if any(field.strip() for field in row)]
+        for row in reader:
+            if any(field.strip() for field in row):
+                rows.append(row)
     except csv.Error as error:
-        raise EmbedLabError(f"{name} could not be read as {kind} (line {reader.line_num}: {error}).") from None
-    (_, header), body = rows[0], rows[1:]
-    for line, row in body:
+        where = f"row {len(rows)}" if rows else "its header"  # the row being read: rows[0] is the header
+        raise EmbedLabError(f"{name} could not be read as {kind} ({where}: {error}).") from None
+    header, body = rows[0], rows[1:]
+    for number, row in enumerate(body, start=1):
         if len(row) != len(header):
             if len(row) < len(header):
                 hint = "a cell is missing"
             else:
                 hint = "quote sentences that contain commas" if kind == "CSV" else "sentences cannot contain tabs"
             raise EmbedLabError(
-                f"{name} line {line} has {len(row)} field{'s' * (len(row) != 1)} but the header has "
+                f"{name} row {number} has {len(row)} field{'s' * (len(row) != 1)} but the header has "
                 f"{len(header)}: {hint}."
             )
     if not body:
         raise EmbedLabError(f"{name} has a header but no rows: add one pair per row under it.")
-    return pd.DataFrame([row for _, row in body], columns=header, dtype=str)
+    return pd.DataFrame(body, columns=header, dtype=str)
 
 
 def _parse_sts(lines: list[str], required: tuple[str, ...], name: str) -> pd.DataFrame:
@@ -104,7 +111,7 @@ def _parse_sts(lines: list[str], required: tuple[str, ...], name: str) -> pd.Dat
         fields = line.split("\t")
         if len(fields) < STS_MIN_FIELDS or not _is_float(fields[4].strip()):
             raise EmbedLabError(
-                f"{name} line {number} is not in STS format (genre, file, year, id, score, sentence1, sentence2)."
+                f"{name} row {number} is not in STS format (genre, file, year, id, score, sentence1, sentence2)."
             )
         genre, source, year, pair_id, score, first, second = (field.strip() for field in fields[:STS_MIN_FIELDS])
         rows.append(
@@ -127,7 +134,11 @@ def _parse_sts(lines: list[str], required: tuple[str, ...], name: str) -> pd.Dat
 
 def read_pairs(path: str | Path, required: tuple[str, ...] = PAIR_COLUMNS) -> pd.DataFrame:
     """Read a pair file from disk (see ``parse_pairs_text``)."""
+    if not str(path).strip():
+        raise EmbedLabError("No path given: type the path of a CSV, TSV or STS file.")
     file = Path(path)
+    if file.is_dir():
+        raise EmbedLabError(f"{str(path)!r} is a folder: give the path of a file in it (CSV, TSV or STS).")
     if not file.is_file():
         raise EmbedLabError(f"File {str(path)!r} not found: give the path of a CSV, TSV or STS file.")
     try:

@@ -174,8 +174,8 @@ def test_json_in_process_matches_the_engine(session_encoder, pairs_file, capsys,
         ("latin1.csv", "sentence1,sentence2\nCaf\u00e9.,Tea.\n".encode("latin-1"), "not UTF-8"),
         ("empty.csv", b"", "is empty"),
         ("header-only.csv", "sentence1,sentence2\n", "has a header but no rows"),
-        ("short-row.csv", "sentence1,sentence2\nOne.,Two.\nThree.\n", "line 3 has 1 field but the header has 2"),
-        ("unquoted.csv", "sentence1,sentence2\nHello, world.,Hi.\n", "line 2 has 3 fields"),
+        ("short-row.csv", "sentence1,sentence2\nOne.,Two.\nThree.\n", "row 2 has 1 field but the header has 2"),
+        ("unquoted.csv", "sentence1,sentence2\nHello, world.,Hi.\n", "row 1 has 3 fields"),
     ],
 )
 def test_bad_files_exit_2(tmp_path, capsys, name, content, message):

@@ -76,7 +76,7 @@ def test_sts_headerless_with_quotes_and_licence_fields(tmp_path):
 
 def test_sts_line_that_breaks_the_format_is_named(tmp_path):
     good = "main-news\tMSRpar\t2012test\t0001\t4.2\tOne.\tTwo."
-    with pytest.raises(EmbedLabError, match="line 2 is not in STS format"):
+    with pytest.raises(EmbedLabError, match="row 2 is not in STS format"):
         parse_pairs_text(good + "\nonly\ttwo fields\n", name="sts.csv")
 
 
@@ -133,8 +133,28 @@ def test_missing_file(tmp_path):
 
 
 def test_a_folder_is_not_a_file(tmp_path):
-    with pytest.raises(EmbedLabError, match="not found"):
+    with pytest.raises(EmbedLabError, match="is a folder: give the path of a file"):
         read_pairs(tmp_path)
+
+
+@pytest.mark.parametrize("path", ["", "   "])
+def test_an_empty_path_asks_for_one(path):
+    with pytest.raises(EmbedLabError, match="No path given: type the path"):
+        read_pairs(path)
+
+
+def test_a_missing_file_is_not_found(tmp_path):
+    with pytest.raises(EmbedLabError, match="not found"):
+        read_pairs(tmp_path / "nothing.csv")
+
+
+def test_rows_are_numbered_as_the_table_shows_them():
+    # row 1 = the first pair under the header; blank lines are not rows (the loaded table has none)
+    text = "sentence1,sentence2\nOne.,Two.\n\nThree.,Four.\nFive.\n"
+    with pytest.raises(EmbedLabError, match="row 3 has 1 field but the header has 2: a cell is missing"):
+        parse_pairs_text(text)
+    good = parse_pairs_text("sentence1,sentence2\nOne.,Two.\n\nThree.,Four.\nFive.,Six.\n")
+    assert good["sentence1"].tolist()[2] == "Five."  # row 3 is the third row of the table
 
 
 def test_csv_that_cannot_be_parsed(tmp_path):
@@ -145,5 +165,5 @@ def test_csv_that_cannot_be_parsed(tmp_path):
 
 def test_a_row_with_an_unquoted_comma_is_refused_not_shifted():
     # pandas would have taken "Hello" as the row's index and read " world." as sentence 1
-    with pytest.raises(EmbedLabError, match="line 3 has 3 fields but the header has 2: quote sentences"):
+    with pytest.raises(EmbedLabError, match="row 2 has 3 fields but the header has 2: quote sentences"):
         parse_pairs_text("sentence1,sentence2\nFine.,Also fine.\nHello, world.,Hi.\n")

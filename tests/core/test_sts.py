@@ -118,7 +118,7 @@ def test_same_scores_on_both_scales_give_the_same_correlations(encoder, sts_dev)
         ("sentence1,sentence2,score\n", "has a header but no rows"),
         ("sentence1,sentence2,score\nA.,,3\nC.,D.,1\nE.,F.,2\n", "pair 1: a sentence is empty"),
         ("sentence1,sentence2\nA.,B.\n", "no score column"),
-        ("g\tf\t2012\t1\t4.0\tA.\tB.\ng\tf\t2012\t2\tn/a\tC.\tD.\n", "line 2 is not in STS format"),
+        ("g\tf\t2012\t1\t4.0\tA.\tB.\ng\tf\t2012\t2\tn/a\tC.\tD.\n", "row 2 is not in STS format"),
         ("g\tf\t2012\t1\t4.0\tA.\tB.\ng\tf\t2012\t2\t6.0\tC.\tD.\tlicence\n", "pair 2: score 6 is outside"),
     ],
 )
@@ -404,8 +404,9 @@ def small_sts_file(tmp_path_factory, sts_dev) -> Path:
 def test_eval_grid_json(session_encoder, small_sts_file, capsys, packaged_model):
     assert cli.main(["eval", str(small_sts_file), "--model", M, "--grid", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"model", "n_pairs", "results"}
+    assert set(result) == {"model", "n_pairs", "results", "unreadable_pairs", "unreadable_left_out"}
     assert result["model"] == M and result["n_pairs"] == 40
+    assert result["unreadable_pairs"] == 0 and result["unreadable_left_out"] is False  # English benchmark pairs
     for row in result["results"]:  # "reason" exactly where the numbers are null
         assert set(row) - {"reason"} == {"pooling", "layers", "post", "spearman", "pearson"}
         assert ("reason" in row) == (row["spearman"] is None) == (row["pearson"] is None)

@@ -29,6 +29,20 @@ def app() -> AppTest:
     return at
 
 
+SCORE_COLUMNS = [
+    f"{side}_{name}" for side in ("raw", "trained") for name in ("cosine", "percentile", "typical", "above_typical")
+]
+
+
+def numbers(shown: pd.DataFrame) -> pd.DataFrame:
+    """The score table's text cells ("0.912", "–") read back as numbers (NaN where "–")."""
+    frame = shown.copy()
+    for column in SCORE_COLUMNS:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column].str.strip().replace("–", np.nan))
+    return frame
+
+
 def metric(at: AppTest, prefix: str):
     return next(m for m in at.metric if m.label.startswith(prefix))
 
@@ -88,7 +102,7 @@ def test_empty_cell_marks_the_row_only(app):
     assert any("Row 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
     table = app.session_state[state.PAIRS]
     assert table.at[2, "sentence2"] == "   " and table.at[1, "sentence1"] == "What is your age?"
-    scored = app.dataframe[-1].value
+    scored = numbers(app.dataframe[-1].value)
     assert np.isnan(scored.loc[2, "raw_cosine"]) and "empty sentence 2" in scored.loc[2, "note"]
     assert not np.isnan(scored.loc[1, "raw_cosine"])
 
@@ -203,7 +217,7 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     table = app.session_state[state.PAIRS]
     assert list(table.index) == [1, 2, 4, 5, 6]  # the labels the editor shows
     assert any("Row 5: an empty sentence" in info.value for info in app.info)
-    scored = app.dataframe[-1].value
+    scored = numbers(app.dataframe[-1].value)
     assert list(scored.index) == [1, 2, 4, 5, 6]
     assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
     assert scored.loc[4, "sentence1"] == "The museum is open on Sundays."
@@ -220,3 +234,89 @@ def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch)
         options = at.selectbox(key=f"compare.{side}.model").options
         assert options[-1] == "my-trained-model (saved)"
         assert "all-MiniLM-L6-v2" in options and "untrained-bert" in options
+
+
+# ---------------------------------------------------------------- issue 11: trust in what the page shows
+
+
+def score_table(at: AppTest):
+    return next(frame for frame in at.dataframe if "raw_cosine" in frame.value.columns)
+
+
+def test_an_empty_sentence_shows_a_dash_not_none(app):
+    app.session_state[PAIRS_TABLE.editor_key(0)] = {
+        "edited_rows": {1: {"sentence2": ""}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    assert not app.exception
+    # The browser's grid draws an empty number cell as "None" (seen in Chromium): the page shows text cells.
+    cells = score_table(app).value
+    assert all(cells[column].map(type).eq(str).all() for column in SCORE_COLUMNS)
+    own = [column for column in SCORE_COLUMNS if not column.endswith("_typical")]  # typical: the configuration's
+    assert cells.loc[2, own].eq("–").all()
+    assert cells.loc[1, "raw_cosine"] == f"{numbers(cells).loc[1, 'raw_cosine']:.3f}"
+    assert not cells.loc[1, SCORE_COLUMNS].eq("–").any()
+    assert "None" not in cells.to_string() and "nan" not in cells.to_string()
+
+
+def test_scores_come_with_their_baselines_and_match_the_engine(app, packaged_model):
+    from embedlab.embedding.scoring import random_pair_baseline
+
+    scored = numbers(score_table(app).value)
+    encoder = Encoder(packaged_model)
+    pairs = list(zip(scored.sentence1, scored.sentence2, strict=True))
+    raw_spec, trained_spec = EmbedSpec(MODEL, "cls", "-1"), EmbedSpec(MODEL, "model")
+    np.testing.assert_allclose(scored.raw_cosine, pair_cosines(encoder, pairs, raw_spec), atol=5e-4)  # 3 decimals
+    np.testing.assert_allclose(scored.trained_cosine, pair_cosines(encoder, pairs, trained_spec), atol=5e-4)
+    assert scored.raw_typical.iloc[0] == pytest.approx(random_pair_baseline(encoder, raw_spec).mean, abs=5e-4)
+    assert scored.trained_typical.notna().all() and scored.trained_percentile.between(0, 100).all()
+
+
+def test_scores_do_not_wait_for_the_baselines(monkeypatch):
+    """The score table is drawn from the pairs alone: when the baselines fail, the cosines are still there."""
+    import components.services
+    from embedlab.errors import EmbedLabError
+
+    def no_baseline(spec):
+        raise EmbedLabError("baselines are not ready")
+
+    monkeypatch.setattr(components.services, "baseline", no_baseline)
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("baselines are not ready" in error.value for error in at.error)
+    shown = numbers(score_table(at).value)
+    assert shown.raw_cosine.notna().all() and shown.trained_cosine.notna().all()
+    assert "raw_typical" not in shown.columns  # filled in only once the baselines are ready
+
+
+def test_a_pair_the_model_cannot_read_is_noted_and_warned_about(app):
+    scored = score_table(app).value
+    assert "this model does not read this script" in scored.loc[2, "note"]  # 你几岁了？ / 你多大了？
+    assert "does not read" not in scored.loc[1, "note"]
+    assert not any("does not read" in warning.value for warning in app.warning)  # row 1 is selected
+    app.selectbox(key=state.PAIR_WIDGET).set_value(2).run()
+    assert not app.exception
+    warning = next(w.value for w in app.warning if "does not read this script" in w.value)
+    assert "4 of 5 tokens are [UNK]" in warning and "bert-base-multilingual-cased" in warning
+
+
+def test_layers_whose_random_pairs_are_noise_are_marked(app):
+    import json
+
+    layer_figure = next(
+        json.loads(chart.proto.spec) for chart in app.get("plotly_chart") if "Which layer?" in chart.proto.spec
+    )
+    noise = next(trace for trace in layer_figure["data"] if trace["name"] == "cls: noise")
+    assert noise["x"] == [0, 1, 2, 3]  # CLS at layers 0-3 of all-MiniLM-L6-v2: 0.99998+ for every pair
+    assert "exactly the same" in noise["customdata"][0] and "float32 rounding noise" in noise["customdata"][1]
+    assert noise["marker"]["symbol"] == "circle-open"
+    assert not any(trace["name"] in ("mean: noise", "max: noise") for trace in layer_figure["data"])
+    assert any("CLS at layers 0-3: every random-pair cosine is" in caption.value for caption in app.caption)
+
+
+def test_the_page_says_what_survives_a_reload(app):
+    note = next(caption.value for caption in app.caption if "browser tab's session" in caption.value)
+    assert "not a reload" in note and "Download" in note

@@ -15,7 +15,7 @@ from components.services import get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
-from embedlab.tasks.negtest import bundled_suite, renumbered, run_negtest
+from embedlab.tasks.negtest import bundled_suite, check_labelled, renumbered, run_negtest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "negative_tests.py")
@@ -82,7 +82,7 @@ def test_bundled_suite_is_tested_with_raw_and_trained(app, packaged_model):
     assert list(table["configuration"]) == [f"{MODEL} · cls · layers -1", f"{MODEL} · own pipeline"]
     expected = run_negtest(Encoder(packaged_model), EmbedSpec(MODEL), bundled_suite())
     row = table.iloc[1]
-    assert row.auc == pytest.approx(expected.auc, abs=1e-9)
+    assert row.auc == f"{expected.auc:.3f}"  # text: "undefined" where it is NaN
     assert row.threshold == pytest.approx(expected.threshold, abs=1e-9)
     assert row.failures == len(expected.failures)
     assert metrics(app, "ROC AUC")[1] == f"{expected.auc:.3f}"
@@ -251,3 +251,59 @@ def test_a_threshold_survives_a_page_switch():
     assert not at.exception, at.exception
     assert at.number_input(key=box).value == 0.5
     assert summary(at).iloc[1].threshold == 0.5
+
+
+# ---------------------------------------------------------------- issue 11: noise and unreadable text
+
+
+def test_a_noise_configuration_shows_an_undefined_auc_with_its_reason(app):
+    app.selectbox(key="negtest.raw.layers").set_value("2").run()  # CLS at layer 2: every cosine 0.99999x
+    assert not app.exception, app.exception
+    assert app.session_state[state.RAW_SPEC] == EmbedSpec(MODEL, "cls", "2")
+    auc = next(m for m in app.metric if m.label == "ROC AUC")
+    assert auc.value == "undefined" and auc.delta == "noise"
+    assert "float32 rounding noise" in auc.help
+    assert any("float32 rounding noise" in warning.value for warning in app.warning)
+    shown = summary(app)  # text cells: the browser's grid draws a NaN number as "None"
+    assert shown.iloc[0]["auc"] == "undefined"
+    assert "float32 rounding noise" in shown.iloc[0]["note"]
+    trained = run_negtest(get_encoder(MODEL), EmbedSpec(MODEL, "model"), check_labelled(shown_pairs(app)).pairs)
+    assert shown.iloc[1]["auc"] == f"{trained.auc:.3f}"
+    assert "nan" not in shown.to_string().lower() and "None" not in shown.to_string()
+
+
+def shown_pairs(at: AppTest) -> pd.DataFrame:
+    return at.session_state[state.NEGTEST_PAIRS]
+
+
+def test_pairs_the_model_cannot_read_are_counted_noted_and_can_be_left_out():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    suite = at.session_state[state.NEGTEST_PAIRS]
+    pairs = check_labelled(suite).pairs
+    encoder = get_encoder(MODEL)
+    unreadable = run_negtest(encoder, EmbedSpec(MODEL, "model"), pairs).unreadable
+    assert set(unreadable) <= {row for row in suite.index if suite.at[row, "category"] == "chinese"}
+    assert len(unreadable) == 7  # 7 of the 8 Chinese pairs are mostly [UNK] for its English vocabulary
+    warning = next(w.value for w in at.warning if "cannot read" in w.value)
+    assert f"**{MODEL}**: 7 of {len(suite)}" in warning
+    trained_failures = failure_tables(at)[-1]
+    cat = trained_failures[trained_failures.sentence1 == "猫在追狗。"]  # cosine 1.000, a "role reversal failure"
+    assert len(cat) == 1 and "this model does not read this script" in cat.iloc[0]["note"]
+    assert summary(at)["left_out"].tolist() == [0, 0]
+
+    at.checkbox(key=state.NEGTEST_SKIP_WIDGET).check().run()
+    assert not at.exception, at.exception
+    assert summary(at)["left_out"].tolist() == [7, 7]
+    for failures in failure_tables(at):
+        assert not set(failures["row"]) & set(unreadable)
+    expected = run_negtest(encoder, EmbedSpec(MODEL, "model"), pairs, skip_unreadable=True)
+    assert summary(at).iloc[1]["auc"] == f"{expected.auc:.3f}"
+
+    at.switch_page("app_pages/compare.py").run()
+    assert state.NEGTEST_SKIP_WIDGET not in at.session_state
+    at.switch_page("app_pages/negative_tests.py").run()
+    assert not at.exception, at.exception
+    assert at.checkbox(key=state.NEGTEST_SKIP_WIDGET).value is True
+    assert summary(at)["left_out"].tolist() == [7, 7]

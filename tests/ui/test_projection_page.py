@@ -316,3 +316,25 @@ def test_search_and_source_survive_a_page_switch():
     assert at.text_input(key=state.PROJECTION_QUERY_WIDGET).value == "rain"
     assert at.radio(key=state.PROJECTION_SOURCE_WIDGET).value == "text"
     assert any("“rain”: 1 of" in caption.value for caption in at.caption)
+
+
+def test_sentences_the_model_cannot_read_are_marked_in_hover_and_neighbours():
+    pairs = pd.DataFrame(
+        {
+            "sentence1": ["你几岁了？", "The cat sleeps.", "Stocks fell today."],
+            "sentence2": ["你多大了？", "A kitten is napping.", "Markets dropped sharply."],
+        }
+    )
+    at = run(page(**{state.PROJECTION_SOURCE: "pairs", state.PAIRS: pairs, state.PROJECTION_PICKED: 0}))
+    warning = next(w.value for w in at.warning if "cannot read 2 of these sentences" in w.value)
+    assert f"**{MODEL}**" in warning and "multilingual" in warning
+    for figure in charts(at):
+        hovers = {row[0].split("<br>")[0]: row[0] for trace in figure["data"] for row in trace.get("customdata") or []}
+        assert "cannot read: 4 of 5 tokens are [UNK]" in hovers["你几岁了？"]
+        assert "cannot read: 3 of 5 tokens are [UNK]" in hovers["你多大了？"]  # 大 is in its vocabulary
+        assert "[UNK]" not in hovers["The cat sleeps."]
+    assert any("The picked sentence: cannot read: 4 of 5" in w.value for w in at.warning)
+    for table in at.dataframe:
+        shown = table.value.set_index("sentence")
+        assert "cannot read" in shown.loc["你多大了？", "note"]
+        assert shown.drop(index="你多大了？")["note"].eq("").all()

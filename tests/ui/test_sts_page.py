@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -68,7 +69,7 @@ def test_bundled_set_is_evaluated_and_matches_the_engine(app, packaged_model):
     assert titles[0] == f"{PACKAGED} · own pipeline {own:.1f}"
     assert titles[1].startswith(UNTRAINED)
     heatmap = json.loads(app.get("plotly_chart")[0].proto.spec)
-    assert heatmap["data"][0]["text"][0][0] == "undefined"  # CLS at layer 0
+    assert heatmap["data"][0]["text"][0][0] == "constant"  # CLS at layer 0: one vector for every sentence
     assert len(heatmap["layout"]["shapes"]) == 1  # the best cell is boxed
 
     published = frame_with(app, "published").set_index("configuration")
@@ -176,3 +177,91 @@ def test_choices_and_results_survive_a_page_switch():
     assert chart_titles(at)[-1].startswith(f"{UNTRAINED} · max · layers 3")
     assert dict(at.session_state[state.STS_RESULTS]) == results
     assert bundled_encoder_forward_passes() == passes
+
+
+# ---------------------------------------------------------------- issue 11: noise, unreadable text, paths
+
+
+def heatmap_of(at: AppTest, model: str) -> dict:
+    return next(
+        json.loads(chart.proto.spec)
+        for chart in at.get("plotly_chart")
+        if json.loads(chart.proto.spec)["layout"]["title"]["text"].startswith(model)
+        and json.loads(chart.proto.spec)["data"][0]["type"] == "heatmap"
+    )
+
+
+def test_noise_cells_are_grey_with_their_reason_and_never_the_best(app):
+    figure = heatmap_of(app, PACKAGED)
+    undefined = next(trace for trace in figure["data"] if trace.get("name") == "undefined")
+    pooling = undefined["x"].index("cls")
+    words = [line[pooling] for line in undefined["text"][:4]]
+    assert words == ["constant", "noise", "noise", "noise"]  # CLS at layers 0-3 of all-MiniLM-L6-v2
+    assert "float32 rounding noise" in undefined["customdata"][1][pooling]
+    assert "exactly the same" in undefined["customdata"][0][pooling]
+    assert undefined["text"][5][pooling] not in ("noise", "constant")  # layer 5 CLS is a real result
+    box = figure["layout"]["shapes"][0]
+    boxed = (round(box["y0"] + 0.5), round(box["x0"] + 0.5))
+    assert boxed[1] != pooling or boxed[0] > 3
+    best = summary(app).loc[PACKAGED, "best configuration"]
+    assert not any(best.startswith(f"cls · layer {layer}") for layer in range(4)), best
+    assert any("'noise' = every cosine is the same" in caption.value for caption in app.caption)
+
+
+UNREADABLE_ROWS = [
+    ("你几岁了？", "你多大了？", 4.5),
+    ("猫在追狗。", "狗在追猫。", 1.0),
+    ("🙂🙂", "你好。", 0.5),
+]
+
+
+def test_pairs_the_model_cannot_read_are_counted_and_can_be_left_out(app):
+    bundled = sts.bundled_pairs().frame().head(30)
+    extra = pd.DataFrame(UNREADABLE_ROWS, columns=["sentence1", "sentence2", "score"])
+    frame = pd.concat([bundled, extra], ignore_index=True)
+    app.radio(key=state.STS_SOURCE_WIDGET).set_value("upload")
+    ok(app.run())
+    app.file_uploader(key=state.STS_UPLOAD_WIDGET).set_value(
+        ("mixed.csv", frame.to_csv(index=False).encode(), "text/csv")
+    )
+    ok(app.run())
+    warning = next(w.value for w in app.warning if "cannot read" in w.value)
+    assert f"**{PACKAGED}**: 3 of 33" in warning
+    assert summary(app).loc[PACKAGED, "pairs"] == 33
+
+    app.checkbox(key=state.STS_SKIP_WIDGET).check()
+    ok(app.run())
+    assert app.session_state[state.SKIP_UNREADABLE] is True
+    assert summary(app).loc[PACKAGED, "pairs"] == 30
+    assert summary(app).loc[UNTRAINED, "pairs"] == 30  # untrained-bert has the same vocabulary
+    expected = sts.evaluate_grid(
+        Encoder(load_model_once()), sts.scored_pairs_from_frame(bundled.reset_index(drop=True), "mixed.csv")
+    )
+    own = expected.row_of("model", "-1")
+    assert summary(app).loc[PACKAGED, "own pipeline"] == pytest.approx(expected.table.spearman.iloc[own], abs=1e-6)
+
+    app.checkbox(key=state.STS_SKIP_WIDGET).uncheck()
+    ok(app.run())
+    assert summary(app).loc[PACKAGED, "pairs"] == 33
+
+
+def load_model_once():
+    from components.services import get_encoder
+
+    return get_encoder(PACKAGED).model
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("", "No path given: type the path"), ("   ", "No path given: type the path"), (None, "is a folder")],
+)
+def test_a_folder_or_an_empty_path_says_what_to_type(app, tmp_path, typed, message):
+    before = app.session_state[state.STS_DATASET]
+    app.radio(key=state.STS_SOURCE_WIDGET).set_value("path")
+    ok(app.run())
+    app.text_input(key=state.STS_PATH_WIDGET).input(str(tmp_path) if typed is None else typed)
+    next(button for button in app.button if button.label == "Load file").click()
+    ok(app.run())
+    assert any(message in error.value for error in app.error), [error.value for error in app.error]
+    assert not any("not found" in error.value for error in app.error)
+    assert app.session_state[state.STS_DATASET] == before
