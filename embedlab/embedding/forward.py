@@ -13,7 +13,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -40,12 +41,22 @@ class ForwardBatch:
     texts: tuple[str, ...]
     features: dict[str, torch.Tensor]
     hidden_states: tuple[torch.Tensor, ...]
-    tokens: tuple[tuple[str, ...], ...]
+    tokenizer: object = field(default=None, compare=False, repr=False)
 
     @property
     def attention_mask(self) -> torch.Tensor:
         """(batch, seq) 1 for real tokens, 0 for padding."""
         return self.features["attention_mask"]
+
+    @cached_property
+    def tokens(self) -> tuple[tuple[str, ...], ...]:
+        """Per text, its token strings (special tokens included, padding left out); built on first use only, so
+        the encoder, which never reads them, pays nothing for them."""
+        mask = self.attention_mask
+        return tuple(
+            tuple(self.tokenizer.convert_ids_to_tokens(ids[row_mask.bool()].tolist()))
+            for ids, row_mask in zip(self.features["input_ids"], mask, strict=True)
+        )
 
 
 def length_order(texts: Sequence[str]) -> np.ndarray:
@@ -72,9 +83,4 @@ def forward_batches(
         features = model.st_model.preprocess(list(batch))
         inputs = {name: features[name] for name in MODEL_INPUTS if name in features}
         output = model.backbone(**inputs, output_hidden_states=True, return_dict=True)
-        mask = features["attention_mask"]
-        tokens = tuple(
-            tuple(model.tokenizer.convert_ids_to_tokens(ids[row_mask.bool()].tolist()))
-            for ids, row_mask in zip(features["input_ids"], mask, strict=True)
-        )
-        yield ForwardBatch(index, batch, dict(features), tuple(output.hidden_states), tokens)
+        yield ForwardBatch(index, batch, dict(features), tuple(output.hidden_states), model.tokenizer)
