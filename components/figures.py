@@ -18,13 +18,21 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from embedlab.data.pairtable import row_list
+from embedlab.embedding.scoring import PROFILE_POOLINGS
 from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.tasks.negtest import NegTestResult
 from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, describe_row, rank_gaps
 
 RAW_COLOR = "#e8590c"
 TRAINED_COLOR = "#3b5bdb"
-POOLING_COLORS = {"cls": "#c2255c", "mean": "#2b8a3e", "max": "#1971c2"}
+POOLING_COLORS = {
+    "cls": "#c2255c",
+    "mean": "#2b8a3e",
+    "max": "#1971c2",
+    "mean_max": "#5f3dc4",
+    "weightedmean": "#e67700",
+    "lasttoken": "#0c8599",
+}
 
 
 def _short(text: str, width: int = 28) -> str:
@@ -73,15 +81,22 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
 
 
 def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: float | None, title: str) -> go.Figure:
-    """Cosine of one pair by layer for cls, mean and max, each with its dotted random-pair mean."""
+    """Cosine of one pair by layer for each pooling of ``profile``, each with its dotted random-pair mean.
+
+    cls, mean and max are drawn; the other poolings (mean_max, weightedmean, lasttoken) are in the legend, one
+    click away (``visible="legendonly"``), so the chart stays readable.
+    """
     figure = go.Figure()
-    for pooling, color in POOLING_COLORS.items():
+    for pooling in [name for name in PROFILE_POOLINGS if name in profile.columns and name in typical.columns]:
+        color = POOLING_COLORS[pooling]
+        shown = True if pooling in RAW_POOLINGS else "legendonly"
         figure.add_scatter(
             x=profile.layer,
             y=profile[pooling],
             mode="lines+markers",
             name=pooling,
             line={"color": color},
+            visible=shown,
             hovertemplate="layer %{x}: %{y:.3f}<extra>" + pooling + "</extra>",
         )
         figure.add_scatter(
@@ -91,6 +106,7 @@ def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: fl
             name=f"{pooling}, typical",
             line={"color": color, "dash": "dot", "width": 1},
             opacity=0.7,
+            visible=shown,
             hovertemplate="layer %{x}: random pairs %{y:.3f}<extra>" + pooling + "</extra>",
         )
     if trained_cosine is not None:
@@ -321,20 +337,19 @@ def _layer_label(layers: str) -> str:
 def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed."""
     table = evaluation.table
-    raw = table[table.pooling.isin(RAW_POOLINGS)]
+    raw = table[table.pooling.isin(PROFILE_POOLINGS)]
     if "post" in raw.columns:
         raw = raw[raw.post == "none"]
+    poolings = [pooling for pooling in PROFILE_POOLINGS if pooling in set(raw.pooling)] or list(RAW_POOLINGS)
     layer_order = [str(layer) for layer in range(evaluation.n_layers + 1)] + [FIRST_LAST]
-    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
-        index=layer_order, columns=list(RAW_POOLINGS)
-    )
+    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(index=layer_order, columns=poolings)
     values = grid.to_numpy(dtype=float)
     text = [["undefined" if np.isnan(v) else f"{v:.1f}" for v in line] for line in values]
     labels = [_layer_label(layers) for layers in layer_order]
     figure = go.Figure(
         go.Heatmap(
             z=values,
-            x=list(RAW_POOLINGS),
+            x=poolings,
             y=labels,
             text=text,
             texttemplate="%{text}",
@@ -356,6 +371,10 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
         )
     own = evaluation.row_of("model", "-1")
     own_text = "" if own is None else f" · own pipeline {evaluation.table.spearman.iloc[own]:.1f}"
+    pooler = evaluation.row_of("pooler", "-1")  # last layer only: in the title, not a column
+    if pooler is not None:
+        value = evaluation.table.spearman.iloc[pooler]
+        own_text += " · pooler " + ("undefined" if np.isnan(value) else f"{value:.1f}")
     figure.update_layout(
         title=f"{evaluation.model}{own_text}",
         xaxis_title="pooling",
