@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -65,10 +66,17 @@ def test_bundled_set_is_evaluated_and_matches_the_engine(app, packaged_model):
 
     titles = chart_titles(app)
     assert len(titles) == 3  # one heatmap per model, then the scatter
-    assert titles[0] == f"{PACKAGED} · own pipeline {own:.1f}"
+    pooler = expected.table.spearman[expected.row_of("pooler", "-1")]  # last layer only: in the title
+    assert titles[0] == f"{PACKAGED} · own pipeline {own:.1f} · pooler {pooler:.1f}"
     assert titles[1].startswith(UNTRAINED)
     heatmap = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert heatmap["data"][0]["x"] == list(sts.GRID_POOLINGS)  # cls, mean, max, mean_max, weightedmean, lasttoken
     assert heatmap["data"][0]["text"][0][0] == "undefined"  # CLS at layer 0
+    for column, pooling in enumerate(sts.GRID_POOLINGS):  # every cell is the grid's number (row: layer)
+        for layer in (2, 6):
+            value = expected.table.spearman[expected.row_of(pooling, str(layer))]
+            shown = "undefined" if math.isnan(value) else f"{value:.1f}"  # CLS at layer 2 is float32 noise
+            assert heatmap["data"][0]["text"][layer][column] == shown, (pooling, layer)
     assert len(heatmap["layout"]["shapes"]) == 1  # the best cell is boxed
 
     published = frame_with(app, "published").set_index("configuration")
