@@ -27,7 +27,6 @@ def page() -> None:
     tokens_view.tokenization(states)
     tokens_view.token_layers(states, configured.spec)
     tokens_view.token_pairs(states, configured)
-    tokens_view.code(configured)
     tokens_view.word_context(configured)
     tokens_view.anisotropy(configured)
 

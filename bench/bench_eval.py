@@ -3,9 +3,10 @@
 Run from the repository root:  python bench/bench_eval.py [--rounds 3]
 
 Figures, all measured in this one run on the STS benchmark dev split (1500 pairs):
-    1. the full grid of all-MiniLM-L6-v2 (own pipeline + cls/mean/max at every layer + first-last, Spearman and
-       Pearson each) on a fresh encoder, against ONE plain ``SentenceTransformer.encode(batch_size=32)`` of the
-       same unique sentences: medians of interleaved rounds and their ratio (target <= 1.3);
+    1. the full grid of all-MiniLM-L6-v2 (own pipeline + cls/mean/max/mean_max/weightedmean/lasttoken at every
+       layer + first-last, pooler, post-processings; Spearman and Pearson each) on a fresh encoder, against ONE
+       plain ``SentenceTransformer.encode(batch_size=32)`` of the same unique sentences: medians of interleaved
+       rounds and their ratio (target <= 1.3);
     2. the naive way, one encode per configuration: estimated as (number of configurations) x the encode median;
     3. the grid's correlations alone, once the sentences are cached: median ms;
     4. the best configurations and the own-pipeline Spearman on dev for all-MiniLM-L6-v2 and untrained-bert.

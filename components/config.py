@@ -15,6 +15,7 @@ from components import state
 from components.downloads import forget_failure, remember_failure, show_failure
 from components.model_box import model_box
 from components.services import default_raw_model, load_encoder
+from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.postprocess import (
     MIN_FIT_SENTENCES,
@@ -25,13 +26,44 @@ from embedlab.embedding.postprocess import (
     default_whiten_dims,
 )
 from embedlab.embedding.scoring import fitting_corpus
-from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec, parse_layers
+from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
 from embedlab.models.loading import PACKAGED, ModelFacts
 
-RAW_POOLING_CHOICES = ("cls", "mean", "max", "model")
-POOLING_LABELS = {"cls": "CLS", "mean": "mean", "max": "max", "model": "model's own"}
+RAW_POOLING_CHOICES = (
+    "cls",
+    "mean",
+    "max",
+    "mean_max",
+    "mean_sqrt_len_tokens",
+    "weightedmean",
+    "lasttoken",
+    "pooler",
+    "model",
+)
+POOLING_LABELS = {
+    "cls": "CLS",
+    "mean": "mean",
+    "max": "max",
+    "mean_max": "mean + max",
+    "mean_sqrt_len_tokens": "sum / √n",
+    "weightedmean": "weighted mean",
+    "lasttoken": "last token",
+    "pooler": "pooler",
+    "model": "model's own",
+}
+POOLING_HELP = (
+    "**CLS**: the first token's vector. **mean** / **max**: average / per-dimension max over the real tokens "
+    "(padding masked). **mean + max**: both concatenated (bert-as-service's REDUCE_MEAN_MAX; twice the width). "
+    "**sum / √n**: sentence-transformers' mean_sqrt_len_tokens, the sum over the n real tokens divided by √n "
+    "(mean times √n: the same cosines as mean). **weighted mean**: sentence-transformers' weightedmean, the i-th "
+    "real token weighs i. **last token**: the last real token (sentence-transformers' lasttoken, for decoder "
+    "models). **pooler**: BERT's pooler_output, `BertModel(...)[1]`: the last layer's CLS through the dense + "
+    "tanh layer trained for next-sentence prediction, not for similarity; last layer only, and only for a "
+    "checkpoint that has pooler weights. **model's own**: the saved sentence-transformers pipeline (plain "
+    "models: mean of the last layer)."
+)
 
 
 @dataclass(frozen=True)
@@ -132,11 +164,11 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
         key=pooling_key,
         format_func=POOLING_LABELS.get,
         horizontal=True,
-        help="CLS: first token. Mean / max: over real tokens (padding masked). Model's own: the saved "
-        "sentence-transformers pipeline (plain models: mean of the last layer).",
+        help=POOLING_HELP,
     )
+    pooling = _usable_pooling(pooling, stored.pooling, encoder, model)
     layers = stored.layers
-    if pooling != "model":
+    if pooling not in LAST_LAYER_ONLY:
         chosen_layers = st.selectbox(
             "Layers",
             _layer_options(facts.n_layers, st.session_state[layers_key]),
@@ -157,7 +189,33 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
     if note and model.key == PACKAGED:
         st.info(note, icon="ℹ️")
     model_facts(facts)
+    configuration_code(spec, facts)
     return Configured(spec, encoder)
+
+
+def _usable_pooling(pooling: str, previous: str, encoder: Encoder, model: ModelId) -> str:
+    """``pooling`` if this model can serve it; else the encoder's reason as an error and the previous pooling.
+
+    Only ``pooler`` can be refused (a checkpoint without pooler weights): the encoder says why, with no model call.
+    """
+    try:
+        encoder.vectors([], EmbedSpec(model=model, pooling=pooling))
+    except EmbedLabError as error:
+        kept = previous if previous != pooling else "cls"
+        st.error(f"{error}  \nStill using **{POOLING_LABELS.get(kept, kept)}** pooling.", icon="⚠️")
+        return kept
+    return pooling
+
+
+def configuration_code(spec: EmbedSpec, facts: ModelFacts) -> None:
+    """The configuration as a complete plain transformers / sentence-transformers script, copyable."""
+    with st.expander("Code for this configuration", icon=":material/code:"):
+        st.caption(
+            "A complete script that gives the same vectors as the app for this configuration: `embed(texts)` "
+            "returns one row per text. The tokenizer is called (padding, truncation, attention mask), not "
+            "`tokenizer.encode`: mean and max pooling need the mask."
+        )
+        st.code(code_for(spec, facts), language="python")
 
 
 def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -> Configured:
@@ -174,6 +232,7 @@ def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -
     st.session_state[state.TRAINED_SPEC] = spec
     st.caption(f"Pipeline: {encoder.model.facts.pipeline}")
     model_facts(encoder.model.facts)
+    configuration_code(spec, encoder.model.facts)
     return Configured(spec, encoder)
 
 
@@ -208,6 +267,7 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
     if post == "none":
         return replace(spec, post="none")
     width = encoder.model.facts.embedding_dim if spec.pooling == "model" else encoder.model.facts.hidden_size
+    width *= 2 if spec.pooling == "mean_max" else 1  # mean and max concatenated
     corpus = st.session_state.get(state.POST_CORPUS[side])
     dims = None
     if post in POSTS_WITH_DIMS:

@@ -19,13 +19,21 @@ from plotly.subplots import make_subplots
 
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.precision import NOISE_STD
+from embedlab.embedding.scoring import PROFILE_POOLINGS
 from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.tasks.negtest import NegTestResult
 from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, describe_row, rank_gaps
 
 RAW_COLOR = "#e8590c"
 TRAINED_COLOR = "#3b5bdb"
-POOLING_COLORS = {"cls": "#c2255c", "mean": "#2b8a3e", "max": "#1971c2"}
+POOLING_COLORS = {
+    "cls": "#c2255c",
+    "mean": "#2b8a3e",
+    "max": "#1971c2",
+    "mean_max": "#5f3dc4",
+    "weightedmean": "#e67700",
+    "lasttoken": "#0c8599",
+}
 
 
 def _short(text: str, width: int = 28) -> str:
@@ -120,20 +128,25 @@ def noisy_layers_text(typical: pd.DataFrame) -> str:
 
 
 def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: float | None, title: str) -> go.Figure:
-    """Cosine of one pair by layer for cls, mean and max, each with its dotted random-pair mean.
+    """Cosine of one pair by layer for each pooling of ``profile``, each with its dotted random-pair mean.
 
-    Layers where a pooling's random-pair cosines are float32 noise (``typical``'s ``<pooling>_noise`` set, from
+    cls, mean and max are drawn; the other poolings (mean_max, weightedmean, lasttoken) are in the legend, one
+    click away (``visible="legendonly"``), so the chart stays readable. Layers where a pooling's random-pair
+    cosines are float32 noise (``typical``'s ``<pooling>_noise`` set, from
     ``embedlab.embedding.scoring.layer_baselines``) get a hollow grey marker whose hover gives the reason: the
     pair's cosine there ranks nothing.
     """
     figure = go.Figure()
-    for pooling, color in POOLING_COLORS.items():
+    for pooling in [name for name in PROFILE_POOLINGS if name in profile.columns and name in typical.columns]:
+        color = POOLING_COLORS[pooling]
+        shown = True if pooling in RAW_POOLINGS else "legendonly"
         figure.add_scatter(
             x=profile.layer,
             y=profile[pooling],
             mode="lines+markers",
             name=pooling,
             line={"color": color},
+            visible=shown,
             hovertemplate="layer %{x}: %{y:.3f}<extra>" + pooling + "</extra>",
         )
         figure.add_scatter(
@@ -143,6 +156,7 @@ def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: fl
             name=f"{pooling}, typical",
             line={"color": color, "dash": "dot", "width": 1},
             opacity=0.7,
+            visible=shown,
             hovertemplate="layer %{x}: random pairs %{y:.3f}<extra>" + pooling + "</extra>",
         )
         reasons = _noise_column(typical, pooling)
@@ -155,6 +169,7 @@ def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: fl
                 y=[float(value) for value in on_profile],
                 mode="markers",
                 name=f"{pooling}: noise",
+                visible=shown,
                 marker={"symbol": "circle-open", "size": 14, "color": NOISE_COLOR, "line": {"width": 2}},
                 customdata=[_hover_text(reason, 60) for reason in reasons[noisy]],
                 hovertemplate="layer %{x}: %{y:.5f}<br><b>noise</b>: %{customdata}<extra>" + pooling + "</extra>",
@@ -405,16 +420,15 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     "constant" or "noise", with the reason on hover; the box never lands on them.
     """
     table = evaluation.table
-    raw = table[table.pooling.isin(RAW_POOLINGS)]
+    raw = table[table.pooling.isin(PROFILE_POOLINGS)]
     if "post" in raw.columns:
         raw = raw[raw.post == "none"]
+    poolings = [pooling for pooling in PROFILE_POOLINGS if pooling in set(raw.pooling)] or list(RAW_POOLINGS)
     layer_order = [str(layer) for layer in range(evaluation.n_layers + 1)] + [FIRST_LAST]
-    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(
-        index=layer_order, columns=list(RAW_POOLINGS)
-    )
+    grid = raw.pivot(index="layers", columns="pooling", values="spearman").reindex(index=layer_order, columns=poolings)
     notes = (
         raw.pivot(index="layers", columns="pooling", values="note")
-        .reindex(index=layer_order, columns=list(RAW_POOLINGS))
+        .reindex(index=layer_order, columns=poolings)
         .fillna("")
         .to_numpy(dtype=object)
     )
@@ -432,7 +446,7 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     figure = go.Figure(
         go.Heatmap(
             z=values,
-            x=list(RAW_POOLINGS),
+            x=poolings,
             y=labels,
             text=text,
             texttemplate="%{text}",
@@ -445,7 +459,7 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     if undefined.any():
         figure.add_heatmap(
             z=np.where(undefined, 1.0, np.nan),
-            x=list(RAW_POOLINGS),
+            x=poolings,
             y=labels,
             text=text,
             customdata=hover,
@@ -470,6 +484,10 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
         )
     own = evaluation.row_of("model", "-1")
     own_text = "" if own is None else f" · own pipeline {evaluation.table.spearman.iloc[own]:.1f}"
+    pooler = evaluation.row_of("pooler", "-1")  # last layer only: in the title, not a column
+    if pooler is not None:
+        value = evaluation.table.spearman.iloc[pooler]
+        own_text += " · pooler " + ("undefined" if np.isnan(value) else f"{value:.1f}")
     figure.update_layout(
         title=f"{evaluation.model}{own_text}",
         xaxis_title="pooling",

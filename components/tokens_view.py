@@ -14,7 +14,6 @@ import streamlit as st
 from components import state
 from components.config import Configured, init_specs, raw_panel
 from components.services import get_encoder
-from embedlab.codegen import code_for
 from embedlab.embedding.encoder import cosine_rows
 from embedlab.embedding.specs import EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
@@ -415,13 +414,3 @@ def anisotropy(configured: Configured) -> None:
     wide = table.pivot_table(index="layer", columns=["vectors", "post"], values="mean_cosine")
     wide.columns = [f"{kind} · {shown}" for kind, shown in wide.columns]
     st.dataframe(wide.round(3), width="stretch")
-
-
-def code(configured: Configured) -> None:
-    with st.expander("Code for this configuration", icon=":material/code:"):
-        st.caption(
-            "A complete script with plain transformers / sentence-transformers that gives the same vectors as the "
-            "app for this configuration. Note the tokenizer is called (padding, truncation, attention mask), not "
-            "tokenizer.encode: mean and max pooling need the mask."
-        )
-        st.code(code_for(configured.spec, configured.encoder.model.facts), language="python")

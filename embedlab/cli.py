@@ -214,7 +214,7 @@ def run_eval(args: argparse.Namespace) -> int:
     encoder = load_encoder(spec.model_id)
     facts = encoder.model.facts
     if args.grid:
-        specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size)
+        specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size, encoder.has_pooler)
     else:
         specs = [fit_on_pairs(spec, pairs, facts.hidden_size)]  # without --fit: the file's sentences, no extra pass
         if spec.pooling != "model":

@@ -10,13 +10,18 @@ import numpy.typing as npt
 import pandas as pd
 
 from embedlab.corpora import reference_sentences
-from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
+from embedlab.embedding.encoder import Encoder, Progress, TextStates, cosine_rows
 from embedlab.embedding.precision import noise_reason
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus
 from embedlab.errors import EmbedLabError
 
 BASELINE_PAIRS = 2000
 BASELINE_SEED = 0
+# The poolings shown layer by layer (the per-layer chart, the STS grid and its heatmap). Of the per-layer poolings
+# (``specs.LAYER_POOLINGS``) mean_sqrt_len_tokens is left out: it is mean times sqrt(token count), a positive
+# constant per text at every layer and layer mix, so its cosine, its baseline and its Spearman equal mean's exactly
+# (a row or a line of it would only duplicate mean's). ``pooler`` is last layer only: the grid has it once.
+PROFILE_POOLINGS: tuple[str, ...] = (*RAW_POOLINGS, "mean_max", "weightedmean", "lasttoken")
 
 
 @dataclass(frozen=True)
@@ -87,22 +92,42 @@ def pair_cosines(
     return cosine_rows(vectors[: len(pairs)], vectors[len(pairs) :])
 
 
+def per_layer_vectors(states: Sequence[TextStates], pooling: str) -> npt.NDArray[np.float32]:
+    """(n_hidden_states, len(states), width) vectors of one ``PROFILE_POOLINGS`` pooling at every layer.
+
+    The same vectors ``Encoder.vectors`` averages for a layer mix: ``pooling.mix_layers`` of this stack over the
+    chosen layers is that configuration's vector (mean_max: mean and max concatenated, width 2 x hidden).
+    """
+    if pooling not in PROFILE_POOLINGS:
+        raise EmbedLabError(f"Per-layer vectors exist for {', '.join(PROFILE_POOLINGS)}, not {pooling!r}.")
+    parts = ("mean", "max") if pooling == "mean_max" else (pooling,)
+    if not states:
+        return np.zeros((0, 0, 0), dtype=np.float32)
+    n_hidden_states, hidden = states[0].pooled[parts[0]].shape
+    # filled in place: a concatenation of stacks would hold three (layers, n, width) arrays at once
+    out = np.empty((n_hidden_states, len(states), hidden * len(parts)), dtype=np.float32)
+    for i, state in enumerate(states):
+        for k, part in enumerate(parts):
+            out[:, i, k * hidden : (k + 1) * hidden] = state.pooled[part]
+    return out
+
+
 def layer_profile(encoder: Encoder, first: str, second: str) -> pd.DataFrame:
-    """Cosine of one pair at every layer for cls, mean and max.
+    """Cosine of one pair at every layer for each of ``PROFILE_POOLINGS``.
 
     Returns:
-        DataFrame with columns layer (0 = embeddings .. L), cls, mean, max.
+        DataFrame with columns layer (0 = embeddings .. L), cls, mean, max, mean_max, weightedmean, lasttoken.
     """
     states = encoder.states([first, second])
     profile = {"layer": np.arange(encoder.model.n_hidden_states)}
-    for pooling in RAW_POOLINGS:
-        by_layer = encoder.layer_vectors(states, pooling)  # (layers, 2, hidden)
+    for pooling in PROFILE_POOLINGS:
+        by_layer = per_layer_vectors(states, pooling)  # (layers, 2, width)
         profile[pooling] = cosine_rows(by_layer[:, 0], by_layer[:, 1])
     return pd.DataFrame(profile)
 
 
 def layer_baselines(encoder: Encoder, texts: Sequence[str] | None = None) -> pd.DataFrame:
-    """Random-pair cosine at every layer for cls, mean and max (the "typical" line of a layer chart).
+    """Random-pair cosine at every layer for each of ``PROFILE_POOLINGS`` (the "typical" line of a layer chart).
 
     Returns:
         DataFrame with columns layer, and per pooling: ``<pooling>`` (mean cosine of random pairs),
@@ -114,8 +139,8 @@ def layer_baselines(encoder: Encoder, texts: Sequence[str] | None = None) -> pd.
     states = encoder.states(corpus)
     first, second = random_pair_indices(len(corpus))
     profile: dict[str, object] = {"layer": np.arange(encoder.model.n_hidden_states)}
-    for pooling in RAW_POOLINGS:
-        by_layer = encoder.layer_vectors(states, pooling)  # (layers, n, hidden)
+    for pooling in PROFILE_POOLINGS:
+        by_layer = per_layer_vectors(states, pooling)  # (layers, n, width)
         cosines = cosine_rows(by_layer[:, first], by_layer[:, second])  # (layers, n_pairs)
         profile[pooling] = cosines.mean(axis=1)
         profile[f"{pooling}_spread"] = cosines.std(axis=1)

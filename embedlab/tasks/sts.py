@@ -8,12 +8,12 @@ Gold scores may be on the benchmark's 0-5 scale or on 0-1; they are kept as give
 to normalise for the numbers, and plots show the gold scores as the file has them.
 
 Evaluation: ONE ``encoder.states(unique_sentences)`` call (one forward pass per unique sentence) yields every
-layer's CLS, mean and max vectors plus the model's own pipeline output; every configuration of the grid is then
-a slice, an average and a cosine. Spearman and Pearson are reported x 100. A configuration whose cosine is the
-same for every pair (CLS at layer 0 is one fixed vector for every sentence) has no correlation: it is reported
-as ``None`` with the reason in words (``embedlab.embedding.precision``), never NaN in JSON and never a crash; so is
-one whose cosines vary by less than float32 noise (a standard deviation below 1e-5: CLS at layers 1-3 of
-all-MiniLM-L6-v2), whose Spearman would be decided by rounding.
+layer's CLS, mean, max, weightedmean and lasttoken vectors, the pooler output and the model's own pipeline output;
+every configuration of the grid is then a slice, an average and a cosine. Spearman and Pearson are reported x 100.
+A configuration whose cosine is the same for every pair (CLS at layer 0 is one fixed vector for every sentence)
+has no correlation: it is reported as ``None`` with the reason in words (``embedlab.embedding.precision``), never
+NaN in JSON and never a crash; so is one whose cosines vary by less than float32 noise (a standard deviation
+below 1e-5: CLS at layers 1-3 of all-MiniLM-L6-v2), whose Spearman would be decided by rounding.
 
 The grid also holds the ``GRID_POSTS`` post-processings (``embedlab.embedding.postprocess``: center, abtt, whiten of
 first-last mean; whiten of last-layer mean). They are fitted on the evaluated set's own unique sentences, never
@@ -49,7 +49,8 @@ from embedlab.embedding.pooling import mix_layers
 from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
 from embedlab.embedding.precision import CONSTANT, noise_reason
 from embedlab.embedding.readability import is_unreadable
-from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, parse_layers
+from embedlab.embedding.scoring import PROFILE_POOLINGS, per_layer_vectors
+from embedlab.embedding.specs import EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import hub_unreachable_reason
 
@@ -64,6 +65,7 @@ FIRST_LAST = "first-last"
 HUB_DATASETS: tuple[str, ...] = ("sentence-transformers/stsb", "mteb/stsbenchmark-sts")
 HUB_SPLITS: tuple[str, ...] = ("validation", "test", "train")
 TABLE_COLUMNS = ["model", "pooling", "layers", "post", "post_dims", "spearman", "pearson", "note"]
+GRID_POOLINGS: tuple[str, ...] = PROFILE_POOLINGS  # per-layer rows of the grid (and columns of its heatmap)
 WHITEN_FIT_RATIO = 8  # whitening fitted on the evaluated sentences keeps at most n / 8 dimensions (see grid_specs)
 # Post-processed rows of the grid (pooling, layers, post); "-1" is resolved to the last layer's index.
 GRID_POSTS: tuple[tuple[str, str, str], ...] = (
@@ -257,11 +259,19 @@ def correlate(cosines: npt.NDArray[np.floating], gold: npt.NDArray[np.floating])
 
 
 def grid_specs(
-    model: str, n_layers: int, fit_sentences: Sequence[str] | None = None, hidden_size: int | None = None
+    model: str,
+    n_layers: int,
+    fit_sentences: Sequence[str] | None = None,
+    hidden_size: int | None = None,
+    has_pooler: bool = False,
 ) -> list[EmbedSpec]:
-    """The full grid: the model's own pipeline, then cls, mean and max at layers 0..n_layers and first-last,
-    then (given ``fit_sentences``, at least ``MIN_FIT_SENTENCES`` of them) the ``GRID_POSTS`` post-processings
-    fitted on those sentences.
+    """The full grid: the model's own pipeline, then each of ``GRID_POOLINGS`` (cls, mean, max, mean_max,
+    weightedmean, lasttoken) at layers 0..n_layers and first-last, then ``pooler`` once (last layer only, when the
+    model has pooler weights: ``Encoder.has_pooler``), then (given ``fit_sentences``, at least
+    ``MIN_FIT_SENTENCES`` of them) the ``GRID_POSTS`` post-processings fitted on those sentences.
+
+    mean_sqrt_len_tokens is not a row: its vector is mean's times sqrt(token count), one positive constant per
+    text, so every cosine (and Spearman, Pearson) equals mean's at the same layers (``scoring.PROFILE_POOLINGS``).
 
     Whitening fitted on the very sentences it is applied to keeps at most n / ``WHITEN_FIT_RATIO`` dimensions
     (and at most ``hidden_size``): with k close to n the n whitened sentences become equidistant (for k = n - 1
@@ -269,13 +279,15 @@ def grid_specs(
     is the usual k = 256.
 
     Example:
-        >>> len(grid_specs("all-MiniLM-L6-v2", 6))  # 1 + 3 * (7 + 1)
-        25
+        >>> len(grid_specs("all-MiniLM-L6-v2", 6))  # 1 + 6 * (7 + 1)
+        49
     """
     layers = [str(layer) for layer in range(n_layers + 1)] + [FIRST_LAST]
     specs = [EmbedSpec(model, "model")] + [
-        EmbedSpec(model, pooling, layer) for pooling in RAW_POOLINGS for layer in layers
+        EmbedSpec(model, pooling, layer) for pooling in GRID_POOLINGS for layer in layers
     ]
+    if has_pooler:
+        specs.append(EmbedSpec(model, "pooler"))
     if fit_sentences is not None and len(set(fit_sentences)) >= MIN_FIT_SENTENCES:
         corpus = tuple(dict.fromkeys(fit_sentences))
         for pooling, layer, post in GRID_POSTS:
@@ -397,7 +409,7 @@ def evaluate(
 
     states = encoder.states(unique, progress)  # the one call: every layer of every sentence
     unreadable = np.array([is_unreadable(state) for state in states], dtype=bool)
-    by_layer: dict[str, npt.NDArray[np.float32]] = {}  # one pooling at a time: (n_hidden_states, n, hidden)
+    by_layer: dict[str, npt.NDArray[np.float32]] = {}  # one pooling at a time: (n_hidden_states, n, width)
     cosines = np.zeros((len(specs), pairs.n_pairs), dtype=np.float64)
     rows = []
     for i, (spec, layers) in enumerate(zip(specs, layer_indices, strict=True)):
@@ -406,7 +418,7 @@ def evaluate(
         else:
             if spec.pooling not in by_layer:
                 by_layer.clear()
-                by_layer[spec.pooling] = encoder.layer_vectors(states, spec.pooling)
+                by_layer[spec.pooling] = per_layer_vectors(states, spec.pooling)
             vectors = mix_layers(by_layer[spec.pooling], layers)  # the mix Encoder.vectors uses
         cosines[i] = cosine_rows(vectors[first], vectors[second])
         correlation = correlate(cosines[i], gold)
@@ -475,13 +487,13 @@ def evaluate_grid(encoder: Encoder, pairs: ScoredPairs, progress: Progress | Non
     ``MIN_FIT_SENTENCES`` unique sentences get no post-processed rows.
     """
     facts = encoder.model.facts
-    specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size)
+    specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size, encoder.has_pooler)
     return evaluate(encoder, pairs, specs, progress)
 
 
 def _is_plain(spec: EmbedSpec) -> bool:
-    """A raw configuration with no post-processing: computable from the per-layer vectors alone."""
-    return spec.pooling in RAW_POOLINGS and spec.post == "none"
+    """A per-layer configuration with no post-processing: computable from the per-layer vectors alone."""
+    return spec.pooling in PROFILE_POOLINGS and spec.post == "none"
 
 
 def rank_gaps(evaluation: Evaluation, row: int) -> npt.NDArray[np.float64]:

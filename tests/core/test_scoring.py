@@ -8,8 +8,11 @@ import pytest
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import (
     BASELINE_PAIRS,
+    PROFILE_POOLINGS,
+    layer_baselines,
     layer_profile,
     pair_cosines,
+    per_layer_vectors,
     random_pair_baseline,
     random_pair_indices,
     reference_sentences,
@@ -137,10 +140,39 @@ def test_pair_cosines_of_nothing(encoder):
 def test_layer_profile(encoder):
     first, second = "What is your age?", "How old are you?"
     profile = layer_profile(encoder, first, second)
-    assert list(profile.columns) == ["layer", *RAW_POOLINGS]
+    assert list(profile.columns) == ["layer", *PROFILE_POOLINGS]
+    assert set(PROFILE_POOLINGS) == {*RAW_POOLINGS, "mean_max", "weightedmean", "lasttoken"}
     assert profile["layer"].tolist() == list(range(7))
-    for pooling in RAW_POOLINGS:
+    for pooling in PROFILE_POOLINGS:
         for layer in range(7):
             a, b = encoder.embed([first, second], EmbedSpec(M, pooling, str(layer)))
             assert profile[pooling][layer] == pytest.approx(cosine(a, b), abs=1e-6)
     assert encoder.forward_passes == 1
+
+
+def test_layer_baselines_of_every_profiled_pooling_equal_the_random_pair_baseline(encoder):
+    table = layer_baselines(encoder, CORPUS)
+    for pooling in PROFILE_POOLINGS:
+        assert {pooling, f"{pooling}_spread", f"{pooling}_noise"} <= set(table.columns)
+    for pooling in ("mean_max", "weightedmean", "lasttoken", "mean"):
+        for layer in (0, 3, 6):
+            baseline = random_pair_baseline(encoder, EmbedSpec(M, pooling, str(layer)), CORPUS)
+            assert table[pooling][layer] == pytest.approx(baseline.mean, abs=1e-6), (pooling, layer)
+            assert table[f"{pooling}_spread"][layer] == pytest.approx(np.std(baseline.cosines), abs=1e-6)
+            assert table[f"{pooling}_noise"][layer] == ""
+    # mean_sqrt_len_tokens is mean times a per-text constant: its baseline is mean's, so it has no line of its own
+    for layer in (0, 6):
+        scaled = random_pair_baseline(encoder, EmbedSpec(M, "mean_sqrt_len_tokens", str(layer)), CORPUS)
+        assert scaled.mean == pytest.approx(table["mean"][layer], abs=1e-6)
+    assert encoder.forward_passes == 1
+
+
+def test_per_layer_vectors_mix_to_the_configurations_vector(encoder):
+    states = encoder.states(CORPUS[:3])
+    assert per_layer_vectors(states, "mean_max").shape == (7, 3, 768)
+    for pooling in PROFILE_POOLINGS:
+        by_layer = per_layer_vectors(states, pooling)
+        expected = encoder.embed(CORPUS[:3], EmbedSpec(M, pooling, "2:5"))
+        np.testing.assert_allclose(by_layer[2:6].mean(axis=0), expected, atol=1e-6)
+    with pytest.raises(EmbedLabError, match="Per-layer vectors exist"):
+        per_layer_vectors(states, "pooler")

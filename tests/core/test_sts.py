@@ -205,18 +205,23 @@ def test_grid_encodes_each_unique_sentence_once(grid_run, dev_subset, packaged_m
 def test_grid_shape_and_best(grid_run):
     _, evaluation, _, _ = grid_run
     n_layers = evaluation.n_layers
-    assert len(evaluation.table) == 1 + 3 * (n_layers + 2) + len(sts.GRID_POSTS)
-    assert len(sts.grid_specs(M, n_layers)) == 1 + 3 * (n_layers + 2)  # no sentences to fit on: no post rows
+    per_layer = len(sts.GRID_POOLINGS) * (n_layers + 2)  # cls, mean, max, mean_max, weightedmean, lasttoken
+    assert len(sts.GRID_POOLINGS) == 6 and "mean_sqrt_len_tokens" not in sts.GRID_POOLINGS
+    assert len(evaluation.table) == 1 + per_layer + 1 + len(sts.GRID_POSTS)  # + pooler: MiniLM has its weights
+    assert len(sts.grid_specs(M, n_layers)) == 1 + per_layer  # no sentences to fit on: no post rows; no pooler
+    assert sts.grid_specs(M, n_layers, has_pooler=True)[-1] == EmbedSpec(M, "pooler")  # once, last layer
     assert list(evaluation.table.post[-len(sts.GRID_POSTS) :]) == [post for _, _, post in sts.GRID_POSTS]
     assert evaluation.cosines.shape == (len(evaluation.table), SUBSET)
     assert list(evaluation.table.pooling[:2]) == ["model", "cls"]
-    assert set(evaluation.table.layers[1:]) == {str(i) for i in range(n_layers + 1)} | {"first-last"}
+    per_layer_rows = evaluation.table[evaluation.table.pooling.isin(sts.GRID_POOLINGS)]
+    assert set(per_layer_rows.layers) == {str(i) for i in range(n_layers + 1)} | {"first-last"}
     best = evaluation.best()
     assert best.spearman == evaluation.table.spearman.max()
     assert evaluation.row_of("mean", "-1") == evaluation.row_of("mean", str(n_layers))
     assert evaluation.row_of("cls", "first-last") == evaluation.row_of("cls", "1,6")
     assert evaluation.row_of("mean", "-1", "whiten") == len(evaluation.table) - 1
-    assert len(sts.grid_specs("bert-base-uncased", 12)) == 43
+    assert evaluation.table.pooling[evaluation.table.pooling == "pooler"].size == 1
+    assert len(sts.grid_specs("bert-base-uncased", 12)) == 1 + 6 * 14
 
 
 def test_own_pipeline_equals_sentence_transformer_encode(grid_run, dev_subset, reference_st):
@@ -257,6 +262,54 @@ def test_raw_entries_equal_hand_pooling_with_transformers(grid_run, dev_subset, 
         np.testing.assert_allclose(evaluation.cosines[row], cosines, atol=1e-5)
         expected = 100 * spearmanr(cosines, dev_subset.gold).statistic
         assert evaluation.table.spearman[row] == pytest.approx(expected, abs=1e-3), name
+
+
+FEW_PAIRS = 8
+
+
+@torch.inference_mode()
+def test_new_pooling_rows_equal_the_pooling_module_and_pooler_output(grid_run, dev_subset, reference_hf):
+    """weightedmean, lasttoken, mean+max (sentence-transformers' Pooling module) and pooler (pooler_output), for a
+    few pairs encoded by hand in one padded batch."""
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    _, evaluation, _, _ = grid_run
+    tokenizer, model = reference_hf
+    few = dev_subset.head(FEW_PAIRS)
+    texts = few.unique_sentences()
+    inputs = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    assert (inputs["attention_mask"] == 0).any()  # padded
+    output = model(**inputs, output_hidden_states=True)
+
+    def pooled(mode, layer: int) -> np.ndarray:
+        features = {"token_embeddings": output.hidden_states[layer], "attention_mask": inputs["attention_mask"]}
+        return Pooling(384, pooling_mode=mode)(features)["sentence_embedding"].numpy()
+
+    expected = {
+        ("weightedmean", "4"): pooled("weightedmean", 4),
+        ("lasttoken", "first-last"): (pooled("lasttoken", 1) + pooled("lasttoken", 6)) / 2,
+        ("mean_max", "2"): pooled(("mean", "max"), 2),
+        ("pooler", "-1"): output.pooler_output.numpy(),
+    }
+    for (pooling, layers), vectors in expected.items():
+        cosines = cosine_pairs(dict(zip(texts, vectors, strict=True)), few)
+        row = evaluation.row_of(pooling, layers)
+        assert row is not None, pooling
+        np.testing.assert_allclose(evaluation.cosines[row][:FEW_PAIRS], cosines, atol=1e-5, err_msg=pooling)
+        full = 100 * spearmanr(evaluation.cosines[row], dev_subset.gold).statistic
+        assert evaluation.table.spearman[row] == pytest.approx(full, abs=1e-6)
+
+
+def test_mean_sqrt_len_tokens_ranks_exactly_as_mean_so_is_not_a_grid_row(grid_run, dev_subset):
+    encoder, evaluation, _, _ = grid_run
+    before = encoder.texts_encoded
+    for layers in ("3", "first-last"):
+        both = sts.evaluate(
+            encoder, dev_subset, [EmbedSpec(M, "mean_sqrt_len_tokens", layers), EmbedSpec(M, "mean", layers)]
+        )
+        np.testing.assert_allclose(both.cosines[0], both.cosines[1], atol=1e-6)
+        np.testing.assert_allclose(both.cosines[1], evaluation.cosines[evaluation.row_of("mean", layers)], atol=0)
+    assert encoder.texts_encoded == before
 
 
 def test_cls_at_layer_0_is_one_vector_so_undefined(grid_run, dev_subset):

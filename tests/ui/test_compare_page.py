@@ -320,3 +320,79 @@ def test_layers_whose_random_pairs_are_noise_are_marked(app):
 def test_the_page_says_what_survives_a_reload(app):
     note = next(caption.value for caption in app.caption if "browser tab's session" in caption.value)
     assert "not a reload" in note and "Download" in note
+
+
+def code_blocks(at: AppTest) -> list[str]:
+    """The code of every "Code for this configuration" expander, raw panel first."""
+    return [
+        block.value
+        for expander in at.expander
+        if expander.label == "Code for this configuration"
+        for block in expander.code
+    ]
+
+
+def test_code_for_this_configuration_in_both_panels(app, packaged_model):
+    from embedlab.codegen import code_for
+
+    raw_code, trained_code = code_blocks(app)
+    assert "def embed(" in raw_code and "def embed(" in trained_code
+    assert raw_code.strip() == code_for(EmbedSpec(MODEL, "cls", "-1"), packaged_model.facts).strip()
+    app.radio(key="compare.raw.pooling").set_value("weightedmean").run()
+    app.selectbox(key="compare.raw.layers").set_value("first-last").run()
+    assert not app.exception, app.exception
+    raw_code, _ = code_blocks(app)
+    assert "def embed(" in raw_code and "weightedmean" in raw_code
+    assert raw_code.strip() == code_for(EmbedSpec(MODEL, "weightedmean", "first-last"), packaged_model.facts).strip()
+
+
+@pytest.mark.parametrize("pooling", ["mean_max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken", "pooler"])
+def test_every_pooling_is_offered_and_scores_as_the_engine(app, packaged_model, pooling):
+    radio = app.radio(key="compare.raw.pooling")
+    assert set(radio.options) >= {"CLS", "mean", "max", "model's own", "pooler", "mean + max", "last token"}
+    radio.set_value(pooling).run()
+    assert not app.exception, app.exception
+    spec = app.session_state[state.RAW_SPEC]
+    assert spec == EmbedSpec(MODEL, pooling, "-1")
+    first, second = app.session_state[state.PAIRS].iloc[0][["sentence1", "sentence2"]]
+    expected = pair_cosines(Encoder(packaged_model), [(first, second)], spec)[0]
+    assert float(metric(app, "Raw ·").value) == pytest.approx(expected, abs=5e-4)
+    layer_boxes = [box for box in app.selectbox if box.key == "compare.raw.layers"]
+    assert bool(layer_boxes) == (pooling != "pooler")  # pooler: last layer only, no layer choice
+
+
+def test_pooler_of_a_model_without_pooler_weights_is_refused(tmp_path, tiny_model_dir):
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    BertModel(BertConfig.from_pretrained(tiny_model_dir), add_pooling_layer=False).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(tmp_path)
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.session_state["compare.raw.model"] = str(tmp_path)  # as if typed in the model box
+    at.run()
+    assert not at.exception, at.exception
+    at.radio(key="compare.raw.pooling").set_value("mean").run()
+    at.radio(key="compare.raw.pooling").set_value("pooler").run()
+    assert not at.exception, at.exception
+    assert any("has no pooler weights" in error.value and "Still using **mean**" in error.value for error in at.error)
+    assert at.session_state[state.RAW_SPEC].pooling == "mean"  # the previous pooling stays in force
+    assert metric(at, "Raw ·").label.endswith("mean · layers -1")
+    assert at.radio(key="compare.raw.pooling").value == "pooler"  # what the user picked stays shown
+
+
+def test_layer_chart_draws_cls_mean_max_and_offers_the_other_poolings_in_the_legend(app, packaged_model):
+    import base64
+    import json
+
+    from embedlab.embedding.scoring import PROFILE_POOLINGS, layer_profile
+
+    (chart,) = [chart for chart in app.get("plotly_chart") if "Which layer?" in chart.proto.spec]
+    traces = {trace["name"]: trace for trace in json.loads(chart.proto.spec)["data"]}
+    first, second = app.session_state[state.PAIRS].iloc[0][["sentence1", "sentence2"]]
+    profile = layer_profile(Encoder(packaged_model), first, second)
+    for pooling in PROFILE_POOLINGS:
+        for name in (pooling, f"{pooling}, typical"):
+            hidden = traces[name].get("visible") == "legendonly"
+            assert hidden == (pooling not in ("cls", "mean", "max")), name
+        y = traces[pooling]["y"]  # plotly's typed array: {"dtype", "bdata" (base64)}
+        shown = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
+        np.testing.assert_allclose(shown, profile[pooling], atol=1e-6)

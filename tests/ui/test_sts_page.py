@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import state, sts_view
+from components.figures import undefined_kind
 from embedlab.embedding.encoder import Encoder
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.tasks import sts
@@ -66,10 +68,18 @@ def test_bundled_set_is_evaluated_and_matches_the_engine(app, packaged_model):
 
     titles = chart_titles(app)
     assert len(titles) == 3  # one heatmap per model, then the scatter
-    assert titles[0] == f"{PACKAGED} · own pipeline {own:.1f}"
+    pooler = expected.table.spearman[expected.row_of("pooler", "-1")]  # last layer only: in the title
+    assert titles[0] == f"{PACKAGED} · own pipeline {own:.1f} · pooler {pooler:.1f}"
     assert titles[1].startswith(UNTRAINED)
     heatmap = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert heatmap["data"][0]["x"] == list(sts.GRID_POOLINGS)  # cls, mean, max, mean_max, weightedmean, lasttoken
     assert heatmap["data"][0]["text"][0][0] == "constant"  # CLS at layer 0: one vector for every sentence
+    for column, pooling in enumerate(sts.GRID_POOLINGS):  # every cell is the grid's number (row: layer)
+        for layer in (2, 6):
+            row = expected.row_of(pooling, str(layer))
+            value = expected.table.spearman[row]
+            shown = undefined_kind(expected.table.note[row]) if math.isnan(value) else f"{value:.1f}"
+            assert heatmap["data"][0]["text"][layer][column] == shown, (pooling, layer)  # CLS at 2: noise
     assert len(heatmap["layout"]["shapes"]) == 1  # the best cell is boxed
 
     published = frame_with(app, "published").set_index("configuration")
