@@ -22,6 +22,7 @@ from components.services import get_encoder, load_encoder
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED, models_dir
+from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.sts import bundled_pairs, read_scored_pairs
 from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
 from embedlab.training.data import (
@@ -36,7 +37,7 @@ from embedlab.training.data import (
     read_training_file,
 )
 from embedlab.training.jobs import JobView, TrainingJobs, TrainRequest
-from embedlab.training.run import Scores, TrainSettings, estimate_peak_memory_gb
+from embedlab.training.run import Scores, TrainSettings, estimate_peak_memory_gb, pair_cosine_changes
 from embedlab.training.save import check_model_name, model_folder, read_training_facts, zip_folder
 from embedlab.training.script import python_script
 
@@ -47,6 +48,7 @@ STOP_BUTTON = "train.stop"
 KEEP_PARTIAL = "train.keep_partial"
 LAST_ERROR = "train.error"
 POLL_SECONDS = 1.0
+MAX_COMPARE_PAIRS = 200
 STS_TRAIN_PATH = "../shared/data/stsbenchmark/sts-train.csv"
 STS_DEV_PATH = "../shared/data/stsbenchmark/sts-dev.csv"
 DATA_SOURCES = {
@@ -429,7 +431,8 @@ def _render(view: JobView) -> None:
                 "mean less (the 'extreme high cosine' warning).",
                 icon="⚠️",
             )
-    if view.saved_to and Path(view.saved_to).is_dir():
+    if view.saved_to and Path(view.saved_to).is_dir() and not view.active:
+        compare_pairs_panel(view)
         st.download_button(
             "Download the model (zip)",
             data=zip_bytes(view.saved_to),
@@ -437,6 +440,34 @@ def _render(view: JobView) -> None:
             mime="application/zip",
             key=f"train.download.{view.job_id}",
         )
+
+
+def compare_pairs_panel(view: JobView) -> None:
+    """The Compare page's pairs (its examples when the page was not opened): cosine before and after."""
+    table = st.session_state.get(state.PAIRS)
+    if table is None or len(table) == 0:
+        table = example_pairs()
+    pairs = tuple(
+        (str(first), str(second))
+        for first, second in zip(table["sentence1"], table["sentence2"], strict=True)
+        if str(first).strip() and str(second).strip()
+    )[:MAX_COMPARE_PAIRS]
+    if not pairs:
+        return
+    with st.expander("The Compare pairs, cosine before -> after", expanded=False):
+        try:
+            changes = pair_changes(view.request.composition, view.saved_to, pairs)
+        except EmbedLabError as error:
+            st.error(str(error))
+            return
+        st.dataframe(changes.round(3), hide_index=True)
+
+
+@st.cache_data(show_spinner="Scoring the Compare pairs before and after…", max_entries=8)
+def pair_changes(composition: Composition, saved_to: str, pairs: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    before = compose(composition, get_encoder(composition.model).model)
+    after = get_encoder(saved_to).model.st_model
+    return pair_cosine_changes(before, after, pairs)
 
 
 def _saved_text(view: JobView) -> str:

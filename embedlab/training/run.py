@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
 from embedlab.training.compose import Composition, compose
@@ -398,3 +400,29 @@ def estimate_peak_memory_gb(batch_size: int, n_parameters: int, n_layers: int, h
     size = n_parameters / _MEASURED_PARAMETERS
     width = (n_layers * hidden_size) / _MEASURED_LAYER_WIDTH
     return _MEASURED_FIXED_GB * max(1.0, size) + 2 * batch_size * _MEASURED_PER_SEQUENCE_GB * width
+
+
+def pair_cosine_changes(before_model, after_model, pairs) -> pd.DataFrame:
+    """Cosine of each (sentence1, sentence2) pair under two models (their own pipelines), and the change.
+
+    Returns:
+        DataFrame: sentence1, sentence2, before, after, change (after - before), in the pairs' order.
+    """
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.embedding.scoring import pair_cosines
+    from embedlab.embedding.specs import EmbedSpec
+
+    pairs = [(str(first), str(second)) for first, second in pairs if str(first).strip() and str(second).strip()]
+    scores = {}
+    for name, st_model in (("before", before_model), ("after", after_model)):
+        encoder = Encoder(as_loaded(st_model, name))
+        scores[name] = pair_cosines(encoder, pairs, EmbedSpec(name, "model"))
+    return pd.DataFrame(
+        {
+            "sentence1": [first for first, _ in pairs],
+            "sentence2": [second for _, second in pairs],
+            "before": scores["before"],
+            "after": scores["after"],
+            "change": scores["after"] - scores["before"],
+        }
+    )

@@ -506,3 +506,22 @@ def test_short_supervised_run_raises_spearman_on_held_apart_dev_pairs(packaged_m
     after = spearman_of(result.model, dev)
     assert result.steps == 63
     assert after > before + 1.0, (before, after)
+
+
+def test_pair_cosine_changes_compare_two_models(tiny, tmp_path):
+    from embedlab.training.run import pair_cosine_changes
+
+    pairs = [("A cat sleeps.", "A kitten naps."), ("Stocks fell.", ""), ("Rain today.", "Sunny tomorrow.")]
+    start = compose(Composition(tiny.facts.ref, pooling="mean"), tiny)
+    same = pair_cosine_changes(start, start, pairs)
+    assert list(same["sentence2"]) == ["A kitten naps.", "Sunny tomorrow."]  # the pair with an empty side is left out
+    assert np.allclose(same["change"], 0) and np.allclose(same["before"], same["after"])
+    result = train(
+        Composition(tiny.facts.ref, pooling="mean"),
+        data_for("cosine", tmp_path),
+        FAST,
+        loaded=tiny,
+        measure_before_after=False,
+    )
+    changed = pair_cosine_changes(start, result.model, pairs)
+    assert np.allclose(changed["change"], changed["after"] - changed["before"]) and changed["change"].abs().max() > 0

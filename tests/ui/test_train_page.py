@@ -87,6 +87,8 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     assert any("2 steps" in success.value for success in app.success)
     table = [frame.value for frame in app.dataframe if "before" in frame.value.columns][0]
     assert list(table["measure"])[0] == "STS Spearman x 100"
+    (changes,) = [frame.value for frame in app.dataframe if "change" in frame.value.columns]
+    assert len(changes) > 0 and (changes["after"] - changes["before"] - changes["change"]).abs().max() < 1e-3
     saved = tmp_path / "models" / "ui-model"
     assert (saved / "modules.json").is_file() and view.saved_to == str(saved)
     # The trained model is offered as a start model, and a second run with the same name is refused.
