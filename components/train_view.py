@@ -23,7 +23,7 @@ from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED, models_dir
 from embedlab.tasks.compare import example_pairs
-from embedlab.tasks.sts import bundled_pairs, read_scored_pairs
+from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
 from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
 from embedlab.training.data import (
     LOSS_NAMES,
@@ -57,6 +57,7 @@ DATA_SOURCES = {
     "path": "Local path (e.g. the STS train split)",
     "compare": "The Compare page's pairs",
     "negtest": "The Negative tests table (positive pairs)",
+    "hub": "STS benchmark train split via Hugging Face datasets (needs a network)",
 }
 DEFAULTS = {
     "model": PACKAGED,
@@ -258,7 +259,10 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         elif source == "path":
             path = st.text_input("Path", value=choice("path"), key=_key("path")).strip()
             keep("path", path)
-            data = read_training_file(path, method, seed)
+            data = read_path(path, _modified(path), method, seed)
+        elif source == "hub":
+            pairs = hub_train_split()
+            data = from_frame(pairs.frame(), method, pairs.name, seed)
         elif source == "compare":
             data = from_frame(_table(state.PAIRS, "Compare"), method, "the Compare pairs", seed)
         else:
@@ -271,6 +275,29 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         return None
     st.caption(f"{data.source}, {data.n_sentences:,} distinct sentences · loss: {LOSS_NAMES[method]}")
     return data
+
+
+def _modified(path: str) -> float:
+    try:
+        return Path(path).expanduser().stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner="Reading the training file…", max_entries=8)
+def read_path(path: str, modified: float, method: str, seed: int) -> TrainingData:
+    """A training file read once per (path, modification time, method, seed); errors are not cached."""
+    return read_training_file(path, method, seed)
+
+
+@st.cache_data(show_spinner="Loading the STS train split…", max_entries=1)
+def hub_train_split():
+    return load_hub_benchmark("train")
+
+
+@st.cache_data(show_spinner="Reading the evaluation file…", max_entries=8)
+def read_eval(path: str, modified: float):
+    return read_scored_pairs(path)
 
 
 def _table(key: str, page: str) -> pd.DataFrame:
@@ -289,7 +316,7 @@ def eval_choice():
     if not path:
         return bundled_pairs()
     try:
-        return read_scored_pairs(path)
+        return read_eval(path, _modified(path))
     except EmbedLabError as error:
         st.error(str(error))
         return None

@@ -54,6 +54,7 @@ LOSS_NAMES = {
     "tsdae": "DenoisingAutoEncoderLoss",
 }
 PITFALL_LABEL_RANGE = (0.85, 0.95)
+POSITIVE_THRESHOLD = 0.8  # scored pairs at or above 4 of 5 (0.8 of 1) are the positives of mnrl / the pitfall
 TSDAE_DELETION = 0.6
 MIN_EXAMPLES = 2
 SENTENCE_COLUMNS = ("sentence", "text")
@@ -185,8 +186,9 @@ def from_sentences(sentences, method: str, source: str, seed: int = 0) -> Traini
 def from_frame(frame: pd.DataFrame, method: str, source: str, seed: int = 0) -> TrainingData:
     """Rows of a table (an uploaded file, the Compare or Negative tests table) for ``method``.
 
-    Pair methods need sentence1 and sentence2 (+ score for cosine/cosent); sentence methods take a ``sentence``
-    or ``text`` column, or every distinct sentence of sentence1 and sentence2.
+    Pair methods need sentence1 and sentence2 (+ score for cosine/cosent; given a score, mnrl and the pitfall
+    keep the pairs scoring at least 4 of 5 as positives); sentence methods take a ``sentence`` or ``text``
+    column, or every distinct sentence of sentence1 and sentence2.
 
     Raises:
         EmbedLabError: a column the method needs is missing, too few rows, bad scores.
@@ -220,6 +222,15 @@ def from_frame(frame: pd.DataFrame, method: str, source: str, seed: int = 0) -> 
         return from_scored(
             frame[columns["sentence1"]], frame[columns["sentence2"]], frame[columns["score"]], method, source
         )
+    if "score" in columns:  # scored pairs given for a positive-pair method: the high-scoring ones are the positives
+        scored = from_scored(
+            frame[columns["sentence1"]], frame[columns["sentence2"]], frame[columns["score"]], method, source
+        )
+        keep = [i for i, score in enumerate(scored.columns["score"]) if score >= POSITIVE_THRESHOLD]
+        firsts = [scored.columns["sentence1"][i] for i in keep]
+        seconds = [scored.columns["sentence2"][i] for i in keep]
+        cut = f"{source} (pairs scoring at least {POSITIVE_THRESHOLD * 5:g} of 5 kept as positives)"
+        return from_pairs(firsts, seconds, method, cut, seed)
     return from_pairs(frame[columns["sentence1"]], frame[columns["sentence2"]], method, source, seed)
 
 

@@ -525,3 +525,14 @@ def test_pair_cosine_changes_compare_two_models(tiny, tmp_path):
     )
     changed = pair_cosine_changes(start, result.model, pairs)
     assert np.allclose(changed["change"], changed["after"] - changed["before"]) and changed["change"].abs().max() > 0
+
+
+def test_positive_pair_methods_keep_the_high_scoring_pairs_of_a_scored_file(tmp_path):
+    data = read_training_file(write(tmp_path, "scored.csv", SCORED_CSV), "mnrl")
+    assert data.columns["anchor"] == [
+        "A man is playing a guitar.",
+        "A woman is slicing onions.",
+        "Stocks fell sharply today.",
+        "Kids play football outside.",
+    ]
+    assert "at least 4 of 5" in data.source and "4 positive pairs" in data.source

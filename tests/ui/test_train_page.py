@@ -65,6 +65,9 @@ def test_bad_data_shows_an_error_and_keeps_what_was_typed(app, tmp_path):
     ok(app.run())
     assert any("scored pairs" in error.value for error in app.error)
     assert not [button for button in app.button if button.key == "train.start"]  # nothing to start with
+    app.radio(key=key("source")).set_value("hub")
+    ok(app.run())
+    assert any("STS benchmark" in error.value or "datasets" in error.value for error in app.error)
 
 
 def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tmp_path):
