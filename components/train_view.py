@@ -9,7 +9,6 @@ What the user chose is kept under plain session keys (``CHOICES``); widgets are 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -346,7 +345,11 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
     row = st.columns(4)
     warmup = row[0].number_input("Warmup ratio", 0.0, 0.9, float(choice("warmup_ratio")), key=_key("warmup"))
     seed = int(row[1].number_input("Seed", 0, 2**31 - 1, int(choice("seed")), key=_key("seed")))
-    eval_every = int(row[2].number_input("Evaluate every N steps (0: never)", 0, 10_000, int(choice("eval_every"))))
+    eval_every = int(
+        row[2].number_input(
+            "Evaluate every N steps (0: never)", 0, 10_000, int(choice("eval_every")), key=_key("eval_every")
+        )
+    )
     for name, value in (
         ("batch_size", batch_size),
         ("learning_rate", float(learning_rate)),
@@ -386,7 +389,7 @@ def memory_help() -> str:
 def start_controls(composition: Composition, data: TrainingData, settings: TrainSettings, eval_pairs) -> None:
     jobs = training_jobs()
     view = jobs.view()
-    default_name = choice("name") or f"{data.method}-{composition.pooling}-{time.strftime('%Y%m%d-%H%M%S')}"
+    default_name = choice("name") or free_name(f"{data.method}-{composition.pooling}")
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=_key("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
     busy = view is not None and view.active
@@ -404,6 +407,14 @@ def start_controls(composition: Composition, data: TrainingData, settings: Train
         st.caption("A run is in progress on this server: one at a time (the CPU is the limit).")
     if st.session_state.get(LAST_ERROR):
         st.error(st.session_state[LAST_ERROR])
+
+
+def free_name(stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``...: the first name not yet taken in the models directory."""
+    taken = {Path(folder).name for folder in trained_models()}
+    if stem not in taken:
+        return stem
+    return next(f"{stem}-{n}" for n in range(2, 10_000) if f"{stem}-{n}" not in taken)
 
 
 def progress_panel() -> None:
