@@ -481,13 +481,16 @@ def test_short_supervised_run_raises_spearman_on_held_apart_dev_pairs(packaged_m
     if not (STS_DIR / "sts-train.csv").is_file() or not (STS_DIR / "sts-dev.csv").is_file():
         pytest.skip(f"the STS benchmark is not in {STS_DIR} (sts-train.csv and sts-dev.csv)")
     from embedlab.tasks.sts import ScoredPairs, read_scored_pairs
+    from embedlab.training.data import from_scored
 
     train_pairs = read_scored_pairs(STS_DIR / "sts-train.csv").head(1000)
     seen = set(train_pairs.unique_sentences())
     dev_all = read_scored_pairs(STS_DIR / "sts-dev.csv")
-    kept = [i for i, pair in enumerate(zip(dev_all.sentence1, dev_all.sentence2, strict=True)) if not seen & set(pair)][
-        :500
-    ]
+    # The benchmark repeats some sentences across splits: dev pairs sharing a sentence with the training pairs are
+    # left out, and the slice is spread over the split (its genres come in blocks; the first pairs are easy).
+    pairs = zip(dev_all.sentence1, dev_all.sentence2, strict=True)
+    held_apart = [i for i, pair in enumerate(pairs) if not seen & set(pair)]
+    kept = held_apart[:: len(held_apart) // 500][:500]
     dev = ScoredPairs(
         "sts-dev held apart",
         tuple(dev_all.sentence1[i] for i in kept),
@@ -495,17 +498,16 @@ def test_short_supervised_run_raises_spearman_on_held_apart_dev_pairs(packaged_m
         tuple(dev_all.gold[i] for i in kept),
         dev_all.scale,
     )
-    assert len(kept) == 500  # the benchmark repeats some sentences across splits: those dev pairs are left out
-    from embedlab.training.data import from_scored
-
-    data = from_scored(train_pairs.sentence1, train_pairs.sentence2, train_pairs.gold, "cosine", "sts-train")
+    assert dev.n_pairs == 500
+    data = from_scored(train_pairs.sentence1, train_pairs.sentence2, train_pairs.gold, "cosent", "sts-train")
     spec = Composition("all-MiniLM-L6-v2", pooling="cls")
     before = spearman_of(compose(spec, packaged_model), dev)
     settings = TrainSettings(epochs=1, batch_size=16, learning_rate=2e-5, warmup_ratio=0.1)
     result = train(spec, data, settings, loaded=packaged_model, measure_before_after=False)
     after = spearman_of(result.model, dev)
     assert result.steps == 63
-    assert after > before + 1.0, (before, after)
+    # Measured here: 78.1 -> 81.1 with CoSENTLoss (CosineSimilarityLoss gains only +0.6 in these 63 steps).
+    assert after > before + 1.5, (before, after)
 
 
 def test_pair_cosine_changes_compare_two_models(tiny, tmp_path):
