@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 steps per run, 200 dev pairs: check the script")
     parser.add_argument("--runs", default=",".join(run.name for run in RUNS), help="comma list of run names")
     args = parser.parse_args()
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # TSDAE's decoder loads with a bar otherwise
     if not STS_TRAIN.is_file() or not _common.STS_DEV.is_file():
         raise SystemExit(f"needs {STS_TRAIN} and {_common.STS_DEV}")
 
