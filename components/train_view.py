@@ -197,7 +197,7 @@ def composer() -> Composition | None:
         return None
     with right:
         st.markdown("**The module list** (as sentence-transformers prints it)")
-        st.code(printed_modules(composition), language="text")
+        st.code(printed_modules(composition), language="text", wrap_lines=True)
         for warning in composition.warnings():
             st.warning(warning, icon="⚠️")
         facts = encoder.model.facts
