@@ -20,6 +20,7 @@ PAGES = [
     st.Page("app_pages/projection.py", title="Projection", icon=":material/bubble_chart:"),
     st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),
     st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -5,6 +5,10 @@ script that reproduces the configuration's vectors (no FILE needed).
 correlations (post-processing fitted on the file's own sentences unless --fit is given).
 ``python -m embedlab negtest FILE --model REF [...] [--post none|center|abtt|whiten] [--threshold T] [--json]``:
 negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
+``python -m embedlab train DATA --model REF --pooling cls|mean|max [--dense N --activation tanh|identity]
+[--normalize] --method cosine|cosent|mnrl|pitfall-random-labels|simcse|tsdae [--epochs N | --max-steps N]
+[--batch-size 16] [--lr 2e-5] [--warmup 0.1] [--seed 0] --out DIR [--eval STSFILE] [--json]``: train a
+sentence-transformers model (progress on stderr) and save it as a folder that ``--model DIR`` loads.
 
 Exit status: 0 done, 2 bad input (one line on stderr); negtest: 1 when any pair failed.
 """
@@ -59,7 +63,40 @@ def build_parser() -> argparse.ArgumentParser:
     negtest.add_argument(
         "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
     )
+    add_train_command(commands)
     return parser
+
+
+def add_train_command(commands) -> None:
+    """The ``train`` subcommand (see ``embedlab.training``)."""
+    from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS
+    from embedlab.training.data import METHODS
+
+    train = commands.add_parser("train", help="train a sentence embedder and save it as a folder")
+    train.add_argument(
+        "data",
+        help="CSV/TSV/STS file (pairs: sentence1, sentence2[, score]) or a text file with one sentence per line; "
+        "'bundled' for the project's own small sets",
+    )
+    train.add_argument(
+        "--model", required=True, help="start model: all-MiniLM-L6-v2, untrained-bert, a Hub id or folder"
+    )
+    train.add_argument("--pooling", default="cls", choices=TRAIN_POOLINGS, help="Pooling mode (default cls)")
+    train.add_argument("--max-seq-length", type=int, help="Transformer truncation (default: the start model's)")
+    train.add_argument("--dense", type=int, metavar="N", help="add Dense(hidden -> N) after pooling")
+    train.add_argument("--activation", default="tanh", choices=ACTIVATIONS, help="Dense activation (default tanh)")
+    train.add_argument("--normalize", action="store_true", help="add Normalize at the end")
+    train.add_argument("--method", required=True, choices=METHODS, help="loss and data kind")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
+    length.add_argument("--max-steps", type=int, help="stop after N steps instead")
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--lr", type=float, default=2e-5, help="learning rate (default 2e-5)")
+    train.add_argument("--warmup", type=float, default=0.1, help="warmup as a ratio of the steps (default 0.1)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", required=True, help="folder to save the model in (must not exist or be empty)")
+    train.add_argument("--eval", metavar="STSFILE", help="STS-format or scored CSV/TSV: Spearman before and after")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -357,7 +394,88 @@ def run_negtest(args: argparse.Namespace) -> int:
     return 1 if failed.any() else 0
 
 
-COMMANDS = {"score": run_score, "eval": run_eval, "negtest": run_negtest}
+def run_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from embedlab.tasks.sts import read_scored_pairs
+    from embedlab.training.compose import Composition
+    from embedlab.training.data import bundled_data, read_training_file
+    from embedlab.training.run import ProgressReport, TrainSettings, train
+    from embedlab.training.save import save_trained
+
+    # Every bad input fails before the model loads.
+    composition = Composition(
+        args.model,
+        pooling=args.pooling,
+        max_seq_length=args.max_seq_length,
+        dense_out=args.dense,
+        activation=args.activation,
+        normalize=args.normalize,
+    )
+    settings = TrainSettings(
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_ratio=args.warmup,
+        seed=args.seed,
+    )
+    if args.data == "bundled":
+        data = bundled_data(args.method, args.seed)
+    else:
+        data = read_training_file(args.data, args.method, args.seed)
+    eval_pairs = read_scored_pairs(args.eval) if args.eval else None
+    out = Path(args.out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise EmbedLabError(f"--out {args.out} already exists and is not empty: give a new folder.")
+    loaded = load_encoder(args.model).model
+    for warning in composition.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"training {data.method} on {data.source}", file=sys.stderr)
+
+    def progress(report: ProgressReport) -> None:
+        if report.step == 0:
+            return
+        eta = f", ETA {report.eta_seconds:.0f} s" if report.eta_seconds is not None else ""
+        loss = f" loss {report.loss:.4f}" if report.loss is not None else ""
+        print(
+            f"step {report.step}/{report.total}{loss} · {report.steps_per_second:.2f} steps/s{eta}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    result = train(composition, data, settings, loaded=loaded, eval_pairs=eval_pairs, progress=progress)
+    folder = save_trained(result, out)
+    if args.json:
+        keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures")
+        print(
+            json.dumps(
+                {
+                    "out": str(folder),
+                    "method": data.method,
+                    "steps": result.steps,
+                    "seconds": round(result.seconds, 3),
+                    "examples": data.n_examples,
+                    "before": {key: result.before.as_dict()[key] for key in keep},
+                    "after": {key: result.after.as_dict()[key] for key in keep},
+                }
+            )
+        )
+        return 0
+    print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training)")
+    rows = [
+        ("STS Spearman", result.before.spearman, result.after.spearman, ".1f"),
+        ("random-pair cosine (mean)", result.before.baseline_mean, result.after.baseline_mean, ".3f"),
+        ("negative-test AUC", result.before.negtest_auc, result.after.negtest_auc, ".3f"),
+        ("negative-test failures", result.before.negtest_failures, result.after.negtest_failures, "d"),
+    ]
+    for name, before, after, form in rows:
+        shown = [("n/a" if value is None else format(value, form)) for value in (before, after)]
+        print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
+    return 0
+
+
+COMMANDS = {"score": run_score, "eval": run_eval, "negtest": run_negtest, "train": run_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,39 @@
+"""Train: compose a sentence-transformers model, train it on this CPU, and see what changed."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import train_view
+
+
+def page() -> None:
+    st.title("Train")
+    st.caption(
+        "The cure after the diagnosis: fine-tune a sentence embedder with sentence-transformers' own trainer, "
+        "supervised (scored pairs), on positive pairs, or without labels (SimCSE, TSDAE), and compare before and "
+        "after on STS, the random-pair baseline and the negative tests. One run at a time on this server."
+    )
+    train_view.init_state()
+    train_view.progress_panel()
+    st.divider()
+    st.subheader("1. Compose the model")
+    composition = train_view.composer()
+    if composition is None:
+        return
+    st.subheader("2. Method and data")
+    method = train_view.method_choice()
+    data = train_view.data_choice(method, int(train_view.choice("seed")))
+    eval_pairs = train_view.eval_choice()
+    st.subheader("3. Settings")
+    settings = train_view.settings_choice(composition, method)
+    if settings is None:
+        return
+    train_view.code_panel(composition, method, settings)
+    if data is None or eval_pairs is None:
+        return
+    train_view.start_controls(composition, data, settings, eval_pairs)
+    train_view.saved_models_panel()
+
+
+page()

@@ -1,0 +1,428 @@
+"""One training run with sentence-transformers' own trainer, measured before and after.
+
+What the run does, in order:
+1. measures the composed, untrained model (``measure``): STS Spearman on the evaluation pairs (when given), the
+   random-pair baseline over the bundled reference sentences, and the bundled negative-test suite;
+2. trains with ``SentenceTransformerTrainer``: no checkpoints (``save_strategy="no"``), no log printing
+   (``PrinterCallback`` removed, no tqdm), ``output_dir`` a temporary folder removed afterwards, warmup as a
+   ratio, one seed for data order, dropout and a Dense layer's initial weights;
+3. measures the trained model again.
+
+Progress goes to a plain callable (``Progress``): step, total, loss, steps/s, ETA and, every ``eval_every``
+steps, the Spearman of a separate inference copy of the model on (up to ``EVAL_PAIRS_DURING``) evaluation
+pairs. The copy is needed: ``encode`` switches the model it runs to eval mode, every training step switches it
+back to train mode. A ``threading.Event`` stops the run cleanly after the current step
+(``control.should_training_stop``); the partial model is returned and can be saved.
+
+Example:
+    >>> result = train(Composition("all-MiniLM-L6-v2"), bundled_data("simcse"), TrainSettings(max_steps=10))
+    >>> result.before.baseline_mean, result.after.baseline_mean  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from embedlab.errors import EmbedLabError
+from embedlab.models.loading import LoadedModel
+from embedlab.training.compose import Composition, compose
+from embedlab.training.data import TrainingData
+
+EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How long and how fast to train.
+
+    Attributes:
+        epochs: passes over the data (ignored when ``max_steps`` is set).
+        max_steps: stop after this many optimizer steps; None trains for ``epochs``.
+        batch_size: examples per step.
+        learning_rate: AdamW's peak learning rate.
+        warmup_ratio: fraction of the steps with a linearly rising learning rate.
+        seed: data order, dropout, TSDAE noise, the pitfall's labels and a Dense layer's initial weights.
+        eval_every: score the evaluation pairs every N steps during training (0: never).
+    """
+
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    eval_every: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_steps is not None and int(self.max_steps) < 1:
+            raise EmbedLabError(f"max_steps must be at least 1, not {self.max_steps}.")
+        if self.max_steps is None and not (math.isfinite(self.epochs) and 0 < self.epochs <= 100):
+            raise EmbedLabError(f"epochs must be between 0 and 100, not {self.epochs}.")
+        if not 1 <= int(self.batch_size) <= 1024:
+            raise EmbedLabError(f"batch size must be 1 to 1024, not {self.batch_size}.")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate < 1):
+            raise EmbedLabError(f"learning rate must be between 0 and 1 (e.g. 2e-5), not {self.learning_rate}.")
+        if not 0 <= self.warmup_ratio < 1:
+            raise EmbedLabError(f"warmup must be a ratio in [0, 1), not {self.warmup_ratio}.")
+        if int(self.eval_every) < 0:
+            raise EmbedLabError(f"eval_every must be 0 (never) or a number of steps, not {self.eval_every}.")
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """One step of a run, as the progress callable receives it."""
+
+    step: int
+    total: int
+    loss: float | None
+    steps_per_second: float
+    eta_seconds: float | None
+    elapsed_seconds: float
+    eval_spearman: float | None = None  # set on the steps where the evaluation pairs were scored
+
+
+Progress = Callable[[ProgressReport], None]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One model's numbers: STS Spearman x 100 (None without evaluation pairs or when undefined), random-pair
+    cosine over the bundled reference sentences, negative-test suite ROC AUC and failures."""
+
+    spearman: float | None
+    baseline_mean: float
+    baseline_p95: float
+    negtest_auc: float
+    negtest_failures: int
+    negtest_pairs: int
+
+    def as_dict(self) -> dict:
+        return {
+            "spearman": None if self.spearman is None else round(self.spearman, 4),
+            "baseline_mean": round(self.baseline_mean, 6),
+            "baseline_p95": round(self.baseline_p95, 6),
+            "negtest_auc": round(self.negtest_auc, 6),
+            "negtest_failures": self.negtest_failures,
+            "negtest_pairs": self.negtest_pairs,
+        }
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. ``model`` is the trained SentenceTransformer (eval mode), partial when stopped."""
+
+    model: object
+    composition: Composition
+    data: TrainingData
+    settings: TrainSettings
+    steps: int
+    total_steps: int
+    seconds: float  # the training loop alone
+    stopped: bool
+    before: Scores
+    after: Scores
+    eval_name: str | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    evals: list[tuple[int, float | None]] = field(default_factory=list)
+
+
+def as_loaded(st_model, ref: str) -> LoadedModel:
+    """Wrap a SentenceTransformer (in eval mode) for the engine's Encoder."""
+    from embedlab.models.loading import _facts
+
+    return LoadedModel(st_model, _facts(st_model, ref, "trained", "trained in Embedding Lab"))
+
+
+def spearman_of(st_model, pairs, ref: str = "trained") -> float | None:
+    """STS Spearman x 100 of the model's own pipeline on ``pairs`` (None when undefined)."""
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.tasks.sts import evaluate
+
+    evaluation = evaluate(Encoder(as_loaded(st_model, ref)), pairs, [EmbedSpec(ref, "model")])
+    value = float(evaluation.table.spearman.iloc[0])
+    return None if math.isnan(value) else value
+
+
+def measure(st_model, eval_pairs=None, ref: str = "trained") -> Scores:
+    """The before/after numbers of one model (in eval mode): see ``Scores``."""
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.embedding.scoring import random_pair_baseline
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.tasks.negtest import bundled_suite, run_negtest
+
+    encoder = Encoder(as_loaded(st_model, ref))
+    spec = EmbedSpec(ref, "model")
+    baseline = random_pair_baseline(encoder, spec)
+    suite = bundled_suite()
+    negtest = run_negtest(encoder, spec, suite)
+    spearman = spearman_of(st_model, eval_pairs, ref) if eval_pairs is not None else None
+    return Scores(
+        spearman=spearman,
+        baseline_mean=baseline.mean,
+        baseline_p95=baseline.p95,
+        negtest_auc=float(negtest.auc),
+        negtest_failures=int(negtest.failed.sum()),
+        negtest_pairs=len(suite),
+    )
+
+
+def make_loss(method: str, model):
+    """The sentence-transformers loss of ``method`` over ``model``.
+
+    TSDAE's decoder is a ``*LMHeadModel`` with cross-attention built from the encoder's own folder, its weights
+    tied to the encoder; the library ties by giving the encoder the DECODER's freshly loaded weights, so the
+    encoder's weights are copied back afterwards (a random-weight start model stays what it was).
+
+    Raises:
+        EmbedLabError: TSDAE on a model whose embedding size differs from the backbone's (a Dense layer), or on
+            an architecture without a decoder head.
+    """
+    from sentence_transformers.sentence_transformer import losses
+
+    if method in ("cosine", "pitfall-random-labels"):
+        return losses.CosineSimilarityLoss(model)
+    if method == "cosent":
+        return losses.CoSENTLoss(model)
+    if method in ("mnrl", "simcse"):
+        return losses.MultipleNegativesRankingLoss(model)
+    backbone = model.transformers_model
+    if model.get_embedding_dimension() != backbone.config.hidden_size:
+        raise EmbedLabError(
+            f"TSDAE decodes from the sentence embedding, which must have the backbone's size "
+            f"({backbone.config.hidden_size}), not {model.get_embedding_dimension()}: remove the Dense layer."
+        )
+    state = {name: tensor.detach().clone() for name, tensor in backbone.state_dict().items()}
+    quiet = [logging.getLogger(name) for name in ("transformers", "sentence_transformers")]
+    levels = [logger_.level for logger_ in quiet]
+    for logger_ in quiet:  # "weights not initialized" for the LM head and cross-attention is expected
+        logger_.setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()
+        loss = losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+    except (ValueError, OSError, AssertionError) as error:
+        raise EmbedLabError(
+            f"TSDAE cannot build a decoder for this model ({str(error).splitlines()[0]}): choose a BERT-like model."
+        ) from None
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        for logger_, level in zip(quiet, levels, strict=True):
+            logger_.setLevel(level)
+    missing, unexpected = model.transformers_model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise EmbedLabError(f"TSDAE could not tie the decoder to this encoder ({len(unexpected)} unknown weights).")
+    return loss
+
+
+def count_steps(n_examples: int, settings: TrainSettings) -> int:
+    """Optimizer steps the run will take (the trainer's own arithmetic: partial last batch included)."""
+    if settings.max_steps is not None:
+        return int(settings.max_steps)
+    per_epoch = math.ceil(n_examples / settings.batch_size)
+    return max(1, math.ceil(per_epoch * settings.epochs))
+
+
+def train(
+    composition: Composition,
+    data: TrainingData,
+    settings: TrainSettings,
+    loaded: LoadedModel | None = None,
+    eval_pairs=None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    measure_before_after: bool = True,
+) -> TrainResult:
+    """Compose, measure, train, measure again. The shared ``loaded`` model is never modified.
+
+    Args:
+        loaded: the start model, already loaded (else ``load_model(composition.model)``).
+        eval_pairs: a ``ScoredPairs`` for STS Spearman before, during (a slice) and after; None for none.
+        progress: called after every step (and once at step 0).
+        stop: set it to end the run after the current step; the partial model is returned.
+        measure_before_after: False skips the before/after measurements (benchmarks time the loop alone).
+
+    Raises:
+        EmbedLabError: bad settings, or a method the composed model cannot train with.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from transformers import PrinterCallback, TrainerCallback
+    from transformers.utils import logging as transformers_logging
+
+    if loaded is None:
+        from embedlab.models.loading import load_model
+
+        loaded = load_model(composition.model)
+    stop = stop or threading.Event()
+    model = compose(composition, loaded, seed=settings.seed)
+    ref = composition.model
+    before = measure(model, eval_pairs, ref) if measure_before_after else None
+    during_pairs = eval_pairs.head(EVAL_PAIRS_DURING) if eval_pairs is not None and settings.eval_every else None
+    inference = copy.deepcopy(model) if during_pairs is not None else None  # never encode with the training model
+
+    total = count_steps(data.n_examples, settings)
+    losses: list[tuple[int, float]] = []
+    evals: list[tuple[int, float | None]] = []
+    clock = {"start": time.perf_counter(), "eval_seconds": 0.0}
+
+    def report(step: int, loss: float | None, eval_spearman: float | None = None) -> None:
+        if progress is None:
+            return
+        elapsed = time.perf_counter() - clock["start"] - clock["eval_seconds"]
+        rate = step / elapsed if step and elapsed > 0 else 0.0
+        eta = (total - step) / rate if rate > 0 else None
+        progress(ProgressReport(step, total, loss, rate, eta, elapsed, eval_spearman))
+
+    class _Reporter(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                loss = float(logs["loss"])
+                losses.append((state.global_step, loss))
+                eval_spearman = None
+                if during_pairs is not None and state.global_step % settings.eval_every == 0:
+                    started = time.perf_counter()
+                    inference.load_state_dict(model.state_dict())
+                    inference.eval()
+                    eval_spearman = spearman_of(inference, during_pairs, ref)
+                    evals.append((state.global_step, eval_spearman))
+                    clock["eval_seconds"] += time.perf_counter() - started
+                report(state.global_step, loss, eval_spearman)
+            if stop.is_set():
+                control.should_training_stop = True
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if stop.is_set():
+                control.should_training_stop = True
+
+    loss = make_loss(data.method, model)
+    dataset = data.dataset()
+    with tempfile.TemporaryDirectory(prefix="embedlab-train-") as scratch:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=scratch,
+            num_train_epochs=float(settings.epochs),
+            max_steps=int(settings.max_steps) if settings.max_steps is not None else -1,
+            per_device_train_batch_size=int(settings.batch_size),
+            learning_rate=float(settings.learning_rate),
+            warmup_steps=float(settings.warmup_ratio) if settings.warmup_ratio else 0,
+            seed=int(settings.seed),
+            data_seed=int(settings.seed),
+            save_strategy="no",
+            eval_strategy="no",
+            logging_strategy="steps",
+            logging_steps=1,
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=True,
+            dataloader_num_workers=0,
+        )
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()
+        try:
+            trainer = _quiet_trainer_class()(
+                model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[_Reporter()]
+            )
+            trainer.remove_callback(PrinterCallback)
+            report(0, None)
+            clock["start"] = time.perf_counter()
+            started = time.perf_counter()
+            with torch.random.fork_rng():
+                trainer.train()
+            seconds = time.perf_counter() - started - clock["eval_seconds"]
+            steps = int(trainer.state.global_step)
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+        del trainer
+    model.eval()
+    after = measure(model, eval_pairs, ref) if measure_before_after else None
+    return TrainResult(
+        model=model,
+        composition=composition,
+        data=data,
+        settings=settings,
+        steps=steps,
+        total_steps=total,
+        seconds=seconds,
+        stopped=stop.is_set() and steps < total,
+        before=before,
+        after=after,
+        eval_name=eval_pairs.name if eval_pairs is not None else None,
+        losses=losses,
+        evals=evals,
+    )
+
+
+def _quiet_trainer_class():
+    from sentence_transformers import SentenceTransformerTrainer
+
+    class QuietTrainer(SentenceTransformerTrainer):
+        """The library's trainer without its model-card callback: it copies training rows into the card data
+        and may look datasets up on the Hub; this app writes its own card (``embedlab.training.save``)."""
+
+        def add_model_card_callback(self, default_args_dict) -> None:
+            return None
+
+    return QuietTrainer
+
+
+# Peak resident memory measured on this machine's CPU with the packaged backbone (6 layers, hidden 384, 22.7 M
+# parameters): 1.5 GB for a batch of 16 pairs (32 sequences per step), 3.5 GB for SimCSE at batch 64 (128).
+# A straight line through both: a fixed part (the process, the model, AdamW's state) plus a part per sequence
+# in a step (activations kept for the backward pass), scaled by the model's size.
+_MEASURED_FIXED_GB = 0.83
+_MEASURED_PER_SEQUENCE_GB = 2.0 / 96
+_MEASURED_PARAMETERS = 22.7e6
+_MEASURED_LAYER_WIDTH = 6 * 384
+
+
+def estimate_peak_memory_gb(batch_size: int, n_parameters: int, n_layers: int, hidden_size: int) -> float:
+    """A rough peak-memory estimate of a run, from two runs measured here (see the constants above).
+
+    Every method encodes two texts per example (a pair; (s, s) for SimCSE; (damaged, original) for TSDAE), so
+    a step holds ``2 * batch_size`` sequences.
+
+    Example:
+        >>> round(estimate_peak_memory_gb(16, 22_700_000, 6, 384), 1)
+        1.5
+    """
+    size = n_parameters / _MEASURED_PARAMETERS
+    width = (n_layers * hidden_size) / _MEASURED_LAYER_WIDTH
+    return _MEASURED_FIXED_GB * max(1.0, size) + 2 * batch_size * _MEASURED_PER_SEQUENCE_GB * width
+
+
+def pair_cosine_changes(before_model, after_model, pairs) -> pd.DataFrame:
+    """Cosine of each (sentence1, sentence2) pair under two models (their own pipelines), and the change.
+
+    Returns:
+        DataFrame: sentence1, sentence2, before, after, change (after - before), in the pairs' order.
+    """
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.embedding.scoring import pair_cosines
+    from embedlab.embedding.specs import EmbedSpec
+
+    pairs = [(str(first), str(second)) for first, second in pairs if str(first).strip() and str(second).strip()]
+    scores = {}
+    for name, st_model in (("before", before_model), ("after", after_model)):
+        encoder = Encoder(as_loaded(st_model, name))
+        scores[name] = pair_cosines(encoder, pairs, EmbedSpec(name, "model"))
+    return pd.DataFrame(
+        {
+            "sentence1": [first for first, _ in pairs],
+            "sentence2": [second for _, second in pairs],
+            "before": scores["before"],
+            "after": scores["after"],
+            "change": scores["after"] - scores["before"],
+        }
+    )

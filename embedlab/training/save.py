@@ -1,0 +1,188 @@
+"""Save a trained model as a standard sentence-transformers folder, with this app's own model card.
+
+``SentenceTransformer.save`` would write a card that quotes training rows word for word and, online, look a base
+model up on the Hub by a name guessed from the local path. Users may train on private text, so the library's
+card is switched off (``create_model_card=False``) and ``README.md`` is written here: method, data size,
+settings and before/after numbers, never a training row. Nothing here touches the network.
+
+The folder reloads with plain ``SentenceTransformer(folder)`` and with ``--model FOLDER`` in every command.
+``training.json`` next to it holds the same facts for the app.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from embedlab.errors import EmbedLabError
+from embedlab.models.names import models_dir
+from embedlab.training.data import LOSS_NAMES, METHOD_LABELS
+from embedlab.training.run import Scores, TrainResult
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+CARD_FILE = "README.md"
+FACTS_FILE = "training.json"
+
+
+def check_model_name(name: str) -> str:
+    """A folder name for ``models_dir()``: letters, digits, ``.``, ``_``, ``-``; at most 80 characters."""
+    name = (name or "").strip()
+    if not _NAME.match(name) or name in (".", ".."):
+        raise EmbedLabError(
+            f"{name!r} is not a usable model name: use letters, digits, '.', '_' or '-' (e.g. my-sts-model)."
+        )
+    return name
+
+
+def model_folder(name: str) -> Path:
+    """Where a model named ``name`` is saved: ``models_dir() / name``."""
+    return models_dir() / check_model_name(name)
+
+
+def save_trained(result: TrainResult, folder: str | Path, overwrite: bool = False) -> Path:
+    """Write the model, README.md (the card) and training.json into ``folder`` and return its path.
+
+    Raises:
+        EmbedLabError: ``folder`` exists and is not empty (unless ``overwrite``), or cannot be written.
+    """
+    folder = Path(folder).expanduser().resolve()
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not overwrite)):
+        raise EmbedLabError(f"{folder} already exists and is not empty: choose another name or folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        result.model.save(str(folder), create_model_card=False)
+        (folder / CARD_FILE).write_text(model_card(result, folder.name), encoding="utf-8")
+        (folder / FACTS_FILE).write_text(json.dumps(training_facts(result), indent=2), encoding="utf-8")
+    except OSError as error:
+        raise EmbedLabError(f"Could not save the model to {folder}: {error.strerror or error}.") from None
+    return folder
+
+
+def training_facts(result: TrainResult) -> dict:
+    """What the run was, as JSON: no training rows."""
+    settings = result.settings
+    composition = result.composition
+    return {
+        "saved": datetime.now(UTC).isoformat(timespec="seconds"),
+        "start_model": composition.model,
+        "modules": list(composition.order),
+        "pooling": composition.pooling,
+        "dense_out": composition.dense_out,
+        "activation": composition.activation if composition.dense_out else None,
+        "normalize": composition.normalize,
+        "method": result.data.method,
+        "loss": LOSS_NAMES[result.data.method],
+        "data": result.data.source,
+        "examples": result.data.n_examples,
+        "settings": {
+            "epochs": settings.epochs if settings.max_steps is None else None,
+            "max_steps": settings.max_steps,
+            "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+            "warmup_ratio": settings.warmup_ratio,
+            "seed": settings.seed,
+        },
+        "steps": result.steps,
+        "planned_steps": result.total_steps,
+        "stopped_early": result.stopped,
+        "seconds": round(result.seconds, 2),
+        "evaluation": result.eval_name,
+        "before": result.before.as_dict() if result.before else None,
+        "after": result.after.as_dict() if result.after else None,
+    }
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _score_rows(before: Scores | None, after: Scores | None) -> list[str]:
+    if before is None or after is None:
+        return ["Not measured."]
+    return [
+        "| measure | before | after |",
+        "|---|---|---|",
+        f"| STS Spearman x 100 | {_number(before.spearman, 1)} | {_number(after.spearman, 1)} |",
+        f"| random-pair cosine, mean | {before.baseline_mean:.3f} | {after.baseline_mean:.3f} |",
+        f"| random-pair cosine, 95th percentile | {before.baseline_p95:.3f} | {after.baseline_p95:.3f} |",
+        f"| negative-test suite ROC AUC | {before.negtest_auc:.3f} | {after.negtest_auc:.3f} |",
+        f"| negative-test failures (of {before.negtest_pairs}) | {before.negtest_failures} | "
+        f"{after.negtest_failures} |",
+    ]
+
+
+def model_card(result: TrainResult, name: str) -> str:
+    """The README.md of a saved model: what was trained, how, on how much, and what changed. No training rows."""
+    facts = training_facts(result)
+    settings = facts["settings"]
+    length = f"{settings['max_steps']} steps" if settings["max_steps"] else f"{settings['epochs']:g} epoch(s)"
+    lines = [
+        "---",
+        "library_name: sentence-transformers",
+        "tags:",
+        "- sentence-transformers",
+        "- embedding-lab",
+        "---",
+        "",
+        f"# {name}",
+        "",
+        "A sentence-transformers model trained in Embedding Lab. Load it with:",
+        "",
+        "```python",
+        "from sentence_transformers import SentenceTransformer",
+        f'model = SentenceTransformer("path/to/{name}")',
+        "```",
+        "",
+        "## Training",
+        "",
+        f"- start model: `{facts['start_model']}`",
+        f"- modules: {' -> '.join(facts['modules'])} (pooling {facts['pooling']}"
+        + (f", Dense to {facts['dense_out']} with {facts['activation']}" if facts["dense_out"] else "")
+        + ")",
+        f"- method: {METHOD_LABELS[facts['method']]}",
+        f"- data: {facts['data']} (the rows are not reproduced here)",
+        f"- {length}, batch size {settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
+        f"warmup ratio {settings['warmup_ratio']:g}, seed {settings['seed']}",
+        f"- {facts['steps']} of {facts['planned_steps']} steps"
+        + (" (stopped early: a partial model)" if facts["stopped_early"] else "")
+        + f", {facts['seconds']:.1f} s on the CPU",
+        "",
+        "## Before and after",
+        "",
+        f"STS evaluation set: {facts['evaluation'] or 'none given'}; random pairs from the project's reference "
+        "sentences; the project's negative-test suite.",
+        "",
+        *_score_rows(result.before, result.after),
+        "",
+    ]
+    if result.data.method == "pitfall-random-labels":
+        lines += [
+            "**Warning:** trained with the random-label recipe (every positive pair labelled 0.85-0.95): it teaches "
+            "that every pair is similar and pushes unrelated cosines up. Kept as a demonstration of the pitfall.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def read_training_facts(folder: str | Path) -> dict | None:
+    """The training.json of a model saved here, or None for any other folder."""
+    path = Path(folder) / FACTS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def zip_folder(folder: str | Path) -> bytes:
+    """The whole folder as a zip archive (paths inside start with the folder's name)."""
+    folder = Path(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, Path(folder.name) / path.relative_to(folder))
+    return buffer.getvalue()
