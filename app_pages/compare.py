@@ -140,39 +140,46 @@ def page() -> None:
         return
     raw, trained = panels
 
-    st.subheader("Sentence pairs")
+    # The answer first: the scores sit right under the quick add-pair form, the full table editor below them
+    # (it runs first, so the scores are of the table as the user left it).
     show_flash(state.COMPARE)
     add_pair_form()
+    answer = st.container()
+    st.subheader("Sentence pairs")
+    st.caption("Edit, paste or delete rows here: the scores above follow.")
     table = pairs_editor()
     check = check_pairs(table)
-    if check.skipped_over_limit:
-        st.warning(
-            f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
-            f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
-        )
-    blank = [row for row, note in check.notes.items() if note.startswith("empty")]
-    if blank:
-        st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
-
-    scored = None
-    if check.scorable:
-        try:
-            with st.spinner("Random-pair baselines (first time for a configuration)…"):
-                raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
-            scored = compare_table(
-                table,
-                check,
-                (*score_with_progress(raw, table, check.scorable), raw_baseline),
-                (*score_with_progress(trained, table, check.scorable), trained_baseline),
+    tools = st.container()
+    with answer:
+        if check.skipped_over_limit:
+            st.warning(
+                f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
+                f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
             )
-        except EmbedLabError as error:
-            st.error(str(error), icon="⚠️")
-    table_tools(table, scored)
-    if scored is None:
-        st.info("Type or paste a pair above to see its scores.")
-        return
-    results(table, scored, check.scorable, raw, trained)
-    selected_pair(table, scored, check.scorable, raw, trained)
+        blank = [row for row, note in check.notes.items() if note.startswith("empty")]
+        if blank:
+            st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
+        scored = None
+        if check.scorable:
+            try:
+                with st.spinner("Random-pair baselines (first time for a configuration)…"):
+                    raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
+                scored = compare_table(
+                    table,
+                    check,
+                    (*score_with_progress(raw, table, check.scorable), raw_baseline),
+                    (*score_with_progress(trained, table, check.scorable), trained_baseline),
+                )
+            except EmbedLabError as error:
+                st.error(str(error), icon="⚠️")
+        if scored is None:
+            st.info("Type or paste a pair to see its scores.")
+        else:
+            results(table, scored, check.scorable, raw, trained)
+    with tools:
+        table_tools(table, scored)
+    if scored is not None:
+        selected_pair(table, scored, check.scorable, raw, trained)
 
 
 page()

@@ -22,6 +22,7 @@ def page() -> None:
     if panels is None:
         return
     raw, trained = panels
+    summary_box = st.container()  # the answer first; the table that feeds it below
     configurations = view.distinct([raw, trained, *view.extra_configurations()])
 
     st.subheader("Labelled pairs")
@@ -32,7 +33,6 @@ def page() -> None:
     if pairs is None:
         return
 
-    summary_box = st.container()
     tabs = st.tabs([f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)])
     results = []
     for index, (tab, configured) in enumerate(zip(tabs, configurations, strict=True)):
