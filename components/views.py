@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from components import negtest_view, state, sts_view, tokens_view
+from components.config import init_specs
 from components.pairs_table import replace_pairs
 from embedlab.data.pairtable import PAIR_COLUMNS
 from embedlab.embedding.specs import EmbedSpec
@@ -213,6 +214,7 @@ def apply_view(view: dict) -> str:
         elif suite == "bundled":
             negtest_view.replace_pairs(bundled_suite())
         st.session_state[state.NEGTEST_EXTRA_SPECS] = []
+        init_specs()  # thresholds are kept per configuration: both must be known
         specs = {"raw": st.session_state.get(state.RAW_SPEC), "trained": st.session_state.get(state.TRAINED_SPEC)}
         for side, spec in specs.items():
             if spec is None:
