@@ -40,7 +40,8 @@ PROJECTION_SETTING_WIDGETS = (
     state.PROJECTION_PICK_WIDGET,
     state.PROJECTION_K_WIDGET,
 )
-CONFIG_NAMESPACES = (state.COMPARE, state.PROJECTION, state.NEGTEST)  # pages whose panels seed from RAW/TRAINED_SPEC
+# pages whose panels seed from RAW/TRAINED_SPEC
+CONFIG_NAMESPACES = (state.COMPARE, state.PROJECTION, state.NEGTEST, tokens_view.NAMESPACE)
 
 
 def page_exists(page: str) -> bool:

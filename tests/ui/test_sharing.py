@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import state
-from components.sharing import MAX_URL_CHARS, query_from_view, read_view_file
+from components.sharing import MAX_URL_CHARS, PENDING, query_from_view, read_view_file
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
@@ -150,3 +150,25 @@ def test_negative_tests_and_sts_links():
     assert json.loads(at.query_params["models"]) == [MODEL]
     assert not notes(at)
     assert any(header.value == "Best configurations" for header in at.subheader)
+
+
+def test_tokens_link_restores_sentences_and_configuration():
+    at = app_with(
+        {"raw": json.dumps(RAW), "sentences": json.dumps(["The bank is closed.", "We sat on the bank."])},
+        "app_pages/tokens.py",
+    )
+    assert at.session_state["tokens.sentences"] == ("The bank is closed.", "We sat on the bank.")
+    assert at.session_state[state.RAW_SPEC] == EmbedSpec(MODEL, "mean", "3")
+    assert json.loads(at.query_params["sentences"]) == ["The bank is closed.", "We sat on the bank."]
+    assert not notes(at)
+
+
+def test_an_uploaded_view_opens_its_page_on_the_next_run():
+    at = app_with({})
+    view, found = read_view_file(json.dumps({"page": "compare", "raw": RAW, "pairs": PAIRS}).encode())
+    at.session_state[PENDING] = (view, found)  # what the sidebar's uploader leaves for the next run
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.RAW_SPEC] == EmbedSpec(MODEL, "mean", "3")
+    assert at.session_state[state.PAIRS][["sentence1", "sentence2"]].values.tolist() == PAIRS
+    assert any("Opened the uploaded view" in message.value for message in at.success)
