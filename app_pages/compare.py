@@ -17,6 +17,19 @@ from embedlab.embedding.scoring import layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import MAX_PAIRS, check_pairs, compare_table, score_rows
 
+SCORE_COLUMNS = (
+    "sentence1",
+    "sentence2",
+    "raw_cosine",
+    "raw_typical",
+    "trained_cosine",
+    "trained_typical",
+    "raw_above_typical",
+    "trained_above_typical",
+    "raw_percentile",
+    "trained_percentile",
+    "note",
+)
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 
 
@@ -54,6 +67,8 @@ def results(table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], ra
     st.dataframe(
         scored,
         width="stretch",
+        # both scores and their baselines first (inside a 1366 px window); any other column after them
+        column_order=[*(c for c in SCORE_COLUMNS if c in scored), *(c for c in scored if c not in SCORE_COLUMNS)],
         column_config={
             "sentence1": "Sentence 1",
             "sentence2": "Sentence 2",
