@@ -28,6 +28,7 @@ import streamlit as st
 
 from components import negtest_view, state, tokens_view
 from components.services import load_encoder
+from components.sts_view import HUB_DATASETS, HUB_SPLITS
 from components.uploads import new_upload
 from components.views import (
     PAGE_FILES,
@@ -36,6 +37,9 @@ from components.views import (
     pairs_frame,
     projection_settings,
     settings_fields,
+    text_value,
+    threshold_value,
+    whole_number,
 )
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.lesson import spec_fields, spec_from_fields
@@ -124,7 +128,7 @@ def view_from_query(page: str, params: dict[str, str | list[str]]) -> tuple[dict
             view[known[param]] = _parse(param, value)
             apply_check = {"page": page, known[param]: view[known[param]]}
             _check_alone(apply_check)
-        except EmbedLabError as error:
+        except (EmbedLabError, TypeError, ValueError) as error:
             view.pop(known[param], None)
             notes.append(f"Ignored the link's parameter `{param}`: {error}")
     selected, pairs = view.get("selected_pair"), view.get("pairs")
@@ -148,6 +152,32 @@ def _parse(param: str, value: str) -> object:
     return value
 
 
+def _thresholds(value: object) -> None:
+    if not isinstance(value, dict) or set(value) - {"raw", "trained"}:
+        raise EmbedLabError("thresholds must be a dict with raw and/or trained.")
+    for side, threshold in value.items():
+        threshold_value(threshold, side)
+
+
+def _models(value: object) -> None:
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) and m.strip() for m in value):
+        raise EmbedLabError("models must be a non-empty list of model names.")
+
+
+def _hub(value: object) -> None:
+    if not isinstance(value, list) or len(value) != 2 or value[0] not in HUB_DATASETS or value[1] not in HUB_SPLITS:
+        raise EmbedLabError(f"hub must be [dataset, split] among {', '.join(HUB_DATASETS)} / {', '.join(HUB_SPLITS)}.")
+
+
+def _sentences(page: str, value: object) -> None:
+    if page == "tokens" and (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= 2
+        or not all(isinstance(text, str) and text.strip() and len(text) <= 2000 for text in value)
+    ):
+        raise EmbedLabError("sentences must be one or two non-empty texts.")
+
+
 def _check_alone(view: dict) -> None:
     """Check one field as a view of its own would be checked, without writing anything (a dry run)."""
     page = view["page"]
@@ -156,18 +186,25 @@ def _check_alone(view: dict) -> None:
             spec = spec_from_fields(view[side])
             if side == "trained" and spec.pooling != "model":
                 raise EmbedLabError("the trained configuration always uses the model's own pipeline.")
-    if page == "compare" and "selected_pair" in view:
-        selected = view["selected_pair"]
-        if selected < 1:
-            raise EmbedLabError(f"row {selected} does not exist.")
     checks = {
         "pairs": pairs_frame,
         "table": labelled_frame,
         "settings": projection_settings,
+        "selected_pair": lambda value: whole_number(value, "pair", 1, 100_000),
+        "picked": lambda value: whole_number(value, "picked sentence", 0, 100_000),
+        "k": lambda value: whole_number(value, "number of neighbours", 1, 20),
+        "text": lambda value: text_value(value, "text"),
+        "search": lambda value: text_value(value, "search", 200),
+        "path": lambda value: text_value(value, "path", 1000),
+        "thresholds": _thresholds,
+        "models": _models,
+        "hub": _hub,
     }
     for field, check in checks.items():
         if field in view:
             check(view[field])
+    if "sentences" in view:
+        _sentences(page, view["sentences"])
     if page == "projection" and view.get("sentences", "bundled") not in ("bundled", "pairs", "text"):
         raise EmbedLabError("the source is bundled, pairs or text.")
     if page == "negative_tests" and view.get("suite", "bundled") != "bundled":
@@ -377,7 +414,7 @@ def read_view_file(data: bytes) -> tuple[dict, list[str]]:
             continue
         try:
             _check_alone({"page": page, field: value})
-        except EmbedLabError as error:
+        except (EmbedLabError, TypeError, ValueError) as error:
             notes.append(f"Ignored the file's field `{field}`: {error}")
             continue
         checked[field] = value

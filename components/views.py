@@ -74,19 +74,19 @@ def _set_specs(raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
     _forget_widgets(sides)
 
 
-def _text(value: object, name: str, limit: int = 100_000) -> str:
+def text_value(value: object, name: str, limit: int = 100_000) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise EmbedLabError(f"A view's {name} must be text (at most {limit:,} characters), not {value!r:.60}.")
     return value
 
 
-def _whole(value: object, name: str, low: int, high: int) -> int:
+def whole_number(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise EmbedLabError(f"A view's {name} must be a whole number from {low} to {high}, not {value!r:.60}.")
     return value
 
 
-def _threshold(value: object, name: str) -> float | None:
+def threshold_value(value: object, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not -1.0 <= value <= 1.0:
@@ -110,10 +110,10 @@ def projection_settings(values: object) -> ProjectionSettings:
     seed = values.get("seed", base.random_state)
     return ProjectionSettings(
         method=method,
-        dims=_whole(values.get("dims", base.dims), "dims", 2, 3),
-        n_neighbors=_whole(values.get("n_neighbors", base.n_neighbors), "n_neighbors", 2, 100),
+        dims=whole_number(values.get("dims", base.dims), "dims", 2, 3),
+        n_neighbors=whole_number(values.get("n_neighbors", base.n_neighbors), "n_neighbors", 2, 100),
         min_dist=float(min_dist),
-        random_state=None if seed is None else _whole(seed, "seed", 0, 2**31 - 1),
+        random_state=None if seed is None else whole_number(seed, "seed", 0, 2**31 - 1),
     )
 
 
@@ -170,7 +170,7 @@ def apply_view(view: dict) -> str:
 
     if page == "compare":
         pairs = pairs_frame(view["pairs"]) if "pairs" in view else None
-        n_rows = len(pairs) if pairs is not None else max(len(st.session_state.get(state.PAIRS, ())), 1)
+        n_rows = len(pairs) if pairs is not None else 100_000  # without pairs: a missing row shows the first one
         selected = view.get("selected_pair", 1)
         if not isinstance(selected, int) or isinstance(selected, bool) or not 1 <= selected <= max(1, n_rows):
             raise EmbedLabError(f"selected_pair must be a row number from 1 to {n_rows}, not {selected!r}.")
@@ -182,11 +182,11 @@ def apply_view(view: dict) -> str:
         source = view.get("sentences", "bundled")
         if source not in ("bundled", "pairs", "text"):
             raise EmbedLabError("A projection view names the bundled sentences, the Compare pairs or a text.")
-        text = _text(view["text"], "text") if "text" in view else None
+        text = text_value(view["text"], "text") if "text" in view else None
         settings = projection_settings(view["settings"]) if "settings" in view else None
-        search = _text(view["search"], "search", 200) if "search" in view else None
-        picked = _whole(view["picked"], "picked sentence", 0, 100_000) if "picked" in view else None
-        k = _whole(view["k"], "number of neighbours", 1, 20) if "k" in view else None
+        search = text_value(view["search"], "search", 200) if "search" in view else None
+        picked = whole_number(view["picked"], "picked sentence", 0, 100_000) if "picked" in view else None
+        k = whole_number(view["k"], "number of neighbours", 1, 20) if "k" in view else None
         _set_specs(raw, trained)
         st.session_state[state.PROJECTION_SOURCE] = source
         if text is not None:
@@ -208,7 +208,7 @@ def apply_view(view: dict) -> str:
         thresholds = view.get("thresholds", {})
         if not isinstance(thresholds, dict) or set(thresholds) - {"raw", "trained"}:
             raise EmbedLabError("A negative-test view's thresholds must be a dict with raw and/or trained.")
-        thresholds = {side: _threshold(value, side) for side, value in thresholds.items()}
+        thresholds = {side: threshold_value(value, side) for side, value in thresholds.items()}
         _set_specs(raw, trained)
         if table is not None:
             negtest_view.replace_pairs(table)
@@ -232,7 +232,7 @@ def apply_view(view: dict) -> str:
             not isinstance(models, list) or not models or not all(isinstance(m, str) and m.strip() for m in models)
         ):
             raise EmbedLabError("An STS view needs a list of model names.")
-        path = _text(view.get("path", ""), "path", 1000) if data == "path" else None
+        path = text_value(view.get("path", ""), "path", 1000) if data == "path" else None
         if data == "path" and not path.strip():
             raise EmbedLabError("An STS view with data 'path' needs the path.")
         hub = view.get("hub", [sts_view.HUB_DATASETS[0], sts_view.HUB_SPLITS[0]]) if data == "hub" else None

@@ -172,3 +172,14 @@ def test_an_uploaded_view_opens_its_page_on_the_next_run():
     assert at.session_state[state.RAW_SPEC] == EmbedSpec(MODEL, "mean", "3")
     assert at.session_state[state.PAIRS][["sentence1", "sentence2"]].values.tolist() == PAIRS
     assert any("Opened the uploaded view" in message.value for message in at.success)
+
+
+def test_wrongly_typed_file_fields_are_notes():
+    view = {"page": "compare", "selected_pair": "x", "raw": RAW}
+    checked, found = read_view_file(json.dumps(view).encode())
+    assert checked == {"page": "compare", "raw": RAW}
+    assert any("`selected_pair`" in note for note in found)
+    view = {"page": "sts_eval", "models": "all", "hub": ["x", "y"], "data": "hub"}
+    checked, found = read_view_file(json.dumps(view).encode())
+    assert checked == {"page": "sts_eval", "data": "hub"}
+    assert len(found) == 2
