@@ -7,23 +7,25 @@ import streamlit as st
 from components.presentation import inject_css
 from components.presentation import toggle as presentation_toggle
 from components.projection_view import start_umap_warmup
+from components.sharing import end_of_run, start_of_run
 
 st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")
 
 # The pages live in app_pages/, not pages/: Streamlit treats a folder named pages/ as a legacy multipage app
 # until st.navigation has run once in the process, so a deep link opened first on a fresh server would skip
 # this file (no sidebar, no wide layout, an automatic page list).
-PAGES = [
-    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
-    st.Page("app_pages/tokens.py", title="Tokens & layers", icon=":material/grid_on:"),
-    st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
-    st.Page("app_pages/projection.py", title="Projection", icon=":material/bubble_chart:"),
-    st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),
-    st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-]
+PAGES = {  # page name (views, links) -> page
+    "compare": st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    "tokens": st.Page("app_pages/tokens.py", title="Tokens & layers", icon=":material/grid_on:"),
+    "lesson": st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
+    "projection": st.Page("app_pages/projection.py", title="Projection", icon=":material/bubble_chart:"),
+    "negative_tests": st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),
+    "sts_eval": st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
+    "train": st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+}
 
-navigation = st.navigation(PAGES)
+navigation = st.navigation(list(PAGES.values()))
+page_name = next(name for name, page in PAGES.items() if page.title == navigation.title)
 with st.sidebar:
     st.markdown("### Embedding Lab")
     st.caption(
@@ -32,7 +34,9 @@ with st.sidebar:
     )
     presentation_toggle()
 inject_css()
+start_of_run(page_name)  # a shared link's view, once per session, before the page's widgets exist
 navigation.run()
+end_of_run(page_name)  # the view into the address bar; Download view / Upload view in the sidebar
 # UMAP's import and numba compilation (~10-25 s of CPU), once per process, in the background. Started after the
 # page has rendered so that it does not compete with the first model load on a 2-core machine; the Projection
 # page starts it itself when it is the first page opened.

@@ -18,6 +18,19 @@ from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import MAX_PAIRS, check_pairs, compare_table, score_rows
 
+SCORE_COLUMNS = (
+    "sentence1",
+    "sentence2",
+    "raw_cosine",
+    "raw_typical",
+    "trained_cosine",
+    "trained_typical",
+    "raw_above_typical",
+    "trained_above_typical",
+    "raw_percentile",
+    "trained_percentile",
+    "note",
+)
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 PENDING = Baseline(mean=float("nan"), p95=float("nan"), n_pairs=0)  # scores shown before the baselines are ready
 NOT_SCORED = "–"  # what an unscored cell shows (an empty sentence), never "None"
@@ -99,6 +112,8 @@ def show_scores(slot, scored: pd.DataFrame, pending: bool = False) -> None:
     slot.dataframe(
         score_view(scored, pending),
         width="stretch",
+        # both scores and their baselines first (inside a 1366 px window); any other column after them
+        column_order=[*(c for c in SCORE_COLUMNS if c in scored), *(c for c in scored if c not in SCORE_COLUMNS)],
         column_config={
             "sentence1": "Sentence 1",
             "sentence2": "Sentence 2",
@@ -195,42 +210,49 @@ def page() -> None:
         return
     raw, trained = panels
 
-    st.subheader("Sentence pairs")
+    # The answer first: the scores sit right under the quick add-pair form, the full table editor below them
+    # (it runs first, so the scores are of the table as the user left it).
     show_flash(state.COMPARE)
     add_pair_form()
+    answer = st.container()
+    st.subheader("Sentence pairs")
+    st.caption("Edit, paste or delete rows here: the scores above follow.")
     table = pairs_editor()
     check = check_pairs(table)
-    if check.skipped_over_limit:
-        st.warning(
-            f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
-            f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
-        )
-    blank = [row for row, note in check.notes.items() if note.startswith("empty")]
-    if blank:
-        st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
-
-    st.caption(SESSION_NOTE)
-
-    scored = None
-    slot = st.empty()
-    if check.scorable:
-        try:  # the scores first: a new model's random-pair baselines take a while, the pairs only a moment
-            raw_scores = score_with_progress(raw, table, check.scorable)
-            trained_scores = score_with_progress(trained, table, check.scorable)
-            show_scores(slot, compare_table(table, check, (*raw_scores, PENDING), (*trained_scores, PENDING)), True)
-            with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
-                raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
-            scored = compare_table(table, check, (*raw_scores, raw_baseline), (*trained_scores, trained_baseline))
-            show_scores(slot, scored)
-        except EmbedLabError as error:
-            st.error(str(error), icon="⚠️")
-    table_tools(table, scored)
-    if scored is None:
-        if not check.scorable:
-            st.info("Type or paste a pair above to see its scores.")
-        return
-    results(scored, check.scorable, raw, trained)
-    selected_pair(table, scored, check.scorable, raw, trained)
+    tools = st.container()
+    with answer:
+        if check.skipped_over_limit:
+            st.warning(
+                f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
+                f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
+            )
+        blank = [row for row, note in check.notes.items() if note.startswith("empty")]
+        if blank:
+            st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
+        scored = None
+        slot = st.empty()
+        if check.scorable:
+            try:  # the scores first: a new model's random-pair baselines take a while, the pairs only a moment
+                raw_scores = score_with_progress(raw, table, check.scorable)
+                trained_scores = score_with_progress(trained, table, check.scorable)
+                pending = compare_table(table, check, (*raw_scores, PENDING), (*trained_scores, PENDING))
+                show_scores(slot, pending, True)
+                with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
+                    raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
+                scored = compare_table(table, check, (*raw_scores, raw_baseline), (*trained_scores, trained_baseline))
+                show_scores(slot, scored)
+            except EmbedLabError as error:
+                st.error(str(error), icon="⚠️")
+        if scored is None:
+            if not check.scorable:
+                st.info("Type or paste a pair to see its scores.")
+        else:
+            results(scored, check.scorable, raw, trained)
+    with tools:
+        st.caption(SESSION_NOTE)
+        table_tools(table, scored)
+    if scored is not None:
+        selected_pair(table, scored, check.scorable, raw, trained)
 
 
 page()

@@ -22,6 +22,7 @@ def page() -> None:
     if panels is None:
         return
     raw, trained = panels
+    summary_box = st.container()  # the answer first; the table that feeds it below
     configurations = view.distinct([raw, trained, *view.extra_configurations()])
 
     st.subheader("Labelled pairs")
@@ -34,7 +35,6 @@ def page() -> None:
 
     with st.container():  # always there, so the tabs below keep their place when the warning comes and goes
         skip = view.skip_unreadable_choice(view.unreadable_rows(configurations, pairs), len(pairs))
-    summary_box = st.container()
     tabs = st.tabs(
         [f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)],
         key=state.widget_key(state.NEGTEST, "tabs"),  # keeps the open tab when the page above it changes

@@ -151,7 +151,9 @@ def page() -> None:
     raw, trained = panels
     configured = {"raw": raw, "trained": trained}
 
-    st.subheader("Sentences")
+    # The two pictures first; the sentence source and the settings, which run before them, are shown below them.
+    answer = st.container()
+    st.subheader("Sentences and settings")
     try:
         sentences = sentence_source()
     except EmbedLabError as error:
@@ -170,20 +172,20 @@ def page() -> None:
     )
     settings = settings_panel(len(sentences))
 
-    try:
-        for side in SIDES:
-            encode_unseen(configured[side].encoder, sentences.sentences, configured[side].spec.model)
-        if settings.method == "umap":
-            wait_for_umap()
-        with st.spinner(f"Projecting {len(sentences):,} sentences…"):
-            shown = {side: projection(sentences.sentences, configured[side].spec, settings) for side in SIDES}
-    except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
-        return
-
-    marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
-    unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
-    plots(sentences, configured, shown, marks)
+    with answer:
+        try:
+            for side in SIDES:
+                encode_unseen(configured[side].encoder, sentences.sentences, configured[side].spec.model)
+            if settings.method == "umap":
+                wait_for_umap()
+            with st.spinner(f"Projecting {len(sentences):,} sentences…"):
+                shown = {side: projection(sentences.sentences, configured[side].spec, settings) for side in SIDES}
+        except EmbedLabError as error:
+            st.error(str(error), icon="⚠️")
+            return
+        marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
+        unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
+        plots(sentences, configured, shown, marks)
     neighbour_lists(sentences, configured, marks)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})

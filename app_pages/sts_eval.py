@@ -15,14 +15,17 @@ def page() -> None:
         "so the whole grid costs about one encoding."
     )
     sts_view.init_state()
-    pairs = sts_view.data_source()
     models = sts_view.model_choice()
+    answer = st.container()  # the best-configuration table first; the data source, which feeds it, below
+    st.subheader("Data")
+    pairs = sts_view.data_source()
     if not models:
-        st.info("Pick at least one model.")
+        answer.info("Pick at least one model.")
         return
-    evaluations = sts_view.evaluations(pairs, models)
-    if evaluations:
-        sts_view.show_results(pairs, evaluations)
+    with answer:
+        evaluations = sts_view.evaluations(pairs, models)
+        if evaluations:
+            sts_view.show_results(pairs, evaluations)
 
 
 page()

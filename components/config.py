@@ -64,6 +64,7 @@ POOLING_HELP = (
     "checkpoint that has pooler weights. **model's own**: the saved sentence-transformers pipeline (plain "
     "models: mean of the last layer)."
 )
+POST_SHORT = {"center": "centred", "abtt": "all-but-the-top", "whiten": "whitened"}
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _try_encoder(ref: str, fallback: str, box_key: str) -> tuple[Encoder, ModelI
     return encoder, encoder.model.model_id
 
 
-def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
+def raw_panel(namespace: str, title: str | None = "Raw pooling") -> Configured:
     """Model, layer spec and pooling for raw hidden-state pooling. Returns the configuration in force."""
     stored: EmbedSpec = st.session_state[state.RAW_SPEC]
     model_key = state.widget_key(namespace, "raw.model")
@@ -150,7 +151,8 @@ def raw_panel(namespace: str, title: str = "Raw pooling") -> Configured:
     _seed(model_key, stored.model)
     _seed(pooling_key, stored.pooling)
     _seed(layers_key, stored.layers)
-    st.subheader(title)
+    if title:
+        st.subheader(title)
     chosen_model = _model_select(
         model_key,
         "A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
@@ -218,12 +220,13 @@ def configuration_code(spec: EmbedSpec, facts: ModelFacts) -> None:
         st.code(code_for(spec, facts), language="python")
 
 
-def trained_panel(namespace: str, title: str = "Trained sentence-transformer") -> Configured:
+def trained_panel(namespace: str, title: str | None = "Trained sentence-transformer") -> Configured:
     """Model for the trained configuration, always used through its own pipeline."""
     stored: EmbedSpec = st.session_state[state.TRAINED_SPEC]
     model_key = state.widget_key(namespace, "trained.model")
     _seed(model_key, stored.model)
-    st.subheader(title)
+    if title:
+        st.subheader(title)
     chosen_model = _model_select(
         model_key, "Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise)."
     )
@@ -309,20 +312,53 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
     return candidate
 
 
+def _post_words(spec: EmbedSpec) -> str:
+    if spec.post == "none":
+        return "no post-processing"
+    dims = f" ({spec.post_dims})" if spec.post_dims is not None else ""
+    return POST_SHORT.get(spec.post, spec.post) + dims + (" on your sentences" if spec.post_corpus else "")
+
+
+def summary_line(side: str, spec: EmbedSpec) -> str:
+    """One line for a configuration, e.g. "Raw: bert-base-uncased · CLS · layer -1 · no post-processing"."""
+    if side == "trained":
+        return f"**Trained:** {spec.model} · own pipeline · {_post_words(spec)}"
+    if spec.pooling == "model":
+        return f"**Raw:** {spec.model} · model's own pooling · {_post_words(spec)}"
+    layers = f"layer {spec.layers}" if _single_layer(spec.layers) else f"layers {spec.layers}"
+    return f"**Raw:** {spec.model} · {POOLING_LABELS.get(spec.pooling, spec.pooling)} · {layers} · {_post_words(spec)}"
+
+
+def _single_layer(layers: str) -> bool:
+    """True for a single-layer spec ("-1", "6"), which reads "layer 6" rather than "layers 1:4"."""
+    return layers.lstrip("-").isdigit()
+
+
 def config_panels(namespace: str) -> tuple[Configured, Configured] | None:
-    """Both panels side by side (after the session defaults are in place).
+    """Both configurations as one summary line each, the full panel one click away in an expander.
+
+    The panels run on every rerun even when collapsed (their widgets keep working); the summary line, written
+    after the panel has run, always shows the configuration in force.
 
     Returns:
         (raw, trained), or None when not even the previous models can be loaded (the error is shown).
     """
     init_specs()
     raw_side, trained_side = st.columns(2, gap="large")
+    lines = {}
+    boxes = {}
+    for side, column, title in (("raw", raw_side, "raw pooling"), ("trained", trained_side, "trained model")):
+        with column:
+            lines[side] = st.empty()
+            boxes[side] = st.expander(f"Change the {title}", icon=":material/tune:")
     try:
-        with raw_side:
-            raw = raw_panel(namespace)
-        with trained_side:
-            trained = trained_panel(namespace)
+        with boxes["raw"]:
+            raw = raw_panel(namespace, title=None)
+        with boxes["trained"]:
+            trained = trained_panel(namespace, title=None)
     except EmbedLabError as error:
         st.error(str(error), icon="⚠️")
         return None
+    lines["raw"].markdown(summary_line("raw", raw.spec))
+    lines["trained"].markdown(summary_line("trained", trained.spec))
     return raw, trained

@@ -16,7 +16,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import state
-from components.negtest_view import PAIRS as NEGTEST_PAIRS
 from components.services import get_encoder, load_encoder
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
@@ -265,7 +264,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         elif source == "compare":
             data = from_frame(_table(state.PAIRS, "Compare"), method, "the Compare pairs", seed)
         else:
-            table = _table(NEGTEST_PAIRS, "Negative tests")
+            table = _table(state.NEGTEST_PAIRS, "Negative tests")
             if method not in SENTENCE_METHODS:
                 table = table[pd.to_numeric(table["label"], errors="coerce") == 1]
             data = from_frame(table, method, "the Negative tests positive pairs", seed)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from components.projection_view import _hover_text
+from components.figures import _hover_text
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.loading import PACKAGED, load_model
@@ -26,7 +27,7 @@ def test_bundled_set_renders_two_plots(page, app_url):
     page.goto(app_url)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Projection").click()
     expect(page.get_by_role("heading", name="Projection", exact=True)).to_be_visible()
-    expect(page).to_have_url(app_url + "/projection")
+    expect(page).to_have_url(re.compile(re.escape(app_url + "/projection") + r"(\?|$)"))  # the query: the view
     plots = page.locator(".js-plotly-plot")
     expect(plots).to_have_count(2, timeout=FIRST_LOAD_MS)
     k_slider = page.get_by_test_id("stSlider").filter(has_text="Neighbours")  # the picker's, not UMAP's n_neighbors

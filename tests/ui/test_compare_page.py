@@ -43,6 +43,11 @@ def numbers(shown: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def scores_table(at: AppTest):
+    """The scored table (the editor above it is a dataframe too)."""
+    return next(frame.value for frame in at.dataframe if "raw_cosine" in frame.value.columns)
+
+
 def metric(at: AppTest, prefix: str):
     return next(m for m in at.metric if m.label.startswith(prefix))
 
@@ -102,7 +107,7 @@ def test_empty_cell_marks_the_row_only(app):
     assert any("Row 2: an empty sentence" in info.value for info in app.info)  # rows are labelled 1..n
     table = app.session_state[state.PAIRS]
     assert table.at[2, "sentence2"] == "   " and table.at[1, "sentence1"] == "What is your age?"
-    scored = numbers(app.dataframe[-1].value)
+    scored = numbers(scores_table(app))
     assert np.isnan(scored.loc[2, "raw_cosine"]) and "empty sentence 2" in scored.loc[2, "note"]
     assert not np.isnan(scored.loc[1, "raw_cosine"])
 
@@ -110,7 +115,7 @@ def test_empty_cell_marks_the_row_only(app):
 def test_long_text_is_truncated_and_flagged(app):
     long_text = " ".join(["word"] * 400)
     add_pair(app, long_text, "A short sentence.")
-    scored = app.dataframe[-1].value
+    scored = scores_table(app)
     assert "truncated to 256 tokens" in scored.iloc[-1]["note"]
     assert "402 tokens" in scored.iloc[-1]["note"]  # 400 words + [CLS] + [SEP]
 
@@ -123,7 +128,7 @@ def test_more_than_500_rows_gives_a_clear_message(app):
     app.run()
     assert not app.exception
     assert any("first 500 complete pairs" in warning.value for warning in app.warning)
-    assert "over the 500-pair limit" in app.dataframe[-1].value.iloc[-1]["note"]
+    assert "over the 500-pair limit" in scores_table(app).iloc[-1]["note"]
 
 
 def test_failed_model_load_keeps_previous_model_and_pairs():
@@ -217,7 +222,7 @@ def test_rows_keep_the_labels_the_editor_shows_after_a_deletion(app):
     table = app.session_state[state.PAIRS]
     assert list(table.index) == [1, 2, 4, 5, 6]  # the labels the editor shows
     assert any("Row 5: an empty sentence" in info.value for info in app.info)
-    scored = numbers(app.dataframe[-1].value)
+    scored = numbers(scores_table(app))
     assert list(scored.index) == [1, 2, 4, 5, 6]
     assert np.isnan(scored.loc[5, "raw_cosine"]) and not np.isnan(scored.loc[6, "raw_cosine"])
     assert scored.loc[4, "sentence1"] == "The museum is open on Sundays."

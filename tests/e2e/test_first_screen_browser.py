@@ -1,0 +1,72 @@
+"""The answer on the first screen: each page's result starts inside a 1366 x 768 window on first load."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+SMALL = {"width": 1366, "height": 768}
+LARGE = {"width": 1500, "height": 1100}
+
+# The score table's header and first row: rows are drawn on a canvas, so the first row's bottom is derived from the
+# grid's box and its row count (aria-rowcount counts the header row too; every row has the same height).
+FIRST_ROW = """table => {
+    const grid = table.querySelector('[aria-rowcount]');
+    const box = table.getBoundingClientRect();
+    const rows = Number(grid.getAttribute('aria-rowcount'));
+    const headers = Array.from(table.querySelectorAll('th')).map(th => th.innerText);
+    return {top: box.top, rowBottom: box.top + 2 * box.height / rows, headers};
+}"""
+
+
+@pytest.fixture()
+def window(browser):
+    contexts = []
+
+    def open_page(viewport: dict):
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(120_000)
+        return tab
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def settled(tab) -> None:
+    expect(tab.get_by_test_id("stStatusWidget")).to_be_hidden()
+
+
+@pytest.mark.parametrize("viewport", [SMALL, LARGE], ids=["1366x768", "1500x1100"])
+def test_first_pair_scores_are_on_the_first_screen(window, app_url, viewport):
+    tab = window(viewport)
+    tab.goto(app_url)
+    scores = tab.get_by_test_id("stDataFrame").filter(has=tab.locator("th", has_text="Raw cosine"))
+    expect(scores).to_be_visible()
+    settled(tab)
+    found = scores.evaluate(FIRST_ROW)
+    # the grid draws only the columns in view: both scores and both baselines are among them
+    assert {"Raw cosine", "Raw typical", "Trained cosine", "Trained typical"} <= set(found["headers"])
+    assert 0 < found["top"] and found["rowBottom"] <= viewport["height"], found
+    # the configuration is one click away, not a panel on the first screen
+    expect(tab.get_by_text("Change the raw pooling")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("path", "result"),
+    [
+        ("projection", lambda tab: tab.get_by_test_id("stPlotlyChart").first),
+        ("negative_tests", lambda tab: tab.get_by_role("heading", name="Summary")),
+        ("sts_eval", lambda tab: tab.get_by_role("heading", name="Best configurations")),
+    ],
+)
+def test_each_page_result_starts_on_the_first_screen(window, app_url, path, result):
+    tab = window(SMALL)
+    tab.goto(f"{app_url}/{path}")
+    expect(result(tab)).to_be_visible()
+    settled(tab)
+    top = result(tab).evaluate("element => element.getBoundingClientRect().top")
+    assert 0 < top < SMALL["height"] - 100, top  # starts on the first screen, with room to show some of it
