@@ -41,7 +41,7 @@ def best_lines(evaluation: Evaluation) -> list[str]:
     undefined = table.index[table.spearman.isna()].tolist()
     if undefined:
         shown = ", ".join(describe_row(evaluation, row) for row in undefined)
-        lines.append(f"| {evaluation.model} | undefined (constant cosine) | {shown} | |")
+        lines.append(f"| {evaluation.model} | undefined (constant or float32 noise) | {shown} | |")
     return lines
 
 
