@@ -217,8 +217,9 @@ def point_hub_at(server: StandIn, monkeypatch, home: Path) -> None:
 def wait_for(condition, timeout_s: float = 30.0, what: str = "condition"):
     """Poll ``condition()`` until it returns something true; fail after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
+    poll = threading.Event()  # never set: waiting on it is the polling interval, and the deadline bounds the loop
     while time.monotonic() < deadline:
         if value := condition():
             return value
-        time.sleep(0.01)
+        poll.wait(0.01)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
