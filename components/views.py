@@ -63,6 +63,11 @@ def _forget_widgets(prefixes: tuple[str, ...]) -> None:
         del st.session_state[key]
 
 
+def _store(values: dict) -> None:
+    """Write the session entries a view gives; a field the view leaves out (None) leaves the session alone."""
+    st.session_state.update({key: value for key, value in values.items() if value is not None})
+
+
 def _set_specs(raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
     if raw is not None:
         st.session_state[state.RAW_SPEC] = raw
@@ -189,16 +194,15 @@ def apply_view(view: dict) -> str:
         k = whole_number(view["k"], "number of neighbours", 1, 20) if "k" in view else None
         _set_specs(raw, trained)
         st.session_state[state.PROJECTION_SOURCE] = source
-        if text is not None:
-            st.session_state[state.PROJECTION_TEXT] = text
-        if settings is not None:
-            st.session_state[state.PROJECTION_SETTINGS] = settings
-        if search is not None:
-            st.session_state[state.PROJECTION_QUERY] = search
-        if picked is not None:
-            st.session_state[state.PROJECTION_PICKED] = picked
-        if k is not None:
-            st.session_state[state.PROJECTION_K] = k
+        _store(
+            {
+                state.PROJECTION_TEXT: text,
+                state.PROJECTION_SETTINGS: settings,
+                state.PROJECTION_QUERY: search,
+                state.PROJECTION_PICKED: picked,
+                state.PROJECTION_K: k,
+            }
+        )
         _forget_widgets((state.PROJECTION_SOURCE_WIDGET, state.PROJECTION_TEXT_WIDGET, *PROJECTION_SETTING_WIDGETS))
     elif page == "negative_tests":
         suite = view.get("suite", "bundled" if "table" not in view else None)
@@ -246,10 +250,7 @@ def apply_view(view: dict) -> str:
         pairs = sts_view.read_scored_pairs(path.strip()) if path else sts_view.bundled() if data == "bundled" else None
         _set_specs(raw, trained)
         st.session_state[state.STS_SOURCE] = data
-        if pairs is not None:
-            st.session_state[state.STS_DATASET] = pairs
-        if path is not None:
-            st.session_state[state.STS_PATH] = path
+        _store({state.STS_DATASET: pairs, state.STS_PATH: path})
         if hub is not None:
             st.session_state[state.STS_HUB_DATASET], st.session_state[state.STS_HUB_SPLIT] = hub
         if models is not None:

@@ -50,3 +50,27 @@ def page(browser, app_url):
     tab.set_default_timeout(120_000)
     yield tab
     context.close()
+
+
+@pytest.fixture()
+def new_tab(browser):
+    """Open tabs, each in a fresh browser context (a new session); ``new_tab(viewport)``. All closed after the test."""
+    contexts = []
+
+    def open_tab(viewport: dict | None = None):
+        context = browser.new_context(viewport=viewport or {"width": 1400, "height": 1000})
+        contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(120_000)
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
+def settled(tab) -> None:
+    """Wait until Streamlit's running indicator is gone: the rerun has finished."""
+    from playwright.sync_api import expect
+
+    expect(tab.get_by_test_id("stStatusWidget")).to_be_hidden()

@@ -7,29 +7,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import settled
+
 pytestmark = pytest.mark.e2e
 FIRST = "A violinist tunes her instrument."
 SECOND = "Someone prepares to play music."
-
-
-@pytest.fixture()
-def fresh_page(browser):
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        contexts.append(context)
-        tab = context.new_page()
-        tab.set_default_timeout(120_000)
-        return tab
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def settled(tab) -> None:
-    expect(tab.get_by_test_id("stStatusWidget")).to_be_hidden()
 
 
 def shown(tab) -> dict:
@@ -45,8 +27,8 @@ def shown(tab) -> dict:
     }
 
 
-def test_a_compare_view_opens_the_same_in_a_fresh_context(fresh_page, app_url):
-    tab = fresh_page()
+def test_a_compare_view_opens_the_same_in_a_fresh_context(new_tab, app_url):
+    tab = new_tab()
     tab.goto(app_url)
     expect(tab.get_by_test_id("stMetric").first).to_be_visible()
     settled(tab)
@@ -66,7 +48,7 @@ def test_a_compare_view_opens_the_same_in_a_fresh_context(fresh_page, app_url):
     assert "mean" in before["summary"] and SECOND in before["pair"]
     url = tab.url
 
-    other = fresh_page()  # a new browser context: a new session, no shared state
+    other = new_tab()  # a new browser context: a new session, no shared state
     other.goto(url)
     expect(other.get_by_test_id("stMetric").filter(has_text="Raw ·")).to_contain_text("mean")
     settled(other)
@@ -74,8 +56,8 @@ def test_a_compare_view_opens_the_same_in_a_fresh_context(fresh_page, app_url):
     expect(other.get_by_test_id("stAlert").filter(has_text="Ignored")).to_have_count(0)
 
 
-def test_garbage_parameters_show_a_note_and_a_working_page(fresh_page, app_url):
-    tab = fresh_page()
+def test_garbage_parameters_show_a_note_and_a_working_page(new_tab, app_url):
+    tab = new_tab()
     tab.goto(f"{app_url}/?raw=%7Bbroken&pairs=%5B%5B1%5D%5D&pair=x&colour=blue")
     expect(tab.get_by_test_id("stMetric").filter(has_text="Raw ·")).to_be_visible()
     settled(tab)
