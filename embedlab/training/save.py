@@ -85,6 +85,8 @@ def training_facts(result: TrainResult) -> dict:
             "learning_rate": settings.learning_rate,
             "warmup_ratio": settings.warmup_ratio,
             "seed": settings.seed,
+            "precision": result.precision,
+            "group_by_length": settings.group_by_length,
         },
         "steps": result.steps,
         "planned_steps": result.total_steps,
@@ -146,7 +148,9 @@ def model_card(result: TrainResult, name: str) -> str:
         f"- method: {METHOD_LABELS[facts['method']]}",
         f"- data: {facts['data']} (the rows are not reproduced here)",
         f"- {length}, batch size {settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
-        f"warmup ratio {settings['warmup_ratio']:g}, seed {settings['seed']}",
+        f"warmup ratio {settings['warmup_ratio']:g}, seed {settings['seed']}, "
+        f"{settings.get('precision', 'fp32')} precision"
+        + (", batches grouped by length" if settings.get("group_by_length") else ""),
         f"- {facts['steps']} of {facts['planned_steps']} steps"
         + (" (stopped early: a partial model)" if facts["stopped_early"] else "")
         + f", {facts['seconds']:.1f} s on the CPU",

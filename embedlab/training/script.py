@@ -9,7 +9,7 @@ from __future__ import annotations
 from embedlab.models.names import PACKAGED_ALIASES, UNTRAINED, UNTRAINED_SEED
 from embedlab.training.compose import Composition
 from embedlab.training.data import PITFALL_LABEL_RANGE, SCORED_METHODS, SENTENCE_METHODS, TSDAE_DELETION
-from embedlab.training.run import TrainSettings
+from embedlab.training.run import TrainSettings, resolve_precision
 
 _LOSS_CODE = {
     "cosine": "losses.CosineSimilarityLoss(model)",
@@ -148,6 +148,7 @@ def python_script(
         "SentenceTransformerTrainingArguments",
         "from sentence_transformers.sentence_transformer import losses",
         "from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer",
+        *(["from sentence_transformers.base.sampler import DefaultBatchSampler"] if settings.group_by_length else []),
         "",
         *_start_model_code(spec.model),
         f"SEED = {settings.seed}",
@@ -190,6 +191,7 @@ def python_script(
         "",
         *_data_code(method, data_path),
         "",
+        *(_sampler_code() if settings.group_by_length else []),
         f"loss = {_LOSS_CODE[method]}",
         "args = SentenceTransformerTrainingArguments(",
         '    output_dir="training-output",  # created even when nothing is saved in it',
@@ -202,11 +204,13 @@ def python_script(
         f"    per_device_train_batch_size={settings.batch_size},",
         f"    learning_rate={settings.learning_rate:g},",
         f"    warmup_steps={settings.warmup_ratio:g},  # a float below 1 is a ratio of the steps",
+        *_precision_code(settings, method),
+        *(["    batch_sampler=LengthGroupedBatchSampler,  # defined above"] if settings.group_by_length else []),
         "    seed=SEED,",
         '    save_strategy="no",  # no checkpoints with optimizer state every 500 steps',
         '    report_to="none",',
         ")",
-        "trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss)",
+        *_trainer_code(method, settings),
         "trainer.train()",
         "model.eval()  # train() leaves the model in train mode (dropout on)",
         "model.save(OUT, create_model_card=False)  # the default card quotes training rows",
@@ -214,3 +218,42 @@ def python_script(
         "",
     ]
     return "\n".join(lines)
+
+
+def _precision_code(settings: TrainSettings, method: str) -> list[str]:
+    if resolve_precision(settings.precision, method) != "bf16":
+        return []
+    return ["    bf16=True,  # autocast: about twice as fast on a CPU with native bfloat16 (AVX512-BF16 / AMX)"]
+
+
+def _trainer_code(method: str, settings: TrainSettings) -> list[str]:
+    """The trainer line; with bf16, TSDAE's loss is autocast too (accelerate wraps only the model's forward, and
+    the decoder lives in the loss)."""
+    plain = "trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss)"
+    if method != "tsdae" or resolve_precision(settings.precision, method) != "bf16":
+        return [plain]
+    return [
+        "",
+        "",
+        "class Trainer(SentenceTransformerTrainer):",
+        "    def compute_loss(self, *args, **kwargs):  # the decoder lives in the loss: autocast it too",
+        '        with torch.autocast("cpu", dtype=torch.bfloat16):',
+        "            return super().compute_loss(*args, **kwargs)",
+        "",
+        "",
+        "trainer = Trainer(model=model, args=args, train_dataset=train_dataset, loss=loss)",
+    ]
+
+
+def _sampler_code() -> list[str]:
+    """The length-grouped batch sampler, its source copied from ``embedlab.training.sampler``: the same batches."""
+    import inspect
+
+    from embedlab.training import sampler
+
+    return [
+        "",
+        *inspect.getsource(sampler.LengthGroupedBatchSampler).splitlines(),
+        "",
+        "",
+    ]

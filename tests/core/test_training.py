@@ -37,7 +37,7 @@ from embedlab.training.data import (
 )
 from embedlab.training.jobs import TrainingJobs, TrainRequest
 from embedlab.training.run import TrainSettings, spearman_of, train
-from embedlab.training.save import CARD_FILE, check_model_name, save_trained, zip_folder
+from embedlab.training.save import CARD_FILE, FACTS_FILE, check_model_name, save_trained, zip_folder
 from embedlab.training.script import python_script
 from tests.helpers import one_line_error, write
 
@@ -234,6 +234,92 @@ def test_each_method_trains_saves_and_reloads_identically(method, tiny, tmp_path
     assert np.abs(embeddings(result.model, texts) - embeddings(reloaded, texts)).max() < 1e-6
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_whole_loss_runs_in_the_chosen_precision_and_the_model_stays_float32(
+    precision, tiny, tmp_path, monkeypatch
+):
+    """bf16 must reach TSDAE's decoder, which lives in the loss (accelerate autocasts only the model's forward),
+    and the trained, saved model must be float32 either way."""
+    from embedlab.training import run
+
+    seen: dict[str, set] = {"encoder": set(), "decoder": set()}
+    build_loss = run.make_loss
+
+    def spying(method, model):
+        loss = build_loss(method, model)
+        linear = model.transformers_model.encoder.layer[0].intermediate.dense  # LayerNorm outputs stay float32
+        linear.register_forward_hook(lambda module, args, output: seen["encoder"].add(output.dtype))
+        loss.decoder.register_forward_hook(lambda module, args, output: seen["decoder"].add(output.logits.dtype))
+        return loss
+
+    monkeypatch.setattr(run, "make_loss", spying)
+    settings = TrainSettings(max_steps=1, batch_size=4, warmup_ratio=0.0, precision=precision)
+    result = train(
+        Composition(tiny.facts.ref), data_for("tsdae", tmp_path), settings, loaded=tiny, measure_before_after=False
+    )
+    expected = torch.bfloat16 if precision == "bf16" else torch.float32
+    assert result.precision == precision
+    assert seen == {"encoder": {expected}, "decoder": {expected}}
+    assert {parameter.dtype for parameter in result.model.parameters()} == {torch.float32}
+    folder = save_trained(result, tmp_path / "model")
+    assert json.loads((folder / FACTS_FILE).read_text())["settings"]["precision"] == precision
+    # The trained model encodes in float32 afterwards, exactly as its saved folder does (accelerate's autocast
+    # wrapper around forward is removed).
+    from sentence_transformers import SentenceTransformer
+
+    reloaded = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    texts = SENTENCES_TXT.splitlines()
+    assert np.abs(embeddings(result.model, texts) - embeddings(reloaded, texts)).max() < 1e-6
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_length_grouped_batches_cover_every_example_once_with_similar_lengths(drop_last):
+    from datasets import Dataset
+
+    from embedlab.training.sampler import LengthGroupedBatchSampler
+
+    rng = np.random.default_rng(0)
+    texts = ["w" * int(n) for n in rng.integers(1, 200, size=1003)]
+    dataset = Dataset.from_dict({"anchor": texts, "positive": texts, "score": [0.5] * len(texts)})
+    sampler = LengthGroupedBatchSampler(dataset, 8, drop_last, valid_label_columns=["score"], seed=3)
+    sampler.window_batches = 10
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == (125 if drop_last else 126)
+    seen = [index for batch in batches for index in batch]
+    assert len(set(seen)) == len(seen)  # no example twice
+    if drop_last:
+        assert len(seen) == 1000 and all(len(batch) == 8 for batch in batches)
+    else:
+        assert sorted(seen) == list(range(len(texts)))
+    # Grouped: a batch's lengths span far less than a random batch's (about the whole 1-200 range).
+    spans = [max(len(texts[i]) for i in batch) - min(len(texts[i]) for i in batch) for batch in batches]
+    assert np.median(spans) < 30
+    # Shuffled and seeded: the same batches again for the same epoch, others for the next.
+    assert list(sampler) == batches
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_auto_precision_follows_the_cpu_and_an_unknown_one_is_refused(monkeypatch):
+    from embedlab.training import run
+
+    monkeypatch.setattr(run, "native_bf16", lambda: True)
+    assert run.resolve_precision("auto", "cosine") == run.resolve_precision("auto", "tsdae") == "bf16"
+    assert run.resolve_precision("auto", "simcse") == run.resolve_precision("auto", "mnrl") == "fp32"
+    assert run.resolve_precision("bf16", "simcse") == "bf16"  # an explicit choice is kept
+    monkeypatch.setattr(run, "native_bf16", lambda: False)
+    assert run.resolve_precision("auto", "cosine") == "fp32" and run.resolve_precision("bf16", "cosine") == "bf16"
+    with pytest.raises(EmbedLabError, match="precision"):
+        TrainSettings(precision="fp16")
+
+
+def test_unsupervised_methods_have_their_own_default_learning_rate():
+    from embedlab.training.run import default_learning_rate
+
+    assert default_learning_rate("simcse") == 5e-5 and default_learning_rate("tsdae") == 3e-5
+    assert {default_learning_rate(method) for method in ("cosine", "cosent", "mnrl", "pitfall-random-labels")} == {2e-5}
+
+
 def test_tsdae_keeps_the_start_weights_when_the_decoder_is_tied(untrained_model):
     """The library ties by giving the encoder the decoder's weights, loaded from the folder on disk: for
     untrained-bert those are the PACKAGED weights. The run must start from the random ones."""
@@ -343,9 +429,13 @@ def test_save_refuses_a_non_empty_folder_and_bad_names(tiny, tmp_path):
 @pytest.mark.parametrize("method", METHODS)
 def test_generated_script_compiles(method):
     for composition in (Composition("all-MiniLM-L6-v2"), Composition("untrained-bert", pooling="mean", dense_out=64)):
-        code = python_script(composition, method, TrainSettings())
-        compile(code, f"train_{method}.py", "exec")
-        assert "SentenceTransformerTrainer" in code and 'save_strategy="no"' in code
+        for precision in ("fp32", "bf16"):
+            code = python_script(composition, method, TrainSettings(precision=precision))
+            compile(code, f"train_{method}.py", "exec")
+            assert "SentenceTransformerTrainer" in code and 'save_strategy="no"' in code
+            assert ("bf16=True" in code) == (precision == "bf16")
+            # with bf16, TSDAE's decoder (in the loss) is autocast by a trainer subclass, as the app does
+            assert ("torch.autocast" in code) == (precision == "bf16" and method == "tsdae")
 
 
 def test_generated_script_runs_on_the_tiny_model(tiny_model_dir, tmp_path):
@@ -380,6 +470,9 @@ def test_train_command_saves_a_folder_every_command_loads(tiny_model_dir, tmp_pa
     assert report["seconds"] > 0 and report["before"]["spearman"] is not None
     assert set(report["after"]) >= {"spearman", "baseline_mean"}
     assert "step 2/2" in captured.err
+    facts = json.loads((out / FACTS_FILE).read_text())
+    assert facts["settings"]["learning_rate"] == 5e-5  # simcse's default: no --lr given
+    assert facts["settings"]["precision"] == report["precision"] and report["precision"] in ("fp32", "bf16")
     assert cli.main(["score", str(scored), "--model", str(out), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["pairs"]) == 6
     assert cli.main(["eval", str(scored), "--model", str(out), "--json"]) == 0
@@ -511,10 +604,10 @@ def test_short_supervised_run_raises_spearman_on_held_apart_dev_pairs(packaged_m
 
 
 def test_pair_cosine_changes_compare_two_models(tiny, tmp_path):
-    from embedlab.training.run import pair_cosine_changes
+    from embedlab.training.run import model_encoder, pair_cosine_changes
 
     pairs = [("A cat sleeps.", "A kitten naps."), ("Stocks fell.", ""), ("Rain today.", "Sunny tomorrow.")]
-    start = compose(Composition(tiny.facts.ref, pooling="mean"), tiny)
+    start = model_encoder(compose(Composition(tiny.facts.ref, pooling="mean"), tiny), "before")
     same = pair_cosine_changes(start, start, pairs)
     assert list(same["sentence2"]) == ["A kitten naps.", "Sunny tomorrow."]  # the pair with an empty side is left out
     assert np.allclose(same["change"], 0) and np.allclose(same["before"], same["after"])
@@ -525,7 +618,7 @@ def test_pair_cosine_changes_compare_two_models(tiny, tmp_path):
         loaded=tiny,
         measure_before_after=False,
     )
-    changed = pair_cosine_changes(start, result.model, pairs)
+    changed = pair_cosine_changes(start, model_encoder(result.model, "after"), pairs)
     assert np.allclose(changed["change"], changed["after"] - changed["before"]) and changed["change"].abs().max() > 0
 
 

@@ -70,7 +70,30 @@ def test_bad_data_shows_an_error_and_keeps_what_was_typed(app, tmp_path):
     assert any("STS benchmark" in error.value or "datasets" in error.value for error in app.error)
 
 
+def test_each_method_starts_from_its_own_learning_rate_and_keeps_what_was_typed(app):
+    assert app.number_input(key=key("lr.cosine")).value == 2e-5
+    app.selectbox(key=key("method")).set_value("simcse")
+    ok(app.run())
+    assert app.number_input(key=key("lr.simcse")).value == 5e-5  # SimCSE's own default
+    app.number_input(key=key("lr.simcse")).set_value(3e-5)
+    ok(app.run())
+    app.selectbox(key=key("method")).set_value("cosine")
+    ok(app.run())
+    assert app.number_input(key=key("lr.cosine")).value == 2e-5
+    app.selectbox(key=key("method")).set_value("simcse")
+    ok(app.run())
+    assert app.number_input(key=key("lr.simcse")).value == 3e-5
+    precision = app.selectbox(key=key("precision"))
+    assert precision.value == "auto" and list(precision.options)[1:] == ["fp32", "bf16"]
+
+
 def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from components import state
+    from embedlab.tasks.projection import ProjectionSettings, bundled_sentences, label_agreement
+
+    app.session_state[state.PROJECTION_SETTINGS] = ProjectionSettings(method="pca")  # no UMAP compile in this test
     app.selectbox(key=key("method")).set_value("mnrl")
     app.radio(key=key("source")).set_value("bundled")
     app.text_input(key=key("eval_path")).input("")
@@ -94,8 +117,14 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     assert len(changes) > 0 and (changes["after"] - changes["before"] - changes["change"]).abs().max() < 1e-3
     saved = tmp_path / "models" / "ui-model"
     assert (saved / "modules.json").is_file() and view.saved_to == str(saved)
+    # The projection before/after: each side's label agreement is the trained model's own, from plain encode().
+    sentences = bundled_sentences()
+    reloaded = SentenceTransformer(str(saved), device="cpu", local_files_only=True)
+    expected = label_agreement(reloaded.encode(list(sentences.sentences)), sentences.labels)
+    shown = {metric.label.split(":")[0]: metric.value for metric in app.metric if "shares the topic" in metric.label}
+    assert set(shown) == {"before", "after"} and shown["after"] == f"{expected.rate:.0%}"
     # The trained model is offered as a start model, and a second run with the same name is refused.
-    assert "ui-model (trained here)" in app.selectbox(key=key("model_pick")).options
+    assert "ui-model (saved)" in app.selectbox(key=key("model_pick")).options
     app.text_input(key=key("name")).input("ui-model")
     ok(app.run())
     app.button(key="train.start").click()
