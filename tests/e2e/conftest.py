@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from embedlab.models.names import MODELS_DIR_ENV
 from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 
 SERVER_START_S = 180
@@ -33,11 +34,19 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def app_models_dir(tmp_path_factory) -> Path:
+    """The browser tests' models directory: empty at the start, so no model saved on this machine shows up in a
+    model box, and a model trained by a test never lands in the user's cache."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_models_dir):
     """Start the app once per session; yields its base URL once /_stcore/health answers ok."""
     with ExitStack() as stack:
         try:
-            app = stack.enter_context(running_app(start_timeout_s=SERVER_START_S))
+            server = running_app({MODELS_DIR_ENV: str(app_models_dir)}, start_timeout_s=SERVER_START_S)
+            app = stack.enter_context(server)
         except RuntimeError as error:
             pytest.fail(str(error))
         yield app.url
@@ -69,8 +78,36 @@ def new_tab(browser):
         context.close()
 
 
-def settled(tab) -> None:
-    """Wait until Streamlit's running indicator is gone: the rerun has finished."""
+def settled(tab, quiet_checks: int = 3, every_ms: int = 250) -> None:
+    """Wait until Streamlit's running indicator is gone and stays gone for ``quiet_checks`` looks ``every_ms``
+    apart: a rerun triggered just before may not have shown the indicator yet, and until it ends the page can
+    hold the old copy of an element next to the new one."""
     from playwright.sync_api import expect
 
-    expect(tab.get_by_test_id("stStatusWidget")).to_be_hidden()
+    running = tab.get_by_test_id("stStatusWidget")
+    quiet = 0
+    while quiet < quiet_checks:
+        expect(running).to_be_hidden()
+        tab.wait_for_timeout(every_ms)
+        quiet = quiet + 1 if running.is_hidden() else 0
+
+
+def choose(tab, box: str, option, within=None, attempts: int = 5) -> None:
+    """Pick ``option`` (text or pattern) in the selectbox named ``box`` (inside the locator ``within`` if given).
+
+    A rerun that starts just after the click closes the open list; then the click is repeated, up to ``attempts``.
+    """
+    from playwright.sync_api import Error
+
+    combobox = (within or tab).get_by_role("combobox", name=box)
+    choice = tab.get_by_role("option").filter(has_text=option)
+    for _ in range(attempts):
+        settled(tab)
+        combobox.click()
+        try:
+            choice.first.click(timeout=5_000)
+            settled(tab)
+            return
+        except Error:
+            tab.keyboard.press("Escape")
+    raise AssertionError(f"{box!r} never offered {option!r}")
