@@ -542,26 +542,32 @@ def test_runner_refuses_a_second_run_and_reports_progress(tiny, tmp_path):
     assert jobs.wait(timeout=300).status == "done"
 
 
-def test_a_run_in_progress_never_blocks_encoding_for_other_pages(tiny, tmp_path):
-    """Other sessions keep encoding with the shared models while a run trains: the run works on its own copy and
-    holds no lock they need. The encode below finishes while the run is still going."""
-    from embedlab.embedding.encoder import Encoder
-    from embedlab.embedding.specs import EmbedSpec
-
-    training = threading.Event()
+def running_job(tiny, folder: Path, max_steps: int) -> TrainingJobs:
+    """A runner with a SimCSE run of the tiny model (saving to ``folder / "m"``) that has taken its first step."""
+    started = threading.Event()
     jobs = TrainingJobs(load=lambda ref: tiny)
     original = jobs._progress
 
     def progress(job, report):
         original(job, report)
         if report.step >= 1:
-            training.set()
+            started.set()
 
     jobs._progress = progress
-    settings = TrainSettings(max_steps=10_000, batch_size=2)
-    jobs.submit(TrainRequest(Composition(tiny.facts.ref), data_for("simcse", tmp_path), settings, str(tmp_path / "m")))
+    settings = TrainSettings(max_steps=max_steps, batch_size=2)
+    jobs.submit(TrainRequest(Composition(tiny.facts.ref), data_for("simcse", folder), settings, str(folder / "m")))
+    assert started.wait(300)
+    return jobs
+
+
+def test_a_run_in_progress_never_blocks_encoding_for_other_pages(tiny, tmp_path):
+    """Other sessions keep encoding with the shared models while a run trains: the run works on its own copy and
+    holds no lock they need. The encode below finishes while the run is still going."""
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.embedding.specs import EmbedSpec
+
+    jobs = running_job(tiny, tmp_path, max_steps=10_000)
     try:
-        assert training.wait(300)
         vectors = Encoder(tiny).embed(SENTENCES_TXT.splitlines(), EmbedSpec(tiny.facts.ref, "mean"))
         assert vectors.shape[0] == 6 and np.isfinite(vectors).all()
         assert jobs.view().active and jobs.view().latest.step < 10_000  # done while the run goes on
@@ -571,20 +577,7 @@ def test_a_run_in_progress_never_blocks_encoding_for_other_pages(tiny, tmp_path)
 
 
 def test_runner_stop_without_keeping_saves_nothing_and_errors_are_reported(tiny, tmp_path):
-    started = threading.Event()
-    jobs = TrainingJobs(load=lambda ref: tiny)
-    settings = TrainSettings(max_steps=200, batch_size=2)
-    request = TrainRequest(Composition(tiny.facts.ref), data_for("simcse", tmp_path), settings, str(tmp_path / "m"))
-    original = jobs._progress
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            started.set()
-
-    jobs._progress = progress
-    jobs.submit(request)
-    assert started.wait(300)
+    jobs = running_job(tiny, tmp_path, max_steps=200)
     assert jobs.stop(keep_partial=False)
     view = jobs.wait(timeout=300)
     assert view.status == "stopped" and view.saved_to is None and view.steps < 200
