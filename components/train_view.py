@@ -27,14 +27,7 @@ from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.names import PACKAGED, UNTRAINED, models_dir
 from embedlab.models.registry import model_label, saved_models
 from embedlab.tasks.compare import example_pairs
-from embedlab.tasks.projection import (
-    Agreement,
-    Projection,
-    ProjectionSettings,
-    SentenceSet,
-    label_agreement,
-    project,
-)
+from embedlab.tasks.projection import Agreement, Projection, ProjectionSettings, SentenceSet
 from embedlab.tasks.projection import bundled_sentences as bundled_projection_sentences
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
 from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
@@ -57,8 +50,8 @@ from embedlab.training.run import (
     default_learning_rate,
     estimate_peak_memory_gb,
     model_encoder,
-    own_pipeline,
     pair_cosine_changes,
+    projections_before_after,
     resolve_precision,
 )
 from embedlab.training.save import check_model_name, model_folder, read_training_facts, zip_folder
@@ -590,7 +583,7 @@ def projection_panel(view: JobView) -> None:
         wait_for_umap()
     try:
         with st.spinner("Projecting before and after…"):
-            shown = projections_before_after(*_run_models(view), sentences, settings)
+            shown = projections(*_run_models(view), sentences, settings)
     except EmbedLabError as error:
         st.error(str(error))
         return
@@ -616,7 +609,7 @@ def projection_panel(view: JobView) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def projections_before_after(
+def projections(
     composition: Composition,
     start: ModelId,
     seed: int,
@@ -624,11 +617,7 @@ def projections_before_after(
     sentences: SentenceSet,
     settings: ProjectionSettings,
 ) -> dict[str, tuple[Projection, Agreement | None]]:
-    shown = {}
-    for side, encoder in (("before", start_encoder(composition, start, seed)), ("after", get_encoder(saved))):
-        vectors = encoder.embed(sentences.sentences, own_pipeline(encoder))
-        shown[side] = (project(vectors, settings), label_agreement(vectors, sentences.labels))
-    return shown
+    return projections_before_after(start_encoder(composition, start, seed), get_encoder(saved), sentences, settings)
 
 
 def _saved_text(view: JobView) -> str:

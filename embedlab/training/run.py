@@ -505,3 +505,24 @@ def pair_cosine_changes(before, after, pairs) -> pd.DataFrame:
             "change": scores["after"] - scores["before"],
         }
     )
+
+
+def projections_before_after(before, after, sentences, settings) -> dict:
+    """The same sentences projected with two encoders (their own pipelines), each with its label agreement.
+
+    Args:
+        before, after: Encoders, as for ``pair_cosine_changes``.
+        sentences: an ``embedlab.tasks.projection.SentenceSet`` (labels give the agreement; none give None).
+        settings: ``ProjectionSettings``.
+
+    Returns:
+        {"before": (Projection, Agreement | None), "after": (...)}: nearest neighbours for the agreement are taken
+        by cosine in each model's full space, not on the picture.
+    """
+    from embedlab.tasks.projection import label_agreement, project
+
+    shown = {}
+    for side, encoder in (("before", before), ("after", after)):
+        vectors = encoder.embed(sentences.sentences, own_pipeline(encoder))
+        shown[side] = (project(vectors, settings), label_agreement(vectors, sentences.labels))
+    return shown

@@ -643,6 +643,25 @@ def test_pair_cosine_changes_compare_two_models(tiny, tmp_path):
     assert np.allclose(changed["change"], changed["after"] - changed["before"]) and changed["change"].abs().max() > 0
 
 
+def test_projections_before_after_are_each_models_own_encode_projected(tiny, tmp_path):
+    from embedlab.tasks.projection import ProjectionSettings, SentenceSet, label_agreement, project
+    from embedlab.training.run import model_encoder, projections_before_after
+
+    texts = SENTENCES_TXT.splitlines()
+    sentences = SentenceSet(tuple(texts), ("a", "a", "b", "b", "c", "c"), 0, "test")
+    spec = Composition(tiny.facts.ref, pooling="mean")
+    start = compose(spec, tiny)
+    result = train(spec, data_for("simcse", tmp_path), FAST, loaded=tiny, measure_before_after=False)
+    settings = ProjectionSettings(method="pca")
+    shown = projections_before_after(model_encoder(start, "b"), model_encoder(result.model, "a"), sentences, settings)
+    for side, model in (("before", start), ("after", result.model)):
+        vectors = embeddings(model, texts)
+        projection, agreement = shown[side]
+        assert np.allclose(projection.coords, project(vectors, settings).coords, atol=1e-4)
+        assert agreement == label_agreement(vectors, sentences.labels)
+    assert not np.allclose(shown["before"][0].coords, shown["after"][0].coords, atol=1e-4)  # training moved them
+
+
 def test_positive_pair_methods_keep_the_high_scoring_pairs_of_a_scored_file(tmp_path):
     data = read_training_file(write(tmp_path, "scored.csv", SCORED_CSV), "mnrl")
     assert data.columns["anchor"] == [
