@@ -72,6 +72,7 @@ def add_train_command(commands) -> None:
     """The ``train`` subcommand (see ``embedlab.training``)."""
     from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS
     from embedlab.training.data import METHODS
+    from embedlab.training.run import PRECISIONS
 
     train = commands.add_parser("train", help="train a sentence embedder and save it as a folder")
     train.add_argument(
@@ -101,7 +102,7 @@ def add_train_command(commands) -> None:
     train.add_argument(
         "--precision",
         default="auto",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         help="bf16 autocast halves the step time on a CPU with native bfloat16; auto (default) uses it there, "
         "except for mnrl and simcse (in-batch negatives lose accuracy in bf16)",
     )
