@@ -9,6 +9,7 @@ What the user chose is kept under plain session keys (``CHOICES``); widgets are 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pandas as pd
@@ -111,7 +112,7 @@ def training_jobs() -> TrainingJobs:
 
 def init_state() -> None:
     if CHOICES not in st.session_state:
-        st.session_state[CHOICES] = dict(DEFAULTS)
+        st.session_state[CHOICES] = copy.deepcopy(DEFAULTS)  # nested values too: never shared between sessions
 
 
 def choice(name: str):

@@ -83,6 +83,7 @@ def test_each_method_starts_from_its_own_learning_rate_and_keeps_what_was_typed(
     app.selectbox(key=key("method")).set_value("simcse")
     ok(app.run())
     assert app.number_input(key=key("lr.simcse")).value == 3e-5
+    assert train_view.DEFAULTS["learning_rates"] == {}  # what one session typed is not every session's default
     precision = app.selectbox(key=key("precision"))
     assert precision.value == "auto" and list(precision.options)[1:] == ["fp32", "bf16"]
 
