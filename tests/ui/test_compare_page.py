@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,18 +13,14 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
+from tests.ui.apptest import ok, page_test
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "compare.py")
 MODEL = "all-MiniLM-L6-v2"
 
 
 @pytest.fixture()
 def app() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return ok(page_test("compare").run())
 
 
 SCORE_COLUMNS = [
@@ -132,7 +126,7 @@ def test_more_than_500_rows_gives_a_clear_message(app):
 
 
 def test_failed_model_load_keeps_previous_model_and_pairs():
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("compare")
     typed = pd.DataFrame({"sentence1": ["Keep this sentence."], "sentence2": ["And this one."]})
     at.session_state[state.PAIRS] = typed
     at.session_state[PAIRS_TABLE.base_key] = typed
@@ -149,7 +143,7 @@ def test_failed_model_load_keeps_previous_model_and_pairs():
 
 
 def test_bad_layer_spec_is_refused():
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("compare")
     at.session_state["compare.raw.layers"] = "9"  # as if typed in the layers box; the model has 0..6
     at.run()
     assert not at.exception, at.exception
@@ -191,7 +185,7 @@ def test_edits_survive_leaving_and_returning(app):
 
 
 def test_table_and_choices_survive_a_real_page_switch():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at = page_test()
     at.run()
     assert not at.exception, at.exception
     at.session_state[PAIRS_TABLE.editor_key(0)] = {
@@ -233,7 +227,7 @@ def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch)
     saved.mkdir(parents=True)
     (saved / "modules.json").write_text("[]", encoding="utf-8")
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    at = page_test("compare").run()
     assert not at.exception, at.exception
     for side in ("raw", "trained"):
         options = at.selectbox(key=f"compare.{side}.model").options
@@ -288,7 +282,7 @@ def test_scores_do_not_wait_for_the_baselines(monkeypatch):
         raise EmbedLabError("baselines are not ready")
 
     monkeypatch.setattr(components.services, "baseline", no_baseline)
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("compare")
     at.run()
     assert not at.exception, at.exception
     assert any("baselines are not ready" in error.value for error in at.error)
@@ -371,7 +365,7 @@ def test_pooler_of_a_model_without_pooler_weights_is_refused(tmp_path, tiny_mode
 
     BertModel(BertConfig.from_pretrained(tiny_model_dir), add_pooling_layer=False).save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(tmp_path)
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("compare")
     at.session_state["compare.raw.model"] = str(tmp_path)  # as if typed in the model box
     at.run()
     assert not at.exception, at.exception

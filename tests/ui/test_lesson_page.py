@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +19,8 @@ from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.tasks.lesson import PARAPHRASE, UNRELATED
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.tasks.sts import bundled_pairs, evaluate
+from tests.ui.apptest import page_test
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "lesson.py")
-APP = str(ROOT / "app.py")
 TIMEOUT = 600
 
 
@@ -46,7 +43,7 @@ def run_ok(at: AppTest) -> AppTest:
 
 @pytest.mark.parametrize("raw_model", [None, UNTRAINED])
 def test_every_step_renders_with_the_engine_numbers(raw_model, packaged_model, untrained_model):
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at = page_test("lesson", timeout=TIMEOUT)
     if raw_model is not None:
         at.session_state[state.RAW_SPEC] = EmbedSpec(raw_model, "cls", "-1")
     run_ok(at)
@@ -103,7 +100,7 @@ def test_every_step_renders_with_the_engine_numbers(raw_model, packaged_model, u
 @pytest.fixture(scope="module")
 def app() -> AppTest:
     """The whole app (navigation, sidebar), opened on the Lesson page."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = page_test(timeout=TIMEOUT)
     run_ok(at)
     at.switch_page("app_pages/lesson.py")
     return run_ok(at)

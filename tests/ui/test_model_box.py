@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,17 +11,11 @@ from streamlit.testing.v1 import AppTest
 from components import downloads, state
 from embedlab.models import hub, loading
 from tests.hubstandin import Repo, folder_files, point_hub_at, running_standin, wait_for
+from tests.ui.apptest import ok, page_test
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "compare.py")
 MODEL = "all-MiniLM-L6-v2"
 BOX = "compare.trained.model"
 FAILING = "no-such-org/no-such-model"
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, at.exception
-    return at
 
 
 def failure_shown(at: AppTest) -> bool:
@@ -46,7 +39,7 @@ def hub_attempts(monkeypatch) -> list[str]:
 
 
 def test_failed_load_shows_the_model_in_use_keeps_the_error_and_is_not_retried(hub_attempts):
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("compare")
     at.session_state[BOX] = FAILING  # as if typed in the model box
     ok(at.run())
     assert len(hub_attempts) == 1
@@ -104,7 +97,7 @@ def test_progress_bar_says_file_megabytes_and_rate():
 
 def test_typed_hub_model_downloads_once_and_is_used(online):
     server = online()
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("compare")
     at.session_state[BOX] = REPO
     ok(at.run())
     assert not at.error, [e.value for e in at.error]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +14,8 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.negtest import bundled_suite, check_labelled, renumbered, run_negtest
+from tests.ui.apptest import ok, page_test
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "negative_tests.py")
 MODEL = "all-MiniLM-L6-v2"
 UPLOAD = (
     "sentence1,sentence2,label\n"
@@ -30,10 +27,7 @@ UPLOAD = (
 
 @pytest.fixture()
 def app() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return ok(page_test("negative_tests").run())
 
 
 def metrics(at: AppTest, label: str) -> list[str]:
@@ -197,7 +191,7 @@ def test_deleting_every_row_says_so(app):
 
 
 def test_no_complete_pair_of_one_label_is_an_error_and_no_results():
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("negative_tests")
     typed = pd.DataFrame(
         {
             "sentence1": ["What is your age?", "The cat chased the dog.", "A man plays guitar."],
@@ -240,7 +234,7 @@ def test_an_added_configuration_is_tested_too(app):
 
 
 def test_a_threshold_survives_a_page_switch():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at = page_test().run()
     at.switch_page("app_pages/negative_tests.py").run()
     assert not at.exception, at.exception
     box = state.negtest_threshold_widget(EmbedSpec(MODEL, "model").label)
@@ -277,7 +271,7 @@ def shown_pairs(at: AppTest) -> pd.DataFrame:
 
 
 def test_pairs_the_model_cannot_read_are_counted_noted_and_can_be_left_out():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at = page_test().run()
     at.switch_page("app_pages/negative_tests.py").run()
     assert not at.exception, at.exception
     suite = at.session_state[state.NEGTEST_PAIRS]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,9 +16,8 @@ from components.figures import projection_figure
 from components.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.projection import ProjectionSettings, label_agreement, parse_sentence_lines
+from tests.ui.apptest import page_test
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "projection.py")
 MODEL = "all-MiniLM-L6-v2"
 TOPICS = {
     "sports": [
@@ -54,7 +52,7 @@ PCA = ProjectionSettings(method="pca")
 
 
 def page(settings: ProjectionSettings | None = None, **seed) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = page_test("projection")
     at.session_state[state.PROJECTION_SOURCE] = "text"
     at.session_state[state.PROJECTION_TEXT] = SMALL_TEXT
     if settings is not None:
@@ -297,7 +295,7 @@ def test_figure_builder_colours_by_label_and_switches_renderers():
 
 
 def test_search_and_source_survive_a_page_switch():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at = page_test()
     for key, value in (
         (state.PROJECTION_SOURCE, "text"),
         (state.PROJECTION_TEXT, SMALL_TEXT),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,16 +12,15 @@ from components.sharing import MAX_URL_CHARS, PENDING, query_from_view, read_vie
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
+from tests.ui.apptest import page_test
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
 MODEL = "all-MiniLM-L6-v2"
 RAW = {"model": MODEL, "pooling": "mean", "layers": "3", "post": "none", "post_dims": None}
 PAIRS = [["A cat sits on the mat.", "A kitten rests on a rug."], ["Stocks fell today.", "The market dropped."]]
 
 
 def app_with(params: dict[str, str], page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
+    at = page_test()
     at.query_params.update(params)
     if page:
         at.switch_page(page)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,21 +15,12 @@ from components.figures import undefined_kind
 from embedlab.embedding.encoder import Encoder
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.tasks import sts
-
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "sts_eval.py")
-APP = str(ROOT / "app.py")
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, at.exception
-    return at
+from tests.ui.apptest import ok, page_test
 
 
 @pytest.fixture()
 def app() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=300)
-    return ok(at.run())
+    return ok(page_test("sts_eval").run())
 
 
 def chart_titles(at: AppTest) -> list[str]:
@@ -167,7 +157,7 @@ def test_scatter_configuration_change_runs_no_forward_pass(app):
 
 
 def test_choices_and_results_survive_a_page_switch():
-    at = ok(AppTest.from_file(APP, default_timeout=300).run())
+    at = ok(page_test().run())
     at.switch_page("app_pages/sts_eval.py")
     ok(at.run())
     at.multiselect(key=state.STS_MODELS_WIDGET).set_value([UNTRAINED])

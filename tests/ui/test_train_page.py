@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import train_view
-
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "train.py")
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, at.exception
-    return at
+from tests.ui.apptest import ok, page_test
 
 
 def key(name: str) -> str:
@@ -27,7 +18,7 @@ def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
     """The page on the tiny model, models saved under a temporary directory, a fresh runner."""
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
     train_view.training_jobs.clear()
-    at = ok(AppTest.from_file(PAGE, default_timeout=300).run())
+    at = ok(page_test("train").run())
     at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
     at.text_input(key=key("model_typed")).input(str(tiny_model_dir))

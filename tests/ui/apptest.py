@@ -1,0 +1,22 @@
+"""Open the app or one of its pages in Streamlit's AppTest, the same way in every UI test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_TEST_TIMEOUT_S = 300  # a first model load and its baselines take seconds; AppTest's own default is 3 s
+
+
+def page_test(page: str | None = None, timeout: float = APP_TEST_TIMEOUT_S) -> AppTest:
+    """An AppTest (not yet run) of ``app_pages/<page>.py``, or of the whole app (``app.py``) when ``page`` is None."""
+    script = ROOT / "app.py" if page is None else ROOT / "app_pages" / f"{page}.py"
+    return AppTest.from_file(str(script), default_timeout=timeout)
+
+
+def ok(at: AppTest) -> AppTest:
+    """``at`` after checking its last run raised nothing."""
+    assert not at.exception, at.exception
+    return at
