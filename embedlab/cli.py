@@ -193,6 +193,15 @@ def warn_notes(texts: Sequence[tuple[str, str]], notes: Sequence[dict]) -> None:
             print(f"note: row {row} ({first[:30]} | {second[:30]}): {found['note']}", file=sys.stderr)
 
 
+def note_unreadable(count: int, total: int, left_out: bool) -> None:
+    """The stderr note of ``eval`` and ``negtest`` on pairs with a sentence the model cannot read."""
+    action = "left out (--skip-unreadable)" if left_out else "kept; --skip-unreadable leaves them out"
+    print(
+        f"note: {count} of {total} pairs have a sentence this model does not read (mostly [UNK] tokens): {action}",
+        file=sys.stderr,
+    )
+
+
 def run_score(args: argparse.Namespace) -> int:
     from embedlab.data.pairfiles import read_pairs
     from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
@@ -276,12 +285,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     unreadable = unreadable_pairs(encoder, pairs, progress)
     if unreadable:
-        action = "left out (--skip-unreadable)" if args.skip_unreadable else "kept; --skip-unreadable leaves them out"
-        print(
-            f"note: {len(unreadable)} of {pairs.n_pairs} pairs have a sentence this model does not read (mostly "
-            f"[UNK] tokens): {action}",
-            file=sys.stderr,
-        )
+        note_unreadable(len(unreadable), pairs.n_pairs, left_out=args.skip_unreadable)
         if args.skip_unreadable:
             pairs = without_pairs(pairs, unreadable)
     evaluation = evaluate(encoder, pairs, specs)
@@ -344,12 +348,7 @@ def run_negtest(args: argparse.Namespace) -> int:
     position = {row: i for i, row in enumerate(pairs.index)}  # row label -> file order
     judged = result.pairs  # every pair, or those the model can read with --skip-unreadable
     if result.unreadable:
-        action = "left out (--skip-unreadable)" if result.left_out else "kept; --skip-unreadable leaves them out"
-        print(
-            f"note: {len(result.unreadable)} of {len(pairs)} pairs have a sentence this model does not read (mostly "
-            f"[UNK] tokens): {action}",
-            file=sys.stderr,
-        )
+        note_unreadable(len(result.unreadable), len(pairs), left_out=result.left_out)
     if args.json:
         print(
             json.dumps(
