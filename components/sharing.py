@@ -245,10 +245,7 @@ def current_view(page: str) -> tuple[dict, list[str]]:
         if isinstance(selected, int) and selected >= 1:
             view["selected_pair"] = selected
     elif page == "projection":
-        source = st.session_state.get(state.PROJECTION_SOURCE, "bundled")
-        if source == "upload":
-            notes.append("An uploaded sentence file is not part of a shared view: the link opens the bundled set.")
-            source = "bundled"
+        source = _shareable_source(state.PROJECTION_SOURCE, "sentence file", notes)
         view["sentences"] = source
         if source == "text":
             view["text"] = st.session_state.get(state.PROJECTION_TEXT, "")
@@ -282,10 +279,7 @@ def current_view(page: str) -> tuple[dict, list[str]]:
             notes.append("The configurations added under 'More configurations' are not part of a shared view.")
     elif page == "sts_eval":
         view["models"] = list(st.session_state.get(state.STS_MODELS, []))
-        source = st.session_state.get(state.STS_SOURCE, "bundled")
-        if source == "upload":
-            notes.append("An uploaded STS file is not part of a shared view: the link opens the bundled set.")
-            source = "bundled"
+        source = _shareable_source(state.STS_SOURCE, "STS file", notes)
         view["data"] = source
         if source == "path":
             view["path"] = st.session_state.get(state.STS_PATH, "")
@@ -296,6 +290,16 @@ def current_view(page: str) -> tuple[dict, list[str]]:
         if sentences:
             view["sentences"] = list(sentences)
     return view, notes
+
+
+def _shareable_source(key: str, what: str, notes: list[str]) -> str:
+    """The page's data source under ``key`` as a link can carry it: an upload is not in the link, so it becomes
+    the bundled set, with a note saying so."""
+    source = st.session_state.get(key, "bundled")
+    if source != "upload":
+        return source
+    notes.append(f"An uploaded {what} is not part of a shared view: the link opens the bundled set.")
+    return "bundled"
 
 
 def _text(row) -> str:
