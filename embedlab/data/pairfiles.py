@@ -4,7 +4,8 @@ STS format: genre, file, year, id, score (0-5), sentence1, sentence2[, licence f
 quote characters, so lines are split on tabs with no quoting at all (csv quoting would merge rows).
 
 Messages name rows as the tables show them: row 1 is the first pair (the first row under a header, the first
-line of a headerless STS file); blank lines are not counted.
+line of a headerless STS file); blank lines are not counted. They never quote the file's content (a path can
+name any file: its lines must not end up on a page).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from embedlab.data.pairtable import PAIR_COLUMNS
+from embedlab.data.paths import read_data_file
 from embedlab.errors import EmbedLabError
 
 __all__ = ["PAIR_COLUMNS", "decode_text", "parse_pairs_text", "read_delimited", "read_pairs"]
@@ -66,8 +68,8 @@ def parse_pairs_text(text: str, required: tuple[str, ...] = PAIR_COLUMNS, name: 
     missing = [column for column in required if column not in frame.columns]
     if missing:
         raise EmbedLabError(
-            f"{name} has no {', '.join(missing)} column: its header must name {', '.join(required)} "
-            f"(found: {', '.join(frame.columns) or 'nothing'})."
+            f"{name} has no {', '.join(missing)} column: its header (first row) must name {', '.join(required)} "
+            f"(it has {len(frame.columns)} field{'s' * (len(frame.columns) != 1)})."
         )
     return frame.reset_index(drop=True)
 
@@ -133,16 +135,6 @@ def _parse_sts(lines: list[str], required: tuple[str, ...], name: str) -> pd.Dat
 
 
 def read_pairs(path: str | Path, required: tuple[str, ...] = PAIR_COLUMNS) -> pd.DataFrame:
-    """Read a pair file from disk (see ``parse_pairs_text``)."""
-    if not str(path).strip():
-        raise EmbedLabError("No path given: type the path of a CSV, TSV or STS file.")
-    file = Path(path)
-    if file.is_dir():
-        raise EmbedLabError(f"{str(path)!r} is a folder: give the path of a file in it (CSV, TSV or STS).")
-    if not file.is_file():
-        raise EmbedLabError(f"File {str(path)!r} not found: give the path of a CSV, TSV or STS file.")
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise EmbedLabError(f"File {str(path)!r} cannot be read: {error.strerror}.") from None
-    return parse_pairs_text(decode_text(data, file.name), required, file.name)
+    """Read a pair file from disk (see ``parse_pairs_text``); only what ``paths.data_file`` allows is opened."""
+    data, name = read_data_file(path)
+    return parse_pairs_text(decode_text(data, name), required, name)

@@ -45,6 +45,7 @@ from embedlab.errors import EmbedLabError
 
 LABELLED_COLUMNS = (*PAIR_COLUMNS, "label")
 EDITOR_COLUMNS = [*PAIR_COLUMNS, "label", "category"]
+MAX_QUOTED_LABEL = 3  # a bad label up to this long is quoted ("2", "yes"); a longer cell could be any line of a file
 
 BEST = "best"  # threshold_how when chosen from the data
 USER = "set"
@@ -143,8 +144,9 @@ def check_labelled(frame: pd.DataFrame, name: str = "the table") -> LabelledChec
             whose = "labels" if len(others) > 1 else "label"
             verb = "are" if len(others) > 1 else "is"
             also = f"; the {whose} of {row_list(others)} {verb} not 0 or 1 either"
+        label = f"label {shown!r}" if len(shown) <= MAX_QUOTED_LABEL else "the label"  # a longer cell is not quoted
         raise EmbedLabError(
-            f"{name} row {row}: label {shown!r} is not 0 or 1 (1 = should be similar, 0 = should not){also}."
+            f"{name} row {row}: {label} is not 0 or 1 (1 = should be similar, 0 = should not){also}."
         )
     incomplete: dict[Hashable, tuple[str, ...]] = {}
     complete = []

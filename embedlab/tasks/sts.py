@@ -129,9 +129,9 @@ def _score(value: object, pair: int, name: str) -> float:
         score = float(text)
     except ValueError:
         score = math.nan
-    if not math.isfinite(score):
-        shown = repr(text) if text else "empty"
-        raise EmbedLabError(f"{name}, pair {pair}: the score is {shown}, not a number: give every pair a score.")
+    if not math.isfinite(score):  # the cell is not quoted: messages never repeat a file's content
+        shown = "not a number" if text else "empty"
+        raise EmbedLabError(f"{name}, pair {pair}: the score is {shown}: give every pair a score (a number).")
     return score
 
 

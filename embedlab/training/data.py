@@ -30,6 +30,7 @@ import pandas as pd
 
 from embedlab.corpora import PROJECTION_FILE, reference_sentences
 from embedlab.data.pairfiles import PAIR_COLUMNS, _looks_like_sts, decode_text, parse_pairs_text
+from embedlab.data.paths import read_data_file
 from embedlab.errors import EmbedLabError
 
 Method = Literal["cosine", "cosent", "mnrl", "pitfall-random-labels", "simcse", "tsdae"]
@@ -268,10 +269,8 @@ def _has_known_header(first_line: str) -> bool:
 def read_training_file(path: str | Path, method: str, seed: int = 0) -> TrainingData:
     """``parse_training_text`` on a file from disk."""
     check_method(method)
-    file = Path(path)
-    if not file.is_file():
-        raise EmbedLabError(f"File {str(path)!r} not found: give a CSV/TSV/STS file or a text file.")
-    return parse_training_text(decode_text(file.read_bytes(), file.name), method, file.name, seed)
+    data, name = read_data_file(path)  # only .csv, .tsv and .txt files are opened
+    return parse_training_text(decode_text(data, name), method, name, seed)
 
 
 def bundled_sentences() -> list[str]:

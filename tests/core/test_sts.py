@@ -108,9 +108,9 @@ def test_same_scores_on_both_scales_give_the_same_correlations(encoder, sts_dev)
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("sentence1,sentence2,score\nA.,B.,4\nC.,D.,high\nE.,F.,1\n", "pair 2: the score is 'high', not a number"),
+        ("sentence1,sentence2,score\nA.,B.,4\nC.,D.,high\nE.,F.,1\n", "pair 2: the score is not a number"),
         ("sentence1,sentence2,score\nA.,B.,4\nC.,D.,\nE.,F.,1\n", "pair 2: the score is empty"),
-        ("sentence1,sentence2,score\nA.,B.,4\nC.,D.,nan\nE.,F.,1\n", "pair 2: the score is 'nan'"),
+        ("sentence1,sentence2,score\nA.,B.,4\nC.,D.,nan\nE.,F.,1\n", "pair 2: the score is not a number"),
         ("sentence1,sentence2,score\nA.,B.,4\nC.,D.,1\nE.,F.,7.5\n", "pair 3: score 7.5 is outside 0-5"),
         ("sentence1,sentence2,score\nA.,B.,-1\nC.,D.,1\nE.,F.,2\n", "pair 1: score -1 is outside 0-5"),
         ("sentence1,sentence2,score\nA.,B.,3\nC.,D.,3\nE.,F.,3\n", "every pair has the gold score 3"),
