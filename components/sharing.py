@@ -1,20 +1,18 @@
 """Shareable links: the view a page shows, in its URL's query string and in a small JSON file.
 
-One view dict (``components.views``) travels three ways: a Lesson button, the URL, a downloaded file. Here:
+One view dict travels three ways: a Lesson button, the URL, a downloaded file. Its fields, their checks and how they
+travel in a URL are declared once per page in the engine (``embedlab.views``). Here is the Streamlit glue:
 
 - ``current_view(page)`` reads the view a page shows from the session;
 - ``query_from_view(view)`` turns it into query parameters, leaving out what would make the URL too long
   (over ``MAX_URL_CHARS``) with a note;
-- ``view_from_query(page, params)`` reads parameters back, one by one: a bad or unknown parameter is left out
-  with a note naming it, never an exception;
 - ``start_of_run(page)`` applies the URL once per session (first run, before any widget of the page exists) or a
-  view file just uploaded; ``end_of_run(page)`` writes the URL again when the view changed, and draws the sidebar's
+  view file just uploaded, field by field: a bad or unknown field is left out with a note naming it, never an
+  exception; ``end_of_run(page)`` writes the URL again when the view changed, and draws the sidebar's
   Download view / Upload view.
 
-Parameters (values are JSON where they are not plain text): ``raw``, ``trained`` (configuration fields), Compare:
-``pairs``, ``pair``; Projection: ``source``, ``text``, ``settings``, ``search``, ``picked``, ``k``; Negative tests:
-``suite``, ``table``, ``thresholds``; STS evaluation: ``models``, ``data``, ``path``, ``hub``; Tokens & layers:
-``sentences``.
+A file path in a view (STS evaluation's ``path``) is never opened on arrival: the page shows it and waits for the
+user to confirm it (``components.paths``).
 """
 
 from __future__ import annotations
@@ -28,189 +26,40 @@ import streamlit as st
 
 from components import negtest_view, state, tokens_view
 from components.services import load_encoder
-from components.sts_view import HUB_DATASETS, HUB_SPLITS
 from components.uploads import new_upload
-from components.views import (
-    PAGE_FILES,
-    apply_view,
-    labelled_frame,
-    pairs_frame,
-    projection_settings,
-    settings_fields,
-    text_value,
-    threshold_value,
-    whole_number,
-)
+from components.views import PAGE_FILES, apply_view
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.lesson import spec_fields, spec_from_fields
 from embedlab.tasks.negtest import bundled_suite
+from embedlab.views import (
+    MAX_URL_CHARS,
+    STREAMLIT_PARAMS,
+    WORDS,
+    Where,
+    check_layers_for,
+    check_view,
+    params_from_view,
+    settings_fields,
+    spec_fields,
+    spec_from_fields,
+    view_from_params,
+)
 
-MAX_URL_CHARS = 2000  # a query string longer than this leaves its long tables out
+__all__ = ["MAX_URL_CHARS", "end_of_run", "query_from_view", "read_view_file", "start_of_run"]
 APPLIED = "share.applied"  # the URL has been applied in this session
 NOTES = "share.notes"  # [(kind, text)] about the link or file just applied, shown until the view changes
 LEFT_OUT = "share.left_out"  # what the URL leaves out of the current view (too long), shown in the sidebar
 LAST_QUERY = "share.last_query"  # the query string written at the end of the last run
 PENDING = "share.pending"  # an uploaded view, applied at the start of the next run
 UPLOAD = "share.upload"
-STREAMLIT_PARAMS = ("embed", "embed_options")  # Streamlit's own parameters: not the view's
-JSON_PARAMS = ("raw", "trained", "pairs", "settings", "table", "thresholds", "models", "hub", "sentences")
-TEXT_PARAMS = ("source", "text", "search", "suite", "data", "path")
-INT_PARAMS = ("pair", "picked", "k")
-PAGE_PARAMS = {  # URL parameter -> view field, per page
-    "compare": {"raw": "raw", "trained": "trained", "pairs": "pairs", "pair": "selected_pair"},
-    "projection": {
-        "raw": "raw",
-        "trained": "trained",
-        "source": "sentences",
-        "text": "text",
-        "settings": "settings",
-        "search": "search",
-        "picked": "picked",
-        "k": "k",
-    },
-    "negative_tests": {
-        "raw": "raw",
-        "trained": "trained",
-        "suite": "suite",
-        "table": "table",
-        "thresholds": "thresholds",
-    },
-    "sts_eval": {"models": "models", "data": "data", "path": "path", "hub": "hub"},
-    "tokens": {"raw": "raw", "sentences": "sentences"},
-    "lesson": {"raw": "raw", "trained": "trained"},
-}
-LONG_FIELDS = ("pairs", "table", "text")  # left out of a URL that would be too long, longest first
 
 
 def _dump(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _url_length(params: dict[str, str]) -> int:
-    return len(urlencode(params))
-
-
-# ---------------------------------------------------------------- view <-> query string
-
-
 def query_from_view(view: dict) -> tuple[dict[str, str], list[str]]:
     """Query parameters for a view (the page itself is the URL's path), and notes on what was left out."""
-    fields = {field: param for param, field in PAGE_PARAMS.get(view.get("page"), {}).items()}
-    params = {}
-    for field, value in view.items():
-        if field in fields and value is not None:
-            params[fields[field]] = value if isinstance(value, str) and fields[field] in TEXT_PARAMS else _dump(value)
-    notes = []
-    for field in LONG_FIELDS:
-        param = fields.get(field)
-        if param in params and _url_length(params) > MAX_URL_CHARS:
-            length = len(urlencode({param: params.pop(param)}))
-            notes.append(
-                f"The {field} ({length:,} characters) make the link too long, so it leaves them out: "
-                "use **Download view** to share them."
-            )
-    return params, notes
-
-
-def view_from_query(page: str, params: dict[str, str | list[str]]) -> tuple[dict, list[str]]:
-    """The view a URL names, and one note per parameter left out (unknown, malformed, or refused on its own)."""
-    known = PAGE_PARAMS.get(page, {})
-    view: dict = {"page": page}
-    notes = []
-    for param, raw_value in params.items():
-        if param in STREAMLIT_PARAMS:
-            continue
-        value = raw_value[-1] if isinstance(raw_value, list) else raw_value
-        if param not in known:
-            notes.append(f"Ignored the link's parameter `{param}`: this page does not use it.")
-            continue
-        try:
-            view[known[param]] = _parse(param, value)
-            apply_check = {"page": page, known[param]: view[known[param]]}
-            _check_alone(apply_check)
-        except (EmbedLabError, TypeError, ValueError) as error:
-            view.pop(known[param], None)
-            notes.append(f"Ignored the link's parameter `{param}`: {error}")
-    selected, pairs = view.get("selected_pair"), view.get("pairs")
-    if selected is not None and pairs is not None and selected > len(pairs):
-        del view["selected_pair"]
-        notes.append(f"Ignored the link's parameter `pair`: row {selected} does not exist (the link has {len(pairs)}).")
-    return view, notes
-
-
-def _parse(param: str, value: str) -> object:
-    if param in INT_PARAMS:
-        try:
-            return int(value)
-        except ValueError:
-            raise EmbedLabError(f"{value!r:.40} is not a whole number.") from None
-    if param in JSON_PARAMS:
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise EmbedLabError(f"{value!r:.40} is not readable (JSON expected).") from None
-    return value
-
-
-def _thresholds(value: object) -> None:
-    if not isinstance(value, dict) or set(value) - {"raw", "trained"}:
-        raise EmbedLabError("thresholds must be a dict with raw and/or trained.")
-    for side, threshold in value.items():
-        threshold_value(threshold, side)
-
-
-def _models(value: object) -> None:
-    if not isinstance(value, list) or not value or not all(isinstance(m, str) and m.strip() for m in value):
-        raise EmbedLabError("models must be a non-empty list of model names.")
-
-
-def _hub(value: object) -> None:
-    if not isinstance(value, list) or len(value) != 2 or value[0] not in HUB_DATASETS or value[1] not in HUB_SPLITS:
-        raise EmbedLabError(f"hub must be [dataset, split] among {', '.join(HUB_DATASETS)} / {', '.join(HUB_SPLITS)}.")
-
-
-def _sentences(page: str, value: object) -> None:
-    if page == "tokens" and (
-        not isinstance(value, list)
-        or not 1 <= len(value) <= 2
-        or not all(isinstance(text, str) and text.strip() and len(text) <= 2000 for text in value)
-    ):
-        raise EmbedLabError("sentences must be one or two non-empty texts.")
-
-
-def _check_alone(view: dict) -> None:
-    """Check one field as a view of its own would be checked, without writing anything (a dry run)."""
-    page = view["page"]
-    for side in ("raw", "trained"):
-        if side in view:
-            spec = spec_from_fields(view[side])
-            if side == "trained" and spec.pooling != "model":
-                raise EmbedLabError("the trained configuration always uses the model's own pipeline.")
-    checks = {
-        "pairs": pairs_frame,
-        "table": labelled_frame,
-        "settings": projection_settings,
-        "selected_pair": lambda value: whole_number(value, "pair", 1, 100_000),
-        "picked": lambda value: whole_number(value, "picked sentence", 0, 100_000),
-        "k": lambda value: whole_number(value, "number of neighbours", 1, 20),
-        "text": lambda value: text_value(value, "text"),
-        "search": lambda value: text_value(value, "search", 200),
-        "path": lambda value: text_value(value, "path", 1000),
-        "thresholds": _thresholds,
-        "models": _models,
-        "hub": _hub,
-    }
-    for field, check in checks.items():
-        if field in view:
-            check(view[field])
-    if "sentences" in view:
-        _sentences(page, view["sentences"])
-    if page == "projection" and view.get("sentences", "bundled") not in ("bundled", "pairs", "text"):
-        raise EmbedLabError("the source is bundled, pairs or text.")
-    if page == "negative_tests" and view.get("suite", "bundled") != "bundled":
-        raise EmbedLabError("the only suite is 'bundled'.")
-    if page == "sts_eval" and view.get("data", "bundled") not in ("bundled", "path", "hub"):
-        raise EmbedLabError("the data is bundled, path or hub.")
+    return params_from_view(view)
 
 
 # ---------------------------------------------------------------- the view a page shows
@@ -319,28 +168,32 @@ def _same_table(table: pd.DataFrame, other: pd.DataFrame) -> bool:
 # ---------------------------------------------------------------- applying a view
 
 
-def _load_models(view: dict, notes: list[str], name: str) -> None:
-    """Drop a configuration whose model cannot be loaded (the page keeps the one in use), with a note."""
+def _load_models(view: dict, notes: list[str], where: Where) -> None:
+    """Drop a configuration whose model cannot be loaded, or whose layers that model does not have (the page keeps
+    the one in use), with a note naming it."""
+    whose, kind = WORDS[where]
     for side in ("raw", "trained"):
         if side not in view:
             continue
-        model = view[side]["model"]
+        spec = spec_from_fields(view[side])
         try:
-            with st.spinner(f"Loading {model} for the shared view…"):
-                load_encoder(model)
+            with st.spinner(f"Loading {spec.model} for the shared view…"):
+                encoder = load_encoder(spec.model)
+            check_layers_for(spec, encoder.model.n_hidden_states)
         except EmbedLabError as error:
             del view[side]
-            notes.append(f"Ignored the {name}'s `{side}` configuration: {error}")
+            notes.append(f"Ignored the {whose} {kind} `{side}`: {error}")
 
 
-def apply_shared(view: dict, name: str = "link") -> list[str]:
-    """Apply a view from a link or a file; returns notes. Never raises: a view that cannot apply changes nothing."""
+def apply_shared(view: dict, where: Where = "link") -> list[str]:
+    """Apply a checked view from a link or a file; returns notes. Never raises: a view that cannot apply changes
+    nothing."""
     notes: list[str] = []
-    _load_models(view, notes, name)
+    _load_models(view, notes, where)
     try:
         apply_view(view)
     except EmbedLabError as error:
-        notes.append(f"Ignored the {name}'s view: {error}")
+        notes.append(f"Ignored the {WORDS[where][0]} view: {error}")
     return notes
 
 
@@ -359,7 +212,7 @@ def start_of_run(page: str) -> None:
         st.session_state[APPLIED] = True
         params = st.query_params.to_dict()
         if any(param not in STREAMLIT_PARAMS for param in params):
-            view, notes = view_from_query(page, params)
+            view, notes = view_from_params(page, params)
             notes += apply_shared(view) if len(view) > 1 else []
             st.session_state[NOTES] = [("warning", note) for note in notes]
     for kind, note in st.session_state.get(NOTES, []):
@@ -404,25 +257,7 @@ def read_view_file(data: bytes) -> tuple[dict, list[str]]:
         view = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise EmbedLabError("This file is not a view: JSON from Download view expected.") from None
-    if not isinstance(view, dict) or view.get("page") not in PAGE_PARAMS:
-        raise EmbedLabError(f"This file names no page of this app (one of {', '.join(PAGE_PARAMS)}).")
-    page = view["page"]
-    fields = set(PAGE_PARAMS[page].values())
-    checked: dict = {"page": page}
-    notes = []
-    for field, value in view.items():
-        if field == "page":
-            continue
-        if field not in fields:
-            notes.append(f"Ignored the file's field `{field}`: the {page} page does not use it.")
-            continue
-        try:
-            _check_alone({"page": page, field: value})
-        except (EmbedLabError, TypeError, ValueError) as error:
-            notes.append(f"Ignored the file's field `{field}`: {error}")
-            continue
-        checked[field] = value
-    return checked, notes
+    return check_view(view, "file")
 
 
 def upload_view() -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 from components import state
 from components.figures import cosine_scatter, spearman_heatmap, undefined_kind
 from components.model_box import models_box
+from components.paths import confirmed_path, forget_path
 from components.presentation import present
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload, show_flash
@@ -70,14 +71,16 @@ def hub_pairs(split: str, dataset: str) -> ScoredPairs:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def grid_evaluation(fingerprint: str, model: ModelId, _pairs: ScoredPairs) -> Evaluation:
-    """The full grid of one model on one data set, cached per (dataset fingerprint, model identity): a model folder
-    rewritten on disk has a new revision, so it is evaluated again.
-
-    ``_pairs`` is not hashed: ``fingerprint`` is a digest of its sentences and scores, so it identifies it.
-    """
-    assert fingerprint == _pairs.fingerprint
+def _cached_grid(fingerprint: str, model: ModelId, _pairs: ScoredPairs) -> Evaluation:
+    """``_pairs`` is not hashed: ``fingerprint``, a digest of its sentences and scores, identifies it (only
+    ``grid_evaluation`` calls this, with the pairs' own fingerprint)."""
     return evaluate_grid(get_encoder(model), _pairs)
+
+
+def grid_evaluation(model: ModelId, pairs: ScoredPairs) -> Evaluation:
+    """The full grid of one model on one data set, cached per (dataset fingerprint, model identity): a model folder
+    rewritten on disk has a new revision, so it is evaluated again."""
+    return _cached_grid(pairs.fingerprint, model, pairs)
 
 
 # ---------------------------------------------------------------- state
@@ -105,6 +108,7 @@ def _use(pairs: ScoredPairs, message: str | None = None) -> None:
 
 
 def _source_changed() -> None:
+    forget_path(state.STS)  # other data chosen: a shared path no longer waits
     if st.session_state[state.STS_SOURCE] == "bundled":  # back to the bundled set: it is the data in use again
         _use(bundled())
 
@@ -165,13 +169,18 @@ def _path() -> None:
         path = st.text_input("Path of an STS-format or CSV/TSV file", key=kept["key"], placeholder=PATH_PLACEHOLDER)
         submitted = st.form_submit_button("Load file")
     st.session_state[state.STS_PATH] = path
-    if submitted:
-        try:
-            pairs = read_scored_pairs(path.strip())
-        except EmbedLabError as error:
-            flash(state.STS, f"{error} The data in use was left as it was.", "error")
+    if submitted:  # the user's own typing: read at once
+        forget_path(state.STS)
+    else:  # a path from a link or a view file is read only once the user confirms it
+        path = confirmed_path(state.STS, "STS file", "the small bundled set")
+        if path is None:
             return
-        _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {path.strip()}.")
+    try:
+        pairs = read_scored_pairs(path.strip())
+    except EmbedLabError as error:
+        flash(state.STS, f"{error} The data in use was left as it was.", "error")
+        return
+    _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {path.strip()}.")
 
 
 def _hub() -> None:
@@ -292,7 +301,7 @@ def _readable_only(pairs: ScoredPairs, evaluation: Evaluation) -> Evaluation:
     key = (subset.fingerprint, model_id.key)
     if key not in results:
         with st.spinner(f"Correlations of {evaluation.model} without the pairs it cannot read…"):
-            results[key] = grid_evaluation(subset.fingerprint, model_id, subset)
+            results[key] = grid_evaluation(model_id, subset)
     return results[key]
 
 
@@ -308,7 +317,7 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
         encoder = load_encoder(model)
         encode_unseen(encoder, pairs.unique_sentences(), model)
         with st.spinner(f"Correlations for every configuration of {model}…"):
-            evaluation = grid_evaluation(pairs.fingerprint, encoder.model.model_id, pairs)
+            evaluation = grid_evaluation(encoder.model.model_id, pairs)
     except EmbedLabError as error:
         st.session_state[state.STS_FAILED][model] = str(error)
         st.error(f"{model}: {error}", icon="⚠️")

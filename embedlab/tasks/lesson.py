@@ -10,8 +10,9 @@ that page needs to show exactly what the step shows. A view is JSON-serialisable
     {"page": "sts_eval", "data": "bundled", "models": [ref, ...]}
     {"page": "train"}
 
-``spec_fields`` / ``spec_from_fields`` convert an ``EmbedSpec`` to and from its plain fields. The app applies a view
-to its session state in one place (``components.views.apply_view``).
+Each page's view fields are declared once in ``embedlab.views`` (with ``spec_fields`` / ``spec_from_fields``,
+which convert an ``EmbedSpec`` to and from its plain fields); every view built here passes its ``validate_view``.
+The app applies a view to its session state in one place (``components.views.apply_view``).
 
 Example:
     >>> raw, trained = Encoder(load_model("all-MiniLM-L6-v2")), Encoder(load_model("all-MiniLM-L6-v2"))
@@ -44,48 +45,17 @@ from embedlab.models.loading import LoadedModel
 from embedlab.tasks.compare import EXAMPLE_PAIRS
 from embedlab.tasks.negtest import NegTestResult, bundled_suite, run_negtest
 from embedlab.tasks.sts import ScoredPairs, bundled_pairs, evaluate
+from embedlab.views import spec_fields
 
 PARAPHRASE: tuple[str, str] = EXAMPLE_PAIRS[0]  # ("What is your age?", "How old are you?")
 UNRELATED: tuple[str, str] = EXAMPLE_PAIRS[-1]  # a password question and a sentence about volcanoes
 TENSOR_TEXT = PARAPHRASE[0]
 NEGATIVE_CATEGORIES = ("role_reversal", "negation")
-SPEC_FIELDS = ("model", "pooling", "layers", "post", "post_dims")
-PAGES = ("compare", "projection", "negative_tests", "sts_eval", "train")
 
 RawKind = Literal["similarity-trained", "untrained", "pretrained"]  # what the raw model's weights are
 
 
 # ---------------------------------------------------------------- views
-
-
-def spec_fields(spec: EmbedSpec) -> dict:
-    """The plain fields of a configuration (no fitting corpus: a view always fits on the bundled sentences)."""
-    if spec.post_corpus is not None:
-        raise EmbedLabError("A view cannot carry a post-processing fitting corpus: use the bundled sentences.")
-    return {name: getattr(spec, name) for name in SPEC_FIELDS}
-
-
-def spec_from_fields(values: object) -> EmbedSpec:
-    """The configuration back from ``spec_fields``' dict.
-
-    Raises:
-        EmbedLabError: not a dict, unknown fields, or values EmbedSpec refuses (unknown pooling, post, dims).
-    """
-    if not isinstance(values, dict) or not isinstance(values.get("model"), str) or not values["model"].strip():
-        raise EmbedLabError(f"A configuration needs at least a model name, not {values!r}.")
-    unknown = set(values) - set(SPEC_FIELDS)
-    if unknown:
-        raise EmbedLabError(f"Unknown configuration fields {', '.join(sorted(map(str, unknown)))}.")
-    for name in ("pooling", "layers", "post"):
-        if name in values and not isinstance(values[name], str):
-            raise EmbedLabError(f"The configuration's {name} must be text, not {values[name]!r}.")
-    dims = values.get("post_dims")
-    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)):
-        raise EmbedLabError(f"The configuration's post_dims must be a whole number or empty, not {dims!r}.")
-    try:
-        return EmbedSpec(**values)
-    except (TypeError, ValueError) as error:
-        raise EmbedLabError(f"Not a valid configuration: {error}.") from None
 
 
 def compare_view(raw: EmbedSpec, trained: EmbedSpec, pairs: Sequence[tuple[str, str]], selected: int = 1) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,6 +13,7 @@ from components.sharing import MAX_URL_CHARS, PENDING, query_from_view, read_vie
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
+from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
 from tests.ui.apptest import page_test
 
 MODEL = "all-MiniLM-L6-v2"
@@ -181,3 +183,89 @@ def test_wrongly_typed_file_fields_are_notes():
     checked, found = read_view_file(json.dumps(view).encode())
     assert checked == {"page": "sts_eval", "data": "hub"}
     assert len(found) == 2
+
+
+SECRET = "api_key=sk-live-0123456789abcdef"
+
+
+def shown_text(at: AppTest) -> str:
+    """Everything the page shows in words: messages, captions, markdown, code."""
+    parts = [*at.error, *at.warning, *at.info, *at.success, *at.caption, *at.markdown, *at.code]
+    parts += [*at.sidebar.caption, *at.sidebar.error]
+    return "\n".join(str(part.value) for part in parts)
+
+
+def open_this_file(at: AppTest) -> AppTest:
+    next(button for button in at.button if button.label == "Open this file").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_an_sts_path_from_a_link_is_not_read_before_the_user_confirms_it(tmp_path):
+    good = tmp_path / "mine.csv"
+    good.write_text(
+        "sentence1,sentence2,score\n" + "".join(f"Sentence {i}.,Another {i}.,{i % 6}\n" for i in range(12)),
+        encoding="utf-8",
+    )
+    at = app_with({"data": "path", "path": str(good), "models": json.dumps([MODEL])}, "app_pages/sts_eval.py")
+    assert at.session_state[state.STS_DATASET].name != "mine.csv"  # the default data meanwhile
+    assert any("not opened until you confirm" in warning.value for warning in at.warning)
+    assert str(good) in [code.value for code in at.code]  # the path is shown
+    assert at.text_input(key=state.STS_PATH_WIDGET).value == str(good)
+    at.run()  # another run (any widget): still not read
+    assert at.session_state[state.STS_DATASET].name != "mine.csv"
+
+    open_this_file(at)
+    assert at.session_state[state.STS_DATASET].name == "mine.csv"
+    assert not any("not opened until you confirm" in warning.value for warning in at.warning)
+
+
+@pytest.mark.parametrize("name", ["secrets.csv", ".env", "sub/../notes.txt"])
+def test_a_secret_file_named_by_a_link_never_shows_its_content(tmp_path, name):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / name
+    path.write_text(f"{SECRET}\npassword=hunter2\n", encoding="utf-8")
+    at = app_with({"data": "path", "path": str(path)}, "app_pages/sts_eval.py")
+    assert SECRET not in shown_text(at)
+    open_this_file(at)
+    assert at.error and SECRET not in shown_text(at) and "hunter2" not in shown_text(at)
+    assert at.session_state[state.STS_DATASET].name != path.name
+
+
+@pytest.mark.skipif(not Path("/etc/passwd").is_file(), reason="needs /etc/passwd")
+def test_a_system_file_named_by_a_view_file_is_refused_after_confirming(tmp_path):
+    at = app_with({}, "app_pages/sts_eval.py")
+    view, found = read_view_file(json.dumps({"page": "sts_eval", "data": "path", "path": "/etc/passwd"}).encode())
+    assert not found
+    at.session_state[PENDING] = (view, found)
+    at.run()
+    assert any("not opened until you confirm" in warning.value for warning in at.warning)
+    open_this_file(at)
+    assert any("not a data file" in error.value for error in at.error)
+    assert "root:" not in shown_text(at)
+
+
+def test_bad_layers_in_a_link_are_a_warning_naming_the_parameter():
+    for layers in ("NaN", "-100"):
+        at = app_with({"raw": json.dumps({**RAW, "layers": layers})})
+        assert any("`raw`" in note for note in notes(at)), layers
+        assert at.session_state[state.RAW_SPEC] == EmbedSpec(MODEL, "cls", "-1")  # the default, untouched
+
+
+def test_tokens_one_limit_for_links_and_files_and_long_sentences_leave_the_link_with_a_note():
+    long_sentence = "word " * 600  # 3,000 characters: over the page's limit
+    at = app_with({"sentences": json.dumps([long_sentence])}, "app_pages/tokens.py")
+    (note,) = [note for note in notes(at) if "`sentences`" in note]
+    assert f"{MAX_TOKEN_SENTENCE_CHARS}" in note
+    checked, found = read_view_file(json.dumps({"page": "tokens", "sentences": [long_sentence]}).encode())
+    assert checked == {"page": "tokens"} and f"{MAX_TOKEN_SENTENCE_CHARS}" in found[0]
+
+    fits = ("word " * 400)[:MAX_TOKEN_SENTENCE_CHARS].strip()  # within the limit, too long for a link
+    checked, found = read_view_file(json.dumps({"page": "tokens", "sentences": [fits]}).encode())
+    assert checked == {"page": "tokens", "sentences": [fits]} and not found
+    at.session_state[PENDING] = (checked, found)
+    at.run()
+    assert at.session_state["tokens.sentences"] == (fits,)
+    assert "sentences" not in at.query_params and "raw" in at.query_params
+    assert any("too long" in caption.value and "sentences" in caption.value for caption in at.sidebar.caption)
