@@ -19,6 +19,7 @@ from embedlab.embedding.specs import EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.anisotropy import VECTOR_KINDS, anisotropy_by_layer
 from embedlab.tasks.tokens import (
+    MAX_TOKEN_SENTENCE_CHARS,
     MEASURE_LABELS,
     MEASURES,
     TokenStates,
@@ -40,7 +41,8 @@ SECOND_INPUT = "tokens.second"
 MEASURE = "tokens.measure"
 HEATMAP_SENTENCE = "tokens.heatmap_sentence"
 LAYER = "tokens.layer"
-WORD = "tokens.word"
+WORD = "tokens.word"  # the Word box (a widget: Streamlit drops it when the page is left)
+WORD_CHOICE = "tokens.word_choice"  # the word chosen, kept for the session (the box is seeded from it)
 OWN_WORD = "tokens.own_word"
 OWN_CONTEXTS = "tokens.own_contexts"  # text: one "sense | sentence" per line
 OWN_CONTEXTS_INPUT = "tokens.own_contexts_input"
@@ -247,10 +249,18 @@ def sentences() -> tuple[str, ...]:
         second = second_col.text_input("Sentence 2 (optional)", key=SECOND_INPUT)
         if st.form_submit_button("Show the tokens", icon=":material/search:"):
             typed = tuple(text.strip() for text in (first, second) if text.strip())
-            if typed:
-                st.session_state[SENTENCES] = typed
-            else:
+            too_long = [(n, len(text)) for n, text in enumerate(typed, start=1) if len(text) > MAX_TOKEN_SENTENCE_CHARS]
+            if not typed:
                 st.error("Type at least one sentence.")
+            elif too_long:
+                number, length = too_long[0]
+                st.error(
+                    f"Sentence {number} has {length:,} characters: the limit is {MAX_TOKEN_SENTENCE_CHARS:,} per "
+                    "sentence (for typing and for a shared view alike). Shorten it; the sentences shown are kept.",
+                    icon="⚠️",
+                )
+            else:
+                st.session_state[SENTENCES] = typed
     return st.session_state[SENTENCES]
 
 
@@ -337,7 +347,7 @@ def word_context(configured: Configured) -> None:
     )
     examples = word_in_context_examples()
     words = [*dict.fromkeys(examples.word), OWN]
-    word = st.selectbox("Word", words, key=WORD)
+    word = st.selectbox("Word", words, **state.remembered(WORD, WORD_CHOICE, words[0], options=words))
     if word == OWN:
         st.session_state.setdefault(OWN_WORD_INPUT, st.session_state.get(OWN_WORD, ""))
         st.session_state.setdefault(OWN_CONTEXTS_INPUT, st.session_state.get(OWN_CONTEXTS, ""))

@@ -9,6 +9,7 @@ from components import state, tokens_view
 from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder, cosine_rows
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
 from tests.ui.apptest import ok, page_test
 
 M = "all-MiniLM-L6-v2"
@@ -105,3 +106,31 @@ def test_anisotropy_on_demand(app):
     table = app.dataframe[-1].value
     assert len(table) == 7 and "cls · none" in table.columns and "tokens · whiten" in table.columns
     assert table["cls · none"].loc[3] > 0.9 > abs(table["cls · center"].loc[3])
+
+
+def test_the_word_in_context_choice_survives_a_page_switch():
+    at = ok(page_test().switch_page("app_pages/tokens.py").run())
+    at.selectbox(key=tokens_view.WORD).set_value(tokens_view.OWN).run()
+    at.text_input(key=tokens_view.OWN_WORD_INPUT).input("bass")
+    at.text_area(key=tokens_view.OWN_CONTEXTS_INPUT).input(
+        "fish | We caught a bass.\nfish | He grilled the bass.\nmusic | Turn up the bass.\nmusic | A bass solo."
+    )
+    ok(button(at, "Compare the contexts").click().run())
+    assert any("'bass' in context" in chart.proto.spec for chart in at.get("plotly_chart"))
+    ok(at.switch_page("app_pages/compare.py").run())
+    assert tokens_view.WORD not in at.session_state  # Streamlit dropped the box with its page
+    ok(at.switch_page("app_pages/tokens.py").run())
+    assert at.selectbox(key=tokens_view.WORD).value == tokens_view.OWN
+    assert at.text_input(key=tokens_view.OWN_WORD_INPUT).value == "bass"  # the user's word, shown again
+    assert any("'bass' in context" in chart.proto.spec for chart in at.get("plotly_chart"))
+
+
+def test_a_sentence_over_the_limit_is_refused_naming_it_and_what_was_typed_stays():
+    at = ok(page_test().switch_page("app_pages/tokens.py").run())
+    before = at.session_state[tokens_view.SENTENCES]
+    long_text = "word " * 600
+    at.text_input(key=tokens_view.FIRST_INPUT).input(long_text)
+    ok(button(at, "Show the tokens").click().run())
+    assert any(f"the limit is {MAX_TOKEN_SENTENCE_CHARS:,}" in error.value for error in at.error)
+    assert at.session_state[tokens_view.SENTENCES] == before
+    assert at.text_input(key=tokens_view.FIRST_INPUT).value == long_text
