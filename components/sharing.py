@@ -77,67 +77,93 @@ def _spec_field(view: dict, side: str, notes: list[str]) -> None:
     view[side] = spec_fields(spec)
 
 
+def _specs(view: dict, notes: list[str]) -> None:
+    _spec_field(view, "raw", notes)
+    _spec_field(view, "trained", notes)
+
+
+def _compare(view: dict, notes: list[str]) -> None:
+    _specs(view, notes)
+    table = st.session_state.get(state.PAIRS)
+    if isinstance(table, pd.DataFrame):
+        view["pairs"] = [[str(a), str(b)] for a, b in table[["sentence1", "sentence2"]].fillna("").to_numpy()]
+    selected = st.session_state.get(state.SELECTED_PAIR)
+    if isinstance(selected, int) and selected >= 1:
+        view["selected_pair"] = selected
+
+
+def _projection(view: dict, notes: list[str]) -> None:
+    _specs(view, notes)
+    source = _shareable_source(state.PROJECTION_SOURCE, "sentence file", notes)
+    view["sentences"] = source
+    if source == "text":
+        view["text"] = st.session_state.get(state.PROJECTION_TEXT, "")
+    settings = st.session_state.get(state.PROJECTION_SETTINGS)
+    if settings is not None:
+        view["settings"] = settings_fields(settings)
+    for field, key in (("search", state.PROJECTION_QUERY), ("picked", state.PROJECTION_PICKED)):
+        value = st.session_state.get(key)
+        if value not in (None, ""):
+            view[field] = value
+    if state.PROJECTION_K in st.session_state:
+        view["k"] = st.session_state[state.PROJECTION_K]
+
+
+def _negative_tests(view: dict, notes: list[str]) -> None:
+    _specs(view, notes)
+    table = st.session_state.get(negtest_view.PAIRS_TABLE.table_key)
+    if isinstance(table, pd.DataFrame) and not _same_table(table, bundled_suite()):
+        view["table"] = [
+            [str(row.sentence1), str(row.sentence2), None if pd.isna(row.label) else int(row.label), _text(row)]
+            for row in table.itertuples()
+        ]
+    else:
+        view["suite"] = "bundled"
+    thresholds = {}
+    for side in ("raw", "trained"):
+        spec = st.session_state.get(state.RAW_SPEC if side == "raw" else state.TRAINED_SPEC)
+        value = None if spec is None else st.session_state.get(state.negtest_threshold(spec.label))
+        if value is not None:
+            thresholds[side] = float(value)
+    if thresholds:
+        view["thresholds"] = thresholds
+    if st.session_state.get(state.NEGTEST_EXTRA_SPECS):
+        notes.append("The configurations added under 'More configurations' are not part of a shared view.")
+
+
+def _sts(view: dict, notes: list[str]) -> None:
+    view["models"] = list(st.session_state.get(state.STS_MODELS, []))
+    source = _shareable_source(state.STS_SOURCE, "STS file", notes)
+    view["data"] = source
+    if source == "path":
+        view["path"] = st.session_state.get(state.STS_PATH, "")
+    elif source == "hub":
+        view["hub"] = [st.session_state.get(state.STS_HUB_DATASET), st.session_state.get(state.STS_HUB_SPLIT)]
+
+
+def _tokens(view: dict, notes: list[str]) -> None:
+    _spec_field(view, "raw", notes)
+    sentences = st.session_state.get(tokens_view.SENTENCES)
+    if sentences:
+        view["sentences"] = list(sentences)
+
+
+READ = {  # page -> how its view's fields are read from the session (the fields themselves: embedlab.views)
+    "compare": _compare,
+    "projection": _projection,
+    "negative_tests": _negative_tests,
+    "sts_eval": _sts,
+    "tokens": _tokens,
+    "lesson": _specs,
+}
+
+
 def current_view(page: str) -> tuple[dict, list[str]]:
     """The view the page shows now (read from the session), and notes on what a view cannot carry."""
     view: dict = {"page": page}
     notes: list[str] = []
-    if page in ("compare", "projection", "negative_tests", "lesson"):
-        _spec_field(view, "raw", notes)
-        _spec_field(view, "trained", notes)
-    elif page == "tokens":
-        _spec_field(view, "raw", notes)
-    if page == "compare":
-        table = st.session_state.get(state.PAIRS)
-        if isinstance(table, pd.DataFrame):
-            view["pairs"] = [[str(a), str(b)] for a, b in table[["sentence1", "sentence2"]].fillna("").to_numpy()]
-        selected = st.session_state.get(state.SELECTED_PAIR)
-        if isinstance(selected, int) and selected >= 1:
-            view["selected_pair"] = selected
-    elif page == "projection":
-        source = _shareable_source(state.PROJECTION_SOURCE, "sentence file", notes)
-        view["sentences"] = source
-        if source == "text":
-            view["text"] = st.session_state.get(state.PROJECTION_TEXT, "")
-        settings = st.session_state.get(state.PROJECTION_SETTINGS)
-        if settings is not None:
-            view["settings"] = settings_fields(settings)
-        for field, key in (("search", state.PROJECTION_QUERY), ("picked", state.PROJECTION_PICKED)):
-            value = st.session_state.get(key)
-            if value not in (None, ""):
-                view[field] = value
-        if state.PROJECTION_K in st.session_state:
-            view["k"] = st.session_state[state.PROJECTION_K]
-    elif page == "negative_tests":
-        table = st.session_state.get(negtest_view.PAIRS_TABLE.table_key)
-        if isinstance(table, pd.DataFrame) and not _same_table(table, bundled_suite()):
-            view["table"] = [
-                [str(row.sentence1), str(row.sentence2), None if pd.isna(row.label) else int(row.label), _text(row)]
-                for row in table.itertuples()
-            ]
-        else:
-            view["suite"] = "bundled"
-        thresholds = {}
-        for side in ("raw", "trained"):
-            spec = st.session_state.get(state.RAW_SPEC if side == "raw" else state.TRAINED_SPEC)
-            value = None if spec is None else st.session_state.get(state.negtest_threshold(spec.label))
-            if value is not None:
-                thresholds[side] = float(value)
-        if thresholds:
-            view["thresholds"] = thresholds
-        if st.session_state.get(state.NEGTEST_EXTRA_SPECS):
-            notes.append("The configurations added under 'More configurations' are not part of a shared view.")
-    elif page == "sts_eval":
-        view["models"] = list(st.session_state.get(state.STS_MODELS, []))
-        source = _shareable_source(state.STS_SOURCE, "STS file", notes)
-        view["data"] = source
-        if source == "path":
-            view["path"] = st.session_state.get(state.STS_PATH, "")
-        elif source == "hub":
-            view["hub"] = [st.session_state.get(state.STS_HUB_DATASET), st.session_state.get(state.STS_HUB_SPLIT)]
-    elif page == "tokens":
-        sentences = st.session_state.get(tokens_view.SENTENCES)
-        if sentences:
-            view["sentences"] = list(sentences)
+    if page in READ:
+        READ[page](view, notes)
     return view, notes
 
 
@@ -203,7 +229,8 @@ def start_of_run(page: str) -> None:
     if pending is not None:
         view, notes = pending
         notes = notes + apply_shared(view, "file")
-        st.session_state[NOTES] = [("success", "Opened the uploaded view."), *(("warning", n) for n in notes)]
+        opened = "Opened the uploaded view" + (", except what the notes below say." if notes else ".")
+        st.session_state[NOTES] = [("success", opened), *(("warning", n) for n in notes)]
         st.session_state[APPLIED] = True
         st.session_state.pop(LAST_QUERY, None)
         if view.get("page") != page and view.get("page") in PAGE_FILES:

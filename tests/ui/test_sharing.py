@@ -260,6 +260,10 @@ def test_tokens_one_limit_for_links_and_files_and_long_sentences_leave_the_link_
     assert f"{MAX_TOKEN_SENTENCE_CHARS}" in note
     checked, found = read_view_file(json.dumps({"page": "tokens", "sentences": [long_sentence]}).encode())
     assert checked == {"page": "tokens"} and f"{MAX_TOKEN_SENTENCE_CHARS}" in found[0]
+    at.session_state[PENDING] = (checked, found)
+    at.run()
+    assert [message.value for message in at.success] == ["Opened the uploaded view, except what the notes below say."]
+    assert any("`sentences`" in warning.value for warning in at.warning)
 
     fits = ("word " * 400)[:MAX_TOKEN_SENTENCE_CHARS].strip()  # within the limit, too long for a link
     checked, found = read_view_file(json.dumps({"page": "tokens", "sentences": [fits]}).encode())
