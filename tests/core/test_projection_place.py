@@ -20,7 +20,8 @@ def clusters() -> np.ndarray:
 
 
 def test_fit_projection_draws_the_same_map_as_project(clusters):
-    np.testing.assert_array_equal(fit_projection(clusters, SETTINGS).projection.coords, project(clusters, SETTINGS).coords)
+    fitted = fit_projection(clusters, SETTINGS)
+    np.testing.assert_array_equal(fitted.projection.coords, project(clusters, SETTINGS).coords)
 
 
 def test_a_new_point_lands_in_its_own_cluster_on_the_umap_map(clusters):
