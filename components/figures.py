@@ -287,6 +287,7 @@ def projection_figure(
     picked: int | None = None,
     neighbours: Sequence[int] = (),
     marks: Sequence[str] | None = None,
+    placed: tuple[npt.NDArray[np.floating], Sequence[str]] | None = None,
 ) -> go.Figure:
     """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
 
@@ -295,6 +296,7 @@ def projection_figure(
         highlight: (n,) bool, search matches: drawn on top, everything else faded.
         picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
         marks: (n,) per sentence "" or a warning added to its hover (a text the model cannot read).
+        placed: (coordinates (m, 2|3), texts) of sentences placed on the fitted map: drawn as labelled crosses.
     """
     coords = np.asarray(coords, dtype=np.float64)
     three_d = coords.shape[1] == 3
@@ -380,6 +382,23 @@ def projection_figure(
                 "line": {"color": "black", "width": 1},
             },
         )
+    if placed is not None and len(placed[1]):
+        points = np.asarray(placed[0], dtype=np.float64)
+        names = [f"P{number}" for number in range(1, len(placed[1]) + 1)]
+        marker = {"color": "black", "size": size + 8 * grow, "symbol": "x", "line": {"color": "white", "width": 1}}
+        common = {
+            "mode": "markers+text",
+            "text": names,
+            "textposition": "top center",
+            "name": "your sentences (placed)",
+            "marker": marker,
+            "customdata": [_hover_text(text) for text in placed[1]],
+            "hovertemplate": "%{text}: %{customdata}<br><i>placed on the fitted map</i><extra></extra>",
+        }
+        if three_d:
+            figure.add_trace(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], **common))
+        else:
+            figure.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], **common))
     axis = {"showticklabels": False, "title": "", "zeroline": False}
     figure.update_layout(
         title={"text": title, "font": {"size": 14}},

@@ -250,6 +250,43 @@ def neighbour_table(
     )
 
 
+MAX_PLACED = 10  # sentences a user can place on a fitted map at once
+
+
+def parse_placed(text: str, limit: int = MAX_PLACED) -> tuple[str, ...]:
+    """The sentences to place: one per non-empty line, stripped, duplicates kept once, at most ``limit``.
+
+    Raises:
+        EmbedLabError: more than ``limit`` sentences.
+    """
+    lines = tuple(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+    if len(lines) > limit:
+        raise EmbedLabError(f"{len(lines)} sentences to place: at most {limit} at once. Remove some lines.")
+    return lines
+
+
+def query_neighbour_table(
+    sentences: Sequence[str], labels: Sequence[str], vectors: npt.ArrayLike, query: npt.ArrayLike, k: int
+) -> pd.DataFrame:
+    """rank, sentence, label, cosine, index of the k sentences nearest (cosine) to a vector that is not in the set.
+
+    Args:
+        vectors: (n, dim) the set's vectors; query: (dim,) the new sentence's vector, same configuration.
+    """
+    unit = unit_rows(vectors)
+    scores = unit @ unit_rows(np.asarray(query, dtype=np.float32)[None])[0]  # (n,)
+    best = _top(scores, k)
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(best) + 1),
+            "sentence": [sentences[i] for i in best],
+            "label": [labels[i] for i in best],
+            "cosine": scores[best].astype(np.float64),
+            "index": best,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Agreement:
     """How often a labelled sentence's nearest neighbour (not itself) has the same label.

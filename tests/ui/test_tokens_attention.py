@@ -39,13 +39,18 @@ def chart(at: AppTest, key: str) -> dict:
     return json.loads(found[0].proto.spec)
 
 
+def decode(values) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(values, dict):
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        if "shape" in values:
+            array = array.reshape([int(n) for n in str(values["shape"]).split(",")])
+        return array.astype(np.float64)
+    return np.array(values, dtype=np.float64)
+
+
 def heatmap_z(at: AppTest, key: str = "attention.heatmap") -> np.ndarray:
-    """The heatmap's z, decoded from plotly's typed array ({"dtype", "bdata" base64, "shape"}) when it is one."""
-    z = chart(at, key)["data"][0]["z"]
-    if isinstance(z, dict):
-        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
-        return values.reshape([int(n) for n in str(z["shape"]).split(",")]).astype(np.float64)
-    return np.array(z, dtype=np.float64)
+    return decode(chart(at, key)["data"][0]["z"])
 
 
 @pytest.fixture()
