@@ -38,6 +38,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
 
 MAX_ATTENTION_TEXTS = 8  # attention keeps (layers, heads, T, T) per sentence: a few sentences only
+SELF_ATTENTION_HIGH = 0.8  # a [CLS] that keeps this share on itself barely mixes in the other tokens
 SHARE_KINDS: tuple[str, ...] = ("cls", "sep", "punctuation", "other")
 SHARE_LABELS = {
     "cls": "[CLS] (the first token)",
@@ -186,3 +187,54 @@ def attention_summary(maps: AttentionMaps, position: int = 0) -> dict:
             for layer in range(maps.n_layers)
         ],
     }
+
+
+def _layer_runs(layers: Sequence[int]) -> str:
+    """[2, 3, 4, 6] -> "layers 2-4 and 6"; [5] -> "layer 5"."""
+    runs: list[list[int]] = []
+    for layer in layers:
+        if runs and layer == runs[-1][-1] + 1:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    parts = [f"{run[0]}-{run[-1]}" if len(run) > 1 else f"{run[0]}" for run in runs]
+    joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ("layers " if len(layers) > 1 else "layer ") + joined
+
+
+def attention_lesson_text(raw: AttentionMaps, raw_model: str, trained: AttentionMaps | None, trained_model: str) -> str:
+    """The Lesson's reading of [CLS]'s attention, phrased from the numbers (claims only where they hold).
+
+    Args:
+        raw, trained: the maps of the same sentence under the raw and the trained model (trained None when the
+            two models are the same).
+    """
+    shares = raw.shares(0)
+    on_self = shares["cls"]
+    mostly_self = [layer + 1 for layer, share in enumerate(on_self) if share >= SELF_ATTENTION_HIGH]
+    on_sep_punct = shares["sep"] + shares["punctuation"]
+    text = f"In {raw_model}, averaged over its {raw.n_heads} heads, [CLS] of “{raw.text}” "
+    if mostly_self:
+        text += (
+            f"keeps {on_self[np.array(mostly_self) - 1].min():.0%} or more of its attention on itself in "
+            f"{_layer_runs(mostly_self)}, and {on_self[-1]:.0%} in the last layer ({raw.n_layers}). A token that "
+            "attends to itself keeps its own vector: in those layers raw [CLS] changes little from sentence to "
+            "sentence, which is why its cosines there are close to 1 for every pair."
+        )
+    else:
+        text += f"never keeps more than {on_self.max():.0%} of its attention on itself (last layer: {on_self[-1]:.0%})."
+    busiest = int(on_sep_punct.argmax())
+    text += (
+        f" [SEP] and punctuation get up to {on_sep_punct[busiest]:.0%} (layer {busiest + 1}), the words "
+        f"{shares['other'].max():.0%} at most."
+    )
+    if trained is not None:
+        trained_self = trained.shares(0)["cls"]
+        text += (
+            f" In {trained_model}, [CLS] keeps {trained_self[-1]:.0%} on itself in the last layer and gives the words "
+            f"up to {trained.shares(0)['other'].max():.0%}."
+        )
+    return text + (
+        " Attention is not the whole story: it weights value vectors whose sizes differ, and much attention on [SEP] "
+        "can be a no-op (Clark et al. 2019, “What Does BERT Look At?”)."
+    )
