@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from embedlab.data.pairtable import cell_text
 from embedlab.errors import EmbedLabError
 
 MAX_SENTENCES = 5000
+
+logger = logging.getLogger(__name__)
 
 Method = Literal["umap", "pca"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -450,14 +453,17 @@ class _ExactCosineIndex:
 
 
 def _umap_fit(unit: npt.NDArray[np.float32], settings: ProjectionSettings):
-    """UMAP with metric cosine fitted on distinct unit rows; returns the fitted reducer (``embedding_`` holds the
-    coordinates). The exact cosine neighbour graph is computed here with one matrix product and handed over
-    (``precomputed_knn``): UMAP's own small-data path evaluates the metric pair by pair in Python (about 4 s for
-    2,000 points), for the same graph."""
+    """UMAP with metric cosine fitted on distinct unit rows: (the fitted reducer, its coordinates, a note). The exact
+    cosine neighbour graph is computed here with one matrix product and handed over (``precomputed_knn``): UMAP's
+    own small-data path evaluates the metric pair by pair in Python (about 4 s for 2,000 points), for the same graph.
+
+    When the spectral initialisation fails (it can on odd neighbour graphs), UMAP runs again from a random
+    initialisation and the note says so: the picture is then less repeatable across settings."""
     import umap
 
     knn = _cosine_knn(unit, settings.n_neighbors)
     inits = ("spectral", "random")
+    note = ""
     for attempt, init in enumerate(inits):
         reducer = umap.UMAP(
             n_neighbors=settings.n_neighbors,
@@ -473,11 +479,14 @@ def _umap_fit(unit: npt.NDArray[np.float32], settings: ProjectionSettings):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # n_jobs overridden by the seed; the index is not an NNDescent
-                reducer.fit(unit)
-            return reducer
-        except (ValueError, np.linalg.LinAlgError, ArithmeticError):  # spectral init can fail on odd graphs
+                coords = np.asarray(reducer.fit_transform(unit), dtype=np.float32)
+            return reducer, coords, note
+        except (ValueError, np.linalg.LinAlgError, ArithmeticError) as error:  # spectral init fails on odd graphs
             if attempt == len(inits) - 1:
                 raise
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            logger.warning("UMAP %s initialisation failed (%s); retrying with %s", init, reason, inits[attempt + 1])
+            note = f"UMAP's {init} initialisation failed ({reason}): the layout starts from a {inits[attempt + 1]} one."
     raise AssertionError("unreachable")
 
 
@@ -554,9 +563,8 @@ def fit_projection(vectors: npt.ArrayLike, settings: ProjectionSettings | None =
     duplicates = n - len(distinct)
     shared = f" {duplicates} duplicate vectors share a point." if duplicates else ""
     if settings.method == "umap" and len(distinct) > settings.n_neighbors:
-        reducer = _umap_fit(distinct, settings)
-        coords = np.asarray(reducer.embedding_, dtype=np.float32)[inverse]
-        return FittedProjection(Projection(coords, "umap", shared.strip()), distinct, reducer=reducer)
+        reducer, coords, note = _umap_fit(distinct, settings)
+        return FittedProjection(Projection(coords[inverse], "umap", (note + shared).strip()), distinct, reducer=reducer)
     coords, kept, mean, axes = _pca_fit(distinct, settings.dims)
     note = f"PCA: the {settings.dims} axes keep {kept:.0%} of the variance."
     if settings.method == "umap":
