@@ -10,10 +10,14 @@ from components.figures import projection_figure
 from components.presentation import present
 from components.projection_view import (
     APPROXIMATE_NOTE,
+    PLACED_NOTE,
     agreement,
     downloads,
     embeddings,
     pick_sentence,
+    place_box,
+    placed,
+    placed_neighbours,
     projection,
     search_box,
     sentence_source,
@@ -25,9 +29,17 @@ from components.projection_view import (
 )
 from components.services import baseline, encode_unseen
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.projection import Projection, SentenceSet, coordinates_table, matches, neighbour_table
+from embedlab.tasks.projection import (
+    Projection,
+    ProjectionSettings,
+    SentenceSet,
+    coordinates_table,
+    matches,
+    neighbour_table,
+)
 
 SIDES = ("raw", "trained")
+PLACED_NEIGHBOURS = 3  # neighbours listed beside each map for each placed sentence
 
 
 def agreement_metric(sentences: SentenceSet, configured: Configured) -> None:
@@ -50,8 +62,13 @@ def plots(
     configured: dict[str, Configured],
     shown: dict[str, Projection],
     marks: dict[str, list[str]],
+    settings: ProjectionSettings,
 ) -> None:
-    query = search_box()
+    query_column, place_column = st.columns(2, gap="large")
+    with query_column:
+        query = search_box()
+    with place_column:
+        new = place_box()
     highlight = matches(sentences.sentences, query)
     if query.strip():
         st.caption(f"“{query.strip()}”: {int(highlight.sum())} of {len(sentences):,} sentences match.")
@@ -69,6 +86,8 @@ def plots(
                 vectors = embeddings(sentences.sentences, configured[side].spec)
                 neighbours = tuple(neighbour_table(sentences.sentences, sentences.labels, vectors, picked, k)["index"])
             title = f"{side.capitalize()} · {configured[side].spec.label} · {result.method.upper()}"
+            spec = configured[side].spec
+            new_points = (placed(sentences.sentences, spec, settings, new), new) if new else None
             figure = projection_figure(
                 result.coords,
                 sentences.sentences,
@@ -78,11 +97,16 @@ def plots(
                 picked,
                 neighbours,
                 marks[side],
+                new_points,
             )
             st.plotly_chart(present(figure), key=state.widget_key(state.PROJECTION, f"plot.{side}"))
             if result.note:
                 st.caption(result.note)
-    st.caption(APPROXIMATE_NOTE)
+            for number, text in enumerate(new, start=1):
+                near = placed_neighbours(sentences.sentences, sentences.labels, spec, text, PLACED_NEIGHBOURS)
+                listed = "; ".join(f"{row.sentence} ({row.cosine:.2f})" for row in near.itertuples())
+                st.markdown(f"**P{number}** “{text}” is nearest to: {listed}")
+    st.caption(APPROXIMATE_NOTE + (" " + PLACED_NOTE if new else ""))
 
 
 def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured], marks: dict[str, list[str]]) -> None:
@@ -185,7 +209,7 @@ def page() -> None:
             return
         marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
         unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
-        plots(sentences, configured, shown, marks)
+        plots(sentences, configured, shown, marks, settings)
     neighbour_lists(sentences, configured, marks)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import tokens_view
+from components import attention_view, tokens_view
 from embedlab.errors import EmbedLabError
 
 
@@ -26,6 +26,7 @@ def page() -> None:
         return
     tokens_view.tokenization(states)
     tokens_view.token_layers(states, configured.spec)
+    attention_view.section(texts)
     tokens_view.token_pairs(states, configured)
     tokens_view.word_context(configured)
     tokens_view.anisotropy(configured)

@@ -8,7 +8,9 @@ Figures, all measured in this one run:
        Encoder each round (the model itself is loaded once, as the app does): encoding (one forward pass serves
        both configurations), then per configuration UMAP 2D, label agreement (bundled set only) and PCA;
        "page" = encoding + raw and trained UMAP, what the Projection page waits for on a new sentence set;
-    3. UMAP's own cosine path (no precomputed neighbour graph) against the engine's, same 2,000 vectors.
+    3. UMAP's own cosine path (no precomputed neighbour graph) against the engine's, same 2,000 vectors;
+    4. placing 3 typed sentences on the fitted 2,000-sentence map (encoding them + UMAP's transform), against
+       fitting the map again: what "your own sentence on the map" costs instead of a refit.
 Target: 2,000 sentences, one configuration, encoding included, under 10 s after warm-up.
 """
 
@@ -32,6 +34,7 @@ from embedlab.models.loading import PACKAGED, load_model
 from embedlab.tasks.projection import (
     ProjectionSettings,
     bundled_sentences,
+    fit_projection,
     label_agreement,
     project,
     unit_rows,
@@ -168,6 +171,18 @@ def main() -> None:
     )
     page_verdict = "met" if sts["page"] < TARGET_S else "missed"
     print(f"        whole page (encoding + both UMAPs): {sts['page']:.1f} s, {page_verdict}")
+
+    fitted = fit_projection(vectors, ProjectionSettings())
+    typed = ["How old are you?", "A man is playing a guitar.", "The stock market fell sharply today."]
+    encoder = Encoder(model)
+    fitted.place(encoder.embed(typed[:1], TRAINED))  # first transform compiles its numba code (not counted)
+    placing = [seconds(lambda: fitted.place(Encoder(model).embed(typed, TRAINED)))[0] for _ in range(3)]
+    refit, _ = seconds(lambda: fit_projection(vectors, ProjectionSettings()))
+    place_median = statistics.median(placing)
+    print(
+        f"\nplacing {len(typed)} typed sentences on the fitted {N_STS}-sentence map (encoding included): "
+        f"{place_median:.2f} s; fitting the map again: {refit:.2f} s ({refit / place_median:.0f}x)"
+    )
 
     own = umap_own_path(vectors)
     engine, _ = seconds(lambda: project(vectors, ProjectionSettings()))

@@ -9,7 +9,10 @@ Figures, measured in this one run with the packaged model already loaded (model 
     2. the page's first render in Streamlit (AppTest run of app_pages/tokens.py, st.cache_data cleared, the model
        in st.cache_resource): median seconds;
     3. the anisotropy table over the bundled reference sentences (one pass, 4 vector kinds x 7 layers x 4
-       post-processings), in a script thread as the page computes it: seconds.
+       post-processings), in a script thread as the page computes it: seconds;
+    4. "What [CLS] looks at": the eager-attention copy of the backbone (once per model and server) and the attention
+       maps of the two sentences, against the token states of the same sentences (the page's own forward pass):
+       seconds and their ratio. (The first render of figure 2 includes the attention section, its copy cached.)
 The engine computations are timed in the main thread (torch's intra-op threads) and in a fresh thread, as
 Streamlit's script runner calls a page (torch then computes on one thread: on 2 busy shared cores, much faster).
 Each figure is given as wall time and as CPU time of this process (torch may use several threads, so CPU time can
@@ -31,6 +34,7 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.loading import PACKAGED, load_model
 from embedlab.tasks.anisotropy import anisotropy_by_layer
+from embedlab.tasks.attention import attention_maps, eager_backbone
 from embedlab.tasks.tokens import (
     MEASURES,
     output_shapes,
@@ -109,6 +113,12 @@ def main() -> None:
     rendered = [streamlit_first_render() for _ in range(args.rounds)]
     corpus = reference_sentences()
     anisotropy = in_a_thread(lambda: anisotropy_by_layer(model, corpus))  # as the page computes it
+    copies: list = []
+    eager_copy = in_a_thread(lambda: copies.append(eager_backbone(model)))
+    attention_maps(copies[0], model, SENTENCES)  # warm-up
+    attention = [in_a_thread(lambda: attention_maps(copies[0], model, SENTENCES)) for _ in range(args.rounds)]
+    states = [in_a_thread(lambda: token_states(model, SENTENCES)) for _ in range(args.rounds)]
+    ratio = statistics.median(run[0] for run in attention) / statistics.median(run[0] for run in states)
 
     print(f"Tokens & layers page, two sentences, packaged model cached ({args.rounds} rounds, median):")
     print(f"  engine computations of the first render, main thread: {median_text(engine)}")
@@ -117,6 +127,11 @@ def main() -> None:
     print(
         f"  anisotropy table over {len(corpus)} reference sentences: {anisotropy[0]:.1f} s wall, "
         f"{anisotropy[1]:.1f} s CPU"
+    )
+    print(f"  eager-attention copy of the backbone (once per model): {eager_copy[0]:.2f} s wall")
+    print(
+        f"  attention maps of the two sentences: {median_text(attention)}; token states of the same: "
+        f"{median_text(states)}; ratio {ratio:.2f}"
     )
     print(f"  peak resident memory: {_common.peak_rss_mb():.0f} MB")
 

@@ -287,6 +287,7 @@ def projection_figure(
     picked: int | None = None,
     neighbours: Sequence[int] = (),
     marks: Sequence[str] | None = None,
+    placed: tuple[npt.NDArray[np.floating], Sequence[str]] | None = None,
 ) -> go.Figure:
     """Scatter of already projected points (2D or 3D), coloured by label, hover = the full sentence.
 
@@ -295,6 +296,7 @@ def projection_figure(
         highlight: (n,) bool, search matches: drawn on top, everything else faded.
         picked: a sentence to mark with a star; ``neighbours``: indices to ring (its nearest in the original space).
         marks: (n,) per sentence "" or a warning added to its hover (a text the model cannot read).
+        placed: (coordinates (m, 2|3), texts) of sentences placed on the fitted map: drawn as labelled crosses.
     """
     coords = np.asarray(coords, dtype=np.float64)
     three_d = coords.shape[1] == 3
@@ -380,6 +382,23 @@ def projection_figure(
                 "line": {"color": "black", "width": 1},
             },
         )
+    if placed is not None and len(placed[1]):
+        points = np.asarray(placed[0], dtype=np.float64)
+        names = [f"P{number}" for number in range(1, len(placed[1]) + 1)]
+        marker = {"color": "black", "size": size + 8 * grow, "symbol": "x", "line": {"color": "white", "width": 1}}
+        common = {
+            "mode": "markers+text",
+            "text": names,
+            "textposition": "top center",
+            "name": "your sentences (placed)",
+            "marker": marker,
+            "customdata": [_hover_text(text) for text in placed[1]],
+            "hovertemplate": "%{text}: %{customdata}<br><i>placed on the fitted map</i><extra></extra>",
+        }
+        if three_d:
+            figure.add_trace(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], **common))
+        else:
+            figure.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], **common))
     axis = {"showticklabels": False, "title": "", "zeroline": False}
     figure.update_layout(
         title={"text": title, "font": {"size": 14}},
@@ -398,6 +417,74 @@ def projection_figure(
 
 
 # ---------------------------------------------------------------- STS evaluation
+
+
+# ------------------------------------------------------------------------------------------------ attention
+
+
+ATTENTION_SHARE_COLORS = {"cls": "#c2255c", "sep": "#f08c00", "punctuation": "#868e96", "other": "#2b8a3e"}
+
+
+def attention_heatmap(
+    attention: npt.NDArray[np.floating], tokens: Sequence[str], from_label: str, rows: str = "layer"
+) -> go.Figure:
+    """Heatmap of one token's attention over the tokens (columns); each row sums to 1.
+
+    Args:
+        attention: (layers, T) from ``AttentionMaps.from_token`` (averaged over heads; rows = "layer", numbered
+            from 1), or (heads, T) from ``heads_from_token`` (rows = "head", numbered from 0).
+    """
+    labels = [f"{position} {token}" for position, token in enumerate(tokens)]
+    n_rows = attention.shape[0]
+    first = 1 if rows == "layer" else 0
+    figure = go.Figure(
+        go.Heatmap(
+            z=attention,
+            x=list(range(len(tokens))),
+            y=list(range(first, first + n_rows)),
+            zmin=0,
+            zmax=1,
+            colorscale="Magma",
+            reversescale=True,
+            colorbar={"title": {"text": "attention"}},
+            customdata=np.array([labels] * n_rows),
+            hovertemplate=f"{rows} %{{y}}: {html.escape(from_label)} → %{{customdata}}: %{{z:.3f}}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"tickmode": "array", "tickvals": list(range(len(tokens))), "ticktext": labels, "tickangle": -45},
+        yaxis={"title": rows, "dtick": 1, "autorange": "reversed"},
+        margin={"t": 30, "b": 20, "l": 10, "r": 10},
+        height=max(260, 60 + 24 * n_rows),
+    )
+    return figure
+
+
+def attention_shares_chart(shares: dict[str, npt.NDArray[np.floating]], labels: dict[str, str]) -> go.Figure:
+    """Lines per kind of token ([CLS], [SEP], punctuation, words): the share of attention landing on it, by layer.
+
+    Args:
+        shares: kind -> (layers,) from ``AttentionMaps.shares``.
+        labels: kind -> legend text.
+    """
+    figure = go.Figure()
+    for kind, values in shares.items():
+        figure.add_scatter(
+            x=list(range(1, len(values) + 1)),
+            y=values,
+            mode="lines+markers",
+            name=labels.get(kind, kind),
+            line={"color": ATTENTION_SHARE_COLORS.get(kind)},
+            hovertemplate=f"layer %{{x}}: %{{y:.0%}} on {html.escape(labels.get(kind, kind))}<extra></extra>",
+        )
+    figure.update_layout(
+        xaxis={"title": "layer", "dtick": 1},
+        yaxis={"title": "share of attention", "range": [0, 1.02], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=320,
+    )
+    return figure
 
 
 def _layer_label(layers: str) -> str:

@@ -10,15 +10,20 @@ import pandas as pd
 import streamlit as st
 
 from components import state
-from components.figures import cosine_bars, layer_chart
+from components.attention_view import cached_attention
+from components.figures import attention_shares_chart, cosine_bars, layer_chart
 from components.presentation import plotly_chart
 from components.services import encode_unseen, get_encoder, load_encoder
 from components.views import open_view, page_exists
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import percentile_text
+from embedlab.errors import EmbedLabError
+from embedlab.models.identity import resolve_model
+from embedlab.tasks.attention import SHARE_LABELS, attention_lesson_text
 from embedlab.tasks.lesson import (
     PARAPHRASE,
+    TENSOR_TEXT,
     UNRELATED,
     Lesson,
     build_lesson,
@@ -37,15 +42,16 @@ from embedlab.tasks.negtest import bundled_suite
 from embedlab.tasks.sts import bundled_pairs
 
 HARD_SHOWN = 5  # highest-scoring pairs shown per category (role reversals, negations)
-STEPS = ("tensor", "cls", "layers", "pooling", "trained", "negatives", "next")
+STEPS = ("tensor", "cls", "attention", "layers", "pooling", "trained", "negatives", "next")
 TITLES = {
     "tensor": "1. One sentence, many vectors",
     "cls": "2. Raw CLS of the last layer",
-    "layers": "3. Which layer?",
-    "pooling": "4. Mean pooling, middle layers, post-processing",
-    "trained": "5. A trained sentence-transformer",
-    "negatives": "6. Negative tests",
-    "next": "7. What next?",
+    "attention": "3. What [CLS] looks at",
+    "layers": "4. Which layer?",
+    "pooling": "5. Mean pooling, middle layers, post-processing",
+    "trained": "6. A trained sentence-transformer",
+    "negatives": "7. Negative tests",
+    "next": "8. What next?",
 }
 
 
@@ -134,6 +140,30 @@ def cls_step(lesson: Lesson) -> None:
         f"configuration: {scores.spec.label}"
     )
     open_buttons("cls", lesson)
+
+
+def attention_step(lesson: Lesson) -> None:
+    section("attention")
+    trained_model = lesson.trained_spec.model
+    try:
+        with st.spinner("Reading [CLS]'s attention (an eager copy of the model, for one sentence)…"):
+            raw = cached_attention(resolve_model(lesson.raw_model), (TENSOR_TEXT,))[0]
+            trained = None
+            if resolve_model(trained_model) != resolve_model(lesson.raw_model):
+                trained = cached_attention(resolve_model(trained_model), (TENSOR_TEXT,))[0]
+    except EmbedLabError as error:
+        st.warning(f"The attention weights cannot be shown: {error}", icon="⚠️")
+        return
+    st.markdown(attention_lesson_text(raw, lesson.raw_model, trained, trained_model))
+    on_self = raw.shares(0)["cls"]
+    first, second, third = st.columns(3)
+    first.metric("[CLS] on itself, layers 1…L (mean)", f"{on_self.mean():.0%}")
+    second.metric("[CLS] on itself, last layer", f"{on_self[-1]:.0%}")
+    third.metric("[SEP] + punctuation, at most", f"{(raw.shares(0)['sep'] + raw.shares(0)['punctuation']).max():.0%}")
+    plotly_chart(attention_shares_chart(raw.shares(0), SHARE_LABELS), key="lesson.attention.shares")
+    st.caption(f"{lesson.raw_model}, “{TENSOR_TEXT}”, averaged over heads. Tokens & layers shows every token and head.")
+    if st.button("Open in Tokens & layers", key="lesson.open.attention.0", icon=":material/open_in_new:"):
+        open_view({"page": "tokens", "sentences": [TENSOR_TEXT]})
 
 
 def layers_step(lesson: Lesson) -> None:
@@ -270,5 +300,6 @@ def show(lesson: Lesson, raw_encoder: Encoder) -> None:
         raw_model_sentence(raw_encoder.model, plain_bert_missing=bool(st.session_state.get(state.RAW_NOTE))),
         icon="ℹ️",
     )
-    for render in (tensor_step, cls_step, layers_step, pooling_step, trained_step, negatives_step, next_step):
+    steps = (tensor_step, cls_step, attention_step, layers_step, pooling_step, trained_step, negatives_step, next_step)
+    for render in steps:
         render(lesson)

@@ -30,16 +30,20 @@ from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import (
     DEFAULT_SEED,
+    MAX_PLACED,
     Agreement,
+    FittedProjection,
     Projection,
     ProjectionSettings,
     SentenceSet,
     bundled_sentences,
+    fit_projection,
     label_agreement,
     metadata_tsv,
+    parse_placed,
     parse_sentence_file,
     parse_sentence_lines,
-    project,
+    query_neighbour_table,
     sentences_from_pairs,
     vectors_tsv,
 )
@@ -123,10 +127,34 @@ def embeddings(sentences: tuple[str, ...], spec: EmbedSpec) -> npt.NDArray[np.fl
     return get_encoder(spec.model).embed(sentences, spec)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def fitted_projection(sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings) -> FittedProjection:
+    """The fitted projection of one configuration (its UMAP or PCA kept, to place new sentences), shared by every
+    session and never modified; keyed on everything that changes it and nothing else."""
+    return fit_projection(embeddings(sentences, spec), settings)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection(sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings) -> Projection:
-    """The projection of one configuration, keyed on everything that changes it and nothing else."""
-    return project(embeddings(sentences, spec), settings)
+    """The coordinates of one configuration's projection (fitted once, in ``fitted_projection``)."""
+    return fitted_projection(sentences, spec, settings).projection
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def placed(
+    sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings, new: tuple[str, ...]
+) -> npt.NDArray[np.float32]:
+    """(len(new), dims) coordinates of new sentences on the fitted map: only ``new`` is encoded, nothing refitted."""
+    return fitted_projection(sentences, spec, settings).place(get_encoder(spec.model).embed(new, spec))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def placed_neighbours(
+    sentences: tuple[str, ...], labels: tuple[str, ...], spec: EmbedSpec, new: str, k: int
+) -> pd.DataFrame:
+    """The k sentences of the set nearest to a placed sentence, by cosine in the original space."""
+    query = get_encoder(spec.model).embed((new,), spec)[0]
+    return query_neighbour_table(sentences, labels, embeddings(sentences, spec), query, k)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -293,6 +321,34 @@ def settings_panel(n_sentences: int) -> ProjectionSettings:
     )
     st.session_state[state.PROJECTION_SETTINGS] = settings
     return settings
+
+
+PLACED_NOTE = (
+    "A placed sentence (✕) is approximate, like the map itself: UMAP's transform starts it among its nearest "
+    "neighbours and pulls it into place with the map held still (PCA uses the fitted axes). Nothing is refitted "
+    "and the set is not encoded again. Its neighbours listed here are by cosine in the original space."
+)
+
+
+def place_box() -> tuple[str, ...]:
+    """Sentences the user places on both maps (one per line), kept for the session; () when none or too many."""
+    st.session_state.setdefault(state.PROJECTION_PLACE, "")
+    st.session_state.setdefault(state.PROJECTION_PLACE_WIDGET, st.session_state[state.PROJECTION_PLACE])
+    with st.form(state.PROJECTION_PLACE_FORM, border=False):
+        st.text_area(
+            "Place your own sentences on the maps",
+            key=state.PROJECTION_PLACE_WIDGET,
+            height=68,
+            placeholder="One sentence per line, e.g. How old are you?",
+            help=f"Up to {MAX_PLACED} sentences. Each is encoded alone and placed on the maps already drawn.",
+        )
+        if st.form_submit_button("Place", icon=":material/add_location:"):
+            st.session_state[state.PROJECTION_PLACE] = st.session_state[state.PROJECTION_PLACE_WIDGET]
+    try:
+        return parse_placed(st.session_state[state.PROJECTION_PLACE])
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return ()
 
 
 def search_box() -> str:

@@ -10,6 +10,8 @@ negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
 [--batch-size 16] [--lr 2e-5] [--warmup 0.1] [--seed 0] [--precision auto|fp32|bf16] [--no-grouping] --out DIR
 [--eval STSFILE] [--json]``: train a sentence-transformers model (progress on stderr) and save it as a folder that
 ``--model DIR`` loads.
+``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
+attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
 
 Exit status: 0 done, 2 bad input (one line on stderr); negtest: 1 when any pair failed.
 """
@@ -65,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
     )
     add_train_command(commands)
+    tokens = commands.add_parser("tokens", help="word pieces and, per layer, where [CLS]'s attention goes")
+    tokens.add_argument("text", help="one sentence")
+    tokens.add_argument(
+        "--model", default="all-MiniLM-L6-v2", help="all-MiniLM-L6-v2 (default), untrained-bert, a Hub id or a folder"
+    )
+    tokens.add_argument("--token", type=int, default=0, metavar="N", help="whose attention: token N (default 0, [CLS])")
+    tokens.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -499,7 +508,30 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"score": run_score, "eval": run_eval, "negtest": run_negtest, "train": run_train}
+def run_tokens(args: argparse.Namespace) -> int:
+    from embedlab.tasks.attention import SHARE_KINDS, attention_maps, attention_summary, eager_backbone
+
+    if not args.text.strip():
+        raise EmbedLabError("TEXT is empty: give one sentence.")
+    model = load_encoder(args.model).model
+    maps = attention_maps(eager_backbone(model), model, [args.text])[0]
+    summary = attention_summary(maps, args.token)
+    if args.json:
+        print(json.dumps({"model": model.facts.ref, **summary}, ensure_ascii=False))
+        return 0
+    print(f"{model.facts.ref}: {len(maps.tokens)} tokens, {maps.n_layers} layers x {maps.n_heads} heads")
+    print(f"attention from token {args.token} ({maps.tokens[args.token]}), averaged over heads:")
+    width = max(7, *(len(token) for token in maps.tokens))
+    share_names = "".join(f"{'on ' + kind:>15s}" for kind in SHARE_KINDS)
+    print("layer  " + " ".join(f"{token:>{width}s}" for token in maps.tokens) + "  " + share_names)
+    for row in summary["layers"]:
+        cells = " ".join(f"{value:>{width}.3f}" for value in row["attention"])
+        shares = "".join(f"{row[f'share_{kind}']:>15.2f}" for kind in SHARE_KINDS)
+        print(f"{row['layer']:>5d}  {cells}  {shares}")
+    return 0
+
+
+COMMANDS = {"score": run_score, "eval": run_eval, "negtest": run_negtest, "train": run_train, "tokens": run_tokens}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

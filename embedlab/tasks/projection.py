@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from embedlab.data.pairtable import cell_text
 from embedlab.errors import EmbedLabError
 
 MAX_SENTENCES = 5000
+
+logger = logging.getLogger(__name__)
 
 Method = Literal["umap", "pca"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -250,6 +253,43 @@ def neighbour_table(
     )
 
 
+MAX_PLACED = 10  # sentences a user can place on a fitted map at once
+
+
+def parse_placed(text: str, limit: int = MAX_PLACED) -> tuple[str, ...]:
+    """The sentences to place: one per non-empty line, stripped, duplicates kept once, at most ``limit``.
+
+    Raises:
+        EmbedLabError: more than ``limit`` sentences.
+    """
+    lines = tuple(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+    if len(lines) > limit:
+        raise EmbedLabError(f"{len(lines)} sentences to place: at most {limit} at once. Remove some lines.")
+    return lines
+
+
+def query_neighbour_table(
+    sentences: Sequence[str], labels: Sequence[str], vectors: npt.ArrayLike, query: npt.ArrayLike, k: int
+) -> pd.DataFrame:
+    """rank, sentence, label, cosine, index of the k sentences nearest (cosine) to a vector that is not in the set.
+
+    Args:
+        vectors: (n, dim) the set's vectors; query: (dim,) the new sentence's vector, same configuration.
+    """
+    unit = unit_rows(vectors)
+    scores = unit @ unit_rows(np.asarray(query, dtype=np.float32)[None])[0]  # (n,)
+    best = _top(scores, k)
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(best) + 1),
+            "sentence": [sentences[i] for i in best],
+            "label": [labels[i] for i in best],
+            "cosine": scores[best].astype(np.float64),
+            "index": best,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Agreement:
     """How often a labelled sentence's nearest neighbour (not itself) has the same label.
@@ -358,10 +398,19 @@ def _distinct_directions(unit: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.
 
 def pca_coords(unit: npt.NDArray[np.float32], dims: int) -> tuple[npt.NDArray[np.float32], float]:
     """PCA of the (n, dim) rows: (n, dims) coordinates (zero-padded if fewer components exist), variance kept."""
+    coords, kept, _, _ = _pca_fit(unit, dims)
+    return coords, kept
+
+
+def _pca_fit(
+    unit: npt.NDArray[np.float32], dims: int
+) -> tuple[npt.NDArray[np.float32], float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """PCA of the (n, dim) rows: (coordinates (n, dims), variance kept, mean (dim,), axes (dim, k))."""
     from threadpoolctl import threadpool_limits  # installed with scikit-learn (a UMAP requirement)
 
     data = np.asarray(unit, dtype=np.float64)
-    centered = data - data.mean(axis=0)
+    mean = data.mean(axis=0)
+    centered = data - mean
     # One BLAS thread: on this busy 2-core machine, after a UMAP fit, threaded BLAS took ~2 s here instead of 0.05 s.
     with threadpool_limits(1, user_api="blas"):
         covariance = centered.T @ centered  # (dim, dim)
@@ -375,7 +424,7 @@ def pca_coords(unit: npt.NDArray[np.float32], dims: int) -> tuple[npt.NDArray[np
     coords[:, : axes.shape[1]] = centered @ axes
     total = float(np.clip(eigenvalues, 0, None).sum())
     kept = float(np.clip(eigenvalues[order], 0, None).sum()) / total if total > 0 else 0.0
-    return coords, kept
+    return coords, kept, mean, axes
 
 
 def _cosine_knn(unit: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
@@ -387,14 +436,34 @@ def _cosine_knn(unit: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.i
     return knn_indices, knn_dists.astype(np.float32)
 
 
-def _umap_coords(unit: npt.NDArray[np.float32], settings: ProjectionSettings) -> npt.NDArray[np.float32]:
-    """UMAP with metric cosine on distinct unit rows. The exact cosine neighbour graph is computed here with one
-    matrix product and handed over (``precomputed_knn``): UMAP's own small-data path evaluates the metric pair by
-    pair in Python (about 4 s for 2,000 points), for the same graph."""
+class _ExactCosineIndex:
+    """The search index UMAP's ``transform`` queries for new points: exact cosine neighbours among the fitted
+    unit rows, by one matrix product (UMAP's own index is an NNDescent forest; ``precomputed_knn`` takes any object
+    with its ``query``). Small data (under 4,096 points) never calls it: UMAP then compares with every point."""
+
+    _angular_trees = True  # UMAP reads it to pick the search's epsilon
+
+    def __init__(self, unit: npt.NDArray[np.float32]) -> None:
+        self.unit = unit
+
+    def query(self, vectors, k: int, epsilon: float = 0.1) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        scores = unit_rows(vectors) @ self.unit.T  # (m, n)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return order, np.clip(1.0 - np.take_along_axis(scores, order, axis=1), 0.0, 2.0).astype(np.float32)
+
+
+def _umap_fit(unit: npt.NDArray[np.float32], settings: ProjectionSettings):
+    """UMAP with metric cosine fitted on distinct unit rows: (the fitted reducer, its coordinates, a note). The exact
+    cosine neighbour graph is computed here with one matrix product and handed over (``precomputed_knn``): UMAP's
+    own small-data path evaluates the metric pair by pair in Python (about 4 s for 2,000 points), for the same graph.
+
+    When the spectral initialisation fails (it can on odd neighbour graphs), UMAP runs again from a random
+    initialisation and the note says so: the picture is then less repeatable across settings."""
     import umap
 
     knn = _cosine_knn(unit, settings.n_neighbors)
     inits = ("spectral", "random")
+    note = ""
     for attempt, init in enumerate(inits):
         reducer = umap.UMAP(
             n_neighbors=settings.n_neighbors,
@@ -404,17 +473,66 @@ def _umap_coords(unit: npt.NDArray[np.float32], settings: ProjectionSettings) ->
             random_state=settings.random_state,
             n_epochs=settings.n_epochs,
             init=init,
-            precomputed_knn=(*knn, None),
+            precomputed_knn=(*knn, _ExactCosineIndex(unit)),
             n_jobs=1 if settings.random_state is not None else -1,
         )
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # n_jobs overridden by the seed; no search index (no transform)
-                return np.asarray(reducer.fit_transform(unit), dtype=np.float32)
-        except (ValueError, np.linalg.LinAlgError, ArithmeticError):  # spectral init can fail on odd graphs
+                warnings.simplefilter("ignore")  # n_jobs overridden by the seed; the index is not an NNDescent
+                coords = np.asarray(reducer.fit_transform(unit), dtype=np.float32)
+            return reducer, coords, note
+        except (ValueError, np.linalg.LinAlgError, ArithmeticError) as error:  # spectral init fails on odd graphs
             if attempt == len(inits) - 1:
                 raise
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            logger.warning("UMAP %s initialisation failed (%s); retrying with %s", init, reason, inits[attempt + 1])
+            note = f"UMAP's {init} initialisation failed ({reason}): the layout starts from a {inits[attempt + 1]} one."
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, eq=False)
+class FittedProjection:
+    """A projection plus what it was fitted with, so new sentences can be placed on the same map without refitting
+    it and without encoding the set again.
+
+    Attributes:
+        projection: the coordinates of the fitted sentences (as ``project`` returns).
+        unit: (n_distinct, dim) the distinct unit rows the projection was fitted on.
+        reducer: the fitted UMAP, or None for PCA and for "none".
+        mean, axes: PCA's centre (dim,) and axes (dim, k); None for UMAP.
+    """
+
+    projection: Projection
+    unit: npt.NDArray[np.float32]
+    reducer: object = None
+    mean: npt.NDArray[np.float64] | None = None
+    axes: npt.NDArray[np.float64] | None = None
+
+    def place(self, vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """(m, dims) coordinates of new rows (m, dim) on this map: UMAP's ``transform`` (each new point starts at
+        the weighted mean of its neighbours' points and is then pulled into place, the fitted points held still),
+        PCA's axes. Approximate in the same way the map is: a point's neighbours on the map need not be its
+        neighbours in the original space.
+
+        Raises:
+            EmbedLabError: the rows' width differs from the fitted vectors'.
+        """
+        unit = unit_rows(vectors)
+        if unit.ndim != 2 or unit.shape[1] != self.unit.shape[1]:
+            raise EmbedLabError(
+                f"These vectors have {unit.shape[-1]} dimensions, the map was fitted on {self.unit.shape[1]}: "
+                "place sentences with the configuration the map was drawn with."
+            )
+        dims = self.projection.coords.shape[1]
+        if self.reducer is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return np.asarray(self.reducer.transform(unit), dtype=np.float32)
+        if self.axes is None:  # "none": every fitted vector points the same way
+            return np.zeros((len(unit), dims), np.float32)
+        coords = np.zeros((len(unit), dims), np.float32)
+        coords[:, : self.axes.shape[1]] = (np.asarray(unit, np.float64) - self.mean) @ self.axes
+        return coords
 
 
 def project(vectors: npt.ArrayLike, settings: ProjectionSettings | None = None) -> Projection:
@@ -428,27 +546,33 @@ def project(vectors: npt.ArrayLike, settings: ProjectionSettings | None = None) 
     Returns:
         Projection with (n, dims) float32 coords; row i is vectors[i].
     """
+    return fit_projection(vectors, settings).projection
+
+
+def fit_projection(vectors: npt.ArrayLike, settings: ProjectionSettings | None = None) -> FittedProjection:
+    """``project``, keeping what new sentences need to be placed on the same map (``FittedProjection.place``)."""
     settings = settings or ProjectionSettings()
     unit = unit_rows(vectors)
     n = len(unit)
     if n == 0:
-        return Projection(np.zeros((0, settings.dims), np.float32), settings.method)
+        return FittedProjection(Projection(np.zeros((0, settings.dims), np.float32), settings.method), unit)
     distinct, inverse = _distinct_directions(unit)
     if len(distinct) == 1:
         note = "Every sentence has the same vector in this configuration: there is nothing to spread out."
-        return Projection(np.zeros((n, settings.dims), np.float32), "none", note)
+        return FittedProjection(Projection(np.zeros((n, settings.dims), np.float32), "none", note), distinct)
     duplicates = n - len(distinct)
     shared = f" {duplicates} duplicate vectors share a point." if duplicates else ""
     if settings.method == "umap" and len(distinct) > settings.n_neighbors:
-        return Projection(_umap_coords(distinct, settings)[inverse], "umap", shared.strip())
-    coords, kept = pca_coords(distinct, settings.dims)
+        reducer, coords, note = _umap_fit(distinct, settings)
+        return FittedProjection(Projection(coords[inverse], "umap", (note + shared).strip()), distinct, reducer=reducer)
+    coords, kept, mean, axes = _pca_fit(distinct, settings.dims)
     note = f"PCA: the {settings.dims} axes keep {kept:.0%} of the variance."
     if settings.method == "umap":
         note = (
             f"UMAP needs more distinct sentences than n_neighbors ({settings.n_neighbors}); with "
             f"{len(distinct)}, the plot uses PCA instead. " + note
         )
-    return Projection(coords[inverse], "pca", note + shared)
+    return FittedProjection(Projection(coords[inverse], "pca", note + shared), distinct, mean=mean, axes=axes)
 
 
 def warm_up() -> None:

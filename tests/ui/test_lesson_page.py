@@ -89,7 +89,8 @@ def test_every_step_renders_with_the_engine_numbers(raw_model, packaged_model, u
     assert float(metric(at, "Raw CLS, last layer").value) == pytest.approx(sts_cls, abs=0.05)
 
     # step 3's chart is the paraphrase at every layer; step 6 lists the hard negatives
-    layers = json.loads(at.get("plotly_chart")[0].proto.spec)
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    layers = next(figure for figure in figures if any(trace.get("name") == "cls" for trace in figure["data"]))
     cls_curve = array(next(trace for trace in layers["data"] if trace["name"] == "cls")["y"])
     assert len(cls_curve) == raw.model.n_hidden_states
     assert cls_curve[-1] == pytest.approx(paraphrase, abs=1e-5)

@@ -91,14 +91,15 @@ def brute_force_neighbours(vectors: np.ndarray, index: int, k: int) -> list[int]
 def projections(monkeypatch) -> list[int]:
     """Counts projections actually computed (cache misses); caches start empty."""
     st.cache_data.clear()
+    view.fitted_projection.clear()
     calls: list[int] = []
-    original = view.project
+    original = view.fit_projection
 
     def counted(vectors, settings=None):
         calls.append(len(vectors))
         return original(vectors, settings)
 
-    monkeypatch.setattr(view, "project", counted)
+    monkeypatch.setattr(view, "fit_projection", counted)
     return calls
 
 
