@@ -235,7 +235,7 @@ def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch)
         assert "all-MiniLM-L6-v2" in options and "untrained-bert" in options
 
 
-# ---------------------------------------------------------------- issue 11: trust in what the page shows
+# ---------------------------------------------------------------- noise, unreadable and truncated text are marked
 
 
 def score_table(at: AppTest):

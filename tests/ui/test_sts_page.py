@@ -179,7 +179,7 @@ def test_choices_and_results_survive_a_page_switch():
     assert bundled_encoder_forward_passes() == passes
 
 
-# ---------------------------------------------------------------- issue 11: noise, unreadable text, paths
+# ---------------------------------------------------------------- noise, unreadable text, paths: marked, never a crash
 
 
 def heatmap_of(at: AppTest, model: str) -> dict:
