@@ -2,7 +2,7 @@
 
 Run from the repository root:  python bench/bench_train.py [--quick] [--runs cosine,cosent,...]
 
-For each run (packaged all-MiniLM-L6-v2 backbone, 1 epoch, batch 16 unless noted; the issue's table of targets):
+For each run (packaged all-MiniLM-L6-v2 backbone, 1 epoch, batch 16 unless noted; each with its target cost and score):
     steps, seconds of the training loop alone, seconds per step, the cost as a ratio to ONE plain
     ``SentenceTransformer.encode`` of the same texts (the unique sentences of the training rows, batch 32),
     STS dev Spearman x 100 before -> after, and the random-pair cosine (bundled reference sentences) before -> after.

@@ -22,6 +22,10 @@ CARTESIAN = {"scatter", "scattergl", "bar", "heatmap", "histogram", "box", "viol
 # Streamlit's own sizes: metric value 2.25rem, label and delta 0.875rem / 1rem, body text 1rem. Metric values and
 # labels are markdown inside, so their rules come after the text rule and are more specific.
 MAIN = '[data-testid="stMain"]'
+# Streamlit draws one-line labels (metric labels and deltas, button and expander labels) in an element of this class
+# and cuts what does not fit with "…". Enlarged, at 1366 px, many no longer fit ("100th percentil…", "Open in STS
+# evalu…"): in presentation mode they wrap instead, so every label is read in full.
+ELLIPSIS = "stMarkdownEllipsis"
 METRIC_REM = 2.25 * SCALE
 CSS = f"""
 <style>
@@ -34,6 +38,9 @@ CSS = f"""
 {MAIN} [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p,
 {MAIN} [data-testid="stMetricDelta"] div,
 {MAIN} [data-testid="stMetricDelta"] [data-testid="stMarkdownContainer"] p {{ font-size: {1.0 * SCALE}rem !important; }}
+{MAIN} .{ELLIPSIS},
+{MAIN} .{ELLIPSIS} p {{ white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+    overflow-wrap: anywhere; }}
 </style>
 """
 

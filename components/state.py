@@ -108,7 +108,7 @@ PROJECTION_PICK_WIDGET = "projection.pick"
 PROJECTION_K_WIDGET = "projection.k_slider"
 
 
-# ---------------------------------------------------------------- text the model cannot read (issue 11 section 3)
+# ---------------------------------------------------------------- text the model cannot read
 SKIP_UNREADABLE = "config.skip_unreadable"  # bool: leave out pairs the model cannot read (Negative tests, STS)
 NEGTEST_SKIP_WIDGET = "negtest.skip_unreadable"
 STS_SKIP_WIDGET = "sts.skip_unreadable"

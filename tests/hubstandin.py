@@ -14,7 +14,9 @@ Each repository has a mode:
 - ``slow``: file bodies are sent in ``SLOW_CHUNK`` pieces, one every ``pause_s`` seconds;
 - ``hang``: every request about the repository is accepted and never answered (until the server stops);
 - ``drop``: the first ``drops`` GETs of a ``.safetensors`` file send half of what they promised, then close;
-- ``stall``: GETs of a ``.safetensors`` file send half of it, then nothing more (until the server stops).
+- ``stall``: GETs of a ``.safetensors`` file send half of it, then nothing more (until the server stops);
+- ``hold``: GETs of a ``.safetensors`` file send half of it, then wait until the test sets ``Repo.release`` (or the
+  server stops), then send the rest: a download that is certainly still running until the test lets it finish.
 
 Every request is logged in ``StandIn.requests`` (method, path, Range header, body bytes sent).
 """
@@ -40,10 +42,11 @@ _RESOLVE = re.compile(r"^/(?P<repo>[^/]+(?:/[^/]+)?)/resolve/(?P<rev>[^/]+)/(?P<
 @dataclass
 class Repo:
     files: dict[str, bytes]
-    mode: str = "normal"  # normal | slow | hang | drop | stall
+    mode: str = "normal"  # normal | slow | hang | drop | stall | hold
     drops: int = 1  # drop mode: how many GETs of a .safetensors file are cut in half
     pause_s: float = SLOW_PAUSE_S  # slow mode: pause before each SLOW_CHUNK
     commit: str = ""
+    release: threading.Event = field(default_factory=threading.Event)  # hold mode: set it to send the second half
 
     def __post_init__(self) -> None:
         if not self.commit:
@@ -167,6 +170,15 @@ def _handler(hub: StandIn):
             stall = repo.mode == "stall" and name.endswith(".safetensors")
             if stall:
                 payload = payload[: len(payload) // 2]
+            if repo.mode == "hold" and name.endswith(".safetensors"):
+                half = len(payload) // 2
+                self.wfile.write(payload[:half])
+                self.wfile.flush()
+                record.sent += half
+                payload = payload[half:]
+                while not repo.release.wait(0.05):  # a short wait, so a stopping server ends it too
+                    if hub.stopping.is_set():
+                        return
             step = SLOW_CHUNK if repo.mode == "slow" else 1 << 20
             for offset in range(0, len(payload), step):
                 if repo.mode == "slow" and hub.stopping.wait(repo.pause_s):

@@ -1,4 +1,5 @@
-"""Text the model cannot read (issue 11 section 3), truncation notes and an empty layer spec on the command line."""
+"""Text the model cannot read (half or more of its tokens [UNK]), truncation notes and an empty layer spec on the
+command line."""
 
 from __future__ import annotations
 

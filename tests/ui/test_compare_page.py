@@ -168,22 +168,6 @@ def test_upload_replaces_table_and_bad_upload_keeps_it(app):
     assert any("Loaded 2 pairs" in success.value for success in app.success)
 
 
-def test_edits_survive_leaving_and_returning(app):
-    app.session_state[PAIRS_TABLE.editor_key(0)] = {
-        "edited_rows": {0: {"sentence1": "What is your name?"}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    app.run()
-    assert app.session_state[state.PAIRS].at[1, "sentence1"] == "What is your name?"
-    # Leaving the page drops every widget's state, the editor's included; the table must come back.
-    del app.session_state[PAIRS_TABLE.editor_key(0)]
-    app.run()
-    assert not app.exception
-    assert app.session_state[state.PAIRS].at[1, "sentence1"] == "What is your name?"
-    assert app.data_editor[0].value.at[1, "sentence1"] == "What is your name?"
-
-
 def test_table_and_choices_survive_a_real_page_switch():
     at = page_test()
     at.run()
@@ -235,7 +219,7 @@ def test_a_model_saved_in_the_models_directory_is_offered(tmp_path, monkeypatch)
         assert "all-MiniLM-L6-v2" in options and "untrained-bert" in options
 
 
-# ---------------------------------------------------------------- issue 11: trust in what the page shows
+# ---------------------------------------------------------------- noise, unreadable and truncated text are marked
 
 
 def score_table(at: AppTest):

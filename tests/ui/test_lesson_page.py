@@ -98,13 +98,16 @@ def test_every_step_renders_with_the_engine_numbers(raw_model, packaged_model, u
     assert set(hard.category) <= {"role_reversal", "negation"} and len(hard) > 0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def app() -> AppTest:
-    """The whole app (navigation, sidebar), opened on the Lesson page."""
+    """The whole app (navigation, sidebar), opened on the Lesson page: a new session for each test, so no test
+    depends on what another one clicked or toggled (or on the order they run in)."""
     at = page_test(timeout=TIMEOUT)
     run_ok(at)
     at.switch_page("app_pages/lesson.py")
-    return run_ok(at)
+    run_ok(at)
+    assert at.title[0].value == "Lesson"
+    return at
 
 
 def back_to_lesson(at: AppTest) -> None:
@@ -114,7 +117,6 @@ def back_to_lesson(at: AppTest) -> None:
 
 
 def test_open_in_compare_sets_pairs_configuration_and_selected_pair(app):
-    back_to_lesson(app)
     app.button(key="lesson.open.cls.0").click()
     run_ok(app)
     assert app.title[0].value == "Compare"
@@ -127,7 +129,6 @@ def test_open_in_compare_sets_pairs_configuration_and_selected_pair(app):
 
 
 def test_open_in_compare_from_step_4_uses_the_centred_configuration(app):
-    back_to_lesson(app)
     centred = next(m for m in app.metric if m.label == "… centred")
     assert centred.value
     app.button(key="lesson.open.pooling.0").click()
@@ -138,8 +139,6 @@ def test_open_in_compare_from_step_4_uses_the_centred_configuration(app):
 
 
 def test_open_in_sts_and_negative_tests(app):
-
-    back_to_lesson(app)
     app.button(key="lesson.open.trained.1").click()
     run_ok(app)
     assert app.title[0].value == "STS evaluation"
@@ -165,7 +164,6 @@ def _font_sizes(at: AppTest) -> list[float | None]:
 
 
 def test_presentation_mode_enlarges_chart_fonts_and_metrics(app):
-    back_to_lesson(app)
     plain = _font_sizes(app)
     assert plain and all(size in (None, 12) for size in plain)
     assert not any("stMetricValue" in element.proto.body for element in app.get("html"))

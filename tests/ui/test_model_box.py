@@ -67,8 +67,8 @@ def online(monkeypatch, tmp_path, tiny_model_dir):
     """start(mode) -> a stand-in serving the tiny model as REPO; the Hub libraries point at it, online."""
     with ExitStack() as stack:
 
-        def start(mode: str = "normal", pause_s: float = 0.02):
-            repo = Repo(folder_files(tiny_model_dir), mode=mode, pause_s=pause_s)
+        def start(mode: str = "normal"):
+            repo = Repo(folder_files(tiny_model_dir), mode=mode)
             server = stack.enter_context(running_standin({REPO: repo}))
             point_hub_at(server, monkeypatch, tmp_path / "hf")
             return server
@@ -109,18 +109,24 @@ def test_typed_hub_model_downloads_once_and_is_used(online):
 
 
 def test_a_second_session_shows_the_running_download(online, monkeypatch):
-    server = online("slow", pause_s=0.1)  # about 7 s: the second session starts well before the end
+    server = online("hold")  # the weights stop half-way until this test releases them: the download is surely running
+    monkeypatch.setenv("EMBEDLAB_HUB_TIMEOUT_S", "300")  # the held download must outlast a slow AppTest start
+    (repo,) = server.repos.values()
     shown = []
     real_show = downloads._Bar.show
 
     def recording_show(self, progress):
         shown.append(progress)
         real_show(self, progress)
+        if progress.file == WEIGHTS and 0 < progress.file_done < progress.file_total:
+            repo.release.set()  # the second session has shown the running download: let the first one finish
 
     monkeypatch.setattr(downloads._Bar, "show", recording_show)
-    first = threading.Thread(target=hub.hub_snapshot, args=(REPO,))
+    first_result = []
+    first = threading.Thread(target=lambda: first_result.append(hub.hub_snapshot(REPO)), daemon=True)
     first.start()
     wait_for(lambda: (p := hub.download_progress(REPO)) and p.file == WEIGHTS and p.file_done > 0, what="download")
+    assert not repo.release.is_set()
 
     def second_session():
         from components import downloads
@@ -129,5 +135,6 @@ def test_a_second_session_shows_the_running_download(online, monkeypatch):
 
     ok(AppTest.from_function(second_session, default_timeout=120).run())
     first.join(timeout=60)
+    assert not first.is_alive() and len(first_result) == 1  # the first download finished, and without an error
     assert any(p.file == WEIGHTS and 0 < p.file_done < p.file_total for p in shown)  # the other session's progress
     assert len(server.gets(WEIGHTS)) == 1  # and no second download

@@ -247,7 +247,7 @@ def test_a_threshold_survives_a_page_switch():
     assert summary(at).iloc[1].threshold == 0.5
 
 
-# ---------------------------------------------------------------- issue 11: noise and unreadable text
+# ---------------------------------------------------------------- noise and unreadable text: "undefined", no AUC
 
 
 def test_a_noise_configuration_shows_an_undefined_auc_with_its_reason(app):

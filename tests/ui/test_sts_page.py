@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import time
+import socket
 
 import pandas as pd
 import pytest
@@ -107,14 +107,28 @@ def test_upload_with_scores_0_to_1_and_a_bad_upload(app):
     assert app.session_state[state.STS_DATASET] == pairs  # the data in use was kept
 
 
-def test_hub_source_offline_says_so_quickly(app):
+def test_hub_source_offline_says_so_without_trying_the_network(app, monkeypatch):
+    """Offline, the Hub source answers from the local cache or says why it cannot: it never opens a connection
+    (``datasets`` retries a missing network for about 25 s), so the message comes at once on any machine."""
     before = app.session_state[state.STS_DATASET]
     app.radio(key=state.STS_SOURCE_WIDGET).set_value("hub")
     ok(app.run())
+    attempts = []  # every name looked up or address connected to, by any thread of this process
+
+    def refuse_connection(sock, address):
+        attempts.append(address)
+        raise OSError("this test opens no connection")
+
+    def refuse_lookup(host, *args, **kwargs):
+        attempts.append(host)
+        raise socket.gaierror("this test looks up no name")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_connection)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
     app.button(key=state.STS_HUB_LOAD).click()
-    start = time.monotonic()
     ok(app.run())
-    assert time.monotonic() - start < 60
+    assert attempts == []
     assert any("HF_HUB_OFFLINE is set" in error.value for error in app.error)
     assert app.session_state[state.STS_DATASET] == before
 
@@ -179,7 +193,7 @@ def test_choices_and_results_survive_a_page_switch():
     assert bundled_encoder_forward_passes() == passes
 
 
-# ---------------------------------------------------------------- issue 11: noise, unreadable text, paths
+# ---------------------------------------------------------------- noise, unreadable text, paths: marked, never a crash
 
 
 def heatmap_of(at: AppTest, model: str) -> dict:
