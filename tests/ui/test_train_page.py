@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import train_view
+from components import train_form, train_run
 from tests.ui.apptest import ok, page_test
 
 
@@ -17,7 +17,7 @@ def key(name: str) -> str:
 def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
     """The page on the tiny model, models saved under a temporary directory, a fresh runner."""
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    train_view.training_jobs.clear()
+    train_run.training_jobs.clear()
     at = ok(page_test("train").run())
     at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
@@ -74,7 +74,7 @@ def test_each_method_starts_from_its_own_learning_rate_and_keeps_what_was_typed(
     app.selectbox(key=key("method")).set_value("simcse")
     ok(app.run())
     assert app.number_input(key=key("lr.simcse")).value == 3e-5
-    assert train_view.DEFAULTS["learning_rates"] == {}  # what one session typed is not every session's default
+    assert train_form.DEFAULTS["learning_rates"] == {}  # what one session typed is not every session's default
     precision = app.selectbox(key=key("precision"))
     assert precision.value == "auto" and list(precision.options)[1:] == ["fp32", "bf16"]
 
@@ -99,7 +99,7 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     ok(app.run())
     app.button(key="train.start").click()
     ok(app.run())
-    view = train_view.training_jobs().wait(timeout=600)
+    view = train_run.training_jobs().wait(timeout=600)
     assert view.status == "done", view.error
     ok(app.run())
     assert any("2 steps" in success.value for success in app.success)
