@@ -20,6 +20,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
+from embedlab.training import limits
 from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
 from embedlab.training.data import (
     LOSS_NAMES,
@@ -93,7 +94,8 @@ def keep(name: str, value) -> None:
     st.session_state[CHOICES][name] = value
 
 
-def widget_key(name: str) -> str:
+def key_of(name: str) -> str:
+    """The session key of the page's widget ``name`` (its value is kept in ``CHOICES``, not here)."""
     return f"train.{name}.widget"
 
 
@@ -110,14 +112,14 @@ def composer() -> Composition | None:
             "Start model",
             options + ["other…"],
             index=options.index(current) if current in options else len(options),
-            key=widget_key("model_pick"),
+            key=key_of("model_pick"),
             format_func=model_label,
         )
         if picked == "other…":
             typed = st.text_input(
                 "Hub id or local folder",
                 value="" if current in options else current,
-                key=widget_key("model_typed"),
+                key=key_of("model_typed"),
                 placeholder="bert-base-uncased",
             ).strip()
             ref = typed
@@ -126,28 +128,32 @@ def composer() -> Composition | None:
         keep("model", ref or current)
         row = st.columns(3)
         pooling = row[0].selectbox(
-            "Pooling", TRAIN_POOLINGS, index=TRAIN_POOLINGS.index(choice("pooling")), key=widget_key("pooling")
+            "Pooling", TRAIN_POOLINGS, index=TRAIN_POOLINGS.index(choice("pooling")), key=key_of("pooling")
         )
         max_seq_length = row[1].number_input(
-            "max_seq_length", 8, 512, int(choice("max_seq_length")), step=8, key=widget_key("max_seq_length")
+            "max_seq_length",
+            *limits.MAX_SEQ_LENGTH,
+            int(choice("max_seq_length")),
+            step=8,
+            key=key_of("max_seq_length"),
         )
-        normalize = row[2].checkbox("Normalize", value=choice("normalize"), key=widget_key("normalize"))
+        normalize = row[2].checkbox("Normalize", value=choice("normalize"), key=key_of("normalize"))
         row = st.columns(3)
-        dense = row[0].checkbox("Dense layer", value=choice("dense"), key=widget_key("dense"))
+        dense = row[0].checkbox("Dense layer", value=choice("dense"), key=key_of("dense"))
         dense_out = row[1].number_input(
-            "Dense out", 1, 4096, int(choice("dense_out")), key=widget_key("dense_out"), disabled=not dense
+            "Dense out", *limits.DENSE_OUT, int(choice("dense_out")), key=key_of("dense_out"), disabled=not dense
         )
         activation = row[2].selectbox(
             "Activation",
             ACTIVATIONS,
             index=ACTIVATIONS.index(choice("activation")),
-            key=widget_key("activation"),
+            key=key_of("activation"),
             disabled=not dense,
         )
         normalize_first = st.checkbox(
             "Put Normalize before Dense (the pitfall)",
             value=choice("normalize_first"),
-            key=widget_key("normalize_first"),
+            key=key_of("normalize_first"),
             disabled=not (dense and normalize),
         )
     for name, value in (
@@ -201,7 +207,7 @@ def method_choice() -> str:
         METHODS,
         index=METHODS.index(choice("method")),
         format_func=lambda name: f"{name}: {METHOD_LABELS[name]}",
-        key=widget_key("method"),
+        key=key_of("method"),
     )
     keep("method", method)
     if method == "pitfall-random-labels":
@@ -229,7 +235,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         index=sources.index(current),
         format_func=DATA_SOURCES.get,
         horizontal=True,
-        key=widget_key("source"),
+        key=key_of("source"),
     )
     keep("source", source)
     try:
@@ -242,7 +248,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
                 return None
             data = parse_training_text(decode_text(upload.getvalue(), upload.name), method, upload.name, seed)
         elif source == "path":
-            path = st.text_input("Path", value=choice("path"), key=widget_key("path")).strip()
+            path = st.text_input("Path", value=choice("path"), key=key_of("path")).strip()
             keep("path", path)
             data = read_path(path, _modified(path), method, seed)
         elif source == "hub":
@@ -295,7 +301,7 @@ def _table(key: str, page: str) -> pd.DataFrame:
 def eval_choice():
     """The STS evaluation set (before, during and after): a path (the dev split by default) or the bundled set."""
     path = st.text_input(
-        "STS evaluation file (empty: the small bundled set)", value=choice("eval_path"), key=widget_key("eval_path")
+        "STS evaluation file (empty: the small bundled set)", value=choice("eval_path"), key=key_of("eval_path")
     ).strip()
     keep("eval_path", path)
     if not path:
@@ -314,34 +320,41 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
     row = st.columns(4)
     lengths = ["epochs", "max steps"]
     length = row[0].radio(
-        "Length", lengths, index=lengths.index(choice("length").replace("_", " ")), key=widget_key("length")
+        "Length", lengths, index=lengths.index(choice("length").replace("_", " ")), key=key_of("length")
     )
     if length == "epochs":
-        epochs = row[1].number_input("Epochs", 0.1, 20.0, float(choice("epochs")), step=0.5, key=widget_key("epochs"))
+        epochs = row[1].number_input(
+            "Epochs", *limits.EPOCHS, float(choice("epochs")), step=0.5, key=key_of("epochs")
+        )
         keep("epochs", float(epochs))
         max_steps = None
     else:
-        max_steps = int(row[1].number_input("Max steps", 1, 100_000, int(choice("max_steps")), key=widget_key("steps")))
+        max_steps = int(
+            row[1].number_input("Max steps", *limits.MAX_STEPS, int(choice("max_steps")), key=key_of("steps"))
+        )
         keep("max_steps", max_steps)
     keep("length", length)
-    batch_size = int(row[2].number_input("Batch size", 1, 256, int(choice("batch_size")), key=widget_key("batch")))
+    batch_size = int(
+        row[2].number_input("Batch size", *limits.BATCH_SIZE, int(choice("batch_size")), key=key_of("batch"))
+    )
     rates = choice("learning_rates")
     learning_rate = row[3].number_input(
         "Learning rate",
-        1e-7,
-        1e-2,
+        *limits.LEARNING_RATE,
         float(rates.get(method, default_learning_rate(method))),
         format="%.1e",
-        key=widget_key(f"lr.{method}"),  # one per method: each starts from its own default
+        key=key_of(f"lr.{method}"),  # one per method: each starts from its own default
         help=f"Default for {method}: {default_learning_rate(method):.0e} (2e-5; SimCSE 5e-5, sentence-transformers' "
         "default, measured best here; TSDAE 3e-5, its paper's).",
     )
     row = st.columns(4)
-    warmup = row[0].number_input("Warmup ratio", 0.0, 0.9, float(choice("warmup_ratio")), key=widget_key("warmup"))
-    seed = int(row[1].number_input("Seed", 0, 2**31 - 1, int(choice("seed")), key=widget_key("seed")))
+    warmup = row[0].number_input(
+        "Warmup ratio", *limits.WARMUP_RATIO, float(choice("warmup_ratio")), key=key_of("warmup")
+    )
+    seed = int(row[1].number_input("Seed", 0, 2**31 - 1, int(choice("seed")), key=key_of("seed")))
     eval_every = int(
         row[2].number_input(
-            "Evaluate every N steps (0: never)", 0, 10_000, int(choice("eval_every")), key=widget_key("eval_every")
+            "Evaluate every N steps (0: never)", *limits.EVAL_EVERY, int(choice("eval_every")), key=key_of("eval_every")
         )
     )
     precision = row[3].selectbox(
@@ -349,7 +362,7 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
         PRECISIONS,
         index=PRECISIONS.index(choice("precision")),
         format_func=lambda name: f"auto: {resolve_precision('auto', method)} here" if name == "auto" else name,
-        key=widget_key("precision"),
+        key=key_of("precision"),
         help="bf16 autocast: about half the time per step on a CPU with native bfloat16 (AVX512-BF16 or AMX); the "
         "saved model is float32 either way. auto uses it there, except for MNRL and SimCSE: in-batch negatives "
         "measured 0.5 STS points worse in bf16. Elsewhere bf16 is emulated and slower: auto picks fp32.",
@@ -357,7 +370,7 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
     group_by_length = st.checkbox(
         "Group batches by length",
         value=bool(choice("group_by_length")),
-        key=widget_key("group_by_length"),
+        key=key_of("group_by_length"),
         help="Batches of similar-length texts, still in a shuffled order: less padding per step. Measured on "
         "SimCSE over 2,000 STS sentences: 36 s for the epoch instead of 62 s, the same STS score within noise.",
     )

@@ -12,7 +12,7 @@ import streamlit as st
 
 from components import train_results
 from components.services import get_encoder
-from components.train_form import choice, keep, widget_key
+from components.train_form import choice, keep, key_of
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
@@ -39,7 +39,7 @@ def start_controls(composition: Composition, data: TrainingData, settings: Train
     jobs = training_jobs()
     view = jobs.view()
     default_name = choice("name") or free_name(f"{data.method}-{composition.pooling}")
-    name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=widget_key("name"))
+    name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
     busy = view is not None and view.active
     if st.button("Start training", type="primary", key=START_BUTTON, disabled=busy):

@@ -122,3 +122,30 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     app.button(key="train.start").click()
     ok(app.run())
     assert any("not empty" in error.value for error in app.error)
+
+
+def test_every_number_box_takes_its_bounds_from_the_engine(app):
+    from embedlab.training import limits
+
+    app.checkbox(key=key("dense")).check()
+    ok(app.run())
+    expected = {
+        "max_seq_length": limits.MAX_SEQ_LENGTH,
+        "dense_out": limits.DENSE_OUT,
+        "epochs": limits.EPOCHS,
+        "batch": limits.BATCH_SIZE,
+        "lr.cosine": limits.LEARNING_RATE,
+        "warmup": limits.WARMUP_RATIO,
+        "eval_every": limits.EVAL_EVERY,
+    }
+    shown = {name: (app.number_input(key=key(name)).min, app.number_input(key=key(name)).max) for name in expected}
+    assert shown == expected
+    app.radio(key=key("length")).set_value("max steps")
+    ok(app.run())
+    steps = app.number_input(key=key("steps"))
+    assert (steps.min, steps.max) == limits.MAX_STEPS
+    # The largest values the boxes take are ones the engine accepts: no error below the settings.
+    app.number_input(key=key("batch")).set_value(limits.BATCH_SIZE[1])
+    app.number_input(key=key("dense_out")).set_value(limits.DENSE_OUT[1])
+    ok(app.run())
+    assert not [error.value for error in app.error if "out of range" in error.value or "must be" in error.value]
