@@ -149,3 +149,21 @@ def test_every_number_box_takes_its_bounds_from_the_engine(app):
     app.number_input(key=key("dense_out")).set_value(limits.DENSE_OUT[1])
     ok(app.run())
     assert not [error.value for error in app.error if "out of range" in error.value or "must be" in error.value]
+
+
+def test_the_precision_choice_survives_any_change_of_method(app, monkeypatch):
+    from embedlab.training import run
+
+    monkeypatch.setattr(run, "native_bf16", lambda: True)  # auto: bf16 for cosine, fp32 for mnrl and simcse
+    for method in ("mnrl", "cosine", "simcse", "cosine"):
+        app.selectbox(key=key("method")).set_value(method)
+        ok(app.run())
+        assert app.selectbox(key=key("precision")).value == "auto"
+    assert any("auto: bf16 for cosine" in caption.value for caption in app.caption)  # what auto means, said aside
+    app.selectbox(key=key("precision")).set_value("fp32")
+    ok(app.run())
+    for method in ("mnrl", "tsdae", "cosine"):
+        app.selectbox(key=key("method")).set_value(method)
+        ok(app.run())
+        assert app.selectbox(key=key("precision")).value == "fp32"
+    assert app.session_state[train_form.CHOICES]["precision"] == "fp32"
