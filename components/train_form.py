@@ -15,6 +15,7 @@ import streamlit as st
 
 from components import state
 from components.services import get_encoder, load_encoder
+from embedlab import corpora
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED
@@ -44,8 +45,6 @@ from embedlab.training.script import python_script
 
 CHOICES = "train.choices"  # dict: what the user chose on the page (survives page switches)
 UPLOAD_WIDGET = "train.upload"
-STS_TRAIN_PATH = "../shared/data/stsbenchmark/sts-train.csv"
-STS_DEV_PATH = "../shared/data/stsbenchmark/sts-dev.csv"
 DATA_SOURCES = {
     "bundled": "Bundled (offline, small)",
     "upload": "Upload a file",
@@ -54,6 +53,11 @@ DATA_SOURCES = {
     "negtest": "The Negative tests table (positive pairs)",
     "hub": "STS benchmark train split via Hugging Face datasets (needs a network)",
 }
+BUNDLED_NOTE = (
+    "The bundled data was written for this project (assets/), small and offline: positive pairs from the "
+    "paraphrase groups of its projection sentences (mnrl, the pitfall), or its ~700 plain sentences (SimCSE, "
+    "TSDAE). A demo, not a corpus; it holds no scored pairs for cosine or CoSENT."
+)
 DEFAULTS = {
     "model": PACKAGED,
     "pooling": "cls",
@@ -63,10 +67,10 @@ DEFAULTS = {
     "activation": "tanh",
     "normalize": False,
     "normalize_first": False,
-    "method": "cosine",
-    "source": "path",
-    "path": STS_TRAIN_PATH,
-    "eval_path": STS_DEV_PATH,
+    "method": "mnrl",  # with the bundled paraphrase groups: trainable offline (see default_choices)
+    "source": "bundled",
+    "path": "",
+    "eval_path": "",  # empty: the bundled scored pairs
     "length": "epochs",
     "epochs": 1.0,
     "max_steps": 100,
@@ -81,9 +85,29 @@ DEFAULTS = {
 }
 
 
+def default_choices() -> dict:
+    """A new session's choices: supervised training on the STS benchmark's train split, evaluated on its dev split,
+    when the benchmark is beside the repository (``embedlab.corpora``); else the bundled data, which a plain clone
+    has (positive pairs from the project's paraphrase groups, the project's own scored pairs for evaluation)."""
+    choices = copy.deepcopy(DEFAULTS)  # nested values too: never shared between sessions
+    choices["path"] = str(corpora.STS_TRAIN_FILE)  # what the path box suggests, found or not
+    if corpora.STS_TRAIN_FILE.is_file():
+        choices.update(method="cosine", source="path")
+    if corpora.STS_DEV_FILE.is_file():
+        choices["eval_path"] = str(corpora.STS_DEV_FILE)
+    return choices
+
+
+def missing_sts_note() -> str:
+    return (
+        f"The STS benchmark's train split was not found at `{corpora.STS_TRAIN_FILE}` (beside the repository, in "
+        "../shared/data/stsbenchmark/): upload scored pairs or give a path to train cosine or CoSENT on them."
+    )
+
+
 def init_state() -> None:
     if CHOICES not in st.session_state:
-        st.session_state[CHOICES] = copy.deepcopy(DEFAULTS)  # nested values too: never shared between sessions
+        st.session_state[CHOICES] = default_choices()
 
 
 def choice(name: str):
@@ -240,6 +264,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
     keep("source", source)
     try:
         if source == "bundled":
+            st.caption(BUNDLED_NOTE + ("" if corpora.STS_TRAIN_FILE.is_file() else f" {missing_sts_note()}"))
             data = bundled_data(method, seed)
         elif source == "upload":
             upload = st.file_uploader("CSV, TSV, STS format, or text (one sentence per line)", key=UPLOAD_WIDGET)
@@ -305,7 +330,12 @@ def eval_choice():
     ).strip()
     keep("eval_path", path)
     if not path:
-        return bundled_pairs()
+        pairs = bundled_pairs()
+        st.caption(
+            f"Evaluated on the bundled set: {pairs.n_pairs} scored pairs written for this project, not the STS "
+            "benchmark, so its Spearman is not comparable with published numbers."
+        )
+        return pairs
     try:
         return read_eval(path, _modified(path))
     except EmbedLabError as error:

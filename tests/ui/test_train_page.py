@@ -167,3 +167,33 @@ def test_the_precision_choice_survives_any_change_of_method(app, monkeypatch):
         ok(app.run())
         assert app.selectbox(key=key("precision")).value == "fp32"
     assert app.session_state[train_form.CHOICES]["precision"] == "fp32"
+
+
+def test_a_plain_clone_without_the_sts_benchmark_opens_on_the_bundled_data(tmp_path, monkeypatch):
+    """No ../shared beside the repository, and a working directory elsewhere: the page opens without an error,
+    ready to train on the bundled data, and says what that data is."""
+    from embedlab import corpora
+
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(corpora, "STS_TRAIN_FILE", tmp_path / "missing" / "sts-train.csv")
+    monkeypatch.setattr(corpora, "STS_DEV_FILE", tmp_path / "missing" / "sts-dev.csv")
+    monkeypatch.chdir(tmp_path)
+    train_run.training_jobs.clear()
+    at = ok(page_test("train").run())
+    assert not at.error, [error.value for error in at.error]
+    assert at.radio(key=key("source")).value == "bundled" and at.selectbox(key=key("method")).value == "mnrl"
+    assert any(button.key == "train.start" for button in at.button)  # everything needed to start is there
+    assert any("written for this project" in caption.value and "not found" in caption.value for caption in at.caption)
+    assert at.text_input(key=key("eval_path")).value == ""
+
+
+def test_with_the_sts_benchmark_beside_the_repository_the_page_opens_on_it(sts_benchmark, tmp_path, monkeypatch):
+    from embedlab import corpora
+
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)  # paths are the repository's, not the working directory's
+    at = ok(page_test("train").run())
+    assert at.radio(key=key("source")).value == "path" and at.selectbox(key=key("method")).value == "cosine"
+    assert at.text_input(key=key("path")).value == str(corpora.STS_TRAIN_FILE)
+    assert at.text_input(key=key("eval_path")).value == str(corpora.STS_DEV_FILE)
+    assert not at.error, [error.value for error in at.error]
