@@ -15,6 +15,7 @@ import streamlit as st
 
 from components import state
 from components.services import get_encoder, load_encoder
+from components.uploads import flash, new_upload, show_flash
 from embedlab import corpora
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
@@ -44,7 +45,9 @@ from embedlab.training.run import (
 from embedlab.training.script import python_script
 
 CHOICES = "train.choices"  # dict: what the user chose on the page (survives page switches)
+NAMESPACE = "train"  # of the page's one-shot messages (components.uploads.flash)
 UPLOAD_WIDGET = "train.upload"
+UPLOADED = "train.uploaded"  # dict: name, text, {(method, seed): TrainingData or error message} of the last file
 DATA_SOURCES = {
     "bundled": "Bundled (offline, small)",
     "upload": "Upload a file",
@@ -267,11 +270,9 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
             st.caption(BUNDLED_NOTE + ("" if corpora.STS_TRAIN_FILE.is_file() else f" {missing_sts_note()}"))
             data = bundled_data(method, seed)
         elif source == "upload":
-            upload = st.file_uploader("CSV, TSV, STS format, or text (one sentence per line)", key=UPLOAD_WIDGET)
-            if upload is None:
-                st.info("Upload a file to train on.")
+            data = uploaded_data(method, seed)
+            if data is None:
                 return None
-            data = parse_training_text(decode_text(upload.getvalue(), upload.name), method, upload.name, seed)
         elif source == "path":
             path = st.text_input("Path", value=choice("path"), key=key_of("path")).strip()
             keep("path", path)
@@ -291,6 +292,44 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         return None
     st.caption(f"{data.source}, {data.n_sentences:,} distinct sentences · loss: {LOSS_NAMES[method]}")
     return data
+
+
+def uploaded_data(method: str, seed: int) -> TrainingData | None:
+    """The uploader, and the last file it read, parsed for ``method``: None until a file was read.
+
+    As on the other pages (``components.uploads.new_upload``), a file is read once, when it arrives, and refused
+    over the upload limit. Its text is kept for the session (it outlives the widget when the page is left) and
+    each (method, seed) is parsed once; a new file replaces all of it, a file that cannot be read leaves it.
+
+    Raises:
+        EmbedLabError: the file does not fit ``method`` (kept too: it is not re-parsed on every rerun).
+    """
+    st.file_uploader("CSV, TSV, STS format, or text (one sentence per line)", key=UPLOAD_WIDGET)
+    try:
+        upload = new_upload(UPLOAD_WIDGET)
+        if upload is not None:
+            text = decode_text(upload.getvalue(), upload.name)
+            st.session_state[UPLOADED] = {"name": upload.name, "text": text, "parsed": {}}
+            flash(NAMESPACE, f"Read {upload.name} ({len(text.splitlines()):,} lines).")
+    except EmbedLabError as error:
+        kept = st.session_state.get(UPLOADED)
+        flash(NAMESPACE, f"{error}" + (f" Still using {kept['name']}." if kept else ""), "error")
+    show_flash(NAMESPACE)
+    uploaded = st.session_state.get(UPLOADED)
+    if uploaded is None:
+        st.info("Upload a file to train on.")
+        return None
+    parsed = uploaded["parsed"]
+    if (method, seed) not in parsed:
+        try:
+            with st.spinner(f"Reading {uploaded['name']}…"):
+                parsed[(method, seed)] = parse_training_text(uploaded["text"], method, uploaded["name"], seed)
+        except EmbedLabError as error:
+            parsed[(method, seed)] = str(error)
+    found = parsed[(method, seed)]
+    if isinstance(found, str):
+        raise EmbedLabError(found)
+    return found
 
 
 def _modified(path: str) -> float:

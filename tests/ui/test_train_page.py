@@ -197,3 +197,41 @@ def test_with_the_sts_benchmark_beside_the_repository_the_page_opens_on_it(sts_b
     assert at.text_input(key=key("path")).value == str(corpora.STS_TRAIN_FILE)
     assert at.text_input(key=key("eval_path")).value == str(corpora.STS_DEV_FILE)
     assert not at.error, [error.value for error in at.error]
+
+
+def test_an_upload_over_the_limit_is_refused_and_a_good_one_is_parsed_once_per_method(app, monkeypatch):
+    from components.uploads import MAX_UPLOAD_MB
+
+    parsed = []
+    real = train_form.parse_training_text
+
+    def counting(text, method, name, seed):  # the real parser, counted
+        parsed.append((name, method))
+        return real(text, method, name, seed)
+
+    monkeypatch.setattr(train_form, "parse_training_text", counting)
+    app.selectbox(key=key("method")).set_value("cosine")
+    app.radio(key=key("source")).set_value("upload")
+    ok(app.run())
+    big = b"sentence1,sentence2,score\n" + b"a,b,1\n" * (MAX_UPLOAD_MB * 1024 * 1024 // 6 + 1)
+    app.file_uploader(key=train_form.UPLOAD_WIDGET).upload("big.csv", big, "text/csv")
+    ok(app.run())
+    assert any(f"uploads are limited to {MAX_UPLOAD_MB} MB" in error.value for error in app.error)
+    assert parsed == [] and not any("big.csv" in caption.value for caption in app.caption)
+    good = (
+        "sentence1,sentence2,score\nA cat sits.,A cat is sitting.,4.5\nIt rains.,The sun shines.,0.5\n"
+        "He cooks pasta.,He is making pasta.,4.8\nThe bus is late.,Birds sing at dawn.,0.0\n"
+    )
+    app.file_uploader(key=train_form.UPLOAD_WIDGET).upload("good.csv", good.encode(), "text/csv")
+    ok(app.run())
+    assert any("good.csv: 4 scored pairs" in caption.value for caption in app.caption)
+    for _ in range(2):
+        app.number_input(key=key("batch")).set_value(app.number_input(key=key("batch")).value + 1)
+        ok(app.run())  # reruns: the file is neither re-read nor re-parsed
+    assert parsed == [("good.csv", "cosine")]
+    app.selectbox(key=key("method")).set_value("mnrl")
+    ok(app.run())
+    app.selectbox(key=key("method")).set_value("cosine")
+    ok(app.run())
+    assert parsed == [("good.csv", "cosine"), ("good.csv", "mnrl")]
+    assert any("good.csv: 4 scored pairs" in caption.value for caption in app.caption)
