@@ -23,6 +23,7 @@ def page() -> None:
         return
     st.subheader("2. Method and data")
     method = train_form.method_choice()
+    problem = train_form.method_fit(composition, method)
     data = train_form.data_choice(method, int(train_form.choice("seed")))
     eval_pairs = train_form.eval_choice()
     st.subheader("3. Settings")
@@ -32,7 +33,7 @@ def page() -> None:
     train_form.code_panel(composition, method, settings)
     if data is None or eval_pairs is None:
         return
-    train_run.start_controls(composition, data, settings, eval_pairs)
+    train_run.start_controls(composition, data, settings, eval_pairs, problem)
     train_results.saved_models_panel()
 
 

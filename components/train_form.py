@@ -23,7 +23,14 @@ from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
 from embedlab.training import limits
-from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
+from embedlab.training.compose import (
+    ACTIVATIONS,
+    TRAIN_POOLINGS,
+    Composition,
+    compose,
+    method_problem,
+    module_list,
+)
 from embedlab.training.data import (
     LOSS_NAMES,
     METHOD_LABELS,
@@ -250,6 +257,16 @@ def method_choice() -> str:
             "it pushed the random-pair cosine up from 0.60 to 0.82."
         )
     return method
+
+
+def method_fit(composition: Composition, method: str) -> str | None:
+    """Why ``method`` cannot train ``composition`` (shown as an error here), or None: checked before Start, not
+    after the model was loaded and measured."""
+    hidden_size = get_encoder(composition.model).model.facts.hidden_size
+    problem = method_problem(composition, method, hidden_size)
+    if problem:
+        st.error(problem)
+    return problem
 
 
 def data_choice(method: str, seed: int) -> TrainingData | None:

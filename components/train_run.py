@@ -35,14 +35,18 @@ def training_jobs() -> TrainingJobs:
     return TrainingJobs(load=lambda ref: get_encoder(ref).model)
 
 
-def start_controls(composition: Composition, data: TrainingData, settings: TrainSettings, eval_pairs) -> None:
+def start_controls(
+    composition: Composition, data: TrainingData, settings: TrainSettings, eval_pairs, problem: str | None = None
+) -> None:
+    """The name to save as and the Start button: off while a run is active, or while ``problem`` (why the method
+    cannot train the composition) stands."""
     jobs = training_jobs()
     view = jobs.view()
     default_name = choice("name") or free_name(f"{data.method}-{composition.pooling}")
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
     busy = view is not None and view.active
-    if st.button("Start training", type="primary", key=START_BUTTON, disabled=busy):
+    if st.button("Start training", type="primary", key=START_BUTTON, disabled=busy or problem is not None):
         try:
             folder = model_folder(check_model_name(name))
             jobs.submit(TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs, label=""))
@@ -54,6 +58,8 @@ def start_controls(composition: Composition, data: TrainingData, settings: Train
         st.rerun()
     if busy:
         st.caption("A run is in progress on this server: one at a time (the CPU is the limit).")
+    elif problem:
+        st.caption(f"Start is off until the composition fits the method: {problem}")
     if st.session_state.get(LAST_ERROR):
         st.error(st.session_state[LAST_ERROR])
 

@@ -235,3 +235,15 @@ def test_an_upload_over_the_limit_is_refused_and_a_good_one_is_parsed_once_per_m
     ok(app.run())
     assert parsed == [("good.csv", "cosine"), ("good.csv", "mnrl")]
     assert any("good.csv: 4 scored pairs" in caption.value for caption in app.caption)
+
+
+def test_tsdae_with_a_dense_layer_is_refused_before_start(app):
+    app.checkbox(key=key("dense")).check()
+    app.selectbox(key=key("method")).set_value("tsdae")
+    app.radio(key=key("source")).set_value("bundled")
+    ok(app.run())
+    assert any("TSDAE decodes from the sentence embedding" in error.value for error in app.error)
+    assert app.button(key="train.start").disabled
+    app.checkbox(key=key("dense")).uncheck()
+    ok(app.run())
+    assert not any("TSDAE" in error.value for error in app.error) and not app.button(key="train.start").disabled
