@@ -148,9 +148,15 @@ def projections(
 
 
 def saved_text(view: JobView) -> str:
-    if view.saved_to:
-        return f"Saved to `{view.saved_to}`: use it as a start model here, or `--model` on the command line."
-    return "Not saved."
+    if not view.saved_to:
+        return "Not saved."
+    asked = Path(view.request.save_to).name
+    renamed = (
+        f"`{asked}` was taken while the run trained, so the model was saved under the next free name. "
+        if Path(view.saved_to).name != asked
+        else ""
+    )
+    return f"{renamed}Saved to `{view.saved_to}`: use it as a start model here, or `--model` on the command line."
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -17,7 +17,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
-from embedlab.training.folders import free_name
+from embedlab.training.folders import free_name, save_where_free
 from embedlab.training.jobs import JobView, TrainingJobs, TrainRequest
 from embedlab.training.run import TrainSettings
 from embedlab.training.save import check_model_name, model_folder
@@ -31,8 +31,9 @@ POLL_SECONDS = 1.0
 
 @st.cache_resource(show_spinner=False)
 def training_jobs() -> TrainingJobs:
-    """The process's one training runner, shared by every session. Start models come from the model cache."""
-    return TrainingJobs(load=lambda ref: get_encoder(ref).model)
+    """The process's one training runner, shared by every session. Start models come from the model cache; a run
+    whose name was taken while it trained is saved under the next free name (``save_where_free``), never lost."""
+    return TrainingJobs(load=lambda ref: get_encoder(ref).model, save=save_where_free)
 
 
 def start_controls(
@@ -76,6 +77,20 @@ def progress_panel() -> None:
         _render(view)
 
 
+def progress_text(view: JobView) -> str:
+    """What the run is doing, for the progress bar: the step, speed and ETA while it trains; once Stop was asked,
+    that it is stopping (it ends its step, then the stopped model is measured and saved: no ETA for that)."""
+    latest = view.latest
+    if view.stopping:
+        where = f" at step {latest.step}/{latest.total}" if latest is not None and latest.step else ""
+        doing = "saving the partial model" if view.phase == "saving" else "measuring the stopped model, then saving"
+        return f"stopping{where}: {doing}…"
+    if latest is None or latest.step == 0:
+        return f"{view.phase}…"
+    eta = f", ETA {latest.eta_seconds:.0f} s" if latest.eta_seconds is not None else ""
+    return f"{view.phase}: step {latest.step}/{latest.total} · {latest.steps_per_second:.2f} steps/s{eta}"
+
+
 def _live_panel(job_id: int) -> None:
     view = training_jobs().view()
     if view is None or view.job_id != job_id or not view.active:
@@ -89,17 +104,12 @@ def _render(view: JobView) -> None:
     st.markdown(f"**{title}**")
     latest = view.latest
     if view.active:
-        if latest is None or latest.step == 0:
-            st.progress(0.0, text=f"{view.phase}…")
-        else:
-            eta = f", ETA {latest.eta_seconds:.0f} s" if latest.eta_seconds is not None else ""
-            st.progress(
-                min(1.0, latest.step / latest.total),
-                text=f"{view.phase}: step {latest.step}/{latest.total} · {latest.steps_per_second:.2f} steps/s{eta}",
-            )
-        keep_partial = st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
-        if st.button("Stop", key=STOP_BUTTON):
-            training_jobs().stop(view.job_id, keep_partial=keep_partial)
+        fraction = 0.0 if latest is None or not latest.total else min(1.0, latest.step / latest.total)
+        st.progress(fraction, text=progress_text(view))
+        if not view.stopping:
+            keep_partial = st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
+            if st.button("Stop", key=STOP_BUTTON):
+                training_jobs().stop(view.job_id, keep_partial=keep_partial)  # the next poll says "stopping"
     elif view.status == "failed":
         st.error(view.error)
     else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -23,6 +26,35 @@ def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
     ok(at.run())
     at.text_input(key=key("model_typed")).input(str(tiny_model_dir))
     return ok(at.run())
+
+
+@pytest.fixture()
+def held_start():
+    """The page's own runner (its real save), its start-model load held until the test sets the event: a run the
+    test can act on while it is certainly still active."""
+    release = threading.Event()
+    jobs = train_run.training_jobs()
+    load = jobs._load
+    jobs._load = lambda ref: (release.wait(300), load(ref))[1]
+    yield jobs, release
+    release.set()
+    jobs.wait(timeout=600)
+    train_run.training_jobs.clear()
+
+
+def start_small_run(at: AppTest, name: str, steps: int) -> None:
+    """Start an mnrl run on the bundled pairs, ``steps`` steps of 4, evaluated on the bundled set, saved as ``name``."""
+    at.selectbox(key=key("method")).set_value("mnrl")
+    at.radio(key=key("source")).set_value("bundled")
+    at.text_input(key=key("eval_path")).input("")
+    at.radio(key=key("length")).set_value("max steps")
+    ok(at.run())
+    at.number_input(key=key("steps")).set_value(steps)
+    at.number_input(key=key("batch")).set_value(4)
+    at.text_input(key=key("name")).input(name)
+    ok(at.run())
+    at.button(key="train.start").click()
+    ok(at.run())
 
 
 def codes(at: AppTest) -> list[str]:
@@ -247,3 +279,39 @@ def test_tsdae_with_a_dense_layer_is_refused_before_start(app):
     app.checkbox(key=key("dense")).uncheck()
     ok(app.run())
     assert not any("TSDAE" in error.value for error in app.error) and not app.button(key="train.start").disabled
+
+
+def test_after_stop_the_bar_says_the_stopped_model_is_being_measured(app, held_start):
+    jobs, release = held_start
+    start_small_run(app, "stopped-model", steps=200)
+    assert jobs.view().active
+    app.button(key="train.stop").click()
+    ok(app.run())
+    ok(app.run())  # the run is still held: it has been asked to stop and has not ended
+    assert jobs.view().active and jobs.view().stopping
+    (bar,) = app.get("progress")
+    assert bar.text.startswith("stopping") and "measuring the stopped model" in bar.text and "ETA" not in bar.text
+    assert not [button for button in app.button if button.key == "train.stop"]  # asked once: no second Stop
+    release.set()
+    view = jobs.wait(timeout=600)
+    assert view.status == "stopped" and view.steps < 200, view.error
+    ok(app.run())
+    assert any("stopped early" in success.value for success in app.success)
+
+
+def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_model_is_kept(app, held_start, tmp_path):
+    jobs, release = held_start
+    start_small_run(app, "taken-later", steps=2)
+    assert jobs.view().active
+    taken = tmp_path / "models" / "taken-later"
+    taken.mkdir(parents=True)
+    (taken / "mine.txt").write_text("someone else's", encoding="utf-8")
+    release.set()
+    view = jobs.wait(timeout=600)
+    assert view.status == "done", view.error
+    assert view.saved_to == str(tmp_path / "models" / "taken-later-2")
+    assert (Path(view.saved_to) / "modules.json").is_file()
+    assert [path.name for path in taken.iterdir()] == ["mine.txt"]
+    ok(app.run())
+    (success,) = app.success
+    assert "`taken-later` was taken while the run trained" in success.value and "taken-later-2" in success.value
