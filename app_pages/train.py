@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import train_view
+from components import train_form, train_results, train_run
 
 
 def page() -> None:
@@ -14,26 +14,27 @@ def page() -> None:
         "supervised (scored pairs), on positive pairs, or without labels (SimCSE, TSDAE), and compare before and "
         "after on STS, the random-pair baseline and the negative tests. One run at a time on this server."
     )
-    train_view.init_state()
-    train_view.progress_panel()
+    train_form.init_state()
+    train_run.progress_panel()
     st.divider()
     st.subheader("1. Compose the model")
-    composition = train_view.composer()
+    composition = train_form.composer()
     if composition is None:
         return
     st.subheader("2. Method and data")
-    method = train_view.method_choice()
-    data = train_view.data_choice(method, int(train_view.choice("seed")))
-    eval_pairs = train_view.eval_choice()
+    method = train_form.method_choice()
+    problem = train_form.method_fit(composition, method)
+    data = train_form.data_choice(method, int(train_form.choice("seed")))
+    eval_pairs = train_form.eval_choice()
     st.subheader("3. Settings")
-    settings = train_view.settings_choice(composition, method)
+    settings = train_form.settings_choice(composition, method)
     if settings is None:
         return
-    train_view.code_panel(composition, method, settings)
+    train_form.code_panel(composition, method, settings)
     if data is None or eval_pairs is None:
         return
-    train_view.start_controls(composition, data, settings, eval_pairs)
-    train_view.saved_models_panel()
+    train_run.start_controls(composition, data, settings, eval_pairs, problem)
+    train_results.saved_models_panel()
 
 
 page()

@@ -16,6 +16,7 @@ from components.paths import confirmed_path, forget_path
 from components.presentation import present
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload, show_flash
+from embedlab.corpora import STS_DEV_FILE
 from embedlab.data.pairfiles import decode_text
 from embedlab.embedding.precision import NOISE_STD
 from embedlab.errors import EmbedLabError
@@ -53,7 +54,7 @@ SOURCE_LABELS = {
     "hub": "STS benchmark via Hugging Face datasets (needs a network)",
 }
 AUTO_PAIRS = 100  # sets up to this size are evaluated as soon as they are chosen; larger ones on a button
-PATH_PLACEHOLDER = "../shared/data/stsbenchmark/sts-dev.csv"
+PATH_PLACEHOLDER = str(STS_DEV_FILE)
 
 
 # ---------------------------------------------------------------- cached services

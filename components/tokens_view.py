@@ -1,4 +1,4 @@
-"""Tokens & layers page: cached token-level services, figure builders and the page's sections.
+"""Tokens & layers page: cached token-level services and the page's sections (figures: components.figures).
 
 Token states are kept only for the page's own sentences (one or two, plus the word-in-context set: at most
 ``MAX_TOKEN_TEXTS``), cached per (model, sentences); the anisotropy table is cached per model.
@@ -6,18 +6,17 @@ Token states are kept only for the page's own sentences (one or two, plus the wo
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from components import state
 from components.config import Configured, init_specs, raw_panel
+from components.figures import anisotropy_chart, token_cosine_heatmap, token_layer_heatmap, word_in_context_chart
 from components.services import get_encoder
 from embedlab.embedding.encoder import cosine_rows
 from embedlab.embedding.specs import EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.anisotropy import VECTOR_KINDS, anisotropy_by_layer
+from embedlab.tasks.anisotropy import anisotropy_by_layer
 from embedlab.tasks.tokens import (
     MAX_TOKEN_SENTENCE_CHARS,
     MEASURE_LABELS,
@@ -51,7 +50,6 @@ ANISOTROPY_ON = "tokens.anisotropy_on"
 ANISOTROPY_POST = "tokens.anisotropy_post"
 OWN = "your own…"
 DEFAULT_SENTENCES = ("This is a wooden stick.", "Stick to the work.")
-KIND_COLORS = {"tokens": "#868e96", "cls": "#c2255c", "mean": "#2b8a3e", "max": "#1971c2"}
 
 
 # ------------------------------------------------------------------------------------------------ cached services
@@ -75,152 +73,6 @@ def anisotropy_table(model: str, _progress=None) -> pd.DataFrame:
     ``_progress`` (not part of the cache key) receives (steps done, steps in all) while it is computed.
     """
     return anisotropy_by_layer(get_encoder(model).model, progress=_progress)
-
-
-# ------------------------------------------------------------------------------------------------ figures
-
-
-def _token_labels(tokens: tuple[str, ...]) -> list[str]:
-    return [f"{position} {token}" for position, token in enumerate(tokens)]
-
-
-def token_layer_heatmap(
-    matrix: np.ndarray, tokens: tuple[str, ...], measure: str, layers: tuple[int, ...]
-) -> go.Figure:
-    """Heatmap of one number per (layer, token), with what CLS, mean and max pooling take marked.
-
-    Args:
-        matrix: (n_hidden_states, T) from ``token_layer_matrix``.
-        layers: the hidden-state indices the configuration in force pools (outlined rows).
-    """
-    labels = _token_labels(tokens)
-    n_states, n_tokens = matrix.shape
-    figure = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=list(range(n_tokens)),
-            y=list(range(n_states)),
-            colorscale="Viridis",
-            colorbar={"title": {"text": measure.replace("_", " ")}},
-            customdata=np.array([labels] * n_states),
-            hovertemplate="layer %{y}, token %{customdata}: %{z:.3f}<extra></extra>",
-        )
-    )
-    figure.add_shape(  # CLS pooling: column 0
-        type="rect", x0=-0.5, x1=0.5, y0=-0.5, y1=n_states - 0.5, line={"color": "#c2255c", "width": 3}
-    )
-    figure.add_annotation(x=0, y=n_states - 0.5, text="CLS takes this column", showarrow=False, yshift=12)
-    figure.add_shape(  # mean / max pooling: every real token
-        type="line",
-        x0=-0.5,
-        x1=n_tokens - 0.5,
-        y0=-0.9,
-        y1=-0.9,
-        line={"color": "#2b8a3e", "width": 4},
-    )
-    figure.add_annotation(
-        x=(n_tokens - 1) / 2,
-        y=-0.9,
-        text="mean averages all these columns; max takes each dimension's largest (padding excluded)",
-        showarrow=False,
-        yshift=-14,
-    )
-    for layer in layers:
-        figure.add_shape(
-            type="rect",
-            x0=-0.5,
-            x1=n_tokens - 0.5,
-            y0=layer - 0.5,
-            y1=layer + 0.5,
-            line={"color": "#f08c00", "width": 2, "dash": "dot"},
-        )
-    figure.update_layout(
-        xaxis={"tickmode": "array", "tickvals": list(range(n_tokens)), "ticktext": labels, "tickangle": -45},
-        yaxis={"title": "layer (0 = embeddings)", "dtick": 1},
-        margin={"t": 40, "b": 20, "l": 10, "r": 10},
-        height=380,
-    )
-    return figure
-
-
-def token_cosine_heatmap(matrix: np.ndarray, first: tuple[str, ...], second: tuple[str, ...], layer: int) -> go.Figure:
-    """(T1, T2) cosine of every token of sentence 1 with every token of sentence 2 at one layer."""
-    figure = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=_token_labels(second),
-            y=_token_labels(first),
-            zmin=-1,
-            zmax=1,
-            colorscale="RdBu",
-            reversescale=True,
-            colorbar={"title": {"text": "cosine"}},
-            hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title=f"Token-to-token cosine at layer {layer}",
-        xaxis={"title": "sentence 2", "tickangle": -45},
-        yaxis={"title": "sentence 1", "autorange": "reversed"},
-        margin={"t": 40, "b": 10, "l": 10, "r": 10},
-        height=420,
-    )
-    return figure
-
-
-def word_in_context_chart(table: pd.DataFrame, word: str) -> go.Figure:
-    """Per layer: same-sense, different-sense and unrelated-word cosines of one word."""
-    figure = go.Figure()
-    for column, name, color, dash in (
-        ("same_sense", "same sense", "#2b8a3e", "solid"),
-        ("different_sense", "different sense", "#e8590c", "solid"),
-        ("unrelated", "unrelated words", "#868e96", "dot"),
-    ):
-        figure.add_scatter(
-            x=table.layer,
-            y=table[column],
-            mode="lines+markers",
-            name=name,
-            line={"color": color, "dash": dash},
-            hovertemplate="layer %{x}: %{y:.3f}<extra>" + name + "</extra>",
-        )
-    figure.update_layout(
-        title=f"'{word}' in context: cosine of its vectors at every layer",
-        xaxis={"title": "layer (0 = embeddings)", "dtick": 1},
-        yaxis={"title": "mean cosine"},
-        legend={"orientation": "h", "y": -0.25},
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        height=400,
-    )
-    return figure
-
-
-def anisotropy_chart(table: pd.DataFrame, post: str) -> go.Figure:
-    """Mean cosine of random pairs by layer: solid without post-processing, dashed with ``post``."""
-    figure = go.Figure()
-    for kind in VECTOR_KINDS:
-        for shown_post, dash in (("none", "solid"), (post, "dash")):
-            if shown_post == "none" and dash == "dash":
-                continue
-            rows = table[(table.vectors == kind) & (table.post == shown_post)]
-            name = kind if shown_post == "none" else f"{kind}, {shown_post}"
-            figure.add_scatter(
-                x=rows.layer,
-                y=rows.mean_cosine,
-                mode="lines+markers",
-                name=name,
-                line={"color": KIND_COLORS[kind], "dash": dash},
-                hovertemplate="layer %{x}: %{y:.3f}<extra>" + name + "</extra>",
-            )
-    figure.update_layout(
-        title="Anisotropy: mean cosine of random pairs, by layer",
-        xaxis={"title": "layer (0 = embeddings)", "dtick": 1},
-        yaxis={"title": "mean cosine of random pairs", "range": [-0.1, 1.05]},
-        legend={"orientation": "h", "y": -0.25},
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-        height=420,
-    )
-    return figure
 
 
 # ------------------------------------------------------------------------------------------------ sections

@@ -1,8 +1,9 @@
 """The project's bundled corpora and their paths: one place that knows where ``assets/`` is.
 
-Every file here was written for the project (none is taken from a benchmark). Readers that need parsing (pairs,
-labelled pairs, scored pairs) live with their task; this module only names the files and reads the plain
-sentence list that post-processing and random-pair baselines use.
+Every bundled file here was written for the project (none is taken from a benchmark); the STS benchmark's paths
+name files outside the repository. Readers that need parsing (pairs, labelled pairs, scored pairs) live with
+their task; this module only names the files and reads the plain sentence list that post-processing and
+random-pair baselines use.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ REFERENCE_FILE = ASSETS / "reference_sentences.txt"  # 320 varied sentences: bas
 NEGTEST_FILE = ASSETS / "negtest_pairs.csv"  # the bundled labelled negative-test suite
 STS_MINI_FILE = ASSETS / "sts_mini.csv"  # a small scored set, NOT the STS benchmark
 PROJECTION_FILE = ASSETS / "projection_sentences.csv"  # 400 labelled sentences in 8 topics, with paraphrase groups
+
+# The STS benchmark is NOT bundled: its official splits may sit beside the repository (never inside it), in
+# ../shared/data/stsbenchmark/ from the repository root, whatever the working directory. A plain clone lacks them:
+# whoever reads these paths checks that they exist and falls back on the bundled files above.
+STS_BENCHMARK_DIR = ASSETS.parent.parent / "shared" / "data" / "stsbenchmark"
+STS_TRAIN_FILE = STS_BENCHMARK_DIR / "sts-train.csv"
+STS_DEV_FILE = STS_BENCHMARK_DIR / "sts-dev.csv"
 
 
 @lru_cache(maxsize=1)

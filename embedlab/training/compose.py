@@ -19,12 +19,13 @@ from typing import Literal, get_args
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
+from embedlab.training import limits
+from embedlab.training.limits import span, within
 
 TrainPooling = Literal["cls", "mean", "max"]
 TRAIN_POOLINGS: tuple[str, ...] = get_args(TrainPooling)
 Activation = Literal["tanh", "identity"]
 ACTIVATIONS: tuple[str, ...] = get_args(Activation)
-MAX_SEQ_LENGTH_LIMIT = 512
 DENSE_AFTER_NORMALIZE_WARNING = (
     "Dense follows Normalize: the Dense layer gets unit-length inputs, its bias dominates and every cosine goes "
     "high (the 'extreme high cosine' pitfall; measured random-pair cosine 0.50 vs 0.06 with Normalize last). "
@@ -59,10 +60,12 @@ class Composition:
             raise EmbedLabError(f"Unknown pooling {self.pooling!r}: choose one of {', '.join(TRAIN_POOLINGS)}.")
         if self.activation not in ACTIVATIONS:
             raise EmbedLabError(f"Unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}.")
-        if self.dense_out is not None and not 1 <= int(self.dense_out) <= 8192:
-            raise EmbedLabError(f"Dense output size {self.dense_out} is out of range: give 1 to 8192.")
-        if self.max_seq_length is not None and not 8 <= int(self.max_seq_length) <= MAX_SEQ_LENGTH_LIMIT:
-            raise EmbedLabError(f"max_seq_length {self.max_seq_length} is out of range: give 8 to 512.")
+        if self.dense_out is not None and not within(int(self.dense_out), limits.DENSE_OUT):
+            raise EmbedLabError(f"Dense output size {self.dense_out} is out of range: give {span(limits.DENSE_OUT)}.")
+        if self.max_seq_length is not None and not within(int(self.max_seq_length), limits.MAX_SEQ_LENGTH):
+            raise EmbedLabError(
+                f"max_seq_length {self.max_seq_length} is out of range: give {span(limits.MAX_SEQ_LENGTH)}."
+            )
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -80,6 +83,25 @@ class Composition:
         if "Dense" in order and "Normalize" in order and order.index("Normalize") < order.index("Dense"):
             return [DENSE_AFTER_NORMALIZE_WARNING]
         return []
+
+
+def method_problem(spec: Composition, method: str, hidden_size: int) -> str | None:
+    """Why ``method`` cannot train ``spec`` (checked before a run starts), or None when it can.
+
+    TSDAE decodes the original sentence from the sentence embedding with a decoder of the backbone's own width,
+    so the embedding must keep the backbone's size ``hidden_size``: a Dense layer to another size fails when the
+    loss is built (``embedlab.training.run.make_loss``), after the model was loaded and measured.
+
+    Example:
+        >>> method_problem(Composition("m", dense_out=256), "tsdae", hidden_size=384)  # doctest: +ELLIPSIS
+        'TSDAE decodes from the sentence embedding, ...'
+    """
+    if method == "tsdae" and spec.dense_out is not None and int(spec.dense_out) != int(hidden_size):
+        return (
+            f"TSDAE decodes from the sentence embedding, which must keep the backbone's size ({hidden_size}), not "
+            f"the Dense layer's {spec.dense_out}: remove the Dense layer, or choose another method."
+        )
+    return None
 
 
 def compose(spec: Composition, loaded: LoadedModel, seed: int = 0):

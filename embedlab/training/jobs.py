@@ -65,6 +65,7 @@ class JobView:
     seconds: float = 0.0
     saved_to: str | None = None
     error: str | None = None
+    stopping: bool = False  # Stop was asked and the run has not ended: it ends its step, is measured, saved
 
     @property
     def active(self) -> bool:
@@ -167,6 +168,7 @@ class TrainingJobs:
                 seconds=job.seconds,
                 saved_to=job.saved_to,
                 error=job.error,
+                stopping=job.stop.is_set() and job.status == ACTIVE,
             )
 
     def wait(self, timeout: float | None = None) -> JobView | None:

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import math
 import tempfile
@@ -35,8 +36,10 @@ import pandas as pd
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
+from embedlab.training import limits
 from embedlab.training.compose import Composition, compose
 from embedlab.training.data import TrainingData
+from embedlab.training.limits import span, within
 
 EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
 DEFAULT_LEARNING_RATE = 2e-5
@@ -105,18 +108,20 @@ class TrainSettings:
     precision: Precision = "auto"
 
     def __post_init__(self) -> None:
-        if self.max_steps is not None and int(self.max_steps) < 1:
-            raise EmbedLabError(f"max_steps must be at least 1, not {self.max_steps}.")
-        if self.max_steps is None and not (math.isfinite(self.epochs) and 0 < self.epochs <= 100):
-            raise EmbedLabError(f"epochs must be between 0 and 100, not {self.epochs}.")
-        if not 1 <= int(self.batch_size) <= 1024:
-            raise EmbedLabError(f"batch size must be 1 to 1024, not {self.batch_size}.")
-        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate < 1):
-            raise EmbedLabError(f"learning rate must be between 0 and 1 (e.g. 2e-5), not {self.learning_rate}.")
-        if not 0 <= self.warmup_ratio < 1:
-            raise EmbedLabError(f"warmup must be a ratio in [0, 1), not {self.warmup_ratio}.")
-        if int(self.eval_every) < 0:
-            raise EmbedLabError(f"eval_every must be 0 (never) or a number of steps, not {self.eval_every}.")
+        if self.max_steps is not None and not within(int(self.max_steps), limits.MAX_STEPS):
+            raise EmbedLabError(f"max_steps must be {span(limits.MAX_STEPS)}, not {self.max_steps}.")
+        if self.max_steps is None and not within(self.epochs, limits.EPOCHS):
+            raise EmbedLabError(f"epochs must be {span(limits.EPOCHS)}, not {self.epochs}.")
+        if not within(int(self.batch_size), limits.BATCH_SIZE):
+            raise EmbedLabError(f"batch size must be {span(limits.BATCH_SIZE)}, not {self.batch_size}.")
+        if not within(self.learning_rate, limits.LEARNING_RATE):
+            raise EmbedLabError(
+                f"learning rate must be {span(limits.LEARNING_RATE)} (e.g. 2e-5), not {self.learning_rate}."
+            )
+        if not within(self.warmup_ratio, limits.WARMUP_RATIO):
+            raise EmbedLabError(f"warmup must be a ratio from {span(limits.WARMUP_RATIO)}, not {self.warmup_ratio}.")
+        if not within(int(self.eval_every), limits.EVAL_EVERY):
+            raise EmbedLabError(f"eval_every must be {span(limits.EVAL_EVERY)} (0: never), not {self.eval_every}.")
         if self.precision not in PRECISIONS:
             raise EmbedLabError(f"Unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}.")
 
@@ -481,6 +486,21 @@ def own_pipeline(encoder):
     return EmbedSpec(encoder.model.facts.ref, "model")
 
 
+def text_pairs(pairs, limit: int | None = None) -> tuple[tuple[str, str], ...]:
+    """The (sentence1, sentence2) pairs with text on both sides, as strings, in order; at most ``limit`` of them.
+
+    Cells are read as ``embedlab.data.pairtable.cell_text`` reads them: an empty, None or NaN cell is blank.
+
+    Example:
+        >>> text_pairs([("a", "b"), ("c", " "), (None, "d"), ("e", "f")], limit=1)
+        (('a', 'b'),)
+    """
+    from embedlab.data.pairtable import cell_text
+
+    texts = ((cell_text(first), cell_text(second)) for first, second in pairs)
+    return tuple(itertools.islice(((a, b) for a, b in texts if a.strip() and b.strip()), limit))
+
+
 def pair_cosine_changes(before, after, pairs) -> pd.DataFrame:
     """Cosine of each (sentence1, sentence2) pair under two encoders (their own pipelines), and the change.
 
@@ -493,7 +513,7 @@ def pair_cosine_changes(before, after, pairs) -> pd.DataFrame:
     """
     from embedlab.embedding.scoring import pair_cosines
 
-    pairs = [(str(first), str(second)) for first, second in pairs if str(first).strip() and str(second).strip()]
+    pairs = text_pairs(pairs)
     sides = {"before": before, "after": after}
     scores = {name: pair_cosines(encoder, pairs, own_pipeline(encoder)) for name, encoder in sides.items()}
     return pd.DataFrame(

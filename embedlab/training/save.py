@@ -21,6 +21,7 @@ from pathlib import Path
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.data import LOSS_NAMES, METHOD_LABELS
+from embedlab.training.report import score_rows
 from embedlab.training.run import Scores, TrainResult
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -98,23 +99,11 @@ def training_facts(result: TrainResult) -> dict:
     }
 
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 def _score_rows(before: Scores | None, after: Scores | None) -> list[str]:
     if before is None or after is None:
         return ["Not measured."]
-    return [
-        "| measure | before | after |",
-        "|---|---|---|",
-        f"| STS Spearman x 100 | {_number(before.spearman, 1)} | {_number(after.spearman, 1)} |",
-        f"| random-pair cosine, mean | {before.baseline_mean:.3f} | {after.baseline_mean:.3f} |",
-        f"| random-pair cosine, 95th percentile | {before.baseline_p95:.3f} | {after.baseline_p95:.3f} |",
-        f"| negative-test suite ROC AUC | {before.negtest_auc:.3f} | {after.negtest_auc:.3f} |",
-        f"| negative-test failures (of {before.negtest_pairs}) | {before.negtest_failures} | "
-        f"{after.negtest_failures} |",
-    ]
+    rows = [f"| {measure} | {first} | {second} |" for measure, first, second in score_rows(before, after)]
+    return ["| measure | before | after |", "|---|---|---|", *rows]
 
 
 def model_card(result: TrainResult, name: str) -> str:

@@ -62,3 +62,30 @@ def test_a_small_run_trains_to_completion_and_its_model_is_offered_on_compare(pa
     trained_metric = page.get_by_test_id("stMetric").filter(has_text="Trained ·").first
     expect(trained_metric).to_contain_text(NAME)
     expect(trained_metric.get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^-?\d\.\d+$"))
+
+
+def test_a_stopped_run_says_it_is_stopping_until_its_model_is_measured_and_saved(page, app_url, app_models_dir):
+    """Stop in the middle of a long run: the bar stops counting down an ETA and says what the run now does (it ends
+    its step, the stopped model is measured, then saved), and the run ends 'stopped early' with its model kept."""
+    name = "browser-stopped"
+    page.goto(f"{app_url}/train")
+    expect(page.get_by_role("heading", name="3. Settings")).to_be_visible()
+    settled(page)
+    choose(page, "Method", re.compile(r"^simcse:"))
+    page.get_by_role("radiogroup", name="Data").get_by_text("Bundled (offline, small)", exact=True).first.click()
+    settled(page)
+    commit(page, page.get_by_label("STS evaluation file (empty: the small bundled set)"), "")
+    page.get_by_role("radiogroup", name="Length").get_by_text("max steps", exact=True).first.click()
+    settled(page)
+    commit(page, page.get_by_role("spinbutton", name="Max steps"), "5000")
+    commit(page, page.get_by_label("Save as (a folder under the models directory)"), name)
+    page.get_by_role("button", name="Start training").click()
+
+    expect(page.get_by_text(re.compile(r"^training: step \d+/5000"))).to_be_visible(timeout=RUN_MS)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    stopping = page.get_by_text(re.compile(r"^stopping at step \d+/5000: (measuring the stopped model|saving)"))
+    expect(stopping).to_be_visible()
+    expect(page.get_by_text(re.compile(r"ETA \d+ s"))).to_have_count(0)
+    done = page.get_by_test_id("stAlert").filter(has_text="stopped early")
+    expect(done).to_be_visible(timeout=RUN_MS)
+    assert (app_models_dir / name / "modules.json").is_file()

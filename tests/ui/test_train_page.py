@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import train_view
+from components import train_form, train_run
 from tests.ui.apptest import ok, page_test
 
 
@@ -17,12 +20,41 @@ def key(name: str) -> str:
 def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
     """The page on the tiny model, models saved under a temporary directory, a fresh runner."""
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    train_view.training_jobs.clear()
+    train_run.training_jobs.clear()
     at = ok(page_test("train").run())
     at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
     at.text_input(key=key("model_typed")).input(str(tiny_model_dir))
     return ok(at.run())
+
+
+@pytest.fixture()
+def held_start():
+    """The page's own runner (its real save), its start-model load held until the test sets the event: a run the
+    test can act on while it is certainly still active."""
+    release = threading.Event()
+    jobs = train_run.training_jobs()
+    load = jobs._load
+    jobs._load = lambda ref: (release.wait(300), load(ref))[1]
+    yield jobs, release
+    release.set()
+    jobs.wait(timeout=600)
+    train_run.training_jobs.clear()
+
+
+def start_small_run(at: AppTest, name: str, steps: int) -> None:
+    """Start an mnrl run on the bundled pairs, ``steps`` steps of 4, evaluated on the bundled set, saved as ``name``."""
+    at.selectbox(key=key("method")).set_value("mnrl")
+    at.radio(key=key("source")).set_value("bundled")
+    at.text_input(key=key("eval_path")).input("")
+    at.radio(key=key("length")).set_value("max steps")
+    ok(at.run())
+    at.number_input(key=key("steps")).set_value(steps)
+    at.number_input(key=key("batch")).set_value(4)
+    at.text_input(key=key("name")).input(name)
+    ok(at.run())
+    at.button(key="train.start").click()
+    ok(at.run())
 
 
 def codes(at: AppTest) -> list[str]:
@@ -74,7 +106,7 @@ def test_each_method_starts_from_its_own_learning_rate_and_keeps_what_was_typed(
     app.selectbox(key=key("method")).set_value("simcse")
     ok(app.run())
     assert app.number_input(key=key("lr.simcse")).value == 3e-5
-    assert train_view.DEFAULTS["learning_rates"] == {}  # what one session typed is not every session's default
+    assert train_form.DEFAULTS["learning_rates"] == {}  # what one session typed is not every session's default
     precision = app.selectbox(key=key("precision"))
     assert precision.value == "auto" and list(precision.options)[1:] == ["fp32", "bf16"]
 
@@ -99,7 +131,7 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     ok(app.run())
     app.button(key="train.start").click()
     ok(app.run())
-    view = train_view.training_jobs().wait(timeout=600)
+    view = train_run.training_jobs().wait(timeout=600)
     assert view.status == "done", view.error
     ok(app.run())
     assert any("2 steps" in success.value for success in app.success)
@@ -122,3 +154,164 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     app.button(key="train.start").click()
     ok(app.run())
     assert any("not empty" in error.value for error in app.error)
+
+
+def test_every_number_box_takes_its_bounds_from_the_engine(app):
+    from embedlab.training import limits
+
+    app.checkbox(key=key("dense")).check()
+    ok(app.run())
+    expected = {
+        "max_seq_length": limits.MAX_SEQ_LENGTH,
+        "dense_out": limits.DENSE_OUT,
+        "epochs": limits.EPOCHS,
+        "batch": limits.BATCH_SIZE,
+        "lr.cosine": limits.LEARNING_RATE,
+        "warmup": limits.WARMUP_RATIO,
+        "eval_every": limits.EVAL_EVERY,
+    }
+    shown = {name: (app.number_input(key=key(name)).min, app.number_input(key=key(name)).max) for name in expected}
+    assert shown == expected
+    app.radio(key=key("length")).set_value("max steps")
+    ok(app.run())
+    steps = app.number_input(key=key("steps"))
+    assert (steps.min, steps.max) == limits.MAX_STEPS
+    # The largest values the boxes take are ones the engine accepts: no error below the settings.
+    app.number_input(key=key("batch")).set_value(limits.BATCH_SIZE[1])
+    app.number_input(key=key("dense_out")).set_value(limits.DENSE_OUT[1])
+    ok(app.run())
+    assert not [error.value for error in app.error if "out of range" in error.value or "must be" in error.value]
+
+
+def test_the_precision_choice_survives_any_change_of_method(app, monkeypatch):
+    from embedlab.training import run
+
+    monkeypatch.setattr(run, "native_bf16", lambda: True)  # auto: bf16 for cosine, fp32 for mnrl and simcse
+    for method in ("mnrl", "cosine", "simcse", "cosine"):
+        app.selectbox(key=key("method")).set_value(method)
+        ok(app.run())
+        assert app.selectbox(key=key("precision")).value == "auto"
+    assert any("auto: bf16 for cosine" in caption.value for caption in app.caption)  # what auto means, said aside
+    app.selectbox(key=key("precision")).set_value("fp32")
+    ok(app.run())
+    for method in ("mnrl", "tsdae", "cosine"):
+        app.selectbox(key=key("method")).set_value(method)
+        ok(app.run())
+        assert app.selectbox(key=key("precision")).value == "fp32"
+    assert app.session_state[train_form.CHOICES]["precision"] == "fp32"
+
+
+def test_a_plain_clone_without_the_sts_benchmark_opens_on_the_bundled_data(tmp_path, monkeypatch):
+    """No ../shared beside the repository, and a working directory elsewhere: the page opens without an error,
+    ready to train on the bundled data, and says what that data is."""
+    from embedlab import corpora
+
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(corpora, "STS_TRAIN_FILE", tmp_path / "missing" / "sts-train.csv")
+    monkeypatch.setattr(corpora, "STS_DEV_FILE", tmp_path / "missing" / "sts-dev.csv")
+    monkeypatch.chdir(tmp_path)
+    train_run.training_jobs.clear()
+    at = ok(page_test("train").run())
+    assert not at.error, [error.value for error in at.error]
+    assert at.radio(key=key("source")).value == "bundled" and at.selectbox(key=key("method")).value == "mnrl"
+    assert any(button.key == "train.start" for button in at.button)  # everything needed to start is there
+    assert any("written for this project" in caption.value and "not found" in caption.value for caption in at.caption)
+    assert at.text_input(key=key("eval_path")).value == ""
+
+
+def test_with_the_sts_benchmark_beside_the_repository_the_page_opens_on_it(sts_benchmark, tmp_path, monkeypatch):
+    from embedlab import corpora
+
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)  # paths are the repository's, not the working directory's
+    at = ok(page_test("train").run())
+    assert at.radio(key=key("source")).value == "path" and at.selectbox(key=key("method")).value == "cosine"
+    assert at.text_input(key=key("path")).value == str(corpora.STS_TRAIN_FILE)
+    assert at.text_input(key=key("eval_path")).value == str(corpora.STS_DEV_FILE)
+    assert not at.error, [error.value for error in at.error]
+
+
+def test_an_upload_over_the_limit_is_refused_and_a_good_one_is_parsed_once_per_method(app, monkeypatch):
+    from components.uploads import MAX_UPLOAD_MB
+
+    parsed = []
+    real = train_form.parse_training_text
+
+    def counting(text, method, name, seed):  # the real parser, counted
+        parsed.append((name, method))
+        return real(text, method, name, seed)
+
+    monkeypatch.setattr(train_form, "parse_training_text", counting)
+    app.selectbox(key=key("method")).set_value("cosine")
+    app.radio(key=key("source")).set_value("upload")
+    ok(app.run())
+    big = b"sentence1,sentence2,score\n" + b"a,b,1\n" * (MAX_UPLOAD_MB * 1024 * 1024 // 6 + 1)
+    app.file_uploader(key=train_form.UPLOAD_WIDGET).upload("big.csv", big, "text/csv")
+    ok(app.run())
+    assert any(f"uploads are limited to {MAX_UPLOAD_MB} MB" in error.value for error in app.error)
+    assert parsed == [] and not any("big.csv" in caption.value for caption in app.caption)
+    good = (
+        "sentence1,sentence2,score\nA cat sits.,A cat is sitting.,4.5\nIt rains.,The sun shines.,0.5\n"
+        "He cooks pasta.,He is making pasta.,4.8\nThe bus is late.,Birds sing at dawn.,0.0\n"
+    )
+    app.file_uploader(key=train_form.UPLOAD_WIDGET).upload("good.csv", good.encode(), "text/csv")
+    ok(app.run())
+    assert any("good.csv: 4 scored pairs" in caption.value for caption in app.caption)
+    for _ in range(2):
+        app.number_input(key=key("batch")).set_value(app.number_input(key=key("batch")).value + 1)
+        ok(app.run())  # reruns: the file is neither re-read nor re-parsed
+    assert parsed == [("good.csv", "cosine")]
+    app.selectbox(key=key("method")).set_value("mnrl")
+    ok(app.run())
+    app.selectbox(key=key("method")).set_value("cosine")
+    ok(app.run())
+    assert parsed == [("good.csv", "cosine"), ("good.csv", "mnrl")]
+    assert any("good.csv: 4 scored pairs" in caption.value for caption in app.caption)
+
+
+def test_tsdae_with_a_dense_layer_is_refused_before_start(app):
+    app.checkbox(key=key("dense")).check()
+    app.selectbox(key=key("method")).set_value("tsdae")
+    app.radio(key=key("source")).set_value("bundled")
+    ok(app.run())
+    assert any("TSDAE decodes from the sentence embedding" in error.value for error in app.error)
+    assert app.button(key="train.start").disabled
+    app.checkbox(key=key("dense")).uncheck()
+    ok(app.run())
+    assert not any("TSDAE" in error.value for error in app.error) and not app.button(key="train.start").disabled
+
+
+def test_after_stop_the_bar_says_the_stopped_model_is_being_measured(app, held_start):
+    jobs, release = held_start
+    start_small_run(app, "stopped-model", steps=200)
+    assert jobs.view().active
+    app.button(key="train.stop").click()
+    ok(app.run())
+    ok(app.run())  # the run is still held: it has been asked to stop and has not ended
+    assert jobs.view().active and jobs.view().stopping
+    (bar,) = app.get("progress")
+    assert bar.text.startswith("stopping") and "measuring the stopped model" in bar.text and "ETA" not in bar.text
+    assert not [button for button in app.button if button.key == "train.stop"]  # asked once: no second Stop
+    release.set()
+    view = jobs.wait(timeout=600)
+    assert view.status == "stopped" and view.steps < 200, view.error
+    ok(app.run())
+    assert any("stopped early" in success.value for success in app.success)
+
+
+def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_model_is_kept(app, held_start, tmp_path):
+    jobs, release = held_start
+    start_small_run(app, "taken-later", steps=2)
+    assert jobs.view().active
+    taken = tmp_path / "models" / "taken-later"
+    taken.mkdir(parents=True)
+    (taken / "mine.txt").write_text("someone else's", encoding="utf-8")
+    release.set()
+    view = jobs.wait(timeout=600)
+    assert view.status == "done", view.error
+    assert view.saved_to == str(tmp_path / "models" / "taken-later-2")
+    assert (Path(view.saved_to) / "modules.json").is_file()
+    assert [path.name for path in taken.iterdir()] == ["mine.txt"]
+    ok(app.run())
+    (success,) = app.success
+    assert "`taken-later` was taken while the run trained" in success.value and "taken-later-2" in success.value
