@@ -1,4 +1,4 @@
-"""The Lesson: the story of the app in seven steps, every number computed live with the models in force.
+"""The Lesson: the story of the app in eight steps, every number computed live with the models in force.
 
 Each step is a small frozen result (numbers, tables) plus the sentences that explain it, phrased from those numbers
 (a comparison is only claimed when it holds), plus one or more *views*: plain dicts that name a page and the state
@@ -461,7 +461,7 @@ def negative_text(findings: NegativeFindings) -> str:
 
 @dataclass(frozen=True)
 class Lesson:
-    """Every number of the seven steps for one raw and one trained configuration."""
+    """Every number of the eight steps for one raw and one trained configuration."""
 
     raw_model: str
     raw_kind: RawKind
