@@ -24,7 +24,7 @@ from components.config import Configured
 from components.services import get_encoder
 from components.uploads import flash, new_upload, show_flash
 from embedlab.embedding.encoder import Encoder
-from embedlab.embedding.readability import MULTILINGUAL_HINT, is_unreadable
+from embedlab.embedding.readability import is_unreadable, multilingual_hint
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import example_pairs
@@ -188,7 +188,7 @@ def unreadable_warning(marks: dict[str, list[str]], models: dict[str, str]) -> N
         st.warning(
             f"{'; '.join(parts)} of these sentences (half or more of their tokens are [UNK]): where they land and "
             f"their neighbours mean nothing; they are marked in the hover and the neighbour lists. "
-            f"{MULTILINGUAL_HINT.capitalize()}.",
+            f"{multilingual_hint().capitalize()}.",
             icon="🔤",
         )
 

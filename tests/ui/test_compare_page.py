@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from components import state
 from components.pairs_table import PAIRS_TABLE
 from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.readability import multilingual_hint
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
@@ -283,7 +284,7 @@ def test_a_pair_the_model_cannot_read_is_noted_and_warned_about(app):
     app.selectbox(key=state.PAIR_WIDGET).set_value(2).run()
     assert not app.exception
     warning = next(w.value for w in app.warning if "does not read this script" in w.value)
-    assert "4 of 5 tokens are [UNK]" in warning and "bert-base-multilingual-cased" in warning
+    assert "4 of 5 tokens are [UNK]" in warning and multilingual_hint() in warning
 
 
 def test_layers_whose_random_pairs_are_noise_are_marked(app):
