@@ -8,8 +8,8 @@ import json
 import pytest
 
 from embedlab import cli
-from embedlab.embedding.encoder import Encoder
 from embedlab.embedding import readability
+from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import UNREADABLE_SHARE, is_unreadable, pair_readability, unknown_share
 from embedlab.tasks import sts
 from tests.helpers import one_line_error, write
