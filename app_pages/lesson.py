@@ -8,6 +8,8 @@ from components import lesson_view, state
 from components.config import init_specs
 from components.services import load_encoder
 from embedlab.errors import EmbedLabError
+from embedlab.models.names import PACKAGED
+from embedlab.models.vectors import is_vectors_ref
 
 
 def page() -> None:
@@ -19,6 +21,13 @@ def page() -> None:
     init_specs()
     raw_model = st.session_state[state.RAW_SPEC].model
     trained_model = st.session_state[state.TRAINED_SPEC].model
+    if is_vectors_ref(trained_model):  # the lesson fits post-processings and encodes hundreds of sentences
+        st.info(
+            f"**{trained_model}** gives sentence vectors only: the lesson uses {PACKAGED} as its trained model "
+            "(Compare, Projection, Negative tests and STS evaluation use yours).",
+            icon="ℹ️",
+        )
+        trained_model = PACKAGED
     st.caption(f"Raw model: **{raw_model}** · trained model: **{trained_model}** (its own pipeline).")
     try:
         raw_encoder = load_encoder(raw_model)

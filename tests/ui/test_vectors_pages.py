@@ -146,3 +146,17 @@ def test_train_page_refuses_a_service_as_the_start_model(service, tmp_path, monk
     assert any("vectors only" in error.value and "training" in error.value for error in at.error)
     assert at.text_input(key=key_of("model_typed")).value == service.ref()  # what was typed stays
     assert service.requests == []
+
+
+def test_tokens_attention_and_the_lesson_with_a_service_as_the_trained_model(service):
+    from components import attention_view
+
+    at = page_test("tokens")
+    at.session_state[state.TRAINED_SPEC] = EmbedSpec(service.ref())
+    at.session_state[attention_view.SIDE] = "trained"
+    ok(at.run())
+    assert any("vectors only" in error.value and "attention" in error.value for error in at.error)
+
+    lesson = with_trained("lesson", service.ref())
+    assert any(f"uses {MODEL} as its trained model" in info.value for info in lesson.info)
+    assert service.requests == []  # neither page sent anything to the service
