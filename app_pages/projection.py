@@ -210,11 +210,13 @@ def page() -> None:
         marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
         unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})
         plots(sentences, configured, shown, marks, settings)
-        texts_sent_caption(trained)
+        sent_slot = st.container()  # filled last: the neighbour lists below may send the baseline's sentences
     neighbour_lists(sentences, configured, marks)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)
+    with sent_slot:
+        texts_sent_caption(trained)
 
 
 page()

@@ -160,3 +160,14 @@ def test_tokens_attention_and_the_lesson_with_a_service_as_the_trained_model(ser
     lesson = with_trained("lesson", service.ref())
     assert any(f"uses {MODEL} as its trained model" in info.value for info in lesson.info)
     assert service.requests == []  # neither page sent anything to the service
+
+
+def test_projection_with_a_service_as_the_trained_model(service):
+    at = with_trained("projection", service.ref())
+    assert not at.error
+    encoder = get_encoder(service.ref())
+    from embedlab.tasks.projection import bundled_sentences
+
+    assert all(encoder.cached(text) for text in bundled_sentences().sentences)  # the map's sentences went there
+    assert f"{encoder.texts_sent:,} texts sent to the service" in shown_text(at)
+    assert len(at.get("plotly_chart")) >= 2  # both maps drawn
