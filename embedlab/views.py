@@ -54,6 +54,7 @@ from embedlab.data.pairtable import PAIR_COLUMNS
 from embedlab.embedding.postprocess import check_post
 from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, check_pooling, parse_layers
 from embedlab.errors import EmbedLabError
+from embedlab.models.vectors import is_vectors_ref
 from embedlab.tasks.projection import DEFAULT_MIN_DIST, DEFAULT_NEIGHBOURS, DEFAULT_SEED, Method, ProjectionSettings
 from embedlab.tasks.sts import HUB_DATASETS, HUB_SPLITS
 from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
@@ -131,7 +132,13 @@ def _trained_pipeline(fields: SpecFields) -> SpecFields:
     return fields
 
 
-RawSpec = SpecFields
+def _raw_model(fields: SpecFields) -> SpecFields:
+    if is_vectors_ref(fields.model):
+        raise ValueError(f"{fields.model} gives sentence vectors only: it can be the trained model, not the raw one")
+    return fields
+
+
+RawSpec = Annotated[SpecFields, AfterValidator(_raw_model)]
 TrainedSpec = Annotated[SpecFields, AfterValidator(_trained_pipeline)]
 
 

