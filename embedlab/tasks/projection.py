@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from embedlab.data.pairtable import cell_text
 from embedlab.errors import EmbedLabError
 
 MAX_SENTENCES = 5000
+
+logger = logging.getLogger(__name__)
 
 Method = Literal["umap", "pca"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -387,14 +390,18 @@ def _cosine_knn(unit: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.i
     return knn_indices, knn_dists.astype(np.float32)
 
 
-def _umap_coords(unit: npt.NDArray[np.float32], settings: ProjectionSettings) -> npt.NDArray[np.float32]:
-    """UMAP with metric cosine on distinct unit rows. The exact cosine neighbour graph is computed here with one
-    matrix product and handed over (``precomputed_knn``): UMAP's own small-data path evaluates the metric pair by
-    pair in Python (about 4 s for 2,000 points), for the same graph."""
+def _umap_coords(unit: npt.NDArray[np.float32], settings: ProjectionSettings) -> tuple[npt.NDArray[np.float32], str]:
+    """UMAP with metric cosine on distinct unit rows: (coords, note). The exact cosine neighbour graph is computed
+    here with one matrix product and handed over (``precomputed_knn``): UMAP's own small-data path evaluates the
+    metric pair by pair in Python (about 4 s for 2,000 points), for the same graph.
+
+    When the spectral initialisation fails (it can on odd neighbour graphs), UMAP runs again from a random
+    initialisation and the note says so: the picture is then less repeatable across settings."""
     import umap
 
     knn = _cosine_knn(unit, settings.n_neighbors)
     inits = ("spectral", "random")
+    note = ""
     for attempt, init in enumerate(inits):
         reducer = umap.UMAP(
             n_neighbors=settings.n_neighbors,
@@ -410,10 +417,13 @@ def _umap_coords(unit: npt.NDArray[np.float32], settings: ProjectionSettings) ->
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # n_jobs overridden by the seed; no search index (no transform)
-                return np.asarray(reducer.fit_transform(unit), dtype=np.float32)
-        except (ValueError, np.linalg.LinAlgError, ArithmeticError):  # spectral init can fail on odd graphs
+                return np.asarray(reducer.fit_transform(unit), dtype=np.float32), note
+        except (ValueError, np.linalg.LinAlgError, ArithmeticError) as error:  # spectral init fails on odd graphs
             if attempt == len(inits) - 1:
                 raise
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            logger.warning("UMAP %s initialisation failed (%s); retrying with %s", init, reason, inits[attempt + 1])
+            note = f"UMAP's {init} initialisation failed ({reason}): the layout starts from a {inits[attempt + 1]} one."
     raise AssertionError("unreachable")
 
 
@@ -440,7 +450,8 @@ def project(vectors: npt.ArrayLike, settings: ProjectionSettings | None = None) 
     duplicates = n - len(distinct)
     shared = f" {duplicates} duplicate vectors share a point." if duplicates else ""
     if settings.method == "umap" and len(distinct) > settings.n_neighbors:
-        return Projection(_umap_coords(distinct, settings)[inverse], "umap", shared.strip())
+        coords, note = _umap_coords(distinct, settings)
+        return Projection(coords[inverse], "umap", (note + shared).strip())
     coords, kept = pca_coords(distinct, settings.dims)
     note = f"PCA: the {settings.dims} axes keep {kept:.0%} of the variance."
     if settings.method == "umap":

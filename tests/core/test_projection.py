@@ -327,3 +327,23 @@ def test_one_column_csv_keeps_commas_inside_sentences():
     parsed = parse_sentence_csv('sentence\nHello, world.\n\n"Quoted, too."\nPlain.\n')
     assert parsed.sentences == ("Hello, world.", "Quoted, too.", "Plain.")
     assert parsed.skipped_empty == 1
+
+
+def test_a_failed_spectral_initialisation_is_said_not_swallowed(monkeypatch):
+    """UMAP's spectral start can fail on odd neighbour graphs: the random start is used and the note says so."""
+    import umap
+
+    original = umap.UMAP.fit_transform
+    tried = []
+
+    def fit_transform(self, data, *args, **kwargs):
+        tried.append(self.init)
+        if self.init == "spectral":
+            raise ValueError("eigsh did not converge\nsecond line")
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(umap.UMAP, "fit_transform", fit_transform)
+    points, _ = clusters()
+    result = project(points, ProjectionSettings(**FAST_UMAP))
+    assert tried == ["spectral", "random"] and result.method == "umap" and np.isfinite(result.coords).all()
+    assert "spectral initialisation failed (eigsh did not converge)" in result.note and "random" in result.note
