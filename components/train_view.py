@@ -1,8 +1,8 @@
 """The Train page's parts: the composer, method and data, settings, the background run and its before/after.
 
 The run itself belongs to one ``TrainingJobs`` object (``embedlab.training.jobs``) kept in ``st.cache_resource``:
-shared by every session, so progress survives reruns and page switches and a second session sees the run and
-its queue rule (one at a time: the CPU is the limit). The progress panel is a fragment polling that object.
+shared by every session, so progress survives reruns and page switches; one run at a time (the CPU is the limit),
+stopped and shown in full only to the session that started it (``OWNER``). The progress panel polls it.
 
 What the user chose is kept under plain session keys (``CHOICES``); widgets are seeded from them on every visit.
 """
@@ -10,6 +10,7 @@ What the user chose is kept under plain session keys (``CHOICES``); widgets are 
 from __future__ import annotations
 
 import copy
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +65,7 @@ START_BUTTON = "train.start"
 STOP_BUTTON = "train.stop"
 KEEP_PARTIAL = "train.keep_partial"
 LAST_ERROR = "train.error"
+OWNER = "train.owner"  # this session's token: the runs it starts are its own to stop and to see
 POLL_SECONDS = 1.0
 MAX_COMPARE_PAIRS = 200
 BEFORE = "before training"
@@ -434,7 +436,7 @@ def memory_help() -> str:
 
 def start_controls(composition: Composition, data: TrainingData, settings: TrainSettings, eval_pairs) -> None:
     jobs = training_jobs()
-    view = jobs.view()
+    view = jobs.view(session_owner())
     default_name = choice("name") or free_name(f"{data.method}-{composition.pooling}")
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=_key("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
@@ -442,7 +444,7 @@ def start_controls(composition: Composition, data: TrainingData, settings: Train
     if st.button("Start training", type="primary", key=START_BUTTON, disabled=busy):
         try:
             folder = model_folder(check_model_name(name))
-            jobs.submit(TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs, label=""))
+            jobs.submit(TrainRequest(composition, data, settings, str(folder), eval_pairs), owner=session_owner())
             keep("name", "")
             st.session_state.pop(LAST_ERROR, None)
         except EmbedLabError as error:
@@ -465,7 +467,7 @@ def free_name(stem: str) -> str:
 
 def progress_panel() -> None:
     """The current or last run: polled every second while it runs (a fragment), a full rerun when it ends."""
-    view = training_jobs().view()
+    view = training_jobs().view(session_owner())
     if view is None:
         st.info("No training has run on this server yet: compose a model, pick a method and data, and start.")
         return
@@ -476,13 +478,24 @@ def progress_panel() -> None:
 
 
 def _live_panel(job_id: int) -> None:
-    view = training_jobs().view()
+    view = training_jobs().view(session_owner())
     if view is None or view.job_id != job_id or not view.active:
         st.rerun(scope="app")  # the run ended: the whole page updates (the model list, the results)
     _render(view)
 
 
+def session_owner() -> str:
+    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
+
+
 def _render(view: JobView) -> None:
+    if not view.mine:  # another session's run: no data source, results, error, zip or Stop
+        st.info(
+            "A run by another session is in progress: one at a time on this server."
+            if view.active
+            else "No training has run in this session yet: compose a model, pick a method and data, and start."
+        )
+        return
     request = view.request
     title = f"Run {view.job_id}: {request.data.method} on {request.composition.model} · {request.data.source}"
     st.markdown(f"**{title}**")
@@ -498,7 +511,7 @@ def _render(view: JobView) -> None:
             )
         keep_partial = st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
         if st.button("Stop", key=STOP_BUTTON):
-            training_jobs().stop(view.job_id, keep_partial=keep_partial)
+            training_jobs().stop(view.job_id, session_owner(), keep_partial=keep_partial)
     elif view.status == "failed":
         st.error(view.error)
     else:

@@ -1,14 +1,20 @@
-"""Background training for the app: one run at a time per process, progress readable by any session.
+"""Background training for the app: one run at a time per process, each run controlled by the session that
+started it.
 
-``TrainingJobs`` owns a worker thread and the state of the current (and last) run. It makes no Streamlit call:
-the app keeps one instance in ``st.cache_resource`` (shared by every session, surviving reruns and page
-switches) and polls ``view()`` from a fragment. The CPU is the limit, so a second request while a run is
-active is refused with a message naming what runs (``EmbedLabError``).
+``TrainingJobs`` holds a single run, the current or the last one (there is no queue and no history: a second
+request while a run is active is refused with a message naming what runs, ``EmbedLabError``; the CPU is the
+limit). It owns the worker thread and makes no Streamlit call: the app keeps one instance in ``st.cache_resource``
+(shared by every session, surviving reruns and page switches) and polls ``view(owner)`` from a fragment.
+
+Each run records an owner token, an opaque id the starting session passes (the app: a uuid kept in its session
+state). Only that owner can stop it (``stop`` refuses anyone else), and only the owner's ``view`` carries the
+run's data source, error, results and saved folder; any other caller sees that a run is in progress and its
+progress, nothing else.
 
 Example:
     >>> jobs = TrainingJobs()
     >>> job_id = jobs.submit(TrainRequest(Composition("all-MiniLM-L6-v2"), bundled_data("simcse"),
-    ...                                   TrainSettings(max_steps=20), save_to="/tmp/m"))
+    ...                                   TrainSettings(max_steps=20), save_to="/tmp/m"), owner="session-1")
     >>> jobs.wait(timeout=600).status
     'done'
 """
@@ -48,11 +54,15 @@ class TrainRequest:
 
 @dataclass(frozen=True)
 class JobView:
-    """A consistent copy of one job's state, safe to read from any thread."""
+    """A consistent copy of one job's state, safe to read from any thread.
+
+    ``mine`` is False for a caller that did not start the run: then ``request`` is None and the data, losses,
+    scores, error and saved folder are left out (``redacted``); the status, phase and step counts remain.
+    """
 
     job_id: int
     status: Status
-    request: TrainRequest
+    request: TrainRequest | None
     started: float
     finished: float | None
     latest: ProgressReport | None
@@ -65,16 +75,24 @@ class JobView:
     seconds: float = 0.0
     saved_to: str | None = None
     error: str | None = None
+    mine: bool = True
 
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
+
+    def redacted(self) -> JobView:
+        """What another session may see of this run: that it exists, its status and how far it got."""
+        return replace(
+            self, request=None, losses=(), evals=(), before=None, after=None, saved_to=None, error=None, mine=False
+        )
 
 
 @dataclass
 class _Job:
     job_id: int
     request: TrainRequest
+    owner: str = ""
     started: float = field(default_factory=time.time)
     status: Status = ACTIVE
     finished: float | None = None
@@ -93,7 +111,7 @@ class _Job:
 
 
 class TrainingJobs:
-    """Runs one training at a time on a worker thread.
+    """Runs one training at a time on a worker thread, and remembers the last run (one slot, no queue).
 
     Args:
         load: ``ref -> LoadedModel`` (the app passes its cached loader so the start model is not loaded twice).
@@ -110,8 +128,8 @@ class TrainingJobs:
         self._ids = itertools.count(1)
         self._job: _Job | None = None  # the current or last run
 
-    def submit(self, request: TrainRequest) -> int:
-        """Start a run in the background and return its id.
+    def submit(self, request: TrainRequest, owner: str = "") -> int:
+        """Start a run in the background for ``owner`` (the token that may stop and read it) and return its id.
 
         Raises:
             EmbedLabError: a run is already active (one at a time: the CPU is the limit), or the target folder
@@ -129,29 +147,40 @@ class TrainingJobs:
                     f"{running.composition.model}): one run at a time on this server. Wait for it to finish "
                     "or stop it."
                 )
-            job = _Job(next(self._ids), request)
+            job = _Job(next(self._ids), request, owner=owner)
             self._job = job
         threading.Thread(target=self._run, args=(job,), name=f"embedlab-train-{job.job_id}", daemon=True).start()
         return job.job_id
 
-    def stop(self, job_id: int | None = None, keep_partial: bool | None = None) -> bool:
-        """Ask the active run to stop after its current step. Returns False when there is nothing to stop."""
+    def stop(self, job_id: int | None = None, owner: str = "", keep_partial: bool | None = None) -> bool:
+        """Ask the active run to stop after its current step. Returns False when there is nothing to stop.
+
+        Raises:
+            EmbedLabError: the run was started by another owner (only the session that started a run stops it,
+                and only it decides whether the partial model is kept).
+        """
         with self._lock:
             job = self._job
             if job is None or job.status != ACTIVE or (job_id is not None and job.job_id != job_id):
                 return False
+            if job.owner != owner:
+                raise EmbedLabError(
+                    "This run was started by another session: only that session can stop it. It ends by itself "
+                    "when its steps are done."
+                )
             if keep_partial is not None:
                 job.request = replace(job.request, keep_partial=keep_partial)
             job.stop.set()
             return True
 
-    def view(self) -> JobView | None:
-        """The current or last run, or None before the first one."""
+    def view(self, owner: str = "") -> JobView | None:
+        """The current or last run, or None before the first one; redacted (``JobView.redacted``) unless
+        ``owner`` started it."""
         with self._lock:
             job = self._job
             if job is None:
                 return None
-            return JobView(
+            view = JobView(
                 job_id=job.job_id,
                 status=job.status,
                 request=job.request,
@@ -168,14 +197,15 @@ class TrainingJobs:
                 saved_to=job.saved_to,
                 error=job.error,
             )
+            return view if job.owner == owner else view.redacted()
 
-    def wait(self, timeout: float | None = None) -> JobView | None:
-        """Block until the current run ends (or ``timeout`` seconds pass); return its view."""
+    def wait(self, timeout: float | None = None, owner: str = "") -> JobView | None:
+        """Block until the current run ends (or ``timeout`` seconds pass); return its view for ``owner``."""
         with self._lock:
             job = self._job
         if job is not None:
             job.done.wait(timeout)
-        return self.view()
+        return self.view(owner)
 
     # ---------------------------------------------------------------- worker
 

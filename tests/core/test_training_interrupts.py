@@ -11,10 +11,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
+from embedlab.errors import EmbedLabError
 from embedlab.models.loading import load_model
 from embedlab.models.registry import saved_models
 from embedlab.training.compose import Composition
@@ -132,3 +134,42 @@ def test_a_save_killed_half_way_is_never_listed_and_its_name_stays_free(tiny, ti
     folder = save_trained(quick_result(tiny, tmp_path), models / "runSave")
     assert [entry.name for entry in models.iterdir()] == ["runSave"]
     assert saved_models(models) == (str(folder),) and (folder / "training.json").is_file()
+
+
+# ---------------------------------------------------------------- a run belongs to the session that started it
+
+
+def test_only_the_session_that_started_a_run_can_stop_it_or_read_its_details(tiny, tmp_path):
+    from embedlab.training.jobs import TrainingJobs, TrainRequest
+
+    started = threading.Event()
+    jobs = TrainingJobs(load=lambda ref: tiny)
+    original = jobs._progress
+
+    def progress(job, report):
+        original(job, report)
+        if report.step >= 1:
+            started.set()
+
+    jobs._progress = progress
+    data = read_training_file(sentences_file(tmp_path), "simcse", 0)
+    settings = TrainSettings(max_steps=10_000, batch_size=2)
+    request = TrainRequest(Composition(tiny.facts.ref), data, settings, str(tmp_path / "owned"), keep_partial=True)
+    job_id = jobs.submit(request, owner="session-A")
+    try:
+        assert started.wait(WAIT)
+        with pytest.raises(EmbedLabError, match="started by another session"):
+            jobs.stop(job_id, "session-B", keep_partial=False)
+        with pytest.raises(EmbedLabError, match="started by another session"):
+            jobs.stop()  # no owner is not the owner either
+        other = jobs.view("session-B")
+        assert other.active and not other.mine and other.latest.step >= 1
+        assert other.request is None and other.losses == () and other.saved_to is None and other.error is None
+        mine = jobs.view("session-A")
+        assert mine.mine and mine.request.data.source == data.source and mine.losses
+    finally:
+        assert jobs.stop(job_id, "session-A", keep_partial=True)
+    owner_view = jobs.wait(timeout=WAIT, owner="session-A")
+    # Session B's "keep the partial model: no" was refused: the owner's choice (keep) decided.
+    assert owner_view.status == "stopped" and owner_view.saved_to == str(tmp_path / "owned")
+    assert jobs.view("session-B").saved_to is None and jobs.view("session-B").status == "stopped"
