@@ -7,7 +7,9 @@ SIGINT or SIGTERM once they print that they reached the point under test; every 
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -173,3 +175,34 @@ def test_only_the_session_that_started_a_run_can_stop_it_or_read_its_details(tin
     # Session B's "keep the partial model: no" was refused: the owner's choice (keep) decided.
     assert owner_view.status == "stopped" and owner_view.saved_to == str(tmp_path / "owned")
     assert jobs.view("session-B").saved_to is None and jobs.view("session-B").status == "stopped"
+
+
+# ---------------------------------------------------------------- Ctrl-C in the train command
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_ctrl_c_in_the_train_command_is_one_line_and_keeps_the_partial_model_when_asked(keep, tiny_model_dir, tmp_path):
+    out = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "embedlab", "train", str(sentences_file(tmp_path)), "--model", str(tiny_model_dir)]
+    command += ["--method", "simcse", "--max-steps", "100000", "--batch-size", "2", "--out", str(out)]
+    command += ["--keep-partial"] * keep
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=tmp_path)
+    try:
+        before = read_until(process.stderr, "step 1/100000", WAIT)
+        assert "step 1/100000" in before, before
+        process.send_signal(signal.SIGINT)
+        code, stdout, after = finish(process)
+    finally:
+        process.kill()  # no-op once it has ended
+    stderr = before + after
+    assert code == 130 and "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    lines = [line for line in after.splitlines() if not line.startswith("step ")]
+    if keep:
+        assert lines == ["interrupted: stopping after the current step (Ctrl-C again quits at once)"], lines
+        assert f"saved to {out.resolve()}" in stdout and "a partial model: interrupted at step" in stdout
+        facts = json.loads((out / "training.json").read_text())
+        assert facts["stopped_early"] and 1 <= facts["steps"] < 100_000
+    else:
+        assert lines[0] == "interrupted: stopping after the current step (Ctrl-C again quits at once)"
+        assert len(lines) == 2 and lines[1].startswith("interrupted at step ") and "nothing saved" in lines[1]
+        assert stdout == "" and not out.exists()
