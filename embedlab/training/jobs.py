@@ -11,6 +11,15 @@ state). Only that owner can stop it (``stop`` refuses anyone else), and only the
 run's data source, error, results and saved folder; any other caller sees that a run is in progress and its
 progress, nothing else.
 
+When a process that trains is asked to end (SIGTERM, or a normal exit such as ``streamlit run`` stopping on
+SIGTERM), the active run is stopped first and waited for, up to ``SHUTDOWN_WAIT`` seconds: the worker thread is
+never left inside torch while the interpreter shuts down (that aborted the process with "terminate called without
+an active exception"). The partial model is saved, unmeasured, if its owner asked for that. The hooks
+(``_install_process_hooks``), installed by the first ``submit``: an ``atexit`` function always, and, when submit runs
+on the main thread and SIGTERM still has its default action, a SIGTERM handler that stops and waits, then ends the
+process by the default action (exit status -15 from Python's ``subprocess``, 143 in a shell). A server with its own
+SIGTERM handler (Streamlit) keeps it, and its exit status: the ``atexit`` function stops the run.
+
 Example:
     >>> jobs = TrainingJobs()
     >>> job_id = jobs.submit(TrainRequest(Composition("all-MiniLM-L6-v2"), bundled_data("simcse"),
@@ -21,10 +30,14 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
+import signal
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +50,33 @@ from embedlab.training.run import ProgressReport, Scores, TrainSettings, train
 
 Status = Literal["running", "done", "stopped", "failed"]
 ACTIVE = "running"
+SHUTDOWN_WAIT = 30.0  # seconds a process that is ending waits for its run to stop (and save a partial model)
+_RUNNERS: weakref.WeakSet = weakref.WeakSet()  # every TrainingJobs of this process that has started a run
+_HOOKS = {"installed": False}
+
+
+def stop_all_runs(timeout: float = SHUTDOWN_WAIT) -> None:
+    """Ask every active run of this process to stop, and wait for them, ``timeout`` seconds in all."""
+    jobs = [job for runner in list(_RUNNERS) if (job := runner._stop_for_shutdown()) is not None]
+    deadline = time.monotonic() + timeout
+    for job in jobs:
+        job.done.wait(max(0.0, deadline - time.monotonic()))
+
+
+def _on_sigterm(signum, frame) -> None:
+    stop_all_runs()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # the default action now: the exit status still says SIGTERM
+
+
+def _install_process_hooks() -> None:
+    """Once per process: stop runs at exit; on SIGTERM too, when SIGTERM has its default action (see the module)."""
+    if _HOOKS["installed"]:
+        return
+    _HOOKS["installed"] = True
+    atexit.register(stop_all_runs)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @dataclass(frozen=True)
@@ -107,6 +147,7 @@ class _Job:
     saved_to: str | None = None
     error: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    ending: threading.Event = field(default_factory=threading.Event)  # the process is ending: stop and save fast
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -149,6 +190,8 @@ class TrainingJobs:
                 )
             job = _Job(next(self._ids), request, owner=owner)
             self._job = job
+        _RUNNERS.add(self)
+        _install_process_hooks()
         threading.Thread(target=self._run, args=(job,), name=f"embedlab-train-{job.job_id}", daemon=True).start()
         return job.job_id
 
@@ -207,6 +250,17 @@ class TrainingJobs:
             job.done.wait(timeout)
         return self.view(owner)
 
+    def _stop_for_shutdown(self) -> _Job | None:
+        """The process is ending: stop the active run as its owner would (the partial model is saved if the owner
+        asked for that); return it to wait for, or None."""
+        with self._lock:
+            job = self._job
+            if job is None or job.status != ACTIVE:
+                return None
+            job.ending.set()
+            job.stop.set()
+            return job
+
     # ---------------------------------------------------------------- worker
 
     def _set(self, job: _Job, **values) -> None:
@@ -236,6 +290,7 @@ class TrainingJobs:
                 eval_pairs=request.eval_pairs,
                 progress=lambda report: self._progress(job, report),
                 stop=job.stop,
+                ending=job.ending,
             )
             stopped = job.stop.is_set() and result.steps < result.total_steps
             self._set(job, before=result.before, after=result.after, steps=result.steps, seconds=result.seconds)

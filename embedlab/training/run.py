@@ -308,6 +308,7 @@ def train(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     measure_before_after: bool = True,
+    ending: threading.Event | None = None,
 ) -> TrainResult:
     """Compose, measure, train, measure again. The shared ``loaded`` model is never modified.
 
@@ -317,6 +318,8 @@ def train(
         progress: called after every step (and once at step 0).
         stop: set it to end the run after the current step; the partial model is returned.
         measure_before_after: False skips the before/after measurements (benchmarks time the loop alone).
+        ending: set it (with ``stop``) when the process is ending: the run stops after the current step and the
+            model is returned without the 'after' measurement (which takes many seconds on a real model).
 
     Raises:
         EmbedLabError: bad settings, or a method the composed model cannot train with.
@@ -439,7 +442,8 @@ def train(
             transformers_logging.set_verbosity(verbosity)
         del trainer
     model.eval()
-    after = measure(model, eval_pairs, ref) if measure_before_after else None
+    hurry = ending is not None and ending.is_set()
+    after = measure(model, eval_pairs, ref) if measure_before_after and not hurry else None
     return TrainResult(
         model=model,
         composition=composition,

@@ -206,3 +206,62 @@ def test_ctrl_c_in_the_train_command_is_one_line_and_keeps_the_partial_model_whe
         assert lines[0] == "interrupted: stopping after the current step (Ctrl-C again quits at once)"
         assert len(lines) == 2 and lines[1].startswith("interrupted at step ") and "nothing saved" in lines[1]
         assert stdout == "" and not out.exists()
+
+
+# ---------------------------------------------------------------- SIGTERM to a process that trains
+
+TERMINATED = """
+    import signal, sys, threading
+    from embedlab.training.compose import Composition
+    from embedlab.training.data import read_training_file
+    from embedlab.training.jobs import TrainingJobs, TrainRequest
+    from embedlab.training.run import TrainSettings
+
+    model, data_file, target, mode = sys.argv[1:5]
+    jobs = TrainingJobs()
+    original = jobs._progress
+    stepped = threading.Event()
+
+    def progress(job, report):
+        original(job, report)
+        if report.step >= 1 and not stepped.is_set():
+            stepped.set()
+            print("stepped", flush=True)
+
+    jobs._progress = progress
+    if mode == "server":  # like `streamlit run`: its own SIGTERM handler ends the process normally
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    request = TrainRequest(
+        Composition(model), read_training_file(data_file, "simcse", 0), TrainSettings(max_steps=100000, batch_size=4),
+        target,
+    )
+    if mode == "server":  # a page submits from its script thread, not the main one
+        submitter = threading.Thread(target=jobs.submit, args=(request,))
+        submitter.start()
+        submitter.join()
+    else:
+        jobs.submit(request)
+    stepped.wait(300)
+    threading.Event().wait(300)  # the server goes on serving until it is told to end
+"""
+
+
+@pytest.mark.parametrize(("mode", "status"), [("server", 0), ("plain", -signal.SIGTERM)])
+def test_sigterm_stops_the_run_first_and_the_process_ends_cleanly(mode, status, tmp_path):
+    """The packaged model: with it, an exit while the worker thread was inside torch aborted about one time in two
+    ("terminate called without an active exception", status -6). Now the run stops first and saves its partial
+    model (the request's keep_partial), and the process ends by its own handler (0) or SIGTERM's default (-15)."""
+    target = tmp_path / "models" / "terminated"
+    process = start_script(tmp_path, TERMINATED, "all-MiniLM-L6-v2", str(sentences_file(tmp_path)), str(target), mode)
+    try:
+        seen = read_until(process.stdout, "stepped", WAIT)
+        assert "stepped" in seen, seen
+        process.send_signal(signal.SIGTERM)
+        code, _, stderr = finish(process)
+    finally:
+        process.kill()
+    assert "terminate called" not in stderr and "Traceback" not in stderr, stderr
+    assert code == status, stderr
+    facts = json.loads((target / "training.json").read_text())  # stopped, measured and saved before the exit
+    assert facts["stopped_early"] and 1 <= facts["steps"] < 100_000
+    assert saved_models(target.parent) == (str(target),)
