@@ -681,7 +681,7 @@ def before_after_table(before: Scores, after: Scores) -> pd.DataFrame:
         ("negative-test ROC AUC", round(before.negtest_auc, 3), round(after.negtest_auc, 3)),
         (f"negative-test failures (of {before.negtest_pairs})", before.negtest_failures, after.negtest_failures),
     ]
-    return pd.DataFrame(rows, columns=["measure", "before", "after"]).astype(str)
+    return pd.DataFrame(rows, columns=["measure", "before", "after"], dtype=object).astype(str)  # counts stay ints
 
 
 def code_panel(composition: Composition, method: str, settings: TrainSettings) -> None:

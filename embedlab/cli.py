@@ -23,6 +23,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -36,6 +37,13 @@ INTERRUPTED = 130  # exit status after Ctrl-C, the shell's convention (128 + SIG
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse reads "-1e-5" as an option (its negative-number pattern has no exponent), so "--lr -1e-5" failed
+        # with "expected one argument": negative numbers in every notation are values, and the settings then say
+        # what is wrong with them. No option of this command looks like a number, so nothing is shadowed.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         self.exit(2, f"{self.prog}: {message}\n")
 

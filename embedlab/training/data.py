@@ -131,7 +131,7 @@ def from_scored(sentence1, sentence2, scores, method: str, source: str) -> Train
     from embedlab.tasks.sts import scored_pairs_from_frame
 
     frame = pd.DataFrame({"sentence1": list(sentence1), "sentence2": list(sentence2), "score": list(scores)})
-    pairs = scored_pairs_from_frame(frame, source)
+    pairs = scored_pairs_from_frame(frame, source, min_pairs=MIN_EXAMPLES, purpose="training")
     scale = pairs.scale
     columns = {
         "sentence1": list(pairs.sentence1),
@@ -269,6 +269,8 @@ def read_training_file(path: str | Path, method: str, seed: int = 0) -> Training
     """``parse_training_text`` on a file from disk."""
     check_method(method)
     file = Path(path)
+    if file.is_dir():
+        raise EmbedLabError(f"{str(path)!r} is a folder: give the path of a file in it (CSV/TSV/STS or text).")
     if not file.is_file():
         raise EmbedLabError(f"File {str(path)!r} not found: give a CSV/TSV/STS file or a text file.")
     return parse_training_text(decode_text(file.read_bytes(), file.name), method, file.name, seed)

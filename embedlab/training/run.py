@@ -111,8 +111,12 @@ class TrainSettings:
             raise EmbedLabError(f"epochs must be between 0 and 100, not {self.epochs}.")
         if not 1 <= int(self.batch_size) <= 1024:
             raise EmbedLabError(f"batch size must be 1 to 1024, not {self.batch_size}.")
+        if math.isfinite(self.learning_rate) and self.learning_rate <= 0:
+            raise EmbedLabError(
+                f"learning rate must be positive (a step size, e.g. 2e-5), not {self.learning_rate:g}."
+            )
         if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate < 1):
-            raise EmbedLabError(f"learning rate must be between 0 and 1 (e.g. 2e-5), not {self.learning_rate}.")
+            raise EmbedLabError(f"learning rate must be between 0 and 1 (e.g. 2e-5), not {self.learning_rate:g}.")
         if not 0 <= self.warmup_ratio < 1:
             raise EmbedLabError(f"warmup must be a ratio in [0, 1), not {self.warmup_ratio}.")
         if int(self.eval_every) < 0:
@@ -150,8 +154,10 @@ class Scores:
     negtest_pairs: int
 
     def as_dict(self) -> dict:
+        from embedlab.tasks.sts import round_spearman
+
         return {
-            "spearman": None if self.spearman is None else round(self.spearman, 4),
+            "spearman": round_spearman(self.spearman),
             "baseline_mean": round(self.baseline_mean, 6),
             "baseline_p95": round(self.baseline_p95, 6),
             "negtest_auc": round(self.negtest_auc, 6),

@@ -225,12 +225,22 @@ def model_card(result: TrainResult, name: str) -> str:
 
 
 def read_training_facts(folder: str | Path) -> dict | None:
-    """The training.json of a model saved here, or None for any other folder."""
+    """The training.json of a model saved here, or None for any other folder. Its Spearman values follow the one
+    rounding rule (``embedlab.tasks.sts.round_spearman``), also in files written with more digits."""
+    from embedlab.tasks.sts import round_spearman
+
     path = Path(folder) / FACTS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        facts = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(facts, dict):
+        return None
+    for side in ("before", "after"):
+        scores = facts.get(side)
+        if isinstance(scores, dict) and isinstance(scores.get("spearman"), int | float):
+            scores["spearman"] = round_spearman(scores["spearman"])
+    return facts
 
 
 def zip_folder(folder: str | Path) -> bytes:
