@@ -58,7 +58,7 @@ SCORED_COLUMNS = (*PAIR_COLUMNS, "score")
 
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
-SPEARMAN_DECIMALS = 1  # Spearman x 100 is shown and stored with one decimal (79.7): the rule for every reader
+SPEARMAN_DECIMALS = 1  # Spearman x 100 as a person reads it: one decimal (79.7); JSON for programs keeps more
 
 
 def round_spearman(value: float | None) -> float | None:

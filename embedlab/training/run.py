@@ -154,10 +154,9 @@ class Scores:
     negtest_pairs: int
 
     def as_dict(self) -> dict:
-        from embedlab.tasks.sts import round_spearman
-
+        """For JSON (training.json, ``train --json``): machine-readable, more digits than any display shows."""
         return {
-            "spearman": round_spearman(self.spearman),
+            "spearman": None if self.spearman is None else round(self.spearman, 4),
             "baseline_mean": round(self.baseline_mean, 6),
             "baseline_p95": round(self.baseline_p95, 6),
             "negtest_auc": round(self.negtest_auc, 6),

@@ -225,8 +225,9 @@ def model_card(result: TrainResult, name: str) -> str:
 
 
 def read_training_facts(folder: str | Path) -> dict | None:
-    """The training.json of a model saved here, or None for any other folder. Its Spearman values follow the one
-    rounding rule (``embedlab.tasks.sts.round_spearman``), also in files written with more digits."""
+    """The training.json of a model saved here, for display, or None for any other folder. Its Spearman values
+    follow the one rounding rule of what a person reads (``embedlab.tasks.sts.round_spearman``: 79.7); the file
+    itself keeps four decimals for programs, as ``train --json`` does."""
     from embedlab.tasks.sts import round_spearman
 
     path = Path(folder) / FACTS_FILE
