@@ -39,7 +39,7 @@ from embedlab.training.jobs import TrainingJobs, TrainRequest
 from embedlab.training.run import TrainSettings, spearman_of, train
 from embedlab.training.save import CARD_FILE, FACTS_FILE, check_model_name, save_trained, zip_folder
 from embedlab.training.script import python_script
-from tests.helpers import one_line_error, write
+from tests.helpers import first_step_event, one_line_error, write
 
 STS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark"
 SCORED_CSV = (
@@ -566,16 +566,8 @@ def test_runner_refuses_a_second_run_and_reports_progress(tiny, tmp_path):
 
 def running_job(tiny, folder: Path, max_steps: int) -> TrainingJobs:
     """A runner with a SimCSE run of the tiny model (saving to ``folder / "m"``) that has taken its first step."""
-    started = threading.Event()
     jobs = TrainingJobs(load=lambda ref: tiny)
-    original = jobs._progress
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            started.set()
-
-    jobs._progress = progress
+    started = first_step_event(jobs)
     settings = TrainSettings(max_steps=max_steps, batch_size=2)
     jobs.submit(TrainRequest(Composition(tiny.facts.ref), data_for("simcse", folder), settings, str(folder / "m")))
     assert started.wait(300)

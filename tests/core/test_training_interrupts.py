@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
 from embedlab.training.run import TrainSettings, train
 from embedlab.training.save import save_trained
-from tests.helpers import read_until, write
+from tests.helpers import first_step_event, read_until, write
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some length." for i in range(12))
@@ -144,16 +143,8 @@ def test_a_save_killed_half_way_is_never_listed_and_its_name_stays_free(tiny, ti
 def test_only_the_session_that_started_a_run_can_stop_it_or_read_its_details(tiny, tmp_path):
     from embedlab.training.jobs import TrainingJobs, TrainRequest
 
-    started = threading.Event()
     jobs = TrainingJobs(load=lambda ref: tiny)
-    original = jobs._progress
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            started.set()
-
-    jobs._progress = progress
+    started = first_step_event(jobs)
     data = read_training_file(sentences_file(tmp_path), "simcse", 0)
     settings = TrainSettings(max_steps=10_000, batch_size=2)
     request = TrainRequest(Composition(tiny.facts.ref), data, settings, str(tmp_path / "owned"), keep_partial=True)

@@ -5,11 +5,10 @@ The other session sees that a run is in progress, and nothing of it: no data sou
 
 from __future__ import annotations
 
-import threading
-
 from streamlit.testing.v1 import AppTest
 
-from components import train_view
+from components import train_run
+from tests.helpers import first_step_event
 from tests.ui.apptest import ok, page_test
 
 WAIT = 300
@@ -33,7 +32,7 @@ def texts(at: AppTest) -> str:
 
 def test_another_session_sees_that_a_run_is_in_progress_and_nothing_else(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    train_view.training_jobs.clear()
+    train_run.training_jobs.clear()
     owner = session(tiny_model_dir)
     owner.selectbox(key=key("method")).set_value("mnrl")
     owner.radio(key=key("source")).set_value("bundled")
@@ -44,19 +43,11 @@ def test_another_session_sees_that_a_run_is_in_progress_and_nothing_else(tiny_mo
     owner.number_input(key=key("batch")).set_value(2)
     owner.text_input(key=key("name")).input("owned-model")
     ok(owner.run())
-    jobs = train_view.training_jobs()
-    stepped = threading.Event()
-    original = jobs._progress
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            stepped.set()
-
-    jobs._progress = progress
+    jobs = train_run.training_jobs()
+    stepped = first_step_event(jobs)
     owner.button(key="train.start").click()
     ok(owner.run())
-    token = owner.session_state[train_view.OWNER]
+    token = owner.session_state[train_run.OWNER]
     try:
         assert stepped.wait(WAIT)
         other = session(tiny_model_dir)
@@ -64,11 +55,11 @@ def test_another_session_sees_that_a_run_is_in_progress_and_nothing_else(tiny_mo
         assert "A run by another session is in progress" in shown
         source = jobs.view(token).request.data.source
         assert "Run 1" not in shown and source not in shown  # not the run's title, not its data source
-        assert not [button for button in other.button if button.key == train_view.STOP_BUTTON]
-        assert not [box for box in other.checkbox if box.key == train_view.KEEP_PARTIAL]
+        assert not [button for button in other.button if button.key == train_run.STOP_BUTTON]
+        assert not [box for box in other.checkbox if box.key == train_run.KEEP_PARTIAL]
         # The owner still has its Stop button and sees its own run's data source.
         ok(owner.run())
-        assert [button for button in owner.button if button.key == train_view.STOP_BUTTON]
+        assert [button for button in owner.button if button.key == train_run.STOP_BUTTON]
         assert "Run 1: mnrl" in "\n".join(element.value for element in owner.markdown)
     finally:
         jobs.stop(owner=token, keep_partial=False)
