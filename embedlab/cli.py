@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_train_command(commands) -> None:
     """The ``train`` subcommand (see ``embedlab.training``)."""
     from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS
+    from embedlab.training.cross import METHOD as CROSS_METHOD
     from embedlab.training.data import METHODS
     from embedlab.training.run import PRECISIONS
 
@@ -112,7 +113,12 @@ def add_train_command(commands) -> None:
     train.add_argument("--dense", type=int, metavar="N", help="add Dense(hidden -> N) after pooling")
     train.add_argument("--activation", default="tanh", choices=ACTIVATIONS, help="Dense activation (default tanh)")
     train.add_argument("--normalize", action="store_true", help="add Normalize at the end")
-    train.add_argument("--method", required=True, choices=METHODS, help="loss and data kind")
+    train.add_argument(
+        "--method",
+        required=True,
+        choices=(*METHODS, CROSS_METHOD),
+        help="loss and data kind; cross-encoder: a classifier head on [CLS] of the pair (scored or 0/1 pairs)",
+    )
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
     length.add_argument("--max-steps", type=int, help="stop after N steps instead")
@@ -437,6 +443,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from embedlab.tasks.sts import read_scored_pairs
     from embedlab.training.compose import Composition
+    from embedlab.training.cross import METHOD as CROSS_METHOD
     from embedlab.training.data import bundled_data, read_training_file
     from embedlab.training.run import (
         ProgressReport,
@@ -466,6 +473,8 @@ def run_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         group_by_length=not args.no_grouping,
     )
+    if args.method == CROSS_METHOD:
+        return run_train_cross(args, settings)
     if args.data == "bundled":
         data = bundled_data(args.method, args.seed)
     else:
@@ -529,6 +538,86 @@ def run_train(args: argparse.Namespace) -> int:
     ]
     for name, before, after, form in rows:
         shown = [("n/a" if value is None else format(value, form)) for value in (before, after)]
+        print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
+    return INTERRUPTED if result.stopped else 0
+
+
+def print_progress(report) -> None:
+    """One stderr line per training step (a ``ProgressReport``), written in one go."""
+    if report.step == 0:
+        return
+    eta = f", ETA {report.eta_seconds:.0f} s" if report.eta_seconds is not None else ""
+    loss = f" loss {report.loss:.4f}" if report.loss is not None else ""
+    line = f"step {report.step}/{report.total}{loss} · {report.steps_per_second:.2f} steps/s{eta}\n"
+    print(line, end="", file=sys.stderr, flush=True)  # one write: a Ctrl-C message never splits the line
+
+
+def run_train_cross(args: argparse.Namespace, settings) -> int:
+    """``train --method cross-encoder``: a new head on [CLS] of the start model, trained on scored or 0/1 pairs."""
+    from pathlib import Path
+
+    from embedlab.tasks.sts import read_scored_pairs
+    from embedlab.training.cross import METHOD, save_cross, train_cross_encoder
+    from embedlab.training.data import read_training_file
+
+    composed = [
+        name
+        for name, used in (
+            (f"--pooling {args.pooling}", args.pooling != "cls"),
+            ("--dense", args.dense is not None),
+            ("--normalize", args.normalize),
+            ("--max-seq-length", args.max_seq_length is not None),
+        )
+        if used
+    ]
+    if composed:
+        raise EmbedLabError(
+            f"A cross-encoder puts its head on [CLS] of the pair: {', '.join(composed)} cannot apply to it."
+        )
+    if args.data == "bundled":
+        raise EmbedLabError(
+            "A cross-encoder needs scored or 0/1-labelled pairs: give a file (sts-train.csv, or sentence1, sentence2, "
+            "score); the bundled data holds only positive pairs and plain sentences."
+        )
+    data = read_training_file(args.data, "cosine")
+    eval_pairs = read_scored_pairs(args.eval) if args.eval else None
+    out = Path(args.out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise EmbedLabError(f"--out {args.out} already exists and is not empty: give a new folder.")
+    print(f"training a cross-encoder on {data.source} (learning rate {settings.learning_rate:g})", file=sys.stderr)
+    stop = threading.Event()
+    with stop_on_interrupt(stop):
+        result = train_cross_encoder(
+            args.model, data, settings, eval_pairs=eval_pairs, progress=print_progress, stop=stop
+        )
+    if result.stopped and not args.keep_partial:
+        print(f"interrupted at step {result.steps} of {result.total_steps}: nothing saved", file=sys.stderr)
+        return INTERRUPTED
+    folder = save_cross(result, out)
+    keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures")
+    if args.json:
+        payload = {
+            "out": str(folder),
+            "kind": "cross-encoder",
+            "method": METHOD,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 3),
+            "examples": data.n_examples,
+            "precision": result.precision,
+            "before": {key: result.before.as_dict()[key] for key in keep},
+            "after": {key: result.after.as_dict()[key] for key in keep},
+        }
+        print(json.dumps(payload))
+        return INTERRUPTED if result.stopped else 0
+    print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training): CrossEncoder(dir) loads it")
+    rows = [
+        ("STS Spearman (its scores)", result.before.spearman, result.after.spearman, ".1f"),
+        ("random-pair score (mean)", result.before.baseline_mean, result.after.baseline_mean, ".3f"),
+        ("negative-test AUC", result.before.negtest_auc, result.after.negtest_auc, ".3f"),
+        ("negative-test failures", result.before.negtest_failures, result.after.negtest_failures, "d"),
+    ]
+    for name, before, after, form in rows:
+        shown = [("n/a" if value is None or value != value else format(value, form)) for value in (before, after)]
         print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
     return INTERRUPTED if result.stopped else 0
 

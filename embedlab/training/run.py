@@ -46,7 +46,7 @@ DEFAULT_LEARNING_RATE = 2e-5
 # SimCSE at sentence-transformers' own default rate (the trainer's 5e-5); TSDAE at its paper's 3e-5 (Wang et al.
 # 2021). Measured on the packaged backbone, SimCSE on 2,000 STS train sentences, float32, seeds 0-2: 83.8 at 3e-5
 # (the SimCSE paper's rate for BERT-base at batch 64), 84.2 at 5e-5.
-METHOD_LEARNING_RATES = {"simcse": 5e-5, "tsdae": 3e-5}
+METHOD_LEARNING_RATES = {"simcse": 5e-5, "tsdae": 3e-5, "cross-encoder": 5e-5}
 Precision = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 # Losses over in-batch negatives lose accuracy in bf16 (SimCSE, seeds 0-2: 84.2 float32, 83.7 bf16); "auto" keeps

@@ -87,3 +87,44 @@ def test_plain_sentences_cannot_train_a_cross_encoder():
     data = from_sentences(["One sentence.", "Another one.", "A third."], "simcse", "typed")
     with pytest.raises(EmbedLabError, match="score per pair"):
         pair_columns(data)
+
+
+def test_the_train_command_trains_and_saves_a_cross_encoder(tiny_model_dir, tmp_path, capsys):
+    from sentence_transformers import CrossEncoder
+
+    from embedlab import cli
+    from tests.helpers import write
+
+    rows = "\n".join(f"A sentence {i}.\tAnother sentence {i % 3}.\t{i % 6}" for i in range(12))
+    data = write(tmp_path, "pairs.tsv", "sentence1\tsentence2\tscore\n" + rows + "\n")
+    out = tmp_path / "ce-out"
+    argv = ["train", str(data), "--model", str(tiny_model_dir), "--method", "cross-encoder", "--max-steps", "2"]
+    assert cli.main([*argv, "--batch-size", "4", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["kind"] == "cross-encoder" and printed["steps"] == 2 and printed["examples"] == 12
+    assert is_cross_encoder_folder(out)
+    np.testing.assert_allclose(
+        CrossScorer(out).score(PAIRS), CrossEncoder(str(out), device="cpu").predict(PAIRS), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [(["--pooling", "mean"], "--pooling mean"), (["--dense", "8"], "--dense"), ([], "bundled")],
+)
+def test_the_train_command_refuses_what_a_cross_encoder_cannot_use(extra, expected, tmp_path, capsys):
+    from embedlab import cli
+    from tests.helpers import one_line_error
+
+    argv = [
+        "train",
+        "bundled",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--method",
+        "cross-encoder",
+        "--out",
+        str(tmp_path / "x"),
+    ]
+    assert cli.main([*argv, *extra]) == 2
+    assert expected in one_line_error(capsys)
