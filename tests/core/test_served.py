@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 
 from embedlab import corpora, served
+from embedlab.data.pairfiles import decode_text
 from embedlab.data.paths import data_file, served_data_gate
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model, served_model_gate
 from embedlab.models.loading import load_model
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
 from embedlab.tasks.sts import bundled_pairs, read_scored_pairs
-from embedlab.training.data import read_training_file
+from embedlab.training.compose import Composition
+from embedlab.training.data import bundled_data, read_training_file
+from embedlab.training.jobs import TrainingJobs, TrainRequest
+from embedlab.training.run import TrainSettings, count_steps
 
 OUTSIDE_PATHS = ("/etc/passwd", "../../etc/passwd", "../../../../../../etc/passwd", "~/.bashrc")
 OUTSIDE_FOLDERS = ("/etc", "../../etc", "..", "/tmp", "~")
@@ -140,3 +144,22 @@ def test_limits_hold_in_served_mode_only(monkeypatch):
     served.check_rows(served.MAX_ROWS + 1)
     served.check_steps(served.MAX_TRAIN_STEPS + 1)
     served.check_upload(10**9, "f.csv")
+
+
+def test_an_upload_with_too_many_rows_is_refused_before_parsing(on):
+    header = "sentence1,sentence2,score\n"
+    within = (header + "a,b,1\n" * served.MAX_ROWS).encode()
+    beyond = (header + "a,b,1\n" * (served.MAX_ROWS + 1)).encode()
+    assert decode_text(within, "ok.csv").count("\n") == served.MAX_ROWS + 1
+    assert "big.csv" in refused(decode_text, beyond, "big.csv")
+
+
+def test_a_training_run_over_the_step_limit_is_refused_before_it_starts(on, tmp_path):
+    data = bundled_data("mnrl")
+    jobs = TrainingJobs(load=lambda ref: pytest.fail("a refused run must not load a model"))
+    too_long = TrainSettings(max_steps=served.MAX_TRAIN_STEPS + 1)
+    refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, too_long, save_to=str(tmp_path / "m")))
+    epochs = served.MAX_TRAIN_STEPS // count_steps(data.n_examples, TrainSettings(epochs=1.0, batch_size=1)) + 1
+    by_epochs = TrainSettings(epochs=float(epochs), batch_size=1)
+    refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, by_epochs, save_to=str(tmp_path / "m")))
+    assert jobs.view() is None
