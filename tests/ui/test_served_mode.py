@@ -216,3 +216,17 @@ def test_the_train_page_caps_the_steps(train_page):
     ok(at.run())
     assert any("training steps" in message for message in refusals(at.error))
     assert at.button(key=train_run.START_BUTTON).disabled
+
+
+def test_a_table_beyond_the_row_limit_keeps_its_first_rows(models, monkeypatch):
+    monkeypatch.setattr(served, "MAX_ROWS", 2)  # the Compare page's example table has more
+    at = ok(page_test("compare").run())
+    assert any("Only the first 2 rows are used" in message for message in refusals(at.error))
+    assert len(at.session_state[state.PAIRS]) == 2
+
+
+def test_a_link_with_more_pairs_than_the_limit_is_refused(models, monkeypatch):
+    monkeypatch.setattr(served, "MAX_ROWS", 2)
+    pairs = [["A cat sits.", "A kitten rests."], ["Stocks fell.", "Markets dropped."], ["It rains.", "It is wet."]]
+    at = app_with({"pairs": json.dumps(pairs)}, "app_pages/compare.py")
+    assert any("`pairs`" in note and "3 rows" in note for note in refusals(at.warning))
