@@ -10,10 +10,11 @@ server path is read because of anything a browser sends (a typed field, a link, 
 - rows per table or upload, upload size and training steps are capped by the limits below, checked where the
   data enters (``check_rows``, ``check_upload``, ``check_steps``).
 
-Example:
-    >>> os.environ[SERVED_ENV] = "1"
-    >>> check_steps(MAX_TRAIN_STEPS + 1)  # doctest: +SKIP
-    EmbedLabError: This server is in served mode: a run is limited to 1,000 training steps ...
+Example (a server started with ``EMBEDLAB_SERVED=1``):
+    >>> served_mode()  # doctest: +SKIP
+    True
+    >>> check_steps(1_001)  # doctest: +SKIP
+    EmbedLabError: This server is in served mode: this run would take 1,001 training steps; a run is limited to ...
 """
 
 from __future__ import annotations
