@@ -15,13 +15,14 @@ import streamlit as st
 from components import train_results
 from components.services import get_encoder
 from components.train_form import choice, keep, key_of
+from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.folders import free_name, save_where_free
 from embedlab.training.jobs import JobView, TrainingJobs, TrainRequest
-from embedlab.training.run import TrainSettings
+from embedlab.training.run import TrainSettings, count_steps
 from embedlab.training.save import check_model_name, model_folder
 
 START_BUTTON = "train.start"
@@ -50,7 +51,14 @@ def start_controls(
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
     busy = view is not None and view.active
-    if st.button("Start training", type="primary", key=START_BUTTON, disabled=busy or problem is not None):
+    too_long = None
+    try:
+        served.check_steps(count_steps(data.n_examples, settings))
+    except EmbedLabError as error:  # said before Start, not after (the engine refuses it again on submit)
+        too_long = str(error)
+        st.error(too_long)
+    off = busy or problem is not None or too_long is not None
+    if st.button("Start training", type="primary", key=START_BUTTON, disabled=off):
         try:
             folder = model_folder(check_model_name(name))
             request = TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs)

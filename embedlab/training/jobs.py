@@ -43,10 +43,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
-from embedlab.training.run import ProgressReport, Scores, TrainSettings, train
+from embedlab.training.run import ProgressReport, Scores, TrainSettings, count_steps, train
 
 Status = Literal["running", "done", "stopped", "failed"]
 ACTIVE = "running"
@@ -174,9 +175,10 @@ class TrainingJobs:
         """Start a run in the background for ``owner`` (the token that may stop and read it) and return its id.
 
         Raises:
-            EmbedLabError: a run is already active (one at a time: the CPU is the limit), or the target folder
-                is taken.
+            EmbedLabError: a run is already active (one at a time: the CPU is the limit), the target folder
+                is taken, or (served mode) the run takes more than ``served.MAX_TRAIN_STEPS`` steps.
         """
+        served.check_steps(count_steps(request.data.n_examples, request.settings))
         target = Path(request.save_to).expanduser()
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise EmbedLabError(f"{target} already exists and is not empty: choose another model name.")
