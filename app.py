@@ -7,6 +7,7 @@ import streamlit as st
 from components.presentation import inject_css
 from components.presentation import toggle as presentation_toggle
 from components.projection_view import start_umap_warmup
+from components.served import sidebar_note as served_note
 from components.sharing import end_of_run, start_of_run
 
 st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")
@@ -33,6 +34,7 @@ with st.sidebar:
         "Raw BERT pooling against a trained sentence-transformer, with baselines."
     )
     presentation_toggle()
+    served_note()  # in served mode (EMBEDLAB_SERVED=1): no server paths, and the per-session limits
 inject_css()
 start_of_run(page_name)  # a shared link's view, once per session, before the page's widgets exist
 navigation.run()

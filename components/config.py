@@ -14,6 +14,7 @@ import streamlit as st
 from components import state
 from components.downloads import forget_failure, remember_failure, show_failure
 from components.model_box import model_box
+from components.served import served_mode
 from components.services import default_raw_model, is_vectors, load_encoder
 from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder
@@ -125,6 +126,8 @@ def _model_select(key: str, help_text: str) -> str | None:
     A model that failed to load is not in the box: the model in use is, with the error above it (downloads.py).
     """
     show_failure(key)
+    if served_mode():
+        help_text += " Served mode: no folder paths here; the saved models are in the list."
     return model_box(key, "Model", help_text, on_change=lambda: forget_failure(key))
 
 

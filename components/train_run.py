@@ -1,31 +1,35 @@
 """The Train page's run: the Start button, and the progress of the current or last run, polled while it trains.
 
 The run itself belongs to one ``TrainingJobs`` object (``embedlab.training.jobs``) kept in ``st.cache_resource``:
-shared by every session, so progress survives reruns and page switches and a second session sees the run and
-its queue rule (one at a time: the CPU is the limit). The progress panel is a fragment polling that object; what
-a finished run shows is ``components.train_results``.
+shared by every session, so progress survives reruns and page switches; one run at a time (the CPU is the limit),
+stopped and shown in full only to the session that started it (``OWNER``). The progress panel is a fragment polling
+that object; what a finished run shows is ``components.train_results``.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import streamlit as st
 
 from components import train_results
 from components.services import get_encoder
 from components.train_form import choice, keep, key_of
+from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.folders import free_name, save_where_free
 from embedlab.training.jobs import JobView, TrainingJobs, TrainRequest
-from embedlab.training.run import TrainSettings
+from embedlab.training.run import TrainSettings, count_steps
 from embedlab.training.save import check_model_name, model_folder
 
 START_BUTTON = "train.start"
 STOP_BUTTON = "train.stop"
 KEEP_PARTIAL = "train.keep_partial"
 LAST_ERROR = "train.error"
+OWNER = "train.owner"  # this session's token: the runs it starts are its own to stop and to see
 POLL_SECONDS = 1.0
 
 
@@ -42,15 +46,23 @@ def start_controls(
     """The name to save as and the Start button: off while a run is active, or while ``problem`` (why the method
     cannot train the composition) stands."""
     jobs = training_jobs()
-    view = jobs.view()
+    view = jobs.view(session_owner())
     default_name = choice("name") or free_name(f"{data.method}-{composition.pooling}")
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
     busy = view is not None and view.active
-    if st.button("Start training", type="primary", key=START_BUTTON, disabled=busy or problem is not None):
+    too_long = None
+    try:
+        served.check_steps(count_steps(data.n_examples, settings))
+    except EmbedLabError as error:  # said before Start, not after (the engine refuses it again on submit)
+        too_long = str(error)
+        st.error(too_long)
+    off = busy or problem is not None or too_long is not None
+    if st.button("Start training", type="primary", key=START_BUTTON, disabled=off):
         try:
             folder = model_folder(check_model_name(name))
-            jobs.submit(TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs, label=""))
+            request = TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs)
+            jobs.submit(request, owner=session_owner())
             keep("name", "")
             st.session_state.pop(LAST_ERROR, None)
         except EmbedLabError as error:
@@ -67,7 +79,7 @@ def start_controls(
 
 def progress_panel() -> None:
     """The current or last run: polled every second while it runs (a fragment), a full rerun when it ends."""
-    view = training_jobs().view()
+    view = training_jobs().view(session_owner())
     if view is None:
         st.info("No training has run on this server yet: compose a model, pick a method and data, and start.")
         return
@@ -92,13 +104,24 @@ def progress_text(view: JobView) -> str:
 
 
 def _live_panel(job_id: int) -> None:
-    view = training_jobs().view()
+    view = training_jobs().view(session_owner())
     if view is None or view.job_id != job_id or not view.active:
         st.rerun(scope="app")  # the run ended: the whole page updates (the model list, the results)
     _render(view)
 
 
+def session_owner() -> str:
+    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
+
+
 def _render(view: JobView) -> None:
+    if not view.mine:  # another session's run: no data source, results, error, zip or Stop
+        st.info(
+            "A run by another session is in progress: one at a time on this server."
+            if view.active
+            else "No training has run in this session yet: compose a model, pick a method and data, and start."
+        )
+        return
     request = view.request
     title = f"Run {view.job_id}: {request.data.method} on {request.composition.model} · {request.data.source}"
     st.markdown(f"**{title}**")
@@ -109,7 +132,8 @@ def _render(view: JobView) -> None:
         if not view.stopping:
             keep_partial = st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
             if st.button("Stop", key=STOP_BUTTON):
-                training_jobs().stop(view.job_id, keep_partial=keep_partial)  # the next poll says "stopping"
+                # the next poll says "stopping"
+                training_jobs().stop(view.job_id, session_owner(), keep_partial=keep_partial)
     elif view.status == "failed":
         st.error(view.error)
     else:

@@ -17,6 +17,7 @@ from typing import Literal
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from embedlab import served
 from embedlab.errors import EmbedLabError
 
 MAX_UPLOAD_MB = 20
@@ -28,7 +29,8 @@ def new_upload(key: str) -> UploadedFile | None:
     """The file in the uploader ``key`` (rendered above), only the first time its file id is seen, else None.
 
     Raises:
-        EmbedLabError: the new file is larger than ``MAX_UPLOAD_MB`` (it counts as seen: it is not read).
+        EmbedLabError: the new file is larger than ``MAX_UPLOAD_MB``, or in served mode than
+            ``embedlab.served.MAX_UPLOAD_MB`` (it counts as seen: it is not read).
     """
     upload = st.session_state.get(key)
     if not isinstance(upload, UploadedFile) or st.session_state.get(f"{key}.seen") == upload.file_id:
@@ -39,6 +41,7 @@ def new_upload(key: str) -> UploadedFile | None:
             f"{upload.name} is {upload.size / 1024 / 1024:.1f} MB; uploads are limited to {MAX_UPLOAD_MB} MB: "
             "keep the rows you need, or give the file's path to the command line (`python -m embedlab ...`)."
         )
+    served.check_upload(upload.size, upload.name)
     return upload
 
 

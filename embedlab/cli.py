@@ -8,29 +8,44 @@ negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
 ``python -m embedlab train DATA --model REF --pooling cls|mean|max [--dense N --activation tanh|identity]
 [--normalize] --method cosine|cosent|mnrl|pitfall-random-labels|simcse|tsdae [--epochs N | --max-steps N]
 [--batch-size 16] [--lr 2e-5] [--warmup 0.1] [--seed 0] [--precision auto|fp32|bf16] [--no-grouping] --out DIR
-[--eval STSFILE] [--json]``: train a sentence-transformers model (progress on stderr) and save it as a folder that
-``--model DIR`` loads.
+[--eval STSFILE] [--keep-partial] [--json]``: train a sentence-transformers model (progress on stderr) and save it as
+a folder that ``--model DIR`` loads. Ctrl-C stops after the current step (a second Ctrl-C quits at once); the
+partial model is saved only with ``--keep-partial``.
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
 
-Exit status: 0 done, 2 bad input (one line on stderr); negtest: 1 when any pair failed.
+Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
+a partial model was saved); negtest: 1 when any pair failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model
 
+INTERRUPTED = 130  # exit status after Ctrl-C, the shell's convention (128 + SIGINT)
+
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse reads "-1e-5" as an option (its negative-number pattern has no exponent), so "--lr -1e-5" failed
+        # with "expected one argument": negative numbers in every notation are values, and the settings then say
+        # what is wrong with them. No option of this command looks like a number, so nothing is shadowed.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         self.exit(2, f"{self.prog}: {message}\n")
 
@@ -80,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_train_command(commands) -> None:
     """The ``train`` subcommand (see ``embedlab.training``)."""
     from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS
+    from embedlab.training.cross import METHOD as CROSS_METHOD
     from embedlab.training.data import METHODS
     from embedlab.training.run import PRECISIONS
 
@@ -97,7 +113,12 @@ def add_train_command(commands) -> None:
     train.add_argument("--dense", type=int, metavar="N", help="add Dense(hidden -> N) after pooling")
     train.add_argument("--activation", default="tanh", choices=ACTIVATIONS, help="Dense activation (default tanh)")
     train.add_argument("--normalize", action="store_true", help="add Normalize at the end")
-    train.add_argument("--method", required=True, choices=METHODS, help="loss and data kind")
+    train.add_argument(
+        "--method",
+        required=True,
+        choices=(*METHODS, CROSS_METHOD),
+        help="loss and data kind; cross-encoder: a classifier head on [CLS] of the pair (scored or 0/1 pairs)",
+    )
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
     length.add_argument("--max-steps", type=int, help="stop after N steps instead")
@@ -117,6 +138,9 @@ def add_train_command(commands) -> None:
     )
     train.add_argument("--out", required=True, help="folder to save the model in (must not exist or be empty)")
     train.add_argument("--eval", metavar="STSFILE", help="STS-format or scored CSV/TSV: Spearman before and after")
+    train.add_argument(
+        "--keep-partial", action="store_true", help="on Ctrl-C, save the model trained so far (default: save nothing)"
+    )
     train.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -485,6 +509,7 @@ def run_train(args: argparse.Namespace) -> int:
     from embedlab.models.vectors import refuse_vectors_model
     from embedlab.tasks.sts import read_scored_pairs
     from embedlab.training.compose import Composition
+    from embedlab.training.cross import METHOD as CROSS_METHOD
     from embedlab.training.data import bundled_data, read_training_file
     from embedlab.training.run import (
         ProgressReport,
@@ -515,6 +540,8 @@ def run_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         group_by_length=not args.no_grouping,
     )
+    if args.method == CROSS_METHOD:
+        return run_train_cross(args, settings)
     if args.data == "bundled":
         data = bundled_data(args.method, args.seed)
     else:
@@ -537,13 +564,19 @@ def run_train(args: argparse.Namespace) -> int:
             return
         eta = f", ETA {report.eta_seconds:.0f} s" if report.eta_seconds is not None else ""
         loss = f" loss {report.loss:.4f}" if report.loss is not None else ""
-        print(
-            f"step {report.step}/{report.total}{loss} · {report.steps_per_second:.2f} steps/s{eta}",
-            file=sys.stderr,
-            flush=True,
-        )
+        line = f"step {report.step}/{report.total}{loss} · {report.steps_per_second:.2f} steps/s{eta}\n"
+        print(line, end="", file=sys.stderr, flush=True)  # one write: a Ctrl-C message never splits the line
 
-    result = train(composition, data, settings, loaded=loaded, eval_pairs=eval_pairs, progress=progress)
+    stop = threading.Event()
+    with stop_on_interrupt(stop):
+        result = train(composition, data, settings, loaded=loaded, eval_pairs=eval_pairs, progress=progress, stop=stop)
+    if result.stopped and not args.keep_partial:
+        print(
+            f"interrupted at step {result.steps} of {result.total_steps}: nothing saved (--keep-partial keeps the "
+            "partial model)",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     folder = save_trained(result, out)
     if args.json:
         keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures")
@@ -561,8 +594,9 @@ def run_train(args: argparse.Namespace) -> int:
                 }
             )
         )
-        return 0
-    print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training)")
+        return INTERRUPTED if result.stopped else 0
+    partial = f" (a partial model: interrupted at step {result.steps} of {result.total_steps})" * result.stopped
+    print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training){partial}")
     rows = [
         ("STS Spearman", result.before.spearman, result.after.spearman, ".1f"),
         ("random-pair cosine (mean)", result.before.baseline_mean, result.after.baseline_mean, ".3f"),
@@ -572,7 +606,109 @@ def run_train(args: argparse.Namespace) -> int:
     for name, before, after, form in rows:
         shown = [("n/a" if value is None else format(value, form)) for value in (before, after)]
         print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
-    return 0
+    return INTERRUPTED if result.stopped else 0
+
+
+def print_progress(report) -> None:
+    """One stderr line per training step (a ``ProgressReport``), written in one go."""
+    if report.step == 0:
+        return
+    eta = f", ETA {report.eta_seconds:.0f} s" if report.eta_seconds is not None else ""
+    loss = f" loss {report.loss:.4f}" if report.loss is not None else ""
+    line = f"step {report.step}/{report.total}{loss} · {report.steps_per_second:.2f} steps/s{eta}\n"
+    print(line, end="", file=sys.stderr, flush=True)  # one write: a Ctrl-C message never splits the line
+
+
+def run_train_cross(args: argparse.Namespace, settings) -> int:
+    """``train --method cross-encoder``: a new head on [CLS] of the start model, trained on scored or 0/1 pairs."""
+    from pathlib import Path
+
+    from embedlab.tasks.sts import read_scored_pairs
+    from embedlab.training.cross import METHOD, save_cross, train_cross_encoder
+    from embedlab.training.data import read_training_file
+
+    composed = [
+        name
+        for name, used in (
+            (f"--pooling {args.pooling}", args.pooling != "cls"),
+            ("--dense", args.dense is not None),
+            ("--normalize", args.normalize),
+            ("--max-seq-length", args.max_seq_length is not None),
+        )
+        if used
+    ]
+    if composed:
+        raise EmbedLabError(
+            f"A cross-encoder puts its head on [CLS] of the pair: {', '.join(composed)} cannot apply to it."
+        )
+    if args.data == "bundled":
+        raise EmbedLabError(
+            "A cross-encoder needs scored or 0/1-labelled pairs: give a file (sts-train.csv, or sentence1, sentence2, "
+            "score); the bundled data holds only positive pairs and plain sentences."
+        )
+    data = read_training_file(args.data, "cosine")
+    eval_pairs = read_scored_pairs(args.eval) if args.eval else None
+    out = Path(args.out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise EmbedLabError(f"--out {args.out} already exists and is not empty: give a new folder.")
+    print(f"training a cross-encoder on {data.source} (learning rate {settings.learning_rate:g})", file=sys.stderr)
+    stop = threading.Event()
+    with stop_on_interrupt(stop):
+        result = train_cross_encoder(
+            args.model, data, settings, eval_pairs=eval_pairs, progress=print_progress, stop=stop
+        )
+    if result.stopped and not args.keep_partial:
+        print(f"interrupted at step {result.steps} of {result.total_steps}: nothing saved", file=sys.stderr)
+        return INTERRUPTED
+    folder = save_cross(result, out)
+    keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures")
+    if args.json:
+        payload = {
+            "out": str(folder),
+            "kind": "cross-encoder",
+            "method": METHOD,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 3),
+            "examples": data.n_examples,
+            "precision": result.precision,
+            "before": {key: result.before.as_dict()[key] for key in keep},
+            "after": {key: result.after.as_dict()[key] for key in keep},
+        }
+        print(json.dumps(payload))
+        return INTERRUPTED if result.stopped else 0
+    print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training): CrossEncoder(dir) loads it")
+    rows = [
+        ("STS Spearman (its scores)", result.before.spearman, result.after.spearman, ".1f"),
+        ("random-pair score (mean)", result.before.baseline_mean, result.after.baseline_mean, ".3f"),
+        ("negative-test AUC", result.before.negtest_auc, result.after.negtest_auc, ".3f"),
+        ("negative-test failures", result.before.negtest_failures, result.after.negtest_failures, "d"),
+    ]
+    for name, before, after, form in rows:
+        shown = [("n/a" if value is None or value != value else format(value, form)) for value in (before, after)]
+        print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
+    return INTERRUPTED if result.stopped else 0
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(stop: threading.Event):
+    """Within the block, the first Ctrl-C sets ``stop`` (the run ends cleanly after its current step) and says so in
+    one line; a second one raises KeyboardInterrupt (``main`` reports it in one line). The previous handler is put
+    back afterwards. Outside the main thread (no signals there) the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("interrupted: stopping after the current step (Ctrl-C again quits at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_tokens(args: argparse.Namespace) -> int:
@@ -612,3 +748,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmbedLabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing saved", file=sys.stderr)
+        return INTERRUPTED

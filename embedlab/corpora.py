@@ -25,6 +25,12 @@ STS_TRAIN_FILE = STS_BENCHMARK_DIR / "sts-train.csv"
 STS_DEV_FILE = STS_BENCHMARK_DIR / "sts-dev.csv"
 
 
+def sts_splits() -> dict[str, Path]:
+    """The STS benchmark splits beside the repository that are there now: {"train": path, "dev": path}, or fewer."""
+    splits = {"train": STS_TRAIN_FILE, "dev": STS_DEV_FILE}
+    return {name: path for name, path in splits.items() if path.is_file()}
+
+
 @lru_cache(maxsize=1)
 def reference_sentences() -> tuple[str, ...]:
     """The project's reference corpus: a few hundred varied sentences, one per line, de-duplicated in order."""

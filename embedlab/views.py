@@ -50,7 +50,9 @@ from pydantic import (
     model_validator,
 )
 
+from embedlab import served
 from embedlab.data.pairtable import PAIR_COLUMNS
+from embedlab.data.paths import served_data_gate
 from embedlab.embedding.postprocess import check_post
 from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, check_pooling, parse_layers
 from embedlab.errors import EmbedLabError
@@ -173,6 +175,25 @@ def check_layers_for(spec: EmbedSpec, n_hidden_states: int) -> None:
 
 # ---------------------------------------------------------------- field types
 
+
+def _served_path(path: str) -> str:
+    """In served mode a view's path must name one of the server's own data files (``served_data_gate``)."""
+    try:
+        served_data_gate(path)
+    except EmbedLabError as error:
+        raise ValueError(str(error)) from None
+    return path
+
+
+def _served_rows(rows: list) -> list:
+    """In served mode a view's table holds at most ``served.MAX_ROWS`` rows."""
+    try:
+        served.check_rows(len(rows), "the table")
+    except EmbedLabError as error:
+        raise ValueError(str(error)) from None
+    return rows
+
+
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT_CHARS)]
 Row = Annotated[StrictInt, Field(ge=1, le=MAX_ROWS)]
 Pair = tuple[StrictStr, StrictStr]
@@ -256,7 +277,7 @@ class CompareView(PageView):
     page: Literal["compare"]
     raw: RawSpec | None = None
     trained: TrainedSpec | None = None
-    pairs: Annotated[list[Pair], Field(max_length=MAX_ROWS)] | None = None
+    pairs: Annotated[list[Pair], Field(max_length=MAX_ROWS), AfterValidator(_served_rows)] | None = None
     selected_pair: Row | None = None
     PARAMS: ClassVar[dict[str, str]] = {"selected_pair": "pair"}
     LONG: ClassVar[tuple[str, ...]] = ("pairs",)
@@ -287,7 +308,9 @@ class NegativeTestsView(PageView):
     raw: RawSpec | None = None
     trained: TrainedSpec | None = None
     suite: Literal["bundled"] | None = None
-    table: Annotated[list[LabelledRow], Field(min_length=1, max_length=MAX_ROWS)] | None = None
+    table: Annotated[
+        list[LabelledRow], Field(min_length=1, max_length=MAX_ROWS), AfterValidator(_served_rows)
+    ] | None = None
     thresholds: Thresholds | None = None
     LONG: ClassVar[tuple[str, ...]] = ("table",)
 
@@ -299,7 +322,9 @@ class StsView(PageView):
         Field(min_length=1, max_length=MAX_MODELS),
     ] | None = None
     data: Literal["bundled", "path", "hub"] | None = None
-    path: Annotated[StrictStr, Field(max_length=MAX_PATH_CHARS, pattern=r"\S")] | None = None
+    path: Annotated[
+        StrictStr, Field(max_length=MAX_PATH_CHARS, pattern=r"\S"), AfterValidator(_served_path)
+    ] | None = None
     hub: tuple[Literal[HUB_DATASETS], Literal[HUB_SPLITS]] | None = None  # type: ignore[valid-type]
 
     def cross_check(self, view: dict) -> dict[str, str]:

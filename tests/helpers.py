@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 
@@ -21,3 +22,40 @@ def one_line_error(capsys) -> str:
     assert out == ""
     assert err.startswith("error: ") and err.count("\n") == 1, err
     return err
+
+
+def read_until(stream, needle: str, timeout: float) -> str:
+    """Read a subprocess's pipe (binary, unbuffered) until ``needle`` appears or ``timeout`` seconds pass; return
+    what was read. Never blocks past the deadline (``select`` on the pipe)."""
+    import os
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while needle.encode() not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([stream], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:  # the process closed the pipe (it ended)
+            break
+        seen += chunk
+    return seen.decode("utf-8", errors="replace")
+
+
+def first_step_event(jobs) -> threading.Event:
+    """An Event set once the run of ``jobs`` (a ``TrainingJobs``) has taken its first step: wrap its progress hook."""
+    stepped = threading.Event()
+    original = jobs._progress
+
+    def progress(job, report):
+        original(job, report)
+        if report.step >= 1:
+            stepped.set()
+
+    jobs._progress = progress
+    return stepped

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from embedlab import served
 from embedlab.data.pairtable import PAIR_COLUMNS
 from embedlab.data.paths import read_data_file
 from embedlab.errors import EmbedLabError
@@ -25,13 +26,16 @@ STS_MIN_FIELDS = 7
 
 
 def decode_text(data: bytes, name: str = "file") -> str:
-    """UTF-8 text (a BOM is dropped); undecodable bytes raise EmbedLabError."""
+    """UTF-8 text (a BOM is dropped); undecodable bytes raise EmbedLabError, and so does a file of more than
+    ``served.MAX_ROWS`` rows in served mode (a line is a row; a header line is not counted)."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise EmbedLabError(
             f"{name} is not UTF-8 text (bad byte at position {error.start}): save it as UTF-8 and try again."
         ) from None
+    served.check_rows(max(0, sum(1 for line in text.splitlines() if line.strip()) - 1), name)
+    return text
 
 
 def _is_float(text: str) -> bool:

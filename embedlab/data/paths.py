@@ -5,7 +5,9 @@ Every reader of a path (``pairfiles.read_pairs``, ``tasks.sts.read_scored_pairs`
 .txt) are opened, so a path such as ``/etc/shadow`` or a ``.env`` file is refused before a byte of it is read, and
 a symbolic link is judged by the file it points to. Messages name the path, never what the file holds.
 
-(A later "served mode" that refuses server paths altogether belongs here too, in this one function.)
+In served mode (``embedlab.served``) ``served_data_gate`` comes first: only the bundled files and the STS
+benchmark splits the server was started with are opened by path; anything else is refused before the file system
+is asked whether it exists.
 
 Example:
     >>> data_file("/etc/passwd")  # doctest: +SKIP
@@ -14,22 +16,57 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from embedlab import corpora
 from embedlab.errors import EmbedLabError
+from embedlab.served import path_refusal, served_mode
 
 DATA_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt")  # the formats of every pair, STS and sentence file
 
 
-def data_file(path: str | Path) -> Path:
-    """The file at ``path`` if the app may open it: an existing .csv, .tsv or .txt file (after symbolic links).
+def served_files() -> frozenset[Path]:
+    """The data files served mode opens by path: the bundled ones (``assets/``) and the STS benchmark splits."""
+    assets = corpora.ASSETS.resolve()
+    bundled = [path.resolve() for path in assets.iterdir() if path.suffix.lower() in DATA_SUFFIXES]
+    splits = [corpora.STS_TRAIN_FILE.resolve(), corpora.STS_DEV_FILE.resolve()]
+    return frozenset([*(path for path in bundled if path.parent == assets), *splits])  # a link out: not bundled
+
+
+def served_data_gate(path: str | Path) -> None:
+    """In served mode, refuse every path but the bundled files and the server's STS splits; outside it, nothing.
+
+    The path is compared after ``..`` and symbolic links are resolved, so neither ``../`` nor a link inside
+    ``assets/`` leads anywhere else. The message is the same whether or not the file exists.
 
     Raises:
-        EmbedLabError: no path, another kind of file, a folder, or no such file.
+        EmbedLabError: served mode and a path that is not one of ``served_files()``.
+    """
+    if not served_mode():
+        return
+    text = str(path).strip()
+    allowed = served_files()
+    try:
+        written = Path(os.path.abspath(os.path.expanduser(text))) if text else None
+        ok = written is not None and written.resolve() in allowed
+    except (OSError, ValueError, RuntimeError):
+        ok = False
+    if not ok:
+        raise EmbedLabError(path_refusal(text))
+
+
+def data_file(path: str | Path) -> Path:
+    """The file at ``path`` if the app may open it: an existing .csv, .tsv or .txt file (after symbolic links);
+    in served mode only one of ``served_files()`` (``served_data_gate``).
+
+    Raises:
+        EmbedLabError: served mode and another path; no path, another kind of file, a folder, or no such file.
     """
     text = str(path).strip()
     if not text:
         raise EmbedLabError("No path given: type the path of a CSV, TSV, STS or text file.")
+    served_data_gate(text)
     file = Path(text)
     kinds = ", ".join(DATA_SUFFIXES[:-1]) + f" or {DATA_SUFFIXES[-1]}"
     if file.is_dir():

@@ -53,12 +53,6 @@ def mix_layers(per_layer: npt.NDArray[np.float32], layers: Sequence[int]) -> npt
 # sentence-transformers' other Pooling modes, defined exactly as ``sentence_transformer/modules/pooling.py`` does.
 
 
-def mean_sqrt_len_tokens_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Sum over real tokens divided by the square root of their count.  -> (..., batch, hidden)."""
-    weights = mask.to(hidden.dtype)[..., None]  # (batch, seq, 1)
-    return (hidden * weights).sum(dim=-2) / weights.sum(dim=-2).clamp(min=1e-9).sqrt()
-
-
 def weighted_mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens weighted by position: the i-th real token weighs i (1, 2, ...).  -> (..., batch, hidden)
 

@@ -108,10 +108,6 @@ class PostTransform:
     def input_dim(self) -> int:
         return int(self.mean.shape[0])
 
-    @property
-    def output_dim(self) -> int:
-        return self.basis.shape[1] if self.method == "whiten" and self.basis is not None else self.input_dim
-
     def linear(self, vectors: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The transform before the final normalisation. vectors: (n, d) -> (n, d') float64."""
         x = self._check(vectors)

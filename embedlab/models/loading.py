@@ -20,7 +20,7 @@ from pathlib import Path
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import ProgressCallback, hub_snapshot
-from embedlab.models.identity import ModelId, resolve_model
+from embedlab.models.identity import ModelId, resolve_model, served_model_gate
 from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, SUGGESTED_MODELS, UNTRAINED, UNTRAINED_SEED  # noqa: F401 (re-exported)
 
 _DECODER_TYPES = {
@@ -113,6 +113,7 @@ def load_model(ref: str | ModelId, progress: ProgressCallback | None = None) -> 
     elif model_id.kind == "untrained":
         loaded = _load_untrained()
     elif model_id.kind == "folder":
+        served_model_gate(model_id.key)  # a ModelId built elsewhere: the served-mode gate once more
         loaded = _load_directory(model_id.key, model_id.key, f"local folder {model_id.key}")
     else:
         loaded = _load_directory(hub_snapshot(model_id.key, progress), model_id.key, None)

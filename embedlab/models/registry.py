@@ -16,10 +16,12 @@ MODEL_MARKERS = ("modules.json", "config.json")  # a sentence-transformers folde
 
 
 def _is_model_folder(folder: Path) -> bool:
-    """A readable folder holding a sentence-transformers or transformers model; False for anything unreadable."""
+    """A readable folder holding a sentence-transformers or transformers model; False for anything unreadable and
+    for hidden folders (a save in progress, or killed half-way, is a hidden ``.NAME.partial-...`` folder)."""
     try:
         return (
-            folder.is_dir()
+            not folder.name.startswith(".")
+            and folder.is_dir()
             and os.access(folder, os.R_OK | os.X_OK)
             and any((folder / marker).is_file() and os.access(folder / marker, os.R_OK) for marker in MODEL_MARKERS)
         )
@@ -30,7 +32,7 @@ def _is_model_folder(folder: Path) -> bool:
 def saved_models(directory: Path | None = None) -> tuple[str, ...]:
     """Absolute paths of the model folders directly under ``directory`` (default: the models directory), by name.
 
-    A missing or unreadable directory, and sub-folders that are unreadable or hold no model, give nothing.
+    A missing or unreadable directory, and sub-folders that are hidden, unreadable or hold no model, give nothing.
     """
     root = models_dir() if directory is None else Path(directory).expanduser().resolve()
     try:

@@ -36,6 +36,7 @@ import torch
 from embedlab.embedding.forward import MODEL_INPUTS
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
+from embedlab.tasks.tokens import check_texts
 
 MAX_ATTENTION_TEXTS = 8  # attention keeps (layers, heads, T, T) per sentence: a few sentences only
 SELF_ATTENTION_HIGH = 0.8  # a [CLS] that keeps this share on itself barely mixes in the other tokens
@@ -144,14 +145,7 @@ def attention_maps(backbone, model: LoadedModel, texts: Sequence[str]) -> list[A
         EmbedLabError: no text, an empty one, more than ``MAX_ATTENTION_TEXTS``, or a backbone that returns no
             attention weights.
     """
-    texts = [str(text) for text in texts]
-    if not texts or any(not text.strip() for text in texts):
-        raise EmbedLabError("Type a sentence: the attention view needs at least one non-empty sentence.")
-    if len(texts) > MAX_ATTENTION_TEXTS:
-        raise EmbedLabError(
-            f"{len(texts)} sentences: the attention view keeps every head of every layer, so it takes at most "
-            f"{MAX_ATTENTION_TEXTS} sentences at once."
-        )
+    texts = check_texts(texts, MAX_ATTENTION_TEXTS, "the attention view", "every head of every layer")
     tokenizer = model.tokenizer
     maps = []
     for text in texts:

@@ -118,9 +118,12 @@ def raw_model_sentence(model: LoadedModel, plain_bert_missing: bool = False) -> 
     )
 
 
+COSINE_DECIMALS = 3  # one rule for a cosine in the lesson's text and in its metrics (components/lesson_view.py)
+
+
 def _f(value: float) -> str:
-    """Two decimals, three when two would round a value near 1 up to 1.00."""
-    return f"{value:.3f}" if abs(value) >= 0.995 else f"{value:.2f}"
+    """A cosine as the lesson's metrics show it: ``COSINE_DECIMALS`` decimals (0.9947 is 0.995 in both)."""
+    return f"{value:.{COSINE_DECIMALS}f}"
 
 
 def _signed(value: float) -> str:
@@ -229,7 +232,7 @@ def cls_text(scores: PairScores) -> str:
     low = min(scores.paraphrase, scores.unrelated)
     base = scores.baseline
     both = (
-        f"Both pairs score at least {_f(np.floor(low * 100) / 100)}"
+        f"Both pairs score at least {_f(np.floor(low * 10**COSINE_DECIMALS) / 10**COSINE_DECIMALS)}"
         if low >= 0.5
         else f"The paraphrase scores {_f(scores.paraphrase)}, the unrelated pair {_f(scores.unrelated)}"
     )

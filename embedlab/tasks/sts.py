@@ -58,6 +58,12 @@ SCORED_COLUMNS = (*PAIR_COLUMNS, "score")
 
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
+SPEARMAN_DECIMALS = 1  # Spearman x 100 as a person reads it: one decimal (79.7); JSON for programs keeps more
+
+
+def round_spearman(value: float | None) -> float | None:
+    """Spearman x 100 by the one rounding rule (``SPEARMAN_DECIMALS``); None and NaN stay None."""
+    return None if value is None or math.isnan(value) else round(float(value), SPEARMAN_DECIMALS)
 UNDEFINED = CONSTANT  # CLS at layer 0: one fixed vector; float32 noise has its own sentence (noise_reason)
 GOLD_CONSTANT = "undefined: every gold score is the same"
 FIT_NOTE = "post-processing fitted on the evaluated sentences, without their scores"
@@ -135,12 +141,17 @@ def _score(value: object, pair: int, name: str) -> float:
     return score
 
 
-def scored_pairs_from_frame(frame: pd.DataFrame, name: str = "file") -> ScoredPairs:
+def scored_pairs_from_frame(
+    frame: pd.DataFrame, name: str = "file", min_pairs: int = MIN_PAIRS, purpose: str = "a correlation"
+) -> ScoredPairs:
     """Validate a frame with sentence1, sentence2 and score columns.
+
+    ``min_pairs`` and ``purpose`` word the too-few-pairs message for what the pairs are for (training needs fewer
+    than a correlation).
 
     Raises:
         EmbedLabError: a missing column, an empty sentence, a score that is not a number or outside both 0-5 and
-            0-1, fewer than ``MIN_PAIRS`` pairs, or the same gold score for every pair.
+            0-1, fewer than ``min_pairs`` pairs, or the same gold score for every pair.
     """
     columns = {str(column).strip().lower(): column for column in frame.columns}
     missing = [column for column in SCORED_COLUMNS if column not in columns]
@@ -161,8 +172,8 @@ def scored_pairs_from_frame(frame: pd.DataFrame, name: str = "file") -> ScoredPa
             f"{name}, pair {pair}: score {gold[pair - 1]:g} is outside 0-5: scores must be on the STS scale "
             "(0-5) or 0-1."
         )
-    if len(gold) < MIN_PAIRS:
-        raise EmbedLabError(f"{name} has {len(gold)} scored pairs: a correlation needs at least {MIN_PAIRS}.")
+    if len(gold) < min_pairs:
+        raise EmbedLabError(f"{name} has {len(gold)} scored pair(s): {purpose} needs at least {min_pairs}.")
     if low == high:
         raise EmbedLabError(f"{name}: every pair has the gold score {low:g}: nothing to rank against.")
     scale = 1.0 if high <= 1 else 5.0

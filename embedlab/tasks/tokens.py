@@ -85,14 +85,21 @@ class TokenStates:
         return int(self.hidden.shape[0])
 
 
-def _check_texts(texts: Sequence[str], limit: int) -> list[str]:
+def check_texts(
+    texts: Sequence[str], limit: int, view: str = "token-level views", keeps: str = "every layer of every token"
+) -> list[str]:
+    """The texts as strings, at least one, none empty, at most ``limit`` (a view that keeps ``keeps`` per text).
+
+    Raises:
+        EmbedLabError: no text, an empty one, or too many, in words that name the view.
+    """
     cleaned = [str(text) for text in texts]
     if not cleaned or any(not text.strip() for text in cleaned):
-        raise EmbedLabError("Type a sentence: token views need at least one non-empty sentence.")
+        raise EmbedLabError(f"Type a sentence: {view} need at least one non-empty sentence.")
     if len(cleaned) > limit:
         raise EmbedLabError(
-            f"{len(cleaned)} sentences: token-level views keep every layer of every token, so they take at most "
-            f"{limit} sentences at once. Use fewer sentences."
+            f"{len(cleaned)} sentences: {view} keep {keeps}, so they take at most {limit} sentences at once. "
+            "Use fewer sentences."
         )
     return cleaned
 
@@ -106,7 +113,7 @@ def token_states(model: LoadedModel, texts: Sequence[str], limit: int = MAX_TOKE
     Raises:
         EmbedLabError: no text, an empty text, or more than ``limit`` texts.
     """
-    texts = _check_texts(texts, limit)
+    texts = check_texts(texts, limit)
     tokenizer = model.tokenizer
     max_length = model.facts.max_seq_length
     results: list[TokenStates | None] = [None] * len(texts)

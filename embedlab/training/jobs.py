@@ -1,36 +1,83 @@
-"""Background training for the app: one run at a time per process, progress readable by any session.
+"""Background training for the app: one run at a time per process, each run controlled by the session that
+started it.
 
-``TrainingJobs`` owns a worker thread and the state of the current (and last) run. It makes no Streamlit call:
-the app keeps one instance in ``st.cache_resource`` (shared by every session, surviving reruns and page
-switches) and polls ``view()`` from a fragment. The CPU is the limit, so a second request while a run is
-active is refused with a message naming what runs (``EmbedLabError``).
+``TrainingJobs`` holds a single run, the current or the last one (there is no queue and no history: a second
+request while a run is active is refused with a message naming what runs, ``EmbedLabError``; the CPU is the
+limit). It owns the worker thread and makes no Streamlit call: the app keeps one instance in ``st.cache_resource``
+(shared by every session, surviving reruns and page switches) and polls ``view(owner)`` from a fragment.
+
+Each run records an owner token, an opaque id the starting session passes (the app: a uuid kept in its session
+state). Only that owner can stop it (``stop`` refuses anyone else), and only the owner's ``view`` carries the
+run's data source, error, results and saved folder; any other caller sees that a run is in progress and its
+progress, nothing else.
+
+When a process that trains is asked to end (SIGTERM, or a normal exit such as ``streamlit run`` stopping on
+SIGTERM), the active run is stopped first and waited for, up to ``SHUTDOWN_WAIT`` seconds: the worker thread is
+never left inside torch while the interpreter shuts down (that aborted the process with "terminate called without
+an active exception"). The partial model is saved, unmeasured, if its owner asked for that. The hooks
+(``_install_process_hooks``), installed by the first ``submit``: an ``atexit`` function always, and, when submit runs
+on the main thread and SIGTERM still has its default action, a SIGTERM handler that stops and waits, then ends the
+process by the default action (exit status -15 from Python's ``subprocess``, 143 in a shell). A server with its own
+SIGTERM handler (Streamlit) keeps it, and its exit status: the ``atexit`` function stops the run.
 
 Example:
     >>> jobs = TrainingJobs()
     >>> job_id = jobs.submit(TrainRequest(Composition("all-MiniLM-L6-v2"), bundled_data("simcse"),
-    ...                                   TrainSettings(max_steps=20), save_to="/tmp/m"))
+    ...                                   TrainSettings(max_steps=20), save_to="/tmp/m"), owner="session-1")
     >>> jobs.wait(timeout=600).status
     'done'
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import os
+import signal
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
-from embedlab.training.run import ProgressReport, Scores, TrainSettings, train
+from embedlab.training.run import ProgressReport, Scores, TrainSettings, count_steps, train
 
 Status = Literal["running", "done", "stopped", "failed"]
 ACTIVE = "running"
+SHUTDOWN_WAIT = 30.0  # seconds a process that is ending waits for its run to stop (and save a partial model)
+_RUNNERS: weakref.WeakSet = weakref.WeakSet()  # every TrainingJobs of this process that has started a run
+_HOOKS = {"installed": False}
+
+
+def stop_all_runs(timeout: float = SHUTDOWN_WAIT) -> None:
+    """Ask every active run of this process to stop, and wait for them, ``timeout`` seconds in all."""
+    jobs = [job for runner in list(_RUNNERS) if (job := runner._stop_for_shutdown()) is not None]
+    deadline = time.monotonic() + timeout
+    for job in jobs:
+        job.done.wait(max(0.0, deadline - time.monotonic()))
+
+
+def _on_sigterm(signum, frame) -> None:
+    stop_all_runs()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # the default action now: the exit status still says SIGTERM
+
+
+def _install_process_hooks() -> None:
+    """Once per process: stop runs at exit; on SIGTERM too, when SIGTERM has its default action (see the module)."""
+    if _HOOKS["installed"]:
+        return
+    _HOOKS["installed"] = True
+    atexit.register(stop_all_runs)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @dataclass(frozen=True)
@@ -48,11 +95,15 @@ class TrainRequest:
 
 @dataclass(frozen=True)
 class JobView:
-    """A consistent copy of one job's state, safe to read from any thread."""
+    """A consistent copy of one job's state, safe to read from any thread.
+
+    ``mine`` is False for a caller that did not start the run: then ``request`` is None and the data, losses,
+    scores, error and saved folder are left out (``redacted``); the status, phase and step counts remain.
+    """
 
     job_id: int
     status: Status
-    request: TrainRequest
+    request: TrainRequest | None
     started: float
     finished: float | None
     latest: ProgressReport | None
@@ -66,16 +117,24 @@ class JobView:
     saved_to: str | None = None
     error: str | None = None
     stopping: bool = False  # Stop was asked and the run has not ended: it ends its step, is measured, saved
+    mine: bool = True
 
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
+
+    def redacted(self) -> JobView:
+        """What another session may see of this run: that it exists, its status and how far it got."""
+        return replace(
+            self, request=None, losses=(), evals=(), before=None, after=None, saved_to=None, error=None, mine=False
+        )
 
 
 @dataclass
 class _Job:
     job_id: int
     request: TrainRequest
+    owner: str = ""
     started: float = field(default_factory=time.time)
     status: Status = ACTIVE
     finished: float | None = None
@@ -90,11 +149,12 @@ class _Job:
     saved_to: str | None = None
     error: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    ending: threading.Event = field(default_factory=threading.Event)  # the process is ending: stop and save fast
     done: threading.Event = field(default_factory=threading.Event)
 
 
 class TrainingJobs:
-    """Runs one training at a time on a worker thread.
+    """Runs one training at a time on a worker thread, and remembers the last run (one slot, no queue).
 
     Args:
         load: ``ref -> LoadedModel`` (the app passes its cached loader so the start model is not loaded twice).
@@ -111,13 +171,14 @@ class TrainingJobs:
         self._ids = itertools.count(1)
         self._job: _Job | None = None  # the current or last run
 
-    def submit(self, request: TrainRequest) -> int:
-        """Start a run in the background and return its id.
+    def submit(self, request: TrainRequest, owner: str = "") -> int:
+        """Start a run in the background for ``owner`` (the token that may stop and read it) and return its id.
 
         Raises:
-            EmbedLabError: a run is already active (one at a time: the CPU is the limit), or the target folder
-                is taken.
+            EmbedLabError: a run is already active (one at a time: the CPU is the limit), the target folder
+                is taken, or (served mode) the run takes more than ``served.MAX_TRAIN_STEPS`` steps.
         """
+        served.check_steps(count_steps(request.data.n_examples, request.settings))
         target = Path(request.save_to).expanduser()
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise EmbedLabError(f"{target} already exists and is not empty: choose another model name.")
@@ -130,29 +191,42 @@ class TrainingJobs:
                     f"{running.composition.model}): one run at a time on this server. Wait for it to finish "
                     "or stop it."
                 )
-            job = _Job(next(self._ids), request)
+            job = _Job(next(self._ids), request, owner=owner)
             self._job = job
+        _RUNNERS.add(self)
+        _install_process_hooks()
         threading.Thread(target=self._run, args=(job,), name=f"embedlab-train-{job.job_id}", daemon=True).start()
         return job.job_id
 
-    def stop(self, job_id: int | None = None, keep_partial: bool | None = None) -> bool:
-        """Ask the active run to stop after its current step. Returns False when there is nothing to stop."""
+    def stop(self, job_id: int | None = None, owner: str = "", keep_partial: bool | None = None) -> bool:
+        """Ask the active run to stop after its current step. Returns False when there is nothing to stop.
+
+        Raises:
+            EmbedLabError: the run was started by another owner (only the session that started a run stops it,
+                and only it decides whether the partial model is kept).
+        """
         with self._lock:
             job = self._job
             if job is None or job.status != ACTIVE or (job_id is not None and job.job_id != job_id):
                 return False
+            if job.owner != owner:
+                raise EmbedLabError(
+                    "This run was started by another session: only that session can stop it. It ends by itself "
+                    "when its steps are done."
+                )
             if keep_partial is not None:
                 job.request = replace(job.request, keep_partial=keep_partial)
             job.stop.set()
             return True
 
-    def view(self) -> JobView | None:
-        """The current or last run, or None before the first one."""
+    def view(self, owner: str = "") -> JobView | None:
+        """The current or last run, or None before the first one; redacted (``JobView.redacted``) unless
+        ``owner`` started it."""
         with self._lock:
             job = self._job
             if job is None:
                 return None
-            return JobView(
+            view = JobView(
                 job_id=job.job_id,
                 status=job.status,
                 request=job.request,
@@ -170,14 +244,26 @@ class TrainingJobs:
                 error=job.error,
                 stopping=job.stop.is_set() and job.status == ACTIVE,
             )
+            return view if job.owner == owner else view.redacted()
 
-    def wait(self, timeout: float | None = None) -> JobView | None:
-        """Block until the current run ends (or ``timeout`` seconds pass); return its view."""
+    def wait(self, timeout: float | None = None, owner: str = "") -> JobView | None:
+        """Block until the current run ends (or ``timeout`` seconds pass); return its view for ``owner``."""
         with self._lock:
             job = self._job
         if job is not None:
             job.done.wait(timeout)
-        return self.view()
+        return self.view(owner)
+
+    def _stop_for_shutdown(self) -> _Job | None:
+        """The process is ending: stop the active run as its owner would (the partial model is saved if the owner
+        asked for that); return it to wait for, or None."""
+        with self._lock:
+            job = self._job
+            if job is None or job.status != ACTIVE:
+                return None
+            job.ending.set()
+            job.stop.set()
+            return job
 
     # ---------------------------------------------------------------- worker
 
@@ -208,6 +294,7 @@ class TrainingJobs:
                 eval_pairs=request.eval_pairs,
                 progress=lambda report: self._progress(job, report),
                 stop=job.stop,
+                ending=job.ending,
             )
             stopped = job.stop.is_set() and result.steps < result.total_steps
             self._set(job, before=result.before, after=result.after, steps=result.steps, seconds=result.seconds)

@@ -9,9 +9,10 @@ What the run does, in order:
 3. measures the trained model again.
 
 Progress goes to a plain callable (``Progress``): step, total, loss, steps/s, ETA and, every ``eval_every``
-steps, the Spearman of a separate inference copy of the model on (up to ``EVAL_PAIRS_DURING``) evaluation
-pairs. The copy is needed: ``encode`` switches the model it runs to eval mode, every training step switches it
-back to train mode. A ``threading.Event`` stops the run cleanly after the current step
+steps (and at the last one), the STS Spearman of the training model on (up to ``EVAL_PAIRS_DURING``) evaluation
+pairs. That evaluation is the library's own: an ``EmbeddingSimilarityEvaluator`` run by the trainer
+(``eval_strategy="steps"``), which switches the model to eval mode and back, so no copy of the model is made.
+Its time is left out of steps/s and the ETA. A ``threading.Event`` stops the run cleanly after the current step
 (``control.should_training_stop``); the partial model is returned and can be saved.
 
 Example:
@@ -21,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import math
@@ -46,7 +46,7 @@ DEFAULT_LEARNING_RATE = 2e-5
 # SimCSE at sentence-transformers' own default rate (the trainer's 5e-5); TSDAE at its paper's 3e-5 (Wang et al.
 # 2021). Measured on the packaged backbone, SimCSE on 2,000 STS train sentences, float32, seeds 0-2: 83.8 at 3e-5
 # (the SimCSE paper's rate for BERT-base at batch 64), 84.2 at 5e-5.
-METHOD_LEARNING_RATES = {"simcse": 5e-5, "tsdae": 3e-5}
+METHOD_LEARNING_RATES = {"simcse": 5e-5, "tsdae": 3e-5, "cross-encoder": 5e-5}
 Precision = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 # Losses over in-batch negatives lose accuracy in bf16 (SimCSE, seeds 0-2: 84.2 float32, 83.7 bf16); "auto" keeps
@@ -114,6 +114,10 @@ class TrainSettings:
             raise EmbedLabError(f"epochs must be {span(limits.EPOCHS)}, not {self.epochs}.")
         if not within(int(self.batch_size), limits.BATCH_SIZE):
             raise EmbedLabError(f"batch size must be {span(limits.BATCH_SIZE)}, not {self.batch_size}.")
+        if math.isfinite(self.learning_rate) and self.learning_rate <= 0:
+            raise EmbedLabError(
+                f"learning rate must be positive (a step size, e.g. 2e-5), not {self.learning_rate:g}."
+            )
         if not within(self.learning_rate, limits.LEARNING_RATE):
             raise EmbedLabError(
                 f"learning rate must be {span(limits.LEARNING_RATE)} (e.g. 2e-5), not {self.learning_rate}."
@@ -155,6 +159,7 @@ class Scores:
     negtest_pairs: int
 
     def as_dict(self) -> dict:
+        """For JSON (training.json, ``train --json``): machine-readable, more digits than any display shows."""
         return {
             "spearman": None if self.spearman is None else round(self.spearman, 4),
             "baseline_mean": round(self.baseline_mean, 6),
@@ -274,6 +279,28 @@ def make_loss(method: str, model):
     return loss
 
 
+EVAL_METRIC = "spearman_cosine"  # the evaluator's metric (a fraction); the trainer prefixes it with "eval_"
+
+
+def during_evaluator(eval_pairs, settings: TrainSettings):
+    """The evaluator the trainer runs every ``settings.eval_every`` steps: the library's
+    ``EmbeddingSimilarityEvaluator`` (Spearman of cosine against the gold scores, like ``spearman_of``) on the
+    first ``EVAL_PAIRS_DURING`` pairs; None when there is nothing to evaluate. No CSV file is written."""
+    if eval_pairs is None or not settings.eval_every:
+        return None
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    pairs = eval_pairs.head(EVAL_PAIRS_DURING)
+    return EmbeddingSimilarityEvaluator(
+        list(pairs.sentence1),
+        list(pairs.sentence2),
+        [float(score) for score in pairs.gold],
+        batch_size=32,
+        main_similarity="cosine",
+        write_csv=False,
+    )
+
+
 def count_steps(n_examples: int, settings: TrainSettings) -> int:
     """Optimizer steps the run will take (the trainer's own arithmetic: partial last batch included)."""
     if settings.max_steps is not None:
@@ -291,6 +318,7 @@ def train(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     measure_before_after: bool = True,
+    ending: threading.Event | None = None,
 ) -> TrainResult:
     """Compose, measure, train, measure again. The shared ``loaded`` model is never modified.
 
@@ -300,6 +328,8 @@ def train(
         progress: called after every step (and once at step 0).
         stop: set it to end the run after the current step; the partial model is returned.
         measure_before_after: False skips the before/after measurements (benchmarks time the loop alone).
+        ending: set it (with ``stop``) when the process is ending: the run stops after the current step and the
+            model is returned without the 'after' measurement (which takes many seconds on a real model).
 
     Raises:
         EmbedLabError: bad settings, or a method the composed model cannot train with.
@@ -320,8 +350,7 @@ def train(
     model = compose(composition, loaded, seed=settings.seed)
     ref = composition.model
     before = measure(model, eval_pairs, ref) if measure_before_after else None
-    during_pairs = eval_pairs.head(EVAL_PAIRS_DURING) if eval_pairs is not None and settings.eval_every else None
-    inference = copy.deepcopy(model) if during_pairs is not None else None  # never encode with the training model
+    evaluator = during_evaluator(eval_pairs, settings)
 
     total = count_steps(data.n_examples, settings)
     losses: list[tuple[int, float]] = []
@@ -337,25 +366,38 @@ def train(
         progress(ProgressReport(step, total, loss, rate, eta, elapsed, eval_spearman))
 
     class _Reporter(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                loss = float(logs["loss"])
-                losses.append((state.global_step, loss))
-                eval_spearman = None
-                if during_pairs is not None and state.global_step % settings.eval_every == 0:
-                    started = time.perf_counter()
-                    inference.load_state_dict(model.state_dict())
-                    inference.eval()
-                    eval_spearman = spearman_of(inference, during_pairs, ref)
-                    evals.append((state.global_step, eval_spearman))
-                    clock["eval_seconds"] += time.perf_counter() - started
-                report(state.global_step, loss, eval_spearman)
-            if stop.is_set():
-                control.should_training_stop = True
+        """Reports each step's loss; on a step the trainer evaluates (it logs the loss first, then evaluates),
+        the report waits for the evaluator's Spearman so the step is reported once, with both numbers."""
+
+        pending: tuple[int, float] | None = None
+        eval_started = 0.0
 
         def on_step_end(self, args, state, control, **kwargs):
             if stop.is_set():
                 control.should_training_stop = True
+                control.should_evaluate = False  # stopping: no evaluation between the request and the end
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                loss = float(logs["loss"])
+                losses.append((state.global_step, loss))
+                if control.should_evaluate and evaluator is not None:
+                    self.pending = (state.global_step, loss)
+                    self.eval_started = time.perf_counter()
+                else:
+                    report(state.global_step, loss)
+            if stop.is_set():
+                control.should_training_stop = True
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            value = (metrics or {}).get(f"eval_{EVAL_METRIC}")
+            spearman = None if value is None or not math.isfinite(float(value)) else 100 * float(value)
+            evals.append((state.global_step, spearman))
+            if self.pending is not None:
+                clock["eval_seconds"] += time.perf_counter() - self.eval_started
+                step, loss = self.pending
+                self.pending = None
+                report(step, loss, spearman)
 
     loss = make_loss(data.method, model)
     dataset = data.dataset()
@@ -367,11 +409,14 @@ def train(
             max_steps=int(settings.max_steps) if settings.max_steps is not None else -1,
             per_device_train_batch_size=int(settings.batch_size),
             learning_rate=float(settings.learning_rate),
+            # A float below 1 is a ratio of the total steps in transformers 5 (an int is a count): this is the
+            # warmup ratio, not a number of steps. 0 stays an int: no warmup.
             warmup_steps=float(settings.warmup_ratio) if settings.warmup_ratio else 0,
             seed=int(settings.seed),
             data_seed=int(settings.seed),
             save_strategy="no",
-            eval_strategy="no",
+            eval_strategy="steps" if evaluator is not None else "no",
+            **({"eval_steps": int(settings.eval_every)} if evaluator is not None else {}),
             logging_strategy="steps",
             logging_steps=1,
             report_to="none",
@@ -385,7 +430,12 @@ def train(
         transformers_logging.set_verbosity_error()
         try:
             trainer = _quiet_trainer_class()(
-                model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[_Reporter()]
+                model=model,
+                args=args,
+                train_dataset=dataset,
+                loss=loss,
+                evaluator=evaluator,
+                callbacks=[_Reporter()],
             )
             trainer.remove_callback(PrinterCallback)
             report(0, None)
@@ -402,7 +452,8 @@ def train(
             transformers_logging.set_verbosity(verbosity)
         del trainer
     model.eval()
-    after = measure(model, eval_pairs, ref) if measure_before_after else None
+    hurry = ending is not None and ending.is_set()
+    after = measure(model, eval_pairs, ref) if measure_before_after and not hurry else None
     return TrainResult(
         model=model,
         composition=composition,

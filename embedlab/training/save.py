@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,23 +47,72 @@ def model_folder(name: str) -> Path:
     return models_dir() / check_model_name(name)
 
 
-def save_trained(result: TrainResult, folder: str | Path, overwrite: bool = False) -> Path:
+PARTIAL_MARK = ".partial-"  # ".NAME.partial-PID-XXXX": a save in progress (or killed) beside its target
+
+
+def save_trained(result: TrainResult, folder: str | Path) -> Path:
     """Write the model, README.md (the card) and training.json into ``folder`` and return its path.
 
+    The save is atomic: everything is written into a hidden sibling folder (``.NAME.partial-PID-...``), which is
+    renamed to ``folder`` only when complete. A save killed half-way leaves only that hidden folder: no listing
+    shows it (``embedlab.models.registry`` skips dot-folders), the name stays free, and the next save in the same
+    directory removes it (``remove_stale_partials``).
+
     Raises:
-        EmbedLabError: ``folder`` exists and is not empty (unless ``overwrite``), or cannot be written.
+        EmbedLabError: ``folder`` exists and is not empty, or cannot be written.
     """
     folder = Path(folder).expanduser().resolve()
-    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not overwrite)):
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise EmbedLabError(f"{folder} already exists and is not empty: choose another name or folder.")
+    partial = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        result.model.save(str(folder), create_model_card=False)
-        (folder / CARD_FILE).write_text(model_card(result, folder.name), encoding="utf-8")
-        (folder / FACTS_FILE).write_text(json.dumps(training_facts(result), indent=2), encoding="utf-8")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(folder.parent)
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}{PARTIAL_MARK}{os.getpid()}-", dir=folder.parent))
+        result.model.save(str(partial), create_model_card=False)
+        (partial / CARD_FILE).write_text(model_card(result, folder.name), encoding="utf-8")
+        (partial / FACTS_FILE).write_text(json.dumps(training_facts(result), indent=2), encoding="utf-8")
+        if folder.is_dir():
+            folder.rmdir()  # an empty folder given as the target (rename cannot replace it on every system)
+        partial.rename(folder)  # atomic on one file system: the folder appears complete or not at all
+        partial = None
     except OSError as error:
         raise EmbedLabError(f"Could not save the model to {folder}: {error.strerror or error}.") from None
+    finally:
+        if partial is not None:  # an error or an interruption (KeyboardInterrupt too) half-way: nothing is left
+            shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_partials(directory: str | Path) -> list[str]:
+    """Remove the hidden partial folders of saves whose process is gone (killed mid-save); return their names.
+
+    A partial folder of a live process (another save under way, here or in another process) is left alone.
+    """
+    removed = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(".") and PARTIAL_MARK in entry.name and entry.is_dir()):
+            continue
+        pid_text = entry.name.rsplit(PARTIAL_MARK, 1)[1].split("-", 1)[0]
+        if pid_text.isdigit() and (int(pid_text) == os.getpid() or _pid_alive(int(pid_text))):
+            continue  # a save under way, in this process or another
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
 
 
 def training_facts(result: TrainResult) -> dict:
@@ -162,12 +214,23 @@ def model_card(result: TrainResult, name: str) -> str:
 
 
 def read_training_facts(folder: str | Path) -> dict | None:
-    """The training.json of a model saved here, or None for any other folder."""
+    """The training.json of a model saved here, for display, or None for any other folder. Its Spearman values
+    follow the one rounding rule of what a person reads (``embedlab.tasks.sts.round_spearman``: 79.7); the file
+    itself keeps four decimals for programs, as ``train --json`` does."""
+    from embedlab.tasks.sts import round_spearman
+
     path = Path(folder) / FACTS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        facts = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(facts, dict):
+        return None
+    for side in ("before", "after"):
+        scores = facts.get(side)
+        if isinstance(scores, dict) and isinstance(scores.get("spearman"), int | float):
+            scores["spearman"] = round_spearman(scores["spearman"])
+    return facts
 
 
 def zip_folder(folder: str | Path) -> bytes:

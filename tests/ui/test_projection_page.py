@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -85,22 +84,6 @@ def brute_force_neighbours(vectors: np.ndarray, index: int, k: int) -> list[int]
     cosines = data @ data[index] / (np.linalg.norm(data, axis=1) * np.linalg.norm(data[index]))
     cosines[index] = -np.inf
     return [int(i) for i in np.argsort(-cosines, kind="stable")[:k]]
-
-
-@pytest.fixture()
-def projections(monkeypatch) -> list[int]:
-    """Counts projections actually computed (cache misses); caches start empty."""
-    st.cache_data.clear()
-    view.fitted_projection.clear()
-    calls: list[int] = []
-    original = view.fit_projection
-
-    def counted(vectors, settings=None):
-        calls.append(len(vectors))
-        return original(vectors, settings)
-
-    monkeypatch.setattr(view, "fit_projection", counted)
-    return calls
 
 
 def test_typed_set_shows_two_umap_plots_agreement_and_neighbours():
@@ -239,7 +222,6 @@ class SlowEvent:
 
 
 def wait_script() -> None:
-    import streamlit as st
 
     from components.projection_view import wait_for_umap
 

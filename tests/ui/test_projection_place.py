@@ -5,10 +5,7 @@ space."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import streamlit as st
 
-import components.projection_view as view
 from components import state
 from components.services import get_encoder
 from embedlab.tasks.projection import MAX_PLACED, fit_projection, query_neighbour_table
@@ -27,35 +24,19 @@ def xy(trace: dict) -> np.ndarray:
     return np.stack([decode(trace["x"]), decode(trace["y"])], axis=1)
 
 
-@pytest.fixture()
-def fits(monkeypatch) -> list[int]:
-    """Counts projections fitted (cache misses); caches start empty."""
-    st.cache_data.clear()
-    view.fitted_projection.clear()
-    calls: list[int] = []
-    original = view.fit_projection
-
-    def counted(vectors, settings=None):
-        calls.append(len(vectors))
-        return original(vectors, settings)
-
-    monkeypatch.setattr(view, "fit_projection", counted)
-    return calls
-
-
 def place(at, text: str):
     at.text_area(key=state.PROJECTION_PLACE_WIDGET).input(text)
     next(button for button in at.button if button.label == "Place").click()
     return run(at)
 
 
-def test_placed_sentences_sit_where_the_fitted_projection_puts_them(fits):
+def test_placed_sentences_sit_where_the_fitted_projection_puts_them(projections):
     at = run(page(PCA))
-    assert len(fits) == 2  # raw and trained, fitted once each
+    assert len(projections) == 2  # raw and trained, fitted once each
     encoders = {side: get_encoder(spec.model) for side, spec in specs(at).items()}
     encoded = {side: encoder.texts_encoded for side, encoder in encoders.items()}
     at = place(at, "\n".join(NEW) + "\n\n" + NEW[0])  # a blank line and a repeat are dropped
-    assert len(fits) == 2  # nothing refitted
+    assert len(projections) == 2  # nothing refitted
     for side, encoder in encoders.items():  # only the new sentences went through the model, once per model
         assert encoder.texts_encoded - encoded[side] == len(NEW)
     for figure, (side, spec) in zip(charts(at), specs(at).items(), strict=True):
@@ -81,7 +62,7 @@ def test_placed_sentences_sit_where_the_fitted_projection_puts_them(fits):
     assert placed_trace(charts(at)[0])["text"] == ["P1", "P2"]
 
 
-def test_too_many_sentences_are_refused_and_kept(fits):
+def test_too_many_sentences_are_refused_and_kept(projections):
     at = run(page(PCA))
     text = "\n".join(f"Sentence number {i}." for i in range(MAX_PLACED + 1))
     at = place(at, text)

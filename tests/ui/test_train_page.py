@@ -131,7 +131,7 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     ok(app.run())
     app.button(key="train.start").click()
     ok(app.run())
-    view = train_run.training_jobs().wait(timeout=600)
+    view = train_run.training_jobs().wait(timeout=600, owner=app.session_state[train_run.OWNER])
     assert view.status == "done", view.error
     ok(app.run())
     assert any("2 steps" in success.value for success in app.success)
