@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
 SERVED_ENV = "EMBEDLAB_SERVED"
 REPLICA_COOKIE = "embedlab_replica"
-MAX_UPLOAD_MB = 200  # Streamlit's default server.maxUploadSize; nginx's own default (1 MB) would refuse bigger uploads
+MAX_UPLOAD_MB = 200  # the app's server.maxUploadSize (.streamlit/config.toml); nginx's default 1 MB would refuse
+# the files over 20 MB the pages themselves refuse with a message
 MAX_REPLICAS = 64
 FIRST_EXAMPLE_PORT = 8501  # the replica ports --print-config shows when no --upstream is given
 START_TIMEOUT_S = 180.0

@@ -85,6 +85,13 @@ def test_config_listens_where_asked_and_takes_streamlit_sized_uploads():
     assert f"client_max_body_size {MAX_UPLOAD_MB}m;" in nginx_config(REPLICAS, 8080)
 
 
+def test_nginx_takes_every_upload_the_app_server_takes():
+    import tomllib
+
+    app_config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    assert MAX_UPLOAD_MB >= app_config["server"]["maxUploadSize"]  # else nginx answers 413 before the app can
+
+
 def test_every_path_in_the_config_is_relative_to_the_prefix():
     config = nginx_config(REPLICAS, 8080)
     for directive in ("pid", "error_log", "access_log", "client_body_temp_path", "proxy_temp_path"):
