@@ -164,6 +164,11 @@ def nginx_config(replicas: Sequence[str], port: int, host: str = "127.0.0.1") ->
     return "\n".join(lines) + "\n"
 
 
+def reachable_host(host: str) -> str:
+    """Where this machine reaches a server listening on ``host``: the loopback for a wildcard address."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
 def example_replicas(count: int) -> list[str]:
     """The replica addresses ``--print-config`` shows without ``--upstream``: 127.0.0.1:8501, :8502, ..."""
     return [f"127.0.0.1:{FIRST_EXAMPLE_PORT + i}" for i in range(count)]
@@ -382,10 +387,11 @@ def serve(
         config = folder / "nginx.conf"
         config.write_text(nginx_config([f"127.0.0.1:{p}" for p in ports], port, host), encoding="utf-8")
         group.start("nginx", [nginx, "-c", str(config), "-p", str(folder), "-e", "stderr", "-g", "daemon off;"])
-        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        wait_healthy(group, {"nginx": f"http://{listen_address(local, port)}"}, stop, 30.0)
+        wait_healthy(group, {"nginx": f"http://{listen_address(reachable_host(host), port)}"}, stop, 30.0)
+        shown = listen_address(reachable_host(host), port)
+        wildcard = " on every address of this machine" if reachable_host(host) != host else ""
         announce(
-            f"Embedding Lab: http://{listen_address(host, port)} ({replicas} replica(s); "
+            f"Embedding Lab: http://{shown}{wildcard} ({replicas} replica(s); "
             f"models in {env[MODELS_DIR_ENV]}). Ctrl-C stops everything."
         )
         while not stop.is_set():

@@ -30,6 +30,7 @@ from embedlab.serving import (
     free_port,
     health,
     nginx_config,
+    reachable_host,
     replica_address,
     replica_environment,
 )
@@ -90,6 +91,12 @@ def test_nginx_takes_every_upload_the_app_server_takes():
 
     app_config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
     assert MAX_UPLOAD_MB >= app_config["server"]["maxUploadSize"]  # else nginx answers 413 before the app can
+
+
+def test_serve_checks_a_wildcard_listener_through_the_loopback():
+    assert reachable_host("0.0.0.0") == "127.0.0.1"
+    assert reachable_host("::") == "::1"  # nginx listens on IPv6 only for [::]
+    assert reachable_host("10.0.0.5") == "10.0.0.5"
 
 
 def test_every_path_in_the_config_is_relative_to_the_prefix():
