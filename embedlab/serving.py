@@ -256,7 +256,8 @@ class Child:
 
 @dataclass
 class Group:
-    """Processes in one process group (the first one's pid), all stopped together."""
+    """Processes in one process group, all stopped together. The group's leader is the watchdog; it is reaped
+    last, so the group's id cannot be reused by another program while ``stop`` still signals it."""
 
     folder: Path
     children: list[Child] = field(default_factory=list)
@@ -312,8 +313,9 @@ class Group:
 
 def health(url: str, timeout_s: float = 5.0) -> str:
     """What ``url``/_stcore/health answers (``ok`` when up), or why there is no answer."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via $http_proxy
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout_s) as answer:
+        with direct.open(f"{url}/_stcore/health", timeout=timeout_s) as answer:
             return answer.read().decode(errors="replace").strip()
     except OSError as error:
         return f"no answer ({error})"
