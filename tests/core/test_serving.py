@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -361,6 +362,8 @@ def test_killing_serve_itself_takes_its_processes_with_it(nginx_binary):
                 break
             stop.wait(0.1)
         assert living(run.children) == {}
+        folder = re.search(r"\(logs in (\S+)\)", run.output).group(1)
+        shutil.rmtree(folder)  # a killed serve cannot remove its own folder
 
 
 def test_the_printed_config_is_one_nginx_accepts(nginx_binary, tmp_path):
