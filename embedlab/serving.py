@@ -34,10 +34,11 @@ from pathlib import Path
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import MODELS_DIR_ENV, models_dir
+from embedlab.served import MAX_UPLOAD_MB as SERVED_MAX_UPLOAD_MB
+from embedlab.served import SERVED_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
-SERVED_ENV = "EMBEDLAB_SERVED"
 REPLICA_COOKIE = "embedlab_replica"
 MAX_UPLOAD_MB = 200  # the app's server.maxUploadSize (.streamlit/config.toml); nginx's default 1 MB would refuse
 # the files over 20 MB the pages themselves refuse with a message
@@ -231,6 +232,8 @@ def replica_environment(served: bool, base: dict[str, str] | None = None) -> dic
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     if served:
         env[SERVED_ENV] = "1"
+        # Streamlit itself refuses a larger upload before it reaches a page (the pages refuse it too, later).
+        env["STREAMLIT_SERVER_MAX_UPLOAD_SIZE"] = str(SERVED_MAX_UPLOAD_MB)
     else:
         env.pop(SERVED_ENV, None)
     return env
