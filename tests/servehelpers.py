@@ -83,9 +83,7 @@ def running_serve(arguments: list[str], port: int, env_overrides: dict[str, str]
     exit (SIGINT, then SIGKILL of it and of everything it started, if it did not stop within the bound)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env_overrides or {})}
     command = [sys.executable, "-m", "embedlab", "serve", "--port", str(port), *arguments]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = ServeRun(process, f"http://127.0.0.1:{port}")
     ready = threading.Event()
 
