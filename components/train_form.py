@@ -456,9 +456,7 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
         "Length", lengths, index=lengths.index(choice("length").replace("_", " ")), key=key_of("length")
     )
     if length == "epochs":
-        epochs = row[1].number_input(
-            "Epochs", *limits.EPOCHS, float(choice("epochs")), step=0.5, key=key_of("epochs")
-        )
+        epochs = row[1].number_input("Epochs", *limits.EPOCHS, float(choice("epochs")), step=0.5, key=key_of("epochs"))
         keep("epochs", float(epochs))
         max_steps = None
     else:

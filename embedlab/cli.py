@@ -13,6 +13,8 @@ a folder that ``--model DIR`` loads. Ctrl-C stops after the current step (a seco
 partial model is saved only with ``--keep-partial``.
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
+``python -m embedlab serve [--replicas N] [--port P] [--host H] [--served|--no-served] [--print-config
+[--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.serving``); Ctrl-C stops them.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed.
@@ -89,7 +91,85 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tokens.add_argument("--token", type=int, default=0, metavar="N", help="whose attention: token N (default 0, [CLS])")
     tokens.add_argument("--json", action="store_true", help="print one JSON object")
+    add_serve_command(commands)
     return parser
+
+
+def _count(text: str) -> int:
+    """A --replicas value: a whole number from 1 to the serving module's limit."""
+    from embedlab.serving import MAX_REPLICAS
+
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_REPLICAS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_REPLICAS}, not {text!r}")
+    return count
+
+
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"give a port from 1 to 65535, not {text!r}")
+    return number
+
+
+def _replica(text: str) -> str:
+    from embedlab.serving import replica_address
+
+    try:
+        return replica_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_serve_command(commands) -> None:
+    """The ``serve`` subcommand (see ``embedlab.serving``)."""
+    serve = commands.add_parser("serve", help="several app replicas behind nginx on one port, for a class")
+    serve.add_argument("--replicas", type=_count, default=2, metavar="N", help="app processes (default 2)")
+    serve.add_argument("--port", type=_port, default=8080, metavar="P", help="the port browsers open (default 8080)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address nginx listens on (default 127.0.0.1; 0.0.0.0 for a network)"
+    )
+    serve.add_argument(
+        "--served",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="set EMBEDLAB_SERVED=1 in the replicas (default; --no-served leaves it unset)",
+    )
+    serve.add_argument(
+        "--print-config", action="store_true", help="print the nginx configuration and exit (start nothing)"
+    )
+    serve.add_argument(
+        "--upstream",
+        type=_replica,
+        action="append",
+        metavar="IP:PORT",
+        help="with --print-config: a replica running elsewhere (repeat per replica; default 127.0.0.1:8501, ...)",
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from embedlab.serving import example_replicas, nginx_config, serve
+
+    if args.upstream and not args.print_config:
+        raise EmbedLabError("--upstream only shapes --print-config: serve starts its own replicas.")
+    if args.print_config:
+        replicas = args.upstream or example_replicas(args.replicas)
+        try:
+            print(nginx_config(replicas, args.port, args.host), end="")
+        except ValueError as error:
+            raise EmbedLabError(f"{error}.") from None
+        return 0
+    return serve(args.replicas, args.port, args.host, served=args.served, announce=_say)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def add_train_command(commands) -> None:
@@ -737,7 +817,14 @@ def run_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"score": run_score, "eval": run_eval, "negtest": run_negtest, "train": run_train, "tokens": run_tokens}
+COMMANDS = {
+    "score": run_score,
+    "eval": run_eval,
+    "negtest": run_negtest,
+    "train": run_train,
+    "tokens": run_tokens,
+    "serve": run_serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -308,23 +308,26 @@ class NegativeTestsView(PageView):
     raw: RawSpec | None = None
     trained: TrainedSpec | None = None
     suite: Literal["bundled"] | None = None
-    table: Annotated[
-        list[LabelledRow], Field(min_length=1, max_length=MAX_ROWS), AfterValidator(_served_rows)
-    ] | None = None
+    table: (
+        Annotated[list[LabelledRow], Field(min_length=1, max_length=MAX_ROWS), AfterValidator(_served_rows)] | None
+    ) = None
     thresholds: Thresholds | None = None
     LONG: ClassVar[tuple[str, ...]] = ("table",)
 
 
 class StsView(PageView):
     page: Literal["sts_eval"]
-    models: Annotated[
-        list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_MODEL_CHARS, pattern=r"\S")]],
-        Field(min_length=1, max_length=MAX_MODELS),
-    ] | None = None
+    models: (
+        Annotated[
+            list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_MODEL_CHARS, pattern=r"\S")]],
+            Field(min_length=1, max_length=MAX_MODELS),
+        ]
+        | None
+    ) = None
     data: Literal["bundled", "path", "hub"] | None = None
-    path: Annotated[
-        StrictStr, Field(max_length=MAX_PATH_CHARS, pattern=r"\S"), AfterValidator(_served_path)
-    ] | None = None
+    path: Annotated[StrictStr, Field(max_length=MAX_PATH_CHARS, pattern=r"\S"), AfterValidator(_served_path)] | None = (
+        None
+    )
     hub: tuple[Literal[HUB_DATASETS], Literal[HUB_SPLITS]] | None = None  # type: ignore[valid-type]
 
     def cross_check(self, view: dict) -> dict[str, str]:
@@ -336,10 +339,13 @@ class StsView(PageView):
 class TokensView(PageView):
     page: Literal["tokens"]
     raw: RawSpec | None = None
-    sentences: Annotated[
-        list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_TOKEN_SENTENCE_CHARS, pattern=r"\S")]],
-        Field(min_length=1, max_length=2),
-    ] | None = None
+    sentences: (
+        Annotated[
+            list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_TOKEN_SENTENCE_CHARS, pattern=r"\S")]],
+            Field(min_length=1, max_length=2),
+        ]
+        | None
+    ) = None
     LONG: ClassVar[tuple[str, ...]] = ("sentences",)
 
 
@@ -462,8 +468,10 @@ def _unwrap(annotation: object) -> list[object]:
 def _is_text(page: str, field: str) -> bool:
     """A field whose values are text travels in a URL as it is; the others as JSON."""
     kinds = [kind for kind in _unwrap(SCHEMAS[page].model_fields[field].annotation) if kind is not type(None)]
-    return all(kind is str or (get_origin(kind) is Literal and all(isinstance(a, str) for a in get_args(kind)))
-               for kind in kinds)
+    return all(
+        kind is str or (get_origin(kind) is Literal and all(isinstance(a, str) for a in get_args(kind)))
+        for kind in kinds
+    )
 
 
 def _dump(value: object) -> str:
@@ -518,4 +526,3 @@ def view_from_params(page: str, params: Mapping[str, str | list[str]]) -> tuple[
             notes.append(f"Ignored the link's parameter `{param}`: it is not readable (JSON expected).")
     checked, refused = check_view(view, "link")
     return checked, notes + refused
-

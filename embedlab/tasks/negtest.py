@@ -145,9 +145,7 @@ def check_labelled(frame: pd.DataFrame, name: str = "the table") -> LabelledChec
             verb = "are" if len(others) > 1 else "is"
             also = f"; the {whose} of {row_list(others)} {verb} not 0 or 1 either"
         label = f"label {shown!r}" if len(shown) <= MAX_QUOTED_LABEL else "the label"  # a longer cell is not quoted
-        raise EmbedLabError(
-            f"{name} row {row}: {label} is not 0 or 1 (1 = should be similar, 0 = should not){also}."
-        )
+        raise EmbedLabError(f"{name} row {row}: {label} is not 0 or 1 (1 = should be similar, 0 = should not){also}.")
     incomplete: dict[Hashable, tuple[str, ...]] = {}
     complete = []
     for position, row in enumerate(frame.index):

@@ -64,6 +64,8 @@ SPEARMAN_DECIMALS = 1  # Spearman x 100 as a person reads it: one decimal (79.7)
 def round_spearman(value: float | None) -> float | None:
     """Spearman x 100 by the one rounding rule (``SPEARMAN_DECIMALS``); None and NaN stay None."""
     return None if value is None or math.isnan(value) else round(float(value), SPEARMAN_DECIMALS)
+
+
 UNDEFINED = CONSTANT  # CLS at layer 0: one fixed vector; float32 noise has its own sentence (noise_reason)
 GOLD_CONSTANT = "undefined: every gold score is the same"
 FIT_NOTE = "post-processing fitted on the evaluated sentences, without their scores"

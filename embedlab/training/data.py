@@ -132,7 +132,7 @@ def from_scored(sentence1, sentence2, scores, method: str, source: str) -> Train
     from embedlab.tasks.sts import scored_pairs_from_frame
 
     frame = pd.DataFrame({"sentence1": list(sentence1), "sentence2": list(sentence2), "score": list(scores)})
-    pairs = scored_pairs_from_frame(frame, source)
+    pairs = scored_pairs_from_frame(frame, source, min_pairs=MIN_EXAMPLES, purpose="training")
     scale = pairs.scale
     columns = {
         "sentence1": list(pairs.sentence1),

@@ -115,9 +115,7 @@ class TrainSettings:
         if not within(int(self.batch_size), limits.BATCH_SIZE):
             raise EmbedLabError(f"batch size must be {span(limits.BATCH_SIZE)}, not {self.batch_size}.")
         if math.isfinite(self.learning_rate) and self.learning_rate <= 0:
-            raise EmbedLabError(
-                f"learning rate must be positive (a step size, e.g. 2e-5), not {self.learning_rate:g}."
-            )
+            raise EmbedLabError(f"learning rate must be positive (a step size, e.g. 2e-5), not {self.learning_rate:g}.")
         if not within(self.learning_rate, limits.LEARNING_RATE):
             raise EmbedLabError(
                 f"learning rate must be {span(limits.LEARNING_RATE)} (e.g. 2e-5), not {self.learning_rate}."

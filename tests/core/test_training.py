@@ -395,7 +395,10 @@ def test_evaluation_during_training_tracks_the_weights_without_copying_the_model
     assert "SentenceTransformer" not in copies
     assert [step for step, _ in result.evals] == [2, 3] and all(value is not None for _, value in result.evals)
     assert [(report.step, report.eval_spearman is not None) for report in reports] == [
-        (0, False), (1, False), (2, True), (3, True)
+        (0, False),
+        (1, False),
+        (2, True),
+        (3, True),
     ]
     assert all(report.loss is not None for report in reports[1:])
     # The last evaluation saw the final weights: the same Spearman as the trained model's own pipeline.

@@ -118,8 +118,9 @@ KILLED_SAVE = """
 
 def test_a_save_killed_half_way_is_never_listed_and_its_name_stays_free(tiny, tiny_model_dir, tmp_path):
     models = tmp_path / "models"
-    process = start_script(tmp_path, KILLED_SAVE, str(tiny_model_dir), str(sentences_file(tmp_path)),
-                           str(models / "runSave"))
+    process = start_script(
+        tmp_path, KILLED_SAVE, str(tiny_model_dir), str(sentences_file(tmp_path)), str(models / "runSave")
+    )
     try:
         seen = read_until(process.stdout, "saving", WAIT)
         assert "saving" in seen, process.stderr.read().decode() if process.poll() is not None else seen

@@ -57,7 +57,7 @@ def test_a_negative_learning_rate_parses_and_is_refused_with_a_reason(option, tm
 
 
 def test_negative_test_failures_are_shown_as_whole_numbers_beside_decimals():
-    from components.train_view import before_after_table
+    from components.train_results import before_after_table
 
     table = before_after_table(Scores(79.73, 0.51, 0.62, 0.81, 39, 78), Scores(85.04, 0.3, 0.4, 0.9, 38, 78))
     failures = table[table["measure"].str.startswith("negative-test failures")].iloc[0]

@@ -138,7 +138,7 @@ def test_tokens_one_limit_named_and_a_long_sentence_is_left_out_of_a_link_with_a
     too_long = "word " * (MAX_TOKEN_SENTENCE_CHARS // 5) + "more"
     _, notes = check_view({"page": "tokens", "sentences": [too_long]})
     assert f"at most {MAX_TOKEN_SENTENCE_CHARS} characters" in notes[0]
-    fits = ("word " * (MAX_TOKEN_SENTENCE_CHARS // 5))[: MAX_TOKEN_SENTENCE_CHARS].strip()
+    fits = ("word " * (MAX_TOKEN_SENTENCE_CHARS // 5))[:MAX_TOKEN_SENTENCE_CHARS].strip()
     view = {"page": "tokens", "raw": RAW, "sentences": [fits]}
     assert check_view(view) == (view, [])  # the app's own view file takes it
     params, left_out = params_from_view(view)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import components.projection_view as view
@@ -222,6 +221,7 @@ class SlowEvent:
 
 
 def wait_script() -> None:
+    import streamlit as st  # AppTest runs this body alone: it imports what it uses
 
     from components.projection_view import wait_for_umap
 

@@ -307,7 +307,7 @@ def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_mode
     taken.mkdir(parents=True)
     (taken / "mine.txt").write_text("someone else's", encoding="utf-8")
     release.set()
-    view = jobs.wait(timeout=600)
+    view = jobs.wait(timeout=600, owner=app.session_state[train_run.OWNER])
     assert view.status == "done", view.error
     assert view.saved_to == str(tmp_path / "models" / "taken-later-2")
     assert (Path(view.saved_to) / "modules.json").is_file()

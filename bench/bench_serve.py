@@ -1,0 +1,100 @@
+"""Sessions opened at once through `python -m embedlab serve`, with 1 replica and with 2: the time until every
+session's page has finished running, on a warm server.
+
+    python bench/bench_serve.py --sessions 10 --replicas 1 2
+
+Each session is what a browser's websocket does (Streamlit's own protocol, no browser): open
+`ws://HOST:PORT/_stcore/stream`, ask for a run of the page, read until the run has finished and a second has passed
+without a message. Before timing, one session per replica loads the models (the proxy sends each new connection to
+the next replica in turn), so the figures are for a warm server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import _common  # noqa: F401  (offline, repository on sys.path)
+
+from embedlab.serving import free_port
+
+READY_LINE = "Ctrl-C stops everything."
+QUIET_S = 1.0
+
+
+async def one_session(port: int, page: str) -> float:
+    """Seconds until the page's run has finished (and a quiet second followed); raises on an exception shown."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: TID251  (a client of the protocol, not the engine)
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: TID251
+    from websockets.asyncio.client import connect
+
+    started = time.perf_counter()
+    finished = None
+    async with connect(
+        f"ws://127.0.0.1:{port}/_stcore/stream",
+        subprotocols=["streamlit"],
+        origin=f"http://127.0.0.1:{port}",
+        max_size=None,
+        proxy=None,
+    ) as stream:
+        request = BackMsg()
+        request.rerun_script.query_string = ""
+        request.rerun_script.page_name = page
+        await stream.send(request.SerializeToString())
+        while True:
+            try:
+                raw = await asyncio.wait_for(stream.recv(), timeout=QUIET_S if finished else 600)
+            except TimeoutError:
+                return finished - started
+            message = ForwardMsg()
+            message.ParseFromString(raw)
+            if message.HasField("delta") and message.delta.new_element.HasField("exception"):
+                raise RuntimeError(f"the page raised: {message.delta.new_element.exception.message}")
+            if message.WhichOneof("type") == "script_finished":
+                finished = time.perf_counter()
+
+
+async def sessions_at_once(port: int, count: int, page: str) -> list[float]:
+    return list(await asyncio.gather(*(one_session(port, page) for _ in range(count))))
+
+
+def start_serve(replicas: int, port: int) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "embedlab", "serve", "--replicas", str(replicas), "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=_common.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+    )
+    for line in process.stdout:
+        if READY_LINE in line:
+            return process
+    raise RuntimeError(f"serve exited with status {process.wait()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10, help="sessions opened at once (default 10)")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2], help="replica counts to compare")
+    parser.add_argument("--page", default="", help="page name ('' = Compare, the landing page)")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores; {args.sessions} sessions at once of page {args.page or 'compare'!r}, warm server")
+    print("| replicas | median session | all finished after (slowest session) |")
+    print("|---|---|---|")
+    for replicas in args.replicas:
+        port = free_port()
+        process = start_serve(replicas, port)
+        try:
+            for _ in range(replicas):  # one each: models loaded, caches warm
+                asyncio.run(one_session(port, args.page))
+            times = sorted(asyncio.run(sessions_at_once(port, args.sessions, args.page)))  # all started at once
+            print(f"| {replicas} | {times[len(times) // 2]:.1f} s | {times[-1]:.1f} s |", flush=True)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

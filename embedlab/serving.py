@@ -1,0 +1,417 @@
+"""Serve the app to a class: several ``streamlit run app.py`` replicas behind nginx, started and stopped as one.
+
+    serve(replicas=2, port=8080)   # blocks until Ctrl-C / SIGTERM, or until any of its processes dies
+
+Streamlit serves every session from one process, so a class shares one core; N replicas share the machine's cores.
+nginx (Debian's package, run as an ordinary process from a temporary folder) listens on the public port, proxies the
+websocket (``/_stcore/stream``), plain HTTP (uploads, media, ``/_stcore/health``) and keeps each browser on one
+replica with a cookie it sets itself (see ``nginx_config``). The replicas share the models directory
+(``$EMBEDLAB_MODELS_DIR``), so a model trained through one is offered by every other.
+
+Every process started here is in one process group: stopping sends SIGTERM to the group, then SIGKILL to whatever is
+left after ``STOP_TIMEOUT_S``. The group's first member is a watchdog that kills the group when this process dies
+without stopping it (SIGKILL, a crash): it reads a pipe only this process can write to, and reads its end when
+this process is gone. (The replicas could die with their parent by ``PR_SET_PDEATHSIG``, but nginx's workers are
+its master's children and outlive it, still listening.)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embedlab.errors import EmbedLabError
+from embedlab.models.names import MODELS_DIR_ENV, models_dir
+from embedlab.served import MAX_UPLOAD_MB as SERVED_MAX_UPLOAD_MB
+from embedlab.served import SERVED_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = "/usr/sbin/nginx"
+REPLICA_COOKIE = "embedlab_replica"
+MAX_UPLOAD_MB = 200  # the app's server.maxUploadSize (.streamlit/config.toml); nginx's default 1 MB would refuse
+# the files over 20 MB the pages themselves refuse with a message
+MAX_REPLICAS = 64
+FIRST_EXAMPLE_PORT = 8501  # the replica ports --print-config shows when no --upstream is given
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 15.0
+POLL_S = 0.25
+LOG_TAIL_CHARS = 2000
+
+
+def replica_address(text: str) -> str:
+    """``IP:PORT`` of one replica (IPv6 as ``[::1]:8501``), checked; raises ValueError naming the expected form.
+
+    An IP, not a host name: the cookie that keeps a browser on its replica is set from the address nginx connected
+    to (``$upstream_addr``), which is always numeric.
+    """
+    host, sep, port = text.strip().rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        number = int(port)
+    except ValueError:
+        number = -1
+    bracketed = host.startswith("[") and host.endswith("]")
+    if not sep or not 1 <= number <= 65535 or bracketed != (number > 0 and address.version == 6):
+        raise ValueError(f"{text!r} is not IP:PORT (e.g. 10.0.0.11:8501 or [::1]:8501)")
+    return f"[{address}]:{number}" if address.version == 6 else f"{address}:{number}"
+
+
+def listen_address(host: str, port: int) -> str:
+    """nginx's ``listen`` argument: ``127.0.0.1:8080``, ``[::]:8080``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def nginx_config(replicas: Sequence[str], port: int, host: str = "127.0.0.1") -> str:
+    """The nginx configuration in front of ``replicas`` (``IP:PORT`` each, see ``replica_address``).
+
+    Every path in it is relative to nginx's prefix (``-p DIR``): the pid file, the logs and the temp folders go
+    there, so it runs as an ordinary process: ``nginx -c FILE -p DIR -e stderr -g 'daemon off;'``.
+
+    Affinity: a browser without a valid ``embedlab_replica`` cookie goes to the next replica in turn (round robin,
+    one worker process so the turn is shared), and the answer sets the cookie to that replica's number; every later
+    request of that browser (page, websocket, upload, media download, health) carries it and goes to the same
+    replica. A cookie rather than ``ip_hash``: a class behind one school NAT, or every tab of a test on one
+    machine, shares one address, which ``ip_hash`` would send to one replica. The cookie's value only selects one
+    of the configured replicas; anything else counts as no cookie.
+    """
+    addresses = [replica_address(address) for address in replicas]
+    if not addresses:
+        raise ValueError("no replicas: give at least one IP:PORT")
+    if len(set(addresses)) != len(addresses):
+        raise ValueError(f"a replica address is given twice: {', '.join(addresses)}")
+    numbered = list(enumerate(addresses, start=1))
+    cookie_of = {index: f"{REPLICA_COOKIE}=r{index}; Path=/; HttpOnly; SameSite=Lax" for index, _ in numbered}
+    lines = [
+        "# Embedding Lab: Streamlit replicas behind nginx, written by `python -m embedlab serve`.",
+        "# Run:  nginx -c \"$PWD/embedlab-nginx.conf\" -p DIR -e stderr -g 'daemon off;'",
+        "# DIR: any writable folder; the pid file, logs and temp files go there.",
+        "worker_processes 1;  # one worker: the round robin that spreads new visitors is per worker",
+        "pid nginx.pid;",
+        "error_log error.log warn;",
+        "events {",
+        "    worker_connections 4096;  # a websocket per browser tab, plus one per tab to its replica",
+        "}",
+        "http {",
+        "    # Which replica served each request, and the cookie it came with (a websocket is logged when it closes).",
+        "    log_format embedlab '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent '",
+        "                        'upstream=$upstream_addr cookie=$cookie_embedlab_replica';",
+        "    access_log access.log embedlab;",
+        "    client_body_temp_path client_body_temp;",
+        "    proxy_temp_path proxy_temp;",
+        "    fastcgi_temp_path fastcgi_temp;",
+        "    uwsgi_temp_path uwsgi_temp;",
+        "    scgi_temp_path scgi_temp;",
+        "",
+        "    # Websockets: pass the upgrade on; a plain request closes its upstream connection.",
+        "    map $http_upgrade $connection_upgrade {",
+        "        default upgrade;",
+        "        ''      close;",
+        "    }",
+        "",
+        "    # Affinity: the cookie names a replica (r1, r2, ...); without a valid one, the next replica in turn.",
+        f"    map $cookie_{REPLICA_COOKIE} $embedlab_upstream {{",
+        "        default embedlab_replicas;",
+        *(f"        r{index} embedlab_replica_{index};" for index, _ in numbered),
+        "    }",
+        "    # ... and the answer to a browser that came without one sets it to the replica that answered.",
+        '    map "$embedlab_upstream $upstream_addr" $embedlab_set_cookie {',
+        "        default '';",
+        *(f'        "embedlab_replicas {address}" "{cookie_of[index]}";' for index, address in numbered),
+        "    }",
+        "",
+        "    upstream embedlab_replicas {",
+        *(f"        server {address};" for _, address in numbered),
+        "    }",
+    ]
+    for index, address in numbered:
+        lines += [f"    upstream embedlab_replica_{index} {{", f"        server {address};", "    }"]
+    lines += [
+        "",
+        "    server {",
+        f"        listen {listen_address(host, port)};",
+        f"        client_max_body_size {MAX_UPLOAD_MB}m;  # Streamlit's own upload limit",
+        "",
+        "        # Everything, including /_stcore/stream (the websocket), /_stcore/health, /_stcore/upload_file/",
+        "        # and /media/, goes to the browser's replica.",
+        "        location / {",
+        "            proxy_pass http://$embedlab_upstream;",
+        "            proxy_http_version 1.1;",
+        "            proxy_set_header Upgrade $http_upgrade;",
+        "            proxy_set_header Connection $connection_upgrade;",
+        "            proxy_set_header Host $http_host;  # with the port: Streamlit compares it with Origin",
+        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "            proxy_set_header X-Forwarded-Proto $scheme;",
+        "            proxy_read_timeout 1d;  # a websocket stays open while its tab does",
+        "            proxy_send_timeout 1d;",
+        "            proxy_buffering off;  # stream answers and uploads: no temp files, no delay",
+        "            proxy_request_buffering off;",
+        "            add_header Set-Cookie $embedlab_set_cookie always;",
+        "        }",
+        "    }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def reachable_host(host: str) -> str:
+    """Where this machine reaches a server listening on ``host``: the loopback for a wildcard address."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def example_replicas(count: int) -> list[str]:
+    """The replica addresses ``--print-config`` shows without ``--upstream``: 127.0.0.1:8501, :8502, ..."""
+    return [f"127.0.0.1:{FIRST_EXAMPLE_PORT + i}" for i in range(count)]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the OS picks it; another program could still take it before we do)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise EmbedLabError when ``host:port`` cannot be listened on (taken, or an address of another machine)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx does: a closing socket is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise EmbedLabError(
+                f"Cannot listen on {listen_address(host, port)} ({error.strerror}): choose another --port or --host."
+            ) from None
+
+
+def find_nginx() -> str:
+    """The nginx binary: /usr/sbin/nginx, else the first nginx on PATH; EmbedLabError saying how to install it."""
+    found = NGINX if os.access(NGINX, os.X_OK) else shutil.which("nginx")
+    if not found:
+        raise EmbedLabError("nginx is not installed: apt-get install nginx (Debian's package), then try again.")
+    return found
+
+
+def replica_command(port: int) -> list[str]:
+    """``streamlit run app.py`` on 127.0.0.1:port, headless, no usage statistics."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def replica_environment(served: bool, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The replicas' environment: one models directory (absolute), EMBEDLAB_SERVED=1 when served (removed when
+    not), one cookie secret shared by every replica."""
+    import secrets
+
+    env = dict(os.environ if base is None else base)
+    env[MODELS_DIR_ENV] = str(models_dir())  # resolved here, so every replica reads and writes the same folder
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    if served:
+        env[SERVED_ENV] = "1"
+        # Streamlit itself refuses a larger upload before it reaches a page (the pages refuse it too, later).
+        env["STREAMLIT_SERVER_MAX_UPLOAD_SIZE"] = str(SERVED_MAX_UPLOAD_MB)
+    else:
+        env.pop(SERVED_ENV, None)
+    return env
+
+
+WATCHDOG = "import os, signal, sys; sys.stdin.buffer.read(); os.killpg(0, signal.SIGKILL)"
+
+
+@dataclass
+class Child:
+    """One process started by a Group: its name for messages, and where its output goes."""
+
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+@dataclass
+class Group:
+    """Processes in one process group, all stopped together. The group's leader is the watchdog; it is reaped
+    last, so the group's id cannot be reused by another program while ``stop`` still signals it."""
+
+    folder: Path
+    children: list[Child] = field(default_factory=list)
+    pgid: int | None = None
+    watchdog: subprocess.Popen | None = None
+
+    def start(self, name: str, command: Sequence[str], env: dict[str, str] | None = None) -> Child:
+        if self.watchdog is None:  # the group's leader: kills the group once this process is gone
+            self.watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG], stdin=subprocess.PIPE, process_group=0)
+            self.pgid = self.watchdog.pid
+        log = self.folder / f"{name.replace(' ', '-')}.log"
+        with open(log, "wb") as output:
+            process = subprocess.Popen(
+                list(command),
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                process_group=self.pgid,
+            )
+        child = Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def exited(self) -> Child | None:
+        """The first child that has exited, if any."""
+        return next((child for child in self.children if child.process.poll() is not None), None)
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM to the whole group, wait up to ``timeout_s``, then SIGKILL to what is left; reaps every child."""
+        if self.pgid is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in self.children:
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)  # stragglers, and any grandchild a replica started
+        for child in self.children:
+            child.process.wait()
+        self.watchdog.wait()
+        self.watchdog.stdin.close()
+
+    def _signal_group(self, number: int) -> None:
+        try:
+            os.killpg(self.pgid, number)
+        except ProcessLookupError:  # every member has exited
+            pass
+
+
+def health(url: str, timeout_s: float = 5.0) -> str:
+    """What ``url``/_stcore/health answers (``ok`` when up), or why there is no answer."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via $http_proxy
+    try:
+        with direct.open(f"{url}/_stcore/health", timeout=timeout_s) as answer:
+            return answer.read().decode(errors="replace").strip()
+    except OSError as error:
+        return f"no answer ({error})"
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM arrived."""
+
+
+def wait_healthy(group: Group, urls: dict[str, str], stop: threading.Event, timeout_s: float) -> None:
+    """Wait until every ``urls`` (name -> base URL) answers ``ok``; EmbedLabError when a child exits or on timeout."""
+    waiting = dict(urls)
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        if stop.is_set():
+            raise Stopped
+        if dead := group.exited():
+            raise EmbedLabError(
+                f"{dead.name} exited (status {dead.process.returncode}) while starting:\n{dead.log_tail()}"
+            )
+        waiting = {name: url for name, url in waiting.items() if health(url, timeout_s=2.0) != "ok"}
+        if waiting and time.monotonic() > deadline:
+            raise EmbedLabError(f"{', '.join(waiting)} did not answer /_stcore/health within {timeout_s:g} s.")
+        if waiting:
+            stop.wait(POLL_S)
+
+
+def serve(
+    replicas: int,
+    port: int,
+    host: str = "127.0.0.1",
+    served: bool = True,
+    start_timeout_s: float = START_TIMEOUT_S,
+    announce=print,
+) -> int:
+    """Start ``replicas`` app processes and nginx on ``host:port``; run until Ctrl-C / SIGTERM or a child dies.
+
+    Returns 0 after a requested stop, 1 when a process died on its own (its log's end is announced). Raises
+    EmbedLabError for what the user can fix (nginx missing, port taken, a replica that does not start).
+    Everything started is stopped before this returns, whatever happens.
+    """
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise EmbedLabError(f"--replicas must be between 1 and {MAX_REPLICAS}, not {replicas}.")
+    nginx = find_nginx()
+    check_port_free(host, port)
+    stop = threading.Event()
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def request_stop(number, frame) -> None:
+        stop.set()
+
+    folder = Path(tempfile.mkdtemp(prefix="embedlab-serve-"))
+    group = Group(folder)
+    try:
+        for number in previous:
+            signal.signal(number, request_stop)
+        env = replica_environment(served)
+        ports = []
+        for index in range(1, replicas + 1):
+            ports.append(free_port())
+            while ports[-1] in ports[:-1] or ports[-1] == port:
+                ports[-1] = free_port()
+            group.start(f"replica {index}", replica_command(ports[-1]), env)
+        announce(f"starting {replicas} replica(s) on 127.0.0.1 ports {', '.join(map(str, ports))} (logs in {folder})")
+        wait_healthy(
+            group,
+            {f"replica {i}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports, start=1)},
+            stop,
+            start_timeout_s,
+        )
+        config = folder / "nginx.conf"
+        config.write_text(nginx_config([f"127.0.0.1:{p}" for p in ports], port, host), encoding="utf-8")
+        group.start("nginx", [nginx, "-c", str(config), "-p", str(folder), "-e", "stderr", "-g", "daemon off;"])
+        wait_healthy(group, {"nginx": f"http://{listen_address(reachable_host(host), port)}"}, stop, 30.0)
+        shown = listen_address(reachable_host(host), port)
+        wildcard = " on every address of this machine" if reachable_host(host) != host else ""
+        announce(
+            f"Embedding Lab: http://{shown}{wildcard} ({replicas} replica(s); "
+            f"models in {env[MODELS_DIR_ENV]}). Ctrl-C stops everything."
+        )
+        while not stop.is_set():
+            if dead := group.exited():
+                announce(f"{dead.name} exited (status {dead.process.returncode}); stopping the rest.")
+                announce(dead.log_tail())
+                return 1
+            stop.wait(POLL_S)
+        announce("stopping the replicas and nginx")
+        return 0
+    except Stopped:
+        announce("stopped while starting")
+        return 0
+    finally:
+        group.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        shutil.rmtree(folder, ignore_errors=True)
