@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import tempfile
 import threading
 import time
@@ -291,40 +289,29 @@ def _start_folder(ref: str) -> str:
 
 def save_cross(result: CrossTrainResult, folder: str | Path) -> Path:
     """Save the cross-encoder into ``folder`` (a standard ``CrossEncoder(dir)`` folder plus ``training.json``),
-    atomically: written into a hidden sibling, renamed when complete.
+    atomically (``embedlab.training.save.save_atomically``).
 
     Raises:
         EmbedLabError: ``folder`` exists and is not empty, or cannot be written.
     """
-    folder = Path(folder).expanduser().resolve()
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise EmbedLabError(f"{folder} already exists and is not empty: choose another name or folder.")
-    partial = None
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-{os.getpid()}-", dir=folder.parent))
+    from embedlab.training.save import save_atomically
+
+    facts = {
+        "method": METHOD,
+        "start_model": result.start_model,
+        "data": result.data.source,
+        "examples": result.data.n_examples,
+        "steps": result.steps,
+        "stopped": result.stopped,
+        "precision": result.precision,
+        "seconds": round(result.seconds, 3),
+        "eval": result.eval_name,
+        "before": None if result.before is None else result.before.as_dict(),
+        "after": None if result.after is None else result.after.as_dict(),
+    }
+
+    def write(partial: Path) -> None:
         result.model.save(str(partial))
-        facts = {
-            "method": METHOD,
-            "start_model": result.start_model,
-            "data": result.data.source,
-            "examples": result.data.n_examples,
-            "steps": result.steps,
-            "stopped": result.stopped,
-            "precision": result.precision,
-            "seconds": round(result.seconds, 3),
-            "eval": result.eval_name,
-            "before": None if result.before is None else result.before.as_dict(),
-            "after": None if result.after is None else result.after.as_dict(),
-        }
         (partial / FACTS_FILE).write_text(json.dumps(facts, indent=2), encoding="utf-8")
-        if folder.is_dir():
-            folder.rmdir()
-        partial.rename(folder)
-        partial = None
-    except OSError as error:
-        raise EmbedLabError(f"Could not save the model to {folder}: {error.strerror or error}.") from None
-    finally:
-        if partial is not None:
-            shutil.rmtree(partial, ignore_errors=True)
-    return folder
+
+    return save_atomically(folder, write)

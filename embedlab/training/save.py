@@ -51,12 +51,26 @@ PARTIAL_MARK = ".partial-"  # ".NAME.partial-PID-XXXX": a save in progress (or k
 
 
 def save_trained(result: TrainResult, folder: str | Path) -> Path:
-    """Write the model, README.md (the card) and training.json into ``folder`` and return its path.
+    """Write the model, README.md (the card) and training.json into ``folder`` and return its path (atomically:
+    see ``save_atomically``).
 
-    The save is atomic: everything is written into a hidden sibling folder (``.NAME.partial-PID-...``), which is
-    renamed to ``folder`` only when complete. A save killed half-way leaves only that hidden folder: no listing
-    shows it (``embedlab.models.registry`` skips dot-folders), the name stays free, and the next save in the same
-    directory removes it (``remove_stale_partials``).
+    Raises:
+        EmbedLabError: ``folder`` exists and is not empty, or cannot be written.
+    """
+
+    def write(partial: Path) -> None:
+        result.model.save(str(partial), create_model_card=False)
+        (partial / CARD_FILE).write_text(model_card(result, Path(folder).name), encoding="utf-8")
+        (partial / FACTS_FILE).write_text(json.dumps(training_facts(result), indent=2), encoding="utf-8")
+
+    return save_atomically(folder, write)
+
+
+def save_atomically(folder: str | Path, write) -> Path:
+    """Call ``write(partial)`` to fill a hidden sibling folder (``.NAME.partial-PID-...``), then rename it to
+    ``folder``: a save killed half-way leaves only that hidden folder, which no listing shows
+    (``embedlab.models.registry`` skips dot-folders), the name stays free, and the next save in the same directory
+    removes it (``remove_stale_partials``). Every trained model (sentence-transformer or cross-encoder) saves so.
 
     Raises:
         EmbedLabError: ``folder`` exists and is not empty, or cannot be written.
@@ -69,9 +83,7 @@ def save_trained(result: TrainResult, folder: str | Path) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(folder.parent)
         partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}{PARTIAL_MARK}{os.getpid()}-", dir=folder.parent))
-        result.model.save(str(partial), create_model_card=False)
-        (partial / CARD_FILE).write_text(model_card(result, folder.name), encoding="utf-8")
-        (partial / FACTS_FILE).write_text(json.dumps(training_facts(result), indent=2), encoding="utf-8")
+        write(partial)
         if folder.is_dir():
             folder.rmdir()  # an empty folder given as the target (rename cannot replace it on every system)
         partial.rename(folder)  # atomic on one file system: the folder appears complete or not at all
