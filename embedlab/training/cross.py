@@ -33,7 +33,14 @@ import numpy as np
 
 from embedlab.errors import EmbedLabError
 from embedlab.training.data import TrainingData
-from embedlab.training.run import Progress, ProgressReport, Scores, TrainSettings, resolve_precision
+from embedlab.training.run import (
+    Progress,
+    ProgressReport,
+    Scores,
+    TrainSettings,
+    resolve_precision,
+    trainer_arguments,
+)
 
 METHOD = "cross-encoder"
 EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
@@ -201,25 +208,7 @@ def train_cross_encoder(
     precision = resolve_precision(settings.precision, METHOD)
     with tempfile.TemporaryDirectory(prefix="embedlab-cross-") as scratch:
         args = CrossEncoderTrainingArguments(
-            output_dir=scratch,
-            num_train_epochs=float(settings.epochs),
-            max_steps=int(settings.max_steps) if settings.max_steps is not None else -1,
-            per_device_train_batch_size=int(settings.batch_size),
-            learning_rate=float(settings.learning_rate),
-            # A float below 1 is a ratio of the total steps in transformers 5 (an int is a count). 0: no warmup.
-            warmup_steps=float(settings.warmup_ratio) if settings.warmup_ratio else 0,
-            seed=int(settings.seed),
-            data_seed=int(settings.seed),
-            save_strategy="no",
-            eval_strategy="steps" if evaluator is not None else "no",
-            **({"eval_steps": int(settings.eval_every)} if evaluator is not None else {}),
-            logging_strategy="steps",
-            logging_steps=1,
-            report_to="none",
-            disable_tqdm=True,
-            use_cpu=True,
-            bf16=precision == "bf16",
-            dataloader_num_workers=0,
+            **trainer_arguments(settings, scratch, precision, evaluate=evaluator is not None)
         )
         transformers_logging.set_verbosity_error()
         try:

@@ -299,6 +299,34 @@ def during_evaluator(eval_pairs, settings: TrainSettings):
     )
 
 
+def trainer_arguments(settings: TrainSettings, output_dir: str, precision: str, evaluate: bool) -> dict:
+    """The training arguments every run shares (sentence-transformers' and cross-encoders' trainers alike): the
+    settings, no checkpoints, a log line (loss) every step, evaluation every ``eval_every`` steps when ``evaluate``,
+    CPU, bf16 autocast when ``precision`` says so."""
+    return {
+        "output_dir": output_dir,
+        "num_train_epochs": float(settings.epochs),
+        "max_steps": int(settings.max_steps) if settings.max_steps is not None else -1,
+        "per_device_train_batch_size": int(settings.batch_size),
+        "learning_rate": float(settings.learning_rate),
+        # A float below 1 is a ratio of the total steps in transformers 5 (an int is a count): this is the warmup
+        # ratio, not a number of steps. 0 stays an int: no warmup.
+        "warmup_steps": float(settings.warmup_ratio) if settings.warmup_ratio else 0,
+        "seed": int(settings.seed),
+        "data_seed": int(settings.seed),
+        "save_strategy": "no",
+        "eval_strategy": "steps" if evaluate else "no",
+        **({"eval_steps": int(settings.eval_every)} if evaluate else {}),
+        "logging_strategy": "steps",
+        "logging_steps": 1,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "use_cpu": True,
+        "bf16": precision == "bf16",
+        "dataloader_num_workers": 0,
+    }
+
+
 def count_steps(n_examples: int, settings: TrainSettings) -> int:
     """Optimizer steps the run will take (the trainer's own arithmetic: partial last batch included)."""
     if settings.max_steps is not None:
@@ -401,28 +429,9 @@ def train(
     dataset = data.dataset()
     precision = resolve_precision(settings.precision, data.method)
     with tempfile.TemporaryDirectory(prefix="embedlab-train-") as scratch:
+        grouping = {"batch_sampler": LengthGroupedBatchSampler} if settings.group_by_length else {}
         args = SentenceTransformerTrainingArguments(
-            output_dir=scratch,
-            num_train_epochs=float(settings.epochs),
-            max_steps=int(settings.max_steps) if settings.max_steps is not None else -1,
-            per_device_train_batch_size=int(settings.batch_size),
-            learning_rate=float(settings.learning_rate),
-            # A float below 1 is a ratio of the total steps in transformers 5 (an int is a count): this is the
-            # warmup ratio, not a number of steps. 0 stays an int: no warmup.
-            warmup_steps=float(settings.warmup_ratio) if settings.warmup_ratio else 0,
-            seed=int(settings.seed),
-            data_seed=int(settings.seed),
-            save_strategy="no",
-            eval_strategy="steps" if evaluator is not None else "no",
-            **({"eval_steps": int(settings.eval_every)} if evaluator is not None else {}),
-            logging_strategy="steps",
-            logging_steps=1,
-            report_to="none",
-            disable_tqdm=True,
-            use_cpu=True,
-            bf16=precision == "bf16",
-            **({"batch_sampler": LengthGroupedBatchSampler} if settings.group_by_length else {}),
-            dataloader_num_workers=0,
+            **trainer_arguments(settings, scratch, precision, evaluate=evaluator is not None), **grouping
         )
         verbosity = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()
