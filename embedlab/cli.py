@@ -95,27 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _count(text: str) -> int:
-    """A --replicas value: a whole number from 1 to the serving module's limit."""
-    from embedlab.serving import MAX_REPLICAS
+def _whole_number(what: str, low: int, high: int):
+    """An argparse type: a whole number from ``low`` to ``high``, refused in words naming ``what`` otherwise."""
 
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_REPLICAS:
-        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_REPLICAS}, not {text!r}")
-    return count
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"give {what} from {low} to {high}, not {text!r}")
+        return number
 
-
-def _port(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"give a port from 1 to 65535, not {text!r}")
-    return number
+    return parse
 
 
 def _replica(text: str) -> str:
@@ -129,9 +121,23 @@ def _replica(text: str) -> str:
 
 def add_serve_command(commands) -> None:
     """The ``serve`` subcommand (see ``embedlab.serving``)."""
+    from embedlab.serving import MAX_REPLICAS
+
     serve = commands.add_parser("serve", help="several app replicas behind nginx on one port, for a class")
-    serve.add_argument("--replicas", type=_count, default=2, metavar="N", help="app processes (default 2)")
-    serve.add_argument("--port", type=_port, default=8080, metavar="P", help="the port browsers open (default 8080)")
+    serve.add_argument(
+        "--replicas",
+        type=_whole_number("a whole number", 1, MAX_REPLICAS),
+        default=2,
+        metavar="N",
+        help="app processes (default 2)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_whole_number("a port", 1, 65535),
+        default=8080,
+        metavar="P",
+        help="the port browsers open (default 8080)",
+    )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address nginx listens on (default 127.0.0.1; 0.0.0.0 for a network)"
     )
