@@ -683,16 +683,23 @@ def run_train(args: argparse.Namespace) -> int:
         return INTERRUPTED if result.stopped else 0
     partial = f" (a partial model: interrupted at step {result.steps} of {result.total_steps})" * result.stopped
     print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training){partial}")
-    rows = [
-        ("STS Spearman", result.before.spearman, result.after.spearman, ".1f"),
-        ("random-pair cosine (mean)", result.before.baseline_mean, result.after.baseline_mean, ".3f"),
-        ("negative-test AUC", result.before.negtest_auc, result.after.negtest_auc, ".3f"),
-        ("negative-test failures", result.before.negtest_failures, result.after.negtest_failures, "d"),
-    ]
-    for name, before, after, form in rows:
-        shown = [("n/a" if value is None else format(value, form)) for value in (before, after)]
-        print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
+    print_before_after(result.before, result.after)
     return INTERRUPTED if result.stopped else 0
+
+
+def print_before_after(
+    before, after, spearman: str = "STS Spearman", baseline: str = "random-pair cosine (mean)"
+) -> None:
+    """The run's numbers before -> after (two ``Scores``), one line each; "n/a" where a number is missing or NaN."""
+    rows = [
+        (spearman, before.spearman, after.spearman, ".1f"),
+        (baseline, before.baseline_mean, after.baseline_mean, ".3f"),
+        ("negative-test AUC", before.negtest_auc, after.negtest_auc, ".3f"),
+        ("negative-test failures", before.negtest_failures, after.negtest_failures, "d"),
+    ]
+    for name, first, second, form in rows:
+        shown = [("n/a" if value is None or value != value else format(value, form)) for value in (first, second)]
+        print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
 
 
 def print_progress(report) -> None:
@@ -763,15 +770,7 @@ def run_train_cross(args: argparse.Namespace, settings) -> int:
         print(json.dumps(payload))
         return INTERRUPTED if result.stopped else 0
     print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training): CrossEncoder(dir) loads it")
-    rows = [
-        ("STS Spearman (its scores)", result.before.spearman, result.after.spearman, ".1f"),
-        ("random-pair score (mean)", result.before.baseline_mean, result.after.baseline_mean, ".3f"),
-        ("negative-test AUC", result.before.negtest_auc, result.after.negtest_auc, ".3f"),
-        ("negative-test failures", result.before.negtest_failures, result.after.negtest_failures, "d"),
-    ]
-    for name, before, after, form in rows:
-        shown = [("n/a" if value is None or value != value else format(value, form)) for value in (before, after)]
-        print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")
+    print_before_after(result.before, result.after, "STS Spearman (its scores)", "random-pair score (mean)")
     return INTERRUPTED if result.stopped else 0
 
 
