@@ -14,6 +14,7 @@ from components.figures import loss_figure, projection_figure
 from components.presentation import present
 from components.projection_view import APPROXIMATE_NOTE, wait_for_umap
 from components.services import get_encoder
+from components.train_comparison import comparison_caption, comparison_form, measured
 from embedlab.embedding.encoder import Encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
@@ -38,7 +39,10 @@ def show(view: JobView) -> None:
         st.plotly_chart(loss_figure(view.losses, view.evals), key=f"train.loss.{view.job_id}.{len(view.losses)}")
     if view.before is not None and view.after is not None:
         st.markdown("**Before / after**")
-        st.dataframe(before_after_table(view.before, view.after), hide_index=True)
+        comparison = measured(view)
+        st.dataframe(before_after_table(view.before, view.after, comparison), hide_index=True)
+        if caption := comparison_caption(view):
+            st.caption(caption)
         if view.after.baseline_mean - view.before.baseline_mean > 0.1:
             st.warning(
                 "The random-pair cosine rose: unrelated sentences now score higher. The scores' absolute values "
@@ -46,6 +50,7 @@ def show(view: JobView) -> None:
                 icon="⚠️",
             )
     if view.saved_to and Path(view.saved_to).is_dir() and not view.active:
+        comparison_form(view)
         compare_pairs_panel(view)
         projection_panel(view)
         st.download_button(
@@ -164,8 +169,12 @@ def zip_bytes(folder: str) -> bytes:
     return zip_folder(folder)
 
 
-def before_after_table(before: Scores, after: Scores) -> pd.DataFrame:
-    return pd.DataFrame(score_rows(before, after), columns=["measure", "before", "after"])
+def before_after_table(before: Scores, after: Scores, comparison=None) -> pd.DataFrame:
+    """The run's numbers; with ``comparison`` (reference, Scores, texts sent) a third column named after it."""
+    if comparison is None:
+        return pd.DataFrame(score_rows(before, after), columns=["measure", "before", "after"])
+    ref, scores, _ = comparison
+    return pd.DataFrame(score_rows(before, after, scores), columns=["measure", "before", "after", ref])
 
 
 def saved_models_panel() -> None:
