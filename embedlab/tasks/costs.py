@@ -42,6 +42,7 @@ COST_SENTENCES = 16  # every pair among 16 sentences: 120 pairs, 120 cross-encod
 RERANK_K = 10  # the bi-encoder's top k that the cross-encoder re-ranks
 MAX_RERANK_K = 50
 MAX_QUERY_CHARS = 500
+DEFAULT_QUERY = "How do I keep my houseplants alive?"  # the query timed when none is typed
 FRESH_NOTE = (
     "Measured now with time.perf_counter on fresh work (empty caches: every sentence and pair is run through its "
     "model), on this server and under its current load: the pass counts are exact, the times are not."
