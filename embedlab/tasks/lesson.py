@@ -471,7 +471,7 @@ def negative_text(findings: NegativeFindings) -> str:
 
 @dataclass(frozen=True)
 class Lesson:
-    """Every number of the eight steps for one raw and one trained configuration."""
+    """Every number of the steps computed together for one raw and one trained configuration."""
 
     raw_model: str
     raw_kind: RawKind
