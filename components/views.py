@@ -38,9 +38,11 @@ PROJECTION_SETTING_WIDGETS = (
     state.PROJECTION_QUERY_WIDGET,
     state.PROJECTION_PICK_WIDGET,
     state.PROJECTION_K_WIDGET,
+    state.PROJECTION_RERANK_QUERY_WIDGET,
 )
 # pages whose panels seed from RAW/TRAINED_SPEC
 CONFIG_NAMESPACES = (state.COMPARE, state.PROJECTION, state.NEGTEST, tokens_view.NAMESPACE)
+CROSS_NAMESPACES = (state.COMPARE, state.PROJECTION)  # pages with the cross-encoder box (state.CROSS_ENCODER)
 
 
 def page_exists(page: str) -> bool:
@@ -69,8 +71,16 @@ def _set_specs(raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
     _forget_widgets(sides)
 
 
+def _set_cross(view: dict) -> None:
+    """The view's cross-encoder, if it names one, for Compare and Projection alike (one session entry)."""
+    if "cross" in view:
+        st.session_state[state.CROSS_ENCODER] = view["cross"]
+        _forget_widgets(tuple(state.widget_key(namespace, "cross.") for namespace in CROSS_NAMESPACES))
+
+
 def _apply_compare(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
     _set_specs(raw, trained)
+    _set_cross(view)
     if "pairs" in view:
         replace_pairs(pairs_table(view["pairs"]))
     st.session_state[state.SELECTED_PAIR] = view.get("selected_pair", 1)
@@ -78,6 +88,7 @@ def _apply_compare(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | None)
 
 def _apply_projection(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
     _set_specs(raw, trained)
+    _set_cross(view)
     st.session_state[state.PROJECTION_SOURCE] = view.get("sentences", "bundled")
     _store(
         {
@@ -86,6 +97,7 @@ def _apply_projection(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | No
             state.PROJECTION_QUERY: view.get("search"),
             state.PROJECTION_PICKED: view.get("picked"),
             state.PROJECTION_K: view.get("k"),
+            state.PROJECTION_RERANK_QUERY: view.get("rerank"),
         }
     )
     _forget_widgets((state.PROJECTION_SOURCE_WIDGET, state.PROJECTION_TEXT_WIDGET, *PROJECTION_SETTING_WIDGETS))

@@ -2,8 +2,9 @@
 
 A *view* is a small JSON-serialisable dict naming a page and the state that page needs:
 
-    {"page": "compare", "raw": {spec fields}, "trained": {spec fields}, "pairs": [[s1, s2], ...], "selected_pair": 1}
-    {"page": "projection", "raw": ..., "trained": ..., "sentences": "bundled"}
+    {"page": "compare", "raw": {spec fields}, "trained": {spec fields}, "pairs": [[s1, s2], ...], "selected_pair": 1,
+     "cross": "/models/my-cross"}
+    {"page": "projection", "raw": ..., "trained": ..., "sentences": "bundled", "cross": ..., "rerank": "a query"}
     {"page": "negative_tests", "raw": ..., "trained": ..., "suite": "bundled"}
     {"page": "sts_eval", "data": "bundled", "models": [ref, ...]}
     {"page": "tokens", "raw": ..., "sentences": ["The bank is closed."]}
@@ -57,6 +58,7 @@ from embedlab.embedding.postprocess import check_post
 from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, check_pooling, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.vectors import is_vectors_ref
+from embedlab.tasks.costs import MAX_QUERY_CHARS
 from embedlab.tasks.projection import DEFAULT_MIN_DIST, DEFAULT_NEIGHBOURS, DEFAULT_SEED, Method, ProjectionSettings
 from embedlab.tasks.sts import HUB_DATASETS, HUB_SPLITS
 from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
@@ -140,8 +142,18 @@ def _raw_model(fields: SpecFields) -> SpecFields:
     return fields
 
 
+def _cross_model(ref: str) -> str:
+    if is_vectors_ref(ref):
+        raise ValueError(f"{ref} gives sentence vectors only: a cross-encoder is a folder holding one")
+    return ref
+
+
 RawSpec = Annotated[SpecFields, AfterValidator(_raw_model)]
 TrainedSpec = Annotated[SpecFields, AfterValidator(_trained_pipeline)]
+# the optional cross-encoder: a model reference like the others (the served-mode gate applies when it is loaded)
+CrossModel = Annotated[
+    StrictStr, Field(min_length=1, max_length=MAX_MODEL_CHARS, pattern=r"\S"), AfterValidator(_cross_model)
+]
 
 
 def spec_fields(spec: EmbedSpec) -> dict:
@@ -279,6 +291,7 @@ class CompareView(PageView):
     trained: TrainedSpec | None = None
     pairs: Annotated[list[Pair], Field(max_length=MAX_ROWS), AfterValidator(_served_rows)] | None = None
     selected_pair: Row | None = None
+    cross: CrossModel | None = None
     PARAMS: ClassVar[dict[str, str]] = {"selected_pair": "pair"}
     LONG: ClassVar[tuple[str, ...]] = ("pairs",)
 
@@ -299,6 +312,8 @@ class ProjectionView(PageView):
     search: Annotated[StrictStr, Field(max_length=MAX_SEARCH_CHARS)] | None = None
     picked: Annotated[StrictInt, Field(ge=0, le=MAX_ROWS)] | None = None
     k: Annotated[StrictInt, Field(ge=1, le=MAX_NEIGHBOURS)] | None = None
+    cross: CrossModel | None = None
+    rerank: Annotated[StrictStr, Field(max_length=MAX_QUERY_CHARS)] | None = None
     PARAMS: ClassVar[dict[str, str]] = {"sentences": "source"}
     LONG: ClassVar[tuple[str, ...]] = ("text",)
 

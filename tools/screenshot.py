@@ -1,7 +1,7 @@
 """Take the README screenshots from the real app in headless Chromium.
 
 Usage: python tools/screenshot.py [PAGE_PATH ...]   (default: the Compare page) -> assets/screenshot-<page>.png
-       python tools/screenshot.py lesson               -> assets/screenshot-lesson.png (all eight steps)
+       python tools/screenshot.py lesson               -> assets/screenshot-lesson.png (all ten steps)
        python tools/screenshot.py projection           -> with a typed sentence placed on both maps
 Starts `streamlit run app.py` on a free loopback port, waits for the page to finish running, saves a full-page PNG.
 """
@@ -16,7 +16,7 @@ from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 # Pages that render in stages: the text that shows the page is complete (else: a metric or a chart is enough).
-READY_TEXT = {"lesson": "8. What next?"}
+READY_TEXT = {"lesson": "10. What next?"}
 # Pages whose picture shows something typed: (the text box, what is typed, the button, the text that shows it is done).
 TYPED = {
     "projection": (

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -95,6 +96,15 @@ class CrossScorer:
                     self._cache.popitem(last=False)
         with self._lock:
             return np.array([self._cache[key] for key in keys], dtype=np.float32)
+
+    def uncached(self) -> CrossScorer:
+        """A scorer sharing this one's loaded model (nothing is reloaded) with an empty pair cache and a pass
+        count of 0: fresh work to time, without emptying the cache every session shares."""
+        fresh = copy.copy(self)
+        fresh._cache = OrderedDict()
+        fresh._lock = threading.RLock()
+        fresh.pairs_scored = 0
+        return fresh
 
     def random_pair_baseline(self, texts: Sequence[str], n_pairs: int = CROSS_BASELINE_PAIRS) -> Baseline:
         """Mean and 95th percentile score over seeded mismatched pairs of ``texts``: what "unrelated" scores."""

