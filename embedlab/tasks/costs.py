@@ -173,7 +173,12 @@ def measure_query_cost(
     _ = vectors @ query_vector  # (N,) cosines
     bi_seconds = time.perf_counter() - started
     return QueryCost(
-        len(corpus), cross.pairs_scored, cross_seconds, bi.texts_encoded - index_passes, bi_seconds, index_passes,
+        len(corpus),
+        cross.pairs_scored,
+        cross_seconds,
+        bi.texts_encoded - index_passes,
+        bi_seconds,
+        index_passes,
         index_seconds,
     )
 
@@ -280,19 +285,29 @@ def retrieve_and_rerank(
     order = np.argsort(-scores.astype(np.float64), kind="stable")
     cross_rank = np.empty(len(order), dtype=np.int64)
     cross_rank[order] = np.arange(1, len(order) + 1)
-    table = pd.DataFrame(
-        {
-            "cross_rank": cross_rank,
-            "bi_rank": top["rank"].to_numpy(),
-            "change": top["rank"].to_numpy() - cross_rank,
-            "sentence": top["sentence"],
-            "label": top["label"],
-            "cosine": top["cosine"],
-            "score": scores.astype(np.float64),
-            "index": top["index"],
-        }
-    ).iloc[order].reset_index(drop=True)
+    table = (
+        pd.DataFrame(
+            {
+                "cross_rank": cross_rank,
+                "bi_rank": top["rank"].to_numpy(),
+                "change": top["rank"].to_numpy() - cross_rank,
+                "sentence": top["sentence"],
+                "label": top["label"],
+                "cosine": top["cosine"],
+                "score": scores.astype(np.float64),
+                "index": top["index"],
+            }
+        )
+        .iloc[order]
+        .reset_index(drop=True)
+    )
     return Reranked(
-        query, len(sentences), len(top), table, retrieve_seconds, rerank_seconds, query_passes,
+        query,
+        len(sentences),
+        len(top),
+        table,
+        retrieve_seconds,
+        rerank_seconds,
+        query_passes,
         scorer.pairs_scored - scored_before,
     )

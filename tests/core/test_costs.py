@@ -78,8 +78,15 @@ def test_retrieve_and_rerank_scores_only_the_top_k(scorer, encoder, cross_dir):
     assert (again.query_passes, again.pairs_scored) == (0, 0)  # both from the caches
 
 
-@pytest.mark.parametrize(("query", "k", "message"), [("  ", 5, "Type a query"), ("x" * 501, 5, "at most 500"),
-                                                     ("fine", 0, "between 1"), ("fine", MAX_RERANK_K + 1, "between 1")])
+@pytest.mark.parametrize(
+    ("query", "k", "message"),
+    [
+        ("  ", 5, "Type a query"),
+        ("x" * 501, 5, "at most 500"),
+        ("fine", 0, "between 1"),
+        ("fine", MAX_RERANK_K + 1, "between 1"),
+    ],
+)
 def test_rerank_refuses_bad_input(scorer, encoder, query, k, message):
     sentences = ("One sentence.", "Another one.")
     with pytest.raises(EmbedLabError, match=message):
