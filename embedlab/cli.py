@@ -292,12 +292,12 @@ def run_jobs(args: argparse.Namespace) -> int:
             raise EmbedLabError(
                 f"{ADMIN_ENV} does not match the admin token the server or its workers were started with."
             )
-        if not jobs.stop(args.job_id, admin=True):
+        if not jobs.stop(args.job_id, admin=True, keep_partial=False):  # the teacher's stop keeps nothing
             print(f"run {args.job_id} is not queued or running: nothing to stop")
             return 0
         print(f"run {args.job_id}: stop asked (a queued run is cancelled; a running one stops after its step)")
         return 0
-    rows = [view.as_row() for view in jobs.views(admin=False)]
+    rows = [view.as_row() for view in jobs.views()]
     if args.json:
         print(json.dumps(rows))
         return 0

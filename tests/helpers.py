@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 
@@ -45,17 +44,3 @@ def read_until(stream, needle: str, timeout: float) -> str:
             break
         seen += chunk
     return seen.decode("utf-8", errors="replace")
-
-
-def first_step_event(jobs) -> threading.Event:
-    """An Event set once the run of ``jobs`` (a ``TrainingJobs``) has taken its first step: wrap its progress hook."""
-    stepped = threading.Event()
-    original = jobs._progress
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            stepped.set()
-
-    jobs._progress = progress
-    return stepped

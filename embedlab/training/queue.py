@@ -409,20 +409,20 @@ class JobQueue:
 
     # ---------------------------------------------------------------- reading
 
-    def views(self, owner: str = "", admin: bool = False) -> list[JobView]:
+    def views(self, owner: str = "") -> list[JobView]:
         """Every run: active ones in queue order first, then ended ones, newest first. Another owner's runs are
-        redacted unless ``admin``."""
+        redacted (the admin too sees them so: stopping needs only the id)."""
         items = self._items()
         records = [value for key, value in items.items() if key.startswith("job.")]
         views = self._views(records, items)
         owner_hash = token_hash(owner) if owner else None
-        shown = [view if admin or view.owner_hash == owner_hash else view.redacted() for view in views]
+        shown = [view if view.owner_hash == owner_hash else view.redacted() for view in views]
         active = [view for view in shown if view.active]
         ended = sorted((view for view in shown if not view.active), key=lambda v: v.finished or v.created, reverse=True)
         return active + ended
 
-    def view(self, job_id: str, owner: str = "", admin: bool = False) -> JobView | None:
-        return next((view for view in self.views(owner, admin) if view.job_id == job_id), None)
+    def view(self, job_id: str, owner: str = "") -> JobView | None:
+        return next((view for view in self.views(owner) if view.job_id == job_id), None)
 
     def live_workers(self) -> list[dict]:
         now = time.time()

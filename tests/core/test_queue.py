@@ -104,12 +104,12 @@ def request(tiny_model_dir: Path, models: Path, data, name: str, settings: Train
 
 
 def stepping(jobs: JobQueue, job_id: str, owner: str = ""):
-    view = jobs.view(job_id, owner, admin=not owner)
+    view = jobs.view(job_id, owner)
     return view if view is not None and view.state == "running" and view.latest and view.latest.step >= 1 else None
 
 
 def ended(jobs: JobQueue, job_id: str):
-    view = jobs.view(job_id, admin=True)
+    view = jobs.view(job_id)
     return view if view is not None and not view.active else None
 
 
@@ -138,6 +138,7 @@ def test_two_runs_train_in_order_and_only_the_owner_or_the_admin_stops_one(tiny_
 
     first_view = wait_for(lambda: ended(jobs, first), "the first run to stop")
     assert first_view.state == "stopped" and first_view.steps < LONG.max_steps
+    assert first_view.saved_to is None and not (models / "first").exists()  # the admin's stop keeps nothing
     second_view = wait_for(lambda: ended(jobs, second), "the second run to finish")
     assert second_view.state == "finished", second_view.message
     assert second_view.started >= first_view.finished  # one at a time, in the order queued
@@ -161,12 +162,15 @@ def test_a_worker_killed_mid_run_leaves_an_interrupted_run_and_no_model(tiny_mod
     assert not (models / "killed").exists() and str(models / "killed") not in saved_models()
 
 
-def test_sigterm_interrupts_the_run_cleanly_and_the_queued_one_waits_for_the_next_worker(
-    tiny_model_dir, models, data, workers
+def test_sigterm_interrupts_the_run_cleanly_and_the_queued_ones_wait_for_the_next_worker(
+    tiny_model_dir, models, data, workers, tmp_path
 ):
     jobs = JobQueue()
     running = jobs.submit(request(tiny_model_dir, models, data, "running", LONG), owner="alice")
     queued = jobs.submit(request(tiny_model_dir, models, data, "queued", SHORT), owner="alice")
+    tsdae = read_training_file(write(tmp_path, "tsdae.txt", SENTENCES), "tsdae", 0)
+    bad = TrainRequest(Composition(str(tiny_model_dir), dense_out=8), tsdae, SHORT, save_to=str(models / "bad"))
+    failing = jobs.submit(bad, owner="alice")
     worker = workers()
     wait_for(lambda: stepping(jobs, running, "alice"), "the run to train")
     worker.send_signal(signal.SIGTERM)
@@ -178,6 +182,9 @@ def test_sigterm_interrupts_the_run_cleanly_and_the_queued_one_waits_for_the_nex
     workers()
     done = wait_for(lambda: ended(jobs, queued), "the queued run to be trained by a new worker")
     assert done.state == "finished" and (models / "queued" / "modules.json").is_file()
+    failed = wait_for(lambda: jobs.view(failing, "alice").state == "failed" and jobs.view(failing, "alice"), "a fail")
+    assert "Dense" in failed.message  # said to its owner...
+    assert jobs.view(failing, "bob").message == ""  # ...and to nobody else
 
 
 def test_a_run_queued_by_a_process_that_has_ended_is_trained_by_a_worker_started_later(
