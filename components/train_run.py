@@ -199,6 +199,8 @@ def _render(views: list[JobView]) -> None:
                 job_queue().stop(view.job_id, session_owner(), admin=admin, keep_partial=keep_partial)
             except EmbedLabError as error:
                 st.error(str(error))
+            else:
+                st.rerun()  # the page now says "stopping" (or "cancelled"), with no second Stop
     if any(view.state == "running" and view.mine for view in active):
         st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
     mine = [view for view in views if view.mine and not view.active]

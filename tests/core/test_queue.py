@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
 from embedlab.training.queue import ADMIN_ENV, JobQueue, TrainRequest
 from embedlab.training.run import TrainSettings
-from tests.helpers import write
+from tests.helpers import wait_for, write
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some length." for i in range(12))
@@ -80,23 +79,6 @@ def workers(models, tmp_path):
         if process.poll() is None:
             process.kill()
         process.wait(timeout=WAIT)
-
-
-def wait_for(check, what: str, timeout: float = WAIT):
-    """Poll ``check()`` until it returns something true; fail naming ``what`` after ``timeout`` seconds."""
-    pause = threading.Event()
-    deadline = threading.Event()
-    timer = threading.Timer(timeout, deadline.set)
-    timer.start()
-    try:
-        while not deadline.is_set():
-            found = check()
-            if found:
-                return found
-            pause.wait(0.2)
-    finally:
-        timer.cancel()
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def request(tiny_model_dir: Path, models: Path, data, name: str, settings: TrainSettings) -> TrainRequest:
