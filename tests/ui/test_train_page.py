@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -316,3 +317,42 @@ def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_mode
     ok(app.run())
     (success,) = app.success
     assert "`taken-later` was taken while the run trained" in success.value and "taken-later-2" in success.value
+
+
+def test_a_cross_encoder_run_goes_through_the_queue_and_shows_before_and_after(app, tmp_path):
+    pairs = "sentence1,sentence2,score\n" + "".join(
+        f"Sentence {i} is about topic {i % 3}.,Sentence {i + 1} is about topic {(i + 1) % 3}.,{(i % 6) * 0.8:.1f}\n"
+        for i in range(12)
+    )
+    data_file = tmp_path / "scored.csv"
+    data_file.write_text(pairs, encoding="utf-8")
+    app.selectbox(key=key("method")).set_value("cross-encoder")
+    app.radio(key=key("source")).set_value("path")
+    ok(app.run())
+    app.text_input(key=key("path")).input(str(data_file))
+    app.text_input(key=key("eval_path")).input("")
+    app.radio(key=key("length")).set_value("max steps")
+    ok(app.run())
+    assert any("cross-encoder" in info.value for info in app.info) and not app.error
+    app.number_input(key=key("steps")).set_value(2)
+    app.number_input(key=key("batch")).set_value(4)
+    app.text_input(key=key("name")).input("ui-cross")
+    ok(app.run())
+    app.button(key="train.start").click()
+    ok(app.run())
+    view = ended_run(app)
+    assert view.state == "finished" and view.method == "cross-encoder", view.message
+    facts = json.loads((tmp_path / "models" / "ui-cross" / "training.json").read_text())
+    assert facts["method"] == "cross-encoder" and facts["steps"] == 2
+    ok(app.run())
+    table = [frame.value for frame in app.dataframe if "before" in frame.value.columns][0]
+    assert list(table["measure"])[0] == "STS Spearman x 100"
+    assert not [frame for frame in app.dataframe if "change" in frame.value.columns]  # no cosines to compare
+
+
+def test_a_cross_encoder_refuses_a_dense_layer_before_start(app):
+    app.checkbox(key=key("dense")).check()
+    app.selectbox(key=key("method")).set_value("cross-encoder")
+    ok(app.run())
+    assert any("cannot apply" in error.value for error in app.error)
+    assert app.button(key="train.start").disabled
