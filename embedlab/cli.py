@@ -262,8 +262,10 @@ def add_queue_commands(commands) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    from embedlab.training.queue import JobQueue, Worker
+    from embedlab.training.queue import WORKER_NICE, JobQueue, Worker
 
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)  # below the web server: a page render wins the core from a training step
     worker = Worker(JobQueue(publish_admin=True), threads=args.threads)
     worker.stop_on_signals()
     _say(

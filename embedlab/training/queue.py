@@ -18,7 +18,8 @@ The pieces:
   A stop request is a key of its own (``stop.<id>``), so a stopper never overwrites the worker's progress.
 - the workers (``Worker``; ``python -m embedlab worker``): each takes one task at a time, trains it with
   ``torch.set_num_threads(threads)`` (default: one core less than the machine has, at least 1: on a 2-core machine
-  the web server keeps a core; see docs/benchmarks.md), writes a heartbeat (``worker.<id>``, and the running job's
+  the web server keeps a core; see docs/benchmarks.md) at a lower CPU priority (``WORKER_NICE``: when a page and a
+  training step want the same core, the page wins), writes a heartbeat (``worker.<id>``, and the running job's
   record) every ``HEARTBEAT_S`` seconds, and polls the stop key between steps. SIGTERM or Ctrl-C stops its run after
   the current step; the run is recorded "interrupted" and nothing is saved. Saving is atomic
   (``embedlab.training.save.save_atomically``): a killed worker never leaves a folder a model box would list.
@@ -78,6 +79,7 @@ TASK_NAME = "embedlab.train"
 HEARTBEAT_S = 2.0  # a worker writes its heartbeat this often
 STALE_S = 30.0  # a running job whose heartbeat is older is interrupted (its worker is gone)
 POLL_S = 0.5  # an idle worker looks for a task this often
+WORKER_NICE = 10  # `python -m embedlab worker` lowers its CPU priority by this: pages first, training second
 PROGRESS_WRITE_S = 0.5  # a running job's record is rewritten at most this often (and at the end)
 MAX_LOSS_POINTS = 2000  # a record keeps at most about this many loss points (thinned by half beyond)
 MAX_FINISHED_RECORDS = 200  # older ended runs' records are dropped when a run is queued

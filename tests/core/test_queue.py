@@ -21,7 +21,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.registry import saved_models
 from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
-from embedlab.training.queue import ADMIN_ENV, JobQueue, TrainRequest
+from embedlab.training.queue import ADMIN_ENV, WORKER_NICE, JobQueue, TrainRequest
 from embedlab.training.run import TrainSettings
 from tests.helpers import wait_for, write
 
@@ -137,6 +137,8 @@ def test_a_worker_killed_mid_run_leaves_an_interrupted_run_and_no_model(tiny_mod
     job = jobs.submit(request(tiny_model_dir, models, data, "killed", LONG), owner="alice")
     worker = workers()
     wait_for(lambda: stepping(jobs, job, "alice"), "the run to train")
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, mine + WORKER_NICE)  # pages before training
     worker.kill()
     worker.wait(timeout=WAIT)
     view = jobs.view(job, "alice")
