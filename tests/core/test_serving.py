@@ -152,7 +152,8 @@ def test_print_config_with_replicas_on_other_machines(capsys):
         ["serve", "--port", "0"],
         ["serve", "--port", "70000"],
         ["serve", "--print-config", "--upstream", "replica-1:8501"],
-        ["serve", "--workers", "2"],  # reserved for the training queue, not an option of serve
+        ["serve", "--workers", "65"],
+        ["serve", "--workers", "some"],
     ],
 )
 def test_bad_serve_arguments_exit_2(argv, capsys):

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import admin, train_run
+from embedlab.training import queue
 from embedlab.training.queue import ADMIN_ENV
 from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test
@@ -75,6 +76,8 @@ def test_a_run_belongs_to_its_session_and_the_next_one_waits_with_its_position(t
 
     other = session(tiny_model_dir)
     queue_run(other, "second-model", 2)
+    assert len(queue._STARTED) == 1  # a worker was alive (its heartbeat): the second run started none
+    assert not any("started one on this machine" in info.value for info in other.info)
     rows = queue_rows(other)
     assert rows["owned-model"]["owner"] != "you" and rows["owned-model"]["state"] == "running"
     assert rows["second-model"]["owner"] == "you" and rows["second-model"]["progress"].startswith("position 1")
