@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from embedlab.models.registry import available_models, model_label
+from embedlab.models.registry import available_cross_encoders, available_models, model_label
 
 
 def model_options(*chosen: str | None) -> list[str]:
@@ -42,4 +42,22 @@ def models_box(key: str, label: str = "Models", help: str | None = None, *, on_c
             help=help,
             on_change=on_change,
         )
+    )
+
+
+def cross_encoder_box(key: str, label: str = "Cross-encoder", help: str | None = None, *, on_change=None) -> str | None:
+    """A box choosing a cross-encoder under ``key``: "None" first, every saved cross-encoder, any folder typed.
+
+    Returns the chosen reference, or None for "None" (nothing saved yet, or the user chose no cross-encoder).
+    """
+    current = st.session_state.get(key)
+    options = [None, *dict.fromkeys([*([current] if current else []), *available_cross_encoders()])]
+    return st.selectbox(
+        label,
+        options,
+        key=key,
+        format_func=lambda ref: "None" if ref is None else model_label(ref),
+        accept_new_options=True,
+        help=help,
+        on_change=on_change,
     )

@@ -14,6 +14,7 @@ from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_ba
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.embedding.vectors_encoder import VectorsEncoder
 from embedlab.errors import EmbedLabError
+from embedlab.models.cross import CrossScorer
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, load_model
 from embedlab.models.vectors import load_vectors_model
@@ -53,6 +54,33 @@ def _clear_encoders() -> None:
 
 
 get_encoder.clear = _clear_encoders  # type: ignore[attr-defined]
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _shared_cross_scorer(model: ModelId) -> CrossScorer:
+    """One CrossScorer (and its pair cache and pass count) per cross-encoder folder revision, for every session."""
+    return CrossScorer(model.key)
+
+
+def get_cross_scorer(ref: str | ModelId) -> CrossScorer:
+    """The cross-encoder in ``ref``, loaded once and shared; ``resolve_model`` applies served mode's folder gate.
+
+    Raises:
+        EmbedLabError: not a folder holding a cross-encoder (a bi-encoder, a Hub id, a service), or unloadable.
+    """
+    model_id = resolve_model(ref)
+    if model_id.kind != "cross-encoder":
+        raise EmbedLabError(
+            f"{model_id.key} is not a cross-encoder folder: train one on the Train page (method cross-encoder) "
+            "or give the folder of a saved CrossEncoder."
+        )
+    return _shared_cross_scorer(model_id)
+
+
+def load_cross_scorer(ref: str | ModelId) -> CrossScorer:
+    """get_cross_scorer with a spinner the first time it loads."""
+    with st.spinner(f"Loading the cross-encoder {ref}…"):
+        return get_cross_scorer(ref)
 
 
 def is_vectors(encoder: object) -> bool:

@@ -14,6 +14,7 @@ from components.figures import loss_figure, projection_figure
 from components.presentation import present
 from components.projection_view import APPROXIMATE_NOTE, wait_for_umap
 from components.services import get_encoder
+from components.train_comparison import comparison_caption, comparison_form, measured
 from embedlab.embedding.encoder import Encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
@@ -38,7 +39,10 @@ def show(view: JobView) -> None:
         st.plotly_chart(loss_figure(view.losses, view.evals), key=f"train.loss.{view.job_id}.{len(view.losses)}")
     if view.before is not None and view.after is not None:
         st.markdown("**Before / after**")
-        st.dataframe(before_after_table(view.before, view.after), hide_index=True)
+        comparison = measured(view)
+        st.dataframe(before_after_table(view.before, view.after, comparison), hide_index=True)
+        if caption := comparison_caption(view):
+            st.caption(caption)
         if view.after.baseline_mean - view.before.baseline_mean > 0.1:
             st.warning(
                 "The random-pair cosine rose: unrelated sentences now score higher. The scores' absolute values "
@@ -47,6 +51,7 @@ def show(view: JobView) -> None:
             )
     if view.saved_to and Path(view.saved_to).is_dir() and not view.active:
         if not view.cross:  # a cross-encoder scores pairs, it has no sentence vectors to compare or project
+            comparison_form(view, run_eval_pairs(view))
             compare_pairs_panel(view)
             projection_panel(view)
         st.download_button(
@@ -56,6 +61,13 @@ def show(view: JobView) -> None:
             mime="application/zip",
             key=f"train.download.{view.job_id}",
         )
+
+
+def run_eval_pairs(view: JobView):
+    """The evaluation pairs the run was measured on (kept in the queue beside its record), or None."""
+    from components.train_run import job_queue  # train_run shows these results: imported when used
+
+    return job_queue().eval_pairs(view.job_id)
 
 
 def compare_pairs_panel(view: JobView) -> None:
@@ -164,8 +176,12 @@ def zip_bytes(folder: str) -> bytes:
     return zip_folder(folder)
 
 
-def before_after_table(before: Scores, after: Scores) -> pd.DataFrame:
-    return pd.DataFrame(score_rows(before, after), columns=["measure", "before", "after"])
+def before_after_table(before: Scores, after: Scores, comparison=None) -> pd.DataFrame:
+    """The run's numbers; with ``comparison`` (reference, Scores, texts sent) a third column named after it."""
+    if comparison is None:
+        return pd.DataFrame(score_rows(before, after), columns=["measure", "before", "after"])
+    ref, scores, _ = comparison
+    return pd.DataFrame(score_rows(before, after, scores), columns=["measure", "before", "after", ref])
 
 
 def saved_models_panel() -> None:

@@ -173,3 +173,18 @@ def service(embedding_service, monkeypatch):
     monkeypatch.setenv("EMBEDLAB_API_KEY", SERVICE_KEY)
     monkeypatch.delenv("EMBEDLAB_SERVED", raising=False)
     return embedding_service
+
+
+@pytest.fixture(scope="session")
+def cross_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged backbone with a new (seeded, untrained) one-label head, saved by sentence-transformers: a
+    cross-encoder folder (``CrossEncoder(dir)`` loads it)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from embedlab.models.loading import packaged_model_path
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("cross")
+    CrossEncoder(packaged_model_path(), num_labels=1, device="cpu").save(str(folder))
+    return folder

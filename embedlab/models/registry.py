@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from embedlab.models.cross import is_cross_encoder_folder
 from embedlab.models.names import SUGGESTED_MODELS, models_dir
 
 MODEL_MARKERS = ("modules.json", "config.json")  # a sentence-transformers folder, or a plain transformers one
@@ -43,8 +44,15 @@ def saved_models(directory: Path | None = None) -> tuple[str, ...]:
 
 
 def available_models() -> tuple[str, ...]:
-    """The suggested models, then every model saved in the models directory (absolute paths), without repeats."""
-    return tuple(dict.fromkeys([*SUGGESTED_MODELS, *saved_models()]))
+    """The suggested models, then every model saved in the models directory (absolute paths), without repeats;
+    cross-encoders are left out (they give no sentence vectors: see ``available_cross_encoders``)."""
+    bi_encoders = (ref for ref in saved_models() if not is_cross_encoder_folder(ref))
+    return tuple(dict.fromkeys([*SUGGESTED_MODELS, *bi_encoders]))
+
+
+def available_cross_encoders() -> tuple[str, ...]:
+    """The cross-encoders saved in the models directory (absolute paths), by name."""
+    return tuple(ref for ref in saved_models() if is_cross_encoder_folder(ref))
 
 
 def model_label(ref: str) -> str:
@@ -52,7 +60,7 @@ def model_label(ref: str) -> str:
     try:
         path = Path(ref)
         if path.is_absolute() and path.parent == models_dir():
-            return f"{path.name} (saved)"
+            return f"{path.name} (saved cross-encoder)" if is_cross_encoder_folder(path) else f"{path.name} (saved)"
     except (OSError, ValueError):
         pass
     return ref

@@ -267,7 +267,7 @@ def _start_folder(ref: str) -> str:
     model_id = resolve_model(ref)
     if model_id.kind == "packaged":
         return packaged_model_path()
-    if model_id.kind == "folder":
+    if model_id.kind in ("folder", "cross-encoder"):
         return model_id.key
     if model_id.kind == "hub":
         from embedlab.models.hub import hub_snapshot

@@ -325,6 +325,15 @@ class JobQueue:
     def stored_admin_hash(self) -> str | None:
         return self._get("admin")
 
+    def eval_pairs(self, job_id: str):
+        """The evaluation pairs a run was queued with (a ScoredPairs), or None."""
+        import pickle
+
+        from huey.constants import EmptyData
+
+        raw = self.storage.peek_data(f"eval.{job_id}")
+        return None if raw is EmptyData else pickle.loads(bytes(raw))  # noqa: S301 - written by submit, server-side
+
     # ---------------------------------------------------------------- queueing
 
     def submit(self, request: TrainRequest, owner: str, label: str = "") -> str:
@@ -376,6 +385,10 @@ class JobQueue:
                 "created": now,
             }
         )
+        if request.eval_pairs is not None:  # for measuring another model beside the run afterwards, the same way
+            import pickle
+
+            self.storage.put_data(f"eval.{job_id}", pickle.dumps(request.eval_pairs))
         self._task(job_id, replace(request, save_to=folder))
         self._prune(records)
         return job_id
@@ -383,8 +396,8 @@ class JobQueue:
     def _prune(self, records: list[dict]) -> None:
         ended = sorted((r for r in records if r.get("state") not in ACTIVE_STATES), key=lambda r: r.get("seq", 0))
         for old in ended[: max(0, len(ended) - MAX_FINISHED_RECORDS)]:
-            self.storage.delete_data(f"job.{old['id']}")
-            self.storage.delete_data(f"stop.{old['id']}")
+            for kind in ("job", "stop", "eval"):
+                self.storage.delete_data(f"{kind}.{old['id']}")
 
     def stop(self, job_id: str, owner: str = "", admin: bool = False, keep_partial: bool = True) -> bool:
         """Stop a running run after its current step, or cancel a queued one. False when it is not active.

