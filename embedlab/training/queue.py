@@ -15,7 +15,9 @@ The pieces:
 - the job records: one JSON document per run in Huey's key-value storage (``job.<id>``): name, method, state,
   owner (a SHA-256 of the session's token, and a label), times, progress, the worker, its heartbeat, and once it
   ended its numbers (before/after, losses). Written by whoever queues the run, then only by the worker that trains it.
-  A stop request is a key of its own (``stop.<id>``), so a stopper never overwrites the worker's progress.
+  A stop request is a key of its own (``stop.<id>``), so a stopper never overwrites the worker's progress. The
+  run's evaluation pairs are kept beside it (``eval.<id>``, pickled) for measuring another model the same way later;
+  ``admin`` holds the SHA-256 of the admin token the app and the workers were started with.
 - the workers (``Worker``; ``python -m embedlab worker``): each takes one task at a time, trains it with
   ``torch.set_num_threads(threads)`` (default: one core less than the machine has, at least 1: on a 2-core machine
   the web server keeps a core; see docs/benchmarks.md) at a lower CPU priority (``WORKER_NICE``: when a page and a
@@ -23,6 +25,9 @@ The pieces:
   record) every ``HEARTBEAT_S`` seconds, and polls the stop key between steps. SIGTERM or Ctrl-C stops its run after
   the current step; the run is recorded "interrupted" and nothing is saved. Saving is atomic
   (``embedlab.training.save.save_atomically``): a killed worker never leaves a folder a model box would list.
+- the worker reads tasks itself (``huey.dequeue()``) rather than running Huey's consumer: it takes one task at a
+  time, handles SIGTERM its own way (the run ends its step; Huey's consumer would stop at once or wait for the
+  whole run) and heartbeats while it trains.
 - a run whose worker stopped heartbeating (a dead process on this host, or no heartbeat for ``STALE_S`` seconds) is
   shown "interrupted" with its last progress.
 - ``ensure_worker``: the app (``streamlit run app.py``) starts one local worker, detached (its own session, logs in
