@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,21 @@ def run_cli(models: Path, *args: str, **extra: str) -> subprocess.CompletedProce
         text=True,
         timeout=WAIT,
     )
+
+
+def test_a_run_on_another_machine_is_interrupted_once_its_heartbeat_is_older_than_the_bound(
+    tiny_model_dir, models, data
+):
+    from embedlab.training.queue import STALE_S
+
+    jobs = JobQueue()
+    job = jobs.submit(request(tiny_model_dir, models, data, "remote", SHORT), owner="alice")
+    record = jobs.record(job)
+    now = time.time()
+    elsewhere = {"id": "w1", "pid": 1, "host": "another-machine", "heartbeat": now}
+    record.update(state="running", started=now, worker=elsewhere)
+    jobs.put_record(record)
+    assert jobs.view(job).state == "running"  # pid 1 on another host is not looked up: its heartbeat is fresh
+    record["worker"] = {**elsewhere, "heartbeat": now - STALE_S - 1}
+    jobs.put_record(record)
+    assert jobs.view(job).state == "interrupted"
