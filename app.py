@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.admin import sidebar_box as admin_box
 from components.presentation import inject_css
 from components.presentation import toggle as presentation_toggle
 from components.projection_view import start_umap_warmup
@@ -35,6 +36,7 @@ with st.sidebar:
     )
     presentation_toggle()
     served_note()  # in served mode (EMBEDLAB_SERVED=1): no server paths, and the per-session limits
+    admin_box()  # with EMBEDLAB_ADMIN_TOKEN: the teacher types it once to stop any training run
 inject_css()
 start_of_run(page_name)  # a shared link's view, once per session, before the page's widgets exist
 navigation.run()

@@ -12,7 +12,8 @@ def page() -> None:
     st.caption(
         "The cure after the diagnosis: fine-tune a sentence embedder with sentence-transformers' own trainer, "
         "supervised (scored pairs), on positive pairs, or without labels (SimCSE, TSDAE), and compare before and "
-        "after on STS, the random-pair baseline and the negative tests. One run at a time on this server."
+        "after on STS, the random-pair baseline and the negative tests; or train a cross-encoder. Runs wait their "
+        "turn in a queue and train in a worker process, one at a time per worker."
     )
     train_form.init_state()
     train_run.progress_panel()
@@ -33,7 +34,7 @@ def page() -> None:
     train_form.code_panel(composition, method, settings)
     if data is None or eval_pairs is None:
         return
-    train_run.start_controls(composition, data, settings, eval_pairs, problem)
+    train_run.start_controls(composition, data, settings, eval_pairs, problem, cross=method == train_form.CROSS_METHOD)
     train_results.saved_models_panel()
 
 

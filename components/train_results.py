@@ -23,7 +23,7 @@ from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import Agreement, Projection, ProjectionSettings, SentenceSet
 from embedlab.tasks.projection import bundled_sentences as bundled_projection_sentences
 from embedlab.training.compose import Composition, compose
-from embedlab.training.jobs import JobView
+from embedlab.training.queue import JobView
 from embedlab.training.report import score_rows
 from embedlab.training.run import Scores, model_encoder, pair_cosine_changes, projections_before_after, text_pairs
 from embedlab.training.save import read_training_facts, zip_folder
@@ -50,9 +50,10 @@ def show(view: JobView) -> None:
                 icon="⚠️",
             )
     if view.saved_to and Path(view.saved_to).is_dir() and not view.active:
-        comparison_form(view)
-        compare_pairs_panel(view)
-        projection_panel(view)
+        if not view.cross:  # a cross-encoder scores pairs, it has no sentence vectors to compare or project
+            comparison_form(view, run_eval_pairs(view))
+            compare_pairs_panel(view)
+            projection_panel(view)
         st.download_button(
             "Download the model (zip)",
             data=zip_bytes(view.saved_to),
@@ -60,6 +61,13 @@ def show(view: JobView) -> None:
             mime="application/zip",
             key=f"train.download.{view.job_id}",
         )
+
+
+def run_eval_pairs(view: JobView):
+    """The evaluation pairs the run was measured on (kept in the queue beside its record), or None."""
+    from components.train_run import job_queue  # train_run shows these results: imported when used
+
+    return job_queue().eval_pairs(view.job_id)
 
 
 def compare_pairs_panel(view: JobView) -> None:
@@ -82,11 +90,10 @@ def compare_pairs_panel(view: JobView) -> None:
 def _run_models(view: JobView) -> tuple[Composition, ModelId, int, ModelId]:
     """What identifies a finished run's two models: the composition, its start model and seed (the 'before'), and
     the saved folder's identity (the 'after'; its revision changes if the folder is rewritten)."""
-    request = view.request
     return (
-        request.composition,
-        resolve_model(request.composition.model),
-        int(request.settings.seed),
+        view.composition,
+        resolve_model(view.composition.model),
+        int(view.seed),
         resolve_model(view.saved_to),
     )
 
@@ -132,7 +139,7 @@ def projection_panel(view: JobView) -> None:
             st.plotly_chart(present(figure), key=f"train.projection.{view.job_id}.{side}")
             if result.note:
                 st.caption(result.note)
-    trained_on_them = view.request.data.source.startswith("bundled sentences")
+    trained_on_them = view.source.startswith("bundled sentences")
     st.caption(
         APPROXIMATE_NOTE
         + " Settings: the Projection page's."
@@ -155,7 +162,7 @@ def projections(
 def saved_text(view: JobView) -> str:
     if not view.saved_to:
         return "Not saved."
-    asked = Path(view.request.save_to).name
+    asked = Path(view.save_to).name
     renamed = (
         f"`{asked}` was taken while the run trained, so the model was saved under the next free name. "
         if Path(view.saved_to).name != asked

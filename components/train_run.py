@@ -1,76 +1,99 @@
-"""The Train page's run: the Start button, and the progress of the current or last run, polled while it trains.
+"""The Train page's runs: the Start button (it queues a run), the queue everyone sees, and this session's runs.
 
-The run itself belongs to one ``TrainingJobs`` object (``embedlab.training.jobs``) kept in ``st.cache_resource``:
-shared by every session, so progress survives reruns and page switches; one run at a time (the CPU is the limit),
-stopped and shown in full only to the session that started it (``OWNER``). The progress panel is a fragment polling
-that object; what a finished run shows is ``components.train_results``.
+Runs are jobs on the training queue (``embedlab.training.queue``), trained by worker processes, never in this web
+server: the page queues a run for this session (``OWNER``, a token kept in its session state), starts one local
+worker when none is alive (and says so), and polls the queue from a fragment while anything is queued or running.
+Only the session that queued a run sees its details and its Stop/Cancel button; the admin (``components.admin``)
+gets a Stop/Cancel button on every run; everyone sees every run's name, method, state, position and progress.
+What a finished run shows is ``components.train_results``.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from components import train_results
-from components.services import get_encoder
+from components.admin import is_admin
 from components.train_form import choice, keep, key_of
 from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
-from embedlab.training.folders import free_name, save_where_free
-from embedlab.training.jobs import JobView, TrainingJobs, TrainRequest
+from embedlab.training.folders import free_name
+from embedlab.training.queue import QUEUE_ENV, JobQueue, JobView, TrainRequest, ensure_worker, max_queued
 from embedlab.training.run import TrainSettings, count_steps
 from embedlab.training.save import check_model_name, model_folder
 
 START_BUTTON = "train.start"
-STOP_BUTTON = "train.stop"
+STOP_BUTTON = "train.stop"  # one per run: "train.stop.<id>"
 KEEP_PARTIAL = "train.keep_partial"
 LAST_ERROR = "train.error"
-OWNER = "train.owner"  # this session's token: the runs it starts are its own to stop and to see
+WORKER_NOTE = "train.worker_note"  # what the page said about the worker it started
+OWNER = "train.owner"  # this session's token: the runs it queues are its own to stop and to see
 POLL_SECONDS = 1.0
 
 
 @st.cache_resource(show_spinner=False)
-def training_jobs() -> TrainingJobs:
-    """The process's one training runner, shared by every session. Start models come from the model cache; a run
-    whose name was taken while it trained is saved under the next free name (``save_where_free``), never lost."""
-    return TrainingJobs(load=lambda ref: get_encoder(ref).model, save=save_where_free)
+def _queue_of(folder: str, location: str) -> JobQueue:
+    return JobQueue(location or None, publish_admin=True)
+
+
+def job_queue() -> JobQueue:
+    """The training queue of this server's models directory (or of ``EMBEDLAB_QUEUE``); one object per place."""
+    return _queue_of(str(models_dir()), os.environ.get(QUEUE_ENV, ""))
+
+
+def session_owner() -> str:
+    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
 
 
 def start_controls(
-    composition: Composition, data: TrainingData, settings: TrainSettings, eval_pairs, problem: str | None = None
+    composition: Composition,
+    data: TrainingData,
+    settings: TrainSettings,
+    eval_pairs,
+    problem: str | None = None,
+    cross: bool = False,
 ) -> None:
-    """The name to save as and the Start button: off while a run is active, or while ``problem`` (why the method
-    cannot train the composition) stands."""
-    jobs = training_jobs()
-    view = jobs.view(session_owner())
-    default_name = choice("name") or free_name(f"{data.method}-{composition.pooling}")
+    """The name to save as and the Start button (it queues the run); off while ``problem`` (why the method cannot
+    train the composition) stands, or while this session has as many runs queued as it may."""
+    jobs = job_queue()
+    default_name = choice("name") or free_name(f"{'cross-encoder' if cross else data.method}-{composition.pooling}")
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
-    busy = view is not None and view.active
+    mine = [view for view in jobs.views(session_owner()) if view.mine and view.active]
+    full = len(mine) >= max_queued()
     too_long = None
     try:
         served.check_steps(count_steps(data.n_examples, settings))
-    except EmbedLabError as error:  # said before Start, not after (the engine refuses it again on submit)
+    except EmbedLabError as error:  # said before Start, not after (the queue refuses it again)
         too_long = str(error)
         st.error(too_long)
-    off = busy or problem is not None or too_long is not None
+    off = full or problem is not None or too_long is not None
     if st.button("Start training", type="primary", key=START_BUTTON, disabled=off):
         try:
             folder = model_folder(check_model_name(name))
-            request = TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs)
+            request = TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs, cross=cross)
             jobs.submit(request, owner=session_owner())
+            started = ensure_worker(jobs)
+            if started is not None:
+                st.session_state[WORKER_NOTE] = (
+                    f"No training worker was running: started one on this machine (pid {started.pid}; its log is in "
+                    f"`{jobs.folder}`). It keeps training queued runs after this page closes."
+                )
             keep("name", "")
             st.session_state.pop(LAST_ERROR, None)
         except EmbedLabError as error:
             st.session_state[LAST_ERROR] = str(error)
             keep("name", name)
         st.rerun()
-    if busy:
-        st.caption("A run is in progress on this server: one at a time (the CPU is the limit).")
+    if full:
+        st.caption(f"You have {len(mine)} runs queued or running, the most a session may have: wait or cancel one.")
     elif problem:
         st.caption(f"Start is off until the composition fits the method: {problem}")
     if st.session_state.get(LAST_ERROR):
@@ -78,65 +101,122 @@ def start_controls(
 
 
 def progress_panel() -> None:
-    """The current or last run: polled every second while it runs (a fragment), a full rerun when it ends."""
-    view = training_jobs().view(session_owner())
-    if view is None:
+    """The queue and this session's runs: polled every second while anything is queued or running (a fragment),
+    a full rerun when one of them ends (the model boxes then list its model)."""
+    views = job_queue().views(session_owner())
+    if not views:
         st.info("No training has run on this server yet: compose a model, pick a method and data, and start.")
         return
-    if view.active:
-        st.fragment(run_every=POLL_SECONDS)(_live_panel)(view.job_id)
+    if any(view.active for view in views):
+        st.fragment(run_every=POLL_SECONDS)(_live_panel)(_active_ids(views))
     else:
-        _render(view)
+        _render(views)
+
+
+def _active_ids(views: list[JobView]) -> tuple[str, ...]:
+    return tuple(view.job_id for view in views if view.active)
+
+
+def _live_panel(active: tuple[str, ...]) -> None:
+    views = job_queue().views(session_owner())
+    if not set(active) <= set(_active_ids(views)):
+        st.rerun(scope="app")  # a run ended: the whole page updates (the model lists, the results)
+    _render(views)
 
 
 def progress_text(view: JobView) -> str:
-    """What the run is doing, for the progress bar: the step, speed and ETA while it trains; once Stop was asked,
-    that it is stopping (it ends its step, then the stopped model is measured and saved: no ETA for that)."""
+    """What a run is doing, for its progress bar: its place in the queue, or the step, speed and ETA while it
+    trains; once Stop was asked, that it is stopping."""
     latest = view.latest
+    if view.state == "queued":
+        return f"queued, position {view.position}" + starts_text(view)
     if view.stopping:
         where = f" at step {latest.step}/{latest.total}" if latest is not None and latest.step else ""
-        doing = "saving the partial model" if view.phase == "saving" else "measuring the stopped model, then saving"
-        return f"stopping{where}: {doing}…"
+        return f"stopping{where}: it ends its step, then the stopped model is measured and saved…"
     if latest is None or latest.step == 0:
-        return f"{view.phase}…"
+        return f"{view.phase or 'starting'}…"
     eta = f", ETA {latest.eta_seconds:.0f} s" if latest.eta_seconds is not None else ""
     return f"{view.phase}: step {latest.step}/{latest.total} · {latest.steps_per_second:.2f} steps/s{eta}"
 
 
-def _live_panel(job_id: int) -> None:
-    view = training_jobs().view(session_owner())
-    if view is None or view.job_id != job_id or not view.active:
-        st.rerun(scope="app")  # the run ended: the whole page updates (the model list, the results)
-    _render(view)
+def starts_text(view: JobView) -> str:
+    if view.starts_in is None:
+        return " (no run has finished here yet to estimate when it starts)"
+    if view.starts_in < 60:
+        return ", starts within a minute (estimated from the runs finished here)"
+    return f", starts in about {view.starts_in / 60:.0f} min (estimated from the runs finished here)"
 
 
-def session_owner() -> str:
-    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
-
-
-def _render(view: JobView) -> None:
-    if not view.mine:  # another session's run: no data source, results, error, zip or Stop
-        st.info(
-            "A run by another session is in progress: one at a time on this server."
-            if view.active
-            else "No training has run in this session yet: compose a model, pick a method and data, and start."
+def queue_table(views: list[JobView]) -> pd.DataFrame:
+    """Every run as a row: what everyone may see."""
+    rows = []
+    for view in views:
+        latest = view.latest
+        where = {
+            "queued": f"position {view.position}" + ("" if view.starts_in is None else starts_text(view)),
+            "running": "" if latest is None else f"step {latest.step}/{latest.total}",
+            "interrupted": view.message,
+            "stopped": view.message,
+            "failed": view.message if view.mine else "",
+            "finished": "" if latest is None else f"{latest.step} steps",
+        }[view.state]
+        rows.append(
+            {
+                "run": view.name,
+                "method": view.method,
+                "state": view.state,
+                "progress": where,
+                "owner": "you" if view.mine else view.owner_label,
+            }
         )
-        return
-    request = view.request
-    title = f"Run {view.job_id}: {request.data.method} on {request.composition.model} · {request.data.source}"
+    return pd.DataFrame(rows)
+
+
+def _render(views: list[JobView]) -> None:
+    admin = is_admin()
+    if note := st.session_state.get(WORKER_NOTE):
+        st.info(note)
+    active = [view for view in views if view.active]
+    st.markdown(
+        f"**Training queue** · {len(active)} queued or running · workers alive: {len(job_queue().live_workers())}"
+    )
+    st.dataframe(queue_table(views), hide_index=True)
+    for view in active:
+        if not (view.mine or admin):
+            continue
+        fraction = 0.0
+        if view.latest is not None and view.latest.total:
+            fraction = min(1.0, view.latest.step / view.latest.total)
+        st.progress(fraction, text=f"{view.name}: {progress_text(view)}")
+        if view.stopping:
+            continue
+        label = "Cancel" if view.state == "queued" else "Stop"
+        if not view.mine:
+            label += " (admin)"
+        if st.button(f"{label} {view.name}", key=f"{STOP_BUTTON}.{view.job_id}"):
+            keep_partial = bool(st.session_state.get(KEEP_PARTIAL, True))
+            try:
+                job_queue().stop(view.job_id, session_owner(), admin=admin, keep_partial=keep_partial)
+            except EmbedLabError as error:
+                st.error(str(error))
+            else:
+                st.rerun()  # the page now says "stopping" (or "cancelled"), with no second Stop
+    if any(view.state == "running" and view.mine for view in active):
+        st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
+    mine = [view for view in views if view.mine and not view.active]
+    if mine:
+        _render_result(mine[0])
+
+
+def _render_result(view: JobView) -> None:
+    """This session's latest ended run: how it ended and what it measured."""
+    title = f"{view.name}: {view.method} on {view.composition.model if view.composition else '?'} · {view.source}"
     st.markdown(f"**{title}**")
-    latest = view.latest
-    if view.active:
-        fraction = 0.0 if latest is None or not latest.total else min(1.0, latest.step / latest.total)
-        st.progress(fraction, text=progress_text(view))
-        if not view.stopping:
-            keep_partial = st.checkbox("Keep the partial model when stopping", value=True, key=KEEP_PARTIAL)
-            if st.button("Stop", key=STOP_BUTTON):
-                # the next poll says "stopping"
-                training_jobs().stop(view.job_id, session_owner(), keep_partial=keep_partial)
-    elif view.status == "failed":
-        st.error(view.error)
+    if view.state == "failed":
+        st.error(view.message)
+    elif view.state == "interrupted":
+        st.warning(f"Interrupted: {view.message}.")
     else:
-        stopped = " (stopped early)" if view.status == "stopped" else ""
+        stopped = " (stopped early)" if view.state == "stopped" else ""
         st.success(f"{view.steps} steps in {view.seconds:.0f} s{stopped}. " + train_results.saved_text(view))
     train_results.show(view)

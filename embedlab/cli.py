@@ -8,12 +8,15 @@ negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
 ``python -m embedlab train DATA --model REF --pooling cls|mean|max [--dense N --activation tanh|identity]
 [--normalize] --method cosine|cosent|mnrl|pitfall-random-labels|simcse|tsdae [--epochs N | --max-steps N]
 [--batch-size 16] [--lr 2e-5] [--warmup 0.1] [--seed 0] [--precision auto|fp32|bf16] [--no-grouping] --out DIR
-[--eval STSFILE] [--keep-partial] [--json]``: train a sentence-transformers model (progress on stderr) and save it as
-a folder that ``--model DIR`` loads. Ctrl-C stops after the current step (a second Ctrl-C quits at once); the
-partial model is saved only with ``--keep-partial``.
+[--eval STSFILE] [--keep-partial] [--json] [--queue]``: train a sentence-transformers model (progress on stderr) and
+save it as a folder that ``--model DIR`` loads. Ctrl-C stops after the current step (a second Ctrl-C quits at once);
+the partial model is saved only with ``--keep-partial``. With ``--queue`` the run is queued for a worker instead and
+its id printed (``embedlab.training.queue``).
+``python -m embedlab worker [--threads N]``: train queued runs one at a time. ``python -m embedlab jobs [--json]``
+lists the runs; ``python -m embedlab jobs stop ID`` stops one (needs the server's ``EMBEDLAB_ADMIN_TOKEN``).
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
-``python -m embedlab serve [--replicas N] [--port P] [--host H] [--served|--no-served] [--print-config
+``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
 [--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.serving``); Ctrl-C stops them.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
@@ -92,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--token", type=int, default=0, metavar="N", help="whose attention: token N (default 0, [CLS])")
     tokens.add_argument("--json", action="store_true", help="print one JSON object")
     add_serve_command(commands)
+    add_queue_commands(commands)
     return parser
 
 
@@ -148,6 +152,13 @@ def add_serve_command(commands) -> None:
         help="set EMBEDLAB_SERVED=1 in the replicas (default; --no-served leaves it unset)",
     )
     serve.add_argument(
+        "--workers",
+        type=_whole_number("a whole number", 0, MAX_REPLICAS),
+        default=1,
+        metavar="K",
+        help="training workers (python -m embedlab worker) started with the replicas (default 1)",
+    )
+    serve.add_argument(
         "--print-config", action="store_true", help="print the nginx configuration and exit (start nothing)"
     )
     serve.add_argument(
@@ -171,7 +182,7 @@ def run_serve(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise EmbedLabError(f"{error}.") from None
         return 0
-    return serve(args.replicas, args.port, args.host, served=args.served, announce=_say)
+    return serve(args.replicas, args.port, args.host, served=args.served, announce=_say, workers=args.workers)
 
 
 def _say(text: str) -> None:
@@ -228,6 +239,94 @@ def add_train_command(commands) -> None:
         "--keep-partial", action="store_true", help="on Ctrl-C, save the model trained so far (default: save nothing)"
     )
     train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.add_argument(
+        "--queue",
+        action="store_true",
+        help="queue the run for a worker (python -m embedlab worker) and print its id, instead of training here",
+    )
+
+
+def add_queue_commands(commands) -> None:
+    """The ``worker`` and ``jobs`` subcommands (see ``embedlab.training.queue``)."""
+    worker = commands.add_parser("worker", help="train queued runs, one at a time, until Ctrl-C / SIGTERM")
+    worker.add_argument(
+        "--threads",
+        type=_whole_number("a thread count", 1, 256),
+        metavar="N",
+        help="torch threads for training (default: one core less than the machine has, at least 1)",
+    )
+    jobs = commands.add_parser("jobs", help="list the queued, running and ended training runs; jobs stop ID")
+    jobs.add_argument("action", nargs="?", choices=("stop",), help="stop: stop or cancel run ID (admin token needed)")
+    jobs.add_argument("job_id", nargs="?", metavar="ID", help="the run to stop (its id in the list)")
+    jobs.add_argument("--json", action="store_true", help="print one JSON list")
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from embedlab.training.queue import WORKER_NICE, JobQueue, Worker
+
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)  # below the web server: a page render wins the core from a training step
+    worker = Worker(JobQueue(publish_admin=True), threads=args.threads)
+    worker.stop_on_signals()
+    _say(
+        f"worker {worker.worker_id} (pid {os.getpid()}, {worker.threads} torch thread(s)) on the queue "
+        f"{worker.jobs.location}; Ctrl-C stops it after the current step"
+    )
+    taken = worker.run()
+    _say(f"worker {worker.worker_id} stopped after {taken} run(s)")
+    return 0
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    import hmac
+
+    from embedlab.training.queue import ADMIN_ENV, JobQueue, token_hash
+
+    jobs = JobQueue()
+    if args.action == "stop":
+        if not args.job_id:
+            raise EmbedLabError("jobs stop needs the run's id: `python -m embedlab jobs` lists them.")
+        token = os.environ.get(ADMIN_ENV, "")
+        stored = jobs.stored_admin_hash()
+        if not token:
+            raise EmbedLabError(f"jobs stop is for the admin: set {ADMIN_ENV} to the server's admin token.")
+        if not stored or not hmac.compare_digest(stored, token_hash(token)):
+            raise EmbedLabError(
+                f"{ADMIN_ENV} does not match the admin token the server or its workers were started with."
+            )
+        if not jobs.stop(args.job_id, admin=True, keep_partial=False):  # the teacher's stop keeps nothing
+            print(f"run {args.job_id} is not queued or running: nothing to stop")
+            return 0
+        print(f"run {args.job_id}: stop asked (a queued run is cancelled; a running one stops after its step)")
+        return 0
+    rows = [view.as_row() for view in jobs.views()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("no training runs")
+        return 0
+    columns = ("id", "name", "method", "state", "position", "progress", "owner", "created", "finished")
+    table = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in table)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for line in table:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def queue_run(request) -> int:
+    """``train --queue``: queue ``request`` and print its id."""
+    import secrets
+
+    from embedlab.training.queue import JobQueue, command_line_label
+
+    jobs = JobQueue()
+    job_id = jobs.submit(request, owner=secrets.token_hex(16), label=command_line_label())
+    print(job_id)
+    if not jobs.live_workers():
+        _say("queued; no worker is running: start one with `python -m embedlab worker`")
+    return 0
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -627,7 +726,7 @@ def run_train(args: argparse.Namespace) -> int:
         group_by_length=not args.no_grouping,
     )
     if args.method == CROSS_METHOD:
-        return run_train_cross(args, settings)
+        return run_train_cross(args, settings, composition)
     if args.data == "bundled":
         data = bundled_data(args.method, args.seed)
     else:
@@ -636,6 +735,10 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise EmbedLabError(f"--out {args.out} already exists and is not empty: give a new folder.")
+    if args.queue:
+        from embedlab.training.queue import TrainRequest
+
+        return queue_run(TrainRequest(composition, data, settings, str(out), eval_pairs, args.keep_partial))
     loaded = load_encoder(args.model).model
     for warning in composition.warnings():
         print(f"warning: {warning}", file=sys.stderr)
@@ -712,7 +815,7 @@ def print_progress(report) -> None:
     print(line, end="", file=sys.stderr, flush=True)  # one write: a Ctrl-C message never splits the line
 
 
-def run_train_cross(args: argparse.Namespace, settings) -> int:
+def run_train_cross(args: argparse.Namespace, settings, composition) -> int:
     """``train --method cross-encoder``: a new head on [CLS] of the start model, trained on scored or 0/1 pairs."""
     from pathlib import Path
 
@@ -744,6 +847,10 @@ def run_train_cross(args: argparse.Namespace, settings) -> int:
     out = Path(args.out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise EmbedLabError(f"--out {args.out} already exists and is not empty: give a new folder.")
+    if args.queue:
+        from embedlab.training.queue import TrainRequest
+
+        return queue_run(TrainRequest(composition, data, settings, str(out), eval_pairs, args.keep_partial, True))
     print(f"training a cross-encoder on {data.source} (learning rate {settings.learning_rate:g})", file=sys.stderr)
     stop = threading.Event()
     with stop_on_interrupt(stop):
@@ -829,6 +936,8 @@ COMMANDS = {
     "train": run_train,
     "tokens": run_tokens,
     "serve": run_serve,
+    "worker": run_worker,
+    "jobs": run_jobs,
 }
 
 

@@ -36,6 +36,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.names import MODELS_DIR_ENV, models_dir
 from embedlab.served import MAX_UPLOAD_MB as SERVED_MAX_UPLOAD_MB
 from embedlab.served import SERVED_ENV
+from embedlab.training.queue import worker_command, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
@@ -353,8 +354,10 @@ def serve(
     served: bool = True,
     start_timeout_s: float = START_TIMEOUT_S,
     announce=print,
+    workers: int = 1,
 ) -> int:
-    """Start ``replicas`` app processes and nginx on ``host:port``; run until Ctrl-C / SIGTERM or a child dies.
+    """Start ``replicas`` app processes, ``workers`` training workers (``python -m embedlab worker``, on the queue
+    of the shared models directory) and nginx on ``host:port``; run until Ctrl-C / SIGTERM or a child dies.
 
     Returns 0 after a requested stop, 1 when a process died on its own (its log's end is announced). Raises
     EmbedLabError for what the user can fix (nginx missing, port taken, a replica that does not start).
@@ -382,6 +385,9 @@ def serve(
             while ports[-1] in ports[:-1] or ports[-1] == port:
                 ports[-1] = free_port()
             group.start(f"replica {index}", replica_command(ports[-1]), env)
+        for index in range(1, workers + 1):  # in the group: stopped (SIGTERM: a run ends its step) with the rest
+            group.start(f"worker {index}", worker_command(), worker_environment(env))
+        announce(f"starting {workers} training worker(s)")
         announce(f"starting {replicas} replica(s) on 127.0.0.1 ports {', '.join(map(str, ports))} (logs in {folder})")
         wait_healthy(
             group,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 
@@ -47,15 +46,36 @@ def read_until(stream, needle: str, timeout: float) -> str:
     return seen.decode("utf-8", errors="replace")
 
 
-def first_step_event(jobs) -> threading.Event:
-    """An Event set once the run of ``jobs`` (a ``TrainingJobs``) has taken its first step: wrap its progress hook."""
-    stepped = threading.Event()
-    original = jobs._progress
+def wait_for(check, what: str, timeout: float = 300.0):
+    """Poll ``check()`` until it returns something true and return it; fail naming ``what`` after ``timeout`` s."""
+    import threading
+    import time
 
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1:
-            stepped.set()
+    import pytest
 
-    jobs._progress = progress
-    return stepped
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        pause.wait(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def stop_started_workers(timeout: float = 300.0) -> None:
+    """End the training workers this test process started (``embedlab.training.queue.ensure_worker``): SIGTERM,
+    then SIGKILL after ``timeout`` seconds; each is reaped."""
+    import subprocess
+
+    from embedlab.training import queue
+
+    for process in list(queue._STARTED):
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        queue._STARTED.remove(process)

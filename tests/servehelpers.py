@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -113,3 +114,38 @@ def running_serve(arguments: list[str], port: int, env_overrides: dict[str, str]
         for pid in living(started):  # never leave a test's server behind, even when the code under test failed
             os.kill(pid, signal.SIGKILL)
         follower.join(timeout=10)
+
+
+def stop_queue_workers(models_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> list[int]:
+    """End the training workers of the queue in ``models_dir`` that run on this machine (the app starts them
+    detached, so they outlive the server a test stopped): SIGTERM, then SIGKILL after ``timeout_s``. Only processes
+    whose command line is an embedlab worker are signalled. Returns their pids."""
+    import time
+
+    from embedlab.training.queue import HOST, JobQueue
+
+    database = Path(models_dir) / ".queue" / "queue.db"
+    if not database.is_file():
+        return []
+    jobs = JobQueue(str(database))
+    records = [value for key, value in jobs._items().items() if key.startswith("worker.")]
+    records.append(jobs._get("starting") or {})
+    pids = {int(r["pid"]) for r in records if r.get("host") == HOST and r.get("pid")}
+    ours = [pid for pid in pids if "embedlab worker" in process_table().get(pid, (0, "", ""))[2]]
+    for pid in ours:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    pause = threading.Event()
+    while time.monotonic() < deadline and any(_running(pid) for pid in ours):
+        pause.wait(0.2)
+    for pid in ours:
+        if _running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return ours
+
+
+def _running(pid: int) -> bool:
+    entry = process_table().get(pid)
+    return entry is not None and entry[1] != "Z"

@@ -18,7 +18,7 @@ from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
 from embedlab.tasks.sts import bundled_pairs, read_scored_pairs
 from embedlab.training.compose import Composition
 from embedlab.training.data import bundled_data, read_training_file
-from embedlab.training.jobs import TrainingJobs, TrainRequest
+from embedlab.training.queue import JobQueue, TrainRequest
 from embedlab.training.run import TrainSettings, count_steps
 
 OUTSIDE_PATHS = ("/etc/passwd", "../../etc/passwd", "../../../../../../etc/passwd", "~/.bashrc")
@@ -154,12 +154,14 @@ def test_an_upload_with_too_many_rows_is_refused_before_parsing(on):
     assert "big.csv" in refused(decode_text, beyond, "big.csv")
 
 
-def test_a_training_run_over_the_step_limit_is_refused_before_it_starts(on, tmp_path):
+def test_a_training_run_over_the_step_limit_is_refused_before_it_is_queued(on, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
     data = bundled_data("mnrl")
-    jobs = TrainingJobs(load=lambda ref: pytest.fail("a refused run must not load a model"))
+    jobs = JobQueue()
     too_long = TrainSettings(max_steps=served.MAX_TRAIN_STEPS + 1)
-    refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, too_long, save_to=str(tmp_path / "m")))
+    refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, too_long, save_to=str(tmp_path / "m")), "s")
     epochs = served.MAX_TRAIN_STEPS // count_steps(data.n_examples, TrainSettings(epochs=1.0, batch_size=1)) + 1
     by_epochs = TrainSettings(epochs=float(epochs), batch_size=1)
-    refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, by_epochs, save_to=str(tmp_path / "m")))
-    assert jobs.view() is None
+    refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, by_epochs, save_to=str(tmp_path / "m")), "s")
+    assert jobs.views() == []

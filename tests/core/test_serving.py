@@ -152,7 +152,8 @@ def test_print_config_with_replicas_on_other_machines(capsys):
         ["serve", "--port", "0"],
         ["serve", "--port", "70000"],
         ["serve", "--print-config", "--upstream", "replica-1:8501"],
-        ["serve", "--workers", "2"],  # reserved for the training queue, not an option of serve
+        ["serve", "--workers", "65"],
+        ["serve", "--workers", "some"],
     ],
 )
 def test_bad_serve_arguments_exit_2(argv, capsys):
@@ -336,6 +337,8 @@ def test_sigterm_stops_every_replica_and_nginx(nginx_binary, tmp_path):
         for pid in replicas:  # every replica: the one models directory, and served mode on
             assert environment(pid)[MODELS_DIR_ENV] == str(models.resolve())
             assert environment(pid)[SERVED_ENV] == "1"
+        (worker,) = [pid for pid, command in run.children.items() if "embedlab worker" in command]  # --workers 1
+        assert environment(worker)[MODELS_DIR_ENV] == str(models.resolve())  # the replicas' queue and models
         assert health(run.url) == "ok"
         run.process.send_signal(signal.SIGTERM)
         assert run.process.wait(timeout=BOUND_S) == 0
@@ -343,7 +346,7 @@ def test_sigterm_stops_every_replica_and_nginx(nginx_binary, tmp_path):
 
 
 def test_a_replica_that_dies_stops_the_rest(nginx_binary, tmp_path):
-    with running_serve(["--replicas", "2", "--no-served"], free_port(), {SERVED_ENV: "1"}) as run:
+    with running_serve(["--replicas", "2", "--no-served", "--workers", "0"], free_port(), {SERVED_ENV: "1"}) as run:
         replicas = run.replicas()
         assert all(SERVED_ENV not in environment(pid) for pid in replicas)
         os.kill(next(iter(replicas)), signal.SIGKILL)
@@ -353,7 +356,7 @@ def test_a_replica_that_dies_stops_the_rest(nginx_binary, tmp_path):
 
 
 def test_killing_serve_itself_takes_its_processes_with_it(nginx_binary):
-    with running_serve(["--replicas", "1"], free_port()) as run:
+    with running_serve(["--replicas", "1", "--workers", "0"], free_port()) as run:
         run.process.kill()  # SIGKILL: no chance to clean up; the children die with their parent
         run.process.wait(timeout=BOUND_S)
         stop = threading.Event()

@@ -35,11 +35,10 @@ from embedlab.training.data import (
     parse_training_text,
     read_training_file,
 )
-from embedlab.training.jobs import TrainingJobs, TrainRequest
 from embedlab.training.run import TrainSettings, spearman_of, train
 from embedlab.training.save import CARD_FILE, FACTS_FILE, check_model_name, save_trained, zip_folder
 from embedlab.training.script import python_script
-from tests.helpers import first_step_event, one_line_error, write
+from tests.helpers import one_line_error, write
 
 STS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark"
 SCORED_CSV = (
@@ -542,67 +541,6 @@ def test_train_command_refuses_an_unknown_method(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train", "x.csv", "--model", "m", "--method", "nope", "--out", "o"])
     assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
-
-
-# ---------------------------------------------------------------- the background runner
-
-
-def test_runner_refuses_a_second_run_and_reports_progress(tiny, tmp_path):
-    release = threading.Event()
-    jobs = TrainingJobs(load=lambda ref: (release.wait(60), tiny)[1])
-    data = data_for("simcse", tmp_path)
-    request = TrainRequest(Composition(tiny.facts.ref), data, FAST, save_to=str(tmp_path / "job-model"), label="A")
-    job_id = jobs.submit(request)
-    with pytest.raises(EmbedLabError, match="already in progress for A"):
-        jobs.submit(TrainRequest(Composition(tiny.facts.ref), data, FAST, save_to=str(tmp_path / "other")))
-    assert jobs.view().active and jobs.view().phase == "loading the start model"
-    release.set()
-    view = jobs.wait(timeout=300)
-    assert view.job_id == job_id and view.status == "done", view.error
-    assert view.steps == 2 and [step for step, _ in view.losses] == [1, 2] and view.latest.step == 2
-    assert view.before is not None and view.after is not None
-    assert (Path(view.saved_to) / "modules.json").is_file()
-    second = jobs.submit(TrainRequest(Composition(tiny.facts.ref), data, FAST, save_to=str(tmp_path / "other")))
-    assert second == job_id + 1
-    assert jobs.wait(timeout=300).status == "done"
-
-
-def running_job(tiny, folder: Path, max_steps: int) -> TrainingJobs:
-    """A runner with a SimCSE run of the tiny model (saving to ``folder / "m"``) that has taken its first step."""
-    jobs = TrainingJobs(load=lambda ref: tiny)
-    started = first_step_event(jobs)
-    settings = TrainSettings(max_steps=max_steps, batch_size=2)
-    jobs.submit(TrainRequest(Composition(tiny.facts.ref), data_for("simcse", folder), settings, str(folder / "m")))
-    assert started.wait(300)
-    return jobs
-
-
-def test_a_run_in_progress_never_blocks_encoding_for_other_pages(tiny, tmp_path):
-    """Other sessions keep encoding with the shared models while a run trains: the run works on its own copy and
-    holds no lock they need. The encode below finishes while the run is still going."""
-    from embedlab.embedding.encoder import Encoder
-    from embedlab.embedding.specs import EmbedSpec
-
-    jobs = running_job(tiny, tmp_path, max_steps=10_000)
-    try:
-        vectors = Encoder(tiny).embed(SENTENCES_TXT.splitlines(), EmbedSpec(tiny.facts.ref, "mean"))
-        assert vectors.shape[0] == 6 and np.isfinite(vectors).all()
-        assert jobs.view().active and jobs.view().latest.step < 10_000  # done while the run goes on
-    finally:
-        jobs.stop(keep_partial=False)
-        assert jobs.wait(timeout=300).status == "stopped"
-
-
-def test_runner_stop_without_keeping_saves_nothing_and_errors_are_reported(tiny, tmp_path):
-    jobs = running_job(tiny, tmp_path, max_steps=200)
-    assert jobs.stop(keep_partial=False)
-    view = jobs.wait(timeout=300)
-    assert view.status == "stopped" and view.saved_to is None and view.steps < 200
-    assert not (tmp_path / "m").exists()
-    bad = TrainRequest(Composition(tiny.facts.ref, dense_out=8), data_for("tsdae", tmp_path), FAST, str(tmp_path / "b"))
-    jobs.submit(bad)
-    failed = jobs.wait(timeout=300)
-    assert failed.status == "failed" and "Dense" in failed.error and not jobs.stop()
 
 
 # ---------------------------------------------------------------- the packaged backbone on real STS data

@@ -1,5 +1,5 @@
-"""Training interrupted: a save killed half-way, Ctrl-C in the train command, SIGTERM to a process that trains,
-and a second session trying to stop a run it did not start.
+"""Training interrupted: a save killed half-way and Ctrl-C in the train command. (Queued runs stopped, cancelled,
+or their worker killed: tests/core/test_queue.py.)
 
 The interruptions are real: subprocesses (a tiny random model from conftest, seconds per run) sent SIGKILL,
 SIGINT or SIGTERM once they print that they reached the point under test; every wait is bounded.
@@ -17,14 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from embedlab.errors import EmbedLabError
 from embedlab.models.loading import load_model
 from embedlab.models.registry import saved_models
 from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
 from embedlab.training.run import TrainSettings, train
 from embedlab.training.save import save_trained
-from tests.helpers import first_step_event, read_until, write
+from tests.helpers import read_until, write
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some length." for i in range(12))
@@ -138,37 +137,6 @@ def test_a_save_killed_half_way_is_never_listed_and_its_name_stays_free(tiny, ti
     assert saved_models(models) == (str(folder),) and (folder / "training.json").is_file()
 
 
-# ---------------------------------------------------------------- a run belongs to the session that started it
-
-
-def test_only_the_session_that_started_a_run_can_stop_it_or_read_its_details(tiny, tmp_path):
-    from embedlab.training.jobs import TrainingJobs, TrainRequest
-
-    jobs = TrainingJobs(load=lambda ref: tiny)
-    started = first_step_event(jobs)
-    data = read_training_file(sentences_file(tmp_path), "simcse", 0)
-    settings = TrainSettings(max_steps=10_000, batch_size=2)
-    request = TrainRequest(Composition(tiny.facts.ref), data, settings, str(tmp_path / "owned"), keep_partial=True)
-    job_id = jobs.submit(request, owner="session-A")
-    try:
-        assert started.wait(WAIT)
-        with pytest.raises(EmbedLabError, match="started by another session"):
-            jobs.stop(job_id, "session-B", keep_partial=False)
-        with pytest.raises(EmbedLabError, match="started by another session"):
-            jobs.stop()  # no owner is not the owner either
-        other = jobs.view("session-B")
-        assert other.active and not other.mine and other.latest.step >= 1
-        assert other.request is None and other.losses == () and other.saved_to is None and other.error is None
-        mine = jobs.view("session-A")
-        assert mine.mine and mine.request.data.source == data.source and mine.losses
-    finally:
-        assert jobs.stop(job_id, "session-A", keep_partial=True)
-    owner_view = jobs.wait(timeout=WAIT, owner="session-A")
-    # Session B's "keep the partial model: no" was refused: the owner's choice (keep) decided.
-    assert owner_view.status == "stopped" and owner_view.saved_to == str(tmp_path / "owned")
-    assert jobs.view("session-B").saved_to is None and jobs.view("session-B").status == "stopped"
-
-
 # ---------------------------------------------------------------- Ctrl-C in the train command
 
 
@@ -198,62 +166,3 @@ def test_ctrl_c_in_the_train_command_is_one_line_and_keeps_the_partial_model_whe
         assert lines[0] == "interrupted: stopping after the current step (Ctrl-C again quits at once)"
         assert len(lines) == 2 and lines[1].startswith("interrupted at step ") and "nothing saved" in lines[1]
         assert stdout == "" and not out.exists()
-
-
-# ---------------------------------------------------------------- SIGTERM to a process that trains
-
-TERMINATED = """
-    import signal, sys, threading
-    from embedlab.training.compose import Composition
-    from embedlab.training.data import read_training_file
-    from embedlab.training.jobs import TrainingJobs, TrainRequest
-    from embedlab.training.run import TrainSettings
-
-    model, data_file, target, mode = sys.argv[1:5]
-    jobs = TrainingJobs()
-    original = jobs._progress
-    stepped = threading.Event()
-
-    def progress(job, report):
-        original(job, report)
-        if report.step >= 1 and not stepped.is_set():
-            stepped.set()
-            print("stepped", flush=True)
-
-    jobs._progress = progress
-    if mode == "server":  # like `streamlit run`: its own SIGTERM handler ends the process normally
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    request = TrainRequest(
-        Composition(model), read_training_file(data_file, "simcse", 0), TrainSettings(max_steps=100000, batch_size=4),
-        target,
-    )
-    if mode == "server":  # a page submits from its script thread, not the main one
-        submitter = threading.Thread(target=jobs.submit, args=(request,))
-        submitter.start()
-        submitter.join()
-    else:
-        jobs.submit(request)
-    stepped.wait(300)
-    threading.Event().wait(300)  # the server goes on serving until it is told to end
-"""
-
-
-@pytest.mark.parametrize(("mode", "status"), [("server", 0), ("plain", -signal.SIGTERM)])
-def test_sigterm_stops_the_run_first_and_the_process_ends_cleanly(mode, status, tmp_path):
-    """The packaged model: with it, an exit while the worker thread was inside torch aborted about one time in two
-    ("terminate called without an active exception", status -6). Now the run stops first and saves its partial
-    model (the request's keep_partial), and the process ends by its own handler (0) or SIGTERM's default (-15)."""
-    target = tmp_path / "models" / "terminated"
-    process = start_script(tmp_path, TERMINATED, "all-MiniLM-L6-v2", str(sentences_file(tmp_path)), str(target), mode)
-    try:
-        seen = read_until(process.stdout, "stepped", WAIT)
-        assert "stepped" in seen, seen
-        process.send_signal(signal.SIGTERM)
-        code, _, stderr = finish(process)
-    finally:
-        process.kill()
-    assert "terminate called" not in stderr and "Traceback" not in stderr, stderr
-    assert code == status, stderr
-    facts = json.loads((target / "training.json").read_text())  # stopped, measured and saved before the exit
-    assert facts["stopped_early"] and 1 <= facts["steps"] < 100_000
-    assert saved_models(target.parent) == (str(target),)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from embedlab.training import limits
 from embedlab.training.compose import Composition, compose, method_problem
 from embedlab.training.data import from_sentences
 from embedlab.training.folders import free_folder, free_name, is_taken, save_where_free
-from embedlab.training.jobs import TrainingJobs, TrainRequest
 from embedlab.training.report import score_rows
 from embedlab.training.run import Scores, TrainSettings, make_loss, text_pairs, train
 from embedlab.training.save import model_card
@@ -160,25 +158,6 @@ def test_text_pairs_keep_pairs_with_text_on_both_sides_in_order_up_to_the_limit(
     assert text_pairs(pairs) == (("a", "b"), ("f", "g"), ("1", "2"))
     assert text_pairs(pairs, limit=2) == (("a", "b"), ("f", "g"))
     assert text_pairs([]) == ()
-
-
-# ---------------------------------------------------------------- a job's stop phase
-
-
-def test_a_job_says_it_is_stopping_from_the_stop_until_it_ends(tiny, tmp_path):
-    release = threading.Event()
-    jobs = TrainingJobs(load=lambda ref: (release.wait(60), tiny)[1])
-    data = from_sentences(SENTENCES, "simcse", "s")
-    settings = TrainSettings(max_steps=50, batch_size=2)
-    jobs.submit(TrainRequest(Composition(tiny.facts.ref), data, settings, save_to=str(tmp_path / "m")))
-    assert jobs.view().active and not jobs.view().stopping
-    try:
-        assert jobs.stop()
-        assert jobs.view().active and jobs.view().stopping  # still running: ending its step, measuring, saving
-    finally:
-        release.set()
-    view = jobs.wait(timeout=300)
-    assert view.status == "stopped" and not view.stopping
 
 
 # ---------------------------------------------------------------- the STS benchmark's paths

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from embedlab.models.names import MODELS_DIR_ENV
+from tests.servehelpers import stop_queue_workers
 from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 
 SERVER_START_S = 180
@@ -43,13 +44,16 @@ def app_models_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(app_models_dir):
     """Start the app once per session; yields its base URL once /_stcore/health answers ok."""
-    with ExitStack() as stack:
-        try:
-            server = running_app({MODELS_DIR_ENV: str(app_models_dir)}, start_timeout_s=SERVER_START_S)
-            app = stack.enter_context(server)
-        except RuntimeError as error:
-            pytest.fail(str(error))
-        yield app.url
+    try:
+        with ExitStack() as stack:
+            try:
+                server = running_app({MODELS_DIR_ENV: str(app_models_dir)}, start_timeout_s=SERVER_START_S)
+                app = stack.enter_context(server)
+            except RuntimeError as error:
+                pytest.fail(str(error))
+            yield app.url
+    finally:
+        stop_queue_workers(app_models_dir)  # the training worker the app started (detached) for the Train tests
 
 
 @pytest.fixture()

@@ -81,11 +81,58 @@ def test_a_stopped_run_says_it_is_stopping_until_its_model_is_measured_and_saved
     commit(page, page.get_by_label("Save as (a folder under the models directory)"), name)
     page.get_by_role("button", name="Start training").click()
 
-    expect(page.get_by_text(re.compile(r"^training: step \d+/5000"))).to_be_visible(timeout=RUN_MS)
-    page.get_by_role("button", name="Stop", exact=True).click()
-    stopping = page.get_by_text(re.compile(r"^stopping at step \d+/5000: (measuring the stopped model|saving)"))
+    expect(page.get_by_text(re.compile(rf"^{name}: training: step \d+/5000"))).to_be_visible(timeout=RUN_MS)
+    page.get_by_role("button", name=f"Stop {name}", exact=True).click()
+    stopping = page.get_by_text(re.compile(rf"^{name}: stopping at step \d+/5000: it ends its step"))
     expect(stopping).to_be_visible()
     expect(page.get_by_text(re.compile(r"ETA \d+ s"))).to_have_count(0)
     done = page.get_by_test_id("stAlert").filter(has_text="stopped early")
     expect(done).to_be_visible(timeout=RUN_MS)
     assert (app_models_dir / name / "modules.json").is_file()
+
+
+def prepare_run(tab, app_url: str, name: str, steps: int) -> None:
+    """The Train page set for a SimCSE run on the bundled sentences, ``steps`` steps, saved as ``name``."""
+    tab.goto(f"{app_url}/train")
+    expect(tab.get_by_role("heading", name="3. Settings")).to_be_visible()
+    settled(tab)
+    choose(tab, "Method", re.compile(r"^simcse:"))
+    tab.get_by_role("radiogroup", name="Data").get_by_text("Bundled (offline, small)", exact=True).first.click()
+    settled(tab)
+    commit(tab, tab.get_by_label("STS evaluation file (empty: the small bundled set)"), "")
+    tab.get_by_role("radiogroup", name="Length").get_by_text("max steps", exact=True).first.click()
+    settled(tab)
+    commit(tab, tab.get_by_role("spinbutton", name="Max steps"), str(steps))
+    commit(tab, tab.get_by_label("Save as (a folder under the models directory)"), name)
+
+
+def test_two_sessions_queue_a_run_each_and_both_models_reach_compare(new_tab, app_url, app_models_dir):
+    """Two browsers (two sessions): the second run waits behind the first with its position shown, both train
+    (in the worker the app started), and both models are offered in Compare's model box."""
+    first, second = new_tab(), new_tab()
+    prepare_run(first, app_url, "queued-first", 30)
+    prepare_run(second, app_url, "queued-second", 2)
+    first.get_by_role("button", name="Start training").click()
+    expect(first.get_by_text(re.compile(r"^queued-first: (measuring|training|loading)"))).to_be_visible(
+        timeout=RUN_MS
+    )
+    second.get_by_role("button", name="Start training").click()
+    expect(second.get_by_text(re.compile(r"^queued-second: queued, position 1"))).to_be_visible(timeout=RUN_MS)
+
+    expect(first.get_by_test_id("stAlert").filter(has_text=re.compile(r"30 steps in \d+ s"))).to_be_visible(
+        timeout=RUN_MS
+    )
+    expect(second.get_by_test_id("stAlert").filter(has_text=re.compile(r"2 steps in \d+ s"))).to_be_visible(
+        timeout=RUN_MS
+    )
+    for name in ("queued-first", "queued-second"):
+        assert (app_models_dir / name / "modules.json").is_file()
+
+    second.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+    expect(second.get_by_role("heading", name="Compare")).to_be_visible()
+    settled(second)
+    trained_panel = second.get_by_test_id("stExpander").filter(has_text="Change the trained model")
+    trained_panel.get_by_text("Change the trained model").click()
+    for name in ("queued-first", "queued-second"):
+        choose(second, "Model", f"{name} (saved)", within=trained_panel)
+        expect(second.get_by_test_id("stMetric").filter(has_text="Trained ·").first).to_contain_text(name)

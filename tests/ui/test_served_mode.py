@@ -153,9 +153,9 @@ def test_an_uploaded_view_naming_a_model_folder_is_refused(models, folder):
 
 @pytest.fixture()
 def train_page(models) -> AppTest:
-    train_run.training_jobs.clear()
+    train_run._queue_of.clear()
     yield ok(page_test("train").run())
-    train_run.training_jobs.clear()
+    train_run._queue_of.clear()
 
 
 def test_the_train_page_offers_no_path_boxes(train_page):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import threading
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import train_form, train_run
+from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test
 
 
@@ -18,28 +19,34 @@ def key(name: str) -> str:
 
 @pytest.fixture()
 def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
-    """The page on the tiny model, models saved under a temporary directory, a fresh runner."""
+    """The page on the tiny model, models (and the training queue) under a temporary directory; the worker the page
+    starts for its first run is stopped afterwards."""
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    train_run.training_jobs.clear()
+    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
+    train_run._queue_of.clear()
     at = ok(page_test("train").run())
     at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
     at.text_input(key=key("model_typed")).input(str(tiny_model_dir))
-    return ok(at.run())
+    yield ok(at.run())
+    stop_started_workers()
+    train_run._queue_of.clear()
 
 
-@pytest.fixture()
-def held_start():
-    """The page's own runner (its real save), its start-model load held until the test sets the event: a run the
-    test can act on while it is certainly still active."""
-    release = threading.Event()
-    jobs = train_run.training_jobs()
-    load = jobs._load
-    jobs._load = lambda ref: (release.wait(300), load(ref))[1]
-    yield jobs, release
-    release.set()
-    jobs.wait(timeout=600)
-    train_run.training_jobs.clear()
+def my_runs(at: AppTest):
+    return [view for view in train_run.job_queue().views(at.session_state[train_run.OWNER]) if view.mine]
+
+
+def ended_run(at: AppTest):
+    """This session's latest run once it has ended (waited for, bounded)."""
+    return wait_for(lambda: next((view for view in my_runs(at) if not view.active), None), "the run to end", 600)
+
+
+def stepping_run(at: AppTest):
+    def check():
+        return next((v for v in my_runs(at) if v.state == "running" and v.latest and v.latest.step >= 1), None)
+
+    return wait_for(check, "the run to train", 600)
 
 
 def start_small_run(at: AppTest, name: str, steps: int) -> None:
@@ -131,8 +138,9 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     ok(app.run())
     app.button(key="train.start").click()
     ok(app.run())
-    view = train_run.training_jobs().wait(timeout=600, owner=app.session_state[train_run.OWNER])
-    assert view.status == "done", view.error
+    assert any("started one on this machine" in info.value for info in app.info)  # no worker was running
+    view = ended_run(app)
+    assert view.state == "finished", view.message
     ok(app.run())
     assert any("2 steps" in success.value for success in app.success)
     table = [frame.value for frame in app.dataframe if "before" in frame.value.columns][0]
@@ -153,7 +161,7 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     ok(app.run())
     app.button(key="train.start").click()
     ok(app.run())
-    assert any("not empty" in error.value for error in app.error)
+    assert any("already exists" in error.value for error in app.error)
 
 
 def test_every_number_box_takes_its_bounds_from_the_engine(app):
@@ -210,7 +218,7 @@ def test_a_plain_clone_without_the_sts_benchmark_opens_on_the_bundled_data(tmp_p
     monkeypatch.setattr(corpora, "STS_TRAIN_FILE", tmp_path / "missing" / "sts-train.csv")
     monkeypatch.setattr(corpora, "STS_DEV_FILE", tmp_path / "missing" / "sts-dev.csv")
     monkeypatch.chdir(tmp_path)
-    train_run.training_jobs.clear()
+    train_run._queue_of.clear()
     at = ok(page_test("train").run())
     assert not at.error, [error.value for error in at.error]
     assert at.radio(key=key("source")).value == "bundled" and at.selectbox(key=key("method")).value == "mnrl"
@@ -281,37 +289,70 @@ def test_tsdae_with_a_dense_layer_is_refused_before_start(app):
     assert not any("TSDAE" in error.value for error in app.error) and not app.button(key="train.start").disabled
 
 
-def test_after_stop_the_bar_says_the_stopped_model_is_being_measured(app, held_start):
-    jobs, release = held_start
-    start_small_run(app, "stopped-model", steps=200)
-    assert jobs.view().active
-    app.button(key="train.stop").click()
+def test_stop_ends_the_run_early_and_keeps_the_partial_model(app):
+    start_small_run(app, "stopped-model", steps=100_000)
+    run = stepping_run(app)
     ok(app.run())
-    ok(app.run())  # the run is still held: it has been asked to stop and has not ended
-    assert jobs.view().active and jobs.view().stopping
-    (bar,) = app.get("progress")
-    assert bar.text.startswith("stopping") and "measuring the stopped model" in bar.text and "ETA" not in bar.text
-    assert not [button for button in app.button if button.key == "train.stop"]  # asked once: no second Stop
-    release.set()
-    view = jobs.wait(timeout=600)
-    assert view.status == "stopped" and view.steps < 200, view.error
+    app.button(key=f"{train_run.STOP_BUTTON}.{run.job_id}").click()
+    ok(app.run())
+    assert not [button for button in app.button if button.key == f"{train_run.STOP_BUTTON}.{run.job_id}"]
+    view = ended_run(app)
+    assert view.state == "stopped" and view.steps < 100_000, view.message
+    assert (Path(view.saved_to) / "modules.json").is_file()  # "keep the partial model" is on by default
     ok(app.run())
     assert any("stopped early" in success.value for success in app.success)
 
 
-def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_model_is_kept(app, held_start, tmp_path):
-    jobs, release = held_start
-    start_small_run(app, "taken-later", steps=2)
-    assert jobs.view().active
+def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_model_is_kept(app, tmp_path):
+    start_small_run(app, "taken-later", steps=400)
+    stepping_run(app)
     taken = tmp_path / "models" / "taken-later"
     taken.mkdir(parents=True)
     (taken / "mine.txt").write_text("someone else's", encoding="utf-8")
-    release.set()
-    view = jobs.wait(timeout=600, owner=app.session_state[train_run.OWNER])
-    assert view.status == "done", view.error
+    view = ended_run(app)
+    assert view.state == "finished", view.message
     assert view.saved_to == str(tmp_path / "models" / "taken-later-2")
     assert (Path(view.saved_to) / "modules.json").is_file()
     assert [path.name for path in taken.iterdir()] == ["mine.txt"]
     ok(app.run())
     (success,) = app.success
     assert "`taken-later` was taken while the run trained" in success.value and "taken-later-2" in success.value
+
+
+def test_a_cross_encoder_run_goes_through_the_queue_and_shows_before_and_after(app, tmp_path):
+    pairs = "sentence1,sentence2,score\n" + "".join(
+        f"Sentence {i} is about topic {i % 3}.,Sentence {i + 1} is about topic {(i + 1) % 3}.,{(i % 6) * 0.8:.1f}\n"
+        for i in range(12)
+    )
+    data_file = tmp_path / "scored.csv"
+    data_file.write_text(pairs, encoding="utf-8")
+    app.selectbox(key=key("method")).set_value("cross-encoder")
+    app.radio(key=key("source")).set_value("path")
+    ok(app.run())
+    app.text_input(key=key("path")).input(str(data_file))
+    app.text_input(key=key("eval_path")).input("")
+    app.radio(key=key("length")).set_value("max steps")
+    ok(app.run())
+    assert any("cross-encoder" in info.value for info in app.info) and not app.error
+    app.number_input(key=key("steps")).set_value(2)
+    app.number_input(key=key("batch")).set_value(4)
+    app.text_input(key=key("name")).input("ui-cross")
+    ok(app.run())
+    app.button(key="train.start").click()
+    ok(app.run())
+    view = ended_run(app)
+    assert view.state == "finished" and view.method == "cross-encoder", view.message
+    facts = json.loads((tmp_path / "models" / "ui-cross" / "training.json").read_text())
+    assert facts["method"] == "cross-encoder" and facts["steps"] == 2
+    ok(app.run())
+    table = [frame.value for frame in app.dataframe if "before" in frame.value.columns][0]
+    assert list(table["measure"])[0] == "STS Spearman x 100"
+    assert not [frame for frame in app.dataframe if "change" in frame.value.columns]  # no cosines to compare
+
+
+def test_a_cross_encoder_refuses_a_dense_layer_before_start(app):
+    app.checkbox(key=key("dense")).check()
+    app.selectbox(key=key("method")).set_value("cross-encoder")
+    ok(app.run())
+    assert any("cannot apply" in error.value for error in app.error)
+    assert app.button(key="train.start").disabled

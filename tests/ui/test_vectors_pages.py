@@ -185,11 +185,11 @@ def comparison_script() -> None:
     from embedlab.tasks.sts import bundled_pairs
 
     scores = st.session_state["run_scores"]
-    view = SimpleNamespace(job_id=1, saved_to="/nowhere/run", request=SimpleNamespace(eval_pairs=bundled_pairs()))
+    view = SimpleNamespace(job_id=1, saved_to="/nowhere/run")
     st.dataframe(before_after_table(scores, scores, measured(view)))
     if caption := comparison_caption(view):
         st.caption(caption)
-    comparison_form(view)
+    comparison_form(view, bundled_pairs())
 
 
 def test_train_results_measure_a_service_beside_the_run(service, packaged_model):

@@ -1,0 +1,42 @@
+"""The teacher's admin token, typed once in the sidebar: it lets this session stop any training run.
+
+Shown only when the server was started with ``EMBEDLAB_ADMIN_TOKEN``. What is typed is compared with
+``hmac.compare_digest`` (``embedlab.training.queue.admin_token_matches``) and then dropped from the session: only
+the outcome (``ADMIN``: True) is kept, so the token is never echoed, put in a link or in a shared view.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from embedlab.training.queue import ADMIN_ENV, admin_token_matches
+
+ADMIN = "admin.granted"  # True once this session typed the admin token
+TOKEN_BOX = "admin.token"
+REFUSED = "admin.refused"
+
+
+def is_admin() -> bool:
+    return bool(st.session_state.get(ADMIN)) and bool(os.environ.get(ADMIN_ENV))
+
+
+def _check() -> None:
+    typed = st.session_state.get(TOKEN_BOX, "")
+    st.session_state[TOKEN_BOX] = ""  # never kept, never echoed
+    granted = admin_token_matches(typed)
+    st.session_state[ADMIN] = granted
+    st.session_state[REFUSED] = bool(typed) and not granted
+
+
+def sidebar_box() -> None:
+    """The admin token box (only when the server has an admin token), or a line saying this session is admin."""
+    if not os.environ.get(ADMIN_ENV):
+        return
+    if is_admin():
+        st.caption("Admin: you can stop or cancel any training run.")
+        return
+    st.text_input("Admin token (teachers)", type="password", key=TOKEN_BOX, on_change=_check)
+    if st.session_state.get(REFUSED):
+        st.caption("That is not this server's admin token.")

@@ -1,0 +1,249 @@
+"""Training runs as queued jobs, trained by real worker processes (``python -m embedlab worker``).
+
+Every worker here is a real subprocess on the test's own queue (a SQLite file in a temporary models directory) and
+trains a tiny random model: two runs in order, owners and the admin stopping runs, a worker killed (SIGKILL) or
+stopped (SIGTERM) mid-run, and a run queued by a process that has ended, trained by a worker started afterwards.
+Every wait is bounded; every worker is stopped by the test that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from embedlab.errors import EmbedLabError
+from embedlab.models.registry import saved_models
+from embedlab.training.compose import Composition
+from embedlab.training.data import read_training_file
+from embedlab.training.queue import ADMIN_ENV, WORKER_NICE, JobQueue, TrainRequest
+from embedlab.training.run import TrainSettings
+from tests.helpers import wait_for, write
+
+REPO = Path(__file__).resolve().parents[2]
+SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some length." for i in range(12))
+WAIT = 300.0  # seconds: the bound on every wait (a worker imports torch and loads the model first)
+ADMIN = "teacher-secret-0123"
+LONG = TrainSettings(max_steps=20_000, batch_size=4, learning_rate=1e-3, warmup_ratio=0.0)
+SHORT = TrainSettings(max_steps=2, batch_size=4, learning_rate=1e-3, warmup_ratio=0.0)
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(folder))
+    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
+    monkeypatch.delenv(ADMIN_ENV, raising=False)
+    return folder
+
+
+@pytest.fixture
+def data(tmp_path):
+    return read_training_file(write(tmp_path, "sentences.txt", SENTENCES), "simcse", 0)
+
+
+def child_env(models: Path, **extra: str) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **extra)
+    env.pop(ADMIN_ENV, None)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def workers(models, tmp_path):
+    """start(**env) -> a worker process on the test's queue (log in tmp_path); every one is ended afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(**extra: str) -> subprocess.Popen:
+        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
+            cwd=REPO,
+            env=child_env(models, **extra),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=WAIT)
+
+
+def request(tiny_model_dir: Path, models: Path, data, name: str, settings: TrainSettings) -> TrainRequest:
+    return TrainRequest(Composition(str(tiny_model_dir)), data, settings, save_to=str(models / name))
+
+
+def stepping(jobs: JobQueue, job_id: str, owner: str = ""):
+    view = jobs.view(job_id, owner)
+    return view if view is not None and view.state == "running" and view.latest and view.latest.step >= 1 else None
+
+
+def ended(jobs: JobQueue, job_id: str):
+    view = jobs.view(job_id)
+    return view if view is not None and not view.active else None
+
+
+def test_two_runs_train_in_order_and_only_the_owner_or_the_admin_stops_one(tiny_model_dir, models, data, workers):
+    jobs = JobQueue()
+    first = jobs.submit(request(tiny_model_dir, models, data, "first", LONG), owner="alice")
+    second = jobs.submit(request(tiny_model_dir, models, data, "second", SHORT), owner="bob")
+    assert [(v.name, v.position) for v in jobs.views("bob")] == [("first", 1), ("second", 2)]
+    with pytest.raises(EmbedLabError, match="taken by a run that is queued"):  # taken before it is trained
+        jobs.submit(request(tiny_model_dir, models, data, "second", SHORT), owner="carol")
+
+    worker = workers(**{ADMIN_ENV: ADMIN})
+    wait_for(lambda: stepping(jobs, first, "alice"), "the first run to train")
+    waiting = jobs.view(second, "bob")
+    assert waiting.state == "queued" and waiting.position == 1
+    seen_by_bob = jobs.view(first, "bob")
+    assert not seen_by_bob.mine and seen_by_bob.source == "" and seen_by_bob.latest.step >= 1
+    with pytest.raises(EmbedLabError, match="another session"):
+        jobs.stop(first, owner="bob")
+
+    refused = run_cli(models, "jobs", "stop", first, **{ADMIN_ENV: "wrong"})
+    assert refused.returncode == 2 and "does not match" in refused.stderr
+    assert jobs.view(first, "alice").state == "running"
+    stopped = run_cli(models, "jobs", "stop", first, **{ADMIN_ENV: ADMIN})
+    assert stopped.returncode == 0, stopped.stderr
+
+    first_view = wait_for(lambda: ended(jobs, first), "the first run to stop")
+    assert first_view.state == "stopped" and first_view.steps < LONG.max_steps
+    assert first_view.saved_to is None and not (models / "first").exists()  # the admin's stop keeps nothing
+    second_view = wait_for(lambda: ended(jobs, second), "the second run to finish")
+    assert second_view.state == "finished", second_view.message
+    assert second_view.started >= first_view.finished  # one at a time, in the order queued
+    assert str(models / "second") in saved_models()
+    listed = json.loads(run_cli(models, "jobs", "--json").stdout)
+    assert {row["name"]: row["state"] for row in listed} == {"first": "stopped", "second": "finished"}
+    assert all(row["finished"] and row["created"] for row in listed)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=WAIT) == 0
+
+
+def test_a_worker_killed_mid_run_leaves_an_interrupted_run_and_no_model(tiny_model_dir, models, data, workers):
+    jobs = JobQueue()
+    job = jobs.submit(request(tiny_model_dir, models, data, "killed", LONG), owner="alice")
+    worker = workers()
+    wait_for(lambda: stepping(jobs, job, "alice"), "the run to train")
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, mine + WORKER_NICE)  # pages before training
+    worker.kill()
+    worker.wait(timeout=WAIT)
+    view = jobs.view(job, "alice")
+    assert view.state == "interrupted" and view.latest.step >= 1 and "worker stopped" in view.message
+    assert not (models / "killed").exists() and str(models / "killed") not in saved_models()
+
+
+def test_sigterm_interrupts_the_run_cleanly_and_the_queued_ones_wait_for_the_next_worker(
+    tiny_model_dir, models, data, workers, tmp_path
+):
+    jobs = JobQueue()
+    running = jobs.submit(request(tiny_model_dir, models, data, "running", LONG), owner="alice")
+    queued = jobs.submit(request(tiny_model_dir, models, data, "queued", SHORT), owner="alice")
+    tsdae = read_training_file(write(tmp_path, "tsdae.txt", SENTENCES), "tsdae", 0)
+    bad = TrainRequest(Composition(str(tiny_model_dir), dense_out=8), tsdae, SHORT, save_to=str(models / "bad"))
+    failing = jobs.submit(bad, owner="alice")
+    worker = workers()
+    wait_for(lambda: stepping(jobs, running, "alice"), "the run to train")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=WAIT) == 0
+    view = jobs.view(running, "alice")
+    assert view.state == "interrupted" and "nothing saved" in view.message
+    assert not (models / "running").exists()
+    assert jobs.view(queued, "alice").state == "queued"  # the queue outlives its worker
+    workers()
+    done = wait_for(lambda: ended(jobs, queued), "the queued run to be trained by a new worker")
+    assert done.state == "finished" and (models / "queued" / "modules.json").is_file()
+    failed = wait_for(lambda: jobs.view(failing, "alice").state == "failed" and jobs.view(failing, "alice"), "a fail")
+    assert "Dense" in failed.message  # said to its owner...
+    assert jobs.view(failing, "bob").message == ""  # ...and to nobody else
+
+
+def test_a_run_queued_by_a_process_that_has_ended_is_trained_by_a_worker_started_later(
+    tiny_model_dir, models, tmp_path, workers
+):
+    sentences = write(tmp_path, "sentences.txt", SENTENCES)
+    queued = run_cli(
+        models,
+        "train",
+        str(sentences),
+        "--model",
+        str(tiny_model_dir),
+        "--method",
+        "simcse",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--out",
+        str(models / "from-cli"),
+        "--queue",
+    )
+    assert queued.returncode == 0, queued.stderr
+    job = queued.stdout.strip()
+    assert "no worker is running" in queued.stderr
+    jobs = JobQueue()
+    assert jobs.view(job).state == "queued" and "command line" in jobs.view(job).owner_label
+    workers()
+    view = wait_for(lambda: ended(jobs, job), "the run to be trained")
+    assert view.state == "finished" and str(models / "from-cli") in saved_models()
+
+
+def test_a_session_may_queue_only_a_few_runs(tiny_model_dir, models, data, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_MAX_QUEUED", "2")
+    jobs = JobQueue()
+    for name in ("a", "b"):
+        jobs.submit(request(tiny_model_dir, models, data, name, SHORT), owner="alice")
+    with pytest.raises(EmbedLabError, match="most a session may have"):
+        jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="alice")
+    jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="bob")  # another session has its own cap
+    assert jobs.stop(jobs.views("alice")[0].job_id, owner="alice")  # a cancelled run frees a place
+    assert jobs.views("alice")[0].state == "queued"
+    jobs.submit(request(tiny_model_dir, models, data, "d", SHORT), owner="alice")
+
+
+def test_jobs_stop_without_the_admin_token_exits_2(models):
+    result = run_cli(models, "jobs", "stop", "abc")
+    assert result.returncode == 2 and ADMIN_ENV in result.stderr
+
+
+def run_cli(models: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "embedlab", *args],
+        cwd=REPO,
+        env=child_env(models, **extra),
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+
+
+def test_a_run_on_another_machine_is_interrupted_once_its_heartbeat_is_older_than_the_bound(
+    tiny_model_dir, models, data
+):
+    from embedlab.training.queue import STALE_S
+
+    jobs = JobQueue()
+    job = jobs.submit(request(tiny_model_dir, models, data, "remote", SHORT), owner="alice")
+    record = jobs.record(job)
+    now = time.time()
+    elsewhere = {"id": "w1", "pid": 1, "host": "another-machine", "heartbeat": now}
+    record.update(state="running", started=now, worker=elsewhere)
+    jobs.put_record(record)
+    assert jobs.view(job).state == "running"  # pid 1 on another host is not looked up: its heartbeat is fresh
+    record["worker"] = {**elsewhere, "heartbeat": now - STALE_S - 1}
+    jobs.put_record(record)
+    assert jobs.view(job).state == "interrupted"
