@@ -794,4 +794,3 @@ def command_line_label() -> str:
     except (KeyError, OSError):
         user = "someone"
     return f"{user}@{HOST} (command line)"
-

@@ -113,9 +113,7 @@ def test_two_sessions_queue_a_run_each_and_both_models_reach_compare(new_tab, ap
     prepare_run(first, app_url, "queued-first", 30)
     prepare_run(second, app_url, "queued-second", 2)
     first.get_by_role("button", name="Start training").click()
-    expect(first.get_by_text(re.compile(r"^queued-first: (measuring|training|loading)"))).to_be_visible(
-        timeout=RUN_MS
-    )
+    expect(first.get_by_text(re.compile(r"^queued-first: (measuring|training|loading)"))).to_be_visible(timeout=RUN_MS)
     second.get_by_role("button", name="Start training").click()
     expect(second.get_by_text(re.compile(r"^queued-second: queued, position 1"))).to_be_visible(timeout=RUN_MS)
 
