@@ -21,6 +21,7 @@ import streamlit as st
 
 from components import state
 from components.config import Configured
+from components.heap import freeze_once
 from components.services import get_encoder
 from components.uploads import flash, new_upload, show_flash
 from embedlab.embedding.encoder import Encoder
@@ -85,6 +86,7 @@ def start_umap_warmup() -> Warmup:
     def run() -> None:
         try:
             warm_up()
+            freeze_once("umap")  # UMAP's and numba's objects: out of every later full collection
         except Exception as error:  # reported on the page; a real fit will raise it again
             warmup.error = f"{type(error).__name__}: {error}"
         finally:

@@ -1,0 +1,20 @@
+"""What a new session costs the server: the work that is the same for every session is done once, not per session."""
+
+from __future__ import annotations
+
+import gc
+
+import components.heap as heap
+from components.services import get_encoder
+from embedlab.models.loading import PACKAGED
+from tests.ui.apptest import ok, page_test
+
+
+def test_the_first_run_of_a_page_freezes_the_long_lived_heap(monkeypatch):
+    # Streamlit's full collection after every run skips frozen objects: the shared model must be among them
+    monkeypatch.setattr(heap, "_frozen", set())
+    ok(page_test().run())
+    encoder = get_encoder(PACKAGED)
+    assert gc.get_freeze_count() > 0
+    assert all(tracked is not encoder for tracked in gc.get_objects())  # the permanent generation is not listed
+    assert heap.freeze_once("compare") is False  # once per page and process
