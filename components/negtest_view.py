@@ -20,12 +20,12 @@ from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions, un
 from components.model_box import model_box
 from components.persistent_table import PersistentTable
 from components.presentation import present
-from components.services import baseline, encode_unseen, load_encoder
+from components.services import baseline, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
 from embedlab.embedding.readability import pair_readability
-from embedlab.embedding.scoring import percentile_text, score_percentiles
+from embedlab.embedding.scoring import Baseline, percentile_text, score_percentiles
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import PACKAGED
@@ -258,7 +258,16 @@ def test_configuration(
     encode_unseen(encoder, [*pairs["sentence1"], *pairs["sentence2"]], spec.model)
     with st.spinner("Random-pair baseline (first time for a configuration)…"):
         typical = baseline(spec)
-    return run_negtest(encoder, spec, pairs, threshold, typical, skip_unreadable=skip_unreadable)
+    return shared_negtest(spec, pairs, threshold, typical, skip_unreadable)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def shared_negtest(
+    spec: EmbedSpec, pairs: pd.DataFrame, threshold: float | None, typical: Baseline, skip_unreadable: bool
+) -> NegTestResult:
+    """``run_negtest`` once per configuration and table content, shared by every session (every new session tests
+    the bundled suite): a result is never changed in place. The spec names the model's identity and revision."""
+    return run_negtest(get_encoder(spec.model), spec, pairs, threshold, typical, skip_unreadable=skip_unreadable)
 
 
 def auc_text(result: NegTestResult) -> str:

@@ -18,3 +18,18 @@ def test_the_first_run_of_a_page_freezes_the_long_lived_heap(monkeypatch):
     assert gc.get_freeze_count() > 0
     assert all(tracked is not encoder for tracked in gc.get_objects())  # the permanent generation is not listed
     assert heap.freeze_once("compare") is False  # once per page and process
+
+
+def test_sessions_opening_negative_tests_share_the_suite_results(monkeypatch):
+    import components.negtest_view as negtest_view
+
+    negtest_view.shared_negtest.clear()
+    runs: list[str] = []
+    original = negtest_view.run_negtest
+    monkeypatch.setattr(negtest_view, "run_negtest", lambda encoder, spec, *a, **k: runs.append(spec.label) or
+                        original(encoder, spec, *a, **k))
+    first = ok(page_test("negative_tests").run())
+    assert len(runs) == 2  # raw and trained configurations
+    second = ok(page_test("negative_tests").run())  # a new session, same suite and configurations
+    assert len(runs) == 2
+    assert [m.value for m in second.metric] == [m.value for m in first.metric]
