@@ -11,6 +11,11 @@ note and the failures table name rows by that index label, so they match the edi
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
 import pandas as pd
 import streamlit as st
 
@@ -270,6 +275,22 @@ def shared_negtest(
     return run_negtest(get_encoder(spec.model), spec, pairs, threshold, typical, skip_unreadable=skip_unreadable)
 
 
+T = TypeVar("T")
+_DERIVED: weakref.WeakKeyDictionary[NegTestResult, dict[str, object]] = weakref.WeakKeyDictionary()
+_DERIVED_LOCK = threading.Lock()
+
+
+def derived(result: NegTestResult, what: str, build: Callable[[], T]) -> T:
+    """``build()`` once per result object: a shared result's figure and category table are the same for every session
+    that shows it (results are immutable; an entry goes with its result). Cheaper than hashing the result's tables
+    again to look the figure up."""
+    with _DERIVED_LOCK:
+        memo = _DERIVED.setdefault(result, {})
+    if what not in memo:
+        memo[what] = build()
+    return memo[what]  # type: ignore[return-value]
+
+
 def auc_text(result: NegTestResult) -> str:
     """The AUC as shown: three decimals, or "undefined" (never "nan")."""
     return "undefined" if result.auc_reason else f"{result.auc:.3f}"
@@ -332,7 +353,7 @@ def show_result(result: NegTestResult, color: str) -> None:
     if result.left_out:
         st.caption(f"Left out ({len(result.left_out)}, the model cannot read them): {row_list(result.left_out)}.")
     st.caption(f"The threshold {result.threshold:.3f} is at the {percentile_text(_percentile(result))}.")
-    st.plotly_chart(present(score_distributions(result, color)))
+    st.plotly_chart(present(derived(result, f"figure.{color}", lambda: score_distributions(result, color))))
     st.markdown(f"**Failures, worst first** ({len(result.failures)})")
     if result.failures.empty:
         st.success("No pair is on the wrong side of the threshold.")
@@ -363,7 +384,7 @@ def show_result(result: NegTestResult, color: str) -> None:
     if (result.pairs["category"] != "").any():
         with st.expander("Failures per category"):
             st.dataframe(
-                result.category_table(),
+                derived(result, "categories", result.category_table),
                 hide_index=True,
                 column_config={"mean_cosine": st.column_config.NumberColumn("Mean cosine", format="%.3f")},
             )
