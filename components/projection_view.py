@@ -391,7 +391,10 @@ def pick_sentence(sentences: SentenceSet) -> tuple[int, int]:
 
 def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coordinates: pd.DataFrame) -> None:
     """Projector TSV files per configuration, and the coordinates of both pictures."""
-    metadata = metadata_tsv(sentences.sentences, sentences.labels).encode("utf-8")
+
+    def metadata() -> bytes:  # the files are built when asked for (like vectors.tsv), not on every run
+        return metadata_tsv(sentences.sentences, sentences.labels).encode("utf-8")
+
     raw_col, trained_col, coords_col = st.columns(3)
     for column, name, configured in ((raw_col, "raw", raw), (trained_col, "trained", trained)):
         column.markdown(f"**{name.capitalize()}** · {configured.spec.label}")
@@ -416,7 +419,7 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
     coords_col.markdown("**Coordinates** of both pictures")
     coords_col.download_button(
         "coordinates.csv",
-        coordinates.to_csv(index=False).encode("utf-8"),
+        lambda: coordinates.to_csv(index=False).encode("utf-8"),
         "projection-coordinates.csv",
         mime="text/csv",
         icon=":material/download:",
