@@ -37,3 +37,16 @@ def test_sessions_opening_negative_tests_share_the_suite_results(monkeypatch):
     second = ok(page_test("negative_tests").run())  # a new session, same suite and configurations
     assert len(runs) == 2 and len(figures) == 2
     assert [m.value for m in second.metric] == [m.value for m in first.metric]
+
+
+def test_a_figure_is_built_once_per_content_and_shared():
+    import numpy as np
+
+    from components.figures import projection_figure
+
+    coords = np.array([[0.0, 1.0], [1.0, 0.0]])
+    first = projection_figure(coords, ["A cat.", "A dog."], ["animal", "animal"], "map")
+    again = projection_figure(coords.copy(), ["A cat.", "A dog."], ["animal", "animal"], "map")  # another session
+    other = projection_figure(coords, ["A cat.", "A fox."], ["animal", "animal"], "map")
+    assert again is first  # built once, shared
+    assert other is not first and "A fox." in other.to_json() and "A fox." not in first.to_json()
