@@ -94,6 +94,15 @@ async def one_session(url: str, page: str, delay_s: float = 0.0) -> SessionResul
                 if kind == "delta" and message.delta.new_element.HasField("exception"):
                     exception = message.delta.new_element.exception
                     result.exceptions.append(f"{exception.type}: {exception.message}")
+                elif kind == "navigation":  # the page that ran: the one asked for?
+                    ran = [
+                        app_page
+                        for app_page in message.navigation.app_pages
+                        if app_page.page_script_hash == message.navigation.page_script_hash
+                    ]
+                    if ran and not (ran[0].url_pathname == page or (page == "compare" and ran[0].is_default)):
+                        result.failure = f"ran page {ran[0].url_pathname!r}, not {page!r}"
+                        return result
                 elif kind == "page_not_found":
                     result.failure = f"no page named {page!r}"
                     return result
