@@ -195,7 +195,7 @@ def memory_run(url: str, server: psutil.Process, pages: list[str], total: int, w
     after = rss_mb(server)
     growth = after - first
     print(
-        f"RSS after {total} sessions (all closed): {after:.0f} MB, +{growth:.0f} MB over the first "
+        f"RSS after {total} sessions (all closed): {after:.0f} MB, {growth:+.0f} MB over the first "
         f"(≤ {MEMORY_TARGET_MB} MB: {_common.yes(growth <= MEMORY_TARGET_MB)}); {failed} sessions failed; "
         f"load {load_average()}"
     )
