@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.admin import sidebar_box as admin_box
+from components.heap import freeze_once
 from components.presentation import inject_css
 from components.presentation import toggle as presentation_toggle
 from components.projection_view import start_umap_warmup
@@ -41,6 +42,7 @@ inject_css()
 start_of_run(page_name)  # a shared link's view, once per session, before the page's widgets exist
 navigation.run()
 end_of_run(page_name)  # the view into the address bar; Download view / Upload view in the sidebar
+freeze_once(page_name)  # its imports and shared caches kept out of the full collection Streamlit runs after a run
 # UMAP's import and numba compilation (~10-25 s of CPU), once per process, in the background. Started after the
 # page has rendered so that it does not compete with the first model load on a 2-core machine; the Projection
 # page starts it itself when it is the first page opened.

@@ -1,4 +1,9 @@
-"""Every page's figure builders: each returns a plotly Figure and never calls Streamlit.
+"""Every page's figure builders: each returns a plotly Figure and never shows it.
+
+The builders a page draws on every run are shared (``_shared``): a figure is built once per distinct input and
+every session gets the same object, since thirty sessions opening a page draw the same figures of the same cached
+results and building one costs more than the rest of the run. So a returned figure is never changed in place:
+``present`` and ``st.plotly_chart`` copy it.
 
 Sections: Compare (cosine bars, layer chart), Negative tests (score distributions), Projection (scatter of
 projected sentences), STS evaluation (Spearman heatmap, cosine scatter), Tokens & layers (token heatmaps,
@@ -16,8 +21,10 @@ import numpy.typing as npt
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
+import streamlit as st
 from plotly.subplots import make_subplots
 
+from components.services import FAST_SEQUENCES
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.precision import NOISE_STD
 from embedlab.embedding.scoring import PROFILE_POOLINGS
@@ -39,10 +46,16 @@ POOLING_COLORS = {
 }
 
 
+def _shared(builder):
+    """``builder``, its figures cached on the content of its arguments and shared by every session (64 per builder)."""
+    return st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=FAST_SEQUENCES)(builder)
+
+
 def _short(text: str, width: int = 28) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@_shared
 def cosine_bars(table: pd.DataFrame, raw_label: str, trained_label: str, cross_label: str | None = None) -> go.Figure:
     """Grouped bars: raw and trained cosine per pair, with each configuration's typical (baseline) cosine; with
     ``cross_label``, the cross-encoder's score per pair beside them (a score, not a cosine) and its typical score.
@@ -136,6 +149,7 @@ def noisy_layers_text(typical: pd.DataFrame) -> str:
     return " ".join(sentences)
 
 
+@_shared
 def layer_chart(profile: pd.DataFrame, typical: pd.DataFrame, trained_cosine: float | None, title: str) -> go.Figure:
     """Cosine of one pair by layer for each pooling of ``profile``, each with its dotted random-pair mean.
 
@@ -209,6 +223,7 @@ POSITIVE_COLOR = "#2b8a3e"
 NEGATIVE_COLOR = "#c92a2a"
 
 
+@_shared
 def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go.Figure:
     """Overlaid histograms of the cosines of should-match and should-not-match pairs, a strip of every pair
     below (hover: the sentences), the threshold and the random-pair baseline (mean, 95th percentile)."""
@@ -287,6 +302,7 @@ def _hover_text(sentence: str, width: int = 70) -> str:
     return "<br>".join(textwrap.wrap(html.escape(sentence), width)) or "(empty)"
 
 
+@_shared
 def projection_figure(
     coords: npt.NDArray[np.floating],
     sentences: Sequence[str],
@@ -434,6 +450,7 @@ def projection_figure(
 ATTENTION_SHARE_COLORS = {"cls": "#c2255c", "sep": "#f08c00", "punctuation": "#868e96", "other": "#2b8a3e"}
 
 
+@_shared
 def attention_heatmap(
     attention: npt.NDArray[np.floating], tokens: Sequence[str], from_label: str, rows: str = "layer"
 ) -> go.Figure:
@@ -469,6 +486,7 @@ def attention_heatmap(
     return figure
 
 
+@_shared
 def attention_shares_chart(shares: dict[str, npt.NDArray[np.floating]], labels: dict[str, str]) -> go.Figure:
     """Lines per kind of token ([CLS], [SEP], punctuation, words): the share of attention landing on it, by layer.
 
@@ -509,6 +527,7 @@ def undefined_kind(note: str) -> str:
     return "constant" if note == UNDEFINED else "noise"
 
 
+@_shared
 def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     """Spearman x 100 by layer (rows, 0 at the top, first-last last) and pooling (columns); best raw cell boxed.
 
@@ -594,6 +613,7 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     return figure
 
 
+@_shared
 def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.Figure:
     """Cosine against gold score for one configuration; colour = rank gap (where the ranking disagrees)."""
     cosines = evaluation.cosines[row]
@@ -637,6 +657,7 @@ def _token_labels(tokens: tuple[str, ...]) -> list[str]:
     return [f"{position} {token}" for position, token in enumerate(tokens)]
 
 
+@_shared
 def token_layer_heatmap(
     matrix: np.ndarray, tokens: tuple[str, ...], measure: str, layers: tuple[int, ...]
 ) -> go.Figure:
@@ -696,6 +717,7 @@ def token_layer_heatmap(
     return figure
 
 
+@_shared
 def token_cosine_heatmap(matrix: np.ndarray, first: tuple[str, ...], second: tuple[str, ...], layer: int) -> go.Figure:
     """(T1, T2) cosine of every token of sentence 1 with every token of sentence 2 at one layer."""
     figure = go.Figure(
@@ -721,6 +743,7 @@ def token_cosine_heatmap(matrix: np.ndarray, first: tuple[str, ...], second: tup
     return figure
 
 
+@_shared
 def word_in_context_chart(table: pd.DataFrame, word: str) -> go.Figure:
     """Per layer: same-sense, different-sense and unrelated-word cosines of one word."""
     figure = go.Figure()
@@ -748,6 +771,7 @@ def word_in_context_chart(table: pd.DataFrame, word: str) -> go.Figure:
     return figure
 
 
+@_shared
 def anisotropy_chart(table: pd.DataFrame, post: str) -> go.Figure:
     """Mean cosine of random pairs by layer: solid without post-processing, dashed with ``post``."""
     figure = go.Figure()

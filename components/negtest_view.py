@@ -11,6 +11,11 @@ note and the failures table name rows by that index label, so they match the edi
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
 import pandas as pd
 import streamlit as st
 
@@ -20,12 +25,12 @@ from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions, un
 from components.model_box import model_box
 from components.persistent_table import PersistentTable
 from components.presentation import present
-from components.services import baseline, encode_unseen, load_encoder
+from components.services import baseline, encode_unseen, get_encoder, load_encoder
 from components.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
 from embedlab.embedding.readability import pair_readability
-from embedlab.embedding.scoring import percentile_text, score_percentiles
+from embedlab.embedding.scoring import Baseline, percentile_text, score_percentiles
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import PACKAGED
@@ -258,7 +263,32 @@ def test_configuration(
     encode_unseen(encoder, [*pairs["sentence1"], *pairs["sentence2"]], spec.model)
     with st.spinner("Random-pair baseline (first time for a configuration)…"):
         typical = baseline(spec)
-    return run_negtest(encoder, spec, pairs, threshold, typical, skip_unreadable=skip_unreadable)
+    return shared_negtest(spec, pairs, threshold, typical, skip_unreadable)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def shared_negtest(
+    spec: EmbedSpec, pairs: pd.DataFrame, threshold: float | None, typical: Baseline, skip_unreadable: bool
+) -> NegTestResult:
+    """``run_negtest`` once per configuration and table content, shared by every session (every new session tests
+    the bundled suite): a result is never changed in place. The spec names the model's identity and revision."""
+    return run_negtest(get_encoder(spec.model), spec, pairs, threshold, typical, skip_unreadable=skip_unreadable)
+
+
+T = TypeVar("T")
+_DERIVED: weakref.WeakKeyDictionary[NegTestResult, dict[str, object]] = weakref.WeakKeyDictionary()
+_DERIVED_LOCK = threading.Lock()
+
+
+def derived(result: NegTestResult, what: str, build: Callable[[], T]) -> T:
+    """``build()`` once per result object: a shared result's figure and category table are the same for every session
+    that shows it (results are immutable; an entry goes with its result). Cheaper than hashing the result's tables
+    again to look the figure up."""
+    with _DERIVED_LOCK:
+        memo = _DERIVED.setdefault(result, {})
+    if what not in memo:
+        memo[what] = build()
+    return memo[what]  # type: ignore[return-value]
 
 
 def auc_text(result: NegTestResult) -> str:
@@ -323,7 +353,7 @@ def show_result(result: NegTestResult, color: str) -> None:
     if result.left_out:
         st.caption(f"Left out ({len(result.left_out)}, the model cannot read them): {row_list(result.left_out)}.")
     st.caption(f"The threshold {result.threshold:.3f} is at the {percentile_text(_percentile(result))}.")
-    st.plotly_chart(present(score_distributions(result, color)))
+    st.plotly_chart(present(derived(result, f"figure.{color}", lambda: score_distributions(result, color))))
     st.markdown(f"**Failures, worst first** ({len(result.failures)})")
     if result.failures.empty:
         st.success("No pair is on the wrong side of the threshold.")
@@ -354,7 +384,7 @@ def show_result(result: NegTestResult, color: str) -> None:
     if (result.pairs["category"] != "").any():
         with st.expander("Failures per category"):
             st.dataframe(
-                result.category_table(),
+                derived(result, "categories", result.category_table),
                 hide_index=True,
                 column_config={"mean_cosine": st.column_config.NumberColumn("Mean cosine", format="%.3f")},
             )

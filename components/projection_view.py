@@ -21,7 +21,8 @@ import streamlit as st
 
 from components import state
 from components.config import Configured
-from components.services import get_encoder
+from components.heap import freeze_once
+from components.services import FAST_SEQUENCES, get_encoder
 from components.uploads import flash, new_upload, show_flash
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import is_unreadable, multilingual_hint
@@ -85,6 +86,7 @@ def start_umap_warmup() -> Warmup:
     def run() -> None:
         try:
             warm_up()
+            freeze_once("umap")  # UMAP's and numba's objects: out of every later full collection
         except Exception as error:  # reported on the page; a real fit will raise it again
             warmup.error = f"{type(error).__name__}: {error}"
         finally:
@@ -117,7 +119,7 @@ def wait_for_umap() -> None:
 # ---------------------------------------------------------------------------------------------------- cached services
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8, hash_funcs=FAST_SEQUENCES)
 def embeddings(sentences: tuple[str, ...], spec: EmbedSpec) -> npt.NDArray[np.float32]:
     """(n, dim) vectors of one configuration; the encoder's cache means no forward pass for texts already seen.
 
@@ -127,20 +129,20 @@ def embeddings(sentences: tuple[str, ...], spec: EmbedSpec) -> npt.NDArray[np.fl
     return get_encoder(spec.model).embed(sentences, spec)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=FAST_SEQUENCES)
 def fitted_projection(sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings) -> FittedProjection:
     """The fitted projection of one configuration (its UMAP or PCA kept, to place new sentences), shared by every
     session and never modified; keyed on everything that changes it and nothing else."""
     return fit_projection(embeddings(sentences, spec), settings)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=FAST_SEQUENCES)
 def projection(sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings) -> Projection:
     """The coordinates of one configuration's projection (fitted once, in ``fitted_projection``)."""
     return fitted_projection(sentences, spec, settings).projection
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=FAST_SEQUENCES)
 def placed(
     sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings, new: tuple[str, ...]
 ) -> npt.NDArray[np.float32]:
@@ -148,7 +150,7 @@ def placed(
     return fitted_projection(sentences, spec, settings).place(get_encoder(spec.model).embed(new, spec))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=FAST_SEQUENCES)
 def placed_neighbours(
     sentences: tuple[str, ...], labels: tuple[str, ...], spec: EmbedSpec, new: str, k: int
 ) -> pd.DataFrame:
@@ -157,12 +159,12 @@ def placed_neighbours(
     return query_neighbour_table(sentences, labels, embeddings(sentences, spec), query, k)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=FAST_SEQUENCES)
 def agreement(sentences: tuple[str, ...], labels: tuple[str, ...], spec: EmbedSpec) -> Agreement | None:
     return label_agreement(embeddings(sentences, spec), labels)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4, hash_funcs=FAST_SEQUENCES)
 def vectors_file(sentences: tuple[str, ...], spec: EmbedSpec) -> bytes:
     return vectors_tsv(embeddings(sentences, spec)).encode("utf-8")
 
@@ -389,7 +391,10 @@ def pick_sentence(sentences: SentenceSet) -> tuple[int, int]:
 
 def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coordinates: pd.DataFrame) -> None:
     """Projector TSV files per configuration, and the coordinates of both pictures."""
-    metadata = metadata_tsv(sentences.sentences, sentences.labels).encode("utf-8")
+
+    def metadata() -> bytes:  # the files are built when asked for (like vectors.tsv), not on every run
+        return metadata_tsv(sentences.sentences, sentences.labels).encode("utf-8")
+
     raw_col, trained_col, coords_col = st.columns(3)
     for column, name, configured in ((raw_col, "raw", raw), (trained_col, "trained", trained)):
         column.markdown(f"**{name.capitalize()}** · {configured.spec.label}")
@@ -414,7 +419,7 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
     coords_col.markdown("**Coordinates** of both pictures")
     coords_col.download_button(
         "coordinates.csv",
-        coordinates.to_csv(index=False).encode("utf-8"),
+        lambda: coordinates.to_csv(index=False).encode("utf-8"),
         "projection-coordinates.csv",
         mime="text/csv",
         icon=":material/download:",

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -224,8 +225,17 @@ def parse_labelled_text(data: bytes, name: str = "file") -> pd.DataFrame:
 
 
 def bundled_suite() -> pd.DataFrame:
-    """The project's own labelled pairs (paraphrases, negations, role reversals, antonyms, ...)."""
-    return read_labelled_pairs(NEGTEST_FILE)
+    """The project's own labelled pairs (paraphrases, negations, role reversals, antonyms, ...).
+
+    Read and validated once per process (again when the file changes), not by every session that opens a page;
+    each call gets its own copy to change.
+    """
+    return _read_once(str(NEGTEST_FILE), NEGTEST_FILE.stat().st_mtime_ns).copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _read_once(path: str, mtime_ns: int) -> pd.DataFrame:
+    return read_labelled_pairs(path)
 
 
 # ---------------------------------------------------------------- statistics

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import warnings
@@ -193,8 +194,14 @@ def read_scored_pairs(path: str | Path) -> ScoredPairs:
 
 
 def bundled_pairs() -> ScoredPairs:
-    """The project's own small scored set (60 pairs, 0-5): not the STS benchmark."""
-    pairs = read_scored_pairs(STS_MINI_FILE)
+    """The project's own small scored set (60 pairs, 0-5): not the STS benchmark. Read once per process (again when
+    the file changes); a ScoredPairs is immutable, so every caller shares it."""
+    return _bundled_pairs(str(STS_MINI_FILE), STS_MINI_FILE.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _bundled_pairs(path: str, mtime_ns: int) -> ScoredPairs:
+    pairs = read_scored_pairs(path)
     return ScoredPairs(BUNDLED_LABEL, pairs.sentence1, pairs.sentence2, pairs.gold, pairs.scale)
 
 

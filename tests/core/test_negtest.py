@@ -369,3 +369,23 @@ def test_real_process_round_trip(tmp_path, shared_encoder):
     expected = run_negtest(shared_encoder, EmbedSpec(M), read_labelled_pairs(path), threshold=0.3)
     np.testing.assert_allclose([p["cosine"] for p in report["pairs"]], expected.scores, atol=1e-5)
     assert [p["failed"] for p in report["pairs"]] == [False, False, False, False, True]
+
+
+def test_bundled_suite_is_read_once_and_each_caller_gets_its_own_copy(tmp_path, monkeypatch):
+    import embedlab.tasks.negtest as negtest
+
+    suite_file = tmp_path / "suite.csv"
+    suite_file.write_text(negtest.NEGTEST_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(negtest, "NEGTEST_FILE", suite_file)
+    reads: list[str] = []
+    original = negtest.read_labelled_pairs
+    monkeypatch.setattr(negtest, "read_labelled_pairs", lambda path: reads.append(path) or original(path))
+    first = bundled_suite()
+    first.loc[first.index[0], "sentence1"] = "changed by one session"
+    second = bundled_suite()
+    assert len(reads) == 1  # not from disk again for every session that opens a page
+    assert second.sentence1.iloc[0] != "changed by one session"
+    changed = "sentence1,sentence2,label\nA cat sat.,A cat was sitting.,1\nA cat sat.,Rain fell.,0\n"
+    suite_file.write_text(changed, encoding="utf-8")
+    os.utime(suite_file, ns=(suite_file.stat().st_atime_ns, suite_file.stat().st_mtime_ns + 10**9))
+    assert bundled_suite().sentence2.tolist() == ["A cat was sitting.", "Rain fell."]  # the file changed: read again

@@ -1,0 +1,52 @@
+"""What a new session costs the server: the work that is the same for every session is done once, not per session."""
+
+from __future__ import annotations
+
+import gc
+
+import components.heap as heap
+from components.services import get_encoder
+from embedlab.models.loading import PACKAGED
+from tests.ui.apptest import ok, page_test
+
+
+def test_the_first_run_of_a_page_freezes_the_long_lived_heap(monkeypatch):
+    # Streamlit's full collection after every run skips frozen objects: the shared model must be among them
+    monkeypatch.setattr(heap, "_frozen", set())
+    ok(page_test().run())
+    encoder = get_encoder(PACKAGED)
+    assert gc.get_freeze_count() > 0
+    assert all(tracked is not encoder for tracked in gc.get_objects())  # the permanent generation is not listed
+    assert heap.freeze_once("compare") is False  # once per page and process
+
+
+def test_sessions_opening_negative_tests_share_the_suite_results(monkeypatch):
+    import components.negtest_view as negtest_view
+
+    negtest_view.shared_negtest.clear()
+    runs: list[str] = []
+    original = negtest_view.run_negtest
+    monkeypatch.setattr(negtest_view, "run_negtest", lambda encoder, spec, *a, **k: runs.append(spec.label) or
+                        original(encoder, spec, *a, **k))
+    figures: list[str] = []
+    draw = negtest_view.score_distributions
+    monkeypatch.setattr(negtest_view, "score_distributions", lambda result, color: figures.append(color) or
+                        draw(result, color))
+    first = ok(page_test("negative_tests").run())
+    assert len(runs) == 2 and len(figures) == 2  # raw and trained configurations
+    second = ok(page_test("negative_tests").run())  # a new session, same suite and configurations
+    assert len(runs) == 2 and len(figures) == 2
+    assert [m.value for m in second.metric] == [m.value for m in first.metric]
+
+
+def test_a_figure_is_built_once_per_content_and_shared():
+    import numpy as np
+
+    from components.figures import projection_figure
+
+    coords = np.array([[0.0, 1.0], [1.0, 0.0]])
+    first = projection_figure(coords, ["A cat.", "A dog."], ["animal", "animal"], "map")
+    again = projection_figure(coords.copy(), ["A cat.", "A dog."], ["animal", "animal"], "map")  # another session
+    other = projection_figure(coords, ["A cat.", "A fox."], ["animal", "animal"], "map")
+    assert again is first  # built once, shared
+    assert other is not first and "A fox." in other.to_json() and "A fox." not in first.to_json()
