@@ -258,14 +258,24 @@ def main() -> None:
     parser.add_argument("--url", help="a running server (default: start one on a free loopback port)")
     parser.add_argument("--pid", type=int, help="the running server's process id (default: found from --url's port)")
     parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="pages (default: all)")
-    parser.add_argument("--sessions", type=int, help="sessions at once per page (default: 30 for Compare, the Lesson "
-                        "and Tokens & layers, 10 for the others)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        help="sessions at once per page (default: 30 for Compare, the Lesson and Tokens & layers, 10 for the others)",
+    )
     parser.add_argument("--spread", type=float, default=0.0, help="start the sessions evenly over S seconds")
     parser.add_argument("--memory", action="store_true", help=f"{MEMORY_SESSIONS} sessions in waves: RSS growth")
     parser.add_argument("--memory-sessions", type=int, default=MEMORY_SESSIONS, help="sessions of the memory run")
     parser.add_argument("--wave", type=int, default=30, help="sessions per wave of the memory run (default 30)")
-    parser.add_argument("--browser", type=int, nargs="?", const=3, default=0, metavar="STUDENTS",
-                        help="also a browser check: cold start, then STUDENTS (default 3) headless Chromium at once")
+    parser.add_argument(
+        "--browser",
+        type=int,
+        nargs="?",
+        const=3,
+        default=0,
+        metavar="STUDENTS",
+        help="also a browser check: cold start, then STUDENTS (default 3) headless Chromium at once",
+    )
     args = parser.parse_args()
 
     with running_app(start_timeout_s=300) if args.url is None else nullcontext() as app:
@@ -286,8 +296,10 @@ def main() -> None:
         if args.memory:
             memory_run(url, server, args.pages, args.memory_sessions, args.wave)
         else:
-            print("| page | sessions at once | p50 / p95 / max to the finished page | not finished | "
-                  "server CPU per session | server RSS | load (1 / 5 / 15 min) | failures, exceptions shown |")
+            print(
+                "| page | sessions at once | p50 / p95 / max to the finished page | not finished | "
+                "server CPU per session | server RSS | load (1 / 5 / 15 min) | failures, exceptions shown |"
+            )
             print("|---|---|---|---|---|---|---|---|")
             for page in args.pages:
                 count = args.sessions or PAGES[page][1]

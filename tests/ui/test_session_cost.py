@@ -26,12 +26,16 @@ def test_sessions_opening_negative_tests_share_the_suite_results(monkeypatch):
     negtest_view.shared_negtest.clear()
     runs: list[str] = []
     original = negtest_view.run_negtest
-    monkeypatch.setattr(negtest_view, "run_negtest", lambda encoder, spec, *a, **k: runs.append(spec.label) or
-                        original(encoder, spec, *a, **k))
+    monkeypatch.setattr(
+        negtest_view,
+        "run_negtest",
+        lambda encoder, spec, *a, **k: runs.append(spec.label) or original(encoder, spec, *a, **k),
+    )
     figures: list[str] = []
     draw = negtest_view.score_distributions
-    monkeypatch.setattr(negtest_view, "score_distributions", lambda result, color: figures.append(color) or
-                        draw(result, color))
+    monkeypatch.setattr(
+        negtest_view, "score_distributions", lambda result, color: figures.append(color) or draw(result, color)
+    )
     first = ok(page_test("negative_tests").run())
     assert len(runs) == 2 and len(figures) == 2  # raw and trained configurations
     second = ok(page_test("negative_tests").run())  # a new session, same suite and configurations
