@@ -338,7 +338,7 @@ class NegTestResult:
     @property
     def label(self) -> str:
         """The configuration in words: the spec's label, or "FOLDER · cross-encoder score"."""
-        return self.spec.label if self.kind == BI_ENCODER else f"{self.spec.model} · cross-encoder score"
+        return self.spec.label if self.kind == BI_ENCODER else cross_label(self.spec.model)
 
     @property
     def score_name(self) -> str:
@@ -415,6 +415,11 @@ def run_negtest(
         require_both_labels(pairs[kept], "The table without unreadable pairs", skipped=int((~kept).sum()))
     result = judge(spec, pairs[kept], scores[kept], threshold, baseline)
     return replace(result, unreadable=unreadable, left_out=unreadable if skip_unreadable else ())
+
+
+def cross_label(ref: str) -> str:
+    """A cross-encoder as a configuration: "REF · cross-encoder score"."""
+    return f"{ref} · cross-encoder score"
 
 
 def run_cross_negtest(
@@ -608,3 +613,24 @@ def caught_by_cross(results: Sequence[NegTestResult], cross: NegTestResult) -> p
     columns = ["row", "sentence1", "sentence2", "label", "category", "score", "best cosine", "outcome"]
     rows.sort(key=lambda line: line["outcome"] != CAUGHT)  # stable: row order within each outcome
     return pd.DataFrame(rows, columns=columns)
+
+
+def cross_verdict(results: Sequence[NegTestResult], cross: NegTestResult) -> str:
+    """One sentence: of the pairs every bi-encoder fails, how many the cross-encoder gets right (per category),
+    and how many it fails that some bi-encoder gets right."""
+    table = caught_by_cross(results, cross)
+    everyone = failed_by_every_bi_encoder(results)
+    caught = table[table["outcome"] == CAUGHT]
+    missed = int((table["outcome"] == MISSED).sum())
+    if not everyone:
+        text = "No pair is failed by every bi-encoder"
+    else:
+        text = f"Of the {len(everyone)} pairs that every bi-encoder fails, the cross-encoder gets {len(caught)} right"
+        categories = cross.pairs.loc[cross.pairs.index.isin(everyone), "category"].replace("", "(none)")
+        counts = caught["category"].replace("", "(none)").value_counts()
+        parts = [
+            f"{name.replace('_', ' ')} {int(counts.get(name, 0))} of {total}"
+            for name, total in categories.value_counts().items()
+        ]
+        text += f" ({', '.join(parts)})"
+    return text + f"; it fails {missed} pair{'s' if missed != 1 else ''} that some bi-encoder gets right."
