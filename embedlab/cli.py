@@ -16,6 +16,9 @@ attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP
 ``python -m embedlab serve [--replicas N] [--port P] [--host H] [--served|--no-served] [--print-config
 [--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.serving``); Ctrl-C stops them.
 
+``score``, ``negtest`` and ``eval`` also take a cross-encoder folder as ``--model DIR`` (recognised by its files): its
+own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that need sentence vectors are refused.
+
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed.
 """
@@ -78,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     negtest.add_argument("file", help="CSV or TSV with sentence1, sentence2 and label (1 = similar, 0 = not)")
     add_model_options(negtest)
     add_post_options(negtest)
-    negtest.add_argument("--threshold", type=float, help="cosine at or above which a pair matches (default: best)")
+    negtest.add_argument(
+        "--threshold", type=float, help="cosine (cross-encoder: score) at or above which a pair matches (default: best)"
+    )
     negtest.add_argument("--json", action="store_true", help="print one JSON object")
     negtest.add_argument(
         "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
@@ -232,7 +237,11 @@ def add_train_command(commands) -> None:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The options that pick one configuration: shared by every subcommand."""
-    parser.add_argument("--model", required=True, help="all-MiniLM-L6-v2, untrained-bert, a Hub id or a folder")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="all-MiniLM-L6-v2, untrained-bert, a Hub id or a folder (a cross-encoder folder: its own pair scores)",
+    )
     parser.add_argument("--pooling", default="model", choices=POOLINGS, help="default: the model's own pipeline")
     parser.add_argument(
         "--layers", default=DEFAULT_LAYERS, type=_layer_spec, help="index, first-last, a:b or a comma list (default -1)"

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 from embedlab import cli
 from embedlab.models.cross import CROSS_BASELINE_PAIRS
 from tests.core.test_cli import SUBPROCESS_TIMEOUT_S, run_module
-from tests.helpers import one_line_error
+from tests.helpers import one_line_error, write
 
 PAIRS_CSV = (
     "sentence1,sentence2,label\n"
@@ -37,10 +37,8 @@ STS_CSV = (
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("cross-cli")
-    (folder / "pairs.csv").write_text(PAIRS_CSV, encoding="utf-8")
-    (folder / "sts.csv").write_text(STS_CSV, encoding="utf-8")
-    (folder / "fit.txt").write_text("One sentence.\nAnother one.\n", encoding="utf-8")
-    return {"pairs": folder / "pairs.csv", "sts": folder / "sts.csv", "fit": folder / "fit.txt"}
+    texts = {"pairs": PAIRS_CSV, "sts": STS_CSV, "fit": "One sentence.\nAnother one.\n"}
+    return {name: write(folder, f"{name}.csv", text) for name, text in texts.items()}
 
 
 @pytest.fixture(scope="module")
