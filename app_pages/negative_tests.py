@@ -24,6 +24,7 @@ def page() -> None:
     raw, trained = panels
     summary_box = st.container()  # the answer first; the table that feeds it below
     configurations = view.distinct([raw, trained, *view.extra_configurations()])
+    cross = view.cross_choice()  # a cross-encoder beside them, or None
 
     st.subheader("Labelled pairs")
     show_flash(state.NEGTEST)
@@ -35,14 +36,15 @@ def page() -> None:
 
     with st.container():  # always there, so the tabs below keep their place when the warning comes and goes
         skip = view.skip_unreadable_choice(view.unreadable_rows(configurations, pairs), len(pairs))
+    names = [f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)]
     tabs = st.tabs(
-        [f"{i + 1}. {configured.spec.label}" for i, configured in enumerate(configurations)],
+        names + ([view.cross_tab_label(cross, len(names))] if cross is not None else []),
         key=state.widget_key(state.NEGTEST, "tabs"),  # keeps the open tab when the page above it changes
     )
     results = []
-    for index, (tab, configured) in enumerate(zip(tabs, configurations, strict=True)):
+    for index, (tab, configured) in enumerate(zip(tabs[: len(names)], configurations, strict=True)):
         with tab:
-            threshold = view.threshold_input(configured.spec)
+            threshold = view.threshold_input(configured.spec.label)
             try:
                 result = view.test_configuration(configured, pairs, threshold, skip)
             except EmbedLabError as error:
@@ -50,10 +52,16 @@ def page() -> None:
                 continue
             results.append(result)
             view.show_result(result, view.color_of(index))
+    if cross is not None:
+        with tabs[-1]:
+            result = view.cross_tab(cross, pairs)
+        if result is not None:
+            results.append(result)
     if results:
         with summary_box:
             st.subheader("Summary")
             view.summary(results)
+            view.cross_comparison(results)
             texts_sent_caption(*configurations)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 from dataclasses import dataclass
 from functools import partial
 
@@ -193,7 +194,7 @@ def cross_row(run: Run, train_pairs, dev, loaded, args) -> None:
         learning_rate=CROSS_LEARNING_RATE,
         precision=args.precision,
     )
-    result = train_cross_encoder(PACKAGED, data, settings, measure_before_after=False)
+    result = train_cross_encoder(PACKAGED, data, settings, progress=_progress_line, measure_before_after=False)
     after = measure_cross(result.model, dev)
     from sentence_transformers.cross_encoder import CrossEncoder
 
@@ -211,6 +212,17 @@ def cross_row(run: Run, train_pairs, dev, loaded, args) -> None:
         f"{run.target} |",
         flush=True,
     )
+
+
+def _progress_line(report) -> None:
+    """Every 20th step on stderr (step, rate, ETA): a long run under load shows how far it got."""
+    if report.step % 20 == 0 or report.step == report.total:
+        eta = "?" if report.eta_seconds is None else f"{report.eta_seconds:.0f} s"
+        print(
+            f"step {report.step}/{report.total}, {report.elapsed_seconds:.0f} s, ETA {eta}, loss {report.loss}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _packaged_folder() -> str:

@@ -241,7 +241,7 @@ def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go
             marker_color=group_color,
             opacity=0.6,
             xbins={"start": np.floor(low / size) * size, "end": 1.0 + size, "size": size},
-            hovertemplate="cosine %{x}<br>%{y} pairs<extra>" + name + "</extra>",
+            hovertemplate=f"{result.score_name} %{{x}}<br>%{{y}} pairs<extra>{name}</extra>",
             row=1,
             col=1,
         )
@@ -258,7 +258,7 @@ def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go
             mode="markers",
             marker={"color": group_color, "size": 7, "opacity": 0.8},
             text=texts,
-            hovertemplate="%{text}<br>cosine %{x:.3f}<extra></extra>",
+            hovertemplate=f"%{{text}}<br>{result.score_name} %{{x:.3f}}<extra></extra>",
             showlegend=False,
             row=2,
             col=1,
@@ -281,7 +281,7 @@ def score_distributions(result: NegTestResult, color: str = TRAINED_COLOR) -> go
     )
     figure.update_yaxes(title_text="pairs", row=1, col=1)
     figure.update_yaxes(tickvals=[0, 1], ticktext=["0", "1"], title_text="label", range=[-0.6, 1.6], row=2, col=1)
-    figure.update_xaxes(title_text="cosine", row=2, col=1)
+    figure.update_xaxes(title_text=result.score_name, row=2, col=1)
     return figure
 
 
@@ -635,13 +635,13 @@ def cosine_scatter(evaluation: Evaluation, row: int, pairs: ScoredPairs) -> go.F
                 "opacity": 0.75,
                 "colorbar": {"title": "rank gap"},
             },
-            hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<br>%{text}<extra></extra>",
+            hovertemplate=f"gold %{{x:.2f}} · {evaluation.score_name} %{{y:.3f}}<br>%{{text}}<extra></extra>",
         )
     )
     figure.update_layout(
         title=f"{evaluation.model} · {describe_row(evaluation, row)}: {shown}",
         xaxis_title=f"gold score (0-{evaluation.scale:g})",
-        yaxis_title="cosine",
+        yaxis_title=evaluation.score_name,
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
         height=440,
     )

@@ -22,10 +22,10 @@ import streamlit as st
 from components import state
 from components.config import Configured
 from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
-from components.model_box import model_box
+from components.model_box import cross_encoder_box, model_box
 from components.persistent_table import PersistentTable
 from components.presentation import present
-from components.services import baseline, encode_unseen, get_encoder, load_encoder
+from components.services import baseline, encode_unseen, get_encoder, load_cross_scorer, load_encoder
 from components.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
@@ -33,22 +33,32 @@ from embedlab.embedding.readability import pair_readability
 from embedlab.embedding.scoring import Baseline, percentile_text, score_percentiles
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.cross import CROSS_BASELINE_PAIRS, CrossScorer
 from embedlab.models.loading import PACKAGED
+from embedlab.models.registry import model_label
 from embedlab.tasks.negtest import (
     BEST,
+    BI_ENCODER,
+    CROSS_ENCODER,
     THRESHOLD_HOW,
     NegTestResult,
     bundled_suite,
+    category_failures,
+    caught_by_cross,
     check_labelled,
+    cross_label,
+    cross_verdict,
     editor_table,
     parse_labelled_text,
     renumbered,
     require_both_labels,
+    run_cross_negtest,
     run_negtest,
     summary_table,
 )
 
 MAX_PAIRS = 1000
+CROSS_COLOR = "#e8590c"
 
 
 # ---------------------------------------------------------------- the pairs table
@@ -202,6 +212,28 @@ def extra_configurations() -> list[Configured]:
     return configured
 
 
+def cross_choice() -> CrossScorer | None:
+    """The cross-encoder box (remembered across pages); returns its scorer, or None for none or a folder that
+    cannot be loaded (said in an error; the box keeps what was typed)."""
+    kept = state.remembered(state.NEGTEST_CROSS_WIDGET, state.NEGTEST_CROSS)
+    chosen = st.session_state.get(state.NEGTEST_CROSS)
+    with st.expander(f"Cross-encoder: {'none' if chosen is None else model_label(chosen)}", expanded=False):
+        ref = cross_encoder_box(
+            kept["key"],
+            "Cross-encoder (reads both sentences at once)",
+            "A pair classifier on [CLS] of '[CLS] a [SEP] b [SEP]': one score per pair (0..1, not a cosine), one "
+            "forward pass per pair. Train one on the Train page (method cross-encoder), or type its folder.",
+            on_change=kept["on_change"],
+        )
+    if ref is None:
+        return None
+    try:
+        return load_cross_scorer(ref)
+    except EmbedLabError as error:
+        st.error(f"{ref}: {error}", icon="⚠️")
+        return None
+
+
 def distinct(configurations: list[Configured]) -> list[Configured]:
     seen: set[EmbedSpec] = set()
     unique = []
@@ -291,12 +323,38 @@ def derived(result: NegTestResult, what: str, build: Callable[[], T]) -> T:
     return memo[what]  # type: ignore[return-value]
 
 
+def test_cross(scorer: CrossScorer, pairs: pd.DataFrame, threshold: float | None) -> NegTestResult:
+    """The cross-encoder's scores of the pairs and of its random pairs (a pass each, cached per pair: the first
+    time only), judged like a configuration."""
+    with st.spinner(
+        f"Scoring {len(pairs)} pairs and {CROSS_BASELINE_PAIRS} random pairs with the cross-encoder (one forward "
+        "pass per pair, the first time only)…"
+    ):
+        return run_cross_negtest(scorer, pairs, threshold)
+
+
+def cross_tab_label(scorer: CrossScorer, index: int) -> str:
+    return f"{index + 1}. {model_label(scorer.ref)} · cross-encoder"
+
+
+def cross_tab(scorer: CrossScorer, pairs: pd.DataFrame) -> NegTestResult | None:
+    """The cross-encoder's tab: its threshold box, verdict, numbers, score distribution and failures."""
+    threshold = threshold_input(cross_label(scorer.ref), "score")
+    try:
+        result = test_cross(scorer, pairs, threshold)
+    except EmbedLabError as error:
+        st.error(str(error), icon="⚠️")
+        return None
+    show_result(result, CROSS_COLOR)
+    return result
+
+
 def auc_text(result: NegTestResult) -> str:
     """The AUC as shown: three decimals, or "undefined" (never "nan")."""
     return "undefined" if result.auc_reason else f"{result.auc:.3f}"
 
 
-def threshold_input(spec: EmbedSpec) -> float | None:
+def threshold_input(label: str, score_name: str = "cosine") -> float | None:
     """Per-configuration threshold box; empty = the best one. Kept per configuration label for the session."""
     value = st.number_input(
         "Threshold (empty: the best one)",
@@ -305,9 +363,9 @@ def threshold_input(spec: EmbedSpec) -> float | None:
         step=0.01,
         format="%.3f",
         placeholder="best (Youden's J)",
-        help="A pair 'matches' when its cosine is at or above the threshold. Empty: the threshold that best "
+        help=f"A pair 'matches' when its {score_name} is at or above the threshold. Empty: the threshold that best "
         "separates the groups, maximising Youden's J = true-positive rate − false-positive rate.",
-        **state.remembered(state.negtest_threshold_widget(spec.label), state.negtest_threshold(spec.label)),
+        **state.remembered(state.negtest_threshold_widget(label), state.negtest_threshold(label)),
     )
     return None if value is None else float(value)
 
@@ -346,7 +404,8 @@ def show_result(result: NegTestResult, color: str) -> None:
         f"95% below {result.baseline.p95:.3f}",
         delta_color="off",
         delta_arrow="off",
-        help="Cosine of mismatched reference sentences under this configuration",
+        help=f"{result.score_name.capitalize()} of mismatched reference sentences under this configuration"
+        + (" (its own: a cross-encoder's scores are not cosines)" if result.kind == CROSS_ENCODER else ""),
     )
     if result.auc_reason:
         st.warning(f"ROC AUC {result.auc_reason}.", icon="🎲")
@@ -368,7 +427,7 @@ def show_result(result: NegTestResult, color: str) -> None:
                 "sentence2": "Sentence 2",
                 "label": "Label",
                 "category": "Category",
-                "cosine": st.column_config.NumberColumn("Cosine", format="%.3f"),
+                "cosine": st.column_config.NumberColumn(result.score_name.capitalize(), format="%.3f"),
                 "percentile": st.column_config.NumberColumn(
                     "Percentile", format="%.0f", help="Share of random pairs scoring lower, in %"
                 ),
@@ -386,7 +445,9 @@ def show_result(result: NegTestResult, color: str) -> None:
             st.dataframe(
                 derived(result, "categories", result.category_table),
                 hide_index=True,
-                column_config={"mean_cosine": st.column_config.NumberColumn("Mean cosine", format="%.3f")},
+                column_config={
+                    "mean_cosine": st.column_config.NumberColumn(f"Mean {result.score_name}", format="%.3f")
+                },
             )
 
 
@@ -406,6 +467,9 @@ def summary(results: list[NegTestResult]) -> None:
         width="stretch",
         column_config={
             "configuration": st.column_config.TextColumn("Configuration", width="large"),
+            "kind": st.column_config.TextColumn(
+                "Kind", help="bi-encoder: cosine of two sentence vectors; cross-encoder: its own score of the pair"
+            ),
             "auc": st.column_config.TextColumn("ROC AUC", help="'undefined': see the note", alignment="right"),
             "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
             "threshold_how": "Threshold chosen by",
@@ -413,7 +477,9 @@ def summary(results: list[NegTestResult]) -> None:
             "false_matches": st.column_config.NumberColumn("Too high", help="should not match, score ≥ threshold"),
             "missed": st.column_config.NumberColumn("Too low", help="should match, score < threshold"),
             "accuracy": st.column_config.NumberColumn("Accuracy", format="%.2f"),
-            "baseline_mean": st.column_config.NumberColumn("Random pairs: mean", format="%.3f"),
+            "baseline_mean": st.column_config.NumberColumn(
+                "Random pairs: mean", format="%.3f", help="a bi-encoder's cosine, a cross-encoder's own score"
+            ),
             "baseline_p95": st.column_config.NumberColumn("Random pairs: p95", format="%.3f"),
             "note": st.column_config.TextColumn("Note", help="Why the ROC AUC is undefined"),
             "left_out": st.column_config.NumberColumn(
@@ -421,6 +487,36 @@ def summary(results: list[NegTestResult]) -> None:
             ),
         },
     )
+
+
+def cross_comparison(results: list[NegTestResult]) -> None:
+    """Does reading both sentences at once help? Failures per kind of pair for every configuration, and the pairs
+    every bi-encoder fails that the cross-encoder gets right (and those it fails that a bi-encoder gets right)."""
+    cross = next((result for result in results if result.kind == CROSS_ENCODER), None)
+    bi = [result for result in results if result.kind == BI_ENCODER]
+    if cross is None or not bi:
+        return
+    st.markdown("**Does reading both sentences at once help?** " + cross_verdict(bi, cross))
+    st.caption(
+        "Failures per kind of pair, each configuration at its own threshold; 'every bi-encoder': the pairs that "
+        "all of the bi-encoders above fail."
+    )
+    st.dataframe(category_failures(results), hide_index=True, width="stretch")
+    table = caught_by_cross(bi, cross)
+    if len(table):
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "row": st.column_config.NumberColumn("Row", help="The pair's row number in the table below"),
+                "score": st.column_config.NumberColumn("Cross-encoder score", format="%.3f"),
+                "best cosine": st.column_config.NumberColumn(
+                    "Best bi-encoder cosine", format="%.3f", help="the one nearest to the right side of its threshold"
+                ),
+                "outcome": "Outcome",
+            },
+        )
 
 
 def color_of(index: int) -> str:

@@ -47,6 +47,8 @@ NEGTEST_EXTRA_KEEP = "negtest.extra_keep"  # the multiselect keeping the added c
 NEGTEST_ADD_FORM = "negtest.add_form"
 NEGTEST_ADD = "negtest.add"  # namespace of the add-configuration form's widgets
 NEGTEST_THRESHOLDS = "negtest.thresholds"  # namespace: one plain entry per configuration label
+NEGTEST_CROSS = "negtest.cross"  # the chosen cross-encoder's reference, None for none
+NEGTEST_CROSS_WIDGET = "negtest.cross.widget"
 
 
 def negtest_threshold(label: str) -> str:
@@ -67,6 +69,8 @@ STS_PATH = "sts.path"  # the last local path typed
 STS_HUB_SPLIT = "sts.hub_split"
 STS_HUB_DATASET = "sts.hub_dataset"
 STS_MODELS = "sts.models"  # list of model refs
+STS_CROSS = "sts.cross"  # the chosen cross-encoder's reference, None for none
+STS_CROSS_WIDGET = "sts.cross.widget"
 STS_RESULTS = "sts.results"  # {(dataset fingerprint, canonical model key): Evaluation}
 STS_REVISIONS = "sts.revisions"  # {STS_RESULTS key: the model revision it was computed with}
 STS_FAILED = "sts.failed"  # {model: why it could not be evaluated}

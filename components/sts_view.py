@@ -11,11 +11,11 @@ import streamlit as st
 
 from components import state
 from components.figures import cosine_scatter, spearman_heatmap, undefined_kind
-from components.model_box import models_box
+from components.model_box import cross_encoder_box, models_box
 from components.paths import confirmed_path, forget_path
 from components.presentation import present
 from components.served import no_path_note, served_mode
-from components.services import default_raw_model, encode_unseen, get_encoder, load_encoder
+from components.services import default_raw_model, encode_unseen, get_encoder, load_cross_scorer, load_encoder
 from components.uploads import flash, new_upload, show_flash
 from embedlab import corpora
 from embedlab.corpora import STS_DEV_FILE
@@ -27,6 +27,7 @@ from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label
 from embedlab.tasks.sts import (
     BUNDLED_LABEL,
+    CROSS_ROW,
     HUB_DATASETS,
     HUB_SPLITS,
     PUBLISHED_SPLIT,
@@ -36,6 +37,7 @@ from embedlab.tasks.sts import (
     best_configurations,
     bundled_pairs,
     describe_row,
+    evaluate_cross,
     evaluate_grid,
     grid_csv_table,
     load_hub_benchmark,
@@ -245,14 +247,28 @@ def _hub() -> None:
 
 
 def model_choice() -> list[str]:
+    """The chosen bi-encoders, then the chosen cross-encoder (if any): every model to evaluate."""
+    models_col, cross_col = st.columns([3, 1])
     kept = state.remembered(state.STS_MODELS_WIDGET, state.STS_MODELS)
-    models = models_box(
-        kept["key"],
-        "Models",
-        "Each model is encoded once per unique sentence; every layer and pooling comes from that one pass. "
-        "Offline: all-MiniLM-L6-v2 and untrained-bert; with a network: bert-base-uncased and other Hub ids.",
-        on_change=kept["on_change"],
-    )
+    with models_col:
+        models = models_box(
+            kept["key"],
+            "Models",
+            "Each model is encoded once per unique sentence; every layer and pooling comes from that one pass. "
+            "Offline: all-MiniLM-L6-v2 and untrained-bert; with a network: bert-base-uncased and other Hub ids.",
+            on_change=kept["on_change"],
+        )
+    cross_kept = state.remembered(state.STS_CROSS_WIDGET, state.STS_CROSS)
+    with cross_col:
+        cross = cross_encoder_box(
+            cross_kept["key"],
+            "Cross-encoder",
+            "A pair classifier on [CLS]: it scores each pair in one forward pass (both sentences at once), so it "
+            "needs a pass per pair where a bi-encoder needs one per sentence. Its row is the Spearman of its scores.",
+            on_change=cross_kept["on_change"],
+        )
+    if cross is not None and cross not in models:
+        models = [*models, cross]
     failed = st.session_state[state.STS_FAILED]
     for model in [model for model in failed if model not in models]:
         del failed[model]  # picked again later: tried again
@@ -349,17 +365,35 @@ def pairs_of(pairs: ScoredPairs, evaluation: Evaluation) -> ScoredPairs:
 
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
     try:
-        encoder = load_encoder(model)
-        encode_unseen(encoder, pairs.unique_sentences(), model)
-        with st.spinner(f"Correlations for every configuration of {model}…"):
-            evaluation = grid_evaluation(encoder.model.model_id, pairs)
+        model_id = resolve_model(model)
+        if model_id.kind == "cross-encoder":
+            evaluation = _cross_evaluation(model, pairs)
+        else:
+            encoder = load_encoder(model)
+            encode_unseen(encoder, pairs.unique_sentences(), model)
+            with st.spinner(f"Correlations for every configuration of {model}…"):
+                evaluation = grid_evaluation(encoder.model.model_id, pairs)
+            model_id = encoder.model.model_id
     except EmbedLabError as error:
         st.session_state[state.STS_FAILED][model] = str(error)
         st.error(f"{model}: {error}", icon="⚠️")
         return
-    model_id = encoder.model.model_id
     st.session_state[state.STS_RESULTS][(pairs.fingerprint, model_id.key)] = evaluation
     st.session_state.setdefault(state.STS_REVISIONS, {})[(pairs.fingerprint, model_id.key)] = model_id.revision
+
+
+def _cross_evaluation(model: str, pairs: ScoredPairs) -> Evaluation:
+    """A cross-encoder's row: every pair scored (a forward pass each; the shared scorer caches them, so another
+    session or a second look costs nothing), with a progress bar."""
+    scorer = load_cross_scorer(model)
+    bar = st.progress(0.0, text=f"Scoring {pairs.n_pairs:,} pairs with the cross-encoder {model}…")
+    evaluation = evaluate_cross(
+        scorer,
+        pairs,
+        lambda done, total: bar.progress(done / total, text=f"Scoring pairs with {model}: {done:,}/{total:,}"),
+    )
+    bar.empty()
+    return evaluation
 
 
 # ---------------------------------------------------------------- results
@@ -371,14 +405,29 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         best_configurations(evaluations),
         hide_index=True,
         column_config={
-            "own pipeline": st.column_config.NumberColumn("Own pipeline (Spearman)", format="%.2f"),
+            "kind": st.column_config.TextColumn(
+                "Kind", help="bi-encoder: cosine of two sentence vectors; cross-encoder: its own score of the pair"
+            ),
+            "own pipeline": st.column_config.NumberColumn(
+                "Own pipeline (Spearman)", format="%.2f", help="a cross-encoder: the Spearman of its scores"
+            ),
+            "forward passes": st.column_config.NumberColumn(
+                "Forward passes", help="one per distinct sentence (bi-encoder), one per distinct pair (cross-encoder)"
+            ),
             "best Spearman": st.column_config.NumberColumn(format="%.2f"),
             "its Pearson": st.column_config.NumberColumn(format="%.2f"),
         },
     )
+    for evaluation in [evaluation for evaluation in evaluations if evaluation.kind == CROSS_ROW]:
+        st.caption(
+            f"{model_label(evaluation.model)} reads both sentences at once: one forward pass per pair "
+            f"({evaluation.passes:,} for these {evaluation.n_pairs:,} pairs) where a bi-encoder needs one per "
+            f"sentence ({evaluation.n_sentences:,}); its score is not a cosine, only its ranking is compared."
+        )
+    grids = [evaluation for evaluation in evaluations if evaluation.kind != CROSS_ROW]  # a cross-encoder has none
     st.subheader("Which layer, which pooling?")
-    columns = st.columns(min(2, len(evaluations)))
-    for i, evaluation in enumerate(evaluations):
+    columns = st.columns(max(1, min(2, len(grids))))
+    for i, evaluation in enumerate(grids):
         columns[i % len(columns)].plotly_chart(
             present(spearman_heatmap(evaluation)), key=state.widget_key(state.STS, f"heatmap.{evaluation.model}")
         )
@@ -471,13 +520,14 @@ def scatter_section(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
     )
     row = keys.index(key)
     st.plotly_chart(present(cosine_scatter(evaluation, row, pairs)), key=state.widget_key(state.STS, "scatter"))
-    st.caption("The pairs whose cosine rank is furthest from their gold rank:")
+    st.caption(f"The pairs whose {evaluation.score_name} rank is furthest from their gold rank:")
     st.dataframe(
         rank_disagreements(evaluation, row, pairs),
         hide_index=True,
         column_config={
             "gold": st.column_config.NumberColumn(format="%.2f"),
             "cosine": st.column_config.NumberColumn(format="%.3f"),
+            "score": st.column_config.NumberColumn(format="%.3f", help="the cross-encoder's score (not a cosine)"),
             "rank_gap": st.column_config.NumberColumn(
                 "Rank gap", format="%+.2f", help="cosine rank minus gold rank, as a fraction of the list"
             ),

@@ -19,6 +19,9 @@ attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP
 ``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
 [--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.serving``); Ctrl-C stops them.
 
+``score``, ``negtest`` and ``eval`` also take a cross-encoder folder as ``--model DIR`` (recognised by its files): its
+own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that need sentence vectors are refused.
+
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed.
 """
@@ -81,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     negtest.add_argument("file", help="CSV or TSV with sentence1, sentence2 and label (1 = similar, 0 = not)")
     add_model_options(negtest)
     add_post_options(negtest)
-    negtest.add_argument("--threshold", type=float, help="cosine at or above which a pair matches (default: best)")
+    negtest.add_argument(
+        "--threshold", type=float, help="cosine (cross-encoder: score) at or above which a pair matches (default: best)"
+    )
     negtest.add_argument("--json", action="store_true", help="print one JSON object")
     negtest.add_argument(
         "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
@@ -331,7 +336,11 @@ def queue_run(request) -> int:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The options that pick one configuration: shared by every subcommand."""
-    parser.add_argument("--model", required=True, help="all-MiniLM-L6-v2, untrained-bert, a Hub id or a folder")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="all-MiniLM-L6-v2, untrained-bert, a Hub id or a folder (a cross-encoder folder: its own pair scores)",
+    )
     parser.add_argument("--pooling", default="model", choices=POOLINGS, help="default: the model's own pipeline")
     parser.add_argument(
         "--layers", default=DEFAULT_LAYERS, type=_layer_spec, help="index, first-last, a:b or a comma list (default -1)"
@@ -385,6 +394,21 @@ class _DownloadPrinter:
         print(f"{start}downloading {progress.describe()}", end=end, file=sys.stderr, flush=True)
 
 
+def inapplicable_options(args: argparse.Namespace) -> list[str]:
+    """The options given that pick a pooling, layers, post-processing, a grid, a script or readability: those a
+    model without hidden states (a vectors-only model, a cross-encoder) cannot honour."""
+    asked = []
+    if args.pooling != "model":
+        asked.append(f"--pooling {args.pooling}")
+    if args.layers != DEFAULT_LAYERS:
+        asked.append(f"--layers {args.layers}")
+    if getattr(args, "post", "none") != "none":
+        asked.append(f"--post {args.post}")
+    asked += [f"--{name}" for name in ("post-dims", "fit") if getattr(args, name.replace("-", "_"), None) is not None]
+    asked += [f"--{name}" for name in ("grid", "code") if getattr(args, name, False)]
+    return asked
+
+
 def refuse_for_vectors(args: argparse.Namespace) -> None:
     """Options that need hidden states, asked of a vectors-only model, are refused (exit 2), never ignored.
 
@@ -393,17 +417,46 @@ def refuse_for_vectors(args: argparse.Namespace) -> None:
     """
     from embedlab.models.vectors import is_vectors_ref, refuse_hidden_state_options
 
-    if not is_vectors_ref(args.model):
-        return
-    asked = []
-    if args.pooling != "model":
-        asked.append(f"--pooling {args.pooling}")
-    if args.layers != DEFAULT_LAYERS:
-        asked.append(f"--layers {args.layers}")
-    if getattr(args, "post", "none") != "none":
-        asked.append(f"--post {args.post}")
-    asked += [f"--{name}" for name in ("grid", "code") if getattr(args, name, False)]
-    refuse_hidden_state_options(args.model.strip(), asked)
+    if is_vectors_ref(args.model):
+        refuse_hidden_state_options(args.model.strip(), inapplicable_options(args))
+
+
+def cross_encoder_of(args: argparse.Namespace):
+    """The ``ModelId`` of ``--model`` when it is a cross-encoder folder (recognised by its files), else None.
+
+    Options a cross-encoder cannot honour (``inapplicable_options``, and ``--skip-unreadable``, which reads the
+    [UNK] shares of sentence states) are refused here, before any file is read or model loaded (exit 2).
+
+    Raises:
+        EmbedLabError: such an option was given.
+    """
+    from embedlab.models.vectors import is_vectors_ref
+
+    if is_vectors_ref(args.model):
+        return None
+    model_id = resolve_model(args.model)
+    if model_id.kind != "cross-encoder":
+        return None
+    from embedlab.models.cross import refuse_bi_encoder_options
+
+    asked = inapplicable_options(args) + ["--skip-unreadable"] * bool(getattr(args, "skip_unreadable", False))
+    refuse_bi_encoder_options(args.model.strip(), asked)
+    return model_id
+
+
+def load_cross(model_id, ref: str):
+    """The ``CrossScorer`` of a cross-encoder folder (``cross_encoder_of``): scores equal ``CrossEncoder.predict``."""
+    from transformers.utils import logging as transformers_logging
+
+    from embedlab.models.cross import CrossScorer
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar: stderr is one line, the error if any
+    return CrossScorer(model_id.key, ref.strip())
+
+
+def cross_report(scorer) -> dict:
+    """The JSON fields of a cross-encoder: kind, and the pairs it scored (one forward pass each)."""
+    return {"kind": "cross-encoder", "pairs_scored": scorer.pairs_scored}
 
 
 def vectors_report(encoder) -> dict:
@@ -472,24 +525,33 @@ def note_unreadable(count: int, total: int, left_out: bool) -> None:
     )
 
 
+def scored(texts: Sequence[tuple[str, str]], score) -> list[float]:
+    """Per pair ``score(pairs)``'s value, NaN for a pair with an empty sentence (not scored)."""
+    scorable = [i for i, (first, second) in enumerate(texts) if first.strip() and second.strip()]
+    values = [float("nan")] * len(texts)
+    for i, value in zip(scorable, score([texts[i] for i in scorable]), strict=True):
+        values[i] = float(value)
+    return values
+
+
 def run_score(args: argparse.Namespace) -> int:
     from embedlab.data.pairfiles import read_pairs
     from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
 
+    cross = cross_encoder_of(args)
     refuse_for_vectors(args)
     if args.code:
         return print_code(args)
     if not args.file:
         raise EmbedLabError("score needs a FILE of sentence pairs (or --code to print the script of a configuration).")
     pairs = read_pairs(args.file)
+    texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+    if cross is not None:
+        return score_cross(args, load_cross(cross, args.model), texts)
     spec = spec_from_args(args)
     encoder = load_encoder(spec.model_id)
     encoder.vectors([], spec)  # validates the layer spec against this model before any work
-    texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
-    scorable = [i for i, (first, second) in enumerate(texts) if first.strip() and second.strip()]
-    cosines = [float("nan")] * len(texts)
-    for i, value in zip(scorable, pair_cosines(encoder, [texts[i] for i in scorable], spec), strict=True):
-        cosines[i] = float(value)
+    cosines = scored(texts, lambda chosen: pair_cosines(encoder, chosen, spec))
     baseline = random_pair_baseline(encoder, spec)
     notes = text_notes(encoder, texts)
     warn_notes(texts, notes)
@@ -513,9 +575,41 @@ def run_score(args: argparse.Namespace) -> int:
         return 0
     note_texts_sent(encoder)
     print(f"{spec.label}  (random-pair baseline: mean {baseline.mean:.3f}, p95 {baseline.p95:.3f})")
-    for (first, second), cosine, found in zip(texts, cosines, notes, strict=True):
-        shown = "  empty" if math.isnan(cosine) else f"{cosine:7.4f}"
-        print(f"{shown}  {first}  |  {second}" + (f"  [{found['note']}]" if found["note"] else ""))
+    print_scores(texts, cosines, [found["note"] for found in notes])
+    return 0
+
+
+def print_scores(texts: Sequence[tuple[str, str]], values: Sequence[float], notes: Sequence[str]) -> None:
+    """One line per pair: its score (or "empty"), the two sentences, the note if any."""
+    for (first, second), value, note in zip(texts, values, notes, strict=True):
+        shown = "  empty" if math.isnan(value) else f"{value:7.4f}"
+        print(f"{shown}  {first}  |  {second}" + (f"  [{note}]" if note else ""))
+
+
+def score_cross(args: argparse.Namespace, scorer, texts: list[tuple[str, str]]) -> int:
+    """``score`` with a cross-encoder: its own score of each pair (a sigmoid 0..1, not a cosine), beside its
+    random-pair baseline over the reference sentences; "pairs_scored" counts the forward passes."""
+    from embedlab.corpora import reference_sentences
+
+    scores = scored(texts, scorer.score)
+    baseline = scorer.random_pair_baseline(reference_sentences())
+    if args.json:
+        report = {
+            "model": args.model,
+            **cross_report(scorer),
+            "baseline": {"mean": _number(baseline.mean), "p95": _number(baseline.p95)},
+            "pairs": [
+                {"sentence1": first, "sentence2": second, "score": _number(score)}
+                for (first, second), score in zip(texts, scores, strict=True)
+            ],
+        }
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    print(
+        f"{scorer.ref} · cross-encoder score, not a cosine  (random-pair baseline: mean {baseline.mean:.3f}, "
+        f"p95 {baseline.p95:.3f}; {scorer.pairs_scored} pairs scored, one forward pass each)"
+    )
+    print_scores(texts, scores, [""] * len(texts))
     return 0
 
 
@@ -532,6 +626,7 @@ def print_code(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from embedlab.tasks.sts import (
         evaluate,
+        evaluate_cross,
         fit_on_pairs,
         grid_specs,
         read_scored_pairs,
@@ -541,40 +636,49 @@ def run_eval(args: argparse.Namespace) -> int:
     )
 
     pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
+    cross = cross_encoder_of(args)
     refuse_for_vectors(args)
-    spec = spec_from_args(args)
-    encoder = load_encoder(spec.model_id)
-    facts = encoder.model.facts
-    if args.grid:
-        specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size, encoder.has_pooler)
-    else:
-        specs = [fit_on_pairs(spec, pairs, facts.hidden_size)]  # without --fit: the file's sentences, no extra pass
-        if spec.pooling != "model":
-            parse_layers(spec.layers, facts.n_layers + 1)  # a bad layer spec fails before any work
     progress = None
     if sys.stderr.isatty():
 
         def progress(done: int, total: int) -> None:
-            print(f"\rencoding {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+            doing = "scoring pairs" if cross is not None else "encoding"
+            print(f"\r{doing} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
-    unreadable = unreadable_pairs(encoder, pairs, progress)
-    if unreadable:
-        note_unreadable(len(unreadable), pairs.n_pairs, left_out=args.skip_unreadable)
-        if args.skip_unreadable:
-            pairs = without_pairs(pairs, unreadable)
-    evaluation = evaluate(encoder, pairs, specs)
-    if args.json:
+    encoder = None
+    if cross is not None:  # its own score, pair by pair: one row
+        scorer = load_cross(cross, args.model)
+        evaluation = evaluate_cross(scorer, pairs, progress)
+        report = {"model": args.model, **cross_report(scorer)}
+    else:
+        spec = spec_from_args(args)
+        encoder = load_encoder(spec.model_id)
+        facts = encoder.model.facts
+        if args.grid:
+            specs = grid_specs(
+                facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size, encoder.has_pooler
+            )
+        else:
+            specs = [fit_on_pairs(spec, pairs, facts.hidden_size)]  # without --fit: the file's sentences
+            if spec.pooling != "model":
+                parse_layers(spec.layers, facts.n_layers + 1)  # a bad layer spec fails before any work
+        unreadable = unreadable_pairs(encoder, pairs, progress)
+        if unreadable:
+            note_unreadable(len(unreadable), pairs.n_pairs, left_out=args.skip_unreadable)
+            if args.skip_unreadable:
+                pairs = without_pairs(pairs, unreadable)
+        evaluation = evaluate(encoder, pairs, specs)
         report = {
             "model": args.model,
             **vectors_report(encoder),
-            "n_pairs": evaluation.n_pairs,
-            "results": evaluation.records(),
+            "unreadable_pairs": len(unreadable),
+            "unreadable_left_out": bool(unreadable and args.skip_unreadable),
         }
-        report["unreadable_pairs"] = len(unreadable)
-        report["unreadable_left_out"] = bool(unreadable and args.skip_unreadable)
-        print(json.dumps(report))
+    if args.json:
+        print(json.dumps({**report, "n_pairs": evaluation.n_pairs, "results": evaluation.records()}))
         return 0
-    note_texts_sent(encoder)
+    if encoder is not None:
+        note_texts_sent(encoder)
     print("\n".join(text_report(evaluation)))
     return 0
 
@@ -613,19 +717,28 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
 
 
 def run_negtest(args: argparse.Namespace) -> int:
-    from embedlab.tasks.negtest import THRESHOLD_HOW, read_labelled_pairs
+    from embedlab.tasks.negtest import THRESHOLD_HOW, read_labelled_pairs, run_cross_negtest
     from embedlab.tasks.negtest import run_negtest as negative_test
 
     pairs = read_labelled_pairs(args.file)  # bad input fails before the model loads
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise EmbedLabError(f"--threshold must be a number, not {args.threshold}.")
+    cross = cross_encoder_of(args)
     refuse_for_vectors(args)
-    spec = spec_from_args(args)
-    encoder = load_encoder(spec.model_id)
-    encoder.vectors([], spec)  # validates layers and post-processing before scoring
-    result = negative_test(encoder, spec, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
+    encoder = None
+    if cross is not None:  # its own score of each pair, against its own random-pair baseline
+        scorer = load_cross(cross, args.model)
+        result = run_cross_negtest(scorer, pairs, args.threshold)
+        notes = [{} for _ in pairs.index]
+        head = cross_report(scorer)
+    else:
+        spec = spec_from_args(args)
+        encoder = load_encoder(spec.model_id)
+        encoder.vectors([], spec)  # validates layers and post-processing before scoring
+        result = negative_test(encoder, spec, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
+        notes = text_notes(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)))
+        head = vectors_report(encoder)
     failed = result.failed
-    notes = text_notes(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)))
     position = {row: i for i, row in enumerate(pairs.index)}  # row label -> file order
     judged = result.pairs  # every pair, or those the model can read with --skip-unreadable
     if result.unreadable:
@@ -634,7 +747,7 @@ def run_negtest(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    **vectors_report(encoder),
+                    **head,
                     "auc": _number(result.auc),
                     **({"auc_reason": result.auc_reason} if result.auc_reason else {}),
                     "threshold": _number(result.threshold),
@@ -644,7 +757,7 @@ def run_negtest(args: argparse.Namespace) -> int:
                             "sentence1": first,
                             "sentence2": second,
                             "label": int(label),
-                            "cosine": _number(cosine),
+                            result.score_name: _number(cosine),
                             "failed": bool(flag),
                             **notes[position[row]],
                         }
@@ -673,8 +786,9 @@ def run_negtest(args: argparse.Namespace) -> int:
             )
         )
     else:
-        note_texts_sent(encoder)
-        print(spec.label)
+        if encoder is not None:
+            note_texts_sent(encoder)
+        print(result.label)
         auc = "undefined" if result.auc_reason else f"{result.auc:.3f}"
         print(
             f"ROC AUC {auc} · threshold {result.threshold:.4f} ({THRESHOLD_HOW[result.threshold_how]}) · "

@@ -12,6 +12,10 @@ category column is kept). For one configuration (an ``EmbedSpec``) this module s
   side of the threshold).
 - A verdict line a teacher can read aloud, and a summary table across configurations.
 
+A cross-encoder (``embedlab.models.cross``) is judged the same way from its own scores (``run_cross_negtest``: a
+sigmoid 0..1 per pair, read from both sentences at once, beside its own random-pair baseline); ``category_failures``
+and ``caught_by_cross`` show whether it catches the pairs every bi-encoder fails (role reversals, negations).
+
 Row numbers: messages and the failures' ``row`` name a pair by its label in the pairs' index. Files (and the
 ``negtest`` command) number data rows from 1: row 1 is the first row under the header. The app's table keeps the
 row numbers its editor shows (``check_labelled``: incomplete rows are set aside there, not refused).
@@ -34,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import rankdata
 
-from embedlab.corpora import NEGTEST_FILE
+from embedlab.corpora import NEGTEST_FILE, reference_sentences
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.data.pairtable import PAIR_COLUMNS, cell_text, clean_columns, labelled_1_to_n, row_list
 from embedlab.embedding.encoder import Encoder, Progress
@@ -50,6 +54,8 @@ MAX_QUOTED_LABEL = 3  # a bad label up to this long is quoted ("2", "yes"); a lo
 
 BEST = "best"  # threshold_how when chosen from the data
 USER = "set"
+BI_ENCODER = "bi-encoder"  # NegTestResult.kind: cosines of two sentence vectors
+CROSS_ENCODER = "cross-encoder"  # its own score of the pair, both sentences read at once
 THRESHOLD_HOW = {
     BEST: "best separation: maximises Youden's J = true-positive rate - false-positive rate",
     USER: "set by you",
@@ -337,6 +343,17 @@ class NegTestResult:
     auc_reason: str | None = None
     unreadable: tuple = ()  # labels of the pairs whose texts the model cannot read (mostly [UNK])
     left_out: tuple = ()  # those of them left out of the AUC, threshold and failures (skip_unreadable)
+    kind: str = BI_ENCODER  # or CROSS_ENCODER: ``scores`` are then its own scores, not cosines
+
+    @property
+    def label(self) -> str:
+        """The configuration in words: the spec's label, or "FOLDER · cross-encoder score"."""
+        return self.spec.label if self.kind == BI_ENCODER else cross_label(self.spec.model)
+
+    @property
+    def score_name(self) -> str:
+        """What ``scores`` are: "cosine", or "score" for a cross-encoder (a sigmoid 0..1, not a cosine)."""
+        return "cosine" if self.kind == BI_ENCODER else "score"
 
     @property
     def n_positive(self) -> int:
@@ -410,6 +427,29 @@ def run_negtest(
     return replace(result, unreadable=unreadable, left_out=unreadable if skip_unreadable else ())
 
 
+def cross_label(ref: str) -> str:
+    """A cross-encoder as a configuration: "REF · cross-encoder score"."""
+    return f"{ref} · cross-encoder score"
+
+
+def run_cross_negtest(
+    scorer, pairs: pd.DataFrame, threshold: float | None = None, baseline: Baseline | None = None
+) -> NegTestResult:
+    """Score validated pairs with a cross-encoder (a ``CrossScorer``: one forward pass per pair not yet cached)
+    and judge its scores like a configuration's cosines, against its own random-pair baseline.
+
+    Args:
+        threshold: a pair matches when its score >= threshold; None: the best one (Youden's J).
+        baseline: the scorer's random-pair baseline if already computed (else: over the reference sentences).
+    """
+    texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+    scores = scorer.score(texts)
+    if baseline is None:
+        baseline = scorer.random_pair_baseline(reference_sentences())
+    result = judge(EmbedSpec(scorer.ref), pairs.assign(note=""), scores, threshold, baseline)
+    return replace(result, kind=CROSS_ENCODER)
+
+
 def judge(
     spec: EmbedSpec, pairs: pd.DataFrame, scores: npt.ArrayLike, threshold: float | None, baseline: Baseline
 ) -> NegTestResult:
@@ -456,11 +496,11 @@ def verdict(result: NegTestResult) -> str:
     how = "the best threshold" if result.threshold_how == BEST else "your threshold"
     if result.auc_reason:
         return (
-            f"{result.spec.label} cannot tell the pairs apart: ROC AUC {result.auc_reason}. Every pass or fail "
+            f"{result.label} cannot tell the pairs apart: ROC AUC {result.auc_reason}. Every pass or fail "
             "below is decided by rounding, not by meaning."
         )
     text = (
-        f"{result.spec.label} {_separation(result.auc)} (ROC AUC {result.auc:.2f}). "
+        f"{result.label} {_separation(result.auc)} (ROC AUC {result.auc:.2f}). "
         f"At {how}, {result.threshold:.2f}, {result.false_matches} of {result.n_negative} pairs that should not "
         f"match score too high and {result.missed} of {result.n_positive} that should match score too low"
     )
@@ -473,10 +513,12 @@ def verdict(result: NegTestResult) -> str:
 
 
 def summary_table(results: Sequence[NegTestResult]) -> pd.DataFrame:
-    """One row per configuration: AUC, threshold (and how), failures, accuracy, random-pair baseline."""
+    """One row per configuration: kind (bi-encoder or cross-encoder), AUC, threshold (and how), failures, accuracy,
+    random-pair baseline (of cosines, or of a cross-encoder's scores)."""
     return pd.DataFrame(
         {
-            "configuration": [result.spec.label for result in results],
+            "configuration": [result.label for result in results],
+            "kind": [result.kind for result in results],
             "auc": [result.auc for result in results],
             "threshold": [result.threshold for result in results],
             "threshold_how": [THRESHOLD_HOW[result.threshold_how] for result in results],
@@ -488,3 +530,111 @@ def summary_table(results: Sequence[NegTestResult]) -> pd.DataFrame:
             "baseline_p95": [result.baseline.p95 for result in results],
         }
     )
+
+
+# ---------------------------------------------------------------- bi-encoders against a cross-encoder
+
+
+def _failed_rows(result: NegTestResult) -> set:
+    return set(result.failures["row"])
+
+
+def failed_by_every_bi_encoder(results: Sequence[NegTestResult]) -> set:
+    """Row labels failed by every bi-encoder result that judged them (and at least one did)."""
+    bi = [result for result in results if result.kind == BI_ENCODER]
+    judged = set().union(*(set(result.pairs.index) for result in bi)) if bi else set()
+    return {row for row in judged if all(row in _failed_rows(result) for result in bi if row in result.pairs.index)}
+
+
+def category_failures(results: Sequence[NegTestResult]) -> pd.DataFrame:
+    """Per category (kind of pair: negation, role reversal, ...): how many pairs each configuration fails.
+
+    Returns:
+        DataFrame: category ("(none)" when the pairs have none), pairs, one column per configuration (its label:
+        the failures in that category at its own threshold), and "every bi-encoder" (pairs that every bi-encoder
+        fails). Categories in the order of the first result's pairs.
+    """
+    if not results:
+        return pd.DataFrame(columns=["category", "pairs"])
+    everyone = failed_by_every_bi_encoder(results)
+    frames = [result.pairs for result in results]
+    pairs = pd.concat(frames)
+    pairs = pairs[~pairs.index.duplicated()]
+    categories = pairs["category"].replace("", "(none)")
+    table = pd.DataFrame({"category": list(dict.fromkeys(categories))})
+    table["pairs"] = [int((categories == name).sum()) for name in table["category"]]
+    for result in results:
+        failed = _failed_rows(result)
+        table[result.label] = [
+            int(sum(row in failed for row in categories.index[categories == name])) for name in table["category"]
+        ]
+    if any(result.kind == BI_ENCODER for result in results):
+        table["every bi-encoder"] = [
+            int(sum(row in everyone for row in categories.index[categories == name])) for name in table["category"]
+        ]
+    return table
+
+
+CAUGHT = "every bi-encoder fails it; the cross-encoder gets it right"
+MISSED = "the cross-encoder fails it; a bi-encoder gets it right"
+
+
+def caught_by_cross(results: Sequence[NegTestResult], cross: NegTestResult) -> pd.DataFrame:
+    """The pairs where reading both sentences at once changes the outcome.
+
+    Returns:
+        DataFrame: row, sentence1, sentence2, label, category, score (the cross-encoder's), best cosine (the
+        bi-encoders' cosine nearest to the right side: the highest for a should-match pair, the lowest for a
+        should-not one), outcome (``CAUGHT`` or ``MISSED``); caught pairs first, in row order.
+    """
+    bi = [result for result in results if result.kind == BI_ENCODER]
+    everyone = failed_by_every_bi_encoder(bi)
+    cross_failed = _failed_rows(cross)
+    passed_by_some = {row for result in bi for row in set(result.pairs.index) - _failed_rows(result)}
+    rows = []
+    for position, row in enumerate(cross.pairs.index):
+        if row in everyone and row not in cross_failed:
+            outcome = CAUGHT
+        elif row in cross_failed and row in passed_by_some:
+            outcome = MISSED
+        else:
+            continue
+        line = cross.pairs.loc[row]
+        cosines = [float(result.scores[result.pairs.index.get_loc(row)]) for result in bi if row in result.pairs.index]
+        best = max(cosines) if line["label"] == 1 else min(cosines)
+        rows.append(
+            {
+                "row": row,
+                "sentence1": line["sentence1"],
+                "sentence2": line["sentence2"],
+                "label": int(line["label"]),
+                "category": line["category"],
+                "score": float(cross.scores[position]),
+                "best cosine": best,
+                "outcome": outcome,
+            }
+        )
+    columns = ["row", "sentence1", "sentence2", "label", "category", "score", "best cosine", "outcome"]
+    rows.sort(key=lambda line: line["outcome"] != CAUGHT)  # stable: row order within each outcome
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cross_verdict(results: Sequence[NegTestResult], cross: NegTestResult) -> str:
+    """One sentence: of the pairs every bi-encoder fails, how many the cross-encoder gets right (per category),
+    and how many it fails that some bi-encoder gets right."""
+    table = caught_by_cross(results, cross)
+    everyone = failed_by_every_bi_encoder(results)
+    caught = table[table["outcome"] == CAUGHT]
+    missed = int((table["outcome"] == MISSED).sum())
+    if not everyone:
+        text = "No pair is failed by every bi-encoder"
+    else:
+        text = f"Of the {len(everyone)} pairs that every bi-encoder fails, the cross-encoder gets {len(caught)} right"
+        categories = cross.pairs.loc[cross.pairs.index.isin(everyone), "category"].replace("", "(none)")
+        counts = caught["category"].replace("", "(none)").value_counts()
+        parts = [
+            f"{name.replace('_', ' ')} {int(counts.get(name, 0))} of {total}"
+            for name, total in categories.value_counts().items()
+        ]
+        text += f" ({', '.join(parts)})"
+    return text + f"; it fails {missed} pair{'s' if missed != 1 else ''} that some bi-encoder gets right."

@@ -21,6 +21,10 @@ on its gold scores: those states are already in hand, so no forward pass is adde
 corpus, the 320 bundled reference sentences, would need one pass each and is a small sample for a 768-d
 covariance). Whitening fitted that way keeps at most n / 8 dimensions (see ``grid_specs``).
 
+A cross-encoder (``embedlab.models.cross``) has no sentence vector: ``evaluate_cross`` scores the pairs one by one
+(a forward pass per distinct pair, where a bi-encoder needs one per distinct sentence) and gives one row, the
+Spearman of its own scores (``CROSS_ROW``), beside the bi-encoders' rows.
+
 Example:
     >>> pairs = read_scored_pairs("sts-dev.csv")
     >>> evaluation = evaluate_grid(Encoder(load_model("all-MiniLM-L6-v2")), pairs)
@@ -56,6 +60,9 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.hub import hub_unreachable_reason
 
 SCORED_COLUMNS = (*PAIR_COLUMNS, "score")
+CROSS_ROW = "cross-encoder"  # the pooling column of a cross-encoder's one row: its own score of each pair
+CROSS_DESCRIPTION = "cross-encoder score (pair by pair)"
+CROSS_CHUNK = 128  # pairs per progress step of evaluate_cross
 
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
@@ -356,6 +363,20 @@ class Evaluation:
     cosines: npt.NDArray[np.float64]
     gold: npt.NDArray[np.float64]
     n_unreadable: int = 0  # pairs with a text the model cannot read (mostly [UNK]); see ``unreadable_pairs``
+    kind: str = "bi-encoder"  # or "cross-encoder": ``cosines`` then holds its scores, one row (``CROSS_ROW``)
+    n_pairs_distinct: int = 0  # distinct (sentence1, sentence2) pairs: a cross-encoder's forward passes
+
+    @property
+    def score_name(self) -> str:
+        """What ``cosines`` holds: "cosine", or "score" for a cross-encoder (not a cosine)."""
+        return "score" if self.kind == CROSS_ROW else "cosine"
+
+    @property
+    def passes(self) -> int:
+        """Forward passes the evaluation needs: one per distinct sentence, or per distinct pair (cross-encoder)."""
+        if self.kind == CROSS_ROW:
+            return self.n_pairs_distinct
+        return self.n_sentences
 
     def best(self) -> pd.Series | None:
         """The row with the highest Spearman, or None when every configuration is undefined."""
@@ -381,8 +402,9 @@ class Evaluation:
         return None
 
     def records(self) -> list[dict]:
-        """The results as plain dicts, None where undefined: what ``eval --json`` prints."""
-        return [
+        """The results as plain dicts, None where undefined: what ``eval --json`` prints (a cross-encoder's row:
+        pooling "cross-encoder", no layers or post-processing)."""
+        records = [
             {
                 "pooling": pooling,
                 "layers": layers,
@@ -401,6 +423,10 @@ class Evaluation:
                 strict=True,
             )
         ]
+        if self.kind == CROSS_ROW:
+            for record in records:
+                del record["layers"], record["post"]
+        return records
 
 
 def evaluate(
@@ -469,6 +495,48 @@ def evaluate(
     )
 
 
+def evaluate_cross(scorer, pairs: ScoredPairs, progress: Progress | None = None) -> Evaluation:
+    """A cross-encoder's Spearman and Pearson: each pair scored by ``scorer`` (a ``CrossScorer``), one forward
+    pass per distinct pair not already cached, in chunks of ``CROSS_CHUNK`` for ``progress(done, total)``.
+
+    Returns:
+        An Evaluation of kind "cross-encoder" with one row (pooling ``CROSS_ROW``); ``cosines`` (1, n_pairs) holds
+        the scores; undefined (None, with the reason) when every score is the same to float32 noise.
+    """
+    texts = list(zip(pairs.sentence1, pairs.sentence2, strict=True))
+    scores = np.zeros(len(texts), dtype=np.float64)
+    for start in range(0, len(texts), CROSS_CHUNK):
+        scores[start : start + CROSS_CHUNK] = scorer.score(texts[start : start + CROSS_CHUNK])
+        if progress is not None:
+            progress(min(start + CROSS_CHUNK, len(texts)), len(texts))
+    gold = np.asarray(pairs.gold, dtype=np.float64)
+    correlation = correlate(scores, gold)
+    row = {
+        "model": scorer.ref,
+        "pooling": CROSS_ROW,
+        "layers": "",
+        "post": "none",
+        "post_dims": None,
+        "spearman": np.nan if correlation.spearman is None else correlation.spearman,
+        "pearson": np.nan if correlation.pearson is None else correlation.pearson,
+        "note": correlation.reason or "",
+    }
+    return Evaluation(
+        model=scorer.ref,
+        dataset=pairs.name,
+        fingerprint=pairs.fingerprint,
+        n_pairs=pairs.n_pairs,
+        n_sentences=len(pairs.unique_sentences()),
+        n_layers=0,
+        scale=pairs.scale,
+        table=pd.DataFrame([row], columns=TABLE_COLUMNS),
+        cosines=scores[None, :],
+        gold=gold,
+        kind=CROSS_ROW,
+        n_pairs_distinct=len(set(texts)),
+    )
+
+
 def unreadable_pairs(encoder: Encoder, pairs: ScoredPairs, progress: Progress | None = None) -> list[int]:
     """Positions of the pairs with a sentence the model cannot read (mostly [UNK] tokens).
 
@@ -526,19 +594,22 @@ def rank_gaps(evaluation: Evaluation, row: int) -> npt.NDArray[np.float64]:
 
 
 def best_configurations(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
-    """One row per model: its own pipeline's Spearman and its best configuration."""
+    """One row per model: its kind, its own pipeline's Spearman (a cross-encoder's: its score's), its best
+    configuration, and the forward passes it needs (per distinct sentence; a cross-encoder: per distinct pair)."""
     rows = []
     for evaluation in evaluations:
         best = evaluation.best()
-        own = evaluation.row_of("model", "-1")
+        own = 0 if evaluation.kind == CROSS_ROW else evaluation.row_of("model", "-1")
         rows.append(
             {
                 "model": evaluation.model,
+                "kind": evaluation.kind,
                 "own pipeline": evaluation.table.spearman.iloc[own] if own is not None else np.nan,
                 "best configuration": describe_row(evaluation, int(best.name)) if best is not None else UNDEFINED,
                 "best Spearman": best.spearman if best is not None else np.nan,
                 "its Pearson": best.pearson if best is not None else np.nan,
                 "pairs": evaluation.n_pairs,
+                "forward passes": evaluation.passes,
             }
         )
     return pd.DataFrame(rows)
@@ -548,8 +619,9 @@ def rank_disagreements(evaluation: Evaluation, row: int, pairs: ScoredPairs, n: 
     """The pairs whose cosine rank is furthest from their gold rank: where a configuration fails.
 
     Returns:
-        DataFrame of up to ``n`` rows: pair (0-based), sentence1, sentence2, gold, cosine, rank_gap (fraction of
-        the list, signed: positive when the cosine ranks the pair higher than the gold score does).
+        DataFrame of up to ``n`` rows: pair (0-based), sentence1, sentence2, gold, cosine (``score`` for a
+        cross-encoder), rank_gap (fraction of the list, signed: positive when the cosine ranks the pair higher
+        than the gold score does).
     """
     cosines = evaluation.cosines[row]
     gap = rank_gaps(evaluation, row)
@@ -560,7 +632,7 @@ def rank_disagreements(evaluation: Evaluation, row: int, pairs: ScoredPairs, n: 
             "sentence1": [pairs.sentence1[i] for i in order],
             "sentence2": [pairs.sentence2[i] for i in order],
             "gold": evaluation.gold[order],
-            "cosine": cosines[order],
+            evaluation.score_name: cosines[order],
             "rank_gap": gap[order],
         }
     )
@@ -703,6 +775,8 @@ def published_comparison(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
 
 
 def _describe(line: pd.Series) -> str:
+    if line.pooling == CROSS_ROW:
+        return CROSS_DESCRIPTION
     text = "own pipeline" if line.pooling == "model" else f"{line.pooling} · layers {line.layers}"
     if line.post == "none":
         return text
@@ -719,7 +793,12 @@ def text_report(evaluation: Evaluation) -> list[str]:
     """The evaluation as aligned text lines (what ``eval`` prints without ``--json``)."""
     lines = [
         f"{evaluation.model} on {evaluation.dataset}: {evaluation.n_pairs} pairs, {evaluation.n_sentences} unique "
-        f"sentences, gold 0-{evaluation.scale:g}; Spearman and Pearson x 100",
+        f"sentences, gold 0-{evaluation.scale:g}; Spearman and Pearson x 100"
+        + (
+            f"; scored pair by pair: {evaluation.passes} forward passes (a bi-encoder: {evaluation.n_sentences})"
+            if evaluation.kind == CROSS_ROW
+            else ""
+        ),
         f"{'configuration':<36} {'Spearman':>9} {'Pearson':>9}",
     ]
     best = evaluation.best()
