@@ -17,46 +17,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import _common  # noqa: F401  (offline, repository on sys.path)
+from bench_classroom import one_session as classroom_session
 
 from embedlab.serving import free_port
 
 READY_LINE = "Ctrl-C stops everything."
-QUIET_S = 1.0
 
 
 async def one_session(port: int, page: str) -> float:
-    """Seconds until the page's run has finished (and a quiet second followed); raises on an exception shown."""
-    from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: TID251  (a client of the protocol, not the engine)
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: TID251
-    from websockets.asyncio.client import connect
-
-    started = time.perf_counter()
-    finished = None
-    async with connect(
-        f"ws://127.0.0.1:{port}/_stcore/stream",
-        subprotocols=["streamlit"],
-        origin=f"http://127.0.0.1:{port}",
-        max_size=None,
-        proxy=None,
-    ) as stream:
-        request = BackMsg()
-        request.rerun_script.query_string = ""
-        request.rerun_script.page_name = page
-        await stream.send(request.SerializeToString())
-        while True:
-            try:
-                raw = await asyncio.wait_for(stream.recv(), timeout=QUIET_S if finished else 600)
-            except TimeoutError:
-                return finished - started
-            message = ForwardMsg()
-            message.ParseFromString(raw)
-            if message.HasField("delta") and message.delta.new_element.HasField("exception"):
-                raise RuntimeError(f"the page raised: {message.delta.new_element.exception.message}")
-            if message.WhichOneof("type") == "script_finished":
-                finished = time.perf_counter()
+    """Seconds until the page's run has finished (and a quiet second followed), with bench_classroom's client of
+    Streamlit's protocol; raises when the session failed or the page showed an exception."""
+    result = await classroom_session(f"http://127.0.0.1:{port}", page or "compare")
+    if result.failure or result.exceptions or result.seconds is None:
+        raise RuntimeError(f"the session failed: {result.failure or '; '.join(result.exceptions)}")
+    return result.seconds
 
 
 async def sessions_at_once(port: int, count: int, page: str) -> list[float]:

@@ -21,7 +21,7 @@ import streamlit as st
 
 from components import state
 from components.config import Configured
-from components.figures import RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
+from components.figures import CROSS_COLOR, RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
 from components.model_box import cross_encoder_box, model_box
 from components.persistent_table import PersistentTable
 from components.presentation import present
@@ -58,7 +58,6 @@ from embedlab.tasks.negtest import (
 )
 
 MAX_PAIRS = 1000
-CROSS_COLOR = "#e8590c"
 
 
 # ---------------------------------------------------------------- the pairs table
