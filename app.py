@@ -11,6 +11,7 @@ from components.presentation import toggle as presentation_toggle
 from components.projection_view import start_umap_warmup
 from components.served import sidebar_note as served_note
 from components.sharing import end_of_run, start_of_run
+from embedlab.embedding.forward import limit_server_threads
 
 st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -26,6 +27,8 @@ PAGES = {  # page name (views, links) -> page
     "sts_eval": st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
     "train": st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 }
+
+limit_server_threads()  # 1 torch thread per model call (EMBEDLAB_SERVER_THREADS): see embedlab/embedding/forward.py
 
 navigation = st.navigation(list(PAGES.values()))
 page_name = next(name for name, page in PAGES.items() if page.title == navigation.title)

@@ -203,7 +203,7 @@ def raw_panel(namespace: str, title: str | None = "Raw pooling") -> Configured:
     if note and model.key == PACKAGED:
         st.info(note, icon="ℹ️")
     model_facts(facts)
-    configuration_code(spec, facts)
+    configuration_code(spec, facts, state.widget_key(namespace, "raw.code"))
     return Configured(spec, encoder)
 
 
@@ -221,15 +221,22 @@ def _usable_pooling(pooling: str, previous: str, encoder: Encoder, model: ModelI
     return pooling
 
 
-def configuration_code(spec: EmbedSpec, facts: ModelFacts) -> None:
-    """The configuration as a complete plain transformers / sentence-transformers script, copyable."""
-    with st.expander("Code for this configuration", icon=":material/code:"):
+def configuration_code(spec: EmbedSpec, facts: ModelFacts, key: str) -> None:
+    """The configuration as a complete plain transformers / sentence-transformers script, copyable.
+
+    The script is sent only once the expander is opened (``on_change="rerun"``): a code block on the page makes
+    a new browser load and run Streamlit's syntax highlighter (1.5 MB of JavaScript) before it draws the scores,
+    about 0.5 s of a new session's first score on this 2-core machine, for a block that is closed on arrival.
+    """
+    box = st.expander("Code for this configuration", icon=":material/code:", key=key, on_change="rerun")
+    with box:
         st.caption(
             "A complete script that gives the same vectors as the app for this configuration: `embed(texts)` "
             "returns one row per text. The tokenizer is called (padding, truncation, attention mask), not "
             "`tokenizer.encode`: mean and max pooling need the mask."
         )
-        st.code(code_for(spec, facts), language="python")
+        if box.open:
+            st.code(code_for(spec, facts), language="python")
 
 
 def trained_panel(namespace: str, title: str | None = "Trained sentence-transformer") -> Configured:
@@ -255,7 +262,7 @@ def trained_panel(namespace: str, title: str | None = "Trained sentence-transfor
     st.session_state[state.TRAINED_SPEC] = spec
     st.caption(f"Pipeline: {encoder.model.facts.pipeline}")
     model_facts(encoder.model.facts)
-    configuration_code(spec, encoder.model.facts)
+    configuration_code(spec, encoder.model.facts, state.widget_key(namespace, "trained.code"))
     return Configured(spec, encoder)
 
 

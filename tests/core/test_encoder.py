@@ -330,3 +330,18 @@ def test_concurrent_use_of_one_encoder_equals_a_single_threaded_run(tiny_model_d
             np.testing.assert_allclose(got_vectors, want_vectors, atol=ATOL)  # batching may differ: float noise
     assert all(shared.cached(text) for text in texts)
     assert len(texts) <= shared.texts_encoded <= sum(len(subset) for subset in subsets)
+
+
+def test_server_threads_default_to_one_and_take_a_whole_number_from_the_environment():
+    from embedlab.embedding.forward import SERVER_THREADS_ENV, limit_server_threads, server_threads
+
+    assert server_threads({}) == 1
+    assert server_threads({SERVER_THREADS_ENV: " 3 "}) == 3
+    for bad in ("0", "-2", "two", "1.5", ""):
+        assert server_threads({SERVER_THREADS_ENV: bad}) == 1
+    before = torch.get_num_threads()
+    try:
+        assert limit_server_threads({SERVER_THREADS_ENV: "2"}) == 2 and torch.get_num_threads() == 2
+        assert limit_server_threads({}) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -316,9 +316,28 @@ def code_blocks(at: AppTest) -> list[str]:
     ]
 
 
+def open_code_expanders(at: AppTest, namespace: str = "compare") -> None:
+    """Open both "Code for this configuration" expanders as a click does: their state set, then a rerun."""
+    for side in ("raw", "trained"):
+        at.session_state[f"{namespace}.{side}.code"] = True
+    at.run()
+
+
+def test_code_is_sent_only_once_its_expander_is_opened(app):
+    # a closed code block would still make a new browser load the syntax highlighter before it draws the scores
+    labels = [expander.label for expander in app.expander]
+    assert labels.count("Code for this configuration") == 2
+    assert code_blocks(app) == []
+    assert not [block for block in app.code if "def embed(" in block.value]
+    open_code_expanders(app)
+    assert not app.exception, app.exception
+    assert len(code_blocks(app)) == 2
+
+
 def test_code_for_this_configuration_in_both_panels(app, packaged_model):
     from embedlab.codegen import code_for
 
+    open_code_expanders(app)
     raw_code, trained_code = code_blocks(app)
     assert "def embed(" in raw_code and "def embed(" in trained_code
     assert raw_code.strip() == code_for(EmbedSpec(MODEL, "cls", "-1"), packaged_model.facts).strip()

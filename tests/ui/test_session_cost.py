@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import components.heap as heap
 from components.services import get_encoder
@@ -54,3 +55,21 @@ def test_a_figure_is_built_once_per_content_and_shared():
     other = projection_figure(coords, ["A cat.", "A fox."], ["animal", "animal"], "map")
     assert again is first  # built once, shared
     assert other is not first and "A fox." in other.to_json() and "A fox." not in first.to_json()
+
+
+def test_the_app_runs_its_model_calls_on_one_torch_thread(monkeypatch):
+    # two threads on a shared 2-core machine spin at OpenMP's barrier: the cold start's baselines took 3-5x longer
+    import torch
+
+    monkeypatch.delenv("EMBEDLAB_SERVER_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ok(page_test().run())
+        seen: list[int] = []  # as the next session's script thread sees it (a thread keeps the count it started with)
+        reader = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        reader.start()
+        reader.join(timeout=30)
+        assert seen == [1]
+    finally:
+        torch.set_num_threads(before)

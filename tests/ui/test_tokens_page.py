@@ -95,6 +95,9 @@ def test_bundled_word_and_own_word_with_reasons(app):
 
 def test_code_expander_shows_the_configurations_script(app, packaged_model):
     expected = code_for(EmbedSpec(M, "cls", "-1"), packaged_model.facts)
+    assert not any(block.value.strip() == expected.strip() for block in app.code)  # sent once opened
+    app.session_state["tokens.raw.code"] = True  # what a click on the expander does, then the rerun
+    app.run()
     assert any(block.value.strip() == expected.strip() for block in app.code)  # st.code drops the last newline
 
 
