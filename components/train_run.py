@@ -2,7 +2,8 @@
 
 Runs are jobs on the training queue (``embedlab.training.queue``), trained by worker processes, never in this web
 server: the page queues a run for this session (``OWNER``, a token kept in its session state), starts one local
-worker when none is alive (and says so), and polls the queue from a fragment while anything is queued or running.
+worker when none is alive and a run is queued (and says so; never with ``EMBEDLAB_AUTO_WORKER=0``), and polls the
+queue from a fragment while anything is queued or running.
 Only the session that queued a run sees its details and its Stop/Cancel button; the admin (``components.admin``)
 gets a Stop/Cancel button on every run; everyone sees every run's name, method, state, position and progress.
 What a finished run shows is ``components.train_results``.
@@ -80,12 +81,7 @@ def start_controls(
             folder = model_folder(check_model_name(name))
             request = TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs, cross=cross)
             jobs.submit(request, owner=session_owner())
-            started = ensure_worker(jobs)
-            if started is not None:
-                st.session_state[WORKER_NOTE] = (
-                    f"No training worker was running: started one on this machine (pid {started.pid}; its log is in "
-                    f"`{jobs.folder}`). It keeps training queued runs after this page closes."
-                )
+            _start_worker(jobs)
             keep("name", "")
             st.session_state.pop(LAST_ERROR, None)
         except EmbedLabError as error:
@@ -100,10 +96,23 @@ def start_controls(
         st.error(st.session_state[LAST_ERROR])
 
 
+def _start_worker(jobs: JobQueue) -> None:
+    """Start a local worker when none is alive (``ensure_worker``), and say so on the page."""
+    started = ensure_worker(jobs)
+    if started is not None:
+        st.session_state[WORKER_NOTE] = (
+            f"No training worker was running: started one on this machine (pid {started.pid}; its log is in "
+            f"`{jobs.folder}`). It keeps training queued runs after this page closes."
+        )
+
+
 def progress_panel() -> None:
     """The queue and this session's runs: polled every second while anything is queued or running (a fragment),
-    a full rerun when one of them ends (the model boxes then list its model)."""
+    a full rerun when one of them ends (the model boxes then list its model). A queued run with no worker alive
+    (a server restarted, its worker gone with it) gets one started, as Start does."""
     views = job_queue().views(session_owner())
+    if any(view.state == "queued" for view in views):
+        _start_worker(job_queue())
     if not views:
         st.info("No training has run on this server yet: compose a model, pick a method and data, and start.")
         return

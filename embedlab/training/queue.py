@@ -30,8 +30,22 @@ The pieces:
   whole run) and heartbeats while it trains.
 - a run whose worker stopped heartbeating (a dead process on this host, or no heartbeat for ``STALE_S`` seconds) is
   shown "interrupted" with its last progress.
+- a run lost between the queue and a worker: taking a task off the queue (``huey.dequeue()``) and marking its record
+  "running" are two writes, and a worker can die between them (the task gone, no record saying who has it). So a
+  worker *claims* before it dequeues: its registry entry (``worker.<id>``) says ``claiming`` until the record of the
+  run it took says "running" (the claim is written only when the queue is not empty). A view then knows: a "queued"
+  run whose task is no longer pending in Huey, and that no live worker is claiming, was taken by a worker that died
+  (a dead claimer is detected like a dead runner: its process on this host, or its heartbeat) and is shown
+  "interrupted" ("nothing was trained"); its task is gone, so it is never trained, let alone twice. The reads are
+  ordered so that a live claimer is never missed (the records, then the pending tasks, then the records again, the
+  last two only when a queued run is not held by anyone), and ``submit`` enqueues the task *before* it writes the
+  record (a worker that takes a task whose record is not written yet waits for it, up to ``STALE_S``, and drops a
+  task whose submitter died in between): a "queued" record therefore always has its task enqueued.
 - ``ensure_worker``: the app (``streamlit run app.py``) starts one local worker, detached (its own session, logs in
-  the queue folder), when a run is queued and no worker is alive; ``python -m embedlab serve --workers K`` starts K.
+  the queue folder), when a run is queued, or when the Train page shows a queued run, and no worker is alive (a
+  server restarted with queued runs gets them trained); ``python -m embedlab serve --workers K`` starts K.
+  ``EMBEDLAB_AUTO_WORKER=0`` stops the app from ever starting one (workers are then started by hand, by ``serve``,
+  or on other machines): queued runs wait for them.
 
 Ownership: only the token that queued a run may stop or cancel it (``stop``), or an admin: whoever knows
 ``EMBEDLAB_ADMIN_TOKEN`` of the server (compared with ``hmac.compare_digest``). Everyone sees every run's name,
@@ -77,6 +91,9 @@ from embedlab.training.run import ProgressReport, Scores, TrainSettings, count_s
 QUEUE_ENV = "EMBEDLAB_QUEUE"  # redis://host:port/db for several machines; empty: SQLite in the models directory
 ADMIN_ENV = "EMBEDLAB_ADMIN_TOKEN"
 MAX_QUEUED_ENV = "EMBEDLAB_MAX_QUEUED"
+AUTO_WORKER_ENV = "EMBEDLAB_AUTO_WORKER"  # "0": the app never starts a worker (they are started by hand or elsewhere)
+LOST_MESSAGE = "its worker stopped as it took the run from the queue: nothing was trained"
+PAUSE_AFTER_DEQUEUE_ENV = "EMBEDLAB_TEST_PAUSE_AFTER_DEQUEUE"  # tests only: a file the worker writes, then it hangs
 DEFAULT_MAX_QUEUED = 3  # queued + running runs per session
 QUEUE_FOLDER = ".queue"  # under the models directory: hidden, so no model box lists it
 QUEUE_NAME = "embedlab"
@@ -372,6 +389,9 @@ class JobQueue:
         job_id = secrets.token_hex(4)
         now = time.time()
         composition = request.composition
+        # The task first, then its record: a "queued" record always has its task enqueued (or taken by a worker that
+        # claimed it), which is how a view tells a run lost by a dying worker (see the module docstring).
+        self._task(job_id, replace(request, save_to=folder))
         self.put_record(
             {
                 "id": job_id,
@@ -394,7 +414,6 @@ class JobQueue:
             import pickle
 
             self.storage.put_data(f"eval.{job_id}", pickle.dumps(request.eval_pairs))
-        self._task(job_id, replace(request, save_to=folder))
         self._prune(records)
         return job_id
 
@@ -450,7 +469,41 @@ class JobQueue:
             value for key, value in self._items().items() if key.startswith("worker.") and not _worker_gone(value, now)
         ]
 
+    def _lost(self, records: list[dict], items: dict) -> set[str]:
+        """Ids of the "queued" runs whose task a worker took off the queue before it died, without marking them
+        running: not pending in Huey, and no live worker claiming them. ``items`` is read before the pending tasks and
+        the registry again after them, so a worker that was taking one of them is seen (module docstring)."""
+        now = time.time()
+        live = [value for key, value in items.items() if key.startswith("worker.") and not _worker_gone(value, now)]
+        held = {info.get("job") for info in live}
+        suspects = {
+            record["id"]
+            for record in records
+            if record.get("state", "queued") == "queued" and f"stop.{record['id']}" not in items
+        } - held
+        if not suspects or any(info.get("claiming") for info in live):
+            return set()  # nothing to check, or a worker is taking a run right now: look again at the next view
+        try:
+            pending = {task.args[0] for task in self.huey.pending() if task.args}
+        except Exception:  # noqa: BLE001 - a task this version cannot read: count nothing as lost
+            return set()
+        missing = suspects - pending
+        if not missing:
+            return set()
+        again = self._items()
+        now = time.time()
+        live = [value for key, value in again.items() if key.startswith("worker.") and not _worker_gone(value, now)]
+        if any(info.get("claiming") for info in live):
+            return set()
+        held = {info.get("job") for info in live}
+        return {
+            job_id
+            for job_id in missing - held
+            if (again.get(f"job.{job_id}") or {}).get("state") == "queued" and f"stop.{job_id}" not in again
+        }
+
     def _views(self, records: list[dict], items: dict) -> list[JobView]:
+        lost = self._lost(records, items)
         now = time.time()
         records = sorted(records, key=lambda r: r.get("seq", 0))
         per_step, overhead = _measured_pace(records)
@@ -465,6 +518,8 @@ class JobQueue:
             latest = _report(record.get("progress"))
             if state == "queued" and stop is not None:
                 state, message = "stopped", "cancelled before it started"
+            if state == "queued" and record["id"] in lost:
+                state, message = "interrupted", LOST_MESSAGE
             if state == "running" and _worker_gone(record.get("worker") or {}, now):
                 where = f" at step {latest.step} of {latest.total}" if latest is not None and latest.step else ""
                 state, message = "interrupted", f"its worker stopped{where}: nothing was saved"
@@ -554,9 +609,27 @@ class Worker:
         self._stop = threading.Event()  # the running job's stop (its owner, the admin, or the shutdown)
         self._last_write = 0.0
         self._models: dict[str, object] = {}
+        self._claiming = False  # between taking a task off the queue and its record saying "running"
+        self._registry = threading.Lock()  # one writer of this worker's registry entry at a time
 
     def info(self, job_id: str | None = None) -> dict:
-        return {"id": self.worker_id, "pid": os.getpid(), "host": HOST, "heartbeat": time.time(), "job": job_id}
+        return {
+            "id": self.worker_id,
+            "pid": os.getpid(),
+            "host": HOST,
+            "heartbeat": time.time(),
+            "job": job_id,
+            "claiming": self._claiming,
+        }
+
+    def _register(self, claiming: bool | None = None) -> None:
+        """Write this worker's registry entry (its heartbeat, its run, whether it is claiming one)."""
+        with self._registry:
+            if claiming is not None:
+                self._claiming = claiming
+            with self._lock:
+                job_id = self._record["id"] if self._record else None
+            self.jobs._put(f"worker.{self.worker_id}", self.info(job_id))
 
     def run(self, until_idle: bool = False) -> int:
         """Train queued runs until ``shutdown`` is set (or, with ``until_idle``, the queue is empty). Returns the
@@ -565,19 +638,27 @@ class Worker:
 
         torch.set_num_threads(self.threads)
         beat = threading.Thread(target=self._heartbeat, name="embedlab-heartbeat", daemon=True)
-        self.jobs._put(f"worker.{self.worker_id}", self.info())
+        self._register()
         beat.start()
         taken = 0
         try:
             while not self.shutdown.is_set():
-                task = self.jobs.huey.dequeue()
-                if task is None:
+                if not self.jobs.huey.pending_count():  # nothing queued: no claim written
                     if until_idle:
                         break
                     self.shutdown.wait(POLL_S)
                     continue
+                self._register(claiming=True)  # before the task leaves the queue (see the module docstring)
+                task = self.jobs.huey.dequeue()
+                if task is None:  # another worker was quicker
+                    self._register(claiming=False)
+                    continue
                 taken += 1
                 job_id, request = task.args
+                if pause := os.environ.get(PAUSE_AFTER_DEQUEUE_ENV):  # tests only: die here, the run just taken
+                    Path(pause).write_text(job_id)
+                    self.shutdown.wait()
+                    continue
                 self._run(job_id, request)
         finally:
             self.shutdown.set()
@@ -590,7 +671,7 @@ class Worker:
             with self._lock:
                 record = self._record
                 job_id = record["id"] if record else None
-            self.jobs._put(f"worker.{self.worker_id}", self.info(job_id))
+            self._register()
             if job_id is not None:
                 if self.jobs.stop_request(job_id) is not None:
                     self._stop.set()
@@ -629,18 +710,28 @@ class Worker:
         return self._models[ref]
 
     def _run(self, job_id: str, request: TrainRequest) -> None:
-        record = self.jobs.record(job_id) or {"id": job_id, "name": request.name, "method": request.method}
+        record = self.jobs.record(job_id)
+        deadline = time.monotonic() + STALE_S
+        while record is None and time.monotonic() < deadline and not self.shutdown.is_set():
+            self.shutdown.wait(0.1)  # its submitter enqueues the task, then writes the record
+            record = self.jobs.record(job_id)
+        if record is None:
+            print(f"dropped run {job_id}: the process that queued it stopped before recording it", file=sys.stderr)
+            self._register(claiming=False)
+            return
         stop = self.jobs.stop_request(job_id)
         if stop is not None:
             record.update(state="stopped", finished=record.get("finished") or time.time())
             record.setdefault("message", "cancelled before it started")
             self.jobs.put_record(record)
+            self._register(claiming=False)
             return
         self._stop = threading.Event()
         record.update(state="running", started=time.time(), phase="loading the start model", message="")
         with self._lock:
             self._record = record
         self._write(force=True)
+        self._register(claiming=False)  # the record now says who has the run
         try:
             result, save = self._train(request)
             asked = self.jobs.stop_request(job_id) or {}
@@ -753,11 +844,12 @@ def worker_environment(base: dict[str, str] | None = None) -> dict[str, str]:
 
 def ensure_worker(jobs: JobQueue) -> subprocess.Popen | None:
     """Start one local worker, detached, unless a worker is alive (or one was started here moments ago and is still
-    starting). Returns the new process, or None when none was needed. Its log: ``<queue folder>/worker-PID.log``."""
+    starting), or ``EMBEDLAB_AUTO_WORKER=0``. Returns the new process, or None when none was needed. Its log:
+    ``<queue folder>/worker-PID.log``."""
     for process in list(_STARTED):
         if process.poll() is not None:
             _STARTED.remove(process)
-    if jobs.live_workers():
+    if os.environ.get(AUTO_WORKER_ENV, "").strip() == "0" or jobs.live_workers():
         return None
     import fcntl
 

@@ -2,7 +2,8 @@
 
 Every worker here is a real subprocess on the test's own queue (a SQLite file in a temporary models directory) and
 trains a tiny random model: two runs in order, owners and the admin stopping runs, a worker killed (SIGKILL) or
-stopped (SIGTERM) mid-run, and a run queued by a process that has ended, trained by a worker started afterwards.
+stopped (SIGTERM) mid-run, a worker killed just after it took a run off the queue (before it recorded it), and a run
+queued by a process that has ended, trained by a worker started afterwards.
 Every wait is bounded; every worker is stopped by the test that started it.
 """
 
@@ -22,7 +23,17 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.registry import saved_models
 from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
-from embedlab.training.queue import ADMIN_ENV, WORKER_NICE, JobQueue, TrainRequest
+from embedlab.training.queue import (
+    ADMIN_ENV,
+    AUTO_WORKER_ENV,
+    HOST,
+    PAUSE_AFTER_DEQUEUE_ENV,
+    STALE_S,
+    WORKER_NICE,
+    JobQueue,
+    TrainRequest,
+    ensure_worker,
+)
 from embedlab.training.run import TrainSettings
 from tests.helpers import wait_for, write
 
@@ -145,6 +156,57 @@ def test_a_worker_killed_mid_run_leaves_an_interrupted_run_and_no_model(tiny_mod
     view = jobs.view(job, "alice")
     assert view.state == "interrupted" and view.latest.step >= 1 and "worker stopped" in view.message
     assert not (models / "killed").exists() and str(models / "killed") not in saved_models()
+
+
+def test_a_worker_killed_as_it_takes_a_run_leaves_it_interrupted_and_it_is_never_trained(
+    tiny_model_dir, models, data, workers, tmp_path
+):
+    """The worker dies between ``huey.dequeue()`` and marking the record "running" (a test-only hook holds it
+    there): while it lives the run is queued (its claim), once it is killed the run is interrupted, not queued
+    forever, and the next worker trains the run behind it and never this one."""
+    jobs = JobQueue()
+    lost = jobs.submit(request(tiny_model_dir, models, data, "lost", SHORT), owner="alice")
+    later = jobs.submit(request(tiny_model_dir, models, data, "later", SHORT), owner="alice")
+    taken = tmp_path / "taken"
+    worker = workers(**{PAUSE_AFTER_DEQUEUE_ENV: str(taken)})
+    wait_for(taken.is_file, "the worker to take the first run off the queue")
+    assert taken.read_text() == lost
+    assert [task.args[0] for task in jobs.huey.pending()] == [later]  # the task has left the queue
+    assert jobs.view(lost, "alice").state == "queued"  # its taker is alive and claiming it
+    worker.kill()
+    worker.wait(timeout=WAIT)
+    view = jobs.view(lost, "alice")
+    assert view.state == "interrupted" and "nothing was trained" in view.message
+    assert jobs.view(later, "alice").position == 1
+    workers()
+    done = wait_for(lambda: ended(jobs, later), "the run behind it to be trained by the next worker")
+    assert done.state == "finished", done.message
+    assert jobs.view(lost, "alice").state == "interrupted"
+    assert not (models / "lost").exists() and str(models / "lost") not in saved_models()
+
+
+def test_a_run_taken_off_the_queue_stays_queued_while_its_claimer_heartbeats(tiny_model_dir, models, data):
+    """The state a taker leaves, with its registry entry written by hand: a claimer with a fresh heartbeat holds
+    the run (it is about to mark it running), a stale one does not; a run still pending is never lost."""
+    jobs = JobQueue()
+    job = jobs.submit(request(tiny_model_dir, models, data, "taken", SHORT), owner="alice")
+    claimer = {"id": "w1", "pid": os.getpid(), "host": HOST, "heartbeat": time.time(), "job": None, "claiming": True}
+    jobs._put("worker.w1", {**claimer, "claiming": False})
+    assert jobs.view(job).state == "queued"  # pending in Huey: queued whatever the workers do
+    jobs._put("worker.w1", claimer)
+    assert jobs.huey.dequeue().args[0] == job
+    assert jobs.view(job).state == "queued"
+    jobs._put("worker.w1", {**claimer, "heartbeat": time.time() - STALE_S - 1})
+    assert jobs.view(job).state == "interrupted"
+    assert jobs.submit(request(tiny_model_dir, models, data, "taken", SHORT), owner="alice")  # its name is free
+
+
+def test_the_app_starts_no_worker_when_told_not_to(tiny_model_dir, models, data, monkeypatch):
+    jobs = JobQueue()
+    jobs.submit(request(tiny_model_dir, models, data, "waits", SHORT), owner="alice")
+    monkeypatch.setenv(AUTO_WORKER_ENV, "0")
+    assert ensure_worker(jobs) is None and jobs.live_workers() == []
+    assert jobs._get("starting") is None  # nothing was launched
 
 
 def test_sigterm_interrupts_the_run_cleanly_and_the_queued_ones_wait_for_the_next_worker(
