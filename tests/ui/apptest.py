@@ -20,3 +20,24 @@ def ok(at: AppTest) -> AppTest:
     """``at`` after checking its last run raised nothing."""
     assert not at.exception, at.exception
     return at
+
+
+def queue_small_run(at: AppTest, name: str, steps: int, batch: int = 4) -> None:
+    """On the Train page: queue an mnrl run on the bundled pairs, ``steps`` steps of ``batch``, evaluated on the
+    bundled set, saved as ``name``."""
+    from components import train_run
+
+    def key(field: str) -> str:
+        return f"train.{field}.widget"
+
+    at.selectbox(key=key("method")).set_value("mnrl")
+    at.radio(key=key("source")).set_value("bundled")
+    at.text_input(key=key("eval_path")).input("")
+    at.radio(key=key("length")).set_value("max steps")
+    ok(at.run())
+    at.number_input(key=key("steps")).set_value(steps)
+    at.number_input(key=key("batch")).set_value(batch)
+    at.text_input(key=key("name")).input(name)
+    ok(at.run())
+    at.button(key=train_run.START_BUTTON).click()
+    ok(at.run())

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from components import train_form, train_run
 from tests.helpers import stop_started_workers, wait_for
-from tests.ui.apptest import ok, page_test
+from tests.ui.apptest import ok, page_test, queue_small_run
 
 
 def key(name: str) -> str:
@@ -47,21 +47,6 @@ def stepping_run(at: AppTest):
         return next((v for v in my_runs(at) if v.state == "running" and v.latest and v.latest.step >= 1), None)
 
     return wait_for(check, "the run to train", 600)
-
-
-def start_small_run(at: AppTest, name: str, steps: int) -> None:
-    """Start an mnrl run on the bundled pairs, ``steps`` steps of 4, evaluated on the bundled set, saved as ``name``."""
-    at.selectbox(key=key("method")).set_value("mnrl")
-    at.radio(key=key("source")).set_value("bundled")
-    at.text_input(key=key("eval_path")).input("")
-    at.radio(key=key("length")).set_value("max steps")
-    ok(at.run())
-    at.number_input(key=key("steps")).set_value(steps)
-    at.number_input(key=key("batch")).set_value(4)
-    at.text_input(key=key("name")).input(name)
-    ok(at.run())
-    at.button(key="train.start").click()
-    ok(at.run())
 
 
 def codes(at: AppTest) -> list[str]:
@@ -290,7 +275,7 @@ def test_tsdae_with_a_dense_layer_is_refused_before_start(app):
 
 
 def test_stop_ends_the_run_early_and_keeps_the_partial_model(app):
-    start_small_run(app, "stopped-model", steps=100_000)
+    queue_small_run(app, "stopped-model", steps=100_000)
     run = stepping_run(app)
     ok(app.run())
     app.button(key=f"{train_run.STOP_BUTTON}.{run.job_id}").click()
@@ -304,7 +289,7 @@ def test_stop_ends_the_run_early_and_keeps_the_partial_model(app):
 
 
 def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_model_is_kept(app, tmp_path):
-    start_small_run(app, "taken-later", steps=400)
+    queue_small_run(app, "taken-later", steps=400)
     stepping_run(app)
     taken = tmp_path / "models" / "taken-later"
     taken.mkdir(parents=True)
@@ -370,8 +355,12 @@ def test_a_run_queued_with_no_worker_alive_gets_one_when_the_page_shows_it(app, 
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(f"Sentence {i} is about topic {i % 3}." for i in range(8)))
     data = read_training_file(sentences, "simcse", 0)
-    request = TrainRequest(Composition(str(tiny_model_dir)), data, TrainSettings(max_steps=2, batch_size=4),
-                           save_to=str(tmp_path / "models" / "waiting"))
+    request = TrainRequest(
+        Composition(str(tiny_model_dir)),
+        data,
+        TrainSettings(max_steps=2, batch_size=4),
+        save_to=str(tmp_path / "models" / "waiting"),
+    )
     monkeypatch.setenv(AUTO_WORKER_ENV, "0")
     train_run.job_queue().submit(request, owner="another session")
     ok(app.run())

@@ -14,7 +14,7 @@ from components import admin, train_run
 from embedlab.training import queue
 from embedlab.training.queue import ADMIN_ENV
 from tests.helpers import stop_started_workers, wait_for
-from tests.ui.apptest import ok, page_test
+from tests.ui.apptest import ok, page_test, queue_small_run
 
 WAIT = 600
 ADMIN = "teacher-secret-42"
@@ -43,20 +43,6 @@ def session(tiny_model_dir) -> AppTest:
     return ok(at.run())
 
 
-def queue_run(at: AppTest, name: str, steps: int) -> None:
-    at.selectbox(key=key("method")).set_value("mnrl")
-    at.radio(key=key("source")).set_value("bundled")
-    at.text_input(key=key("eval_path")).input("")
-    at.radio(key=key("length")).set_value("max steps")
-    ok(at.run())
-    at.number_input(key=key("steps")).set_value(steps)
-    at.number_input(key=key("batch")).set_value(2)
-    at.text_input(key=key("name")).input(name)
-    ok(at.run())
-    at.button(key=train_run.START_BUTTON).click()
-    ok(at.run())
-
-
 def queue_rows(at: AppTest) -> dict[str, dict]:
     (table,) = [frame.value for frame in at.dataframe if "owner" in frame.value.columns]
     return {row["run"]: row for row in table.to_dict("records")}
@@ -68,14 +54,14 @@ def stop_keys(at: AppTest) -> set[str]:
 
 def test_a_run_belongs_to_its_session_and_the_next_one_waits_with_its_position(tiny_model_dir, queue_dir):
     owner = session(tiny_model_dir)
-    queue_run(owner, "owned-model", 100_000)
+    queue_small_run(owner, "owned-model", 100_000, batch=2)
     jobs = train_run.job_queue()
     token = owner.session_state[train_run.OWNER]
     (first,) = jobs.views(token)
     wait_for(lambda: jobs.view(first.job_id).state == "running", "the first run to start", WAIT)
 
     other = session(tiny_model_dir)
-    queue_run(other, "second-model", 2)
+    queue_small_run(other, "second-model", 2, batch=2)
     assert len(queue._STARTED) == 1  # a worker was alive (its heartbeat): the second run started none
     assert not any("started one on this machine" in info.value for info in other.info)
     rows = queue_rows(other)
