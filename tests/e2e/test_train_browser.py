@@ -27,6 +27,18 @@ def commit(tab, field, value: str) -> None:
     expect(field).to_have_value(value)
 
 
+def offered_on_compare(tab, *names: str) -> None:
+    """Open Compare in ``tab`` and choose each saved model ``names`` as the trained model: its metric names it."""
+    tab.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+    expect(tab.get_by_role("heading", name="Compare")).to_be_visible()
+    settled(tab)
+    trained_panel = tab.get_by_test_id("stExpander").filter(has_text="Change the trained model")
+    trained_panel.get_by_text("Change the trained model").click()
+    for name in names:
+        choose(tab, "Model", f"{name} (saved)", within=trained_panel)
+        expect(tab.get_by_test_id("stMetric").filter(has_text="Trained ·").first).to_contain_text(name)
+
+
 def test_a_small_run_trains_to_completion_and_its_model_is_offered_on_compare(page, app_url, app_models_dir):
     page.goto(f"{app_url}/train")
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
@@ -53,14 +65,8 @@ def test_a_small_run_trains_to_completion_and_its_model_is_offered_on_compare(pa
     assert (app_models_dir / NAME / "modules.json").is_file()
     expect(page.get_by_text("Before / after", exact=True)).to_be_visible()
 
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
-    expect(page.get_by_role("heading", name="Compare")).to_be_visible()
-    settled(page)
-    trained_panel = page.get_by_test_id("stExpander").filter(has_text="Change the trained model")
-    trained_panel.get_by_text("Change the trained model").click()
-    choose(page, "Model", f"{NAME} (saved)", within=trained_panel)
+    offered_on_compare(page, NAME)
     trained_metric = page.get_by_test_id("stMetric").filter(has_text="Trained ·").first
-    expect(trained_metric).to_contain_text(NAME)
     expect(trained_metric.get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^-?\d\.\d+$"))
 
 
@@ -68,17 +74,7 @@ def test_a_stopped_run_says_it_is_stopping_until_its_model_is_measured_and_saved
     """Stop in the middle of a long run: the bar stops counting down an ETA and says what the run now does (it ends
     its step, the stopped model is measured, then saved), and the run ends 'stopped early' with its model kept."""
     name = "browser-stopped"
-    page.goto(f"{app_url}/train")
-    expect(page.get_by_role("heading", name="3. Settings")).to_be_visible()
-    settled(page)
-    choose(page, "Method", re.compile(r"^simcse:"))
-    page.get_by_role("radiogroup", name="Data").get_by_text("Bundled (offline, small)", exact=True).first.click()
-    settled(page)
-    commit(page, page.get_by_label("STS evaluation file (empty: the small bundled set)"), "")
-    page.get_by_role("radiogroup", name="Length").get_by_text("max steps", exact=True).first.click()
-    settled(page)
-    commit(page, page.get_by_role("spinbutton", name="Max steps"), "5000")
-    commit(page, page.get_by_label("Save as (a folder under the models directory)"), name)
+    prepare_run(page, app_url, name, 5000)
     page.get_by_role("button", name="Start training").click()
 
     expect(page.get_by_text(re.compile(rf"^{name}: training: step \d+/5000"))).to_be_visible(timeout=RUN_MS)
@@ -126,11 +122,4 @@ def test_two_sessions_queue_a_run_each_and_both_models_reach_compare(new_tab, ap
     for name in ("queued-first", "queued-second"):
         assert (app_models_dir / name / "modules.json").is_file()
 
-    second.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
-    expect(second.get_by_role("heading", name="Compare")).to_be_visible()
-    settled(second)
-    trained_panel = second.get_by_test_id("stExpander").filter(has_text="Change the trained model")
-    trained_panel.get_by_text("Change the trained model").click()
-    for name in ("queued-first", "queued-second"):
-        choose(second, "Model", f"{name} (saved)", within=trained_panel)
-        expect(second.get_by_test_id("stMetric").filter(has_text="Trained ·").first).to_contain_text(name)
+    offered_on_compare(second, "queued-first", "queued-second")

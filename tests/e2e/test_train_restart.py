@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.training.queue import AUTO_WORKER_ENV, JobQueue
-from tests.e2e.conftest import SERVER_START_S, choose, settled
-from tests.e2e.test_train_browser import RUN_MS, prepare_run
+from tests.e2e.conftest import SERVER_START_S
+from tests.e2e.test_train_browser import RUN_MS, offered_on_compare, prepare_run
 from tests.servehelpers import stop_queue_workers
 from tools.appserver import running_app
 
@@ -34,30 +34,14 @@ def models(tmp_path) -> Path:
     stop_queue_workers(folder)  # the worker the second server started (detached), even when the test failed
 
 
-@pytest.fixture()
-def tab(browser):
-    contexts = []
-
-    def open_tab():
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        return page
-
-    yield open_tab
-    for context in contexts:
-        context.close()
-
-
 def queue_row(page):
     """The row of the run in the page's queue table (the data grid's accessible table holds the cells' text)."""
     return page.get_by_test_id("stDataFrame").locator("tr").filter(has_text=NAME)
 
 
-def test_a_run_queued_before_a_restart_of_the_server_is_trained_afterwards(tab, models):
+def test_a_run_queued_before_a_restart_of_the_server_is_trained_afterwards(new_tab, models):
     with running_app({MODELS_DIR_ENV: str(models), AUTO_WORKER_ENV: "0"}, start_timeout_s=SERVER_START_S) as first:
-        page = tab()
+        page = new_tab()
         prepare_run(page, first.url, NAME, 2)
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text(re.compile(rf"^{NAME}: queued, position 1"))).to_be_visible()
@@ -67,7 +51,7 @@ def test_a_run_queued_before_a_restart_of_the_server_is_trained_afterwards(tab, 
     assert view.name == NAME and view.state == "queued"  # the server is gone; its run is not
 
     with running_app({MODELS_DIR_ENV: str(models)}, start_timeout_s=SERVER_START_S) as second:
-        page = tab()
+        page = new_tab()
         page.goto(f"{second.url}/train")
         expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
         expect(queue_row(page)).to_contain_text("queued")
@@ -75,10 +59,4 @@ def test_a_run_queued_before_a_restart_of_the_server_is_trained_afterwards(tab, 
         expect(queue_row(page)).to_contain_text("finished", timeout=RUN_MS)
         assert (models / NAME / "modules.json").is_file()
 
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
-        expect(page.get_by_role("heading", name="Compare")).to_be_visible()
-        settled(page)
-        trained_panel = page.get_by_test_id("stExpander").filter(has_text="Change the trained model")
-        trained_panel.get_by_text("Change the trained model").click()
-        choose(page, "Model", f"{NAME} (saved)", within=trained_panel)
-        expect(page.get_by_test_id("stMetric").filter(has_text="Trained ·").first).to_contain_text(NAME)
+        offered_on_compare(page, NAME)
