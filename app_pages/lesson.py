@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import lesson_view, state
-from components.config import init_specs
-from components.services import load_encoder
+from components.lesson import lesson_view
+from components.shared import state
+from components.shared.config_panels import init_specs
+from components.shared.services import load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED
 from embedlab.models.vectors import is_vectors_ref

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import negtest_view as view
-from components import state
-from components.config import config_panels, texts_sent_caption
-from components.uploads import show_flash
+from components.negative_tests import negtest_view as view
+from components.shared import state
+from components.shared.config_panels import config_panels, texts_sent_caption
+from components.shared.uploads import show_flash
 from embedlab.errors import EmbedLabError
 
 

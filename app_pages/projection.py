@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
-from components.config import Configured, config_panels, texts_sent_caption
-from components.figures import projection_figure
-from components.presentation import present
-from components.projection_view import (
+from components.projection.projection_view import (
     APPROXIMATE_NOTE,
     PLACED_NOTE,
     agreement,
@@ -27,8 +23,12 @@ from components.projection_view import (
     unreadable_warning,
     wait_for_umap,
 )
-from components.rerank_view import rerank_section
-from components.services import baseline, encode_unseen
+from components.projection.rerank_view import rerank_section
+from components.shared import state
+from components.shared.config_panels import Configured, config_panels, texts_sent_caption
+from components.shared.figures import projection_figure
+from components.shared.presentation import present
+from components.shared.services import baseline, encode_unseen
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.projection import (
     Projection,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import sts_view
-from components.config import Configured, texts_sent_caption
-from components.services import get_encoder, is_vectors
+from components.shared.config_panels import Configured, texts_sent_caption
+from components.shared.services import get_encoder, is_vectors
+from components.sts import sts_view
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 

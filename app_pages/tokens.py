@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import attention_view, tokens_view
+from components.tokens import attention_view, tokens_view
 from embedlab.errors import EmbedLabError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import train_form, train_results, train_run
+from components.train import train_form, train_results, train_run
 
 
 def page() -> None:

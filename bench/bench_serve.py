@@ -21,7 +21,7 @@ import sys
 import _common  # noqa: F401  (offline, repository on sys.path)
 from bench_classroom import one_session as classroom_session
 
-from embedlab.serving import free_port
+from embedlab.replicas import free_port
 
 READY_LINE = "Ctrl-C stops everything."
 

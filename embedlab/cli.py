@@ -17,7 +17,7 @@ lists the runs; ``python -m embedlab jobs stop ID`` stops one (needs the server'
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
 ``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
-[--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.serving``); Ctrl-C stops them.
+[--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.replicas``); Ctrl-C stops them.
 
 ``score``, ``negtest`` and ``eval`` also take a cross-encoder folder as ``--model DIR`` (recognised by its files): its
 own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that need sentence vectors are refused.
@@ -120,7 +120,7 @@ def _whole_number(what: str, low: int, high: int):
 
 
 def _replica(text: str) -> str:
-    from embedlab.serving import replica_address
+    from embedlab.replicas import replica_address
 
     try:
         return replica_address(text)
@@ -129,8 +129,8 @@ def _replica(text: str) -> str:
 
 
 def add_serve_command(commands) -> None:
-    """The ``serve`` subcommand (see ``embedlab.serving``)."""
-    from embedlab.serving import MAX_REPLICAS
+    """The ``serve`` subcommand (see ``embedlab.replicas``)."""
+    from embedlab.replicas import MAX_REPLICAS
 
     serve = commands.add_parser("serve", help="several app replicas behind nginx on one port, for a class")
     serve.add_argument(
@@ -176,7 +176,7 @@ def add_serve_command(commands) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from embedlab.serving import example_replicas, nginx_config, serve
+    from embedlab.replicas import example_replicas, nginx_config, serve
 
     if args.upstream and not args.print_config:
         raise EmbedLabError("--upstream only shapes --print-config: serve starts its own replicas.")

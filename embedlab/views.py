@@ -20,8 +20,8 @@ declaration:
 - ``params_from_view(view)`` / ``view_from_params(page, params)`` write and read a URL's query parameters (text
   fields as they are, the others as JSON), leaving out long fields that would make the URL too long, with a note.
 
-The app applies a checked view to its session in one place (``components.views.apply_view``); this module never
-imports Streamlit.
+The app applies a checked view to its session in one place (``components.shared.apply_view.apply_view``); this
+module never imports Streamlit.
 
 Example:
     >>> view, notes = check_view({"page": "compare", "selected_pair": "x", "colour": 1}, "file")

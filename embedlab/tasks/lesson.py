@@ -12,7 +12,7 @@ that page needs to show exactly what the step shows. A view is JSON-serialisable
 
 Each page's view fields are declared once in ``embedlab.views`` (with ``spec_fields`` / ``spec_from_fields``,
 which convert an ``EmbedSpec`` to and from its plain fields); every view built here passes its ``validate_view``.
-The app applies a view to its session state in one place (``components.views.apply_view``).
+The app applies a view to its session state in one place (``components.shared.apply_view.apply_view``).
 
 Example:
     >>> raw, trained = Encoder(load_model("all-MiniLM-L6-v2")), Encoder(load_model("all-MiniLM-L6-v2"))
@@ -125,7 +125,7 @@ def raw_model_sentence(model: LoadedModel, plain_bert_missing: bool = False) -> 
     )
 
 
-COSINE_DECIMALS = 3  # one rule for a cosine in the lesson's text and in its metrics (components/lesson_view.py)
+COSINE_DECIMALS = 3  # one rule for a cosine in the lesson's text and in its metrics (components/lesson/lesson_view.py)
 
 
 def _f(value: float) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.services import baseline, get_encoder
+from components.shared.services import baseline, get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec

@@ -23,7 +23,7 @@ import pytest
 
 from embedlab.cli import main
 from embedlab.models.names import MODELS_DIR_ENV
-from embedlab.serving import (
+from embedlab.replicas import (
     MAX_UPLOAD_MB,
     SERVED_ENV,
     Group,
@@ -183,7 +183,7 @@ def test_replica_environment_shares_the_models_dir_and_passes_served(tmp_path):
 @pytest.fixture(scope="module")
 def nginx_binary() -> str:
     from embedlab.errors import EmbedLabError
-    from embedlab.serving import find_nginx
+    from embedlab.replicas import find_nginx
 
     try:
         return find_nginx()

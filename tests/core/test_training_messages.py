@@ -57,7 +57,7 @@ def test_a_negative_learning_rate_parses_and_is_refused_with_a_reason(option, tm
 
 
 def test_negative_test_failures_are_shown_as_whole_numbers_beside_decimals():
-    from components.train_results import before_after_table
+    from components.train.train_results import before_after_table
 
     table = before_after_table(Scores(79.73, 0.51, 0.62, 0.81, 39, 78), Scores(85.04, 0.3, 0.4, 0.9, 38, 78))
     failures = table[table["measure"].str.startswith("negative-test failures")].iloc[0]
@@ -82,6 +82,6 @@ def test_the_lessons_text_gives_a_cosine_with_the_digits_of_its_metric():
     random_pairs = Baseline(float(cosines.mean()), float(np.percentile(cosines, 95)), len(cosines), np.sort(cosines))
     scores = PairScores(EmbedSpec(UNTRAINED, "cls", "-1"), 0.9991, 0.9947, random_pairs)
     text = cls_text(scores)
-    shown_metric = f"{scores.unrelated:.3f}"  # components/lesson_view.py's metric
+    shown_metric = f"{scores.unrelated:.3f}"  # components/lesson/lesson_view.py's metric
     assert shown_metric == "0.995" and f"unrelated {shown_metric}" in text
     assert "unrelated 0.99)" not in text and "Both pairs score at least 0.994" in text

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from components.figures import _hover_text
+from components.shared.figures import _hover_text
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.loading import PACKAGED, load_model

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
-from embedlab.serving import free_port
+from embedlab.replicas import free_port
 from tests.servehelpers import living, running_serve
 
 pytestmark = pytest.mark.e2e

@@ -25,7 +25,7 @@ def ok(at: AppTest) -> AppTest:
 def queue_small_run(at: AppTest, name: str, steps: int, batch: int = 4) -> None:
     """On the Train page: queue an mnrl run on the bundled pairs, ``steps`` steps of ``batch``, evaluated on the
     bundled set, saved as ``name``."""
-    from components import train_run
+    from components.train import train_run
 
     def key(field: str) -> str:
         return f"train.{field}.widget"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 
-import components.projection_view as view
+import components.projection.projection_view as view
 
 
 @pytest.fixture()

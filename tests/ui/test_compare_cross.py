@@ -15,9 +15,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from components import services, state
-from components.figures import CROSS_COLOR
-from components.sharing import PENDING, read_view_file
+from components.shared import services, state
+from components.shared.figures import CROSS_COLOR
+from components.shared.share_links import PENDING, read_view_file
 from embedlab import served
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.scoring import random_pair_indices, score_percentiles

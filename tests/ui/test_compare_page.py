@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state
-from components.pairs_table import PAIRS_TABLE
+from components.compare.pairs_table import PAIRS_TABLE
+from components.shared import state
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import multilingual_hint
 from embedlab.embedding.scoring import pair_cosines
@@ -75,7 +75,7 @@ def test_added_pair_scores_match_the_engine(app, packaged_model):
 
 
 def test_pooling_change_runs_no_forward_pass(app):
-    from components.services import get_encoder
+    from components.shared.services import get_encoder
 
     encoder = get_encoder(MODEL)
     before = encoder.forward_passes
@@ -260,13 +260,13 @@ def test_scores_come_with_their_baselines_and_match_the_engine(app, packaged_mod
 
 def test_scores_do_not_wait_for_the_baselines(monkeypatch):
     """The score table is drawn from the pairs alone: when the baselines fail, the cosines are still there."""
-    import components.services
+    import components.shared.services
     from embedlab.errors import EmbedLabError
 
     def no_baseline(spec):
         raise EmbedLabError("baselines are not ready")
 
-    monkeypatch.setattr(components.services, "baseline", no_baseline)
+    monkeypatch.setattr(components.shared.services, "baseline", no_baseline)
     at = page_test("compare")
     at.run()
     assert not at.exception, at.exception

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state
+from components.shared import state
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.tasks.sts import CROSS_DESCRIPTION, bundled_pairs
 from tests.ui.apptest import ok, page_test

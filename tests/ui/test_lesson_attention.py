@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from components import state
-from components.lesson_view import TITLES
+from components.lesson.lesson_view import TITLES
+from components.shared import state
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.loading import PACKAGED, UNTRAINED, packaged_model_path
 from embedlab.tasks.lesson import TENSOR_TEXT

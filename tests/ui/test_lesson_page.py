@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state
-from components.lesson_view import TITLES
+from components.lesson.lesson_view import TITLES
+from components.shared import state
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
@@ -185,8 +185,8 @@ def test_a_bad_view_shows_an_error_and_changes_nothing():
     def script():
         import streamlit as st
 
-        from components import state
-        from components.views import open_view
+        from components.shared import state
+        from components.shared.apply_view import open_view
 
         st.session_state.setdefault(state.SELECTED_PAIR, "untouched")
         open_view({"page": "compare", "raw": {"model": "x", "pooling": "nope"}, "pairs": [["a", "b"]]})

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import downloads, state
+from components.shared import downloads, state
 from embedlab.models import hub, loading
 from tests.hubstandin import Repo, folder_files, point_hub_at, running_standin, wait_for
 from tests.ui.apptest import ok, page_test
@@ -78,7 +78,7 @@ def online(monkeypatch, tmp_path, tiny_model_dir):
 
 def test_progress_bar_says_file_megabytes_and_rate():
     def script():
-        from components import downloads
+        from components.shared import downloads
         from embedlab.models.hub import DownloadProgress
 
         bar = downloads._Bar("org/model")
@@ -129,7 +129,7 @@ def test_a_second_session_shows_the_running_download(online, monkeypatch):
     assert not repo.release.is_set()
 
     def second_session():
-        from components import downloads
+        from components.shared import downloads
 
         downloads.fetch_with_progress("embedlab-tests/tiny-bert")
 

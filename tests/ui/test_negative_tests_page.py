@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import negtest_view as view
-from components import state
-from components.services import get_encoder
+from components.negative_tests import negtest_view as view
+from components.shared import state
+from components.shared.services import get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-import components.projection_view as view
-from components import state
-from components.figures import projection_figure
-from components.services import get_encoder
+import components.projection.projection_view as view
+from components.shared import state
+from components.shared.figures import projection_figure
+from components.shared.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.projection import ProjectionSettings, label_agreement, parse_sentence_lines
 from tests.ui.apptest import page_test
@@ -223,7 +223,7 @@ class SlowEvent:
 def wait_script() -> None:
     import streamlit as st  # AppTest runs this body alone: it imports what it uses
 
-    from components.projection_view import wait_for_umap
+    from components.projection.projection_view import wait_for_umap
 
     wait_for_umap()
     st.write("after the wait")

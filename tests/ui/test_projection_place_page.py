@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from components import state
-from components.services import get_encoder
+from components.shared import state
+from components.shared.services import get_encoder
 from embedlab.tasks.projection import MAX_PLACED, fit_projection, query_neighbour_table
 from tests.ui.test_projection_page import PCA, SMALL, charts, page, run, specs
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from components import state
-from components.services import get_encoder
+from components.shared import state
+from components.shared.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.projection import ProjectionSettings, parse_sentence_lines, query_neighbour_table
 from tests.ui.apptest import ok, page_test

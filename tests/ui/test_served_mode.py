@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state, train_run
-from components.sharing import PENDING, read_view_file
+from components.shared import state
+from components.shared.share_links import PENDING, read_view_file
+from components.train import train_run
 from embedlab import corpora, served
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
 from tests.ui.apptest import ok, page_test

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import threading
 
-import components.heap as heap
-from components.services import get_encoder
+import components.shared.heap as heap
+from components.shared.services import get_encoder
 from embedlab.models.loading import PACKAGED
 from tests.ui.apptest import ok, page_test
 
@@ -22,7 +22,7 @@ def test_the_first_run_of_a_page_freezes_the_long_lived_heap(monkeypatch):
 
 
 def test_sessions_opening_negative_tests_share_the_suite_results(monkeypatch):
-    import components.negtest_view as negtest_view
+    import components.negative_tests.negtest_view as negtest_view
 
     negtest_view.shared_negtest.clear()
     runs: list[str] = []
@@ -47,7 +47,7 @@ def test_sessions_opening_negative_tests_share_the_suite_results(monkeypatch):
 def test_a_figure_is_built_once_per_content_and_shared():
     import numpy as np
 
-    from components.figures import projection_figure
+    from components.shared.figures import projection_figure
 
     coords = np.array([[0.0, 1.0], [1.0, 0.0]])
     first = projection_figure(coords, ["A cat.", "A dog."], ["animal", "animal"], "map")

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 def remembered_script() -> None:
     import streamlit as st
 
-    from components import state
+    from components.shared import state
 
     if st.session_state.get("demo.elsewhere"):  # as on another page: these widgets are not drawn
         return
@@ -21,7 +21,7 @@ def remembered_script() -> None:
 def upload_script() -> None:
     import streamlit as st
 
-    from components.uploads import flash, new_upload, show_flash
+    from components.shared.uploads import flash, new_upload, show_flash
     from embedlab.errors import EmbedLabError
 
     st.file_uploader("File", key="demo.upload")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state
-from components.sharing import MAX_URL_CHARS, PENDING, query_from_view, read_view_file
+from components.shared import state
+from components.shared.share_links import MAX_URL_CHARS, PENDING, query_from_view, read_view_file
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state, sts_view
-from components.figures import undefined_kind
+from components.shared import state
+from components.shared.figures import undefined_kind
+from components.sts import sts_view
 from embedlab.embedding.encoder import Encoder
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.tasks import sts
@@ -38,7 +39,7 @@ def frame_with(at: AppTest, column: str):
 
 
 def bundled_encoder_forward_passes() -> int:
-    from components.services import get_encoder
+    from components.shared.services import get_encoder
 
     return get_encoder(PACKAGED).forward_passes
 
@@ -260,7 +261,7 @@ def test_pairs_the_model_cannot_read_are_counted_and_can_be_left_out(app):
 
 
 def load_model_once():
-    from components.services import get_encoder
+    from components.shared.services import get_encoder
 
     return get_encoder(PACKAGED).model
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from components import attention_view, state, tokens_view
+from components.shared import state
+from components.tokens import attention_view, tokens_view
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.loading import packaged_model_path
 from tests.ui.apptest import ok, page_test

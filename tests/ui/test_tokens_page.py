@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state, tokens_view
+from components.shared import state
+from components.tokens import tokens_view
 from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder, cosine_rows
 from embedlab.embedding.specs import EmbedSpec

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import train_form, train_run
+from components.train import train_form, train_run
 from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test, queue_small_run
 
@@ -106,7 +106,7 @@ def test_each_method_starts_from_its_own_learning_rate_and_keeps_what_was_typed(
 def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tmp_path):
     from sentence_transformers import SentenceTransformer
 
-    from components import state
+    from components.shared import state
     from embedlab.tasks.projection import ProjectionSettings, bundled_sentences, label_agreement
 
     app.session_state[state.PROJECTION_SETTINGS] = ProjectionSettings(method="pca")  # no UMAP compile in this test
@@ -225,7 +225,7 @@ def test_with_the_sts_benchmark_beside_the_repository_the_page_opens_on_it(sts_b
 
 
 def test_an_upload_over_the_limit_is_refused_and_a_good_one_is_parsed_once_per_method(app, monkeypatch):
-    from components.uploads import MAX_UPLOAD_MB
+    from components.shared.uploads import MAX_UPLOAD_MB
 
     parsed = []
     real = train_form.parse_training_text

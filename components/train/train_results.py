@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.figures import loss_figure, projection_figure
-from components.presentation import present
-from components.projection_view import APPROXIMATE_NOTE, wait_for_umap
-from components.services import get_encoder
-from components.train_comparison import comparison_caption, comparison_form, measured
+from components.projection.projection_view import APPROXIMATE_NOTE, wait_for_umap
+from components.shared import state
+from components.shared.figures import loss_figure, projection_figure
+from components.shared.presentation import present
+from components.shared.services import get_encoder
+from components.train.train_comparison import comparison_caption, comparison_form, measured
 from embedlab.embedding.encoder import Encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
@@ -65,7 +65,7 @@ def show(view: JobView) -> None:
 
 def run_eval_pairs(view: JobView):
     """The evaluation pairs the run was measured on (kept in the queue beside its record), or None."""
-    from components.train_run import job_queue  # train_run shows these results: imported when used
+    from components.train.train_run import job_queue  # train_run shows these results: imported when used
 
     return job_queue().eval_pairs(view.job_id)
 

@@ -1,6 +1,6 @@
 """The Compare page's editable pairs table: survives reruns and page switches, replaced only by explicit user actions.
 
-``state.PAIRS`` holds the table as the user left it (see ``components.persistent_table``).
+``state.PAIRS`` holds the table as the user left it (see ``components.shared.persistent_table``).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.persistent_table import PersistentTable
-from components.uploads import flash, new_upload
+from components.shared import state
+from components.shared.persistent_table import PersistentTable
+from components.shared.uploads import flash, new_upload
 from embedlab.data.pairfiles import decode_text, parse_pairs_text
 from embedlab.data.pairtable import PAIR_COLUMNS
 from embedlab.errors import EmbedLabError

@@ -1,8 +1,8 @@
 """The Train page's form: the composer, method and data, the evaluation set and the settings.
 
 What the user chose is kept under plain session keys (``CHOICES``); widgets are seeded from them on every visit,
-so a choice survives reruns and page switches. The run and its results: ``components.train_run`` and
-``components.train_results``.
+so a choice survives reruns and page switches. The run and its results: ``components.train.train_run`` and
+``components.train.train_results``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.served import no_path_note, served_mode
-from components.services import get_encoder, load_encoder
-from components.uploads import flash, new_upload, show_flash
+from components.shared import state
+from components.shared.served_notes import no_path_note, served_mode
+from components.shared.services import get_encoder, load_encoder
+from components.shared.uploads import flash, new_upload, show_flash
 from embedlab import corpora, served
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
@@ -55,7 +55,7 @@ from embedlab.training.run import (
 from embedlab.training.script import python_script
 
 CHOICES = "train.choices"  # dict: what the user chose on the page (survives page switches)
-NAMESPACE = "train"  # of the page's one-shot messages (components.uploads.flash)
+NAMESPACE = "train"  # of the page's one-shot messages (components.shared.uploads.flash)
 UPLOAD_WIDGET = "train.upload"
 UPLOADED = "train.uploaded"  # dict: name, text, {(method, seed): TrainingData or error message} of the last file
 DATA_SOURCES = {
@@ -390,7 +390,7 @@ def server_split_choice() -> str | None:
 def uploaded_data(method: str, seed: int) -> TrainingData | None:
     """The uploader, and the last file it read, parsed for ``method``: None until a file was read.
 
-    As on the other pages (``components.uploads.new_upload``), a file is read once, when it arrives, and refused
+    As on the other pages (``components.shared.uploads.new_upload``), a file is read once, when it arrives, and refused
     over the upload limit. Its text is kept for the session (it outlives the widget when the page is left) and
     each (method, seed) is parsed once; a new file replaces all of it, a file that cannot be read leaves it.
 

@@ -4,9 +4,10 @@ Runs are jobs on the training queue (``embedlab.training.queue``), trained by wo
 server: the page queues a run for this session (``OWNER``, a token kept in its session state), starts one local
 worker when none is alive and a run is queued (and says so; never with ``EMBEDLAB_AUTO_WORKER=0``), and polls the
 queue from a fragment while anything is queued or running.
-Only the session that queued a run sees its details and its Stop/Cancel button; the admin (``components.admin``)
-gets a Stop/Cancel button on every run; everyone sees every run's name, method, state, position and progress.
-What a finished run shows is ``components.train_results``.
+Only the session that queued a run sees its details and its Stop/Cancel button; the admin
+(``components.shared.admin_box``) gets a Stop/Cancel button on every run; everyone sees every run's name, method,
+state, position and progress.
+What a finished run shows is ``components.train.train_results``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from components import train_results
-from components.admin import is_admin
-from components.train_form import choice, keep, key_of
+from components.shared.admin_box import is_admin
+from components.train import train_results
+from components.train.train_form import choice, keep, key_of
 from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir

@@ -8,7 +8,7 @@ the labels (a deleted row leaves a gap), so every note on the page can name rows
 
 Why the table does not use ``state.remembered``: a data editor's widget state is a list of edits relative to the
 table it was mounted on, not a value, so it cannot be seeded; the editor is remounted on the kept table instead.
-All its keys derive from ``prefix``, a plain key declared in ``components.state``.
+All its keys derive from ``prefix``, a plain key declared in ``components.shared.state``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from components.uploads import flash
+from components.shared.uploads import flash
 from embedlab import served
 from embedlab.errors import EmbedLabError
 
@@ -33,7 +33,7 @@ class PersistentTable:
         default: the table a new session starts with.
         clean: editor output -> the table (plain values, same index).
         renumber: any frame with the table's columns -> a new table labelled 1..n.
-        flash_namespace: where ``replace`` leaves a one-shot message (``components.uploads.flash``).
+        flash_namespace: where ``replace`` leaves a one-shot message (``components.shared.uploads.flash``).
     """
 
     prefix: str

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from components.services import FAST_SEQUENCES
+from components.shared.services import FAST_SEQUENCES
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.precision import NOISE_STD
 from embedlab.embedding.scoring import PROFILE_POOLINGS

@@ -12,7 +12,7 @@ import hashlib
 
 import streamlit as st
 
-from components.services import is_vectors, load_encoder
+from components.shared.services import is_vectors, load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model
 from embedlab.training.run import Scores, measure_encoder

@@ -1,6 +1,6 @@
 """The Negative tests page's widgets and state: labelled pairs table, extra configurations, results.
 
-The pairs table persists like the Compare table (``components.persistent_table``): ``state.NEGTEST_PAIRS`` holds
+The pairs table persists like the Compare table (``components.shared.persistent_table``): ``state.NEGTEST_PAIRS`` holds
 the table as the user left it, the editor is mounted on ``PAIRS_TABLE.base_key`` under a versioned key and
 remounted on return.
 
@@ -19,14 +19,14 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.config import Configured
-from components.figures import CROSS_COLOR, RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
-from components.model_box import cross_encoder_box, model_box
-from components.persistent_table import PersistentTable
-from components.presentation import present
-from components.services import baseline, encode_unseen, get_encoder, load_cross_scorer, load_encoder
-from components.uploads import flash, new_upload
+from components.shared import state
+from components.shared.config_panels import Configured
+from components.shared.figures import CROSS_COLOR, RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
+from components.shared.model_box import cross_encoder_box, model_box
+from components.shared.persistent_table import PersistentTable
+from components.shared.presentation import present
+from components.shared.services import baseline, encode_unseen, get_encoder, load_cross_scorer, load_encoder
+from components.shared.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
 from embedlab.embedding.readability import pair_readability

@@ -16,17 +16,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import negtest_view, state, sts_view, tokens_view
-from components.config import init_specs
-from components.pairs_table import replace_pairs
-from components.paths import ask_to_open, forget_path
+from components.compare.pairs_table import replace_pairs
+from components.negative_tests import negtest_view
+from components.shared import state
+from components.shared.config_panels import init_specs
+from components.shared.path_confirm import ask_to_open, forget_path
+from components.sts import sts_view
+from components.tokens import tokens_view
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.tasks.sts import HUB_DATASETS, HUB_SPLITS
 from embedlab.views import PAGES, SettingsFields, labelled_table, pairs_table, spec_from_fields, validate_view
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: components/shared/ is two levels down
 PAGE_FILES = {page: f"app_pages/{page}.py" for page in PAGES}  # every page a view (a link, a file) can open
 PROJECTION_SETTING_WIDGETS = (
     state.PROJECTION_METHOD_WIDGET,
@@ -123,8 +126,8 @@ def _apply_negative_tests(view: dict, raw: EmbedSpec | None, trained: EmbedSpec 
 
 
 def _apply_sts(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
-    """A path is never read here: it waits on the page for the user to confirm it (``components.paths``), and the
-    page uses the bundled set meanwhile."""
+    """A path is never read here: it waits on the page for the user to confirm it
+    (``components.shared.path_confirm``), and the page uses the bundled set meanwhile."""
     data = view.get("data", "bundled")
     _set_specs(raw, trained)
     st.session_state[state.STS_SOURCE] = data

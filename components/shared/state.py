@@ -133,7 +133,7 @@ def widget_key(namespace: str, name: str) -> str:
     return f"{namespace}.{name}"
 
 
-# Presentation mode (the sidebar toggle in app.py; components.presentation reads it)
+# Presentation mode (the sidebar toggle in app.py; components.shared.presentation reads it)
 PRESENTATION = "app.presentation"
 
 

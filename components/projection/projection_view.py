@@ -1,4 +1,4 @@
-"""The Projection page's services and widgets (its figure: components.figures.projection_figure).
+"""The Projection page's services and widgets (its figure: components.shared.figures.projection_figure).
 
 Caching: vectors are cached on (sentences, EmbedSpec) and projections on (sentences, EmbedSpec, settings), so
 changing the colouring, the search or the picked sentence never recomputes a projection, and a new configuration
@@ -19,11 +19,11 @@ import numpy.typing as npt
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.config import Configured
-from components.heap import freeze_once
-from components.services import FAST_SEQUENCES, get_encoder
-from components.uploads import flash, new_upload, show_flash
+from components.shared import state
+from components.shared.config_panels import Configured
+from components.shared.heap import freeze_once
+from components.shared.services import FAST_SEQUENCES, get_encoder
+from components.shared.uploads import flash, new_upload, show_flash
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import is_unreadable, multilingual_hint
 from embedlab.embedding.specs import EmbedSpec

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import state
-from components.config import Configured
-from components.model_box import cross_encoder_box
-from components.served import served_mode
-from components.services import get_cross_scorer, load_cross_scorer
+from components.shared import state
+from components.shared.config_panels import Configured
+from components.shared.model_box import cross_encoder_box
+from components.shared.served_notes import served_mode
+from components.shared.services import get_cross_scorer, load_cross_scorer
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.scoring import Baseline
 from embedlab.errors import EmbedLabError

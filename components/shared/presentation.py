@@ -11,7 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import state
+from components.shared import state
 
 SCALE = 1.5  # chart fonts and metric values
 TEXT_SCALE = 1.25  # body text: larger, but long explanations still fit

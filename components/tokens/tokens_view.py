@@ -1,4 +1,4 @@
-"""Tokens & layers page: cached token-level services and the page's sections (figures: components.figures).
+"""Tokens & layers page: cached token-level services and the page's sections (figures: components.shared.figures).
 
 Token states are kept only for the page's own sentences (one or two, plus the word-in-context set: at most
 ``MAX_TOKEN_TEXTS``), cached per (model, sentences); the anisotropy table is cached per model.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.config import Configured, init_specs, raw_panel
-from components.figures import anisotropy_chart, token_cosine_heatmap, token_layer_heatmap, word_in_context_chart
-from components.services import get_encoder
+from components.shared import state
+from components.shared.config_panels import Configured, init_specs, raw_panel
+from components.shared.figures import anisotropy_chart, token_cosine_heatmap, token_layer_heatmap, word_in_context_chart
+from components.shared.services import get_encoder
 from embedlab.embedding.encoder import cosine_rows
 from embedlab.embedding.specs import EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from components.downloads import fetch_with_progress
+from components.shared.downloads import fetch_with_progress
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec

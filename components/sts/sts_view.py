@@ -1,4 +1,4 @@
-"""STS evaluation in the app: data sources, cached grid evaluations, results (figures: components.figures).
+"""STS evaluation in the app: data sources, cached grid evaluations, results (figures: components.shared.figures).
 
 What the user chose (data set, models, the scatter's configuration) and every evaluation computed are kept under
 plain session-state keys, so they survive page switches; widgets are seeded from them on every visit.
@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components import state
-from components.figures import cosine_scatter, spearman_heatmap, undefined_kind
-from components.model_box import cross_encoder_box, models_box
-from components.paths import confirmed_path, forget_path
-from components.presentation import present
-from components.served import no_path_note, served_mode
-from components.services import default_raw_model, encode_unseen, get_encoder, load_cross_scorer, load_encoder
-from components.uploads import flash, new_upload, show_flash
+from components.shared import state
+from components.shared.figures import cosine_scatter, spearman_heatmap, undefined_kind
+from components.shared.model_box import cross_encoder_box, models_box
+from components.shared.path_confirm import confirmed_path, forget_path
+from components.shared.presentation import present
+from components.shared.served_notes import no_path_note, served_mode
+from components.shared.services import default_raw_model, encode_unseen, get_encoder, load_cross_scorer, load_encoder
+from components.shared.uploads import flash, new_upload, show_flash
 from embedlab import corpora
 from embedlab.corpora import STS_DEV_FILE
 from embedlab.data.pairfiles import decode_text

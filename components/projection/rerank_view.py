@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
-from components.config import Configured
-from components.cross_view import BASELINE_SPINNER, TRAIN_HINT, costs_expander, cross_baseline, cross_choice
-from components.projection_view import embeddings
+from components.compare.cross_view import BASELINE_SPINNER, TRAIN_HINT, costs_expander, cross_baseline, cross_choice
+from components.projection.projection_view import embeddings
+from components.shared import state
+from components.shared.config_panels import Configured
 from embedlab.errors import EmbedLabError
 from embedlab.models.registry import available_cross_encoders
 from embedlab.tasks.costs import MAX_QUERY_CHARS, MAX_RERANK_K, RERANK_K, Reranked, retrieve_and_rerank

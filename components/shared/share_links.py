@@ -12,7 +12,7 @@ travel in a URL are declared once per page in the engine (``embedlab.views``). H
   Download view / Upload view.
 
 A file path in a view (STS evaluation's ``path``) is never opened on arrival: the page shows it and waits for the
-user to confirm it (``components.paths``).
+user to confirm it (``components.shared.path_confirm``).
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from components import negtest_view, state, tokens_view
-from components.services import get_cross_scorer, load_encoder
-from components.uploads import new_upload
-from components.views import PAGE_FILES, apply_view
+from components.negative_tests import negtest_view
+from components.shared import state
+from components.shared.apply_view import PAGE_FILES, apply_view
+from components.shared.services import get_cross_scorer, load_encoder
+from components.shared.uploads import new_upload
+from components.tokens import tokens_view
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.views import (
