@@ -1,0 +1,102 @@
+"""Every ``EMBEDLAB_*`` setting in one place: typed, defaulted and documented (docs/configuration.md lists them).
+
+Settings come from the environment of the process (the web server, a worker, a command). They are read when asked
+for, never at import, so a test or a server that changes a variable is seen at the next call; the parsed object is
+cached per distinct set of ``EMBEDLAB_*`` values, so asking costs a dictionary look-up.
+
+A bad value stops the program with one line naming the variable, never a traceback or a silent default:
+
+    >>> import os; os.environ["EMBEDLAB_SERVER_THREADS"] = "two"
+    >>> get_settings()  # doctest: +SKIP
+    SettingsError: EMBEDLAB_SERVER_THREADS='two': Input should be a valid integer, unable to parse string as an integer
+
+The command line prints that line and exits 2; the app shows it and stops (``app.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from embedlab.errors import EmbedLabError
+
+PREFIX = "EMBEDLAB_"
+
+
+class SettingsError(EmbedLabError):
+    """A setting whose value cannot be used; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """The settings, each an ``EMBEDLAB_<NAME>`` variable (``served`` is ``EMBEDLAB_SERVED``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, case_sensitive=False, extra="ignore", env_ignore_empty=True, frozen=True
+    )
+
+    # Serving a class
+    served: bool = Field(False, description="Served mode: no server path is read because of anything a browser sends")
+    endpoints: str = Field("", description="Comma-separated base URLs of the embeddings services a served app may use")
+    admin_token: SecretStr | None = Field(None, description="The teacher's token: lets a session stop any run")
+    api_key: SecretStr | None = Field(
+        None, description="Key sent to embeddings services (OPENAI_API_KEY is read too when this is unset)"
+    )
+    server_threads: int = Field(1, ge=1, description="Torch threads of the web server's model calls")
+
+    # Models
+    models_dir: Path | None = Field(
+        None, description="Where trained models are saved (default: $XDG_CACHE_HOME/embedlab/models)"
+    )
+    hub_timeout_s: float = Field(15.0, gt=0, description="Seconds without a byte from the Hub before giving up")
+
+    # Training queue
+    queue: str = Field("", description="redis://HOST:PORT/DB for several machines; empty: SQLite in the models dir")
+    auto_worker: bool = Field(True, description="Start a worker when a run is queued and none is alive")
+    max_queued: int = Field(3, ge=1, description="Queued + running runs per browser")
+
+    # Test harness (tests/ and .ci/run): turn skips into failures in CI
+    require_browser: bool = Field(False, description="Tests: fail instead of skipping when Chromium is missing")
+    require_shared: bool = Field(False, description="Tests: fail instead of skipping without ../shared")
+    require_nginx: bool = Field(False, description="Tests: fail instead of skipping when nginx is missing")
+
+    @property
+    def endpoint_list(self) -> tuple[str, ...]:
+        """The listed base URLs, normalised (no trailing /), without repeats."""
+        return tuple(dict.fromkeys(item.strip().rstrip("/") for item in self.endpoints.split(",") if item.strip()))
+
+
+def env_name(field: str) -> str:
+    """The variable behind a field: ``env_name("served") == "EMBEDLAB_SERVED"``."""
+    return PREFIX + field.upper()
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(values: tuple[tuple[str, str], ...]) -> Settings:
+    try:
+        return Settings(_env_file=None, **{})  # reads os.environ, which ``values`` mirrors (the cache key)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "?"
+        name = env_name(field)
+        value = dict(values).get(name, "")
+        shown = "***" if field in ("admin_token", "api_key") else repr(value)
+        raise SettingsError(f"{name}={shown}: {first['msg']}") from None
+
+
+def get_settings() -> Settings:
+    """The settings now in force (see the module docstring).
+
+    Raises:
+        SettingsError: a variable holds a value that cannot be used; one line naming it.
+    """
+    values = tuple(sorted((key.upper(), value) for key, value in os.environ.items() if key.upper().startswith(PREFIX)))
+    return _parse(values)
+
+
+def documented() -> dict[str, str]:
+    """Variable name -> its description, for docs/configuration.md (a test checks the file against it)."""
+    return {env_name(name): field.description or "" for name, field in Settings.model_fields.items()}
