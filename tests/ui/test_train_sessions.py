@@ -132,3 +132,40 @@ def test_in_served_mode_a_full_queue_turns_start_off_with_the_reason(queue_dir, 
     assert other.button(key=train_run.START_BUTTON).disabled
     (said,) = [warning.value for warning in other.warning if "queue is full" in warning.value]
     assert "1 runs are queued or running" in said
+
+
+def test_a_run_whose_worker_was_killed_shows_when_it_ended(tiny_model_dir, queue_dir, monkeypatch, tmp_path):
+    """A real worker takes the run off the queue and is killed (SIGKILL) before it trains it: the page lists the
+    run interrupted, with the time it ended (when the loss was seen), not a blank."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    monkeypatch.setenv("EMBEDLAB_AUTO_WORKER", "0")  # only the test's worker takes the run
+    at = session(tiny_model_dir)
+    queue_small_run(at, "killed-model", 2, batch=2)
+    repo = Path(__file__).resolve().parents[2]
+    taken = tmp_path / "taken"
+    env = dict(os.environ, PYTHONPATH=str(repo), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    worker = subprocess.Popen(
+        [sys.executable, str(repo / "tests" / "core" / "paused_worker.py"), str(taken)],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(taken.is_file, "the worker to take the run off the queue", WAIT)
+    finally:
+        worker.kill()
+        worker.wait(timeout=WAIT)
+    killed_at = time.time()
+    ok(at.run())
+    row = queue_rows(at)["killed-model"]
+    assert row["state"] == "interrupted" and "nothing was trained" in row["progress"]
+    (view,) = train_run.job_queue().views()
+    assert killed_at <= view.finished <= time.time()  # when the loss was seen
+    assert row["ended"] == time.strftime("%H:%M:%S", time.localtime(view.finished))
