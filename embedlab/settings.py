@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     # Training queue
     queue: str = Field("", description="redis://HOST:PORT/DB for several machines; empty: SQLite in the models dir")
     auto_worker: bool = Field(True, description="Start a worker when a run is queued and none is alive")
-    max_queued: int = Field(3, ge=1, description="Queued + running runs per browser")
+    max_queued: int = Field(3, ge=1, description="Queued + running runs per browser (a cookie it keeps)")
+    max_queue_size: int = Field(
+        30, ge=1, description="Served mode: queued + running runs in the whole queue, all browsers together"
+    )
 
     # Test harness (tests/ and .ci/run): turn skips into failures in CI
     require_browser: bool = Field(False, description="Tests: fail instead of skipping when Chromium is missing")

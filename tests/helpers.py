@@ -68,9 +68,9 @@ def stop_started_workers(timeout: float = 300.0) -> None:
     then SIGKILL after ``timeout`` seconds; each is reaped."""
     import subprocess
 
-    from embedlab.training import queue
+    from embedlab.training.queue.spawn import started_workers
 
-    for process in list(queue._STARTED):
+    for process in list(started_workers()):
         if process.poll() is None:
             process.terminate()
         try:
@@ -78,4 +78,4 @@ def stop_started_workers(timeout: float = 300.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        queue._STARTED.remove(process)
+        started_workers().remove(process)

@@ -128,8 +128,8 @@ def stop_queue_workers(models_dir: Path, timeout_s: float = STOP_TIMEOUT_S) -> l
     if not database.is_file():
         return []
     jobs = JobQueue(str(database))
-    records = [value for key, value in jobs._items().items() if key.startswith("worker.")]
-    records.append(jobs._get("starting") or {})
+    records = [entry.model_dump() for entry in jobs.store.snapshot().workers.values()]
+    records.append(jobs.store.starting())
     pids = {int(r["pid"]) for r in records if r.get("host") == HOST and r.get("pid")}
     ours = [pid for pid in pids if "embedlab worker" in process_table().get(pid, (0, "", ""))[2]]
     for pid in ours:

@@ -13,6 +13,9 @@ What a finished run shows is ``components.train.train_results``.
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import time
 import uuid
 
 import pandas as pd
@@ -27,7 +30,17 @@ from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.folders import free_name
-from embedlab.training.queue import QUEUE_ENV, JobQueue, JobView, TrainRequest, ensure_worker, max_queued
+from embedlab.training.queue import (
+    QUEUE_ENV,
+    JobQueue,
+    JobView,
+    QueueUnreadable,
+    TrainRequest,
+    ensure_worker,
+    max_queue_size,
+    max_queued,
+    queue_full_message,
+)
 from embedlab.training.run import TrainSettings, count_steps
 from embedlab.training.save import check_model_name, model_folder
 
@@ -37,6 +50,15 @@ KEEP_PARTIAL = "train.keep_partial"
 LAST_ERROR = "train.error"
 WORKER_NOTE = "train.worker_note"  # what the page said about the worker it started
 OWNER = "train.owner"  # this session's token: the runs it queues are its own to stop and to see
+BROWSER = "train.browser"  # this browser's key (its cookie): the runs of all its sessions count towards one cap
+BROWSER_SET = "train.browser_set"  # True once this session asked the browser to keep the cookie
+BROWSER_COOKIE = "embedlab_browser"
+BROWSER_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what a browser's cookie must look like to be taken
+COOKIE_DAYS = 30
+UNREADABLE_SERVED = (
+    "The training queue cannot be read (its database is damaged), so runs cannot be queued or listed here: tell "
+    "the person who runs this server."
+)
 POLL_SECONDS = 1.0
 
 
@@ -54,6 +76,30 @@ def session_owner() -> str:
     return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
 
 
+def browser_key() -> str:
+    """This browser's key, for the cap on queued runs: the cookie it sent, else a new one this session asks it to
+    keep (a small script sets it). A reload or another tab of the same browser sends the cookie, so its runs count
+    together; a private window, another browser or cleared cookies is a new browser (docs/served.md)."""
+    sent = st.context.cookies.get(BROWSER_COOKIE)
+    sent = sent if isinstance(sent, str) and BROWSER_KEY.fullmatch(sent) else None  # untrusted: checked
+    key = st.session_state.get(BROWSER)
+    if key is None:
+        key = st.session_state[BROWSER] = sent or secrets.token_urlsafe(24)
+    if not st.session_state.get(BROWSER_SET) and sent != key:
+        st.session_state[BROWSER_SET] = True
+        age = COOKIE_DAYS * 86_400  # the key is ours (token_urlsafe or checked above): no browser text in the script
+        st.html(
+            f"<script>document.cookie = '{BROWSER_COOKIE}={key}; path=/; max-age={age}; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
+    return key
+
+
+def unreadable_text(error: QueueUnreadable) -> str:
+    """What the page says of a queue it cannot read: with the file in local use, without a server path served."""
+    return UNREADABLE_SERVED if served.served_mode() else str(error)
+
+
 def start_controls(
     composition: Composition,
     data: TrainingData,
@@ -63,25 +109,31 @@ def start_controls(
     cross: bool = False,
 ) -> None:
     """The name to save as and the Start button (it queues the run); off while ``problem`` (why the method cannot
-    train the composition) stands, or while this session has as many runs queued as it may."""
-    jobs = job_queue()
+    train the composition) stands, while this browser has as many runs queued as it may, or (served mode) while the
+    whole queue is full; off too when the queue cannot be read (said above, by ``progress_panel``)."""
+    try:
+        jobs = job_queue()
+        mine, everyone = jobs.active_counts(browser_key())
+    except QueueUnreadable:
+        st.button("Start training", type="primary", key=START_BUTTON, disabled=True)
+        return
     default_name = choice("name") or free_name(f"{'cross-encoder' if cross else data.method}-{composition.pooling}")
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
-    mine = [view for view in jobs.views(session_owner()) if view.mine and view.active]
-    full = len(mine) >= max_queued()
+    full = mine >= max_queued()
+    queue_full = served.served_mode() and everyone >= max_queue_size()
     too_long = None
     try:
         served.check_steps(count_steps(data.n_examples, settings))
     except EmbedLabError as error:  # said before Start, not after (the queue refuses it again)
         too_long = str(error)
         st.error(too_long)
-    off = full or problem is not None or too_long is not None
+    off = full or queue_full or problem is not None or too_long is not None
     if st.button("Start training", type="primary", key=START_BUTTON, disabled=off):
         try:
             folder = model_folder(check_model_name(name))
             request = TrainRequest(composition, data, settings, save_to=str(folder), eval_pairs=eval_pairs, cross=cross)
-            jobs.submit(request, owner=session_owner())
+            jobs.submit(request, owner=session_owner(), browser=browser_key())
             _start_worker(jobs)
             keep("name", "")
             st.session_state.pop(LAST_ERROR, None)
@@ -89,8 +141,13 @@ def start_controls(
             st.session_state[LAST_ERROR] = str(error)
             keep("name", name)
         st.rerun()
-    if full:
-        st.caption(f"You have {len(mine)} runs queued or running, the most a session may have: wait or cancel one.")
+    if queue_full:
+        st.warning(queue_full_message(everyone))
+    elif full:
+        st.caption(
+            f"This browser has {mine} runs queued or running (in this tab or others), the most one browser may have: "
+            "wait or cancel one."
+        )
     elif problem:
         st.caption(f"Start is off until the composition fits the method: {problem}")
     if st.session_state.get(LAST_ERROR):
@@ -111,7 +168,12 @@ def progress_panel() -> None:
     """The queue and this session's runs: polled every second while anything is queued or running (a fragment),
     a full rerun when one of them ends (the model boxes then list its model). A queued run with no worker alive
     (a server restarted, its worker gone with it) gets one started, as Start does."""
-    views = job_queue().views(session_owner())
+    browser_key()  # the first thing a new browser gets: its cookie, before it can queue anything
+    try:
+        views = job_queue().views(session_owner())
+    except QueueUnreadable as error:
+        st.error(unreadable_text(error))
+        return
     if any(view.state == "queued" for view in views):
         _start_worker(job_queue())
     if not views:
@@ -128,7 +190,11 @@ def _active_ids(views: list[JobView]) -> tuple[str, ...]:
 
 
 def _live_panel(active: tuple[str, ...]) -> None:
-    views = job_queue().views(session_owner())
+    try:
+        views = job_queue().views(session_owner())
+    except QueueUnreadable as error:
+        st.error(unreadable_text(error))
+        return
     if not set(active) <= set(_active_ids(views)):
         st.rerun(scope="app")  # a run ended: the whole page updates (the model lists, the results)
     _render(views)
@@ -177,6 +243,7 @@ def queue_table(views: list[JobView]) -> pd.DataFrame:
                 "state": view.state,
                 "progress": where,
                 "owner": "you" if view.mine else view.owner_label,
+                "ended": "" if view.finished is None else time.strftime("%H:%M:%S", time.localtime(view.finished)),
             }
         )
     return pd.DataFrame(rows)

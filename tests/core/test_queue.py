@@ -27,13 +27,13 @@ from embedlab.training.queue import (
     ADMIN_ENV,
     AUTO_WORKER_ENV,
     HOST,
-    PAUSE_AFTER_DEQUEUE_ENV,
     STALE_S,
     WORKER_NICE,
     JobQueue,
     TrainRequest,
     ensure_worker,
 )
+from embedlab.training.queue.records import WorkerEntry
 from embedlab.training.run import TrainSettings
 from tests.helpers import wait_for, write
 
@@ -72,10 +72,11 @@ def workers(models, tmp_path):
     """start(**env) -> a worker process on the test's queue (log in tmp_path); every one is ended afterwards."""
     started: list[subprocess.Popen] = []
 
-    def start(**extra: str) -> subprocess.Popen:
+    def start(*command: str, **extra: str) -> subprocess.Popen:
+        """A worker (``python -m embedlab worker``), or ``command`` (a test's own worker script) instead."""
         log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
         process = subprocess.Popen(
-            [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
+            list(command) or [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
             cwd=REPO,
             env=child_env(models, **extra),
             stdin=subprocess.DEVNULL,
@@ -151,32 +152,39 @@ def test_a_worker_killed_mid_run_leaves_an_interrupted_run_and_no_model(tiny_mod
     wait_for(lambda: stepping(jobs, job, "alice"), "the run to train")
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, mine + WORKER_NICE)  # pages before training
+    killed_at = time.time()
     worker.kill()
     worker.wait(timeout=WAIT)
     view = jobs.view(job, "alice")
     assert view.state == "interrupted" and view.latest.step >= 1 and "worker stopped" in view.message
     assert not (models / "killed").exists() and str(models / "killed") not in saved_models()
+    assert killed_at <= view.finished <= time.time()  # it ended when its loss was seen...
+    assert jobs.view(job, "bob").finished == view.finished  # ...the same for every reader, later too
+    (row,) = json.loads(run_cli(models, "jobs", "--json").stdout)
+    assert row["state"] == "interrupted" and row["finished"]
 
 
 def test_a_worker_killed_as_it_takes_a_run_leaves_it_interrupted_and_it_is_never_trained(
     tiny_model_dir, models, data, workers, tmp_path
 ):
-    """The worker dies between ``huey.dequeue()`` and marking the record "running" (a test-only hook holds it
-    there): while it lives the run is queued (its claim), once it is killed the run is interrupted, not queued
-    forever, and the next worker trains the run behind it and never this one."""
+    """The worker dies between ``huey.dequeue()`` and marking the record "running" (a test-only worker script
+    holds it there with an injected hook): while it lives the run is queued (its claim), once it is killed the run
+    is interrupted, not queued forever, and the next worker trains the run behind it and never this one."""
     jobs = JobQueue()
     lost = jobs.submit(request(tiny_model_dir, models, data, "lost", SHORT), owner="alice")
     later = jobs.submit(request(tiny_model_dir, models, data, "later", SHORT), owner="alice")
     taken = tmp_path / "taken"
-    worker = workers(**{PAUSE_AFTER_DEQUEUE_ENV: str(taken)})
+    worker = workers(sys.executable, str(REPO / "tests" / "core" / "paused_worker.py"), str(taken))
     wait_for(taken.is_file, "the worker to take the first run off the queue")
     assert taken.read_text() == lost
     assert [task.args[0] for task in jobs.huey.pending()] == [later]  # the task has left the queue
     assert jobs.view(lost, "alice").state == "queued"  # its taker is alive and claiming it
+    killed_at = time.time()
     worker.kill()
     worker.wait(timeout=WAIT)
     view = jobs.view(lost, "alice")
     assert view.state == "interrupted" and "nothing was trained" in view.message
+    assert killed_at <= view.finished <= time.time()
     assert jobs.view(later, "alice").position == 1
     workers()
     done = wait_for(lambda: ended(jobs, later), "the run behind it to be trained by the next worker")
@@ -190,13 +198,13 @@ def test_a_run_taken_off_the_queue_stays_queued_while_its_claimer_heartbeats(tin
     the run (it is about to mark it running), a stale one does not; a run still pending is never lost."""
     jobs = JobQueue()
     job = jobs.submit(request(tiny_model_dir, models, data, "taken", SHORT), owner="alice")
-    claimer = {"id": "w1", "pid": os.getpid(), "host": HOST, "heartbeat": time.time(), "job": None, "claiming": True}
-    jobs._put("worker.w1", {**claimer, "claiming": False})
+    claimer = WorkerEntry(id="w1", pid=os.getpid(), host=HOST, heartbeat=time.time(), job=None, claiming=True)
+    jobs.store.put_worker(claimer.model_copy(update={"claiming": False}))
     assert jobs.view(job).state == "queued"  # pending in Huey: queued whatever the workers do
-    jobs._put("worker.w1", claimer)
+    jobs.store.put_worker(claimer)
     assert jobs.huey.dequeue().args[0] == job
     assert jobs.view(job).state == "queued"
-    jobs._put("worker.w1", {**claimer, "heartbeat": time.time() - STALE_S - 1})
+    jobs.store.put_worker(claimer.model_copy(update={"heartbeat": time.time() - STALE_S - 1}))
     assert jobs.view(job).state == "interrupted"
     assert jobs.submit(request(tiny_model_dir, models, data, "taken", SHORT), owner="alice")  # its name is free
 
@@ -206,7 +214,7 @@ def test_the_app_starts_no_worker_when_told_not_to(tiny_model_dir, models, data,
     jobs.submit(request(tiny_model_dir, models, data, "waits", SHORT), owner="alice")
     monkeypatch.setenv(AUTO_WORKER_ENV, "0")
     assert ensure_worker(jobs) is None and jobs.live_workers() == []
-    assert jobs._get("starting") is None  # nothing was launched
+    assert jobs.store.starting() == {}  # nothing was launched
 
 
 def test_sigterm_interrupts_the_run_cleanly_and_the_queued_ones_wait_for_the_next_worker(
@@ -269,12 +277,60 @@ def test_a_session_may_queue_only_a_few_runs(tiny_model_dir, models, data, monke
     jobs = JobQueue()
     for name in ("a", "b"):
         jobs.submit(request(tiny_model_dir, models, data, name, SHORT), owner="alice")
-    with pytest.raises(EmbedLabError, match="most a session may have"):
+    with pytest.raises(EmbedLabError, match="most one browser may have"):
         jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="alice")
     jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="bob")  # another session has its own cap
     assert jobs.stop(jobs.views("alice")[0].job_id, owner="alice")  # a cancelled run frees a place
     assert jobs.views("alice")[0].state == "queued"
     jobs.submit(request(tiny_model_dir, models, data, "d", SHORT), owner="alice")
+
+
+def test_a_browser_may_queue_only_a_few_runs_whatever_its_sessions(tiny_model_dir, models, data, monkeypatch):
+    """A reload or a second tab is a new session (owner) of the same browser: the cap counts the browser's runs."""
+    monkeypatch.setenv("EMBEDLAB_MAX_QUEUED", "2")
+    jobs = JobQueue()
+    jobs.submit(request(tiny_model_dir, models, data, "a", SHORT), owner="tab-1", browser="browser-1")
+    jobs.submit(request(tiny_model_dir, models, data, "b", SHORT), owner="tab-2", browser="browser-1")
+    with pytest.raises(EmbedLabError, match="most one browser may have"):
+        jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="tab-3", browser="browser-1")
+    assert jobs.active_counts("browser-1") == (2, 2)
+    jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="tab-4", browser="browser-2")
+    assert jobs.stop(jobs.views("tab-1")[0].job_id, owner="tab-1")  # a cancelled run frees a place
+    jobs.submit(request(tiny_model_dir, models, data, "d", SHORT), owner="tab-3", browser="browser-1")
+    assert jobs.active_counts("browser-1") == (2, 3)
+
+
+def test_the_whole_queue_is_bounded_in_served_mode(tiny_model_dir, models, data, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_MAX_QUEUE_SIZE", "2")
+    jobs = JobQueue()
+    for name in ("a", "b"):
+        jobs.submit(request(tiny_model_dir, models, data, name, SHORT), owner=name, browser=name)
+    jobs.submit(request(tiny_model_dir, models, data, "c", SHORT), owner="c", browser="c")  # not served: no bound
+    monkeypatch.setenv("EMBEDLAB_SERVED", "1")
+    with pytest.raises(EmbedLabError, match="The training queue is full: 3 runs are queued or running"):
+        jobs.submit(request(tiny_model_dir, models, data, "d", SHORT), owner="d", browser="d")
+    for view in jobs.views()[:2]:
+        jobs.stop(view.job_id, admin=True)
+    jobs.submit(request(tiny_model_dir, models, data, "d", SHORT), owner="d", browser="d")
+
+
+@pytest.mark.parametrize("command", [("jobs",), ("jobs", "--json"), ("worker", "--threads", "1")])
+def test_a_queue_file_that_is_not_a_database_is_one_line_naming_it_and_exit_2(models, command):
+    database = models / ".queue" / "queue.db"
+    database.parent.mkdir(parents=True)
+    database.write_bytes(b"this is not a database, it is some text that a careless copy left here\n" * 20)
+    result = run_cli(models, *command)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert str(database) in result.stderr and "cannot be read" in result.stderr
+
+
+def test_a_record_that_does_not_validate_is_skipped_not_half_used(tiny_model_dir, models, data):
+    jobs = JobQueue()
+    job = jobs.submit(request(tiny_model_dir, models, data, "fine", SHORT), owner="alice")
+    jobs.store.storage.put_data("job.broken", b'{"id": "broken", "state": "exploded"}')
+    jobs.store.storage.put_data("job.garbage", b"not json")
+    assert [view.job_id for view in jobs.views()] == [job]
 
 
 def test_jobs_stop_without_the_admin_token_exits_2(models):
@@ -300,12 +356,11 @@ def test_a_run_on_another_machine_is_interrupted_once_its_heartbeat_is_older_tha
 
     jobs = JobQueue()
     job = jobs.submit(request(tiny_model_dir, models, data, "remote", SHORT), owner="alice")
-    record = jobs.record(job)
     now = time.time()
-    elsewhere = {"id": "w1", "pid": 1, "host": "another-machine", "heartbeat": now}
-    record.update(state="running", started=now, worker=elsewhere)
-    jobs.put_record(record)
+    elsewhere = WorkerEntry(id="w1", pid=1, host="another-machine", heartbeat=now)
+    running = jobs.record(job).model_copy(update={"state": "running", "started": now, "worker": elsewhere})
+    jobs.store.put_record(running)
     assert jobs.view(job).state == "running"  # pid 1 on another host is not looked up: its heartbeat is fresh
-    record["worker"] = {**elsewhere, "heartbeat": now - STALE_S - 1}
-    jobs.put_record(record)
+    stale = elsewhere.model_copy(update={"heartbeat": now - STALE_S - 1})
+    jobs.store.put_record(running.model_copy(update={"worker": stale}))
     assert jobs.view(job).state == "interrupted"

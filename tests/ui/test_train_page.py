@@ -346,10 +346,10 @@ def test_a_cross_encoder_refuses_a_dense_layer_before_start(app):
 def test_a_run_queued_with_no_worker_alive_gets_one_when_the_page_shows_it(app, tiny_model_dir, tmp_path, monkeypatch):
     """A server restarted with a run in the queue and no worker (it went with the old server): opening the Train
     page starts one, as Start does; with EMBEDLAB_AUTO_WORKER=0 the run waits for a worker started elsewhere."""
-    from embedlab.training import queue
     from embedlab.training.compose import Composition
     from embedlab.training.data import read_training_file
     from embedlab.training.queue import AUTO_WORKER_ENV, TrainRequest
+    from embedlab.training.queue.spawn import started_workers
     from embedlab.training.run import TrainSettings
 
     sentences = tmp_path / "sentences.txt"
@@ -366,7 +366,7 @@ def test_a_run_queued_with_no_worker_alive_gets_one_when_the_page_shows_it(app, 
     ok(app.run())
     table = next(frame.value for frame in app.dataframe if "state" in frame.value.columns)
     assert list(table["state"]) == ["queued"]
-    assert queue._STARTED == [] and not any("started one" in info.value for info in app.info)
+    assert started_workers() == [] and not any("started one" in info.value for info in app.info)
     monkeypatch.delenv(AUTO_WORKER_ENV)
     ok(app.run())
-    assert len(queue._STARTED) == 1 and any("started one on this machine" in info.value for info in app.info)
+    assert len(started_workers()) == 1 and any("started one on this machine" in info.value for info in app.info)

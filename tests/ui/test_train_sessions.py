@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from components.shared import admin_box as admin
 from components.train import train_run
-from embedlab.training import queue
 from embedlab.training.queue import ADMIN_ENV
+from embedlab.training.queue.spawn import started_workers
 from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test, queue_small_run
 
@@ -63,7 +63,7 @@ def test_a_run_belongs_to_its_session_and_the_next_one_waits_with_its_position(t
 
     other = session(tiny_model_dir)
     queue_small_run(other, "second-model", 2, batch=2)
-    assert len(queue._STARTED) == 1  # a worker was alive (its heartbeat): the second run started none
+    assert len(started_workers()) == 1  # a worker was alive (its heartbeat): the second run started none
     assert not any("started one on this machine" in info.value for info in other.info)
     rows = queue_rows(other)
     assert rows["owned-model"]["owner"] != "you" and rows["owned-model"]["state"] == "running"
@@ -98,3 +98,74 @@ def test_a_run_belongs_to_its_session_and_the_next_one_waits_with_its_position(t
         WAIT,
     )
     assert second.name == "second-model" and second.started >= stopped.finished
+
+
+@pytest.mark.parametrize("served", [False, True], ids=["local", "served"])
+def test_a_queue_that_cannot_be_read_is_said_on_the_page_and_start_is_off(queue_dir, monkeypatch, served):
+    """A queue file that is not a database: the page says so (with the file locally, without any server path in
+    served mode) instead of showing an empty queue, and nothing can be queued."""
+    database = queue_dir / ".queue" / "queue.db"
+    database.parent.mkdir(parents=True)
+    database.write_bytes(b"not a database, some text a careless copy left here\n" * 40)
+    if served:
+        monkeypatch.setenv("EMBEDLAB_SERVED", "1")
+    at = ok(page_test("train").run())
+    (said,) = [error.value for error in at.error if "training queue" in error.value]
+    assert "cannot be read" in said
+    if served:
+        assert str(queue_dir) not in said and "/" not in said
+    else:
+        assert str(database) in said
+    assert not any("No training has run" in info.value for info in at.info)  # not shown as an empty queue
+    assert all(button.disabled for button in at.button if button.key == train_run.START_BUTTON)
+
+
+def test_in_served_mode_a_full_queue_turns_start_off_with_the_reason(queue_dir, monkeypatch, tiny_model_dir):
+    """Another browser's runs fill the whole queue (``EMBEDLAB_MAX_QUEUE_SIZE``): this one, with no run of its own,
+    cannot queue, and is told why."""
+    monkeypatch.setenv("EMBEDLAB_AUTO_WORKER", "0")
+    monkeypatch.setenv("EMBEDLAB_MAX_QUEUE_SIZE", "1")
+    at = session(tiny_model_dir)
+    queue_small_run(at, "first-model", 2, batch=2)  # another browser (an AppTest session keeps no cookie)
+    monkeypatch.setenv("EMBEDLAB_SERVED", "1")
+    other = ok(page_test("train").run())
+    assert other.button(key=train_run.START_BUTTON).disabled
+    (said,) = [warning.value for warning in other.warning if "queue is full" in warning.value]
+    assert "1 runs are queued or running" in said
+
+
+def test_a_run_whose_worker_was_killed_shows_when_it_ended(tiny_model_dir, queue_dir, monkeypatch, tmp_path):
+    """A real worker takes the run off the queue and is killed (SIGKILL) before it trains it: the page lists the
+    run interrupted, with the time it ended (when the loss was seen), not a blank."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    monkeypatch.setenv("EMBEDLAB_AUTO_WORKER", "0")  # only the test's worker takes the run
+    at = session(tiny_model_dir)
+    queue_small_run(at, "killed-model", 2, batch=2)
+    repo = Path(__file__).resolve().parents[2]
+    taken = tmp_path / "taken"
+    env = dict(os.environ, PYTHONPATH=str(repo), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    worker = subprocess.Popen(
+        [sys.executable, str(repo / "tests" / "core" / "paused_worker.py"), str(taken)],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(taken.is_file, "the worker to take the run off the queue", WAIT)
+    finally:
+        worker.kill()
+        worker.wait(timeout=WAIT)
+    killed_at = time.time()
+    ok(at.run())
+    row = queue_rows(at)["killed-model"]
+    assert row["state"] == "interrupted" and "nothing was trained" in row["progress"]
+    (view,) = train_run.job_queue().views()
+    assert killed_at <= view.finished <= time.time()  # when the loss was seen
+    assert row["ended"] == time.strftime("%H:%M:%S", time.localtime(view.finished))
