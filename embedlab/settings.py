@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         None, description="Key sent to embeddings services (OPENAI_API_KEY is read too when this is unset)"
     )
     server_threads: int = Field(1, ge=1, description="Torch threads of the web server's model calls")
+    service_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds one call to an embeddings service may take in all, every batch and retry together",
+    )
 
     # Models
     models_dir: Path | None = Field(
