@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections.abc import Sequence
 
 import pandas as pd
@@ -162,14 +163,58 @@ def _default_raw_model() -> tuple[str, str | None]:
 def encode_unseen(encoder: Encoder, texts: Sequence[str], name: str) -> None:
     """Run the model on the texts it has not seen yet, with a progress bar; nothing at all when all are cached.
 
-    Callers then read vectors from the cache (scoring, projection, evaluation) without another model call.
+    Callers then read vectors from the cache (scoring, projection, evaluation) without another model call. The bar
+    goes when the call ends, whether it succeeded or raised, so a failure never sits under "Encoding …".
     """
     unseen = sum(not encoder.cached(text) for text in dict.fromkeys(texts))
     if not unseen:
         return
     bar = st.progress(0.0, text=f"Encoding {unseen:,} new sentences with {name}…")
-    encoder.states(
-        texts,
-        progress=lambda done, total: bar.progress(done / total, text=f"Encoding with {name}: {done:,}/{total:,}"),
-    )
-    bar.empty()
+    try:
+        if is_vectors(encoder) and encoder.vectors_model.bound_s < float("inf"):
+            _wait_for_service(encoder, texts, name, bar)
+        else:
+            encoder.states(
+                texts,
+                progress=lambda done, total: bar.progress(
+                    done / total, text=f"Encoding with {name}: {done:,}/{total:,}"
+                ),
+            )
+    finally:
+        bar.empty()
+
+
+SERVICE_POLL_S = 0.5  # how often the page looks at a service call: each look lets Stop or leaving the page end the run
+
+
+def _wait_for_service(encoder: VectorsEncoder, texts: Sequence[str], name: str, bar) -> None:
+    """``encoder.states(texts)`` in a thread while the page counts the seconds against the call's bound.
+
+    The page's script looks every ``SERVICE_POLL_S``: each look is a point where Streamlit ends the run when the user
+    presses Stop or leaves the page, so a slow service never holds the page; the call itself ends by its own
+    deadline (``EMBEDLAB_SERVICE_TIMEOUT_S``) and its vectors stay cached for the next run.
+
+    Raises:
+        EmbedLabError: the call failed or met its bound (the engine's one-line message).
+    """
+    bound = encoder.vectors_model.bound_s
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            encoder.states(list(texts))
+        except BaseException as error:  # noqa: BLE001 - handed to the page's thread below
+            outcome.append(error)
+
+    worker = threading.Thread(target=call, name=f"service call: {name}", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    while worker.is_alive():
+        worker.join(SERVICE_POLL_S)
+        waited = time.monotonic() - started
+        bar.progress(
+            min(waited / bound, 1.0),
+            text=f"Waiting for {name}: {waited:.0f} s of at most {bound:g} s (Stop, top right, gives up)",
+        )
+    if outcome:
+        raise outcome[0]
