@@ -17,9 +17,11 @@ from embedlab.embedding.specs import EmbedSpec
 from embedlab.embedding.vectors_encoder import VectorsEncoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.cross import CrossScorer
+from embedlab.models.held import HeldModels, parameter_bytes
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, load_model
 from embedlab.models.vectors import load_vectors_model
+from embedlab.settings import get_settings
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
 
@@ -34,10 +36,25 @@ def _sequence_key(sequence: list | tuple) -> bytes:
 FAST_SEQUENCES = {list: _sequence_key, tuple: _sequence_key}  # hash_funcs of caches keyed on long sequences
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+HELD_ENCODERS = 4  # models held at most, whatever their size (EMBEDLAB_MAX_MODELS_MB bounds their total size)
+_held_encoders: HeldModels[Encoder] = HeldModels(
+    size_of=lambda encoder: parameter_bytes(encoder.model.st_model), max_entries=HELD_ENCODERS
+)
+
+
 def _shared_encoder(model: ModelId) -> Encoder:
-    """One Encoder per model identity (key and revision), shared by every session. Errors are not cached."""
-    return Encoder(load_model(model))
+    """One Encoder per model identity (key and revision), shared by every session. Errors are not held.
+
+    The least recently used are let go when more than ``HELD_ENCODERS`` are held or their parameters pass
+    ``EMBEDLAB_MAX_MODELS_MB`` in all (the one just loaded is always kept).
+    """
+    max_bytes = int(get_settings().max_models_mb * 1_000_000)
+    return _held_encoders.get(model, lambda: Encoder(load_model(model)), max_bytes=max_bytes)
+
+
+def held_encoders() -> tuple[ModelId, ...]:
+    """The model identities whose encoders are held now, least recently used first."""
+    return _held_encoders.keys()  # type: ignore[return-value]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -61,7 +78,7 @@ def get_encoder(model: str | ModelId) -> Encoder | VectorsEncoder:
 
 
 def _clear_encoders() -> None:
-    _shared_encoder.clear()
+    _held_encoders.clear()
     _shared_vectors_encoder.clear()
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.models.cross import is_cross_encoder_folder
-from embedlab.models.names import SUGGESTED_MODELS, models_dir, saved_model_folder
+from embedlab.models.identity import hub_model_allowed
+from embedlab.models.names import PACKAGED, SUGGESTED_MODELS, UNTRAINED, models_dir, saved_model_folder
+from embedlab.served import served_mode
+from embedlab.settings import get_settings
 
 
 def saved_models(directory: Path | None = None) -> tuple[str, ...]:
@@ -30,9 +33,17 @@ def saved_models(directory: Path | None = None) -> tuple[str, ...]:
 
 def available_models() -> tuple[str, ...]:
     """The suggested models, then every model saved in the models directory (absolute paths), without repeats;
-    cross-encoders are left out (they give no sentence vectors: see ``available_cross_encoders``)."""
+    cross-encoders are left out (they give no sentence vectors: see ``available_cross_encoders``).
+
+    In served mode the Hub ids are those the server takes (``identity.hub_model_allowed``): the suggested ones it
+    allows, then the rest of the teacher's ``EMBEDLAB_HUB_MODELS``, so a box offers no Hub id the server refuses.
+    """
+    suggested: list[str] = list(SUGGESTED_MODELS)
+    if served_mode():
+        hub_ids = dict.fromkeys([*SUGGESTED_MODELS, *get_settings().hub_model_list])
+        suggested = [ref for ref in hub_ids if ref in (PACKAGED, UNTRAINED) or hub_model_allowed(ref)]
     bi_encoders = (ref for ref in saved_models() if not is_cross_encoder_folder(ref))
-    return tuple(dict.fromkeys([*SUGGESTED_MODELS, *bi_encoders]))
+    return tuple(dict.fromkeys([*suggested, *bi_encoders]))
 
 
 def available_cross_encoders() -> tuple[str, ...]:

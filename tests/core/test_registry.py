@@ -102,3 +102,18 @@ def test_symbolic_links_are_not_offered_and_what_is_offered_is_accepted(models_d
             accepted = False
         assert offered == accepted, entry.name
     assert resolve_model(str(models_dir / "real")).key == str(models_dir / "real")
+
+
+def test_served_mode_offers_the_hub_ids_it_takes(models_dir, tmp_path, monkeypatch):
+    """Issue 31 item 12: in served mode the boxes offer only the Hub ids the server downloads (the teacher's list)
+    or already holds, and every one offered is accepted."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setenv(SERVED_ENV, "1")
+    monkeypatch.setenv("EMBEDLAB_HUB_MODELS", "bert-base-multilingual-cased,embedlab-tests/listed")
+    offered = available_models()
+    assert offered == ("bert-base-multilingual-cased", "all-MiniLM-L6-v2", "untrained-bert", "embedlab-tests/listed")
+    assert all(resolve_model(ref) for ref in offered)
+    with pytest.raises(EmbedLabError, match="'bert-base-uncased' is neither listed nor already downloaded"):
+        resolve_model("bert-base-uncased")
