@@ -201,14 +201,14 @@ def encode_unseen(encoder: Encoder, texts: Sequence[str], name: str) -> None:
         bar.empty()
 
 
-SERVICE_POLL_S = 0.5  # how often the page looks at a service call: each look lets Stop or leaving the page end the run
+SERVICE_POLL_S = 0.5  # how often the page looks at a service call: each look lets leaving the page end the run
 
 
 def _wait_for_service(encoder: VectorsEncoder, texts: Sequence[str], name: str, bar) -> None:
     """``encoder.states(texts)`` in a thread while the page counts the seconds against the call's bound.
 
     The page's script looks every ``SERVICE_POLL_S``: each look is a point where Streamlit ends the run when the user
-    presses Stop or leaves the page, so a slow service never holds the page; the call itself ends by its own
+    leaves the page (or stops the run), so a slow service never holds the page; the call itself ends by its own
     deadline (``EMBEDLAB_SERVICE_TIMEOUT_S``) and its vectors stay cached for the next run.
 
     Raises:
@@ -231,7 +231,7 @@ def _wait_for_service(encoder: VectorsEncoder, texts: Sequence[str], name: str, 
         waited = time.monotonic() - started
         bar.progress(
             min(waited / bound, 1.0),
-            text=f"Waiting for {name}: {waited:.0f} s of at most {bound:g} s (Stop, top right, gives up)",
+            text=f"Waiting for {name}: {waited:.0f} s of at most {bound:g} s (another page can be opened meanwhile)",
         )
     if outcome:
         raise outcome[0]

@@ -68,6 +68,7 @@ def test_a_failed_call_leaves_its_error_and_no_busy_bar(new_tab, app, service):
 
 def test_a_hanging_call_shows_its_bound_and_the_page_can_be_left(new_tab, app, service):
     service.fail, service.fail_times = "hang", None
+    service.release.clear()
     tab = new_tab()
     tab.goto(app)
     try:
