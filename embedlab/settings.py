@@ -46,12 +46,30 @@ class Settings(BaseSettings):
         None, description="Key sent to embeddings services (OPENAI_API_KEY is read too when this is unset)"
     )
     server_threads: int = Field(1, ge=1, description="Torch threads of the web server's model calls")
+    service_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds one call to an embeddings service may take in all, every batch and retry together",
+    )
 
     # Models
     models_dir: Path | None = Field(
         None, description="Where trained models are saved (default: $XDG_CACHE_HOME/embedlab/models)"
     )
     hub_timeout_s: float = Field(15.0, gt=0, description="Seconds without a byte from the Hub before giving up")
+    hub_models: str = Field(
+        "bert-base-uncased,bert-base-multilingual-cased",  # the app's own suggestions (names.SUGGESTED_MODELS)
+        description="Served mode: comma-separated Hub ids the app may download, or none (ids already in the local "
+        "Hugging Face cache are allowed too; any other is refused)",
+    )
+    max_download_mb: float = Field(
+        1000.0,
+        gt=0,
+        description="Served mode: a Hub download larger than this (MB, all its files) is refused before it starts",
+    )
+    max_models_mb: float = Field(
+        2000.0, gt=0, description="Models held in memory for every session: at most this many MB of parameters in all"
+    )
 
     # Training queue
     queue: str = Field("", description="redis://HOST:PORT/DB for several machines; empty: SQLite in the models dir")
@@ -65,6 +83,12 @@ class Settings(BaseSettings):
     require_browser: bool = Field(False, description="Tests: fail instead of skipping when Chromium is missing")
     require_shared: bool = Field(False, description="Tests: fail instead of skipping without ../shared")
     require_nginx: bool = Field(False, description="Tests: fail instead of skipping when nginx is missing")
+
+    @property
+    def hub_model_list(self) -> tuple[str, ...]:
+        """The listed Hub ids, without blanks or repeats; ``none`` lists none (an empty variable means the default)."""
+        listed = (item.strip() for item in self.hub_models.split(","))
+        return tuple(dict.fromkeys(item for item in listed if item and item.lower() != "none"))
 
     @property
     def endpoint_list(self) -> tuple[str, ...]:

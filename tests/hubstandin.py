@@ -2,7 +2,9 @@
 
 It answers what huggingface_hub and embedlab.models.hub ask (read from huggingface_hub 2.x):
 
-- ``GET /api/models/{repo}/revision/{rev}``: model info with ``sha`` and ``siblings``;
+- ``GET /api/models/{repo}/revision/{rev}``: model info with ``sha`` and ``siblings`` (with ``?blobs=true``, as
+  ``model_info(files_metadata=True)`` asks, each sibling also carries its ``size`` and ``blobId``, and an
+  ``lfs`` entry for large files, as the Hub's);
 - ``GET /api/models/{repo}/tree/{rev}``: the file listing (one page);
 - ``HEAD`` / ``GET /{repo}/resolve/{rev}/{file}``: ``X-Repo-Commit``, ``ETag`` (sha256 of the content),
   ``Content-Length``, ``Accept-Ranges``; ``Range: bytes=N-`` gets ``206`` with ``Content-Range``;
@@ -81,6 +83,16 @@ def folder_files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _sibling(name: str, data: bytes, blobs: bool) -> dict:
+    """One ``siblings`` entry of the model info; sizes only when asked for (``?blobs=true``), as on the Hub."""
+    if not blobs:
+        return {"rfilename": name}
+    entry = {"rfilename": name, "size": len(data), "blobId": hashlib.sha1(data).hexdigest()}
+    if name.endswith(".safetensors"):
+        entry["lfs"] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "pointerSize": 134}
+    return entry
+
+
 def _handler(hub: StandIn):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # one request per connection: a dropped or hung one affects nothing else
@@ -121,18 +133,18 @@ def _handler(hub: StandIn):
                 hub.stopping.wait()
                 return
             if info:
-                self._info(match["repo"], repo, info["kind"])
+                self._info(match["repo"], repo, info["kind"], blobs="blobs=true" in record.path.lower())
             else:
                 self._file(repo, resolve["file"], record)
 
-        def _info(self, repo_id: str, repo: Repo, kind: str) -> None:
+        def _info(self, repo_id: str, repo: Repo, kind: str, blobs: bool) -> None:
             if kind == "revision":
                 payload = {
                     "id": repo_id,
                     "modelId": repo_id,
                     "sha": repo.commit,
                     "private": False,
-                    "siblings": [{"rfilename": name} for name in repo.files],
+                    "siblings": [_sibling(name, data, blobs) for name, data in repo.files.items()],
                 }
             else:
                 payload = [

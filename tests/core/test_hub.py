@@ -22,6 +22,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.models import hub
 from embedlab.models.hub import NO_SAFETENSORS, RESUME_ATTEMPTS, download_progress, hub_snapshot
 from embedlab.models.loading import load_model
+from embedlab.served import SERVED_ENV
 from tests.hubstandin import Repo, folder_files, point_hub_at, running_standin, wait_for
 
 REPO = "embedlab-tests/tiny-bert"
@@ -228,3 +229,72 @@ def test_cli_downloads_with_progress_on_stderr(standin, tiny_files, tmp_path):
     assert f"downloading {WEIGHTS}: {size_mb}" in result.stderr
     assert '"model": "embedlab-tests/tiny-bert"' in result.stdout
     assert server.gets(WEIGHTS)
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Served mode on, with only ``REPO`` listed."""
+    monkeypatch.setenv(SERVED_ENV, "1")
+    monkeypatch.setenv("EMBEDLAB_HUB_MODELS", f"bert-base-uncased, {REPO}")
+
+
+def test_served_mode_refuses_an_unlisted_hub_id_before_asking_the_hub(standin, tiny_files, served, monkeypatch):
+    """Issue 31 item 12: served mode let every Hub id through, so any browser could make the server download any
+    repository."""
+    other = "embedlab-tests/unlisted"
+    server = standin({REPO: Repo(dict(tiny_files)), other: Repo(dict(tiny_files))})
+    with pytest.raises(EmbedLabError) as caught:
+        load_model(other)
+    message = str(caught.value)
+    assert message.startswith("This server is in served mode") and f"{other!r} is neither listed" in message
+    assert "EMBEDLAB_HUB_MODELS" in message
+    assert server.requests == []  # not even the model info was asked for
+    monkeypatch.setenv("EMBEDLAB_HUB_MODELS", "none")
+    with pytest.raises(EmbedLabError, match="neither listed nor already downloaded"):
+        load_model(REPO)
+    assert server.requests == []
+
+
+def test_served_mode_takes_listed_and_already_cached_hub_ids(standin, tiny_files, served, monkeypatch):
+    server = standin({REPO: Repo(dict(tiny_files))})
+    assert load_model(REPO).facts.n_layers == 2  # listed: downloaded
+    monkeypatch.setenv("EMBEDLAB_HUB_MODELS", "none")  # no longer listed, but in the cache: nothing to download
+    asked = len(server.requests)
+    assert load_model(REPO).facts.n_layers == 2
+    assert len(server.requests) == asked
+
+
+def test_served_mode_refuses_a_listed_download_over_the_size_before_any_file_is_requested(
+    standin, tiny_files, served, monkeypatch
+):
+    total = sum(len(data) for name, data in tiny_files.items() if not name.endswith(".bin"))
+    limit_mb = total / 2 / 1e6
+    monkeypatch.setenv("EMBEDLAB_MAX_DOWNLOAD_MB", f"{limit_mb}")
+    server = standin({REPO: Repo(dict(tiny_files))})
+    with pytest.raises(EmbedLabError) as caught:
+        load_model(REPO)
+    message = str(caught.value)
+    assert f"{REPO!r} is {total / 1e6:,.1f} MB to download" in message and "EMBEDLAB_MAX_DOWNLOAD_MB" in message
+    assert not any("/resolve/" in request.path for request in server.requests)  # no file: no HEAD, no GET
+    assert [request.path.split("?")[0] for request in server.requests] == [f"/api/models/{REPO}/revision/main"]
+    assert not list(Path(hub_cache_dir()).glob("models--*/blobs/*"))
+
+    monkeypatch.delenv(SERVED_ENV)  # outside served mode the command line downloads what it is asked for
+    assert load_model(REPO).facts.n_layers == 2
+    assert server.gets(WEIGHTS)
+
+
+def test_the_size_check_falls_back_to_the_files_headers(standin, tiny_files, served, monkeypatch):
+    """A Hub that lists no sizes: the HEAD requests' sizes are checked before any GET of a file."""
+    monkeypatch.setenv("EMBEDLAB_MAX_DOWNLOAD_MB", "0.000001")
+    server = standin({REPO: Repo(dict(tiny_files))})
+    monkeypatch.setattr(hub, "_listed_sizes", lambda info: {}, raising=True)
+    with pytest.raises(EmbedLabError, match="MB to download, more than this server's limit"):
+        load_model(REPO)
+    assert not [request for request in server.requests if request.method == "GET" and "/resolve/" in request.path]
+
+
+def hub_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE

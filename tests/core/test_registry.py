@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from embedlab.errors import EmbedLabError
+from embedlab.models.identity import resolve_model
 from embedlab.models.loading import load_model, packaged_model_path
 from embedlab.models.names import SUGGESTED_MODELS
 from embedlab.models.registry import available_models, model_label, saved_models
+from embedlab.served import SERVED_ENV
 
 
 @pytest.fixture()
@@ -18,6 +22,14 @@ def models_dir(tmp_path, monkeypatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(folder))
     return folder
+
+
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link where the file system allows it (the packaged model is 90 MB), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def make_model(folder: Path, marker: str = "config.json") -> Path:
@@ -63,9 +75,45 @@ def test_a_folder_whose_marker_cannot_be_read_is_skipped(models_dir, monkeypatch
 
 
 def test_a_saved_model_is_offered_as_a_reference_that_loads(models_dir):
-    (models_dir / "mini").symlink_to(packaged_model_path(), target_is_directory=True)
+    shutil.copytree(packaged_model_path(), models_dir / "mini", copy_function=link_or_copy)
     offered = [ref for ref in available_models() if ref not in SUGGESTED_MODELS]
-    assert offered == [str(models_dir / "mini")]  # the folder as saved, absolute (a symlink is not followed)
+    assert offered == [str(models_dir / "mini")]  # the folder as saved, absolute
     assert model_label(offered[0]) == "mini (saved)"
     loaded = load_model(offered[0])
     assert loaded.facts.n_layers == 6
+
+
+def test_symbolic_links_are_not_offered_and_what_is_offered_is_accepted(models_dir, tmp_path, monkeypatch):
+    """Issue 31 item 10: a link in the models directory (to a model outside it, or to one inside it) was listed in
+    every box and refused by served mode when chosen. The list and the served gate apply one test."""
+    outside = make_model(tmp_path / "elsewhere")
+    make_model(models_dir / "real")
+    (models_dir / "link-out").symlink_to(outside, target_is_directory=True)
+    (models_dir / "link-in").symlink_to(models_dir / "real", target_is_directory=True)
+    make_model(models_dir / ".real.partial-1234")  # a save in progress
+    assert saved_models() == (str(models_dir / "real"),)
+    monkeypatch.setenv(SERVED_ENV, "1")
+    for entry in models_dir.iterdir():
+        offered = str(entry) in saved_models()
+        try:
+            resolve_model(str(entry))
+            accepted = True
+        except EmbedLabError:
+            accepted = False
+        assert offered == accepted, entry.name
+    assert resolve_model(str(models_dir / "real")).key == str(models_dir / "real")
+
+
+def test_served_mode_offers_the_hub_ids_it_takes(models_dir, tmp_path, monkeypatch):
+    """Issue 31 item 12: in served mode the boxes offer only the Hub ids the server downloads (the teacher's list)
+    or already holds, and every one offered is accepted."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setenv(SERVED_ENV, "1")
+    monkeypatch.setenv("EMBEDLAB_HUB_MODELS", "bert-base-multilingual-cased,embedlab-tests/listed")
+    offered = available_models()
+    assert offered == ("bert-base-multilingual-cased", "all-MiniLM-L6-v2", "untrained-bert", "embedlab-tests/listed")
+    assert all(resolve_model(ref) for ref in offered)
+    with pytest.raises(EmbedLabError, match="'bert-base-uncased' is neither listed nor already downloaded"):
+        resolve_model("bert-base-uncased")

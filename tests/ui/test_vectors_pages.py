@@ -239,3 +239,28 @@ def _placeholder_scores():
     return Scores(
         spearman=None, baseline_mean=0.1, baseline_p95=0.2, negtest_auc=0.5, negtest_failures=0, negtest_pairs=1
     )
+
+
+def test_a_failed_service_call_takes_its_progress_bar_away(service):
+    """Issue 31 item 9: "Encoding 12 new sentences…" stayed above the error, so the page looked busy."""
+    get_encoder.clear()  # a fresh encoder: the page's pairs are new to it, so the page encodes (and fails)
+    service.fail = "401"
+    at = typed("compare", TRAINED_BOX, service.ref())
+    assert any("refused the key (401)" in str(error.value) for error in at.error)
+    assert service.requests  # the page did call the service
+    assert [element.proto for element in at.get("progress")] == []  # no bar, busy or not, is left on the page
+
+
+def test_a_hanging_service_ends_the_page_run_at_the_bound_it_quotes(service, monkeypatch):
+    """Issue 31 item 3: the page sat on a hanging service for over two minutes, then quoted 30 s."""
+    monkeypatch.setenv("EMBEDLAB_SERVICE_TIMEOUT_S", "2")
+    get_encoder.clear()  # the encoder is built with the bound in force
+    service.fail = "hang"
+    try:
+        at = typed("compare", TRAINED_BOX, service.ref())
+    finally:
+        service.release.set()  # let the hanging handlers go
+        service.release.clear()
+    get_encoder.clear()  # later tests get an encoder with the bound they set
+    assert any("did not answer within 2 s" in str(error.value) for error in at.error)
+    assert [element.proto for element in at.get("progress")] == []
