@@ -32,8 +32,7 @@ from embedlab.corpora import PROJECTION_FILE
 from embedlab.data.pairfiles import decode_text, read_delimited
 from embedlab.data.pairtable import cell_text
 from embedlab.errors import EmbedLabError
-
-MAX_SENTENCES = 5000
+from embedlab.limits import MAX_PLACED, MAX_SENTENCES
 
 logger = logging.getLogger(__name__)
 
@@ -251,9 +250,6 @@ def neighbour_table(
             "index": best,
         }
     )
-
-
-MAX_PLACED = 10  # sentences a user can place on a fitted map at once
 
 
 def parse_placed(text: str, limit: int = MAX_PLACED) -> tuple[str, ...]:

@@ -11,8 +11,8 @@ import pytest
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_SENTENCES
 from embedlab.tasks.projection import (
-    MAX_SENTENCES,
     ProjectionSettings,
     bundled_sentences,
     coordinates_table,

@@ -140,13 +140,24 @@ def test_references_that_are_not_endpoints(ref):
         split_endpoint_ref(ref)
 
 
-def test_served_mode_uses_only_listed_endpoints():
-    env = {vectors.ENDPOINTS_ENV: "http://127.0.0.1:8080/v1/, https://api.example.test/v1"}
-    check_endpoint_allowed("http://127.0.0.1:8080/v1#m", served=True, environ=env)
-    check_endpoint_allowed("http://10.0.0.1/v1#m", served=False, environ=env)  # not served: the operator's own app
+def test_served_mode_uses_only_listed_endpoints(monkeypatch):
+    monkeypatch.setenv(vectors.ENDPOINTS_ENV, "http://127.0.0.1:8080/v1/, https://api.example.test/v1")
+    assert vectors.allowed_endpoints() == ("http://127.0.0.1:8080/v1", "https://api.example.test/v1")
+    check_endpoint_allowed("http://127.0.0.1:8080/v1#m", served=True)
+    check_endpoint_allowed("http://10.0.0.1/v1#m", served=False)  # not served: the operator's own app
     for ref in ("http://127.0.0.1:9999/v1#m", "http://169.254.169.254/v1#m"):
         with pytest.raises(EmbedLabError, match="EMBEDLAB_ENDPOINTS"):
-            check_endpoint_allowed(ref, served=True, environ=env)
+            check_endpoint_allowed(ref, served=True)
+
+
+def test_the_key_comes_from_embedlab_api_key_else_openai_api_key(monkeypatch):
+    monkeypatch.delenv("EMBEDLAB_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert vectors.api_key() is None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    assert vectors.api_key() == "sk-openai"
+    monkeypatch.setenv("EMBEDLAB_API_KEY", "sk-embedlab")
+    assert vectors.api_key() == "sk-embedlab"
 
 
 def test_vectors_references_are_recognised():
