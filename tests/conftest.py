@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["TOKENIZERS_PARALLELISM"] = "false"
+from tools.offline import OFFLINE_ENV
+
+os.environ.update(OFFLINE_ENV)
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402

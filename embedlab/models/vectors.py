@@ -46,7 +46,6 @@ MAX_RETRIES = 3  # the openai client's own backoff, for 408/409/429/5xx and drop
 BATCH_SIZE = 64  # texts per request
 CACHE_TEXTS = 50_000  # vectors kept per model (LRU)
 E5_PREFIX = "query: "  # e5 was trained with "query: " / "passage: "; symmetric similarity uses "query: " on both
-HIDDEN_STATE_OPTIONS = "a pooling, a layer choice, the token view or training"
 
 
 def is_vectors_ref(ref: object) -> bool:

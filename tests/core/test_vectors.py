@@ -4,8 +4,6 @@ key never appears in a message."""
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
@@ -20,6 +18,7 @@ from embedlab.models.vectors import (
     load_vectors_model,
     split_endpoint_ref,
 )
+from embedlab.replicas import free_port
 from tests.embedstandin import EmbeddingStandIn
 
 KEY = "sk-test-0123456789abcdef"
@@ -124,9 +123,7 @@ def test_the_wrong_number_of_vectors_is_refused(fresh):
 
 
 def test_nothing_listening_is_one_line():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(EmbedLabError, match=r"Cannot connect to http://127.0.0.1"):
         EndpointModel(f"http://127.0.0.1:{port}/v1#m", key=KEY, max_retries=0).embed(["Hello."])
 
