@@ -392,12 +392,6 @@ def _distinct_directions(unit: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.
     return unit[kept], inverse.astype(np.int64)
 
 
-def pca_coords(unit: npt.NDArray[np.float32], dims: int) -> tuple[npt.NDArray[np.float32], float]:
-    """PCA of the (n, dim) rows: (n, dims) coordinates (zero-padded if fewer components exist), variance kept."""
-    coords, kept, _, _ = _pca_fit(unit, dims)
-    return coords, kept
-
-
 def _pca_fit(
     unit: npt.NDArray[np.float32], dims: int
 ) -> tuple[npt.NDArray[np.float32], float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -606,21 +600,6 @@ def metadata_tsv(sentences: Sequence[str], labels: Sequence[str]) -> str:
     else:
         rows = [_cell(s) for s in sentences]
     return "\n".join(rows) + "\n"
-
-
-def read_vectors_tsv(text: str) -> npt.NDArray[np.float32]:
-    """Read a vectors.tsv back: (n, dim) float32."""
-    rows = [line.split("\t") for line in text.splitlines() if line.strip()]
-    return np.array(rows, dtype=np.float32).reshape(len(rows), -1)
-
-
-def read_metadata_tsv(text: str) -> tuple[list[str], list[str]]:
-    """Read a metadata.tsv back the way the Projector does: (sentences, labels); labels "" for one column."""
-    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
-    if lines and lines[0] == "sentence\tlabel":
-        pairs = [line.split("\t") for line in lines[1:]]
-        return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
-    return lines, [""] * len(lines)
 
 
 def coordinates_table(
