@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from components.projection.projection_view import start_umap_warmup
@@ -12,8 +14,18 @@ from components.shared.presentation import toggle as presentation_toggle
 from components.shared.served_notes import sidebar_note as served_note
 from components.shared.share_links import end_of_run, start_of_run
 from embedlab.embedding.forward import limit_server_threads
+from embedlab.settings import SettingsError, get_settings
 
-st.set_page_config(page_title="Embedding Lab", page_icon=":material/scatter_plot:", layout="wide")
+# The tab's icon is a file shipped with the app: a ":material/..." icon makes every browser fetch it from
+# fonts.gstatic.com, which a classroom without internet logs as a failed request and one with it tells who opened it.
+ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="Embedding Lab", page_icon=str(ICON), layout="wide")
+
+try:
+    get_settings()  # a bad EMBEDLAB_* value stops the app with one line naming the variable, before any page runs
+except SettingsError as error:
+    st.error(str(error))
+    st.stop()
 
 # The pages live in app_pages/, not pages/: Streamlit treats a folder named pages/ as a legacy multipage app
 # until st.navigation has run once in the process, so a deep link opened first on a fresh server would skip

@@ -6,18 +6,18 @@ before anything imports them and the repository root on sys.path, so `embedlab` 
 from __future__ import annotations
 
 import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import resource  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from tools.offline import OFFLINE_ENV  # noqa: E402
+
+os.environ.update(OFFLINE_ENV)
+
+import resource  # noqa: E402
+import time  # noqa: E402
 
 STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
 

@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -33,16 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_UPLOAD_MB, SERVED_MAX_UPLOAD_MB
 from embedlab.models.names import MODELS_DIR_ENV, models_dir
-from embedlab.served import MAX_UPLOAD_MB as SERVED_MAX_UPLOAD_MB
 from embedlab.served import SERVED_ENV
 from embedlab.training.queue import worker_command, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = "/usr/sbin/nginx"
 REPLICA_COOKIE = "embedlab_replica"
-MAX_UPLOAD_MB = 200  # the app's server.maxUploadSize (.streamlit/config.toml); nginx's default 1 MB would refuse
-# the files over 20 MB the pages themselves refuse with a message
+NGINX_TEMPLATE = Path(__file__).with_name("nginx.conf.template")  # filled in by nginx_config
 MAX_REPLICAS = 64
 FIRST_EXAMPLE_PORT = 8501  # the replica ports --print-config shows when no --upstream is given
 START_TIMEOUT_S = 180.0
@@ -74,6 +74,12 @@ def listen_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+class NginxTemplate(string.Template):
+    """``@{name}`` placeholders: nginx's own variables are ``$name``."""
+
+    delimiter = "@"
+
+
 def nginx_config(replicas: Sequence[str], port: int, host: str = "127.0.0.1") -> str:
     """The nginx configuration in front of ``replicas`` (``IP:PORT`` each, see ``replica_address``).
 
@@ -94,76 +100,20 @@ def nginx_config(replicas: Sequence[str], port: int, host: str = "127.0.0.1") ->
         raise ValueError(f"a replica address is given twice: {', '.join(addresses)}")
     numbered = list(enumerate(addresses, start=1))
     cookie_of = {index: f"{REPLICA_COOKIE}=r{index}; Path=/; HttpOnly; SameSite=Lax" for index, _ in numbered}
-    lines = [
-        "# Embedding Lab: Streamlit replicas behind nginx, written by `python -m embedlab serve`.",
-        "# Run:  nginx -c \"$PWD/embedlab-nginx.conf\" -p DIR -e stderr -g 'daemon off;'",
-        "# DIR: any writable folder; the pid file, logs and temp files go there.",
-        "worker_processes 1;  # one worker: the round robin that spreads new visitors is per worker",
-        "pid nginx.pid;",
-        "error_log error.log warn;",
-        "events {",
-        "    worker_connections 4096;  # a websocket per browser tab, plus one per tab to its replica",
-        "}",
-        "http {",
-        "    # Which replica served each request, and the cookie it came with (a websocket is logged when it closes).",
-        "    log_format embedlab '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent '",
-        "                        'upstream=$upstream_addr cookie=$cookie_embedlab_replica';",
-        "    access_log access.log embedlab;",
-        "    client_body_temp_path client_body_temp;",
-        "    proxy_temp_path proxy_temp;",
-        "    fastcgi_temp_path fastcgi_temp;",
-        "    uwsgi_temp_path uwsgi_temp;",
-        "    scgi_temp_path scgi_temp;",
-        "",
-        "    # Websockets: pass the upgrade on; a plain request closes its upstream connection.",
-        "    map $http_upgrade $connection_upgrade {",
-        "        default upgrade;",
-        "        ''      close;",
-        "    }",
-        "",
-        "    # Affinity: the cookie names a replica (r1, r2, ...); without a valid one, the next replica in turn.",
-        f"    map $cookie_{REPLICA_COOKIE} $embedlab_upstream {{",
-        "        default embedlab_replicas;",
-        *(f"        r{index} embedlab_replica_{index};" for index, _ in numbered),
-        "    }",
-        "    # ... and the answer to a browser that came without one sets it to the replica that answered.",
-        '    map "$embedlab_upstream $upstream_addr" $embedlab_set_cookie {',
-        "        default '';",
-        *(f'        "embedlab_replicas {address}" "{cookie_of[index]}";' for index, address in numbered),
-        "    }",
-        "",
-        "    upstream embedlab_replicas {",
-        *(f"        server {address};" for _, address in numbered),
-        "    }",
-    ]
-    for index, address in numbered:
-        lines += [f"    upstream embedlab_replica_{index} {{", f"        server {address};", "    }"]
-    lines += [
-        "",
-        "    server {",
-        f"        listen {listen_address(host, port)};",
-        f"        client_max_body_size {MAX_UPLOAD_MB}m;  # Streamlit's own upload limit",
-        "",
-        "        # Everything, including /_stcore/stream (the websocket), /_stcore/health, /_stcore/upload_file/",
-        "        # and /media/, goes to the browser's replica.",
-        "        location / {",
-        "            proxy_pass http://$embedlab_upstream;",
-        "            proxy_http_version 1.1;",
-        "            proxy_set_header Upgrade $http_upgrade;",
-        "            proxy_set_header Connection $connection_upgrade;",
-        "            proxy_set_header Host $http_host;  # with the port: Streamlit compares it with Origin",
-        "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-        "            proxy_set_header X-Forwarded-Proto $scheme;",
-        "            proxy_read_timeout 1d;  # a websocket stays open while its tab does",
-        "            proxy_send_timeout 1d;",
-        "            proxy_buffering off;  # stream answers and uploads: no temp files, no delay",
-        "            proxy_request_buffering off;",
-        "            add_header Set-Cookie $embedlab_set_cookie always;",
-        "        }",
-        "    }",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    return NginxTemplate(NGINX_TEMPLATE.read_text()).substitute(
+        cookie=REPLICA_COOKIE,
+        cookie_to_upstream="\n".join(f"        r{index} embedlab_replica_{index};" for index, _ in numbered),
+        upstream_to_cookie="\n".join(
+            f'        "embedlab_replicas {address}" "{cookie_of[index]}";' for index, address in numbered
+        ),
+        servers="\n".join(f"        server {address};" for _, address in numbered),
+        replica_upstreams="\n".join(
+            f"    upstream embedlab_replica_{index} {{\n        server {address};\n    }}"
+            for index, address in numbered
+        ),
+        listen=listen_address(host, port),
+        max_body_mb=MAX_UPLOAD_MB + 1,  # the multipart form around a file of the limit adds a few hundred bytes
+    )
 
 
 def reachable_host(host: str) -> str:

@@ -19,7 +19,8 @@ import functools
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embedlab.errors import EmbedLabError
@@ -84,6 +85,14 @@ class Settings(BaseSettings):
     require_shared: bool = Field(False, description="Tests: fail instead of skipping without ../shared")
     require_nginx: bool = Field(False, description="Tests: fail instead of skipping when nginx is missing")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip(cls, value: object, info: ValidationInfo) -> object:
+        """`` yes `` is ``yes``; a value of only spaces is unset (the default), like an empty one."""
+        if isinstance(value, str):
+            value = value.strip() or cls.model_fields[info.field_name].default
+        return value
+
     @property
     def hub_model_list(self) -> tuple[str, ...]:
         """The listed Hub ids, without blanks or repeats; ``none`` lists none (an empty variable means the default)."""
@@ -122,6 +131,46 @@ def get_settings() -> Settings:
     """
     values = tuple(sorted((key.upper(), value) for key, value in os.environ.items() if key.upper().startswith(PREFIX)))
     return _parse(values)
+
+
+def _type_text(field: FieldInfo) -> str:
+    """A field's type in words, with its bounds: ``whole number >= 1``."""
+    annotation = field.annotation
+    kinds = {
+        bool: "on/off",
+        int: "whole number",
+        float: "number",
+        str: "text",
+        Path | None: "path",
+        SecretStr | None: "secret text",
+    }
+    text = kinds.get(annotation, str(annotation))
+    for bound in field.metadata:
+        for attribute, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(bound, attribute, None) is not None:
+                text += f" {sign} {getattr(bound, attribute):g}"
+    return text
+
+
+def _default_text(field: FieldInfo) -> str:
+    default = field.default
+    if isinstance(default, bool):
+        return "`1`" if default else "`0`"
+    if default is None or default == "":
+        return "unset"
+    return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+
+
+def markdown_table() -> str:
+    """The table of docs/configuration.md: one row per variable (name, type, default, meaning).
+
+    tests/core/test_configuration.py checks that the file holds exactly this table; after adding or changing a
+    setting, paste ``python -c "from embedlab.settings import markdown_table; print(markdown_table())"`` there.
+    """
+    rows = ["| variable | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(f"| `{env_name(name)}` | {_type_text(field)} | {_default_text(field)} | {field.description} |")
+    return "\n".join(rows) + "\n"
 
 
 def documented() -> dict[str, str]:

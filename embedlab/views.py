@@ -57,16 +57,14 @@ from embedlab.data.paths import served_data_gate
 from embedlab.embedding.postprocess import check_post
 from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, check_pooling, parse_layers
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_QUERY_CHARS, MAX_ROWS, MAX_TOKEN_SENTENCE_CHARS
 from embedlab.models.vectors import is_vectors_ref
-from embedlab.tasks.costs import MAX_QUERY_CHARS
 from embedlab.tasks.projection import DEFAULT_MIN_DIST, DEFAULT_NEIGHBOURS, DEFAULT_SEED, Method, ProjectionSettings
 from embedlab.tasks.sts import HUB_DATASETS, HUB_SPLITS
-from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
 
 # ---------------------------------------------------------------- limits: the one source for every check
 
 MAX_URL_CHARS = 2000  # a query string longer than this leaves its long fields out (with a note)
-MAX_ROWS = 100_000  # rows of a pairs or negative-test table, and row numbers
 MAX_TEXT_CHARS = 100_000  # a projection's pasted text
 MAX_SEARCH_CHARS = 200  # a projection's search box
 MAX_PATH_CHARS = 1000  # an STS file's path
@@ -198,7 +196,7 @@ def _served_path(path: str) -> str:
 
 
 def _served_rows(rows: list) -> list:
-    """In served mode a view's table holds at most ``served.MAX_ROWS`` rows."""
+    """In served mode a view's table holds at most ``limits.MAX_ROWS`` rows, said the way served mode says it."""
     try:
         served.check_rows(len(rows), "the table")
     except EmbedLabError as error:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["TOKENIZERS_PARALLELISM"] = "false"
+from tools.offline import OFFLINE_ENV
+
+os.environ.update(OFFLINE_ENV)
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -22,6 +22,7 @@ if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` and witho
     sys.path.insert(0, str(REPO_ROOT))
 
 from embedlab.models.loading import PACKAGED, UNTRAINED, LoadedModel, load_model, packaged_model_path  # noqa: E402
+from embedlab.settings import get_settings  # noqa: E402
 
 SHARED_STS = REPO_ROOT.parent / "shared" / "data" / "stsbenchmark"  # beside the repository, never inside it
 REQUIRE_SHARED = "EMBEDLAB_REQUIRE_SHARED"
@@ -38,7 +39,7 @@ def sts_benchmark() -> Path:
     """
     if not (SHARED_STS / "sts-dev.csv").is_file():
         reason = f"the STS benchmark folder {SHARED_STS} (../shared/data/stsbenchmark/ beside the repo) is absent"
-        if os.environ.get(REQUIRE_SHARED) == "1":
+        if get_settings().require_shared:
             pytest.fail(f"{reason} and {REQUIRE_SHARED}=1")
         pytest.skip(reason)
     return SHARED_STS

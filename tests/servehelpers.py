@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.offline import offline_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 READY_LINE = "Ctrl-C stops everything."
 START_TIMEOUT_S = 240
@@ -82,7 +84,7 @@ class ServeRun:
 def running_serve(arguments: list[str], port: int, env_overrides: dict[str, str] | None = None) -> Iterator[ServeRun]:
     """Start `python -m embedlab serve --port PORT ARGUMENTS...`; yield once it says it is ready. Always stopped on
     exit (SIGINT, then SIGKILL of it and of everything it started, if it did not stop within the bound)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env_overrides or {})}
+    env = offline_environment(**(env_overrides or {}))
     command = [sys.executable, "-m", "embedlab", "serve", "--port", str(port), *arguments]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = ServeRun(process, f"http://127.0.0.1:{port}")

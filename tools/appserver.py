@@ -8,8 +8,6 @@ Also the headless Chromium every one of them drives: CHROMIUM and CHROMIUM_ARGS.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from embedlab.replicas import free_port
+from tools.offline import offline_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,7 +32,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 LOG_TAIL_CHARS = 3000
 STOP_TIMEOUT_S = 20
 
@@ -54,12 +54,6 @@ class AppServer:
         return "".join(self.log_lines)[-chars:]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def running_app(env_overrides: dict[str, str] | None = None, start_timeout_s: float = 180) -> Iterator[AppServer]:
     """Start the app (offline unless env_overrides says otherwise) and stop it on exit.
@@ -68,7 +62,7 @@ def running_app(env_overrides: dict[str, str] | None = None, start_timeout_s: fl
     the server's log when that does not happen within start_timeout_s. On exit: terminate, then kill after 20 s.
     """
     port = free_port()
-    env = {**os.environ, **OFFLINE_ENV, **(env_overrides or {})}
+    env = offline_environment(**(env_overrides or {}))
     command = [
         sys.executable,
         "-m",

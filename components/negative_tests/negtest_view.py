@@ -33,6 +33,7 @@ from embedlab.embedding.readability import pair_readability
 from embedlab.embedding.scoring import Baseline, percentile_text, score_percentiles
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_NEGTEST_PAIRS
 from embedlab.models.cross import CROSS_BASELINE_PAIRS, CrossScorer
 from embedlab.models.loading import PACKAGED
 from embedlab.models.registry import model_label
@@ -56,9 +57,6 @@ from embedlab.tasks.negtest import (
     run_negtest,
     summary_table,
 )
-
-MAX_PAIRS = 1000
-
 
 # ---------------------------------------------------------------- the pairs table
 
@@ -144,12 +142,12 @@ def validated(table: pd.DataFrame, new_rows: list | None = None) -> pd.DataFrame
                 icon="✏️",
             )
         pairs = check.pairs
-        if len(pairs) > MAX_PAIRS:
+        if len(pairs) > MAX_NEGTEST_PAIRS:
             st.warning(
-                f"The table has {len(pairs)} complete pairs; the page tests the first {MAX_PAIRS} (up to row "
-                f"{pairs.index[MAX_PAIRS - 1]}). Use `python -m embedlab negtest FILE` for more."
+                f"The table has {len(pairs)} complete pairs; the page tests the first {MAX_NEGTEST_PAIRS} (up to row "
+                f"{pairs.index[MAX_NEGTEST_PAIRS - 1]}). Use `python -m embedlab negtest FILE` for more."
             )
-            pairs = pairs.iloc[:MAX_PAIRS]
+            pairs = pairs.iloc[:MAX_NEGTEST_PAIRS]
         require_both_labels(pairs, "The table", skipped=len(check.incomplete))
     except EmbedLabError as error:
         st.error(str(error), icon="⚠️")

@@ -28,10 +28,10 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import is_unreadable, multilingual_hint
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_PLACED
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import (
     DEFAULT_SEED,
-    MAX_PLACED,
     Agreement,
     FittedProjection,
     Projection,

@@ -14,8 +14,9 @@ from components.projection.projection_view import embeddings
 from components.shared import state
 from components.shared.config_panels import Configured
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_QUERY_CHARS, MAX_RERANK_K
 from embedlab.models.registry import available_cross_encoders
-from embedlab.tasks.costs import MAX_QUERY_CHARS, MAX_RERANK_K, RERANK_K, Reranked, retrieve_and_rerank
+from embedlab.tasks.costs import RERANK_K, Reranked, retrieve_and_rerank
 from embedlab.tasks.projection import SentenceSet
 
 EXAMPLE_QUERY = "How can I get better sleep at night?"

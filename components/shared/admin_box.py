@@ -7,11 +7,10 @@ the outcome (``ADMIN``: True) is kept, so the token is never echoed, put in a li
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from embedlab.training.queue import ADMIN_ENV, admin_token_matches
+from embedlab.settings import get_settings
+from embedlab.training.queue import admin_token_matches
 
 ADMIN = "admin.granted"  # True once this session typed the admin token
 TOKEN_BOX = "admin.token"
@@ -19,7 +18,7 @@ REFUSED = "admin.refused"
 
 
 def is_admin() -> bool:
-    return bool(st.session_state.get(ADMIN)) and bool(os.environ.get(ADMIN_ENV))
+    return bool(st.session_state.get(ADMIN)) and get_settings().admin_token is not None
 
 
 def _check() -> None:
@@ -32,7 +31,7 @@ def _check() -> None:
 
 def sidebar_box() -> None:
     """The admin token box (only when the server has an admin token), or a line saying this session is admin."""
-    if not os.environ.get(ADMIN_ENV):
+    if get_settings().admin_token is None:
         return
     if is_admin():
         st.caption("Admin: you can stop or cancel any training run.")

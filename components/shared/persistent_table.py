@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from components.shared.uploads import flash
-from embedlab import served
+from embedlab import limits, served
 from embedlab.errors import EmbedLabError
 
 
@@ -92,7 +92,7 @@ class PersistentTable:
         try:
             served.check_rows(len(table), "the table")
         except EmbedLabError as error:  # served mode: the first rows stand, the rest is said to be left out
-            st.error(f"{error} Only the first {served.MAX_ROWS:,} rows are used.", icon="⚠️")
-            table = table.iloc[: served.MAX_ROWS]
+            st.error(f"{error} Only the first {limits.MAX_ROWS:,} rows are used.", icon="⚠️")
+            table = table.iloc[: limits.MAX_ROWS]
         st.session_state[self.table_key] = table
         return table

@@ -49,7 +49,6 @@ from embedlab.views import (
 __all__ = ["MAX_URL_CHARS", "end_of_run", "query_from_view", "read_view_file", "start_of_run"]
 APPLIED = "share.applied"  # the URL has been applied in this session
 NOTES = "share.notes"  # [(kind, text)] about the link or file just applied, shown until the view changes
-LEFT_OUT = "share.left_out"  # what the URL leaves out of the current view (too long), shown in the sidebar
 LAST_QUERY = "share.last_query"  # the query string written at the end of the last run
 PENDING = "share.pending"  # an uploaded view, applied at the start of the next run
 UPLOAD = "share.upload"

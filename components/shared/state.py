@@ -20,7 +20,6 @@ from typing import Any
 import streamlit as st
 
 # ---------------------------------------------------------------- shared configurations (every page that embeds)
-CONFIG = "config"
 RAW_SPEC = "config.raw_spec"  # EmbedSpec of the raw pooling configuration
 RAW_NOTE = "config.raw_note"  # why the default raw model is not bert-base-uncased, if it is not
 TRAINED_SPEC = "config.trained_spec"  # EmbedSpec of the trained configuration

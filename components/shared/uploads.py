@@ -2,9 +2,9 @@
 
 ``new_upload(key)`` hands over an uploaded file once: the first run that sees its file id (Streamlit keeps the
 file in the widget on every later rerun, and a page must not re-apply it, e.g. over the user's later edits).
-It also refuses files over ``MAX_UPLOAD_MB`` itself: the server accepts larger ones (``server.maxUploadSize`` in
-.streamlit/config.toml is set higher), so a file too large is answered by a page rerun with one message, in
-place of the previous upload's message, rather than by the browser beside a message that no rerun clears.
+It also refuses files over the upload limit in force itself (``embedlab.served.check_upload``:
+``embedlab.limits.MAX_UPLOAD_MB``, lower in served mode), with one message that quotes it, whatever the server
+in front of it let through.
 
 ``flash(namespace, message, kind)`` leaves a message for the next place that calls ``show_flash(namespace)``,
 which shows it once: after an upload, an add or a clear, whether or not the page reruns in between.
@@ -18,9 +18,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from embedlab import served
-from embedlab.errors import EmbedLabError
 
-MAX_UPLOAD_MB = 20
 Kind = Literal["success", "error", "info", "warning"]
 ICONS = {"success": "✅", "error": "⚠️", "info": "ℹ️", "warning": "⚠️"}
 
@@ -29,18 +27,13 @@ def new_upload(key: str) -> UploadedFile | None:
     """The file in the uploader ``key`` (rendered above), only the first time its file id is seen, else None.
 
     Raises:
-        EmbedLabError: the new file is larger than ``MAX_UPLOAD_MB``, or in served mode than
-            ``embedlab.served.MAX_UPLOAD_MB`` (it counts as seen: it is not read).
+        EmbedLabError: the new file is larger than the upload limit in force (``embedlab.served.check_upload``);
+            it counts as seen: it is not read.
     """
     upload = st.session_state.get(key)
     if not isinstance(upload, UploadedFile) or st.session_state.get(f"{key}.seen") == upload.file_id:
         return None
     st.session_state[f"{key}.seen"] = upload.file_id
-    if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise EmbedLabError(
-            f"{upload.name} is {upload.size / 1024 / 1024:.1f} MB; uploads are limited to {MAX_UPLOAD_MB} MB: "
-            "keep the rows you need, or give the file's path to the command line (`python -m embedlab ...`)."
-        )
     served.check_upload(upload.size, upload.name)
     return upload
 

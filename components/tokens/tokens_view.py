@@ -16,9 +16,9 @@ from components.shared.services import get_encoder
 from embedlab.embedding.encoder import cosine_rows
 from embedlab.embedding.specs import EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
 from embedlab.tasks.anisotropy import anisotropy_by_layer
 from embedlab.tasks.tokens import (
-    MAX_TOKEN_SENTENCE_CHARS,
     MEASURE_LABELS,
     MEASURES,
     TokenStates,

@@ -17,9 +17,10 @@ from components.shared import state
 from components.shared.served_notes import no_path_note, served_mode
 from components.shared.services import get_encoder, load_encoder
 from components.shared.uploads import flash, new_upload, show_flash
-from embedlab import corpora, served
+from embedlab import corpora
 from embedlab.data.pairfiles import decode_text
 from embedlab.errors import EmbedLabError
+from embedlab.limits import SERVED_MAX_TRAIN_STEPS
 from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
 from embedlab.models.vectors import refuse_vectors_model
@@ -503,7 +504,7 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
         max_steps = None
     else:
         low, high = limits.MAX_STEPS
-        high = min(high, served.MAX_TRAIN_STEPS) if served_mode() else high
+        high = min(high, SERVED_MAX_TRAIN_STEPS) if served_mode() else high
         max_steps = int(
             row[1].number_input("Max steps", low, high, min(int(choice("max_steps")), high), key=key_of("steps"))
         )

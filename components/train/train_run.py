@@ -12,7 +12,6 @@ What a finished run shows is ``components.train.train_results``.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -27,11 +26,11 @@ from components.train.train_form import choice, keep, key_of
 from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
+from embedlab.settings import get_settings
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.folders import free_name
 from embedlab.training.queue import (
-    QUEUE_ENV,
     JobQueue,
     JobView,
     QueueUnreadable,
@@ -69,7 +68,7 @@ def _queue_of(folder: str, location: str) -> JobQueue:
 
 def job_queue() -> JobQueue:
     """The training queue of this server's models directory (or of ``EMBEDLAB_QUEUE``); one object per place."""
-    return _queue_of(str(models_dir()), os.environ.get(QUEUE_ENV, ""))
+    return _queue_of(str(models_dir()), get_settings().queue)
 
 
 def session_owner() -> str:

@@ -27,7 +27,7 @@ STS_MIN_FIELDS = 7
 
 def decode_text(data: bytes, name: str = "file") -> str:
     """UTF-8 text (a BOM is dropped); undecodable bytes raise EmbedLabError, and so does a file of more than
-    ``served.MAX_ROWS`` rows in served mode (a line is a row; a header line is not counted)."""
+    ``limits.MAX_ROWS`` rows in served mode (a line is a row; a header line is not counted)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -12,13 +12,13 @@ max-pooled vector.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import torch
+from cachetools import LRUCache
 
 from embedlab.embedding.forward import BATCH_SIZE, forward_batches
 from embedlab.embedding.pooling import LAYER_POOLERS, mix_layers, pooler_weights_present
@@ -78,12 +78,11 @@ class Encoder:
     def __init__(self, model: LoadedModel, max_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.model = model
         self.max_cache_bytes = max_cache_bytes
-        self._cache: OrderedDict[str, TextStates] = OrderedDict()
-        self._cache_bytes = 0
+        self._cache: LRUCache[str, TextStates] = LRUCache(max_cache_bytes, getsizeof=lambda state: state.nbytes)
         self._lock = threading.RLock()
         self.forward_passes = 0  # model calls (batches); tests count them
         self.texts_encoded = 0
-        self._transforms: OrderedDict[EmbedSpec, PostTransform] = OrderedDict()
+        self._transforms: LRUCache[EmbedSpec, PostTransform] = LRUCache(MAX_TRANSFORMS)
         self.transforms_fitted = 0  # tests count them
         # random weights are the point of untrained-bert; otherwise the checkpoint must hold the pooler's weights
         self.has_pooler = model.facts.kind == "untrained" or pooler_weights_present(model.backbone)
@@ -97,9 +96,8 @@ class Encoder:
             # more texts than the cache, states evicted by this very call are still returned, never re-encoded.
             found: dict[str, TextStates] = {}
             for text in texts:
-                state = self._cache.get(text)
+                state = self._cache.get(text)  # a hit is the most recently used now
                 if state is not None and text not in found:
-                    self._cache.move_to_end(text)
                     found[text] = state
         missing = [text for text in dict.fromkeys(texts) if text not in found]
         if missing:
@@ -113,14 +111,8 @@ class Encoder:
         return [found[text] for text in texts]
 
     def _put(self, text: str, state: TextStates) -> None:
-        old = self._cache.pop(text, None)
-        if old is not None:
-            self._cache_bytes -= old.nbytes
-        self._cache[text] = state
-        self._cache_bytes += state.nbytes
-        while self._cache_bytes > self.max_cache_bytes and len(self._cache) > 1:
-            _, evicted = self._cache.popitem(last=False)
-            self._cache_bytes -= evicted.nbytes
+        if state.nbytes <= self.max_cache_bytes:  # one text larger than the whole cache is returned, not kept
+            self._cache[text] = state  # the least recently used go until it fits
 
     def cached(self, text: str) -> bool:
         return text in self._cache
@@ -226,7 +218,6 @@ class Encoder:
         with self._lock:
             transform = self._transforms.get(spec)
             if transform is not None:
-                self._transforms.move_to_end(spec)
                 return transform
         # The model runs and the fit happens outside the lock (cached lookups of other sessions go on meanwhile);
         # two threads fitting the same spec at once both fit, and the first stored is kept.
@@ -236,12 +227,9 @@ class Encoder:
         with self._lock:
             transform = self._transforms.get(spec)
             if transform is not None:
-                self._transforms.move_to_end(spec)
                 return transform
             self.transforms_fitted += 1
             self._transforms[spec] = fitted
-            while len(self._transforms) > MAX_TRANSFORMS:
-                self._transforms.popitem(last=False)
             return fitted
 
     def _pooled_vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:

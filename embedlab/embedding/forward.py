@@ -12,8 +12,7 @@ Example:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -21,14 +20,15 @@ import numpy as np
 import torch
 
 from embedlab.models.loading import LoadedModel
+from embedlab.settings import get_settings
 
 BATCH_SIZE = 32
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SERVER_THREADS_ENV = "EMBEDLAB_SERVER_THREADS"  # torch threads of the web server's model calls (default 1)
 
 
-def server_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """Torch intra-op threads for the web server: ``EMBEDLAB_SERVER_THREADS`` when it is a whole number >= 1, else 1.
+def server_threads() -> int:
+    """Torch intra-op threads for the web server: ``EMBEDLAB_SERVER_THREADS`` (a whole number >= 1; default 1).
 
     One, because the server shares its cores: with 2 threads on a 2-core machine where anything else runs (another
     session, a training worker, the browser, other users), every matrix product waits at OpenMP's barrier for
@@ -36,14 +36,16 @@ def server_threads(environ: Mapping[str, str] = os.environ) -> int:
     busy processes beside it: 16.8 s wall and 13.7 s of CPU with 2 threads, 4.9 s and 2.4 s with 1; on the idle
     machine 2 threads are about 1 s faster. Sessions run their model calls in parallel anyway (torch releases the
     GIL), and training workers set their own count (``embedlab.training.queue.default_threads``).
+
+    Raises:
+        SettingsError: the variable is not a whole number >= 1.
     """
-    value = environ.get(SERVER_THREADS_ENV, "").strip()
-    return int(value) if value.isdigit() and int(value) >= 1 else 1
+    return get_settings().server_threads
 
 
-def limit_server_threads(environ: Mapping[str, str] = os.environ) -> int:
+def limit_server_threads() -> int:
     """Set torch's intra-op threads to ``server_threads()`` (every thread of the process follows); returns it."""
-    threads = server_threads(environ)
+    threads = server_threads()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

@@ -20,12 +20,12 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 
 from embedlab.embedding.scoring import Baseline, random_pair_indices
 from embedlab.errors import EmbedLabError
@@ -33,7 +33,6 @@ from embedlab.errors import EmbedLabError
 CROSS_BASELINE_PAIRS = 500  # a pass per pair: fewer random pairs than a bi-encoder's 2,000 (which cost nothing)
 CACHE_PAIRS = 100_000
 BATCH_SIZE = 32
-BI_ENCODER_OPTIONS = "a pooling, a layer choice, post-processing or a projection"
 
 
 def is_cross_encoder_folder(folder: str | Path) -> bool:
@@ -75,7 +74,7 @@ class CrossScorer:
             raise EmbedLabError(
                 f"{self.ref} has {self.num_labels} labels: only one-score cross-encoders (similarity) are supported."
             )
-        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._cache: LRUCache[tuple[str, str], float] = LRUCache(CACHE_PAIRS)
         self._lock = threading.RLock()
         self.pairs_scored = 0  # forward passes over pairs (cache misses); tests count them
 
@@ -92,8 +91,6 @@ class CrossScorer:
                 self.pairs_scored += len(missing)
                 for key, value in zip(missing, scores, strict=True):
                     self._cache[key] = float(value)
-                while len(self._cache) > CACHE_PAIRS:
-                    self._cache.popitem(last=False)
         with self._lock:
             return np.array([self._cache[key] for key in keys], dtype=np.float32)
 
@@ -101,7 +98,7 @@ class CrossScorer:
         """A scorer sharing this one's loaded model (nothing is reloaded) with an empty pair cache and a pass
         count of 0: fresh work to time, without emptying the cache every session shares."""
         fresh = copy.copy(self)
-        fresh._cache = OrderedDict()
+        fresh._cache = LRUCache(CACHE_PAIRS)
         fresh._lock = threading.RLock()
         fresh.pairs_scored = 0
         return fresh

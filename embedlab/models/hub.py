@@ -39,7 +39,6 @@ from embedlab.settings import env_name, get_settings
 
 HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
 HUB_CONNECT_TIMEOUT_S = 3.0
-HUB_TIMEOUT_S = 15.0  # seconds without a byte from the Hub before giving up (EMBEDLAB_HUB_TIMEOUT_S overrides)
 RESUME_ATTEMPTS = 3  # attempts per file within one download when the connection drops after some bytes
 CHUNK_BYTES = 1 << 16
 NO_SAFETENSORS = "this model has no safetensors weights; Embedding Lab loads only safetensors"
@@ -87,12 +86,12 @@ def _repo_lock(repo_id: str) -> threading.Lock:
 
 
 def hub_timeout_s() -> float:
-    """Seconds without a byte from the Hub before a request gives up (EMBEDLAB_HUB_TIMEOUT_S, default 15)."""
-    try:
-        value = float(os.environ.get("EMBEDLAB_HUB_TIMEOUT_S", HUB_TIMEOUT_S))
-    except ValueError:
-        return HUB_TIMEOUT_S
-    return value if value > 0 else HUB_TIMEOUT_S
+    """Seconds without a byte from the Hub before a request gives up (EMBEDLAB_HUB_TIMEOUT_S, default 15).
+
+    Raises:
+        SettingsError: the variable is not a number above 0.
+    """
+    return get_settings().hub_timeout_s
 
 
 def hub_unreachable_reason() -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from embedlab.settings import get_settings
+
 PACKAGED = "all-MiniLM-L6-v2"
 UNTRAINED = "untrained-bert"
 UNTRAINED_SEED = 0
@@ -26,9 +28,9 @@ def models_dir() -> Path:
     ``$EMBEDLAB_MODELS_DIR`` when set, else ``embedlab/models`` under the user's cache (``$XDG_CACHE_HOME`` or
     ``~/.cache``). Not created here: whoever saves creates it.
     """
-    configured = os.environ.get(MODELS_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser().resolve()
+    configured = get_settings().models_dir
+    if configured is not None:
+        return configured.expanduser().resolve()
     cache = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
     return (Path(cache).expanduser() / "embedlab" / "models").resolve()
 

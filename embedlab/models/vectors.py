@@ -28,13 +28,13 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 
 from embedlab.errors import EmbedLabError
 from embedlab.settings import env_name, get_settings
@@ -49,7 +49,6 @@ FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0  # the openai client's own backoff: 0.
 BATCH_SIZE = 64  # texts per request
 CACHE_TEXTS = 50_000  # vectors kept per model (LRU)
 E5_PREFIX = "query: "  # e5 was trained with "query: " / "passage: "; symmetric similarity uses "query: " on both
-HIDDEN_STATE_OPTIONS = "a pooling, a layer choice, the token view or training"
 
 
 def is_vectors_ref(ref: object) -> bool:
@@ -79,13 +78,12 @@ def split_endpoint_ref(ref: str) -> tuple[str, str]:
     return base, name
 
 
-def allowed_endpoints(environ: dict | None = None) -> tuple[str, ...]:
+def allowed_endpoints() -> tuple[str, ...]:
     """Base URLs listed in ``EMBEDLAB_ENDPOINTS`` by whoever started the server (normalised, no trailing /)."""
-    listed = (environ if environ is not None else os.environ).get(ENDPOINTS_ENV, "")
-    return tuple(dict.fromkeys(item.strip().rstrip("/") for item in listed.split(",") if item.strip()))
+    return get_settings().endpoint_list
 
 
-def check_endpoint_allowed(ref: str, served: bool, environ: dict | None = None) -> None:
+def check_endpoint_allowed(ref: str, served: bool) -> None:
     """In served mode, only endpoints listed in ``EMBEDLAB_ENDPOINTS`` may be used: otherwise a page could make the
     server send requests anywhere.
 
@@ -95,16 +93,17 @@ def check_endpoint_allowed(ref: str, served: bool, environ: dict | None = None) 
     if not served:
         return
     base, _ = split_endpoint_ref(ref)
-    if base not in allowed_endpoints(environ):
+    if base not in allowed_endpoints():
         raise EmbedLabError(
             f"This server only uses the embedding services its operator listed in {ENDPOINTS_ENV}; {base} is not "
             "one of them."
         )
 
 
-def api_key(environ: dict | None = None) -> str | None:
-    environ = environ if environ is not None else os.environ
-    return next((environ[name] for name in API_KEY_ENVS if environ.get(name)), None)
+def api_key() -> str | None:
+    """``EMBEDLAB_API_KEY``, else ``OPENAI_API_KEY`` (the ``openai`` client's own variable), else None."""
+    key = get_settings().api_key
+    return key.get_secret_value() if key is not None else os.environ.get(API_KEY_ENVS[1]) or None
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -146,7 +145,7 @@ class VectorsModel:
     facts: VectorFacts
 
     def __init__(self) -> None:
-        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._cache: LRUCache[str, npt.NDArray[np.float32]] = LRUCache(CACHE_TEXTS)
         self._lock = threading.RLock()
         self.texts_sent = 0  # texts that went to the model (cache misses); tests and the page count them
         self.requests = 0
@@ -180,9 +179,6 @@ class VectorsModel:
                 self.texts_sent += len(batch)
                 for text, vector in zip(batch, vectors, strict=True):
                     self._cache[text] = vector
-                    self._cache.move_to_end(text)
-                while len(self._cache) > CACHE_TEXTS:
-                    self._cache.popitem(last=False)
         if not texts:
             return np.zeros((0, self.dims or 0), np.float32)
         with self._lock:

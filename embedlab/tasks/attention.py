@@ -35,10 +35,10 @@ import torch
 
 from embedlab.embedding.forward import MODEL_INPUTS
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_ATTENTION_TEXTS
 from embedlab.models.loading import LoadedModel
 from embedlab.tasks.tokens import check_texts
 
-MAX_ATTENTION_TEXTS = 8  # attention keeps (layers, heads, T, T) per sentence: a few sentences only
 SELF_ATTENTION_HIGH = 0.8  # a [CLS] that keeps this share on itself barely mixes in the other tokens
 SHARE_KINDS: tuple[str, ...] = ("cls", "sep", "punctuation", "other")
 SHARE_LABELS = {

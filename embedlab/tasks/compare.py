@@ -14,9 +14,9 @@ from embedlab.embedding.precision import NOISE_STD, spread
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.limits import MAX_COMPARE_PAIRS as MAX_PAIRS
 from embedlab.models.cross import CrossScorer
 
-MAX_PAIRS = 500
 EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
     ("What is your age?", "How old are you?"),
     ("你几岁了？", "你多大了？"),

@@ -35,13 +35,12 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_QUERY_CHARS, MAX_RERANK_K
 from embedlab.models.cross import CrossScorer
 from embedlab.tasks.projection import query_neighbour_table, unit_rows
 
 COST_SENTENCES = 16  # every pair among 16 sentences: 120 pairs, 120 cross-encoder passes against 16 encodes
 RERANK_K = 10  # the bi-encoder's top k that the cross-encoder re-ranks
-MAX_RERANK_K = 50
-MAX_QUERY_CHARS = 500
 DEFAULT_QUERY = "How do I keep my houseplants alive?"  # the query timed when none is typed
 FRESH_NOTE = (
     "Measured now with time.perf_counter on fresh work (empty caches: every sentence and pair is run through its "

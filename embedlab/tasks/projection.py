@@ -32,8 +32,7 @@ from embedlab.corpora import PROJECTION_FILE
 from embedlab.data.pairfiles import decode_text, read_delimited
 from embedlab.data.pairtable import cell_text
 from embedlab.errors import EmbedLabError
-
-MAX_SENTENCES = 5000
+from embedlab.limits import MAX_PLACED, MAX_SENTENCES
 
 logger = logging.getLogger(__name__)
 
@@ -253,9 +252,6 @@ def neighbour_table(
     )
 
 
-MAX_PLACED = 10  # sentences a user can place on a fitted map at once
-
-
 def parse_placed(text: str, limit: int = MAX_PLACED) -> tuple[str, ...]:
     """The sentences to place: one per non-empty line, stripped, duplicates kept once, at most ``limit``.
 
@@ -394,12 +390,6 @@ def _distinct_directions(unit: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.
                 representative[index] = representative[earlier[0]]
     kept, inverse = np.unique(representative, return_inverse=True)  # kept is sorted: first-seen order
     return unit[kept], inverse.astype(np.int64)
-
-
-def pca_coords(unit: npt.NDArray[np.float32], dims: int) -> tuple[npt.NDArray[np.float32], float]:
-    """PCA of the (n, dim) rows: (n, dims) coordinates (zero-padded if fewer components exist), variance kept."""
-    coords, kept, _, _ = _pca_fit(unit, dims)
-    return coords, kept
 
 
 def _pca_fit(
@@ -610,21 +600,6 @@ def metadata_tsv(sentences: Sequence[str], labels: Sequence[str]) -> str:
     else:
         rows = [_cell(s) for s in sentences]
     return "\n".join(rows) + "\n"
-
-
-def read_vectors_tsv(text: str) -> npt.NDArray[np.float32]:
-    """Read a vectors.tsv back: (n, dim) float32."""
-    rows = [line.split("\t") for line in text.splitlines() if line.strip()]
-    return np.array(rows, dtype=np.float32).reshape(len(rows), -1)
-
-
-def read_metadata_tsv(text: str) -> tuple[list[str], list[str]]:
-    """Read a metadata.tsv back the way the Projector does: (sentences, labels); labels "" for one column."""
-    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
-    if lines and lines[0] == "sentence\tlabel":
-        pairs = [line.split("\t") for line in lines[1:]]
-        return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
-    return lines, [""] * len(lines)
 
 
 def coordinates_table(

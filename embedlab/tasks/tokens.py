@@ -38,11 +38,10 @@ import torch
 from embedlab.corpora import ASSETS
 from embedlab.embedding.forward import forward_batches
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_TOKEN_TEXTS
 from embedlab.models.loading import LoadedModel
 
 WORD_IN_CONTEXT_FILE = ASSETS / "word_in_context.csv"  # word, sense, sentence: written for the project
-MAX_TOKEN_TEXTS = 40  # token-level states are kept for at most this many sentences per call
-MAX_TOKEN_SENTENCE_CHARS = 2000  # a sentence typed or shared on Tokens & layers: one limit for both
 SENTENCE_POOLINGS: tuple[str, ...] = ("cls", "mean", "max")
 Measure = Literal["norm", "cosine_to_mean", "max_share"]
 MEASURES: tuple[str, ...] = get_args(Measure)

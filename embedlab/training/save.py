@@ -21,6 +21,8 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.data import LOSS_NAMES, METHOD_LABELS
@@ -97,13 +99,13 @@ def save_atomically(folder: str | Path, write) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except (PermissionError, OSError):
+    except psutil.AccessDenied:
         return True  # someone else's live process
-    return True
 
 
 def remove_stale_partials(directory: str | Path) -> list[str]:

@@ -12,9 +12,9 @@ import torch
 from embedlab import cli
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_ATTENTION_TEXTS
 from embedlab.models.loading import packaged_model_path
 from embedlab.tasks.attention import (
-    MAX_ATTENTION_TEXTS,
     SHARE_KINDS,
     attention_maps,
     eager_backbone,

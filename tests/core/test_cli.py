@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
 from tests.helpers import one_line_error
+from tools.offline import offline_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 M = "all-MiniLM-L6-v2"
@@ -33,7 +33,7 @@ SUBPROCESS_TIMEOUT_S = 180
 
 
 def run_module(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = offline_environment()
     return subprocess.Popen(
         [sys.executable, "-m", "embedlab", *args],
         cwd=REPO_ROOT,

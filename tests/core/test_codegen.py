@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder, cosine_rows
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.loading import load_model
+from tools.offline import offline_environment
 
 M = "all-MiniLM-L6-v2"
 ATOL = 1e-5
@@ -71,7 +71,7 @@ def generated(packaged_model, untrained_model, tmp_path_factory):
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, json.dumps(scripts), json.dumps(TEXTS), str(out)],
         cwd=folder,  # not the repository: the scripts must not need embedlab
-        env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=""),
+        env=offline_environment(PYTHONPATH=""),
         capture_output=True,
         text=True,
         timeout=900,
@@ -124,7 +124,7 @@ def test_folder_models_load_from_their_folder(tiny_model_dir, tiny_st_dir, tmp_p
         subprocess.run(
             [sys.executable, str(script), str(tmp_path / "out.npy")],
             cwd=tmp_path,
-            env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=""),
+            env=offline_environment(PYTHONPATH=""),
             check=True,
             capture_output=True,
             timeout=300,

@@ -8,9 +8,9 @@ import pytest
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_RERANK_K
 from embedlab.models.cross import CrossScorer
 from embedlab.tasks.costs import (
-    MAX_RERANK_K,
     all_pairs,
     cost_table,
     measure_pair_costs,

@@ -332,16 +332,25 @@ def test_concurrent_use_of_one_encoder_equals_a_single_threaded_run(tiny_model_d
     assert len(texts) <= shared.texts_encoded <= sum(len(subset) for subset in subsets)
 
 
-def test_server_threads_default_to_one_and_take_a_whole_number_from_the_environment():
+def test_server_threads_default_to_one_and_take_a_whole_number_from_the_environment(monkeypatch):
     from embedlab.embedding.forward import SERVER_THREADS_ENV, limit_server_threads, server_threads
+    from embedlab.settings import SettingsError
 
-    assert server_threads({}) == 1
-    assert server_threads({SERVER_THREADS_ENV: " 3 "}) == 3
-    for bad in ("0", "-2", "two", "1.5", ""):
-        assert server_threads({SERVER_THREADS_ENV: bad}) == 1
+    monkeypatch.delenv(SERVER_THREADS_ENV, raising=False)
+    assert server_threads() == 1
+    monkeypatch.setenv(SERVER_THREADS_ENV, "")  # empty: the default
+    assert server_threads() == 1
+    monkeypatch.setenv(SERVER_THREADS_ENV, " 3 ")
+    assert server_threads() == 3
+    for bad in ("0", "-2", "two", "1.5"):  # a bad value is an error naming the variable, not a silent 1
+        monkeypatch.setenv(SERVER_THREADS_ENV, bad)
+        with pytest.raises(SettingsError, match=rf"^{SERVER_THREADS_ENV}='{bad}': "):
+            server_threads()
     before = torch.get_num_threads()
     try:
-        assert limit_server_threads({SERVER_THREADS_ENV: "2"}) == 2 and torch.get_num_threads() == 2
-        assert limit_server_threads({}) == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv(SERVER_THREADS_ENV, "2")
+        assert limit_server_threads() == 2 and torch.get_num_threads() == 2
+        monkeypatch.delenv(SERVER_THREADS_ENV)
+        assert limit_server_threads() == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

@@ -23,6 +23,7 @@ from embedlab.models import hub
 from embedlab.models.hub import NO_SAFETENSORS, RESUME_ATTEMPTS, download_progress, hub_snapshot
 from embedlab.models.loading import load_model
 from embedlab.served import SERVED_ENV
+from embedlab.settings import SettingsError
 from tests.hubstandin import Repo, folder_files, point_hub_at, running_standin, wait_for
 
 REPO = "embedlab-tests/tiny-bert"
@@ -145,12 +146,20 @@ def test_a_download_that_stops_sending_ends_within_the_bound_and_keeps_its_part(
     assert 0 < part.stat().st_size <= server.gets(WEIGHTS)[0].sent < len(tiny_files[WEIGHTS])
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, 15.0), ("2.5", 2.5), ("nonsense", 15.0), ("0", 15.0)])
+@pytest.mark.parametrize(("value", "expected"), [(None, 15.0), ("", 15.0), ("2.5", 2.5)])
 def test_timeout_setting(monkeypatch, value, expected):
     monkeypatch.delenv("EMBEDLAB_HUB_TIMEOUT_S", raising=False)
     if value is not None:
         monkeypatch.setenv("EMBEDLAB_HUB_TIMEOUT_S", value)
     assert hub.hub_timeout_s() == expected
+
+
+@pytest.mark.parametrize("value", ["nonsense", "0", "-1"])
+def test_a_bad_timeout_is_an_error_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("EMBEDLAB_HUB_TIMEOUT_S", value)
+    with pytest.raises(SettingsError, match=rf"^EMBEDLAB_HUB_TIMEOUT_S='{value}': ") as caught:
+        hub.hub_timeout_s()
+    assert "\n" not in str(caught.value)
 
 
 def test_missing_repository(standin, tiny_files):

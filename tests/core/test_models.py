@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
+from embedlab.replicas import free_port
 
 TEXTS = ["Hi!", "How old are you?", "A considerably longer sentence, so that the batch has some padding in it."]
 HANG_GUARD_S = 5.0
@@ -217,9 +217,7 @@ def test_hub_id_with_unreachable_hub_fails_fast(monkeypatch):
     """Online mode, but the Hub endpoint refuses connections (a closed loopback port): one quick error."""
     from huggingface_hub import constants
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port}")
     start = time.monotonic()

@@ -34,6 +34,7 @@ from embedlab.tasks.negtest import (
     run_negtest,
     summary_table,
 )
+from tools.offline import offline_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 M = "all-MiniLM-L6-v2"
@@ -357,7 +358,7 @@ def test_real_process_round_trip(tmp_path, shared_encoder):
     done = subprocess.run(
         [sys.executable, "-m", "embedlab", "negtest", str(path), "--model", M, "--threshold", "0.3", "--json"],
         cwd=REPO_ROOT,
-        env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false"),
+        env=offline_environment(),
         capture_output=True,
         text=True,
         timeout=300,

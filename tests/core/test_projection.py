@@ -11,9 +11,10 @@ import pytest
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_SENTENCES
 from embedlab.tasks.projection import (
-    MAX_SENTENCES,
     ProjectionSettings,
+    _pca_fit,
     bundled_sentences,
     coordinates_table,
     label_agreement,
@@ -25,15 +26,35 @@ from embedlab.tasks.projection import (
     parse_sentence_csv,
     parse_sentence_file,
     parse_sentence_lines,
-    pca_coords,
     project,
-    read_metadata_tsv,
-    read_vectors_tsv,
     sentences_from_pairs,
     vectors_tsv,
 )
 
 M = "all-MiniLM-L6-v2"
+
+
+def pca_coords(unit: np.ndarray, dims: int) -> tuple[np.ndarray, float]:
+    """PCA of the (n, dim) rows: (n, dims) coordinates (zero-padded if fewer components exist), variance kept."""
+    coords, kept, _, _ = _pca_fit(unit, dims)
+    return coords, kept
+
+
+def read_vectors_tsv(text: str) -> np.ndarray:
+    """Read a vectors.tsv back, as the Embedding Projector does: (n, dim) float32."""
+    rows = [line.split("\t") for line in text.splitlines() if line.strip()]
+    return np.array(rows, dtype=np.float32).reshape(len(rows), -1)
+
+
+def read_metadata_tsv(text: str) -> tuple[list[str], list[str]]:
+    """Read a metadata.tsv back the way the Projector does: (sentences, labels); labels "" for one column."""
+    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+    if lines and lines[0] == "sentence\tlabel":
+        pairs = [line.split("\t") for line in lines[1:]]
+        return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+    return lines, [""] * len(lines)
+
+
 FAST_UMAP = {"n_neighbors": 8, "n_epochs": 60}  # numba compiles once per session (~15 s); keep the fits small
 
 

@@ -36,6 +36,7 @@ from embedlab.training.queue import (
 from embedlab.training.queue.records import WorkerEntry
 from embedlab.training.run import TrainSettings
 from tests.helpers import wait_for, write
+from tools.offline import offline_environment
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some length." for i in range(12))
@@ -60,7 +61,7 @@ def data(tmp_path):
 
 
 def child_env(models: Path, **extra: str) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = offline_environment()
     env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **extra)
     env.pop(ADMIN_ENV, None)
     env.update(extra)

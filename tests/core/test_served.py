@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from embedlab import corpora, served
+from embedlab import corpora, limits, served
 from embedlab.data.pairfiles import decode_text
 from embedlab.data.paths import data_file, served_data_gate
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model, served_model_gate
 from embedlab.models.loading import load_model
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
+from embedlab.settings import SettingsError
 from embedlab.tasks.sts import bundled_pairs, read_scored_pairs
 from embedlab.training.compose import Composition
 from embedlab.training.data import bundled_data, read_training_file
@@ -53,8 +54,12 @@ def test_the_switch_is_read_at_call_time(monkeypatch):
     for value in ("1", "true", "ON", " yes "):
         monkeypatch.setenv(served.SERVED_ENV, value)
         assert served.served_mode()
-    monkeypatch.setenv(served.SERVED_ENV, "0")
-    assert not served.served_mode()
+    for value in ("0", "off", "false", ""):
+        monkeypatch.setenv(served.SERVED_ENV, value)
+        assert not served.served_mode()
+    monkeypatch.setenv(served.SERVED_ENV, "maybe")  # neither on nor off: an error naming it, not a silent "off"
+    with pytest.raises(SettingsError, match=r"^EMBEDLAB_SERVED='maybe': "):
+        served.served_mode()
 
 
 def test_data_gate_refuses_server_paths_in_served_mode(on, tmp_path):
@@ -135,23 +140,35 @@ def test_model_gate_allows_any_folder_outside_served_mode(monkeypatch, models, t
 
 def test_limits_hold_in_served_mode_only(monkeypatch):
     monkeypatch.setenv(served.SERVED_ENV, "1")
-    served.check_rows(served.MAX_ROWS)
-    served.check_steps(served.MAX_TRAIN_STEPS)
-    served.check_upload(served.MAX_UPLOAD_MB * 1024 * 1024, "f.csv")
-    assert f"{served.MAX_ROWS + 1:,} rows" in refused(served.check_rows, served.MAX_ROWS + 1, "f.csv")
-    refused(served.check_steps, served.MAX_TRAIN_STEPS + 1)
-    refused(served.check_upload, served.MAX_UPLOAD_MB * 1024 * 1024 + 1, "f.csv")
+    served.check_rows(limits.MAX_ROWS)
+    served.check_steps(limits.SERVED_MAX_TRAIN_STEPS)
+    served.check_upload(limits.SERVED_MAX_UPLOAD_MB * 1024 * 1024, "f.csv")
+    assert f"{limits.MAX_ROWS + 1:,} rows" in refused(served.check_rows, limits.MAX_ROWS + 1, "f.csv")
+    refused(served.check_steps, limits.SERVED_MAX_TRAIN_STEPS + 1)
+    refused(served.check_upload, limits.SERVED_MAX_UPLOAD_MB * 1024 * 1024 + 1, "f.csv")
     monkeypatch.setenv(served.SERVED_ENV, "0")
-    served.check_rows(served.MAX_ROWS + 1)
-    served.check_steps(served.MAX_TRAIN_STEPS + 1)
-    served.check_upload(10**9, "f.csv")
+    served.check_rows(limits.MAX_ROWS + 1)
+    served.check_steps(limits.SERVED_MAX_TRAIN_STEPS + 1)
+    served.check_upload(limits.MAX_UPLOAD_MB * 1024 * 1024, "f.csv")
+
+
+@pytest.mark.parametrize(("mode", "limit_mb"), [("1", limits.SERVED_MAX_UPLOAD_MB), ("0", limits.MAX_UPLOAD_MB)])
+def test_an_upload_is_refused_with_the_limit_in_force(monkeypatch, mode, limit_mb):
+    """Issue 31 item 5: served mode quoted the app's 20 MB and pointed to the command line a student cannot use."""
+    monkeypatch.setenv(served.SERVED_ENV, mode)
+    with pytest.raises(EmbedLabError) as caught:
+        served.check_upload(30 * 1024 * 1024, "big.csv")
+    message = str(caught.value)
+    assert f"big.csv is 30.0 MB; uploads are limited to {limit_mb} MB" in message
+    assert ("command line" in message) == (mode == "0") and ("path" in message) == (mode == "0")
+    served.check_upload(limit_mb * 1024 * 1024, "just.csv")
 
 
 def test_an_upload_with_too_many_rows_is_refused_before_parsing(on):
     header = "sentence1,sentence2,score\n"
-    within = (header + "a,b,1\n" * served.MAX_ROWS).encode()
-    beyond = (header + "a,b,1\n" * (served.MAX_ROWS + 1)).encode()
-    assert decode_text(within, "ok.csv").count("\n") == served.MAX_ROWS + 1
+    within = (header + "a,b,1\n" * limits.MAX_ROWS).encode()
+    beyond = (header + "a,b,1\n" * (limits.MAX_ROWS + 1)).encode()
+    assert decode_text(within, "ok.csv").count("\n") == limits.MAX_ROWS + 1
     assert "big.csv" in refused(decode_text, beyond, "big.csv")
 
 
@@ -160,9 +177,9 @@ def test_a_training_run_over_the_step_limit_is_refused_before_it_is_queued(on, t
     monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
     data = bundled_data("mnrl")
     jobs = JobQueue()
-    too_long = TrainSettings(max_steps=served.MAX_TRAIN_STEPS + 1)
+    too_long = TrainSettings(max_steps=limits.SERVED_MAX_TRAIN_STEPS + 1)
     refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, too_long, save_to=str(tmp_path / "m")), "s")
-    epochs = served.MAX_TRAIN_STEPS // count_steps(data.n_examples, TrainSettings(epochs=1.0, batch_size=1)) + 1
+    epochs = limits.SERVED_MAX_TRAIN_STEPS // count_steps(data.n_examples, TrainSettings(epochs=1.0, batch_size=1)) + 1
     by_epochs = TrainSettings(epochs=float(epochs), batch_size=1)
     refused(jobs.submit, TrainRequest(Composition(PACKAGED), data, by_epochs, save_to=str(tmp_path / "m")), "s")
     assert jobs.views() == []

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from embedlab.cli import main
+from embedlab.limits import MAX_UPLOAD_MB
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.replicas import (
-    MAX_UPLOAD_MB,
     SERVED_ENV,
     Group,
     example_replicas,
@@ -35,6 +35,7 @@ from embedlab.replicas import (
     replica_address,
     replica_environment,
 )
+from embedlab.settings import get_settings
 from tests.helpers import one_line_error
 from tests.servehelpers import environment, living, running_serve
 
@@ -84,14 +85,17 @@ def test_config_listens_where_asked_and_takes_streamlit_sized_uploads():
     assert "listen 127.0.0.1:8080;" in nginx_config(REPLICAS, 8080)
     assert "listen 0.0.0.0:80;" in nginx_config(REPLICAS, 80, "0.0.0.0")
     assert "listen [::]:8443;" in nginx_config(REPLICAS, 8443, "::")
-    assert f"client_max_body_size {MAX_UPLOAD_MB}m;" in nginx_config(REPLICAS, 8080)
+    # the app's limit, and 1 MB for the multipart form around a file of that size
+    assert f"client_max_body_size {MAX_UPLOAD_MB + 1}m;" in nginx_config(REPLICAS, 8080)
 
 
-def test_nginx_takes_every_upload_the_app_server_takes():
+def test_nginx_streamlit_and_the_pages_take_the_same_uploads():
     import tomllib
 
     app_config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
-    assert MAX_UPLOAD_MB >= app_config["server"]["maxUploadSize"]  # else nginx answers 413 before the app can
+    assert app_config["server"]["maxUploadSize"] == MAX_UPLOAD_MB  # Streamlit refuses what the pages would refuse
+    body_mb = int(re.search(r"client_max_body_size (\d+)m;", nginx_config(REPLICAS, 8080)).group(1))
+    assert MAX_UPLOAD_MB < body_mb <= MAX_UPLOAD_MB + 1  # nginx lets a file of the limit through, not much more
 
 
 def test_serve_checks_a_wildcard_listener_through_the_loopback():
@@ -188,7 +192,7 @@ def nginx_binary() -> str:
     try:
         return find_nginx()
     except EmbedLabError as missing:
-        if os.environ.get("EMBEDLAB_REQUIRE_NGINX") == "1":
+        if get_settings().require_nginx:
             pytest.fail(f"{missing} (EMBEDLAB_REQUIRE_NGINX=1)")
         pytest.skip(str(missing))
 

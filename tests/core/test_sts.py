@@ -17,6 +17,7 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.precision import NOISE_STD, noise_reason
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.replicas import free_port
 from embedlab.tasks import sts
 from tests.helpers import one_line_error, write
 
@@ -152,9 +153,7 @@ def test_hub_unreachable_is_detected_before_datasets_retries(monkeypatch):
     import datasets
     from huggingface_hub import constants
 
-    with __import__("socket").socket() as probe:  # a loopback port with nothing listening
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port}")
     # datasets (which retries a missing network for about 25 s) is never reached: the probe answered first

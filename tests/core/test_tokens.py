@@ -10,8 +10,8 @@ import torch
 from embedlab.embedding.encoder import Encoder, cosine_rows
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_TOKEN_TEXTS
 from embedlab.tasks.tokens import (
-    MAX_TOKEN_TEXTS,
     output_shapes,
     sentence_cosines,
     token_cosines,

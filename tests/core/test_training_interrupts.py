@@ -24,6 +24,7 @@ from embedlab.training.data import read_training_file
 from embedlab.training.run import TrainSettings, train
 from embedlab.training.save import save_trained
 from tests.helpers import read_until, write
+from tools.offline import offline_environment
 
 REPO = Path(__file__).resolve().parents[2]
 SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some length." for i in range(12))
@@ -46,7 +47,7 @@ def quick_result(tiny, folder: Path):
 
 
 def child_env() -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = offline_environment()
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     return env

@@ -4,7 +4,6 @@ key never appears in a message."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ from embedlab.models.vectors import (
     load_vectors_model,
     split_endpoint_ref,
 )
+from embedlab.replicas import free_port
 from tests.embedstandin import EmbeddingStandIn
 
 KEY = "sk-test-0123456789abcdef"
@@ -154,9 +154,7 @@ def test_the_wrong_number_of_vectors_is_refused(fresh):
 
 
 def test_nothing_listening_is_one_line():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(EmbedLabError, match=r"Cannot connect to http://127.0.0.1"):
         EndpointModel(f"http://127.0.0.1:{port}/v1#m", key=KEY, max_retries=0).embed(["Hello."])
 
@@ -170,13 +168,24 @@ def test_references_that_are_not_endpoints(ref):
         split_endpoint_ref(ref)
 
 
-def test_served_mode_uses_only_listed_endpoints():
-    env = {vectors.ENDPOINTS_ENV: "http://127.0.0.1:8080/v1/, https://api.example.test/v1"}
-    check_endpoint_allowed("http://127.0.0.1:8080/v1#m", served=True, environ=env)
-    check_endpoint_allowed("http://10.0.0.1/v1#m", served=False, environ=env)  # not served: the operator's own app
+def test_served_mode_uses_only_listed_endpoints(monkeypatch):
+    monkeypatch.setenv(vectors.ENDPOINTS_ENV, "http://127.0.0.1:8080/v1/, https://api.example.test/v1")
+    assert vectors.allowed_endpoints() == ("http://127.0.0.1:8080/v1", "https://api.example.test/v1")
+    check_endpoint_allowed("http://127.0.0.1:8080/v1#m", served=True)
+    check_endpoint_allowed("http://10.0.0.1/v1#m", served=False)  # not served: the operator's own app
     for ref in ("http://127.0.0.1:9999/v1#m", "http://169.254.169.254/v1#m"):
         with pytest.raises(EmbedLabError, match="EMBEDLAB_ENDPOINTS"):
-            check_endpoint_allowed(ref, served=True, environ=env)
+            check_endpoint_allowed(ref, served=True)
+
+
+def test_the_key_comes_from_embedlab_api_key_else_openai_api_key(monkeypatch):
+    monkeypatch.delenv("EMBEDLAB_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert vectors.api_key() is None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    assert vectors.api_key() == "sk-openai"
+    monkeypatch.setenv("EMBEDLAB_API_KEY", "sk-embedlab")
+    assert vectors.api_key() == "sk-embedlab"
 
 
 def test_vectors_references_are_recognised():

@@ -9,7 +9,7 @@ import pytest
 
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
+from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
 from embedlab.views import (
     MAX_URL_CHARS,
     PAGES,

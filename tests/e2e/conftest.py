@@ -5,13 +5,13 @@ Without /usr/bin/chromium the tests skip, except when EMBEDLAB_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from embedlab.models.names import MODELS_DIR_ENV
+from embedlab.settings import get_settings
 from tests.servehelpers import stop_queue_workers
 from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 
@@ -21,7 +21,7 @@ SERVER_START_S = 180
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        if os.environ.get("EMBEDLAB_REQUIRE_BROWSER") == "1":
+        if get_settings().require_browser:
             pytest.fail(f"{CHROMIUM} is missing and EMBEDLAB_REQUIRE_BROWSER=1: install Debian's chromium.")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from tools.offline import offline_environment
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def cli_cosine(tmp_path: Path, model: str, pooling: str, layers: str) -> float:
             "--json",
         ],
         cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env=offline_environment(),
         capture_output=True,
         text=True,
         timeout=300,

@@ -8,7 +8,8 @@ import numpy as np
 
 from components.shared import state
 from components.shared.services import get_encoder
-from embedlab.tasks.projection import MAX_PLACED, fit_projection, query_neighbour_table
+from embedlab.limits import MAX_PLACED
+from embedlab.tasks.projection import fit_projection, query_neighbour_table
 from tests.ui.test_projection_page import PCA, SMALL, charts, page, run, specs
 
 NEW = ("Preheat the oven and knead the dough.", "The striker missed an open goal.")

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from components.shared import state
 from components.shared.share_links import PENDING, read_view_file
-from components.train import train_run
-from embedlab import corpora, served
+from components.train import train_form, train_run
+from embedlab import corpora, limits, served
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
 from tests.ui.apptest import ok, page_test
 
@@ -58,8 +58,8 @@ def refusals(elements) -> list[str]:
 def test_the_sidebar_states_the_limits_in_served_mode_only(models, monkeypatch):
     at = ok(page_test().run())
     (note,) = [info.value for info in at.sidebar.info if info.value.startswith("Served mode:")]
-    assert f"{served.MAX_ROWS:,} rows" in note and f"{served.MAX_UPLOAD_MB} MB" in note
-    assert f"{served.MAX_TRAIN_STEPS:,} training steps" in note
+    assert f"{limits.MAX_ROWS:,} rows" in note and f"{limits.SERVED_MAX_UPLOAD_MB} MB" in note
+    assert f"{limits.SERVED_MAX_TRAIN_STEPS:,} training steps" in note
     monkeypatch.delenv(served.SERVED_ENV)
     at = ok(page_test().run())
     assert not [info for info in at.sidebar.info if "Served mode" in info.value]
@@ -209,7 +209,7 @@ def test_the_train_page_caps_the_steps(train_page):
     at.selectbox(key=key("method")).set_value("mnrl")
     at.radio(key=key("length")).set_value("max steps")
     ok(at.run())
-    assert at.number_input(key=key("steps")).max == served.MAX_TRAIN_STEPS
+    assert at.number_input(key=key("steps")).max == limits.SERVED_MAX_TRAIN_STEPS
     at.radio(key=key("length")).set_value("epochs")
     ok(at.run())
     at.number_input(key=key("epochs")).set_value(100.0)
@@ -219,15 +219,30 @@ def test_the_train_page_caps_the_steps(train_page):
     assert at.button(key=train_run.START_BUTTON).disabled
 
 
+def test_an_upload_on_train_quotes_the_served_limit_without_path_advice(train_page):
+    """Issue 31 item 5: a file over served mode's limit was refused with the app's 20 MB and "give the file's path
+    to the command line", which a student of a served app cannot do."""
+    at = train_page
+    at.selectbox(key=key("method")).set_value("cosine")
+    at.radio(key=key("source")).set_value("upload")
+    ok(at.run())
+    big = b"sentence1,sentence2,score\n" + b"a,b,1\n" * (limits.SERVED_MAX_UPLOAD_MB * 1024 * 1024 // 6 + 1)
+    at.file_uploader(key=train_form.UPLOAD_WIDGET).upload("big.csv", big, "text/csv")
+    ok(at.run())
+    (refusal,) = [error.value for error in at.error if "big.csv" in error.value]
+    assert f"uploads are limited to {limits.SERVED_MAX_UPLOAD_MB} MB here" in refusal
+    assert f"{limits.MAX_UPLOAD_MB} MB" not in refusal and "path" not in refusal and "command line" not in refusal
+
+
 def test_a_table_beyond_the_row_limit_keeps_its_first_rows(models, monkeypatch):
-    monkeypatch.setattr(served, "MAX_ROWS", 2)  # the Compare page's example table has more
+    monkeypatch.setattr(limits, "MAX_ROWS", 2)  # the Compare page's example table has more
     at = ok(page_test("compare").run())
     assert any("Only the first 2 rows are used" in message for message in refusals(at.error))
     assert len(at.session_state[state.PAIRS]) == 2
 
 
 def test_a_link_with_more_pairs_than_the_limit_is_refused(models, monkeypatch):
-    monkeypatch.setattr(served, "MAX_ROWS", 2)
+    monkeypatch.setattr(limits, "MAX_ROWS", 2)
     pairs = [["A cat sits.", "A kitten rests."], ["Stocks fell.", "Markets dropped."], ["It rains.", "It is wet."]]
     at = app_with({"pairs": json.dumps(pairs)}, "app_pages/compare.py")
     assert any("`pairs`" in note and "3 rows" in note for note in refusals(at.warning))

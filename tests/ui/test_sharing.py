@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 from components.shared import state
 from components.shared.share_links import MAX_URL_CHARS, PENDING, query_from_view, read_view_file
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
-from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
 from tests.ui.apptest import page_test
 
 MODEL = "all-MiniLM-L6-v2"

@@ -10,7 +10,7 @@ from components.tokens import tokens_view
 from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder, cosine_rows
 from embedlab.embedding.specs import EmbedSpec
-from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
+from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
 from tests.ui.apptest import ok, page_test
 
 M = "all-MiniLM-L6-v2"

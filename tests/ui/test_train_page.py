@@ -225,7 +225,7 @@ def test_with_the_sts_benchmark_beside_the_repository_the_page_opens_on_it(sts_b
 
 
 def test_an_upload_over_the_limit_is_refused_and_a_good_one_is_parsed_once_per_method(app, monkeypatch):
-    from components.shared.uploads import MAX_UPLOAD_MB
+    from embedlab.limits import MAX_UPLOAD_MB
 
     parsed = []
     real = train_form.parse_training_text
@@ -241,7 +241,8 @@ def test_an_upload_over_the_limit_is_refused_and_a_good_one_is_parsed_once_per_m
     big = b"sentence1,sentence2,score\n" + b"a,b,1\n" * (MAX_UPLOAD_MB * 1024 * 1024 // 6 + 1)
     app.file_uploader(key=train_form.UPLOAD_WIDGET).upload("big.csv", big, "text/csv")
     ok(app.run())
-    assert any(f"uploads are limited to {MAX_UPLOAD_MB} MB" in error.value for error in app.error)
+    (refusal,) = [error.value for error in app.error if "big.csv" in error.value]
+    assert f"uploads are limited to {MAX_UPLOAD_MB} MB" in refusal and "give the file's path" in refusal
     assert parsed == [] and not any("big.csv" in caption.value for caption in app.caption)
     good = (
         "sentence1,sentence2,score\nA cat sits.,A cat is sitting.,4.5\nIt rains.,The sun shines.,0.5\n"
