@@ -183,3 +183,58 @@ def compare_table(
     if cross is not None:
         columns.update(score_columns("cross", cross))
     return pd.DataFrame(columns, index=frame.index)
+
+
+NOT_SCORED = "–"  # what an unscored cell shows (an empty sentence), never "None"
+
+
+PENDING = Baseline(mean=float("nan"), p95=float("nan"), n_pairs=0)  # scores shown before the baselines are ready
+
+
+BASELINE_COLUMNS = (
+    "raw_percentile",
+    "raw_typical",
+    "raw_above_typical",
+    "trained_percentile",
+    "trained_typical",
+    "trained_above_typical",
+    "cross_percentile",
+    "cross_typical",
+    "cross_above_typical",
+)
+
+
+SCORE_FORMATS = {
+    "raw_cosine": "{:.3f}",
+    "raw_percentile": "{:.0f}",
+    "raw_typical": "{:.3f}",
+    "raw_above_typical": "{:+.3f}",
+    "trained_cosine": "{:.3f}",
+    "trained_percentile": "{:.0f}",
+    "trained_typical": "{:.3f}",
+    "trained_above_typical": "{:+.3f}",
+    "cross_score": "{:.3f}",
+    "cross_percentile": "{:.0f}",
+    "cross_typical": "{:.3f}",
+    "cross_above_typical": "{:+.3f}",
+}
+
+
+def signed(gap: float) -> str:
+    """+0.123 / -0.123, never "-0.000" for a gap that rounds to zero."""
+    return f"{round(gap, 3) + 0.0:+.3f}"
+
+
+def shown_table(scored: pd.DataFrame, pending: bool) -> pd.DataFrame:
+    """The scored table as shown: numbers as text ("0.912", "+0.105", "–" in an unscored cell); without the
+    baseline columns while the baselines are computed.
+
+    Text, because the browser's grid draws an empty number cell as "None" whatever a Styler says (checked in
+    Chromium with Streamlit 1.67); percentiles are left-padded with spaces so that they still sort.
+    """
+    shown = scored.drop(columns=[c for c in BASELINE_COLUMNS if c in scored]) if pending else scored.copy()
+    for column, fmt in SCORE_FORMATS.items():
+        if column in shown.columns:
+            width = 3 if column.endswith("percentile") else 0
+            shown[column] = [NOT_SCORED if pd.isna(v) else fmt.format(v).rjust(width) for v in shown[column]]
+    return shown

@@ -34,9 +34,9 @@ REFUSED = "This server is in served mode"
 def fresh_caches():
     """The shared scorers and the cached baselines start empty (pass counts are read from the shared scorer)."""
     st.cache_data.clear()
-    services._shared_cross_scorer.clear()
+    services.get_encoder.clear()  # every shared engine, the cross-encoder's among them
     yield
-    services._shared_cross_scorer.clear()
+    services.get_encoder.clear()  # every shared engine, the cross-encoder's among them
 
 
 @pytest.fixture(scope="module")
