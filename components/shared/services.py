@@ -39,6 +39,13 @@ def _shared_model_engine(engine_kind: str, model: ModelId, _kind: type[Scorer]) 
     return _kind.load_engine(model)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _shared_pair_engine(engine_kind: str, model: ModelId, _kind: type[Scorer]) -> object:
+    """One model that scores pairs without sentence vectors (a cross-encoder: its pair cache and pass count) per
+    model identity, shared by every session."""
+    return _kind.load_engine(model)
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _shared_client_engine(engine_kind: str, model: ModelId, _kind: type[Scorer]) -> object:
     """One light engine (a service client and its vector cache and texts-sent count, ...) per model."""
@@ -47,7 +54,10 @@ def _shared_client_engine(engine_kind: str, model: ModelId, _kind: type[Scorer])
 
 def shared_engine(kind: type[Scorer], model: ModelId) -> object:
     """The engine of ``kind`` for ``model``, loaded once and shared by every session (``open_scorer``'s loader)."""
-    cache = _shared_client_engine if kind.light_engine else _shared_model_engine
+    if kind.light_engine:
+        cache = _shared_client_engine
+    else:
+        cache = _shared_model_engine if "vectors" in kind.capabilities else _shared_pair_engine
     return cache(kind.engine_kind, model, kind)
 
 
@@ -78,6 +88,7 @@ def get_encoder(model: str | ModelId):
 
 def _clear_engines() -> None:
     _shared_model_engine.clear()
+    _shared_pair_engine.clear()
     _shared_client_engine.clear()
 
 
