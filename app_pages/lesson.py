@@ -10,7 +10,7 @@ from components.shared.config_panels import init_specs
 from components.shared.services import load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import PACKAGED
-from embedlab.models.vectors import is_vectors_ref
+from embedlab.scorers.registry import kind_of
 
 
 def page() -> None:
@@ -22,7 +22,7 @@ def page() -> None:
     init_specs()
     raw_model = st.session_state[state.RAW_SPEC].model
     trained_model = st.session_state[state.TRAINED_SPEC].model
-    if is_vectors_ref(trained_model):  # the lesson fits post-processings and encodes hundreds of sentences
+    if "postprocess" not in kind_of(trained_model).capabilities:  # the lesson fits post-processings
         st.info(
             f"**{trained_model}** gives sentence vectors only: the lesson uses {PACKAGED} as its trained model "
             "(Compare, Projection, Negative tests and STS evaluation use yours).",

@@ -19,12 +19,13 @@ from components.shared import state
 from components.shared.config_panels import Configured
 from components.shared.model_box import cross_encoder_box
 from components.shared.served_notes import served_mode
-from components.shared.services import get_cross_scorer, load_cross_scorer
+from components.shared.services import get_pair_scorer, load_pair_scorer
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.scoring import Baseline
 from embedlab.errors import EmbedLabError
 from embedlab.models.cross import CROSS_BASELINE_PAIRS, CrossScorer
 from embedlab.models.identity import ModelId, resolve_model
+from embedlab.scorers.base import Scorer
 from embedlab.tasks.costs import (
     COST_SENTENCES,
     DEFAULT_QUERY,
@@ -47,10 +48,15 @@ CROSS_HELP = (
 
 @dataclass(frozen=True)
 class CrossChoice:
-    """The cross-encoder in use: its identity (folder and revision) and the shared scorer."""
+    """The cross-encoder in use: its identity (folder and revision) and its scorer (``embedlab.scorers``)."""
 
     model: ModelId
-    scorer: CrossScorer
+    scorer: Scorer
+
+    @property
+    def engine(self) -> CrossScorer:
+        """The shared ``CrossScorer`` (its pair cache and pass count): what the costs and the re-ranking time."""
+        return self.scorer.engine
 
     @property
     def name(self) -> str:
@@ -71,7 +77,7 @@ def cross_choice(namespace: str, label: str = "Cross-encoder (optional third sco
         return None
     try:
         model = resolve_model(ref)
-        scorer = load_cross_scorer(model)
+        scorer = load_pair_scorer(model)
     except EmbedLabError as error:
         st.error(f"{error}  \nNo cross-encoder is used until another is picked.", icon="⚠️")
         return None
@@ -80,12 +86,12 @@ def cross_choice(namespace: str, label: str = "Cross-encoder (optional third sco
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cross_baseline(model: ModelId, corpus: tuple[str, ...]) -> Baseline:
-    return get_cross_scorer(model).random_pair_baseline(corpus)
+    return get_pair_scorer(model).random_pair_baseline(corpus)
 
 
 def cross_baseline(choice: CrossChoice, corpus: Sequence[str] | None = None) -> Baseline:
     """The cross-encoder's random-pair baseline over ``corpus`` (the bundled reference sentences by default):
-    ``CROSS_BASELINE_PAIRS`` passes once per (model revision, corpus), shared by every session."""
+    ``Scorer.baseline_pairs`` passes once per (model revision, corpus), shared by every session."""
     return _cross_baseline(choice.model, tuple(corpus if corpus is not None else reference_sentences()))
 
 
@@ -121,9 +127,9 @@ def costs_expander(
             try:
                 with st.spinner("Scoring from scratch with both models…"):
                     pairs = measure_pair_costs(
-                        choice.scorer, trained.encoder, trained.spec, reference_sentences()[:COST_SENTENCES]
+                        choice.engine, trained.encoder, trained.spec, reference_sentences()[:COST_SENTENCES]
                     )
-                    searched = measure_query_cost(choice.scorer, trained.encoder, trained.spec, query, sentences)
+                    searched = measure_query_cost(choice.engine, trained.encoder, trained.spec, query, sentences)
                 store[key] = (pairs, searched, time.strftime("%H:%M:%S"))
             except EmbedLabError as error:
                 st.info(str(error), icon="ℹ️")

@@ -25,7 +25,7 @@ from components.shared.figures import CROSS_COLOR, RAW_COLOR, TRAINED_COLOR, sco
 from components.shared.model_box import cross_encoder_box, model_box
 from components.shared.persistent_table import PersistentTable
 from components.shared.presentation import present
-from components.shared.services import baseline, encode_unseen, get_encoder, load_cross_scorer, load_encoder
+from components.shared.services import baseline, encode_unseen, get_encoder, load_encoder, load_pair_scorer
 from components.shared.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
@@ -34,27 +34,24 @@ from embedlab.embedding.scoring import Baseline, percentile_text, score_percenti
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_NEGTEST_PAIRS
-from embedlab.models.cross import CROSS_BASELINE_PAIRS, CrossScorer
 from embedlab.models.loading import PACKAGED
 from embedlab.models.registry import model_label
+from embedlab.scorers.base import Scorer
 from embedlab.tasks.negtest import (
     BEST,
-    BI_ENCODER,
-    CROSS_ENCODER,
     THRESHOLD_HOW,
     NegTestResult,
     bundled_suite,
     category_failures,
     caught_by_cross,
     check_labelled,
-    cross_label,
     cross_verdict,
     editor_table,
     parse_labelled_text,
     renumbered,
     require_both_labels,
-    run_cross_negtest,
     run_negtest,
+    run_scorer_negtest,
     summary_table,
 )
 
@@ -209,7 +206,7 @@ def extra_configurations() -> list[Configured]:
     return configured
 
 
-def cross_choice() -> CrossScorer | None:
+def cross_choice() -> Scorer | None:
     """The cross-encoder box (remembered across pages); returns its scorer, or None for none or a folder that
     cannot be loaded (said in an error; the box keeps what was typed)."""
     kept = state.remembered(state.NEGTEST_CROSS_WIDGET, state.NEGTEST_CROSS)
@@ -225,7 +222,7 @@ def cross_choice() -> CrossScorer | None:
     if ref is None:
         return None
     try:
-        return load_cross_scorer(ref)
+        return load_pair_scorer(ref)
     except EmbedLabError as error:
         st.error(f"{ref}: {error}", icon="⚠️")
         return None
@@ -320,23 +317,23 @@ def derived(result: NegTestResult, what: str, build: Callable[[], T]) -> T:
     return memo[what]  # type: ignore[return-value]
 
 
-def test_cross(scorer: CrossScorer, pairs: pd.DataFrame, threshold: float | None) -> NegTestResult:
+def test_cross(scorer: Scorer, pairs: pd.DataFrame, threshold: float | None) -> NegTestResult:
     """The cross-encoder's scores of the pairs and of its random pairs (a pass each, cached per pair: the first
     time only), judged like a configuration."""
     with st.spinner(
-        f"Scoring {len(pairs)} pairs and {CROSS_BASELINE_PAIRS} random pairs with the cross-encoder (one forward "
+        f"Scoring {len(pairs)} pairs and {scorer.baseline_pairs} random pairs with the {scorer.kind} (one forward "
         "pass per pair, the first time only)…"
     ):
-        return run_cross_negtest(scorer, pairs, threshold)
+        return run_scorer_negtest(scorer, pairs, threshold)
 
 
-def cross_tab_label(scorer: CrossScorer, index: int) -> str:
-    return f"{index + 1}. {model_label(scorer.ref)} · cross-encoder"
+def cross_tab_label(scorer: Scorer, index: int) -> str:
+    return f"{index + 1}. {model_label(scorer.ref)} · {scorer.kind}"
 
 
-def cross_tab(scorer: CrossScorer, pairs: pd.DataFrame) -> NegTestResult | None:
+def cross_tab(scorer: Scorer, pairs: pd.DataFrame) -> NegTestResult | None:
     """The cross-encoder's tab: its threshold box, verdict, numbers, score distribution and failures."""
-    threshold = threshold_input(cross_label(scorer.ref), "score")
+    threshold = threshold_input(scorer.label, scorer.score_name)
     try:
         result = test_cross(scorer, pairs, threshold)
     except EmbedLabError as error:
@@ -402,7 +399,7 @@ def show_result(result: NegTestResult, color: str) -> None:
         delta_color="off",
         delta_arrow="off",
         help=f"{result.score_name.capitalize()} of mismatched reference sentences under this configuration"
-        + (" (its own: a cross-encoder's scores are not cosines)" if result.kind == CROSS_ENCODER else ""),
+        + (f" (its own: a {result.kind}'s scores are not cosines)" if not result.of_vectors else ""),
     )
     if result.auc_reason:
         st.warning(f"ROC AUC {result.auc_reason}.", icon="🎲")
@@ -489,8 +486,8 @@ def summary(results: list[NegTestResult]) -> None:
 def cross_comparison(results: list[NegTestResult]) -> None:
     """Does reading both sentences at once help? Failures per kind of pair for every configuration, and the pairs
     every bi-encoder fails that the cross-encoder gets right (and those it fails that a bi-encoder gets right)."""
-    cross = next((result for result in results if result.kind == CROSS_ENCODER), None)
-    bi = [result for result in results if result.kind == BI_ENCODER]
+    cross = next((result for result in results if not result.of_vectors), None)
+    bi = [result for result in results if result.of_vectors]
     if cross is None or not bi:
         return
     st.markdown("**Does reading both sentences at once help?** " + cross_verdict(bi, cross))

@@ -110,7 +110,7 @@ def rerank_section(sentences: SentenceSet, trained: Configured) -> None:
         try:
             vectors = embeddings(sentences.sentences, trained.spec)
             result = retrieve_and_rerank(
-                trained.encoder, trained.spec, sentences.sentences, sentences.labels, vectors, cross.scorer, query, k
+                trained.encoder, trained.spec, sentences.sentences, sentences.labels, vectors, cross.engine, query, k
             )
             with st.spinner(BASELINE_SPINNER):
                 typical = cross_baseline(cross).mean

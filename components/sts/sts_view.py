@@ -15,7 +15,7 @@ from components.shared.model_box import cross_encoder_box, models_box
 from components.shared.path_confirm import confirmed_path, forget_path
 from components.shared.presentation import present
 from components.shared.served_notes import no_path_note, served_mode
-from components.shared.services import default_raw_model, encode_unseen, get_encoder, load_cross_scorer, load_encoder
+from components.shared.services import default_raw_model, encode_unseen, get_encoder, load_encoder, load_pair_scorer
 from components.shared.uploads import flash, new_upload, show_flash
 from embedlab import corpora
 from embedlab.corpora import STS_DEV_FILE
@@ -25,9 +25,9 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label
+from embedlab.scorers.registry import kind_of
 from embedlab.tasks.sts import (
     BUNDLED_LABEL,
-    CROSS_ROW,
     HUB_DATASETS,
     HUB_SPLITS,
     PUBLISHED_SPLIT,
@@ -37,8 +37,8 @@ from embedlab.tasks.sts import (
     best_configurations,
     bundled_pairs,
     describe_row,
-    evaluate_cross,
     evaluate_grid,
+    evaluate_scorer,
     grid_csv_table,
     load_hub_benchmark,
     parse_scored_text,
@@ -366,8 +366,8 @@ def pairs_of(pairs: ScoredPairs, evaluation: Evaluation) -> ScoredPairs:
 def _evaluate(pairs: ScoredPairs, model: str) -> None:
     try:
         model_id = resolve_model(model)
-        if model_id.kind == "cross-encoder":
-            evaluation = _cross_evaluation(model, pairs)
+        if "vectors" not in kind_of(model_id).capabilities:  # scored pair by pair (a cross-encoder)
+            evaluation = _pair_evaluation(model, pairs)
         else:
             encoder = load_encoder(model)
             encode_unseen(encoder, pairs.unique_sentences(), model)
@@ -382,12 +382,12 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
     st.session_state.setdefault(state.STS_REVISIONS, {})[(pairs.fingerprint, model_id.key)] = model_id.revision
 
 
-def _cross_evaluation(model: str, pairs: ScoredPairs) -> Evaluation:
-    """A cross-encoder's row: every pair scored (a forward pass each; the shared scorer caches them, so another
-    session or a second look costs nothing), with a progress bar."""
-    scorer = load_cross_scorer(model)
-    bar = st.progress(0.0, text=f"Scoring {pairs.n_pairs:,} pairs with the cross-encoder {model}…")
-    evaluation = evaluate_cross(
+def _pair_evaluation(model: str, pairs: ScoredPairs) -> Evaluation:
+    """The row of a scorer without vectors (a cross-encoder): every pair scored (a forward pass each; the shared
+    scorer caches them, so another session or a second look costs nothing), with a progress bar."""
+    scorer = load_pair_scorer(model)
+    bar = st.progress(0.0, text=f"Scoring {pairs.n_pairs:,} pairs with the {scorer.kind} {model}…")
+    evaluation = evaluate_scorer(
         scorer,
         pairs,
         lambda done, total: bar.progress(done / total, text=f"Scoring pairs with {model}: {done:,}/{total:,}"),
@@ -418,13 +418,13 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
             "its Pearson": st.column_config.NumberColumn(format="%.2f"),
         },
     )
-    for evaluation in [evaluation for evaluation in evaluations if evaluation.kind == CROSS_ROW]:
+    for evaluation in [evaluation for evaluation in evaluations if evaluation.pair_by_pair]:
         st.caption(
             f"{model_label(evaluation.model)} reads both sentences at once: one forward pass per pair "
             f"({evaluation.passes:,} for these {evaluation.n_pairs:,} pairs) where a bi-encoder needs one per "
             f"sentence ({evaluation.n_sentences:,}); its score is not a cosine, only its ranking is compared."
         )
-    grids = [evaluation for evaluation in evaluations if evaluation.kind != CROSS_ROW]  # a cross-encoder has none
+    grids = [evaluation for evaluation in evaluations if not evaluation.pair_by_pair]  # a cross-encoder has none
     st.subheader("Which layer, which pooling?")
     columns = st.columns(max(1, min(2, len(grids))))
     for i, evaluation in enumerate(grids):

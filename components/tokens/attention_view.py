@@ -15,7 +15,7 @@ from components.shared.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
-from embedlab.models.vectors import refuse_vectors_model
+from embedlab.scorers.registry import kind_of
 from embedlab.tasks.attention import SHARE_LABELS, AttentionMaps, attention_maps, eager_backbone
 
 SIDE = "tokens.attention.side"  # "raw" or "trained": whose attention is shown
@@ -65,7 +65,7 @@ def section(texts: tuple[str, ...]) -> None:
             horizontal=True,
         )
     try:
-        refuse_vectors_model(spec.model, "attention")
+        kind_of(spec.model).refuse_unless(spec.model, "attention", "attention")
         with st.spinner("Reading the attention weights (an eager copy of the model, for these sentences only)…"):
             maps = cached_attention(resolve_model(spec.model), texts)[index]
     except EmbedLabError as error:

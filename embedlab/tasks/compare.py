@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 
 from embedlab.data.pairtable import PAIR_COLUMNS, clean_columns, labelled_1_to_n
-from embedlab.embedding.encoder import Encoder, TextStates
-from embedlab.embedding.precision import NOISE_STD, spread
+from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.scoring import Baseline, pair_cosines, score_percentiles
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.limits import MAX_COMPARE_PAIRS as MAX_PAIRS
-from embedlab.models.cross import CrossScorer
+from embedlab.scorers.base import Scorer
 
 EXAMPLE_PAIRS: tuple[tuple[str, str], ...] = (
     ("What is your age?", "How old are you?"),
@@ -100,12 +99,12 @@ def score_rows(
     return cosines, notes
 
 
-def cross_scores(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) -> np.ndarray:
-    """The cross-encoder's score for the given rows (labels of ``frame.index``), NaN elsewhere: one pass per pair
-    not scored before (``CrossScorer`` caches them), nothing for the other rows.
+def pair_scores(scorer: Scorer, frame: pd.DataFrame, rows: Sequence[int]) -> np.ndarray:
+    """A scorer's scores for the given rows (labels of ``frame.index``), NaN elsewhere; nothing is scored for the
+    other rows (a cross-encoder: one pass per pair not scored before, its engine caches them).
 
     Returns:
-        (len(frame),) float64 scores in table order, each ``CrossEncoder.predict`` of (sentence1, sentence2).
+        (len(frame),) float64 scores in table order.
     """
     scores = np.full(len(frame), np.nan)
     if rows:
@@ -114,83 +113,128 @@ def cross_scores(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) 
     return scores
 
 
-def cross_notes(scorer: CrossScorer, frame: pd.DataFrame, rows: Sequence[int]) -> list[str]:
-    """Per row (table order), the note for a pair the cross-encoder cannot read (mostly [UNK] under its tokenizer,
-    as ``readability.unreadable_note`` says it for a bi-encoder), "" elsewhere. Tokenizes only: no model pass."""
-    tokenizer = scorer.model.tokenizer
+def pair_notes(scorer: Scorer, frame: pd.DataFrame, rows: Sequence[int]) -> list[str]:
+    """Per row (table order), what ``scorer.notes`` says of the pair (a text it cannot read), "" elsewhere."""
     notes = [""] * len(frame)
-    for position, row in zip(frame.index.get_indexer(list(rows)), rows, strict=True):
-        states = []
-        for text in (frame.at[row, "sentence1"], frame.at[row, "sentence2"]):
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-            unknown = sum(token == tokenizer.unk_token_id for token in ids)
-            states.append(TextStates({}, np.zeros(0, np.float32), len(ids), False, len(ids), unknown))
-        notes[position] = unreadable_note(states)
+    pairs = [(frame.at[row, "sentence1"], frame.at[row, "sentence2"]) for row in rows]
+    for position, note in zip(frame.index.get_indexer(list(rows)), scorer.notes(pairs), strict=True):
+        notes[position] = note
     return notes
 
 
-def cross_undefined(baseline: Baseline) -> str | None:
-    """Why the cross-encoder's percentiles are undefined (every random pair scores the same to ``NOISE_STD``), or
-    None when its random-pair scores vary enough to calibrate a score against."""
-    if baseline.n_pairs == 0 or not len(baseline.cosines):
-        return None
-    if spread(baseline.cosines) >= NOISE_STD:
-        return None
-    return (
-        f"undefined: every random pair scores {baseline.mean:.5f} (spread below {NOISE_STD:.0e}), so this "
-        "cross-encoder gives every pair about the same score and a percentile ranks nothing (an untrained head?)"
-    )
+@dataclass(frozen=True)
+class Scored:
+    """One scorer's results on the table.
+
+    Attributes:
+        scores: (len(frame),) float64 in table order, NaN for rows not scored.
+        notes: per row, what the scorer says of its texts ("" for nothing).
+        baseline: its random-pair baseline (scores of mismatched reference sentences).
+        score_name: what the scores are: "cosine", or "score" (a cross-encoder's own).
+        undefined: why its percentiles rank nothing (then NaN), or None.
+        name: how a note names it ("cross-encoder"); "" for the column prefix.
+    """
+
+    scores: np.ndarray
+    notes: list[str]
+    baseline: Baseline
+    score_name: str = "cosine"
+    undefined: str | None = None
+    name: str = ""
+
+
+def score_columns(prefix: str, scored: Scored) -> dict[str, object]:
+    """The four columns of one scorer: ``<prefix>_<score_name>``, ``<prefix>_percentile`` (among its random-pair
+    scores, 0-100; NaN when ``scored.undefined``), ``<prefix>_typical`` (their mean) and
+    ``<prefix>_above_typical``."""
+    scores, baseline = scored.scores, scored.baseline
+    percentiles = score_percentiles(scores, baseline)
+    if scored.undefined:
+        percentiles = np.full(len(scores), np.nan)
+    return {
+        f"{prefix}_{scored.score_name}": scores,
+        f"{prefix}_percentile": percentiles,
+        f"{prefix}_typical": baseline.mean,
+        f"{prefix}_above_typical": scores - baseline.mean,
+    }
 
 
 def compare_table(
-    frame: pd.DataFrame,
-    check: PairCheck,
-    raw: tuple[np.ndarray, list[str], Baseline],
-    trained: tuple[np.ndarray, list[str], Baseline],
-    cross: tuple[np.ndarray, list[str], Baseline] | None = None,
+    frame: pd.DataFrame, check: PairCheck, raw: Scored, trained: Scored, cross: Scored | None = None
 ) -> pd.DataFrame:
     """The scored table shown and downloaded: one row per input row, in input order, with the input's index.
 
-    ``*_percentile``: where the cosine falls among the configuration's random-pair cosines (0-100). With
-    ``cross`` (scores, notes, random-pair baseline), the cross-encoder's columns too: ``cross_score`` (a score, not a
-    cosine), ``cross_percentile`` (NaN when ``cross_undefined``), ``cross_typical``, ``cross_above_typical``.
+    The ``score_columns`` of raw, trained, then the note, then those of the optional third scorer (prefix
+    ``cross``: a cross-encoder's ``cross_score``, not a cosine).
     """
-    raw_cosines, raw_notes, raw_baseline = raw
-    trained_cosines, trained_notes, trained_baseline = trained
+    sides = {"raw": raw, "trained": trained, **({"cross": cross} if cross is not None else {})}
     notes = []
     for position, row in enumerate(frame.index):
         parts = [check.notes.get(row, "")]
         parts += [
-            f"raw {raw_notes[position]}" if raw_notes[position] else "",
-            f"trained {trained_notes[position]}" if trained_notes[position] else "",
-            f"cross-encoder {cross[1][position]}" if cross is not None and cross[1][position] else "",
+            f"{scored.name or prefix} {scored.notes[position]}" if scored.notes[position] else ""
+            for prefix, scored in sides.items()
         ]
         notes.append("; ".join(part for part in parts if part))
-    table = pd.DataFrame(
-        {
-            "sentence1": frame["sentence1"],
-            "sentence2": frame["sentence2"],
-            "raw_cosine": raw_cosines,
-            "raw_percentile": score_percentiles(raw_cosines, raw_baseline),
-            "raw_typical": raw_baseline.mean,
-            "raw_above_typical": raw_cosines - raw_baseline.mean,
-            "trained_cosine": trained_cosines,
-            "trained_percentile": score_percentiles(trained_cosines, trained_baseline),
-            "trained_typical": trained_baseline.mean,
-            "trained_above_typical": trained_cosines - trained_baseline.mean,
-            "note": notes,
-        },
-        index=frame.index,
-    )
-    if cross is None:
-        return table
-    scores, _, baseline = cross
-    percentiles = score_percentiles(scores, baseline)
-    if cross_undefined(baseline):
-        percentiles = np.full(len(scores), np.nan)
-    return table.assign(
-        cross_score=scores,
-        cross_percentile=percentiles,
-        cross_typical=baseline.mean,
-        cross_above_typical=scores - baseline.mean,
-    )
+    columns = {"sentence1": frame["sentence1"], "sentence2": frame["sentence2"]}
+    for prefix in ("raw", "trained"):
+        columns.update(score_columns(prefix, sides[prefix]))
+    columns["note"] = notes
+    if cross is not None:
+        columns.update(score_columns("cross", cross))
+    return pd.DataFrame(columns, index=frame.index)
+
+
+NOT_SCORED = "–"  # what an unscored cell shows (an empty sentence), never "None"
+
+
+PENDING = Baseline(mean=float("nan"), p95=float("nan"), n_pairs=0)  # scores shown before the baselines are ready
+
+
+BASELINE_COLUMNS = (
+    "raw_percentile",
+    "raw_typical",
+    "raw_above_typical",
+    "trained_percentile",
+    "trained_typical",
+    "trained_above_typical",
+    "cross_percentile",
+    "cross_typical",
+    "cross_above_typical",
+)
+
+
+SCORE_FORMATS = {
+    "raw_cosine": "{:.3f}",
+    "raw_percentile": "{:.0f}",
+    "raw_typical": "{:.3f}",
+    "raw_above_typical": "{:+.3f}",
+    "trained_cosine": "{:.3f}",
+    "trained_percentile": "{:.0f}",
+    "trained_typical": "{:.3f}",
+    "trained_above_typical": "{:+.3f}",
+    "cross_score": "{:.3f}",
+    "cross_percentile": "{:.0f}",
+    "cross_typical": "{:.3f}",
+    "cross_above_typical": "{:+.3f}",
+}
+
+
+def signed(gap: float) -> str:
+    """+0.123 / -0.123, never "-0.000" for a gap that rounds to zero."""
+    return f"{round(gap, 3) + 0.0:+.3f}"
+
+
+def shown_table(scored: pd.DataFrame, pending: bool) -> pd.DataFrame:
+    """The scored table as shown: numbers as text ("0.912", "+0.105", "–" in an unscored cell); without the
+    baseline columns while the baselines are computed.
+
+    Text, because the browser's grid draws an empty number cell as "None" whatever a Styler says (checked in
+    Chromium with Streamlit 1.67); percentiles are left-padded with spaces so that they still sort.
+    """
+    shown = scored.drop(columns=[c for c in BASELINE_COLUMNS if c in scored]) if pending else scored.copy()
+    for column, fmt in SCORE_FORMATS.items():
+        if column in shown.columns:
+            width = 3 if column.endswith("percentile") else 0
+            shown[column] = [NOT_SCORED if pd.isna(v) else fmt.format(v).rjust(width) for v in shown[column]]
+    return shown

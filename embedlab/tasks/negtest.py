@@ -12,7 +12,7 @@ category column is kept). For one configuration (an ``EmbedSpec``) this module s
   side of the threshold).
 - A verdict line a teacher can read aloud, and a summary table across configurations.
 
-A cross-encoder (``embedlab.models.cross``) is judged the same way from its own scores (``run_cross_negtest``: a
+A cross-encoder (``embedlab.models.cross``) is judged the same way from its own scores (``run_scorer_negtest``: a
 sigmoid 0..1 per pair, read from both sentences at once, beside its own random-pair baseline); ``category_failures``
 and ``caught_by_cross`` show whether it catches the pairs every bi-encoder fails (role reversals, negations).
 
@@ -38,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import rankdata
 
-from embedlab.corpora import NEGTEST_FILE, reference_sentences
+from embedlab.corpora import NEGTEST_FILE
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.data.pairtable import PAIR_COLUMNS, cell_text, clean_columns, labelled_1_to_n, row_list
 from embedlab.embedding.encoder import Encoder, Progress
@@ -54,8 +54,7 @@ MAX_QUOTED_LABEL = 3  # a bad label up to this long is quoted ("2", "yes"); a lo
 
 BEST = "best"  # threshold_how when chosen from the data
 USER = "set"
-BI_ENCODER = "bi-encoder"  # NegTestResult.kind: cosines of two sentence vectors
-CROSS_ENCODER = "cross-encoder"  # its own score of the pair, both sentences read at once
+BI_ENCODER = "bi-encoder"  # NegTestResult.kind of every scorer with vectors: cosines of two sentence vectors
 THRESHOLD_HOW = {
     BEST: "best separation: maximises Youden's J = true-positive rate - false-positive rate",
     USER: "set by you",
@@ -343,17 +342,19 @@ class NegTestResult:
     auc_reason: str | None = None
     unreadable: tuple = ()  # labels of the pairs whose texts the model cannot read (mostly [UNK])
     left_out: tuple = ()  # those of them left out of the AUC, threshold and failures (skip_unreadable)
-    kind: str = BI_ENCODER  # or CROSS_ENCODER: ``scores`` are then its own scores, not cosines
+    kind: str = BI_ENCODER  # or the kind of a scorer without vectors ("cross-encoder"): ``scores`` are its own
+    score_name: str = "cosine"  # what ``scores`` are: "cosine", or "score" (a cross-encoder's: not a cosine)
+    name: str = ""  # the configuration in words when it is not the spec's label ("FOLDER · cross-encoder score")
 
     @property
     def label(self) -> str:
-        """The configuration in words: the spec's label, or "FOLDER · cross-encoder score"."""
-        return self.spec.label if self.kind == BI_ENCODER else cross_label(self.spec.model)
+        """The configuration in words: the spec's label, or the scorer's ("FOLDER · cross-encoder score")."""
+        return self.name or self.spec.label
 
     @property
-    def score_name(self) -> str:
-        """What ``scores`` are: "cosine", or "score" for a cross-encoder (a sigmoid 0..1, not a cosine)."""
-        return "cosine" if self.kind == BI_ENCODER else "score"
+    def of_vectors(self) -> bool:
+        """Whether ``scores`` are cosines of sentence vectors (a bi-encoder's), not a model's own pair scores."""
+        return self.score_name == "cosine"
 
     @property
     def n_positive(self) -> int:
@@ -427,16 +428,12 @@ def run_negtest(
     return replace(result, unreadable=unreadable, left_out=unreadable if skip_unreadable else ())
 
 
-def cross_label(ref: str) -> str:
-    """A cross-encoder as a configuration: "REF · cross-encoder score"."""
-    return f"{ref} · cross-encoder score"
-
-
-def run_cross_negtest(
+def run_scorer_negtest(
     scorer, pairs: pd.DataFrame, threshold: float | None = None, baseline: Baseline | None = None
 ) -> NegTestResult:
-    """Score validated pairs with a cross-encoder (a ``CrossScorer``: one forward pass per pair not yet cached)
-    and judge its scores like a configuration's cosines, against its own random-pair baseline.
+    """Score validated pairs with a scorer (``embedlab.scorers``) that scores a pair in one pass (a cross-encoder:
+    one forward pass per pair not yet cached) and judge its scores like a configuration's cosines, against its own
+    random-pair baseline.
 
     Args:
         threshold: a pair matches when its score >= threshold; None: the best one (Youden's J).
@@ -445,9 +442,9 @@ def run_cross_negtest(
     texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
     scores = scorer.score(texts)
     if baseline is None:
-        baseline = scorer.random_pair_baseline(reference_sentences())
-    result = judge(EmbedSpec(scorer.ref), pairs.assign(note=""), scores, threshold, baseline)
-    return replace(result, kind=CROSS_ENCODER)
+        baseline = scorer.random_pair_baseline()
+    result = judge(scorer.spec, pairs.assign(note=""), scores, threshold, baseline)
+    return replace(result, kind=scorer.kind, score_name=scorer.score_name, name=scorer.label)
 
 
 def judge(
@@ -541,7 +538,7 @@ def _failed_rows(result: NegTestResult) -> set:
 
 def failed_by_every_bi_encoder(results: Sequence[NegTestResult]) -> set:
     """Row labels failed by every bi-encoder result that judged them (and at least one did)."""
-    bi = [result for result in results if result.kind == BI_ENCODER]
+    bi = [result for result in results if result.of_vectors]
     judged = set().union(*(set(result.pairs.index) for result in bi)) if bi else set()
     return {row for row in judged if all(row in _failed_rows(result) for result in bi if row in result.pairs.index)}
 
@@ -568,7 +565,7 @@ def category_failures(results: Sequence[NegTestResult]) -> pd.DataFrame:
         table[result.label] = [
             int(sum(row in failed for row in categories.index[categories == name])) for name in table["category"]
         ]
-    if any(result.kind == BI_ENCODER for result in results):
+    if any(result.of_vectors for result in results):
         table["every bi-encoder"] = [
             int(sum(row in everyone for row in categories.index[categories == name])) for name in table["category"]
         ]
@@ -587,7 +584,7 @@ def caught_by_cross(results: Sequence[NegTestResult], cross: NegTestResult) -> p
         bi-encoders' cosine nearest to the right side: the highest for a should-match pair, the lowest for a
         should-not one), outcome (``CAUGHT`` or ``MISSED``); caught pairs first, in row order.
     """
-    bi = [result for result in results if result.kind == BI_ENCODER]
+    bi = [result for result in results if result.of_vectors]
     everyone = failed_by_every_bi_encoder(bi)
     cross_failed = _failed_rows(cross)
     passed_by_some = {row for result in bi for row in set(result.pairs.index) - _failed_rows(result)}

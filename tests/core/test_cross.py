@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from embedlab.errors import EmbedLabError
-from embedlab.models.cross import CrossScorer, is_cross_encoder_folder, refuse_bi_encoder_options
+from embedlab.models.cross import CrossScorer, is_cross_encoder_folder
 from embedlab.models.loading import packaged_model_path
+from embedlab.scorers.cross_encoder import CrossEncoderScorer, refuse_bi_encoder_options
+from embedlab.scorers.registry import kind_of
+from embedlab.scorers.sentence_transformer import SentenceTransformerScorer
 
 PAIRS = [("How old are you?", "What is your age?"), ("A man plays a guitar.", "The volcano erupted overnight.")]
 
@@ -63,12 +66,11 @@ def test_not_a_cross_encoder_and_options_that_do_not_apply(tiny_st_dir):
 
 
 def test_a_cross_encoder_folder_is_its_own_kind_and_stays_out_of_bi_encoder_boxes(cross_dir, tmp_path, monkeypatch):
-    from embedlab.models.identity import resolve_model
     from embedlab.models.loading import load_model
     from embedlab.models.registry import available_cross_encoders, available_models, model_label
 
-    assert resolve_model(str(cross_dir)).kind == "cross-encoder"
-    assert resolve_model(packaged_model_path()).kind == "folder"
+    assert kind_of(str(cross_dir)) is CrossEncoderScorer
+    assert kind_of(packaged_model_path()) is SentenceTransformerScorer
     with pytest.raises(EmbedLabError, match="is a cross-encoder"):
         load_model(str(cross_dir))  # asked for sentence vectors: refused in one line, not loaded as a BertModel
     import shutil

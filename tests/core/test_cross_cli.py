@@ -61,7 +61,7 @@ def scorer(cross_dir):
 @pytest.fixture
 def shared_scorer(scorer, monkeypatch):
     """In-process runs reuse the module's scorer instead of loading their own (the real load is the subprocess's)."""
-    monkeypatch.setattr(cli, "load_cross", lambda model_id, ref: scorer)
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: scorer)
     return scorer
 
 
@@ -140,7 +140,7 @@ def test_options_that_do_not_apply_are_refused_before_loading(
     def must_not_load(*args):
         raise AssertionError("the cross-encoder was loaded before its options were checked")
 
-    monkeypatch.setattr(cli, "load_cross", must_not_load)
+    monkeypatch.setattr(cli.common, "load_engine", must_not_load)
     file = files["sts"] if command == "eval" else files["pairs"]
     options = [str(files["fit"]) if option == "FIT" else option for option in options]
     assert cli.main([command, str(file), "--model", str(cross_dir), *options]) == 2

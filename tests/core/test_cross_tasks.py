@@ -14,6 +14,8 @@ from scipy.stats import spearmanr
 from embedlab.embedding.scoring import Baseline
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.cross import CrossScorer
+from embedlab.scorers.cross_encoder import CROSS_ENCODER, CrossEncoderScorer
+from embedlab.scorers.registry import open_scorer
 from embedlab.tasks import negtest, sts
 
 SUITE = pd.DataFrame(
@@ -29,8 +31,9 @@ BASELINE = Baseline(0.1, 0.3, 10, np.linspace(0, 0.4, 10))
 
 
 @pytest.fixture(scope="module")
-def scorer(cross_dir) -> CrossScorer:
-    return CrossScorer(cross_dir, "my-ce")
+def scorer(cross_dir) -> CrossEncoderScorer:
+    """The cross-encoder kind over a CrossScorer named "my-ce" (the name its labels carry)."""
+    return open_scorer(str(cross_dir), engine=lambda kind, model_id: CrossScorer(cross_dir, "my-ce"))
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +48,28 @@ def judged(scores, kind=negtest.BI_ENCODER, model="bi", threshold=0.5) -> negtes
     result = negtest.judge(EmbedSpec(model), SUITE.assign(note=""), np.array(scores), threshold, BASELINE)
     from dataclasses import replace
 
-    return replace(result, kind=kind)
+    if kind == negtest.BI_ENCODER:
+        return result
+    return replace(result, kind=kind, score_name="score", name=f"{model} · {kind} score")
 
 
 def test_negtest_of_a_cross_encoder_is_its_predict_against_its_own_baseline(scorer, predict):
     texts = list(zip(SUITE.sentence1, SUITE.sentence2, strict=True))
-    result = negtest.run_cross_negtest(scorer, SUITE)
+    result = negtest.run_scorer_negtest(scorer, SUITE)
     assert result.kind == "cross-encoder" and result.score_name == "score"
     np.testing.assert_allclose(result.scores, predict(texts), atol=1e-5)
     assert result.label == "my-ce · cross-encoder score" and result.verdict().startswith("my-ce · cross-encoder")
     # the baseline is the cross-encoder's own: its scores of mismatched reference sentences
     from embedlab.corpora import reference_sentences
 
-    own = scorer.random_pair_baseline(reference_sentences())
+    own = scorer.engine.random_pair_baseline(reference_sentences())
     assert result.baseline.mean == pytest.approx(own.mean) and 0 <= own.mean <= 1
     summary = negtest.summary_table([result])
     assert summary.loc[0, "kind"] == "cross-encoder" and summary.loc[0, "configuration"] == result.label
 
 
 def test_a_constant_cross_encoder_is_undefined_not_ranked():
-    result = judged([0.5] * 5, kind=negtest.CROSS_ENCODER, model="flat")
+    result = judged([0.5] * 5, kind=CROSS_ENCODER, model="flat")
     assert np.isnan(result.auc) and result.auc_reason and "undefined" in result.auc_reason
     assert "cannot tell the pairs apart" in result.verdict()
 
@@ -73,7 +78,7 @@ def test_pairs_every_bi_encoder_fails_and_the_cross_encoder_catches():
     # rows 1..5; threshold 0.5: a negative fails at >= 0.5, a positive below it
     first = judged([0.9, 0.95, 0.9, 0.8, 0.1], model="a")  # fails rows 2 (role reversal) and 3 (negation)
     second = judged([0.4, 0.9, 0.2, 0.9, 0.2], model="b")  # fails rows 1 (missed) and 2
-    cross = judged([0.9, 0.1, 0.8, 0.3, 0.1], kind=negtest.CROSS_ENCODER, model="ce")  # fails rows 3 and 4
+    cross = judged([0.9, 0.1, 0.8, 0.3, 0.1], kind=CROSS_ENCODER, model="ce")  # fails rows 3 and 4
     assert negtest.failed_by_every_bi_encoder([first, second, cross]) == {2}
     table = negtest.caught_by_cross([first, second], cross)
     assert list(table["row"]) == [2, 3, 4]
@@ -91,17 +96,19 @@ def test_pairs_every_bi_encoder_fails_and_the_cross_encoder_catches():
 
 def test_sts_row_of_a_cross_encoder_is_its_predict_pair_by_pair(scorer, predict):
     pairs = sts.bundled_pairs()
-    before = scorer.pairs_scored
-    evaluation = sts.evaluate_cross(scorer, pairs)
+    before = scorer.work_done
+    evaluation = sts.evaluate_scorer(scorer, pairs)
     texts = list(zip(pairs.sentence1, pairs.sentence2, strict=True))
     expected = predict(texts)
     np.testing.assert_allclose(evaluation.cosines[0], expected, atol=1e-5)
     assert evaluation.table.spearman[0] == pytest.approx(100 * spearmanr(expected, pairs.gold).statistic, abs=1e-6)
     assert evaluation.kind == "cross-encoder" and evaluation.passes == len(set(texts))
-    assert scorer.pairs_scored - before <= len(set(texts))  # one forward pass per distinct pair, at most
+    assert scorer.work_done - before <= len(set(texts))  # one forward pass per distinct pair, at most
     best = sts.best_configurations([evaluation]).iloc[0]
     assert best["kind"] == "cross-encoder" and best["own pipeline"] == evaluation.table.spearman[0]
-    assert best["best configuration"] == sts.CROSS_DESCRIPTION and best["forward passes"] == len(set(texts))
+    assert best["best configuration"] == "cross-encoder score (pair by pair)" and best["forward passes"] == len(
+        set(texts)
+    )
     assert evaluation.records() == [
         {"pooling": "cross-encoder", "spearman": round(evaluation.table.spearman[0], 6),
          "pearson": round(evaluation.table.pearson[0], 6)}
@@ -112,7 +119,7 @@ def test_sts_row_of_a_cross_encoder_is_its_predict_pair_by_pair(scorer, predict)
 def test_sts_dev_slice_through_a_cross_encoder(scorer, predict, sts_dev: Path):
     pairs = sts.read_scored_pairs(sts_dev).head(40)
     reports = []
-    evaluation = sts.evaluate_cross(scorer, pairs, lambda done, total: reports.append((done, total)))
+    evaluation = sts.evaluate_scorer(scorer, pairs, lambda done, total: reports.append((done, total)))
     assert reports[-1] == (40, 40)
     expected = predict(zip(pairs.sentence1, pairs.sentence2, strict=True))
     assert evaluation.table.spearman[0] == pytest.approx(100 * spearmanr(expected, pairs.gold).statistic, abs=1e-4)

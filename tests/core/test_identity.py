@@ -15,7 +15,7 @@ from embedlab.embedding.scoring import random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
-from embedlab.models.loading import PACKAGED, UNTRAINED, load_model
+from embedlab.models.loading import PACKAGED, UNTRAINED, hub_id_of, load_model
 
 TEXTS = ["A man is playing a guitar.", "The cat sleeps on the sofa.", "Stocks fell sharply on Monday."]
 
@@ -51,20 +51,20 @@ def test_spellings_of_one_folder_are_one_key(model_folder: Path):
     ids = {resolve_model(ref) for ref in ("m", "./m", "m/", str(model_folder), f"{model_folder}/../m")}
     assert len(ids) == 1
     (model_id,) = ids
-    assert model_id.key == str(model_folder.resolve()) and model_id.kind == "folder"
+    assert model_id.key == str(model_folder.resolve()) and hub_id_of(str(model_folder)) is None
     assert model_id.revision not in ("", "none")
 
 
 @pytest.mark.parametrize("ref", ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", " ALL-minilm-l6-V2 "])
 def test_packaged_aliases_are_one_key(ref: str):
     assert resolve_model(ref) == ModelId(PACKAGED, "")
-    assert resolve_model(ref).kind == "packaged"
+    assert hub_id_of(ref) is None  # the packaged copy: never fetched
 
 
 def test_untrained_and_hub_ids():
     assert resolve_model(" Untrained-BERT ") == ModelId(UNTRAINED, "")
     assert resolve_model("bert-base-uncased") == ModelId("bert-base-uncased", "")
-    assert resolve_model("bert-base-uncased").kind == "hub"
+    assert hub_id_of("bert-base-uncased") == "bert-base-uncased"
 
 
 @pytest.mark.parametrize(

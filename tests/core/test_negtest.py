@@ -263,7 +263,7 @@ def shared_encoder(packaged_model) -> Encoder:
 @pytest.fixture
 def session_encoder(shared_encoder, monkeypatch):
     """In-process runs reuse one encoder instead of loading the model each time."""
-    monkeypatch.setattr(cli, "load_encoder", lambda ref: shared_encoder)
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: shared_encoder)
 
 
 def run_cli(argv: list[str]) -> int:

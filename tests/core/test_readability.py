@@ -25,7 +25,7 @@ def shared_encoder(packaged_model) -> Encoder:
 
 @pytest.fixture
 def cli_encoder(monkeypatch, shared_encoder):
-    monkeypatch.setattr(cli, "load_encoder", lambda ref: shared_encoder)
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: shared_encoder)
     return shared_encoder
 
 

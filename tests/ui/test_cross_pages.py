@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.shared import state
 from embedlab.tasks.negtest import bundled_suite
-from embedlab.tasks.sts import CROSS_DESCRIPTION, bundled_pairs
+from embedlab.tasks.sts import PAIR_BY_PAIR, bundled_pairs
 from tests.ui.apptest import ok, page_test
 
 
@@ -79,7 +79,7 @@ def test_sts_page_has_a_cross_encoder_row_scored_pair_by_pair(cross_dir, predict
     from scipy.stats import spearmanr
 
     cross = best.iloc[1]
-    assert cross["best configuration"] == CROSS_DESCRIPTION
+    assert cross["best configuration"] == PAIR_BY_PAIR.format(kind="cross-encoder")
     assert cross["own pipeline"] == pytest.approx(100 * spearmanr(predict(texts), pairs.gold).statistic, abs=1e-4)
     assert cross["forward passes"] == len(set(texts)) and best.iloc[0]["forward passes"] == len(
         pairs.unique_sentences()

@@ -1,0 +1,90 @@
+"""Command line: ``python -m embedlab score FILE --model REF [--pooling ...] [--layers ...] [--json]``;
+``python -m embedlab score --model REF [--pooling ...] [--layers ...] [--post ...] --code`` prints the plain Python
+script that reproduces the configuration's vectors (no FILE needed).
+``python -m embedlab eval FILE --model REF [--pooling ...] [--layers ...] [--post ...] [--grid] [--json]``: STS
+correlations (post-processing fitted on the file's own sentences unless --fit is given).
+``python -m embedlab negtest FILE --model REF [...] [--post none|center|abtt|whiten] [--threshold T] [--json]``:
+negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
+``python -m embedlab train DATA --model REF --pooling cls|mean|max [--dense N --activation tanh|identity]
+[--normalize] --method cosine|cosent|mnrl|pitfall-random-labels|simcse|tsdae [--epochs N | --max-steps N]
+[--batch-size 16] [--lr 2e-5] [--warmup 0.1] [--seed 0] [--precision auto|fp32|bf16] [--no-grouping] --out DIR
+[--eval STSFILE] [--keep-partial] [--json] [--queue]``: train a sentence-transformers model (progress on stderr) and
+save it as a folder that ``--model DIR`` loads. Ctrl-C stops after the current step (a second Ctrl-C quits at once);
+the partial model is saved only with ``--keep-partial``. With ``--queue`` the run is queued for a worker instead and
+its id printed (``embedlab.training.queue``).
+``python -m embedlab worker [--threads N]``: train queued runs one at a time. ``python -m embedlab jobs [--json]``
+lists the runs; ``python -m embedlab jobs stop ID`` stops one (needs the server's ``EMBEDLAB_ADMIN_TOKEN``).
+``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
+attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
+``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
+[--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.replicas``); Ctrl-C stops them.
+
+``score``, ``negtest`` and ``eval`` also take a cross-encoder folder as ``--model DIR`` (recognised by its files): its
+own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that need sentence vectors are refused.
+
+Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
+a partial model was saved); negtest: 1 when any pair failed.
+
+One module per command (``score``, ``evaluate``, ``negtest``, ``train``, ``tokens``, ``serve``, ``worker``, ``jobs``),
+what they share in ``common``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from embedlab.cli.common import INTERRUPTED, Parser
+from embedlab.cli.evaluate import add_eval_command, run_eval
+from embedlab.cli.jobs import add_jobs_command, run_jobs
+from embedlab.cli.negtest import add_negtest_command, run_negtest
+from embedlab.cli.score import add_score_command, run_score
+from embedlab.cli.serve import add_serve_command, run_serve
+from embedlab.cli.tokens import add_tokens_command, run_tokens
+from embedlab.cli.train import add_train_command, run_train
+from embedlab.cli.worker import add_worker_command, run_worker
+from embedlab.errors import EmbedLabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m embedlab", description="Score sentence pairs with any pooling of any model.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add_command in (
+        add_score_command,
+        add_eval_command,
+        add_negtest_command,
+        add_train_command,
+        add_tokens_command,
+        add_serve_command,
+        add_worker_command,
+        add_jobs_command,
+    ):
+        add_command(commands)
+    return parser
+
+
+COMMANDS = {
+    "score": run_score,
+    "eval": run_eval,
+    "negtest": run_negtest,
+    "train": run_train,
+    "tokens": run_tokens,
+    "serve": run_serve,
+    "worker": run_worker,
+    "jobs": run_jobs,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return COMMANDS[args.command](args)
+    except EmbedLabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing saved", file=sys.stderr)
+        return INTERRUPTED
