@@ -12,7 +12,6 @@ What a finished run shows is ``components.train.train_results``.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pandas as pd
@@ -21,13 +20,14 @@ import streamlit as st
 from components.shared.admin_box import is_admin
 from components.train import train_results
 from components.train.train_form import choice, keep, key_of
+from components.train.train_queue import job_queue
 from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.folders import free_name
-from embedlab.training.queue import QUEUE_ENV, JobQueue, JobView, TrainRequest, ensure_worker, max_queued
+from embedlab.training.queue import JobQueue, JobView, TrainRequest, ensure_worker, max_queued
 from embedlab.training.run import TrainSettings, count_steps
 from embedlab.training.save import check_model_name, model_folder
 
@@ -38,16 +38,6 @@ LAST_ERROR = "train.error"
 WORKER_NOTE = "train.worker_note"  # what the page said about the worker it started
 OWNER = "train.owner"  # this session's token: the runs it queues are its own to stop and to see
 POLL_SECONDS = 1.0
-
-
-@st.cache_resource(show_spinner=False)
-def _queue_of(folder: str, location: str) -> JobQueue:
-    return JobQueue(location or None, publish_admin=True)
-
-
-def job_queue() -> JobQueue:
-    """The training queue of this server's models directory (or of ``EMBEDLAB_QUEUE``); one object per place."""
-    return _queue_of(str(models_dir()), os.environ.get(QUEUE_ENV, ""))
 
 
 def session_owner() -> str:

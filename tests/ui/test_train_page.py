@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.train import train_form, train_run
+from components.train import train_form, train_queue, train_run
 from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test, queue_small_run
 
@@ -23,18 +23,18 @@ def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
     starts for its first run is stopped afterwards."""
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
     at = ok(page_test("train").run())
     at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
     at.text_input(key=key("model_typed")).input(str(tiny_model_dir))
     yield ok(at.run())
     stop_started_workers()
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
 
 
 def my_runs(at: AppTest):
-    return [view for view in train_run.job_queue().views(at.session_state[train_run.OWNER]) if view.mine]
+    return [view for view in train_queue.job_queue().views(at.session_state[train_run.OWNER]) if view.mine]
 
 
 def ended_run(at: AppTest):
@@ -203,7 +203,7 @@ def test_a_plain_clone_without_the_sts_benchmark_opens_on_the_bundled_data(tmp_p
     monkeypatch.setattr(corpora, "STS_TRAIN_FILE", tmp_path / "missing" / "sts-train.csv")
     monkeypatch.setattr(corpora, "STS_DEV_FILE", tmp_path / "missing" / "sts-dev.csv")
     monkeypatch.chdir(tmp_path)
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
     at = ok(page_test("train").run())
     assert not at.error, [error.value for error in at.error]
     assert at.radio(key=key("source")).value == "bundled" and at.selectbox(key=key("method")).value == "mnrl"
@@ -362,7 +362,7 @@ def test_a_run_queued_with_no_worker_alive_gets_one_when_the_page_shows_it(app, 
         save_to=str(tmp_path / "models" / "waiting"),
     )
     monkeypatch.setenv(AUTO_WORKER_ENV, "0")
-    train_run.job_queue().submit(request, owner="another session")
+    train_queue.job_queue().submit(request, owner="another session")
     ok(app.run())
     table = next(frame.value for frame in app.dataframe if "state" in frame.value.columns)
     assert list(table["state"]) == ["queued"]
