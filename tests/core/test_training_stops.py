@@ -137,20 +137,21 @@ def worker(models, tmp_path):
 
 
 def queue_run(jobs: JobQueue, method: str, tiny_model_dir: Path, models: Path, folder: Path) -> str:
+    """Queue a long run of ``method``, owned by a session of its own (``method``: a session may queue only a few)."""
     data = data_for(method, folder)
     request = TrainRequest(
         Composition(str(tiny_model_dir)), data, LONG, save_to=str(models / method), cross=method == CROSS_METHOD
     )
-    return jobs.submit(request, owner="alice")
+    return jobs.submit(request, owner=method)
 
 
-def stepping(jobs: JobQueue, job_id: str):
-    view = jobs.view(job_id, "alice")
+def stepping(jobs: JobQueue, job_id: str, owner: str):
+    view = jobs.view(job_id, owner)
     return view if view is not None and view.state == "running" and view.latest and view.latest.step >= 1 else None
 
 
-def ended(jobs: JobQueue, job_id: str):
-    view = jobs.view(job_id, "alice")
+def ended(jobs: JobQueue, job_id: str, owner: str):
+    view = jobs.view(job_id, owner)
     return view if view is not None and not view.active else None
 
 
@@ -166,9 +167,9 @@ def test_a_stop_request_that_keeps_nothing_ends_every_method_without_after_or_mo
         runs[method] = queue_run(jobs, method, tiny_model_dir, models, folder)
     process = worker()
     for method, job in runs.items():
-        wait_for(lambda job=job: stepping(jobs, job), f"the {method} run to train", WAIT)
-        assert jobs.stop(job, owner="alice", keep_partial=False)
-        view = wait_for(lambda job=job: ended(jobs, job), f"the {method} run to stop", WAIT)
+        wait_for(lambda job=job, method=method: stepping(jobs, job, method), f"the {method} run to train", WAIT)
+        assert jobs.stop(job, owner=method, keep_partial=False)
+        view = wait_for(lambda job=job, method=method: ended(jobs, job, method), f"the {method} run to stop", WAIT)
         assert view.state == "stopped" and view.method == method and 1 <= view.steps < LONG.max_steps, view.message
         assert view.before is not None and view.after is None, method  # measured before, never after
         assert view.saved_to is None and "nothing saved" in view.message and not (models / method).exists()
@@ -184,10 +185,10 @@ def test_sigterm_to_the_worker_ends_every_method_without_after_or_model(
     jobs = JobQueue()
     job = queue_run(jobs, method, tiny_model_dir, models, tmp_path)
     process = worker()
-    wait_for(lambda: stepping(jobs, job), f"the {method} run to train", WAIT)
+    wait_for(lambda: stepping(jobs, job, method), f"the {method} run to train", WAIT)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=WAIT) == 0
-    view = jobs.view(job, "alice")
+    view = jobs.view(job, method)
     assert view.state == "interrupted" and "nothing saved" in view.message, view.message
     assert view.before is not None and view.after is None  # the worker ended without the 'after' measurement
     assert view.saved_to is None and not (models / method).exists() and saved_models(models) == ()
