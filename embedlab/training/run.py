@@ -1,9 +1,11 @@
-"""One training run with sentence-transformers' own trainer, measured before and after.
+"""The one training runner of every method (``run_method``), measured before and after, and the sentence embedders'
+methods (``SentenceEmbedderMethod``, ``train``); the cross-encoder plugs in from ``embedlab.training.cross``.
 
-What the run does, in order:
-1. measures the composed, untrained model (``measure``): STS Spearman on the evaluation pairs (when given), the
+What a run does, in order (the method's own pieces are a ``TrainingMethod``: model, measure, loss, data, evaluator,
+trainer, save):
+1. measures the new, untrained model (``measure``): STS Spearman on the evaluation pairs (when given), the
    random-pair baseline over the bundled reference sentences, and the bundled negative-test suite;
-2. trains with ``SentenceTransformerTrainer``: no checkpoints (``save_strategy="no"``), no log printing
+2. trains with the library's trainer (``SentenceTransformerTrainer`` here): no checkpoints (``save_strategy="no"``), no log printing
    (``PrinterCallback`` removed, no tqdm), ``output_dir`` a temporary folder removed afterwards, warmup as a
    ratio, one seed for data order, dropout and a Dense layer's initial weights;
 3. measures the trained model again.
@@ -13,7 +15,8 @@ steps (and at the last one), the STS Spearman of the training model on (up to ``
 pairs. That evaluation is the library's own: an ``EmbeddingSimilarityEvaluator`` run by the trainer
 (``eval_strategy="steps"``), which switches the model to eval mode and back, so no copy of the model is made.
 Its time is left out of steps/s and the ETA. A ``threading.Event`` stops the run cleanly after the current step
-(``control.should_training_stop``); the partial model is returned and can be saved.
+(``control.should_training_stop``); the partial model is returned and can be saved, or, when it will not be kept
+(``keep``: a worker's SIGTERM, a stop that keeps nothing), the run ends without its 'after' measurement.
 
 Example:
     >>> result = train(Composition("all-MiniLM-L6-v2"), bundled_data("simcse"), TrainSettings(max_steps=10))
