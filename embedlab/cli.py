@@ -948,7 +948,7 @@ def run_train_cross(args: argparse.Namespace, settings, composition) -> int:
     from pathlib import Path
 
     from embedlab.tasks.sts import read_scored_pairs
-    from embedlab.training.cross import METHOD, CrossEncoderMethod
+    from embedlab.training.cross import METHOD, CrossEncoderMethod, save_cross
     from embedlab.training.data import read_training_file
     from embedlab.training.run import run_method
 
@@ -981,7 +981,7 @@ def run_train_cross(args: argparse.Namespace, settings, composition) -> int:
     if result.stopped and not args.keep_partial:
         print(f"interrupted at step {result.steps} of {result.total_steps}: nothing saved", file=sys.stderr)
         return INTERRUPTED
-    folder = method.save(result, out)
+    folder = save_cross(result, out)
     keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures")
     if args.json:
         payload = {

@@ -120,7 +120,7 @@ def train_cross_encoder(
 class CrossEncoderMethod:
     """The cross-encoder as a ``embedlab.training.run.TrainingMethod``: ``CrossEncoder(start, num_labels=1)``,
     ``BinaryCrossEntropyLoss`` on the pairs' scores in 0-1, ``CrossEncoderCorrelationEvaluator`` during training,
-    ``measure_cross`` before and after, ``save_cross``.
+    ``measure_cross`` before and after (saved by ``save_cross``).
 
     Only ``composition.model`` (the start model) and ``composition.max_seq_length`` (the pair's truncation; None
     keeps the start model's) apply: ``embedlab.training.methods.composition_problem`` refuses the rest.
@@ -196,9 +196,6 @@ class CrossEncoderMethod:
             evaluator=evaluator,
             callbacks=callbacks,
         )
-
-    def save(self, result: TrainResult, folder: str | Path) -> Path:
-        return save_cross(result, folder)
 
 
 def _start_folder(ref: str) -> str:

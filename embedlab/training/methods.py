@@ -10,7 +10,8 @@ The rule lives here once, for the Train page (``components.train.train_form``) a
 - ``composition_problem(composition, method, hidden_size)``: why the composed module list does not fit the method:
   a cross-encoder puts its head on [CLS] of the pair (no other pooling, Dense or Normalize); TSDAE decodes from an
   embedding of the backbone's width (``embedlab.training.compose.method_problem``).
-- ``training_method(...)``: the method's pieces for the one runner (``embedlab.training.run.run_method``).
+- ``training_method(...)``: the method's pieces for the one runner (``embedlab.training.run.run_method``), and
+  ``save_function(method)`` how its model is saved.
 
 Example:
     >>> start_problem("untrained-bert", "cross-encoder")  # doctest: +ELLIPSIS
@@ -22,14 +23,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
 from embedlab.training.compose import Composition, method_problem
 from embedlab.training.cross import METHOD as CROSS_METHOD
-from embedlab.training.cross import CrossEncoderMethod
+from embedlab.training.cross import CrossEncoderMethod, save_cross
 from embedlab.training.data import METHODS, TrainingData
-from embedlab.training.run import SentenceEmbedderMethod, TrainingMethod
+from embedlab.training.run import SentenceEmbedderMethod, TrainingMethod, TrainResult
+from embedlab.training.save import save_trained
 
 TRAIN_METHODS: tuple[str, ...] = (*METHODS, CROSS_METHOD)  # every method the page and the command offer
 TRAINING = "training (a start model needs its layers)"
@@ -98,3 +101,9 @@ def training_method(
     if method == CROSS_METHOD:
         return CrossEncoderMethod(composition, data)
     return SentenceEmbedderMethod(composition, data, load(composition.model) if load is not None else None)
+
+
+def save_function(method: str) -> Callable[[TrainResult, str | Path], Path]:
+    """How a model trained by ``method`` is saved (atomically, ``embedlab.training.save.save_atomically``):
+    ``(result, folder) -> the folder``."""
+    return save_cross if method == CROSS_METHOD else save_trained

@@ -753,7 +753,7 @@ class Worker:
                 )
                 return
             saved = None
-            if not stopped or asked.get("keep_partial", request.keep_partial):
+            if result.model is not None and (not stopped or asked.get("keep_partial", request.keep_partial)):
                 self._write(force=True, phase="saving")
                 from embedlab.training.folders import save_where_free
 
@@ -783,7 +783,7 @@ class Worker:
     def _train(self, request: TrainRequest):
         """Train the request with the one runner (``embedlab.training.run.run_method``); returns (result, its save
         function). A run stopped by SIGTERM, or by a stop that keeps nothing, ends without its 'after' measurement."""
-        from embedlab.training.methods import training_method
+        from embedlab.training.methods import save_function, training_method
         from embedlab.training.run import run_method
 
         job_id = self._record["id"]
@@ -802,7 +802,7 @@ class Worker:
             stop=self._stop,
             keep=keep,
         )
-        return result, method.save
+        return result, save_function(request.method)
 
     def stop_on_signals(self) -> None:
         """SIGTERM and Ctrl-C (SIGINT) stop the run after its current step, then the worker exits (main thread

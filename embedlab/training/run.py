@@ -5,9 +5,9 @@ What a run does, in order (the method's own pieces are a ``TrainingMethod``: mod
 trainer, save):
 1. measures the new, untrained model (``measure``): STS Spearman on the evaluation pairs (when given), the
    random-pair baseline over the bundled reference sentences, and the bundled negative-test suite;
-2. trains with the library's trainer (``SentenceTransformerTrainer`` here): no checkpoints (``save_strategy="no"``), no log printing
-   (``PrinterCallback`` removed, no tqdm), ``output_dir`` a temporary folder removed afterwards, warmup as a
-   ratio, one seed for data order, dropout and a Dense layer's initial weights;
+2. trains with the library's trainer (``SentenceTransformerTrainer`` here): no checkpoints (``save_strategy="no"``),
+   no log printing (``PrinterCallback`` removed, no tqdm), ``output_dir`` a temporary folder removed afterwards,
+   warmup as a ratio, one seed for data order, dropout and a Dense layer's initial weights;
 3. measures the trained model again.
 
 Progress goes to a plain callable (``Progress``): step, total, loss, steps/s, ETA and, every ``eval_every``
@@ -33,7 +33,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 import pandas as pd
@@ -353,9 +352,10 @@ def count_steps(n_examples: int, settings: TrainSettings) -> int:
 
 class TrainingMethod(Protocol):
     """What one training method plugs into the one runner (``run_method``): how its model is built and measured,
-    its loss, dataset and evaluator, the trainer it runs and how its model is saved. The runner does the rest for
+    its loss, dataset and evaluator, and the trainer it runs. The runner does the rest for
     every method alike: the before measurement, the progress reports and the step count, the stop, the 'after'
-    measurement, or none when the stopped model is not kept.
+    measurement, or none when the stopped model is not kept. (Its model is saved by
+    ``embedlab.training.methods.save_function``.)
 
     The sentence embedders' methods: ``SentenceEmbedderMethod`` (here); the cross-encoder's:
     ``embedlab.training.cross.CrossEncoderMethod``; ``embedlab.training.methods.training_method`` picks one.
@@ -385,9 +385,6 @@ class TrainingMethod(Protocol):
 
     def trainer(self, model, arguments: dict, settings: TrainSettings, loss, dataset, evaluator, callbacks):
         """The library trainer over ``arguments`` (``trainer_arguments``)."""
-
-    def save(self, result: TrainResult, folder: str | Path) -> Path:
-        """Save ``result``'s model into ``folder`` (atomically) and return the folder."""
 
 
 def train(
@@ -588,11 +585,6 @@ class SentenceEmbedderMethod:
         return _quiet_trainer_class()(
             model=model, args=args, train_dataset=dataset, loss=loss, evaluator=evaluator, callbacks=callbacks
         )
-
-    def save(self, result: TrainResult, folder: str | Path) -> Path:
-        from embedlab.training.save import save_trained
-
-        return save_trained(result, folder)
 
 
 def _quiet_trainer_class():

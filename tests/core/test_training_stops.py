@@ -22,7 +22,7 @@ from embedlab.models.loading import load_model
 from embedlab.models.registry import saved_models
 from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
-from embedlab.training.methods import CROSS_METHOD, TRAIN_METHODS, training_method
+from embedlab.training.methods import CROSS_METHOD, TRAIN_METHODS, save_function, training_method
 from embedlab.training.queue import ADMIN_ENV, JobQueue, TrainRequest
 from embedlab.training.run import TrainSettings, run_method
 from tests.helpers import wait_for, write
@@ -90,7 +90,7 @@ def test_a_stop_ends_every_method_after_its_step_and_measures_after_only_a_kept_
     assert result.method == method_name and result.before is not None
     if kept:
         assert len(measured) == 2 and result.after is not None and result.model is measured[1]
-        assert (method.save(result, tmp_path / "kept") / "training.json").is_file()
+        assert (save_function(method_name)(result, tmp_path / "kept") / "training.json").is_file()
     else:
         assert len(measured) == 1 and result.after is None and result.model is None  # no 'after', nothing to save
 
