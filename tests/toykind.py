@@ -40,7 +40,7 @@ class ToyVectors(VectorsModel):
             ref=ref, kind="toy", name=ref.removeprefix(PREFIX), endpoint=None, description="hashed character trigrams"
         )
 
-    def _embed_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
+    def _embed_batch(self, texts: list[str], deadline: float) -> npt.NDArray[np.float32]:
         self.requests += 1
         return np.stack([trigram_vector(text) for text in texts])
 

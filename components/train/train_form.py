@@ -23,21 +23,12 @@ from embedlab.errors import EmbedLabError
 from embedlab.limits import SERVED_MAX_TRAIN_STEPS
 from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
-from embedlab.models.vectors import refuse_vectors_model
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
 from embedlab.training import limits
-from embedlab.training.compose import (
-    ACTIVATIONS,
-    TRAIN_POOLINGS,
-    Composition,
-    compose,
-    method_problem,
-    module_list,
-)
+from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
 from embedlab.training.data import (
     LOSS_NAMES,
     METHOD_LABELS,
-    METHODS,
     SENTENCE_METHODS,
     TrainingData,
     bundled_data,
@@ -45,7 +36,7 @@ from embedlab.training.data import (
     parse_training_text,
     read_training_file,
 )
-from embedlab.training.queue import CROSS_METHOD
+from embedlab.training.methods import CROSS_METHOD, TRAIN_METHODS, composition_problem, start_problem
 from embedlab.training.run import (
     PRECISIONS,
     TrainSettings,
@@ -211,7 +202,8 @@ def composer() -> Composition | None:
         st.info("Type a Hub id or a folder for the start model.")
         return None
     try:
-        refuse_vectors_model(ref or "", "training (a start model needs its layers)")
+        if problem := start_problem(ref):  # what no method can start from, before anything loads
+            raise EmbedLabError(problem)
         composition = Composition(
             ref,
             pooling=pooling,
@@ -243,7 +235,7 @@ def printed_modules(composition: Composition) -> str:
 # ---------------------------------------------------------------- method and data
 
 
-PAGE_METHODS = (*METHODS, CROSS_METHOD)
+PAGE_METHODS = TRAIN_METHODS
 PAGE_METHOD_LABELS = {
     **METHOD_LABELS,
     CROSS_METHOD: "cross-encoder: a score head on [CLS] of the pair, BinaryCrossEntropyLoss on scored pairs",
@@ -289,31 +281,12 @@ def method_choice() -> str:
 
 def method_fit(composition: Composition, method: str) -> str | None:
     """Why ``method`` cannot train ``composition`` (shown as an error here), or None: checked before Start, not
-    after the model was loaded and measured."""
-    if method == CROSS_METHOD:
-        problem = cross_problem(composition)
-    else:
-        hidden_size = get_encoder(composition.model).model.facts.hidden_size
-        problem = method_problem(composition, method, hidden_size)
+    after the model was loaded and measured, by the rule the ``train`` command uses (``embedlab.training.methods``)."""
+    hidden_size = get_encoder(composition.model).model.facts.hidden_size
+    problem = start_problem(composition.model, method) or composition_problem(composition, method, hidden_size)
     if problem:
         st.error(problem)
     return problem
-
-
-def cross_problem(composition: Composition) -> str | None:
-    """Why a cross-encoder cannot start from ``composition``, or None: its head sits on [CLS] of the pair."""
-    extra = [
-        name
-        for name, used in (
-            (f"pooling {composition.pooling}", composition.pooling != "cls"),
-            ("a Dense layer", composition.dense_out is not None),
-            ("Normalize", composition.normalize),
-        )
-        if used
-    ]
-    if extra:
-        return f"A cross-encoder puts its head on [CLS] of the pair: {', '.join(extra)} cannot apply to it."
-    return None
 
 
 def data_choice(method: str, seed: int) -> TrainingData | None:

@@ -15,6 +15,7 @@ from components.shared.figures import loss_figure, projection_figure
 from components.shared.presentation import present
 from components.shared.services import get_encoder
 from components.train.train_comparison import comparison_caption, comparison_form, measured
+from components.train.train_queue import job_queue
 from embedlab.embedding.encoder import Encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId, resolve_model
@@ -65,8 +66,6 @@ def show(view: JobView) -> None:
 
 def run_eval_pairs(view: JobView):
     """The evaluation pairs the run was measured on (kept in the queue beside its record), or None."""
-    from components.train.train_run import job_queue  # train_run shows these results: imported when used
-
     return job_queue().eval_pairs(view.job_id)
 
 

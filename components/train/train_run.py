@@ -23,10 +23,10 @@ import streamlit as st
 from components.shared.admin_box import is_admin
 from components.train import train_results
 from components.train.train_form import choice, keep, key_of
+from components.train.train_queue import job_queue
 from embedlab import served
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
-from embedlab.settings import get_settings
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.folders import free_name
@@ -59,16 +59,6 @@ UNREADABLE_SERVED = (
     "the person who runs this server."
 )
 POLL_SECONDS = 1.0
-
-
-@st.cache_resource(show_spinner=False)
-def _queue_of(folder: str, location: str) -> JobQueue:
-    return JobQueue(location or None, publish_admin=True)
-
-
-def job_queue() -> JobQueue:
-    """The training queue of this server's models directory (or of ``EMBEDLAB_QUEUE``); one object per place."""
-    return _queue_of(str(models_dir()), get_settings().queue)
 
 
 def session_owner() -> str:

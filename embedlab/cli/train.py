@@ -71,11 +71,11 @@ def add_train_command(commands) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from embedlab.models.vectors import refuse_vectors_model
     from embedlab.tasks.sts import read_scored_pairs
     from embedlab.training.compose import Composition
     from embedlab.training.cross import METHOD as CROSS_METHOD
     from embedlab.training.data import bundled_data, read_training_file
+    from embedlab.training.methods import composition_problem, start_problem
     from embedlab.training.run import (
         ProgressReport,
         TrainSettings,
@@ -85,8 +85,9 @@ def run_train(args: argparse.Namespace) -> int:
     )
     from embedlab.training.save import save_trained
 
-    # Every bad input fails before the model loads.
-    refuse_vectors_model(args.model, "training (a start model needs its layers)")
+    # Every bad input fails before the model loads; the start model by the rule the Train page uses.
+    if problem := start_problem(args.model, args.method):
+        raise EmbedLabError(problem)
     composition = Composition(
         args.model,
         pooling=args.pooling,
@@ -105,6 +106,8 @@ def run_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         group_by_length=not args.no_grouping,
     )
+    if problem := composition_problem(composition, args.method):
+        raise EmbedLabError(problem)
     if args.method == CROSS_METHOD:
         return run_train_cross(args, settings, composition)
     if args.data == "bundled":
@@ -120,6 +123,8 @@ def run_train(args: argparse.Namespace) -> int:
 
         return queue_run(TrainRequest(composition, data, settings, str(out), eval_pairs, args.keep_partial))
     loaded = load_encoder(args.model).model
+    if problem := composition_problem(composition, data.method, loaded.facts.hidden_size):
+        raise EmbedLabError(problem)
     for warning in composition.warnings():
         print(f"warning: {warning}", file=sys.stderr)
     print(
@@ -138,7 +143,16 @@ def run_train(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     with stop_on_interrupt(stop):
-        result = train(composition, data, settings, loaded=loaded, eval_pairs=eval_pairs, progress=progress, stop=stop)
+        result = train(
+            composition,
+            data,
+            settings,
+            loaded=loaded,
+            eval_pairs=eval_pairs,
+            progress=progress,
+            stop=stop,
+            keep=lambda: args.keep_partial,  # else a stopped run ends without its 'after' measurement
+        )
     if result.stopped and not args.keep_partial:
         print(
             f"interrupted at step {result.steps} of {result.total_steps}: nothing saved (--keep-partial keeps the "
@@ -200,23 +214,10 @@ def run_train_cross(args: argparse.Namespace, settings, composition) -> int:
     from pathlib import Path
 
     from embedlab.tasks.sts import read_scored_pairs
-    from embedlab.training.cross import METHOD, save_cross, train_cross_encoder
+    from embedlab.training.cross import METHOD, CrossEncoderMethod, save_cross
     from embedlab.training.data import read_training_file
+    from embedlab.training.run import run_method
 
-    composed = [
-        name
-        for name, used in (
-            (f"--pooling {args.pooling}", args.pooling != "cls"),
-            ("--dense", args.dense is not None),
-            ("--normalize", args.normalize),
-            ("--max-seq-length", args.max_seq_length is not None),
-        )
-        if used
-    ]
-    if composed:
-        raise EmbedLabError(
-            f"A cross-encoder puts its head on [CLS] of the pair: {', '.join(composed)} cannot apply to it."
-        )
     if args.data == "bundled":
         raise EmbedLabError(
             "A cross-encoder needs scored or 0/1-labelled pairs: give a file (sts-train.csv, or sentence1, sentence2, "
@@ -234,8 +235,14 @@ def run_train_cross(args: argparse.Namespace, settings, composition) -> int:
     print(f"training a cross-encoder on {data.source} (learning rate {settings.learning_rate:g})", file=sys.stderr)
     stop = threading.Event()
     with stop_on_interrupt(stop):
-        result = train_cross_encoder(
-            args.model, data, settings, eval_pairs=eval_pairs, progress=print_progress, stop=stop
+        method = CrossEncoderMethod(composition, data)
+        result = run_method(
+            method,
+            settings,
+            eval_pairs,
+            progress=print_progress,
+            stop=stop,
+            keep=lambda: args.keep_partial,  # else a stopped run ends without its 'after' measurement
         )
     if result.stopped and not args.keep_partial:
         print(f"interrupted at step {result.steps} of {result.total_steps}: nothing saved", file=sys.stderr)

@@ -23,48 +23,20 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from embedlab.errors import EmbedLabError
+from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
-from embedlab.training.run import (
-    Progress,
-    ProgressReport,
-    Scores,
-    TrainSettings,
-    resolve_precision,
-    trainer_arguments,
-)
+from embedlab.training.run import Progress, Scores, TrainResult, TrainSettings, run_method
 
 METHOD = "cross-encoder"
 EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
 FACTS_FILE = "training.json"
-
-
-@dataclass
-class CrossTrainResult:
-    """What a cross-encoder run produced. ``model`` is the trained ``CrossEncoder`` (eval mode), partial if stopped."""
-
-    model: object
-    start_model: str
-    data: TrainingData
-    settings: TrainSettings
-    steps: int
-    total_steps: int
-    seconds: float
-    stopped: bool
-    precision: str
-    before: Scores | None
-    after: Scores | None
-    eval_name: str | None = None
-    losses: list[tuple[int, float]] = field(default_factory=list)
-    evals: list[tuple[int, float | None]] = field(default_factory=list)
 
 
 def pair_columns(data: TrainingData) -> tuple[list[str], list[str], list[float]]:
@@ -129,134 +101,101 @@ def train_cross_encoder(
     stop: threading.Event | None = None,
     measure_before_after: bool = True,
     start_folder: str | None = None,
-) -> CrossTrainResult:
-    """A new one-label head on ``start_model``'s [CLS], trained on ``data``'s scored pairs.
+    keep: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """A new one-label head on ``start_model``'s [CLS], trained on ``data``'s scored pairs (``run_method`` with
+    ``CrossEncoderMethod``; the other arguments are ``run_method``'s).
 
     Args:
         start_model: the start model's reference (its name in the result); ``start_folder`` its folder on disk
             (default: resolved from the reference: the packaged model, a folder, or a cached Hub snapshot).
-        eval_pairs: a ``ScoredPairs`` for STS Spearman before, during (a slice) and after; None for none.
-        stop: set it to end the run after the current step; the partial model is returned.
 
     Raises:
         EmbedLabError: data without scores, bad settings.
     """
-    import torch
-    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
-    from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-    from transformers import PrinterCallback, TrainerCallback
-    from transformers.utils import logging as transformers_logging
+    method = CrossEncoderMethod(Composition(start_model), data, start_folder)
+    return run_method(method, settings, eval_pairs, progress, stop, measure_before_after, keep)
 
-    firsts, seconds, scores = pair_columns(data)
-    stop = stop or threading.Event()
-    folder = start_folder or _start_folder(start_model)
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()  # the new head's "newly initialized" report is expected
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(settings.seed)
-            model = CrossEncoder(folder, num_labels=1, device="cpu")  # never trust_remote_code
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-    model.eval()
-    before = measure_cross(model, eval_pairs) if measure_before_after else None
-    evaluator = None
-    if eval_pairs is not None and settings.eval_every:
+
+class CrossEncoderMethod:
+    """The cross-encoder as a ``embedlab.training.run.TrainingMethod``: ``CrossEncoder(start, num_labels=1)``,
+    ``BinaryCrossEntropyLoss`` on the pairs' scores in 0-1, ``CrossEncoderCorrelationEvaluator`` during training,
+    ``measure_cross`` before and after (saved by ``save_cross``).
+
+    Only ``composition.model`` (the start model) and ``composition.max_seq_length`` (the pair's truncation; None
+    keeps the start model's) apply: ``embedlab.training.methods.composition_problem`` refuses the rest.
+
+    Raises:
+        EmbedLabError: the data is not scored or labelled pairs (``pair_columns``), before anything is loaded.
+    """
+
+    name = METHOD
+
+    def __init__(self, composition: Composition, data: TrainingData, start_folder: str | None = None) -> None:
+        self.composition = composition
+        self.data = data
+        self.columns = pair_columns(data)
+        self.start_folder = start_folder
+
+    def build(self, seed: int):
+        import torch
+        from sentence_transformers.cross_encoder import CrossEncoder
+        from transformers.utils import logging as transformers_logging
+
+        folder = self.start_folder or _start_folder(self.composition.model)
+        length = self.composition.max_seq_length
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()  # the new head's "newly initialized" report is expected
+        try:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                return CrossEncoder(  # never trust_remote_code
+                    folder, num_labels=1, device="cpu", **({"max_length": int(length)} if length else {})
+                )
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+
+    def measure(self, model, eval_pairs) -> Scores:
+        return measure_cross(model, eval_pairs)
+
+    def evaluator(self, eval_pairs, settings: TrainSettings):
+        if eval_pairs is None or not settings.eval_every:
+            return None
+        from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
+
         n = min(EVAL_PAIRS_DURING, eval_pairs.n_pairs)
-        evaluator = CrossEncoderCorrelationEvaluator(
+        return CrossEncoderCorrelationEvaluator(
             [[a, b] for a, b in zip(eval_pairs.sentence1[:n], eval_pairs.sentence2[:n], strict=True)],
             [float(x) / eval_pairs.scale for x in eval_pairs.gold[:n]],
             name="eval",
             write_csv=False,
         )
-    per_epoch = math.ceil(len(firsts) / settings.batch_size)
-    total = (
-        int(settings.max_steps) if settings.max_steps is not None else max(1, math.ceil(per_epoch * settings.epochs))
-    )
-    losses: list[tuple[int, float]] = []
-    evals: list[tuple[int, float | None]] = []
-    clock = {"start": time.perf_counter()}
 
-    def report(step: int, loss: float | None, eval_spearman: float | None = None) -> None:
-        if progress is None:
-            return
-        elapsed = time.perf_counter() - clock["start"]
-        rate = step / elapsed if step and elapsed > 0 else 0.0
-        eta = (total - step) / rate if rate > 0 else None
-        progress(ProgressReport(step, total, loss, rate, eta, elapsed, eval_spearman))
+    def eval_spearman(self, metrics: dict) -> float | None:
+        return next((value for key, value in metrics.items() if key.endswith("spearman")), None)
 
-    class _Reporter(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if stop.is_set():
-                control.should_training_stop = True
-                control.should_evaluate = False
+    def loss(self, model):
+        from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                losses.append((state.global_step, float(logs["loss"])))
-                report(state.global_step, float(logs["loss"]))
+        return BinaryCrossEntropyLoss(model)
 
-        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            value = next((v for k, v in (metrics or {}).items() if k.endswith("spearman")), None)
-            spearman = None if value is None or not math.isfinite(float(value)) else 100 * float(value)
-            evals.append((state.global_step, spearman))
+    def dataset(self):
+        from datasets import Dataset
 
-    from datasets import Dataset
+        firsts, seconds, scores = self.columns
+        return Dataset.from_dict({"sentence1": firsts, "sentence2": seconds, "score": scores})
 
-    dataset = Dataset.from_dict({"sentence1": firsts, "sentence2": seconds, "score": scores})
-    precision = resolve_precision(settings.precision, METHOD)
-    with tempfile.TemporaryDirectory(prefix="embedlab-cross-") as scratch:
-        args = CrossEncoderTrainingArguments(
-            **trainer_arguments(settings, scratch, precision, evaluate=evaluator is not None)
+    def trainer(self, model, arguments: dict, settings: TrainSettings, loss, dataset, evaluator, callbacks):
+        from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+
+        return CrossEncoderTrainer(
+            model=model,
+            args=CrossEncoderTrainingArguments(**arguments),
+            train_dataset=dataset,
+            loss=loss,
+            evaluator=evaluator,
+            callbacks=callbacks,
         )
-        transformers_logging.set_verbosity_error()
-        try:
-            trainer = CrossEncoderTrainer(
-                model=model,
-                args=args,
-                train_dataset=dataset,
-                loss=BinaryCrossEntropyLoss(model),
-                evaluator=evaluator,
-                callbacks=[_Reporter()],
-            )
-            trainer.remove_callback(PrinterCallback)
-            report(0, None)
-            clock["start"] = started = time.perf_counter()
-            with torch.random.fork_rng():
-                trainer.train()
-            seconds_taken = time.perf_counter() - started
-            steps = int(trainer.state.global_step)
-        finally:
-            transformers_logging.set_verbosity(verbosity)
-        del trainer
-    _unwrap_autocast(model)
-    model.eval()
-    after = measure_cross(model, eval_pairs) if measure_before_after else None
-    return CrossTrainResult(
-        model=model,
-        start_model=start_model,
-        data=data,
-        settings=settings,
-        steps=steps,
-        total_steps=total,
-        seconds=seconds_taken,
-        stopped=stop.is_set() and steps < total,
-        precision=precision,
-        before=before,
-        after=after,
-        eval_name=eval_pairs.name if eval_pairs is not None else None,
-        losses=losses,
-        evals=evals,
-    )
-
-
-def _unwrap_autocast(model) -> None:
-    """With bf16, accelerate wraps the model's forward in autocast, in place: unwrap it, or every later predict()
-    would run in bf16."""
-    from accelerate.utils import extract_model_from_parallel
-
-    extract_model_from_parallel(model, keep_fp32_wrapper=False)
 
 
 def _start_folder(ref: str) -> str:
@@ -276,7 +215,7 @@ def _start_folder(ref: str) -> str:
     raise EmbedLabError(f"{ref} cannot start a cross-encoder: give a model with learned weights (a folder or Hub id).")
 
 
-def save_cross(result: CrossTrainResult, folder: str | Path) -> Path:
+def save_cross(result: TrainResult, folder: str | Path) -> Path:
     """Save the cross-encoder into ``folder`` (a standard ``CrossEncoder(dir)`` folder plus ``training.json``),
     atomically (``embedlab.training.save.save_atomically``).
 

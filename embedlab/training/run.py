@@ -1,11 +1,13 @@
-"""One training run with sentence-transformers' own trainer, measured before and after.
+"""The one training runner of every method (``run_method``), measured before and after, and the sentence embedders'
+methods (``SentenceEmbedderMethod``, ``train``); the cross-encoder plugs in from ``embedlab.training.cross``.
 
-What the run does, in order:
-1. measures the composed, untrained model (``measure``): STS Spearman on the evaluation pairs (when given), the
+What a run does, in order (the method's own pieces are a ``TrainingMethod``: model, measure, loss, data, evaluator,
+trainer, save):
+1. measures the new, untrained model (``measure``): STS Spearman on the evaluation pairs (when given), the
    random-pair baseline over the bundled reference sentences, and the bundled negative-test suite;
-2. trains with ``SentenceTransformerTrainer``: no checkpoints (``save_strategy="no"``), no log printing
-   (``PrinterCallback`` removed, no tqdm), ``output_dir`` a temporary folder removed afterwards, warmup as a
-   ratio, one seed for data order, dropout and a Dense layer's initial weights;
+2. trains with the library's trainer (``SentenceTransformerTrainer`` here): no checkpoints (``save_strategy="no"``),
+   no log printing (``PrinterCallback`` removed, no tqdm), ``output_dir`` a temporary folder removed afterwards,
+   warmup as a ratio, one seed for data order, dropout and a Dense layer's initial weights;
 3. measures the trained model again.
 
 Progress goes to a plain callable (``Progress``): step, total, loss, steps/s, ETA and, every ``eval_every``
@@ -13,7 +15,8 @@ steps (and at the last one), the STS Spearman of the training model on (up to ``
 pairs. That evaluation is the library's own: an ``EmbeddingSimilarityEvaluator`` run by the trainer
 (``eval_strategy="steps"``), which switches the model to eval mode and back, so no copy of the model is made.
 Its time is left out of steps/s and the ETA. A ``threading.Event`` stops the run cleanly after the current step
-(``control.should_training_stop``); the partial model is returned and can be saved.
+(``control.should_training_stop``); the partial model is returned and can be saved, or, when it will not be kept
+(``keep``: a worker's SIGTERM, a stop that keeps nothing), the run ends without its 'after' measurement.
 
 Example:
     >>> result = train(Composition("all-MiniLM-L6-v2"), bundled_data("simcse"), TrainSettings(max_steps=10))
@@ -30,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import pandas as pd
 
@@ -170,7 +173,8 @@ class Scores:
 
 @dataclass
 class TrainResult:
-    """What a run produced. ``model`` is the trained SentenceTransformer (eval mode), partial when stopped."""
+    """What a run produced. ``model`` is the trained model (eval mode: a SentenceTransformer, or a CrossEncoder),
+    partial when stopped; None when stopped and not kept (``run_method``'s ``keep``), and then ``after`` is None."""
 
     model: object
     composition: Composition
@@ -181,11 +185,17 @@ class TrainResult:
     seconds: float  # the training loop alone
     stopped: bool
     precision: str  # resolved: fp32 or bf16
-    before: Scores
-    after: Scores
+    before: Scores | None
+    after: Scores | None
     eval_name: str | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)
     evals: list[tuple[int, float | None]] = field(default_factory=list)
+    method: str = ""  # the method trained (``TrainingMethod.name``): data.method, or "cross-encoder"
+
+    @property
+    def start_model(self) -> str:
+        """The start model's reference."""
+        return self.composition.model
 
 
 def as_loaded(st_model, ref: str) -> LoadedModel:
@@ -340,6 +350,43 @@ def count_steps(n_examples: int, settings: TrainSettings) -> int:
     return max(1, math.ceil(per_epoch * settings.epochs))
 
 
+class TrainingMethod(Protocol):
+    """What one training method plugs into the one runner (``run_method``): how its model is built and measured,
+    its loss, dataset and evaluator, and the trainer it runs. The runner does the rest for
+    every method alike: the before measurement, the progress reports and the step count, the stop, the 'after'
+    measurement, or none when the stopped model is not kept. (Its model is saved by
+    ``embedlab.training.methods.save_function``.)
+
+    The sentence embedders' methods: ``SentenceEmbedderMethod`` (here); the cross-encoder's:
+    ``embedlab.training.cross.CrossEncoderMethod``; ``embedlab.training.methods.training_method`` picks one.
+    """
+
+    name: str  # the method, as runs and records name it (e.g. "cosine", "cross-encoder")
+    composition: Composition  # its ``model`` is the start model's reference
+    data: TrainingData
+
+    def build(self, seed: int):
+        """The new model to train (the shared start model is never modified)."""
+
+    def measure(self, model, eval_pairs) -> Scores:
+        """The before/after numbers of ``model`` (in eval mode)."""
+
+    def evaluator(self, eval_pairs, settings: TrainSettings):
+        """The library evaluator the trainer runs every ``settings.eval_every`` steps, or None."""
+
+    def eval_spearman(self, metrics: dict) -> float | None:
+        """The evaluator's Spearman (a fraction) in the trainer's ``metrics``, or None."""
+
+    def loss(self, model):
+        """The library loss over ``model``."""
+
+    def dataset(self):
+        """The ``datasets.Dataset`` to train on."""
+
+    def trainer(self, model, arguments: dict, settings: TrainSettings, loss, dataset, evaluator, callbacks):
+        """The library trainer over ``arguments`` (``trainer_arguments``)."""
+
+
 def train(
     composition: Composition,
     data: TrainingData,
@@ -349,41 +396,57 @@ def train(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     measure_before_after: bool = True,
-    ending: threading.Event | None = None,
+    keep: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Compose, measure, train, measure again. The shared ``loaded`` model is never modified.
-
-    Args:
-        loaded: the start model, already loaded (else ``load_model(composition.model)``).
-        eval_pairs: a ``ScoredPairs`` for STS Spearman before, during (a slice) and after; None for none.
-        progress: called after every step (and once at step 0).
-        stop: set it to end the run after the current step; the partial model is returned.
-        measure_before_after: False skips the before/after measurements (benchmarks time the loop alone).
-        ending: set it (with ``stop``) when the process is ending: the run stops after the current step and the
-            model is returned without the 'after' measurement (which takes many seconds on a real model).
+    """Compose a sentence embedder, measure, train, measure again (``run_method`` with
+    ``SentenceEmbedderMethod``). The shared ``loaded`` model (else ``load_model(composition.model)``) is never
+    modified; the other arguments are ``run_method``'s.
 
     Raises:
         EmbedLabError: bad settings, or a method the composed model cannot train with.
     """
+    method = SentenceEmbedderMethod(composition, data, loaded)
+    return run_method(method, settings, eval_pairs, progress, stop, measure_before_after, keep)
+
+
+def run_method(
+    method: TrainingMethod,
+    settings: TrainSettings,
+    eval_pairs=None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    measure_before_after: bool = True,
+    keep: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """The one training run of every method: build, measure, train, measure again.
+
+    Args:
+        method: the method's pieces (``TrainingMethod``).
+        eval_pairs: a ``ScoredPairs`` for STS Spearman before, during (a slice) and after; None for none.
+        progress: called after every step (and once at step 0); on a step the evaluator scores, once, with both
+            the loss and its Spearman (the evaluation's time is left out of steps/s, the ETA and ``seconds``).
+        stop: set it to end the run after the current step.
+        measure_before_after: False skips the before/after measurements (benchmarks time the loop alone).
+        keep: asked once when ``stop`` ended the run before its last step: whether its partial model will be
+            kept. When it says no (a worker stopped by SIGTERM, a stop that keeps nothing, Ctrl-C without
+            --keep-partial), the run returns at once: no 'after' measurement (many seconds on a real model) and no
+            model to save (``model`` is None). None: the partial model is kept.
+
+    Raises:
+        EmbedLabError: bad settings, or a method the model cannot train with.
+    """
     import torch
     from accelerate.utils import extract_model_from_parallel
-    from sentence_transformers import SentenceTransformerTrainingArguments
     from transformers import PrinterCallback, TrainerCallback
     from transformers.utils import logging as transformers_logging
 
-    from embedlab.training.sampler import LengthGroupedBatchSampler
-
-    if loaded is None:
-        from embedlab.models.loading import load_model
-
-        loaded = load_model(composition.model)
     stop = stop or threading.Event()
-    model = compose(composition, loaded, seed=settings.seed)
-    ref = composition.model
-    before = measure(model, eval_pairs, ref) if measure_before_after else None
-    evaluator = during_evaluator(eval_pairs, settings)
+    model = method.build(settings.seed)
+    model.eval()
+    before = method.measure(model, eval_pairs) if measure_before_after else None
+    evaluator = method.evaluator(eval_pairs, settings)
 
-    total = count_steps(data.n_examples, settings)
+    total = count_steps(method.data.n_examples, settings)
     losses: list[tuple[int, float]] = []
     evals: list[tuple[int, float | None]] = []
     clock = {"start": time.perf_counter(), "eval_seconds": 0.0}
@@ -421,7 +484,7 @@ def train(
                 control.should_training_stop = True
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            value = (metrics or {}).get(f"eval_{EVAL_METRIC}")
+            value = method.eval_spearman(metrics or {})
             spearman = None if value is None or not math.isfinite(float(value)) else 100 * float(value)
             evals.append((state.global_step, spearman))
             if self.pending is not None:
@@ -430,25 +493,15 @@ def train(
                 self.pending = None
                 report(step, loss, spearman)
 
-    loss = make_loss(data.method, model)
-    dataset = data.dataset()
-    precision = resolve_precision(settings.precision, data.method)
+    loss = method.loss(model)
+    dataset = method.dataset()
+    precision = resolve_precision(settings.precision, method.name)
     with tempfile.TemporaryDirectory(prefix="embedlab-train-") as scratch:
-        grouping = {"batch_sampler": LengthGroupedBatchSampler} if settings.group_by_length else {}
-        args = SentenceTransformerTrainingArguments(
-            **trainer_arguments(settings, scratch, precision, evaluate=evaluator is not None), **grouping
-        )
+        arguments = trainer_arguments(settings, scratch, precision, evaluate=evaluator is not None)
         verbosity = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()
         try:
-            trainer = _quiet_trainer_class()(
-                model=model,
-                args=args,
-                train_dataset=dataset,
-                loss=loss,
-                evaluator=evaluator,
-                callbacks=[_Reporter()],
-            )
+            trainer = method.trainer(model, arguments, settings, loss, dataset, evaluator, [_Reporter()])
             trainer.remove_callback(PrinterCallback)
             report(0, None)
             clock["start"] = time.perf_counter()
@@ -456,7 +509,7 @@ def train(
             with torch.random.fork_rng():
                 trainer.train()
             # With bf16, accelerate wrapped the model's forward in autocast, in place: unwrap it, or every later
-            # encode() of the trained model (the 'after' numbers, the pages) would run in bf16.
+            # use of the trained model (the 'after' numbers, the pages) would run in bf16.
             extract_model_from_parallel(model, keep_fp32_wrapper=False)
             seconds = time.perf_counter() - started - clock["eval_seconds"]
             steps = int(trainer.state.global_step)
@@ -464,24 +517,74 @@ def train(
             transformers_logging.set_verbosity(verbosity)
         del trainer
     model.eval()
-    hurry = ending is not None and ending.is_set()
-    after = measure(model, eval_pairs, ref) if measure_before_after and not hurry else None
+    stopped = stop.is_set() and steps < total
+    kept = not stopped or keep is None or keep()
     return TrainResult(
-        model=model,
-        composition=composition,
-        data=data,
+        model=model if kept else None,
+        composition=method.composition,
+        data=method.data,
         settings=settings,
         steps=steps,
         total_steps=total,
         seconds=seconds,
-        stopped=stop.is_set() and steps < total,
+        stopped=stopped,
         precision=precision,
         before=before,
-        after=after,
+        after=method.measure(model, eval_pairs) if measure_before_after and kept else None,
         eval_name=eval_pairs.name if eval_pairs is not None else None,
         losses=losses,
         evals=evals,
+        method=method.name,
     )
+
+
+class SentenceEmbedderMethod:
+    """The sentence embedders' methods (cosine, CoSENT, MNRL, SimCSE, TSDAE, the random-label pitfall) as a
+    ``TrainingMethod``: the composed module list (``compose``), sentence-transformers' own trainer, loss and
+    evaluator, measured by ``measure`` and saved by ``embedlab.training.save.save_trained``.
+
+    Args:
+        loaded: the start model, already loaded (else ``load_model(composition.model)`` when the model is built).
+    """
+
+    def __init__(self, composition: Composition, data: TrainingData, loaded: LoadedModel | None = None) -> None:
+        self.name = data.method
+        self.composition = composition
+        self.data = data
+        self.loaded = loaded
+
+    def build(self, seed: int):
+        if self.loaded is None:
+            from embedlab.models.loading import load_model
+
+            self.loaded = load_model(self.composition.model)
+        return compose(self.composition, self.loaded, seed=seed)
+
+    def measure(self, model, eval_pairs) -> Scores:
+        return measure(model, eval_pairs, self.composition.model)
+
+    def evaluator(self, eval_pairs, settings: TrainSettings):
+        return during_evaluator(eval_pairs, settings)
+
+    def eval_spearman(self, metrics: dict) -> float | None:
+        return metrics.get(f"eval_{EVAL_METRIC}")
+
+    def loss(self, model):
+        return make_loss(self.name, model)
+
+    def dataset(self):
+        return self.data.dataset()
+
+    def trainer(self, model, arguments: dict, settings: TrainSettings, loss, dataset, evaluator, callbacks):
+        from sentence_transformers import SentenceTransformerTrainingArguments
+
+        from embedlab.training.sampler import LengthGroupedBatchSampler
+
+        grouping = {"batch_sampler": LengthGroupedBatchSampler} if settings.group_by_length else {}
+        args = SentenceTransformerTrainingArguments(**arguments, **grouping)
+        return _quiet_trainer_class()(
+            model=model, args=args, train_dataset=dataset, loss=loss, evaluator=evaluator, callbacks=callbacks
+        )
 
 
 def _quiet_trainer_class():

@@ -15,8 +15,9 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
+import stat
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,8 +85,9 @@ def save_atomically(folder: str | Path, write) -> Path:
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(folder.parent)
-        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}{PARTIAL_MARK}{os.getpid()}-", dir=folder.parent))
+        partial = _new_partial(folder)
         write(partial)
+        give_usual_modes(partial)
         if folder.is_dir():
             folder.rmdir()  # an empty folder given as the target (rename cannot replace it on every system)
         partial.rename(folder)  # atomic on one file system: the folder appears complete or not at all
@@ -96,6 +98,40 @@ def save_atomically(folder: str | Path, write) -> Path:
         if partial is not None:  # an error or an interruption (KeyboardInterrupt too) half-way: nothing is left
             shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def _new_partial(folder: Path) -> Path:
+    """A new hidden sibling folder of ``folder``, made as any ``mkdir`` makes one (``0o777`` less the umask), not
+    owner-only as ``tempfile.mkdtemp`` makes it."""
+    while True:
+        partial = folder.parent / f".{folder.name}{PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            partial.mkdir()
+            return partial
+        except FileExistsError:
+            continue
+
+
+def give_usual_modes(folder: Path) -> None:
+    """Give every folder under ``folder`` the mode of ``folder`` itself (a plain ``mkdir``'s) and every file the
+    mode a plain ``open`` gives a new file here (``0o666`` less the umask), read from a probe file so the umask is
+    never changed. The libraries write some files owner-only (transformers writes the weights through a temporary
+    file: 0600), which workers and replicas running as other users, or on other machines, could not read."""
+    folder_mode = stat.S_IMODE(folder.stat().st_mode)
+    probe = folder / f".mode-probe-{secrets.token_hex(4)}"
+    descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        file_mode = stat.S_IMODE(os.fstat(descriptor).st_mode)
+    finally:
+        os.close(descriptor)
+        probe.unlink()
+    for root, folders, files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(root, name), folder_mode)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, file_mode)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -110,7 +110,7 @@ def test_the_train_command_trains_and_saves_a_cross_encoder(tiny_model_dir, tmp_
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
-    [(["--pooling", "mean"], "--pooling mean"), (["--dense", "8"], "--dense"), ([], "bundled")],
+    [(["--pooling", "mean"], "pooling mean cannot apply"), (["--dense", "8"], "a Dense layer cannot"), ([], "bundled")],
 )
 def test_the_train_command_refuses_what_a_cross_encoder_cannot_use(extra, expected, tmp_path, capsys):
     from embedlab import cli

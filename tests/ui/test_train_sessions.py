@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.shared import admin_box as admin
-from components.train import train_run
+from components.train import train_queue, train_run
 from embedlab.training.queue import ADMIN_ENV
 from embedlab.training.queue.spawn import started_workers
 from tests.helpers import stop_started_workers, wait_for
@@ -30,10 +30,10 @@ def queue_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
     monkeypatch.setenv(ADMIN_ENV, ADMIN)
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
     yield tmp_path / "models"
     stop_started_workers()
-    train_run._queue_of.clear()
+    train_queue._queue_of.clear()
 
 
 def session(tiny_model_dir) -> AppTest:
@@ -56,7 +56,7 @@ def stop_keys(at: AppTest) -> set[str]:
 def test_a_run_belongs_to_its_session_and_the_next_one_waits_with_its_position(tiny_model_dir, queue_dir):
     owner = session(tiny_model_dir)
     queue_small_run(owner, "owned-model", 100_000, batch=2)
-    jobs = train_run.job_queue()
+    jobs = train_queue.job_queue()
     token = owner.session_state[train_run.OWNER]
     (first,) = jobs.views(token)
     wait_for(lambda: jobs.view(first.job_id).state == "running", "the first run to start", WAIT)
@@ -166,6 +166,6 @@ def test_a_run_whose_worker_was_killed_shows_when_it_ended(tiny_model_dir, queue
     ok(at.run())
     row = queue_rows(at)["killed-model"]
     assert row["state"] == "interrupted" and "nothing was trained" in row["progress"]
-    (view,) = train_run.job_queue().views()
+    (view,) = train_queue.job_queue().views()
     assert killed_at <= view.finished <= time.time()  # when the loss was seen
     assert row["ended"] == time.strftime("%H:%M:%S", time.localtime(view.finished))

@@ -204,7 +204,9 @@ class Worker:
                 )
                 return
             saved = None
-            if not stopped or (asked.keep_partial if asked is not None else request.keep_partial):
+            if result.model is not None and (
+                not stopped or (asked.keep_partial if asked is not None else request.keep_partial)
+            ):
                 self._write(force=True, phase="saving")
                 from embedlab.training.folders import save_where_free
 
@@ -232,36 +234,29 @@ class Worker:
                 self._record = None
 
     def _train(self, request: TrainRequest):
-        """Train the request; returns (result, its save function). The one call into the training code."""
-        if request.cross:
-            from embedlab.training.cross import save_cross, train_cross_encoder
+        """Train the request with the one runner (``embedlab.training.run.run_method``); returns (result, its save
+        function). The one call into the training code. A run stopped by SIGTERM, or by a stop that keeps nothing,
+        ends without its 'after' measurement."""
+        from embedlab.training.methods import save_function, training_method
+        from embedlab.training.run import run_method
 
-            self._write(force=True, phase="measuring the model before training")
-            result = train_cross_encoder(
-                request.composition.model,
-                request.data,
-                request.settings,
-                eval_pairs=request.eval_pairs,
-                progress=self._progress,
-                stop=self._stop,
-            )
-            return result, save_cross
-        from embedlab.training.run import train
-        from embedlab.training.save import save_trained
+        job_id = self._record.id
+        method = training_method(request.method, request.composition, request.data, load=self._load)
 
-        loaded = self._load(request.composition.model)
+        def keep() -> bool:  # asked when the run stopped early: what _run decides (nothing on shutdown)
+            asked = self.store.stop_request(job_id)
+            return not self.shutdown.is_set() and (asked.keep_partial if asked is not None else request.keep_partial)
+
         self._write(force=True, phase="measuring the model before training")
-        result = train(
-            request.composition,
-            request.data,
+        result = run_method(
+            method,
             request.settings,
-            loaded=loaded,
             eval_pairs=request.eval_pairs,
             progress=self._progress,
             stop=self._stop,
-            ending=self.shutdown,  # the worker is stopping: no 'after' measurement, nothing is saved anyway
+            keep=keep,
         )
-        return result, save_trained
+        return result, save_function(request.method)
 
     def stop_on_signals(self) -> None:
         """SIGTERM and Ctrl-C (SIGINT) stop the run after its current step, then the worker exits (main thread

