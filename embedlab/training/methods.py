@@ -36,28 +36,28 @@ from embedlab.training.save import save_trained
 
 TRAIN_METHODS: tuple[str, ...] = (*METHODS, CROSS_METHOD)  # every method the page and the command offer
 TRAINING = "training (a start model needs its layers)"
+NEW_HEAD = "To train a cross-encoder, start from a sentence embedder or a plain model: the run puts a new head on it."
 
 
 def start_problem(ref: str, method: str | None = None) -> str | None:
     """Why ``ref`` cannot start a run of ``method`` (any method when None), or None when it can (see the module
-    docstring). A reference that does not resolve (a folder that does not exist, served mode's gate) gives the
-    resolver's own message."""
+    docstring): a start model needs its layers (the scorer kind's ``layers`` capability), and a cross-encoder run
+    needs learned weights in a folder. A reference that does not resolve (a folder that does not exist, served
+    mode's gate) gives the resolver's own message."""
+    from embedlab.errors import refusal
     from embedlab.models.identity import resolve_model
-    from embedlab.models.loading import cross_encoder_refusal
-    from embedlab.models.vectors import is_vectors_ref, refuse_vectors_model
+    from embedlab.models.names import UNTRAINED
+    from embedlab.scorers.registry import kind_of
 
     try:
-        if is_vectors_ref(ref):
-            refuse_vectors_model(ref, TRAINING)
-        kind = resolve_model(ref).kind
+        kind = kind_of(ref)
+        model_id = resolve_model(ref)
     except EmbedLabError as error:
         return str(error)
-    if kind == "cross-encoder":
-        return (
-            f"{cross_encoder_refusal(ref)} To train a cross-encoder, start from a sentence embedder or a plain model: "
-            "the run puts a new head on it."
-        )
-    if kind == "untrained" and method == CROSS_METHOD:
+    if "layers" not in kind.capabilities:
+        instead = kind.instead if "vectors" in kind.capabilities else NEW_HEAD
+        return refusal(ref.strip(), kind.what_it_is, kind.lacks(), TRAINING, instead)
+    if model_id.key == UNTRAINED and method == CROSS_METHOD:
         return (
             f"{ref} cannot start a cross-encoder: it is built in memory and has no folder. Give a model with learned "
             "weights (all-MiniLM-L6-v2, a folder or a Hub id)."
