@@ -27,6 +27,17 @@ from embedlab.models.loading import PACKAGED, UNTRAINED, LoadedModel, load_model
 REQUIRE_SHARED = "EMBEDLAB_REQUIRE_SHARED"
 TINY_SEED = 1234
 TINY_SHAPE = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+# With parallel workers (.ci/run: pytest-xdist, --dist loadfile --no-loadscope-reorder) whole files are handed out
+# in collection order. The browser tests come first, then the page tests, then the engine's: the long files start
+# at once and the many short ones fill the end, instead of a long file starting last and running alone.
+PARALLEL_ORDER = ("e2e", "ui", "core")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not an xdist worker: pytest's own order
+        return
+    rank = {folder: position for position, folder in enumerate(PARALLEL_ORDER)}
+    items.sort(key=lambda item: rank.get(item.path.parent.name, len(rank)))  # stable: file order kept within
 
 
 @pytest.fixture(scope="session")
