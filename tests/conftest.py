@@ -21,34 +21,55 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `pytest` run without `python -m` and without pyproject's pythonpath
     sys.path.insert(0, str(REPO_ROOT))
 
+from embedlab import corpora  # noqa: E402
 from embedlab.models.loading import PACKAGED, UNTRAINED, LoadedModel, load_model, packaged_model_path  # noqa: E402
 from embedlab.settings import get_settings  # noqa: E402
 
-SHARED_STS = REPO_ROOT.parent / "shared" / "data" / "stsbenchmark"  # beside the repository, never inside it
 REQUIRE_SHARED = "EMBEDLAB_REQUIRE_SHARED"
 TINY_SEED = 1234
 TINY_SHAPE = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+# With parallel workers (.ci/run: pytest-xdist, --dist loadfile --no-loadscope-reorder) whole files are handed out
+# in collection order. The browser tests come first, then the page tests, then the engine's: the long files start
+# at once and the many short ones fill the end, instead of a long file starting last and running alone.
+PARALLEL_ORDER = ("e2e", "ui", "core")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not an xdist worker: pytest's own order
+        return
+    rank = {folder: position for position, folder in enumerate(PARALLEL_ORDER)}
+    items.sort(key=lambda item: rank.get(item.path.parent.name, len(rank)))  # stable: file order kept within
 
 
 @pytest.fixture(scope="session")
 def sts_benchmark() -> Path:
-    """The STS benchmark folder ``../shared/data/stsbenchmark/`` (not shipped with the repository).
+    """The STS benchmark folder ``../shared/data/stsbenchmark/`` with its train and dev splits (not shipped with
+    the repository): where the app itself looks (``embedlab.corpora``), so a test that hides it from the app
+    (tests/plainclone.py) hides it from the tests too.
 
-    A plain clone has no ``../shared``: the tests that read it skip, naming the folder; with
-    EMBEDLAB_REQUIRE_SHARED=1 (set by .ci/run) they fail instead, so CI never skips them silently.
+    Ask for it in every test that reads the splits or relies on the app having found them (the Train page opens on
+    the STS train split when it is there). A plain clone has no ``../shared``: such tests skip, naming the folder;
+    with EMBEDLAB_REQUIRE_SHARED=1 (set by .ci/run) they fail instead, so CI never skips them silently.
     """
-    if not (SHARED_STS / "sts-dev.csv").is_file():
-        reason = f"the STS benchmark folder {SHARED_STS} (../shared/data/stsbenchmark/ beside the repo) is absent"
+    folder = corpora.STS_BENCHMARK_DIR
+    if set(corpora.sts_splits()) != {"train", "dev"}:
+        reason = f"the STS benchmark splits in {folder} (../shared/data/stsbenchmark/ beside the repo) are absent"
         if get_settings().require_shared:
             pytest.fail(f"{reason} and {REQUIRE_SHARED}=1")
         pytest.skip(reason)
-    return SHARED_STS
+    return folder
 
 
 @pytest.fixture(scope="session")
 def sts_dev(sts_benchmark: Path) -> Path:
     """The dev split of the STS benchmark (1,500 pairs); see ``sts_benchmark``."""
-    return sts_benchmark / "sts-dev.csv"
+    return corpora.STS_DEV_FILE
+
+
+@pytest.fixture(scope="session")
+def sts_train(sts_benchmark: Path) -> Path:
+    """The train split of the STS benchmark; see ``sts_benchmark``."""
+    return corpora.STS_TRAIN_FILE
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,6 @@ from embedlab.training.save import CARD_FILE, FACTS_FILE, check_model_name, save
 from embedlab.training.script import python_script
 from tests.helpers import one_line_error, write
 
-STS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stsbenchmark"
 SCORED_CSV = (
     "sentence1,sentence2,score\n"
     "A man is playing a guitar.,A person plays the guitar.,4.8\n"
@@ -546,15 +545,13 @@ def test_train_command_refuses_an_unknown_method(capsys):
 # ---------------------------------------------------------------- the packaged backbone on real STS data
 
 
-def test_short_supervised_run_raises_spearman_on_held_apart_dev_pairs(packaged_model):
-    if not (STS_DIR / "sts-train.csv").is_file() or not (STS_DIR / "sts-dev.csv").is_file():
-        pytest.skip(f"the STS benchmark is not in {STS_DIR} (sts-train.csv and sts-dev.csv)")
+def test_short_supervised_run_raises_spearman_on_held_apart_dev_pairs(packaged_model, sts_train, sts_dev):
     from embedlab.tasks.sts import ScoredPairs, read_scored_pairs
     from embedlab.training.data import from_scored
 
-    train_pairs = read_scored_pairs(STS_DIR / "sts-train.csv").head(1000)
+    train_pairs = read_scored_pairs(sts_train).head(1000)
     seen = set(train_pairs.unique_sentences())
-    dev_all = read_scored_pairs(STS_DIR / "sts-dev.csv")
+    dev_all = read_scored_pairs(sts_dev)
     # The benchmark repeats some sentences across splits: dev pairs sharing a sentence with the training pairs are
     # left out, and the slice is spread over the split (its genres come in blocks; the first pairs are easy).
     pairs = zip(dev_all.sentence1, dev_all.sentence2, strict=True)

@@ -85,6 +85,7 @@ def test_bad_data_shows_an_error_and_keeps_what_was_typed(app, tmp_path):
     assert any("STS benchmark" in error.value or "datasets" in error.value for error in app.error)
 
 
+@pytest.mark.usefixtures("sts_benchmark")  # the page opens on cosine only when it finds the STS train split
 def test_each_method_starts_from_its_own_learning_rate_and_keeps_what_was_typed(app):
     assert app.number_input(key=key("lr.cosine")).value == 2e-5
     app.selectbox(key=key("method")).set_value("simcse")
@@ -149,6 +150,7 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
     assert any("already exists" in error.value for error in app.error)
 
 
+@pytest.mark.usefixtures("sts_benchmark")  # the page opens on cosine only when it finds the STS train split
 def test_every_number_box_takes_its_bounds_from_the_engine(app):
     from embedlab.training import limits
 
@@ -336,6 +338,7 @@ def test_a_cross_encoder_run_goes_through_the_queue_and_shows_before_and_after(a
     assert not [frame for frame in app.dataframe if "change" in frame.value.columns]  # no cosines to compare
 
 
+@pytest.mark.usefixtures("sts_benchmark")  # the page opens on cosine only when it finds the STS train split
 def test_a_cross_encoder_refuses_a_dense_layer_before_start(app):
     app.checkbox(key=key("dense")).check()
     app.selectbox(key=key("method")).set_value("cross-encoder")
