@@ -39,6 +39,7 @@ from embedlab.views import (
     Where,
     check_layers_for,
     check_view,
+    decode_untrusted_json,
     params_from_view,
     settings_fields,
     spec_fields,
@@ -301,9 +302,9 @@ def read_view_file(data: bytes) -> tuple[dict, list[str]]:
         EmbedLabError: not a JSON view of a page this app has.
     """
     try:
-        view = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise EmbedLabError("This file is not a view: JSON from Download view expected.") from None
+        view = decode_untrusted_json(data, "This file")
+    except EmbedLabError as error:
+        raise EmbedLabError(f"{error} A view file from Download view expected.") from None
     return check_view(view, "file")
 
 

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from components.shared import state
 from components.shared.share_links import MAX_URL_CHARS, PENDING, query_from_view, read_view_file
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
 from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
@@ -273,3 +274,16 @@ def test_tokens_one_limit_for_links_and_files_and_long_sentences_leave_the_link_
     assert at.session_state["tokens.sentences"] == (fits,)
     assert "sentences" not in at.query_params and "raw" in at.query_params
     assert any("too long" in caption.value and "sentences" in caption.value for caption in at.sidebar.caption)
+
+
+@pytest.mark.parametrize("page, param", [(None, "pairs"), ("app_pages/tokens.py", "sentences")])
+def test_a_link_nested_1200_deep_is_a_note_and_the_page_works(page, param):
+    at = app_with({param: "[" * 1200}, page)  # app_with asserts no exception (it was a RecursionError)
+    assert any(f"`{param}`" in note and "nested too deeply" in note for note in notes(at))
+    assert "Recursion" not in shown_text(at) and "Traceback" not in shown_text(at)
+
+
+def test_a_view_file_nested_5000_deep_is_refused_in_one_line():
+    with pytest.raises(EmbedLabError, match="nested too deeply") as refused:
+        read_view_file(("[" * 5000 + "]" * 5000).encode("utf-8"))
+    assert "\n" not in str(refused.value) and "/" not in str(refused.value)
