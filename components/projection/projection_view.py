@@ -24,6 +24,7 @@ from components.shared.config_panels import Configured
 from components.shared.heap import freeze_once
 from components.shared.services import FAST_SEQUENCES, get_encoder
 from components.shared.uploads import flash, new_upload, show_flash
+from embedlab.data.csvsafe import csv_bytes
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import is_unreadable, multilingual_hint
 from embedlab.embedding.specs import EmbedSpec
@@ -419,7 +420,7 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
     coords_col.markdown("**Coordinates** of both pictures")
     coords_col.download_button(
         "coordinates.csv",
-        lambda: coordinates.to_csv(index=False).encode("utf-8"),
+        lambda: csv_bytes(coordinates),
         "projection-coordinates.csv",
         mime="text/csv",
         icon=":material/download:",

@@ -19,6 +19,7 @@ from components.shared.services import default_raw_model, encode_unseen, get_enc
 from components.shared.uploads import flash, new_upload, show_flash
 from embedlab import corpora
 from embedlab.corpora import STS_DEV_FILE
+from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairfiles import decode_text
 from embedlab.embedding.precision import NOISE_STD
 from embedlab.errors import EmbedLabError
@@ -454,7 +455,7 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         )
     st.download_button(
         "Download the full grid (CSV)",
-        grid_csv_table(evaluations).to_csv(index=False).encode("utf-8"),
+        csv_bytes(grid_csv_table(evaluations)),
         "embedding-lab-sts-grid.csv",
         mime="text/csv",
         icon=":material/download:",
