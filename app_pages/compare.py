@@ -7,7 +7,7 @@ import streamlit as st
 from components.compare.cross_view import costs_expander, cross_choice
 from components.compare.pairs_table import add_pair_form, pairs_editor
 from components.compare.scores_view import SESSION_NOTE, results, scores_section, selected_pair, table_tools
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import config_panels
 from components.shared.uploads import show_flash
 from embedlab.data.pairtable import row_list
@@ -41,13 +41,16 @@ def page() -> None:
     tools = st.container()
     with answer:
         if check.skipped_over_limit:
-            st.warning(
-                f"The table has {len(table)} rows; the page scores the first {MAX_PAIRS} complete pairs and skips "
-                f"{check.skipped_over_limit}. Score larger files with `python -m embedlab score FILE`."
+            notes.warning(
+                "The table has {} rows; the page scores the first {} complete pairs and skips {}. Score "
+                "larger files with `python -m embedlab score FILE`.",
+                len(table),
+                MAX_PAIRS,
+                check.skipped_over_limit,
             )
         blank = [row for row, note in check.notes.items() if note.startswith("empty")]
         if blank:
-            st.info(f"{row_list(blank, capital=True)}: an empty sentence, so not scored.", icon="✏️")
+            notes.info("{}: an empty sentence, so not scored.", row_list(blank, capital=True), icon="✏️")
         scored = scores_section(table, check, raw, trained, cross)
         if scored is None:
             if not check.scorable:

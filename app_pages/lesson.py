@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.lesson import lesson_view
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import init_specs
 from components.shared.services import load_encoder
 from embedlab.errors import EmbedLabError
@@ -23,18 +23,20 @@ def page() -> None:
     raw_model = st.session_state[state.RAW_SPEC].model
     trained_model = st.session_state[state.TRAINED_SPEC].model
     if "postprocess" not in kind_of(trained_model).capabilities:  # the lesson fits post-processings
-        st.info(
-            f"**{trained_model}** gives sentence vectors only: the lesson uses {PACKAGED} as its trained model "
-            "(Compare, Projection, Negative tests and STS evaluation use yours).",
+        notes.info(
+            "**{}** gives sentence vectors only: the lesson uses {} as its trained model (Compare, "
+            "Projection, Negative tests and STS evaluation use yours).",
+            trained_model,
+            PACKAGED,
             icon="ℹ️",
         )
         trained_model = PACKAGED
-    st.caption(f"Raw model: **{raw_model}** · trained model: **{trained_model}** (its own pipeline).")
+    notes.caption("Raw model: **{}** · trained model: **{}** (its own pipeline).", raw_model, trained_model)
     try:
         raw_encoder = load_encoder(raw_model)
         lesson = lesson_view.compute(raw_model, trained_model)
     except EmbedLabError as error:
-        st.error(f"{error}  \nPick another model on the Compare page.", icon="⚠️")
+        notes.error("{}  \nPick another model on the Compare page.", error, icon="⚠️")
         return
     lesson_view.show(lesson, raw_encoder)
 

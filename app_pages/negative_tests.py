@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.negative_tests import negtest_view as view
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import config_panels, texts_sent_caption
 from components.shared.uploads import show_flash
 from embedlab.errors import EmbedLabError
@@ -48,7 +48,7 @@ def page() -> None:
             try:
                 result = view.test_configuration(configured, pairs, threshold, skip)
             except EmbedLabError as error:
-                st.error(str(error), icon="⚠️")
+                notes.error("{}", error, icon="⚠️")
                 continue
             results.append(result)
             view.show_result(result, view.color_of(index))

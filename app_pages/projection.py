@@ -14,7 +14,7 @@ from components.projection.projection_view import (
     wait_for_umap,
 )
 from components.projection.rerank_view import rerank_section
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import config_panels, texts_sent_caption
 from components.shared.services import encode_unseen
 from embedlab.errors import EmbedLabError
@@ -51,7 +51,7 @@ def page() -> None:
             with st.spinner(f"Projecting {len(sentences):,} sentences…"):
                 shown = {side: projection(sentences.sentences, configured[side].spec, settings) for side in SIDES}
         except EmbedLabError as error:
-            st.error(str(error), icon="⚠️")
+            notes.error("{}", error, icon="⚠️")
             return
         marks = {side: unreadable_marks(configured[side].encoder, sentences.sentences) for side in SIDES}
         unreadable_warning(marks, {side: configured[side].spec.model for side in SIDES})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.shared import notes
 from components.tokens import attention_view, tokens_view
 from embedlab.errors import EmbedLabError
 
@@ -22,7 +23,7 @@ def page() -> None:
         with st.spinner("Running the model on your sentences…"):
             states = tokens_view.cached_token_states(configured.spec.model, texts)
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return
     tokens_view.tokenization(states)
     tokens_view.token_layers(states, configured.spec)

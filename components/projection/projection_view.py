@@ -19,16 +19,18 @@ import numpy.typing as npt
 import pandas as pd
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured
 from components.shared.heap import freeze_once
 from components.shared.services import FAST_SEQUENCES, get_encoder
 from components.shared.uploads import flash, new_upload, show_flash
+from embedlab.data.csvsafe import csv_bytes
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import is_unreadable, multilingual_hint
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_PLACED
+from embedlab.literal import Markdown, markdown_template
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import (
     DEFAULT_SEED,
@@ -113,7 +115,7 @@ def wait_for_umap() -> None:
             )
         status.update(label=f"UMAP compiled ({warmup.seconds:.0f} s), first run only", state="complete", expanded=False)
     if warmup.error:
-        st.warning(f"UMAP's warm-up failed ({warmup.error}); trying anyway.", icon="⚠️")
+        notes.warning("UMAP's warm-up failed ({}); trying anyway.", warmup.error, icon="⚠️")
 
 
 # ---------------------------------------------------------------------------------------------------- cached services
@@ -185,12 +187,13 @@ def unreadable_marks(encoder: Encoder, sentences: tuple[str, ...]) -> list[str]:
 def unreadable_warning(marks: dict[str, list[str]], models: dict[str, str]) -> None:
     """One warning naming how many sentences each side's model cannot read (nothing when it reads them all)."""
     counts = {models[side]: sum(bool(mark) for mark in side_marks) for side, side_marks in marks.items()}
-    parts = [f"**{model}** cannot read {count}" for model, count in counts.items() if count]
+    parts = [markdown_template("**{}** cannot read {}", model, count) for model, count in counts.items() if count]
     if parts:
-        st.warning(
-            f"{'; '.join(parts)} of these sentences (half or more of their tokens are [UNK]): where they land and "
-            f"their neighbours mean nothing; they are marked in the hover and the neighbour lists. "
-            f"{multilingual_hint().capitalize()}.",
+        notes.warning(
+            "{} of these sentences (half or more of their tokens are [UNK]): where they land and their "
+            "neighbours mean nothing; they are marked in the hover and the neighbour lists. {}.",
+            Markdown("; ".join(parts)),
+            multilingual_hint().capitalize(),
             icon="🔤",
         )
 
@@ -349,7 +352,7 @@ def place_box() -> tuple[str, ...]:
     try:
         return parse_placed(st.session_state[state.PROJECTION_PLACE])
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return ()
 
 
@@ -419,7 +422,7 @@ def downloads(sentences: SentenceSet, raw: Configured, trained: Configured, coor
     coords_col.markdown("**Coordinates** of both pictures")
     coords_col.download_button(
         "coordinates.csv",
-        lambda: coordinates.to_csv(index=False).encode("utf-8"),
+        lambda: csv_bytes(coordinates),
         "projection-coordinates.csv",
         mime="text/csv",
         icon=":material/download:",

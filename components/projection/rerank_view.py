@@ -11,10 +11,11 @@ import streamlit as st
 
 from components.compare.cross_view import BASELINE_SPINNER, TRAIN_HINT, costs_expander, cross_baseline, cross_choice
 from components.projection.projection_view import embeddings
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_QUERY_CHARS, MAX_RERANK_K
+from embedlab.literal import Markdown
 from embedlab.models.registry import available_cross_encoders
 from embedlab.tasks.costs import RERANK_K, Reranked, retrieve_and_rerank
 from embedlab.tasks.projection import SentenceSet
@@ -99,11 +100,12 @@ def rerank_section(sentences: SentenceSet, trained: Configured) -> None:
     )
     cross = cross_choice(state.PROJECTION)
     if cross is None:
-        st.info(
-            "Pick a cross-encoder above to re-rank the bi-encoder's top k."
-            + ("" if available_cross_encoders() else " " + TRAIN_HINT),
-            icon="ℹ️",
-        )
+        if available_cross_encoders():
+            st.info("Pick a cross-encoder above to re-rank the bi-encoder's top k.", icon="ℹ️")
+        else:
+            notes.info(
+                "Pick a cross-encoder above to re-rank the bi-encoder's top k. {}", Markdown(TRAIN_HINT), icon="ℹ️"
+            )
         return
     query, k = _query_form()
     if query.strip():
@@ -116,7 +118,7 @@ def rerank_section(sentences: SentenceSet, trained: Configured) -> None:
                 typical = cross_baseline(cross).mean
             _show(result, trained, cross.label, typical)
         except EmbedLabError as error:
-            st.error(str(error), icon="⚠️")
+            notes.error("{}", error, icon="⚠️")
     else:
-        st.info(f"Type a query, e.g. “{EXAMPLE_QUERY}”.", icon="🔎")
+        notes.info("Type a query, e.g. “{}”.", EXAMPLE_QUERY, icon="🔎")
     costs_expander(state.PROJECTION, cross, trained, sentences.sentences, query)

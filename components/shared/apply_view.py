@@ -18,7 +18,7 @@ import streamlit as st
 
 from components.compare.pairs_table import replace_pairs
 from components.negative_tests import negtest_view
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import init_specs
 from components.shared.path_confirm import ask_to_open, forget_path
 from components.sts import sts_view
@@ -204,6 +204,6 @@ def open_view(view: dict) -> None:
     try:
         page_file = apply_view(view)
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return
     st.switch_page(page_file)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.downloads import forget_failure, remember_failure, show_failure
 from components.shared.model_box import model_box
 from components.shared.served_notes import served_mode
@@ -206,12 +206,12 @@ def raw_panel(namespace: str, title: str | None = "Raw pooling") -> Configured:
             layers = chosen_layers
         except EmbedLabError as error:
             layers = stored.layers if _valid_layers(stored.layers, encoder) else DEFAULT_LAYERS
-            st.error(f"{error}  \nStill using layers **{layers}**.", icon="⚠️")
+            notes.error("{}  \nStill using layers **{}**.", error, layers, icon="⚠️")
     spec = post_options(namespace, "raw", stored, encoder, EmbedSpec(model=model, pooling=pooling, layers=layers))
     st.session_state[state.RAW_SPEC] = spec
     note = st.session_state.get(state.RAW_NOTE)
     if note and model.key == PACKAGED:
-        st.info(note, icon="ℹ️")
+        notes.info("{}", note, icon="ℹ️")
     model_facts(facts)
     configuration_code(spec, facts, state.widget_key(namespace, "raw.code"))
     return Configured(spec, encoder)
@@ -226,7 +226,7 @@ def _usable_pooling(pooling: str, previous: str, encoder: Encoder, model: ModelI
         encoder.vectors([], EmbedSpec(model=model, pooling=pooling))
     except EmbedLabError as error:
         kept = previous if previous != pooling else "cls"
-        st.error(f"{error}  \nStill using **{POOLING_LABELS.get(kept, kept)}** pooling.", icon="⚠️")
+        notes.error("{}  \nStill using **{}** pooling.", error, POOLING_LABELS.get(kept, kept), icon="⚠️")
         return kept
     return pooling
 
@@ -270,14 +270,14 @@ def trained_panel(namespace: str, title: str | None = "Trained sentence-transfor
         return Configured(spec, encoder)
     spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
     st.session_state[state.TRAINED_SPEC] = spec
-    st.caption(f"Pipeline: {encoder.model.facts.pipeline}")
+    notes.caption("Pipeline: {}", encoder.model.facts.pipeline)
     model_facts(encoder.model.facts)
     configuration_code(spec, encoder.model.facts, state.widget_key(namespace, "trained.code"))
     return Configured(spec, encoder)
 
 
 def model_facts(facts: ModelFacts) -> None:
-    with st.expander(f"Model facts: {facts.ref}"):
+    with st.expander(f"Model facts: {notes.literal(facts.ref)}"):
         st.markdown(
             f"- **Layers:** {facts.n_layers} (hidden states 0–{facts.n_layers}, 0 = embeddings)\n"
             f"- **Hidden size:** {facts.hidden_size}; sentence vector: {facts.embedding_dim}\n"
@@ -314,7 +314,7 @@ def vectors_facts(encoder) -> None:
         ]
     else:
         lines += [f"- **Pipeline:** {facts.description}", f"- **Texts encoded so far:** {encoder.texts_sent:,}"]
-    with st.expander(f"Model facts: {encoder.model.model_id.key}"):
+    with st.expander(f"Model facts: {notes.literal(encoder.model.model_id.key)}"):
         st.markdown("\n".join(lines))
 
 
@@ -382,7 +382,7 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
             if st.form_submit_button("Fit on these sentences (empty: the bundled ones)"):
                 lines = list(dict.fromkeys(line.strip() for line in typed.splitlines() if line.strip()))
                 if lines and len(lines) < MIN_FIT_SENTENCES:
-                    st.error(f"{len(lines)} sentences: post-processing needs at least {MIN_FIT_SENTENCES}.")
+                    notes.error("{} sentences: post-processing needs at least {}.", len(lines), MIN_FIT_SENTENCES)
                 else:
                     corpus = tuple(lines) or None
                     st.session_state[state.POST_CORPUS[side]] = corpus
@@ -391,7 +391,7 @@ def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder,
         with st.spinner(f"Fitting {post} on {len(fitting_corpus(candidate))} sentences…"):
             encoder.post_transform(candidate)
     except EmbedLabError as error:
-        st.error(f"{error}  \nStill using no post-processing.", icon="⚠️")
+        notes.error("{}  \nStill using no post-processing.", error, icon="⚠️")
         return replace(spec, post="none")
     return candidate
 
@@ -441,7 +441,7 @@ def config_panels(namespace: str) -> tuple[Configured, Configured] | None:
         with boxes["trained"]:
             trained = trained_panel(namespace, title=None)
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return None
     lines["raw"].markdown(summary_line("raw", raw.spec))
     lines["trained"].markdown(summary_line("trained", trained.spec))

@@ -17,6 +17,7 @@ import time
 
 import streamlit as st
 
+from components.shared import notes
 from embedlab.models.hub import DownloadProgress, download_progress, hub_snapshot
 from embedlab.models.loading import hub_id_of
 
@@ -99,7 +100,7 @@ def show_failure(box_key: str) -> None:
         st.session_state[box_key] = in_use
     if failure := st.session_state.get(_failure_key(box_key)):
         ref, message, in_use = failure
-        st.error(f"**{ref}** could not be loaded: {message}  \nStill using **{in_use}**.", icon="⚠️")
+        notes.error("**{}** could not be loaded: {}  \nStill using **{}**.", ref, message, in_use, icon="⚠️")
 
 
 def forget_failure(box_key: str) -> None:

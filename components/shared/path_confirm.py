@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.shared import notes
+
 PENDING = "paths.pending"  # {owner namespace: a path from a link or view file, not opened yet}
 CONFIRMED = "paths.confirmed"  # {owner namespace}: the user pressed Open this file (read on this run)
 
@@ -55,9 +57,11 @@ def confirmed_path(owner: str, what: str, default: str) -> str | None:
         forget_path(owner)
         return path
     with st.container(border=True):
-        st.warning(
-            f"The shared view names a file on this server ({what}): it is not opened until you confirm it. Until "
-            f"then the page uses {default}.",
+        notes.warning(
+            "The shared view names a file on this server ({}): it is not opened until you confirm it. "
+            "Until then the page uses {}.",
+            what,
+            default,
             icon="🔒",
         )
         st.code(path, language=None, wrap_lines=True)

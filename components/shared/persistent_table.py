@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from components.shared import notes
 from components.shared.uploads import flash
 from embedlab import limits, served
 from embedlab.errors import EmbedLabError
@@ -92,7 +93,7 @@ class PersistentTable:
         try:
             served.check_rows(len(table), "the table")
         except EmbedLabError as error:  # served mode: the first rows stand, the rest is said to be left out
-            st.error(f"{error} Only the first {limits.MAX_ROWS:,} rows are used.", icon="⚠️")
+            notes.error("{} Only the first {} rows are used.", error, f"{limits.MAX_ROWS:,}", icon="⚠️")
             table = table.iloc[: limits.MAX_ROWS]
         st.session_state[self.table_key] = table
         return table

@@ -8,8 +8,7 @@ there. Here the pages only stop offering server paths.
 
 from __future__ import annotations
 
-import streamlit as st
-
+from components.shared import notes
 from embedlab.served import PREFIX, limits_text, served_mode
 
 __all__ = ["no_path_note", "served_mode", "sidebar_note"]
@@ -18,12 +17,15 @@ __all__ = ["no_path_note", "served_mode", "sidebar_note"]
 def sidebar_note() -> None:
     """In served mode, the limits in the sidebar ("Served mode: ... limits"); nothing otherwise."""
     if served_mode():
-        st.info(limits_text(), icon=":material/lock:")
+        notes.info("{}", limits_text(), icon=":material/lock:")
 
 
 def no_path_note(what: str, instead: str = "") -> None:
     """Where a path box would be: why there is none, and what to do instead (``instead`` adds the other choices)."""
-    st.info(
-        f"{PREFIX}: it opens no {what} by a path typed here: upload the file instead{instead}.",
+    notes.info(
+        "{}: it opens no {} by a path typed here: upload the file instead{}.",
+        PREFIX,
+        what,
+        instead,
         icon=":material/lock:",
     )

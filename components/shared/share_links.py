@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from components.negative_tests import negtest_view
+from components.shared import notes as page_notes  # `notes` here is a list of notes
 from components.shared import state
 from components.shared.apply_view import PAGE_FILES, apply_view
 from components.shared.services import get_cross_scorer, load_encoder
@@ -39,6 +40,7 @@ from embedlab.views import (
     Where,
     check_layers_for,
     check_view,
+    decode_untrusted_json,
     params_from_view,
     settings_fields,
     spec_fields,
@@ -262,7 +264,7 @@ def start_of_run(page: str) -> None:
             notes += apply_shared(view) if len(view) > 1 else []
             st.session_state[NOTES] = [("warning", note) for note in notes]
     for kind, note in st.session_state.get(NOTES, []):
-        getattr(st, kind)(note, icon="⚠️" if kind == "warning" else "✅")
+        page_notes.show(kind, "{}", note, icon="⚠️" if kind == "warning" else "✅")
 
 
 def end_of_run(page: str) -> None:
@@ -280,7 +282,7 @@ def end_of_run(page: str) -> None:
         st.markdown("**Share this view**")
         st.caption("The address bar holds this page's view: copy it to share. A file holds everything.")
         for note in [*left_out, *notes]:
-            st.caption(f"ℹ️ {note}")
+            page_notes.caption("ℹ️ {}", note)
         st.download_button(
             "Download view",
             _dump(view).encode("utf-8"),
@@ -300,9 +302,9 @@ def read_view_file(data: bytes) -> tuple[dict, list[str]]:
         EmbedLabError: not a JSON view of a page this app has.
     """
     try:
-        view = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise EmbedLabError("This file is not a view: JSON from Download view expected.") from None
+        view = decode_untrusted_json(data, "This file")
+    except EmbedLabError as error:
+        raise EmbedLabError(f"{error} A view file from Download view expected.") from None
     return check_view(view, "file")
 
 
@@ -313,7 +315,7 @@ def upload_view() -> None:
             return
         view, notes = read_view_file(upload.getvalue())
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        page_notes.error("{}", error, icon="⚠️")
         return
     st.session_state[PENDING] = (view, notes)
     st.rerun()

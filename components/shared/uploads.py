@@ -17,6 +17,7 @@ from typing import Literal
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from components.shared import notes
 from embedlab import served
 
 Kind = Literal["success", "error", "info", "warning"]
@@ -47,4 +48,4 @@ def show_flash(namespace: str) -> None:
     """Show the message left by ``flash``, once."""
     if found := st.session_state.pop(f"{namespace}.flash", None):
         kind, message = found
-        getattr(st, kind)(message, icon=ICONS[kind])
+        notes.show(kind, "{}", message, icon=ICONS[kind])

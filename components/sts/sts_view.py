@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.figures import cosine_scatter, spearman_heatmap, undefined_kind
 from components.shared.model_box import cross_encoder_box, models_box
 from components.shared.path_confirm import confirmed_path, forget_path
@@ -19,9 +19,11 @@ from components.shared.services import default_raw_model, encode_unseen, get_enc
 from components.shared.uploads import flash, new_upload, show_flash
 from embedlab import corpora
 from embedlab.corpora import STS_DEV_FILE
+from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairfiles import decode_text
 from embedlab.embedding.precision import NOISE_STD
 from embedlab.errors import EmbedLabError
+from embedlab.literal import Markdown, markdown_template
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label
@@ -285,7 +287,7 @@ def evaluations(pairs: ScoredPairs, models: list[str]) -> list[Evaluation]:
     results: dict = st.session_state[state.STS_RESULTS]
     failed: dict = st.session_state[state.STS_FAILED]
     for model, reason in failed.items():
-        st.error(f"{model}: {reason}", icon="⚠️")
+        notes.error("{}: {}", model, reason, icon="⚠️")
     keys = {model: _result_key(pairs, model) for model in models}
     pending = [m for m in models if keys[m] not in results and m not in failed]
     if pending:
@@ -324,12 +326,16 @@ def _skip_unreadable(pairs: ScoredPairs, full: list[Evaluation]) -> bool:
     affected = [evaluation for evaluation in full if evaluation.n_unreadable]
     if not affected:
         return False
-    counts = "; ".join(
-        f"**{evaluation.model}**: {evaluation.n_unreadable} of {pairs.n_pairs}" for evaluation in affected
+    counts = Markdown(
+        "; ".join(
+            markdown_template("**{}**: {} of {}", evaluation.model, evaluation.n_unreadable, pairs.n_pairs)
+            for evaluation in affected
+        )
     )
-    st.warning(
-        f"Pairs with a sentence the model cannot read (half or more of its tokens are [UNK]): {counts}. Their "
-        "cosines are meaningless; a multilingual model can read them.",
+    notes.warning(
+        "Pairs with a sentence the model cannot read (half or more of its tokens are [UNK]): {}. "
+        "Their cosines are meaningless; a multilingual model can read them.",
+        counts,
         icon="🔤",
     )
     return st.checkbox(
@@ -376,7 +382,7 @@ def _evaluate(pairs: ScoredPairs, model: str) -> None:
             model_id = encoder.model.model_id
     except EmbedLabError as error:
         st.session_state[state.STS_FAILED][model] = str(error)
-        st.error(f"{model}: {error}", icon="⚠️")
+        notes.error("{}: {}", model, error, icon="⚠️")
         return
     st.session_state[state.STS_RESULTS][(pairs.fingerprint, model_id.key)] = evaluation
     st.session_state.setdefault(state.STS_REVISIONS, {})[(pairs.fingerprint, model_id.key)] = model_id.revision
@@ -454,7 +460,7 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
         )
     st.download_button(
         "Download the full grid (CSV)",
-        grid_csv_table(evaluations).to_csv(index=False).encode("utf-8"),
+        csv_bytes(grid_csv_table(evaluations)),
         "embedding-lab-sts-grid.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -466,7 +472,7 @@ def show_results(pairs: ScoredPairs, evaluations: list[Evaluation]) -> None:
             "The data in use is the project's small set, not the benchmark: the measured numbers are not "
             "comparable with the published ones. Load the STS benchmark (test split) for that."
         )
-    st.caption(f"Published: Spearman x 100 on the {PUBLISHED_SPLIT}. Measured here: on {pairs.name}.")
+    notes.caption("Published: Spearman x 100 on the {}. Measured here: on {}.", PUBLISHED_SPLIT, pairs.name)
     st.dataframe(
         published_comparison(evaluations),
         hide_index=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.figures import attention_heatmap, attention_shares_chart
 from components.shared.services import get_encoder
 from embedlab.embedding.specs import EmbedSpec
@@ -69,7 +69,7 @@ def section(texts: tuple[str, ...]) -> None:
         with st.spinner("Reading the attention weights (an eager copy of the model, for these sentences only)…"):
             maps = cached_attention(resolve_model(spec.model), texts)[index]
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return
     positions = list(range(len(maps.tokens)))
     stored = st.session_state.get(TOKEN, 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.config_panels import Configured, init_specs, raw_panel
 from components.shared.figures import anisotropy_chart, token_cosine_heatmap, token_layer_heatmap, word_in_context_chart
 from components.shared.services import get_encoder
@@ -83,10 +83,10 @@ def configuration() -> Configured | None:
     init_specs()
     spec: EmbedSpec = st.session_state[state.RAW_SPEC]
     try:
-        with st.expander(f"Configuration: {spec.label}", icon=":material/tune:"):
+        with st.expander(f"Configuration: {notes.literal(spec.label)}", icon=":material/tune:"):
             return raw_panel(NAMESPACE)
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return None
 
 
@@ -106,9 +106,12 @@ def sentences() -> tuple[str, ...]:
                 st.error("Type at least one sentence.")
             elif too_long:
                 number, length = too_long[0]
-                st.error(
-                    f"Sentence {number} has {length:,} characters: the limit is {MAX_TOKEN_SENTENCE_CHARS:,} per "
-                    "sentence (for typing and for a shared view alike). Shorten it; the sentences shown are kept.",
+                notes.error(
+                    "Sentence {} has {} characters: the limit is {} per sentence (for typing and for a shared "
+                    "view alike). Shorten it; the sentences shown are kept.",
+                    number,
+                    f"{length:,}",
+                    f"{MAX_TOKEN_SENTENCE_CHARS:,}",
                     icon="⚠️",
                 )
             else:
@@ -121,7 +124,7 @@ def tokenization(states: list[TokenStates]) -> None:
     columns = st.columns(len(states))
     for number, (column, one) in enumerate(zip(columns, states, strict=True), start=1):
         with column:
-            st.markdown(f"**Sentence {number}:** {one.text}")
+            notes.markdown("**Sentence {}:** {}", number, one.text)
             st.code("\n".join(output_shapes(one)), language=None, wrap_lines=True)
             st.dataframe(
                 tokenization_table(one),
@@ -218,7 +221,7 @@ def word_context(configured: Configured) -> None:
         try:
             contexts = _own_contexts(st.session_state[OWN_CONTEXTS])
         except EmbedLabError as error:
-            st.error(str(error), icon="⚠️")
+            notes.error("{}", error, icon="⚠️")
             return
     else:
         contexts = examples.loc[examples.word == word, ["sense", "sentence"]].reset_index(drop=True)
@@ -226,10 +229,10 @@ def word_context(configured: Configured) -> None:
         with st.spinner(f"Following '{word}' through every layer…"):
             result = cached_word_in_context(configured.spec.model, word, contexts)
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return
     for line in result.skipped.itertuples():
-        st.warning(f"Left out: {line.reason}", icon="✏️")
+        notes.warning("Left out: {}", line.reason, icon="✏️")
     chart_col, table_col = st.columns([3, 2])
     chart_col.plotly_chart(word_in_context_chart(result.table, result.word), key="word_in_context")
     with table_col:
@@ -242,7 +245,7 @@ def word_context(configured: Configured) -> None:
         )
         pieces = [note for note in result.used.note if note]
         if pieces:
-            st.caption("Word pieces: " + "; ".join(dict.fromkeys(pieces)) + " (their vectors are averaged).")
+            notes.caption("Word pieces: {} (their vectors are averaged).", "; ".join(dict.fromkeys(pieces)))
         st.dataframe(result.used, hide_index=True, width="stretch", height=240)
 
 
@@ -266,7 +269,7 @@ def anisotropy(configured: Configured) -> None:
             lambda done, total: bar.progress(done / total, text=f"Anisotropy of {model}: step {done:,}/{total:,}"),
         )
     except EmbedLabError as error:
-        st.error(str(error), icon="⚠️")
+        notes.error("{}", error, icon="⚠️")
         return
     finally:
         bar.empty()

@@ -12,6 +12,7 @@ import hashlib
 
 import streamlit as st
 
+from components.shared import notes
 from components.shared.services import is_vectors, load_encoder
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import resolve_model
@@ -52,7 +53,7 @@ def comparison_form(view, eval_pairs) -> None:
             with st.spinner(f"Measuring {model_id.key}…"):
                 scores = measure_encoder(encoder, eval_pairs)
         except EmbedLabError as error:
-            st.error(str(error))
+            notes.error("{}", error)
             return
         sent = None if sent_before is None else encoder.texts_sent - sent_before
         st.session_state.setdefault(KEY, {})[key] = (model_id.key, scores, sent)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from components.shared import state
+from components.shared import notes, state
 from components.shared.served_notes import no_path_note, served_mode
 from components.shared.services import get_encoder, load_encoder
 from components.shared.uploads import flash, new_upload, show_flash
@@ -215,13 +215,13 @@ def composer() -> Composition | None:
         )
         encoder = load_encoder(ref)
     except EmbedLabError as error:
-        st.error(str(error))
+        notes.error("{}", error)
         return None
     with right:
         st.markdown("**The module list** (as sentence-transformers prints it)")
         st.code(printed_modules(composition), language="text", wrap_lines=True)
         for warning in composition.warnings():
-            st.warning(warning, icon="⚠️")
+            notes.warning("{}", warning, icon="⚠️")
         facts = encoder.model.facts
         st.caption(f"{facts.source}; {facts.n_parameters / 1e6:.1f} M parameters in the backbone.")
     return composition
@@ -285,7 +285,7 @@ def method_fit(composition: Composition, method: str) -> str | None:
     hidden_size = get_encoder(composition.model).model.facts.hidden_size
     problem = start_problem(composition.model, method) or composition_problem(composition, method, hidden_size)
     if problem:
-        st.error(problem)
+        notes.error("{}", problem)
     return problem
 
 
@@ -333,9 +333,9 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
                 table = table[pd.to_numeric(table["label"], errors="coerce") == 1]
             data = from_frame(table, method, "the Negative tests positive pairs", seed)
     except EmbedLabError as error:
-        st.error(str(error))
+        notes.error("{}", error)
         return None
-    st.caption(f"{data.source}, {data.n_sentences:,} distinct sentences · loss: {loss}")
+    notes.caption("{}, {} distinct sentences · loss: {}", data.source, f"{data.n_sentences:,}", loss)
     return data
 
 
@@ -458,7 +458,7 @@ def eval_choice():
     try:
         return read_eval(path, _modified(path))
     except EmbedLabError as error:
-        st.error(str(error))
+        notes.error("{}", error)
         return None
 
 
@@ -550,7 +550,7 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
             group_by_length=group_by_length,
         )
     except EmbedLabError as error:
-        st.error(str(error))
+        notes.error("{}", error)
         return None
 
 

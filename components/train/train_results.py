@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from components.projection.projection_view import APPROXIMATE_NOTE, wait_for_umap
-from components.shared import state
+from components.shared import notes, state
 from components.shared.figures import loss_figure, projection_figure
 from components.shared.presentation import present
 from components.shared.services import get_encoder
@@ -18,6 +18,7 @@ from components.train.train_comparison import comparison_caption, comparison_for
 from components.train.train_queue import job_queue
 from embedlab.embedding.encoder import Encoder
 from embedlab.errors import EmbedLabError
+from embedlab.literal import Markdown, markdown_code, markdown_template
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.registry import saved_models
 from embedlab.tasks.compare import example_pairs
@@ -81,7 +82,7 @@ def compare_pairs_panel(view: JobView) -> None:
         try:
             changes = pair_changes(*_run_models(view), pairs)
         except EmbedLabError as error:
-            st.error(str(error))
+            notes.error("{}", error)
             return
         st.dataframe(changes.round(3), hide_index=True)
 
@@ -123,7 +124,7 @@ def projection_panel(view: JobView) -> None:
         with st.spinner("Projecting before and after…"):
             shown = projections(*_run_models(view), sentences, settings)
     except EmbedLabError as error:
-        st.error(str(error))
+        notes.error("{}", error)
         return
     for column, (side, (result, agreement)) in zip(st.columns(2), shown.items(), strict=True):
         with column:
@@ -158,16 +159,24 @@ def projections(
     return projections_before_after(start_encoder(composition, start, seed), get_encoder(saved), sentences, settings)
 
 
-def saved_text(view: JobView) -> str:
+def saved_text(view: JobView) -> Markdown:
+    """Where the run saved its model, as Markdown (the names, typed by a user, are literal)."""
     if not view.saved_to:
-        return "Not saved."
+        return Markdown("Not saved.")
     asked = Path(view.save_to).name
     renamed = (
-        f"`{asked}` was taken while the run trained, so the model was saved under the next free name. "
+        markdown_template(
+            "{} was taken while the run trained, so the model was saved under the next free name. ",
+            markdown_code(asked),
+        )
         if Path(view.saved_to).name != asked
         else ""
     )
-    return f"{renamed}Saved to `{view.saved_to}`: use it as a start model here, or `--model` on the command line."
+    return markdown_template(
+        "{}Saved to {}: use it as a start model here, or `--model` on the command line.",
+        Markdown(renamed),
+        markdown_code(view.saved_to),
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

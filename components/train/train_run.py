@@ -20,6 +20,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from components.shared import notes
 from components.shared.admin_box import is_admin
 from components.train import train_results
 from components.train.train_form import choice, keep, key_of
@@ -116,7 +117,7 @@ def start_controls(
         served.check_steps(count_steps(data.n_examples, settings))
     except EmbedLabError as error:  # said before Start, not after (the queue refuses it again)
         too_long = str(error)
-        st.error(too_long)
+        notes.error("{}", too_long)
     off = full or queue_full or problem is not None or too_long is not None
     if st.button("Start training", type="primary", key=START_BUTTON, disabled=off):
         try:
@@ -138,9 +139,9 @@ def start_controls(
             "wait or cancel one."
         )
     elif problem:
-        st.caption(f"Start is off until the composition fits the method: {problem}")
+        notes.caption("Start is off until the composition fits the method: {}", problem)
     if st.session_state.get(LAST_ERROR):
-        st.error(st.session_state[LAST_ERROR])
+        notes.error("{}", st.session_state[LAST_ERROR])
 
 
 def _start_worker(jobs: JobQueue) -> None:
@@ -241,7 +242,7 @@ def queue_table(views: list[JobView]) -> pd.DataFrame:
 def _render(views: list[JobView]) -> None:
     admin = is_admin()
     if note := st.session_state.get(WORKER_NOTE):
-        st.info(note)
+        notes.info("{}", note)
     active = [view for view in views if view.active]
     st.markdown(
         f"**Training queue** · {len(active)} queued or running · workers alive: {len(job_queue().live_workers())}"
@@ -264,7 +265,7 @@ def _render(views: list[JobView]) -> None:
             try:
                 job_queue().stop(view.job_id, session_owner(), admin=admin, keep_partial=keep_partial)
             except EmbedLabError as error:
-                st.error(str(error))
+                notes.error("{}", error)
             else:
                 st.rerun()  # the page now says "stopping" (or "cancelled"), with no second Stop
     if any(view.state == "running" and view.mine for view in active):
@@ -277,12 +278,14 @@ def _render(views: list[JobView]) -> None:
 def _render_result(view: JobView) -> None:
     """This session's latest ended run: how it ended and what it measured."""
     title = f"{view.name}: {view.method} on {view.composition.model if view.composition else '?'} · {view.source}"
-    st.markdown(f"**{title}**")
+    notes.markdown("**{}**", title)
     if view.state == "failed":
-        st.error(view.message)
+        notes.error("{}", view.message)
     elif view.state == "interrupted":
-        st.warning(f"Interrupted: {view.message}.")
+        notes.warning("Interrupted: {}.", view.message)
     else:
         stopped = " (stopped early)" if view.state == "stopped" else ""
-        st.success(f"{view.steps} steps in {view.seconds:.0f} s{stopped}. " + train_results.saved_text(view))
+        notes.success(
+            "{} steps in {} s{}. {}", view.steps, f"{view.seconds:.0f}", stopped, train_results.saved_text(view)
+        )
     train_results.show(view)

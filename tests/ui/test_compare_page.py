@@ -14,7 +14,7 @@ from embedlab.embedding.readability import multilingual_hint
 from embedlab.embedding.scoring import pair_cosines
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.tasks.compare import example_pairs
-from tests.ui.apptest import ok, page_test
+from tests.ui.apptest import ok, page_test, shown
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -283,7 +283,7 @@ def test_a_pair_the_model_cannot_read_is_noted_and_warned_about(app):
     assert not any("does not read" in warning.value for warning in app.warning)  # row 1 is selected
     app.selectbox(key=state.PAIR_WIDGET).set_value(2).run()
     assert not app.exception
-    warning = next(w.value for w in app.warning if "does not read this script" in w.value)
+    warning = next(shown(w.value) for w in app.warning if "does not read this script" in w.value)
     assert "4 of 5 tokens are [UNK]" in warning and multilingual_hint() in warning
 
 

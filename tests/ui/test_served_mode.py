@@ -16,7 +16,7 @@ from components.shared.share_links import PENDING, read_view_file
 from components.train import train_form, train_queue, train_run
 from embedlab import corpora, limits, served
 from embedlab.models.names import MODELS_DIR_ENV, PACKAGED
-from tests.ui.apptest import ok, page_test
+from tests.ui.apptest import ok, page_test, shown
 
 REFUSED = "This server is in served mode"
 OUTSIDE_FILES = ("/etc/passwd", "../../etc/passwd", "../../etc")
@@ -41,7 +41,7 @@ def models(tmp_path, monkeypatch, tiny_st_dir) -> Path:
 def shown_text(at: AppTest) -> str:
     parts = [*at.error, *at.warning, *at.info, *at.success, *at.caption, *at.markdown, *at.code]
     parts += [*at.sidebar.caption, *at.sidebar.error, *at.sidebar.info]
-    return "\n".join(str(part.value) for part in parts)
+    return "\n".join(shown(part.value) for part in parts)
 
 
 def app_with(params: dict[str, str], page: str) -> AppTest:
@@ -52,7 +52,7 @@ def app_with(params: dict[str, str], page: str) -> AppTest:
 
 
 def refusals(elements) -> list[str]:
-    return [element.value for element in elements if REFUSED in element.value]
+    return [shown(element.value) for element in elements if REFUSED in element.value]
 
 
 def test_the_sidebar_states_the_limits_in_served_mode_only(models, monkeypatch):

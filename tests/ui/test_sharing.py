@@ -11,10 +11,11 @@ from streamlit.testing.v1 import AppTest
 from components.shared import state
 from components.shared.share_links import MAX_URL_CHARS, PENDING, query_from_view, read_view_file
 from embedlab.embedding.specs import EmbedSpec
+from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
 from embedlab.tasks.compare import example_pairs
 from embedlab.tasks.projection import ProjectionSettings
-from tests.ui.apptest import page_test
+from tests.ui.apptest import page_test, shown
 
 MODEL = "all-MiniLM-L6-v2"
 RAW = {"model": MODEL, "pooling": "mean", "layers": "3", "post": "none", "post_dims": None}
@@ -36,7 +37,7 @@ def metric(at: AppTest, prefix: str):
 
 
 def notes(at: AppTest) -> list[str]:
-    return [warning.value for warning in at.warning if "the link" in warning.value or "link's" in warning.value]
+    return [shown(warning.value) for warning in at.warning if "the link" in warning.value or "link's" in warning.value]
 
 
 def test_compare_link_restores_pairs_configuration_and_selected_pair():
@@ -192,7 +193,7 @@ def shown_text(at: AppTest) -> str:
     """Everything the page shows in words: messages, captions, markdown, code."""
     parts = [*at.error, *at.warning, *at.info, *at.success, *at.caption, *at.markdown, *at.code]
     parts += [*at.sidebar.caption, *at.sidebar.error]
-    return "\n".join(str(part.value) for part in parts)
+    return "\n".join(shown(part.value) for part in parts)
 
 
 def open_this_file(at: AppTest) -> AppTest:
@@ -263,7 +264,7 @@ def test_tokens_one_limit_for_links_and_files_and_long_sentences_leave_the_link_
     at.session_state[PENDING] = (checked, found)
     at.run()
     assert [message.value for message in at.success] == ["Opened the uploaded view, except what the notes below say."]
-    assert any("`sentences`" in warning.value for warning in at.warning)
+    assert any("`sentences`" in shown(warning.value) for warning in at.warning)
 
     fits = ("word " * 400)[:MAX_TOKEN_SENTENCE_CHARS].strip()  # within the limit, too long for a link
     checked, found = read_view_file(json.dumps({"page": "tokens", "sentences": [fits]}).encode())
@@ -273,3 +274,16 @@ def test_tokens_one_limit_for_links_and_files_and_long_sentences_leave_the_link_
     assert at.session_state["tokens.sentences"] == (fits,)
     assert "sentences" not in at.query_params and "raw" in at.query_params
     assert any("too long" in caption.value and "sentences" in caption.value for caption in at.sidebar.caption)
+
+
+@pytest.mark.parametrize("page, param", [(None, "pairs"), ("app_pages/tokens.py", "sentences")])
+def test_a_link_nested_1200_deep_is_a_note_and_the_page_works(page, param):
+    at = app_with({param: "[" * 1200}, page)  # app_with asserts no exception (it was a RecursionError)
+    assert any(f"`{param}`" in note and "nested too deeply" in note for note in notes(at))
+    assert "Recursion" not in shown_text(at) and "Traceback" not in shown_text(at)
+
+
+def test_a_view_file_nested_5000_deep_is_refused_in_one_line():
+    with pytest.raises(EmbedLabError, match="nested too deeply") as refused:
+        read_view_file(("[" * 5000 + "]" * 5000).encode("utf-8"))
+    assert "\n" not in str(refused.value) and "/" not in str(refused.value)

@@ -11,7 +11,7 @@ from embedlab.codegen import code_for
 from embedlab.embedding.encoder import Encoder, cosine_rows
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
-from tests.ui.apptest import ok, page_test
+from tests.ui.apptest import ok, page_test, shown
 
 M = "all-MiniLM-L6-v2"
 
@@ -90,7 +90,7 @@ def test_bundled_word_and_own_word_with_reasons(app):
     assert any("'bass' in context" in chart.proto.spec for chart in app.get("plotly_chart"))
     app.text_area(key=tokens_view.OWN_CONTEXTS_INPUT).input("fish: We caught a bass.")
     button(app, "Compare the contexts").click().run()
-    assert any("write each line as 'sense | sentence'" in error.value for error in app.error)
+    assert any("write each line as 'sense | sentence'" in shown(error.value) for error in app.error)
     assert app.text_area(key=tokens_view.OWN_CONTEXTS_INPUT).value == "fish: We caught a bass."
 
 
