@@ -159,17 +159,6 @@ CrossModel = Annotated[
 ]
 
 
-def spec_fields(spec: EmbedSpec) -> dict:
-    """The plain fields of a configuration, as a view carries them.
-
-    Raises:
-        EmbedLabError: the spec has a post-processing fitting corpus (a view always fits on the bundled sentences).
-    """
-    if spec.post_corpus is not None:
-        raise EmbedLabError("A view cannot carry a post-processing fitting corpus: use the bundled sentences.")
-    return {name: getattr(spec, name) for name in SpecFields.model_fields}
-
-
 def spec_from_fields(values: object) -> EmbedSpec:
     """The configuration back from ``spec_fields``' dict.
 

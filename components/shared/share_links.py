@@ -31,6 +31,7 @@ from components.shared.apply_view import PAGE_FILES, apply_view
 from components.shared.services import get_cross_scorer, load_encoder
 from components.shared.uploads import new_upload
 from components.tokens import tokens_view
+from embedlab.embedding.specs import spec_fields
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.views import (
@@ -43,7 +44,6 @@ from embedlab.views import (
     decode_untrusted_json,
     params_from_view,
     settings_fields,
-    spec_fields,
     spec_from_fields,
     view_from_params,
 )

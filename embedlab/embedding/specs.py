@@ -164,3 +164,17 @@ class EmbedSpec:
 def fitting_corpus(spec: EmbedSpec) -> tuple[str, ...]:
     """The sentences ``spec``'s post-processing is fitted on: its own corpus, else the bundled reference sentences."""
     return spec.post_corpus if spec.post_corpus is not None else reference_sentences()
+
+
+VIEW_FIELDS = ("model", "pooling", "layers", "post", "post_dims")  # what a shared view carries (views.SpecFields)
+
+
+def spec_fields(spec: EmbedSpec) -> dict:
+    """The plain fields of a configuration, as a view carries them (``embedlab.views.SpecFields`` reads them back).
+
+    Raises:
+        EmbedLabError: the spec has a post-processing fitting corpus (a view always fits on the bundled sentences).
+    """
+    if spec.post_corpus is not None:
+        raise EmbedLabError("A view cannot carry a post-processing fitting corpus: use the bundled sentences.")
+    return {name: getattr(spec, name) for name in VIEW_FIELDS}

@@ -27,7 +27,6 @@ import numpy as np
 import numpy.typing as npt
 from cachetools import LRUCache
 
-from embedlab.embedding.baseline import Baseline, random_pair_indices
 from embedlab.errors import EmbedLabError
 
 CROSS_BASELINE_PAIRS = 500  # a pass per pair: fewer random pairs than a bi-encoder's 2,000 (which cost nothing)
@@ -103,10 +102,3 @@ class CrossScorer:
         fresh._lock = threading.RLock()
         fresh.pairs_scored = 0
         return fresh
-
-    def random_pair_baseline(self, texts: Sequence[str], n_pairs: int = CROSS_BASELINE_PAIRS) -> Baseline:
-        """Mean and 95th percentile score over seeded mismatched pairs of ``texts``: what "unrelated" scores."""
-        corpus = list(dict.fromkeys(texts))
-        first, second = random_pair_indices(len(corpus), n_pairs)
-        scores = self.score([(corpus[i], corpus[j]) for i, j in zip(first, second, strict=True)]).astype(np.float64)
-        return Baseline(float(scores.mean()), float(np.percentile(scores, 95)), len(scores), np.sort(scores))

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from embedlab.embedding.baseline import Baseline
+from embedlab.embedding.baseline import Baseline, random_pair_indices
 from embedlab.embedding.encoder import TextStates
 from embedlab.embedding.precision import NOISE_STD, spread
 from embedlab.embedding.readability import unreadable_note
@@ -85,7 +85,7 @@ class CrossEncoderScorer(Scorer):
         return scores
 
     def random_pair_baseline(self, texts: Sequence[str] | None = None) -> Baseline:
-        return self.engine.random_pair_baseline(corpus_or_reference(texts))
+        return cross_random_pair_baseline(self.engine, corpus_or_reference(texts))
 
     def notes(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
         return cross_notes(self.engine, pairs)
@@ -145,3 +145,14 @@ def refuse_bi_encoder_options(ref: str, asked: Sequence[str]) -> None:
 
 
 register(CrossEncoderScorer, first=False)
+
+
+def cross_random_pair_baseline(
+    engine: CrossScorer, texts: Sequence[str], n_pairs: int = CROSS_BASELINE_PAIRS
+) -> Baseline:
+    """Mean and 95th percentile score over seeded mismatched pairs of ``texts``: what "unrelated" scores. A pass per
+    pair, so fewer random pairs (``CROSS_BASELINE_PAIRS``) than a bi-encoder's, whose pairs cost nothing."""
+    corpus = list(dict.fromkeys(texts))
+    first, second = random_pair_indices(len(corpus), n_pairs)
+    scores = engine.score([(corpus[i], corpus[j]) for i, j in zip(first, second, strict=True)]).astype(np.float64)
+    return Baseline(float(scores.mean()), float(np.percentile(scores, 95)), len(scores), np.sort(scores))

@@ -42,7 +42,7 @@ from embedlab.embedding.scoring import (
     random_pair_baseline,
     score_percentiles,
 )
-from embedlab.embedding.specs import EmbedSpec
+from embedlab.embedding.specs import EmbedSpec, spec_fields
 from embedlab.errors import EmbedLabError
 from embedlab.literal import Markdown, markdown_literal
 from embedlab.models.cross import CrossScorer
@@ -52,7 +52,6 @@ from embedlab.tasks.compare import EXAMPLE_PAIRS
 from embedlab.tasks.costs import DEFAULT_QUERY, PairCost, QueryCost, measure_pair_costs, measure_query_cost
 from embedlab.tasks.negtest import NegTestResult, bundled_suite, run_negtest
 from embedlab.tasks.sts import ScoredPairs, bundled_pairs, evaluate
-from embedlab.views import spec_fields
 
 PARAPHRASE: tuple[str, str] = EXAMPLE_PAIRS[0]  # ("What is your age?", "How old are you?")
 UNRELATED: tuple[str, str] = EXAMPLE_PAIRS[-1]  # a password question and a sentence about volcanoes

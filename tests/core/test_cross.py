@@ -10,7 +10,7 @@ import pytest
 from embedlab.errors import EmbedLabError
 from embedlab.models.cross import CrossScorer, is_cross_encoder_folder
 from embedlab.models.loading import packaged_model_path
-from embedlab.scorers.cross_encoder import CrossEncoderScorer, refuse_bi_encoder_options
+from embedlab.scorers.cross_encoder import CrossEncoderScorer, cross_random_pair_baseline, refuse_bi_encoder_options
 from embedlab.scorers.registry import kind_of
 from embedlab.scorers.sentence_transformer import SentenceTransformerScorer
 
@@ -51,7 +51,7 @@ def test_scores_equal_crossencoder_predict_and_are_cached(cross_dir):
 def test_random_pair_baseline_scores_mismatched_pairs(cross_dir):
     scorer = CrossScorer(cross_dir)
     texts = [f"Sentence about topic {i}." for i in range(30)]
-    baseline = scorer.random_pair_baseline(texts, n_pairs=50)
+    baseline = cross_random_pair_baseline(scorer, texts, n_pairs=50)
     assert baseline.n_pairs == 50 and baseline.cosines.shape == (50,)
     assert baseline.mean == pytest.approx(float(baseline.cosines.mean()))
     assert scorer.pairs_scored <= 50

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 from embedlab.embedding.scoring import Baseline
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.cross import CrossScorer
-from embedlab.scorers.cross_encoder import CROSS_ENCODER, CrossEncoderScorer
+from embedlab.scorers.cross_encoder import CROSS_ENCODER, CrossEncoderScorer, cross_random_pair_baseline
 from embedlab.scorers.registry import open_scorer
 from embedlab.tasks import negtest, sts
 
@@ -62,7 +62,7 @@ def test_negtest_of_a_cross_encoder_is_its_predict_against_its_own_baseline(scor
     # the baseline is the cross-encoder's own: its scores of mismatched reference sentences
     from embedlab.corpora import reference_sentences
 
-    own = scorer.engine.random_pair_baseline(reference_sentences())
+    own = cross_random_pair_baseline(scorer.engine, reference_sentences())
     assert result.baseline.mean == pytest.approx(own.mean) and 0 <= own.mean <= 1
     summary = negtest.summary_table([result])
     assert summary.loc[0, "kind"] == "cross-encoder" and summary.loc[0, "configuration"] == result.label

@@ -9,7 +9,7 @@ import pytest
 
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.scoring import Baseline, pair_cosines, random_pair_baseline
-from embedlab.embedding.specs import EmbedSpec
+from embedlab.embedding.specs import EmbedSpec, spec_fields
 from embedlab.models.loading import PACKAGED, UNTRAINED
 from embedlab.tasks.lesson import (
     NEGATIVE_CATEGORIES,
@@ -24,7 +24,7 @@ from embedlab.tasks.lesson import (
     raw_model_sentence,
     trained_text,
 )
-from embedlab.views import spec_fields, spec_from_fields, validate_view
+from embedlab.views import spec_from_fields, validate_view
 
 
 @pytest.fixture(scope="module")

@@ -211,3 +211,12 @@ def test_untrusted_json_is_bounded_in_depth_and_size_before_decoding():
 def test_the_app_own_views_fit_the_depth_limit():
     for view in GOOD.values():
         assert decode_untrusted_json(json.dumps(view), "it") == view
+
+
+def test_a_view_carries_exactly_the_fields_spec_fields_writes():
+    from embedlab.embedding.specs import VIEW_FIELDS, EmbedSpec, spec_fields
+    from embedlab.views import SpecFields, spec_from_fields
+
+    assert tuple(SpecFields.model_fields) == VIEW_FIELDS
+    spec = EmbedSpec("all-MiniLM-L6-v2", "mean", "3", "center")
+    assert spec_from_fields(spec_fields(spec)) == spec

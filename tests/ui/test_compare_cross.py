@@ -23,6 +23,7 @@ from embedlab.corpora import reference_sentences
 from embedlab.embedding.scoring import random_pair_indices, score_percentiles
 from embedlab.models.cross import CROSS_BASELINE_PAIRS, CrossScorer
 from embedlab.models.names import MODELS_DIR_ENV
+from embedlab.scorers.cross_encoder import cross_random_pair_baseline
 from embedlab.tasks.compare import example_pairs
 from tests.ui.apptest import ok, page_test, shown
 
@@ -96,7 +97,7 @@ def test_the_cross_encoder_scores_each_typed_pair_beside_its_own_baseline(cross_
     np.testing.assert_allclose(cross_trace(figure), expected, atol=1e-5)  # the scores, as the chart holds them
     assert figure["layout"]["yaxis"]["title"]["text"] == "cosine · cross-encoder score"
 
-    baseline = CrossScorer(cross_dir).random_pair_baseline(reference_sentences())
+    baseline = cross_random_pair_baseline(CrossScorer(cross_dir), reference_sentences())
     (line,) = [shape for shape in figure["layout"]["shapes"] if shape["line"]["color"] == CROSS_COLOR]
     assert line["y0"] == pytest.approx(baseline.mean, abs=1e-6)
     table = scores_table(at)

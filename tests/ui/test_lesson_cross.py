@@ -16,6 +16,7 @@ from embedlab.cli import build_parser
 from embedlab.corpora import reference_sentences
 from embedlab.models.cross import CrossScorer
 from embedlab.models.names import MODELS_DIR_ENV
+from embedlab.scorers.cross_encoder import cross_random_pair_baseline
 from embedlab.tasks.costs import DEFAULT_QUERY
 from embedlab.tasks.lesson import PARAPHRASE, UNRELATED
 from tests.ui.apptest import ok, page_test
@@ -62,7 +63,7 @@ def test_with_a_saved_cross_encoder_the_step_shows_its_scores_and_costs(saved_cr
     paraphrase, unrelated = CrossEncoder(str(saved_cross), device="cpu").predict([PARAPHRASE, UNRELATED])
     assert float(metric(at, "Paraphrase (cross-encoder score)")) == pytest.approx(paraphrase, abs=5e-4)
     assert float(metric(at, "Unrelated (cross-encoder score)")) == pytest.approx(unrelated, abs=5e-4)
-    baseline = CrossScorer(saved_cross).random_pair_baseline(reference_sentences())
+    baseline = cross_random_pair_baseline(CrossScorer(saved_cross), reference_sentences())
     assert float(metric(at, "Random pairs (cross-encoder)")) == pytest.approx(baseline.mean, abs=5e-4)
     text = next(block.value for block in at.markdown if block.value.startswith("The question's other way out"))
     assert "my-cross: paraphrase" in text and "not a cosine" in text
