@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from components.projection.projection_view import start_umap_warmup
+from components.shared import notes
 from components.shared.admin_box import sidebar_box as admin_box
 from components.shared.heap import freeze_once
 from components.shared.presentation import inject_css
@@ -24,7 +25,7 @@ st.set_page_config(page_title="Embedding Lab", page_icon=str(ICON), layout="wide
 try:
     get_settings()  # a bad EMBEDLAB_* value stops the app with one line naming the variable, before any page runs
 except SettingsError as error:
-    st.error(str(error))
+    notes.error("{}", error)
     st.stop()
 
 # The pages live in app_pages/, not pages/: Streamlit treats a folder named pages/ as a legacy multipage app

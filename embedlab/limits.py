@@ -12,7 +12,7 @@ generated configuration, ``embedlab.replicas.nginx_config``). Served mode has it
 
 Left where they are, because they are internal or belong to one module's own checks:
 
-- the ranges of a training run's settings: ``embedlab.training.limits`` (the Train page's number boxes and the
+- the ranges of a training run's settings: ``embedlab.training.ranges`` (the Train page's number boxes and the
   engine's checks read them there);
 - the bounds of a link's or a view file's fields: ``embedlab.views`` (``MAX_URL_CHARS``, ``MAX_TEXT_CHARS``,
   ``MAX_SEARCH_CHARS``, ``MAX_PATH_CHARS``, ``MAX_MODEL_CHARS``, ``MAX_MODELS``, ``MAX_NEIGHBOURS``, ...);

@@ -24,7 +24,7 @@ from embedlab.limits import SERVED_MAX_TRAIN_STEPS
 from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
-from embedlab.training import limits
+from embedlab.training import ranges
 from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
 from embedlab.training.data import (
     LOSS_NAMES,
@@ -164,7 +164,7 @@ def composer() -> Composition | None:
         )
         max_seq_length = row[1].number_input(
             "max_seq_length",
-            *limits.MAX_SEQ_LENGTH,
+            *ranges.MAX_SEQ_LENGTH,
             int(choice("max_seq_length")),
             step=8,
             key=key_of("max_seq_length"),
@@ -173,7 +173,7 @@ def composer() -> Composition | None:
         row = st.columns(3)
         dense = row[0].checkbox("Dense layer", value=choice("dense"), key=key_of("dense"))
         dense_out = row[1].number_input(
-            "Dense out", *limits.DENSE_OUT, int(choice("dense_out")), key=key_of("dense_out"), disabled=not dense
+            "Dense out", *ranges.DENSE_OUT, int(choice("dense_out")), key=key_of("dense_out"), disabled=not dense
         )
         activation = row[2].selectbox(
             "Activation",
@@ -472,11 +472,11 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
         "Length", lengths, index=lengths.index(choice("length").replace("_", " ")), key=key_of("length")
     )
     if length == "epochs":
-        epochs = row[1].number_input("Epochs", *limits.EPOCHS, float(choice("epochs")), step=0.5, key=key_of("epochs"))
+        epochs = row[1].number_input("Epochs", *ranges.EPOCHS, float(choice("epochs")), step=0.5, key=key_of("epochs"))
         keep("epochs", float(epochs))
         max_steps = None
     else:
-        low, high = limits.MAX_STEPS
+        low, high = ranges.MAX_STEPS
         high = min(high, SERVED_MAX_TRAIN_STEPS) if served_mode() else high
         max_steps = int(
             row[1].number_input("Max steps", low, high, min(int(choice("max_steps")), high), key=key_of("steps"))
@@ -484,12 +484,12 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
         keep("max_steps", max_steps)
     keep("length", length)
     batch_size = int(
-        row[2].number_input("Batch size", *limits.BATCH_SIZE, int(choice("batch_size")), key=key_of("batch"))
+        row[2].number_input("Batch size", *ranges.BATCH_SIZE, int(choice("batch_size")), key=key_of("batch"))
     )
     rates = choice("learning_rates")
     learning_rate = row[3].number_input(
         "Learning rate",
-        *limits.LEARNING_RATE,
+        *ranges.LEARNING_RATE,
         float(rates.get(method, default_learning_rate(method))),
         format="%.1e",
         key=key_of(f"lr.{method}"),  # one per method: each starts from its own default
@@ -498,12 +498,12 @@ def settings_choice(composition: Composition, method: str) -> TrainSettings | No
     )
     row = st.columns(4)
     warmup = row[0].number_input(
-        "Warmup ratio", *limits.WARMUP_RATIO, float(choice("warmup_ratio")), key=key_of("warmup")
+        "Warmup ratio", *ranges.WARMUP_RATIO, float(choice("warmup_ratio")), key=key_of("warmup")
     )
     seed = int(row[1].number_input("Seed", 0, 2**31 - 1, int(choice("seed")), key=key_of("seed")))
     eval_every = int(
         row[2].number_input(
-            "Evaluate every N steps (0: never)", *limits.EVAL_EVERY, int(choice("eval_every")), key=key_of("eval_every")
+            "Evaluate every N steps (0: never)", *ranges.EVAL_EVERY, int(choice("eval_every")), key=key_of("eval_every")
         )
     )
     precision = row[3].selectbox(

@@ -132,7 +132,7 @@ def start_controls(
             keep("name", name)
         st.rerun()
     if queue_full:
-        st.warning(queue_full_message(everyone))
+        notes.warning("{}", queue_full_message(everyone))
     elif full:
         st.caption(
             f"This browser has {mine} runs queued or running (in this tab or others), the most one browser may have: "
@@ -162,7 +162,7 @@ def progress_panel() -> None:
     try:
         views = job_queue().views(session_owner())
     except QueueUnreadable as error:
-        st.error(unreadable_text(error))
+        notes.error("{}", unreadable_text(error))
         return
     if any(view.state == "queued" for view in views):
         _start_worker(job_queue())
@@ -183,7 +183,7 @@ def _live_panel(active: tuple[str, ...]) -> None:
     try:
         views = job_queue().views(session_owner())
     except QueueUnreadable as error:
-        st.error(unreadable_text(error))
+        notes.error("{}", unreadable_text(error))
         return
     if not set(active) <= set(_active_ids(views)):
         st.rerun(scope="app")  # a run ended: the whole page updates (the model lists, the results)

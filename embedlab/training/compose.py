@@ -19,8 +19,8 @@ from typing import Literal, get_args
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
-from embedlab.training import limits
-from embedlab.training.limits import span, within
+from embedlab.training import ranges
+from embedlab.training.ranges import span, within
 
 TrainPooling = Literal["cls", "mean", "max"]
 TRAIN_POOLINGS: tuple[str, ...] = get_args(TrainPooling)
@@ -60,11 +60,11 @@ class Composition:
             raise EmbedLabError(f"Unknown pooling {self.pooling!r}: choose one of {', '.join(TRAIN_POOLINGS)}.")
         if self.activation not in ACTIVATIONS:
             raise EmbedLabError(f"Unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}.")
-        if self.dense_out is not None and not within(int(self.dense_out), limits.DENSE_OUT):
-            raise EmbedLabError(f"Dense output size {self.dense_out} is out of range: give {span(limits.DENSE_OUT)}.")
-        if self.max_seq_length is not None and not within(int(self.max_seq_length), limits.MAX_SEQ_LENGTH):
+        if self.dense_out is not None and not within(int(self.dense_out), ranges.DENSE_OUT):
+            raise EmbedLabError(f"Dense output size {self.dense_out} is out of range: give {span(ranges.DENSE_OUT)}.")
+        if self.max_seq_length is not None and not within(int(self.max_seq_length), ranges.MAX_SEQ_LENGTH):
             raise EmbedLabError(
-                f"max_seq_length {self.max_seq_length} is out of range: give {span(limits.MAX_SEQ_LENGTH)}."
+                f"max_seq_length {self.max_seq_length} is out of range: give {span(ranges.MAX_SEQ_LENGTH)}."
             )
 
     @property

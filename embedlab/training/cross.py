@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedLabError
+from embedlab.scorers.cross_encoder import CROSS_ENCODER
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
 from embedlab.training.run import Progress, Scores, TrainResult, TrainSettings, run_method
 
-METHOD = "cross-encoder"
+METHOD = CROSS_ENCODER  # the method trains a model of that kind, and is named after it
 EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
 FACTS_FILE = "training.json"
 
@@ -201,17 +202,18 @@ class CrossEncoderMethod:
 def _start_folder(ref: str) -> str:
     """The folder of a start model reference: the packaged model, a folder, or a Hub snapshot (downloaded once)."""
     from embedlab.models.identity import resolve_model
-    from embedlab.models.loading import packaged_model_path
+    from embedlab.models.loading import hub_id_of, packaged_model_path
+    from embedlab.models.names import PACKAGED
 
     model_id = resolve_model(ref)
-    if model_id.kind == "packaged":
+    if model_id.key == PACKAGED:
         return packaged_model_path()
-    if model_id.kind in ("folder", "cross-encoder"):
+    if Path(model_id.key).is_absolute():  # a saved folder
         return model_id.key
-    if model_id.kind == "hub":
+    if (hub_id := hub_id_of(model_id.key)) is not None:
         from embedlab.models.hub import hub_snapshot
 
-        return str(hub_snapshot(model_id.key, None))
+        return str(hub_snapshot(hub_id, None))
     raise EmbedLabError(f"{ref} cannot start a cross-encoder: give a model with learned weights (a folder or Hub id).")
 
 

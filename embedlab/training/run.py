@@ -39,17 +39,18 @@ import pandas as pd
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
-from embedlab.training import limits
+from embedlab.scorers.cross_encoder import CROSS_ENCODER
+from embedlab.training import ranges
 from embedlab.training.compose import Composition, compose
 from embedlab.training.data import TrainingData
-from embedlab.training.limits import span, within
+from embedlab.training.ranges import span, within
 
 EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
 DEFAULT_LEARNING_RATE = 2e-5
 # SimCSE at sentence-transformers' own default rate (the trainer's 5e-5); TSDAE at its paper's 3e-5 (Wang et al.
 # 2021). Measured on the packaged backbone, SimCSE on 2,000 STS train sentences, float32, seeds 0-2: 83.8 at 3e-5
 # (the SimCSE paper's rate for BERT-base at batch 64), 84.2 at 5e-5.
-METHOD_LEARNING_RATES = {"simcse": 5e-5, "tsdae": 3e-5, "cross-encoder": 5e-5}
+METHOD_LEARNING_RATES = {"simcse": 5e-5, "tsdae": 3e-5, CROSS_ENCODER: 5e-5}
 Precision = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 # Losses over in-batch negatives lose accuracy in bf16 (SimCSE, seeds 0-2: 84.2 float32, 83.7 bf16); "auto" keeps
@@ -111,22 +112,22 @@ class TrainSettings:
     precision: Precision = "auto"
 
     def __post_init__(self) -> None:
-        if self.max_steps is not None and not within(int(self.max_steps), limits.MAX_STEPS):
-            raise EmbedLabError(f"max_steps must be {span(limits.MAX_STEPS)}, not {self.max_steps}.")
-        if self.max_steps is None and not within(self.epochs, limits.EPOCHS):
-            raise EmbedLabError(f"epochs must be {span(limits.EPOCHS)}, not {self.epochs}.")
-        if not within(int(self.batch_size), limits.BATCH_SIZE):
-            raise EmbedLabError(f"batch size must be {span(limits.BATCH_SIZE)}, not {self.batch_size}.")
+        if self.max_steps is not None and not within(int(self.max_steps), ranges.MAX_STEPS):
+            raise EmbedLabError(f"max_steps must be {span(ranges.MAX_STEPS)}, not {self.max_steps}.")
+        if self.max_steps is None and not within(self.epochs, ranges.EPOCHS):
+            raise EmbedLabError(f"epochs must be {span(ranges.EPOCHS)}, not {self.epochs}.")
+        if not within(int(self.batch_size), ranges.BATCH_SIZE):
+            raise EmbedLabError(f"batch size must be {span(ranges.BATCH_SIZE)}, not {self.batch_size}.")
         if math.isfinite(self.learning_rate) and self.learning_rate <= 0:
             raise EmbedLabError(f"learning rate must be positive (a step size, e.g. 2e-5), not {self.learning_rate:g}.")
-        if not within(self.learning_rate, limits.LEARNING_RATE):
+        if not within(self.learning_rate, ranges.LEARNING_RATE):
             raise EmbedLabError(
-                f"learning rate must be {span(limits.LEARNING_RATE)} (e.g. 2e-5), not {self.learning_rate}."
+                f"learning rate must be {span(ranges.LEARNING_RATE)} (e.g. 2e-5), not {self.learning_rate}."
             )
-        if not within(self.warmup_ratio, limits.WARMUP_RATIO):
-            raise EmbedLabError(f"warmup must be a ratio from {span(limits.WARMUP_RATIO)}, not {self.warmup_ratio}.")
-        if not within(int(self.eval_every), limits.EVAL_EVERY):
-            raise EmbedLabError(f"eval_every must be {span(limits.EVAL_EVERY)} (0: never), not {self.eval_every}.")
+        if not within(self.warmup_ratio, ranges.WARMUP_RATIO):
+            raise EmbedLabError(f"warmup must be a ratio from {span(ranges.WARMUP_RATIO)}, not {self.warmup_ratio}.")
+        if not within(int(self.eval_every), ranges.EVAL_EVERY):
+            raise EmbedLabError(f"eval_every must be {span(ranges.EVAL_EVERY)} (0: never), not {self.eval_every}.")
         if self.precision not in PRECISIONS:
             raise EmbedLabError(f"Unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}.")
 

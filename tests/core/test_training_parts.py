@@ -12,7 +12,7 @@ import pytest
 from embedlab import corpora
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import load_model
-from embedlab.training import limits
+from embedlab.training import ranges
 from embedlab.training.compose import Composition, compose, method_problem
 from embedlab.training.data import from_sentences
 from embedlab.training.folders import free_folder, free_name, is_taken, save_where_free
@@ -36,12 +36,12 @@ def tiny(tiny_model_dir: Path):
 @pytest.mark.parametrize(
     ("field", "limit"),
     [
-        ("epochs", limits.EPOCHS),
-        ("max_steps", limits.MAX_STEPS),
-        ("batch_size", limits.BATCH_SIZE),
-        ("learning_rate", limits.LEARNING_RATE),
-        ("warmup_ratio", limits.WARMUP_RATIO),
-        ("eval_every", limits.EVAL_EVERY),
+        ("epochs", ranges.EPOCHS),
+        ("max_steps", ranges.MAX_STEPS),
+        ("batch_size", ranges.BATCH_SIZE),
+        ("learning_rate", ranges.LEARNING_RATE),
+        ("warmup_ratio", ranges.WARMUP_RATIO),
+        ("eval_every", ranges.EVAL_EVERY),
     ],
 )
 def test_train_settings_accept_exactly_the_limits(field, limit):
@@ -51,7 +51,7 @@ def test_train_settings_accept_exactly_the_limits(field, limit):
     below = low / 2 if isinstance(low, float) and low > 0 else low - 1
     above = high * 2
     for value in (below, above):
-        with pytest.raises(EmbedLabError, match=limits.span(limit).replace(".", r"\.")):
+        with pytest.raises(EmbedLabError, match=ranges.span(limit).replace(".", r"\.")):
             TrainSettings(**{field: value})
 
 
@@ -61,14 +61,14 @@ def test_epochs_nan_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("field", "limit"), [("dense_out", limits.DENSE_OUT), ("max_seq_length", limits.MAX_SEQ_LENGTH)]
+    ("field", "limit"), [("dense_out", ranges.DENSE_OUT), ("max_seq_length", ranges.MAX_SEQ_LENGTH)]
 )
 def test_composition_accepts_exactly_the_limits(field, limit):
     low, high = limit
     for value in (low, high):
         assert getattr(Composition("m", **{field: value}), field) == value
     for value in (low - 1, high + 1):
-        with pytest.raises(EmbedLabError, match=limits.span(limit)):
+        with pytest.raises(EmbedLabError, match=ranges.span(limit)):
             Composition("m", **{field: value})
 
 

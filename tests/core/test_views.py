@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from embedlab.embedding.specs import EmbedSpec
+from embedlab.embedding.specs import EmbedSpec, spec_fields
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_TOKEN_SENTENCE_CHARS
 from embedlab.views import (
@@ -18,7 +18,6 @@ from embedlab.views import (
     check_view,
     decode_untrusted_json,
     params_from_view,
-    spec_fields,
     spec_from_fields,
     validate_view,
     view_from_params,

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.train import train_form, train_queue, train_run
 from tests.helpers import stop_started_workers, wait_for
-from tests.ui.apptest import ok, page_test, queue_small_run
+from tests.ui.apptest import ok, page_test, queue_small_run, shown
 
 
 def key(name: str) -> str:
@@ -152,28 +152,28 @@ def test_a_small_run_trains_in_the_background_and_shows_before_and_after(app, tm
 
 @pytest.mark.usefixtures("sts_benchmark")  # the page opens on cosine only when it finds the STS train split
 def test_every_number_box_takes_its_bounds_from_the_engine(app):
-    from embedlab.training import limits
+    from embedlab.training import ranges
 
     app.checkbox(key=key("dense")).check()
     ok(app.run())
     expected = {
-        "max_seq_length": limits.MAX_SEQ_LENGTH,
-        "dense_out": limits.DENSE_OUT,
-        "epochs": limits.EPOCHS,
-        "batch": limits.BATCH_SIZE,
-        "lr.cosine": limits.LEARNING_RATE,
-        "warmup": limits.WARMUP_RATIO,
-        "eval_every": limits.EVAL_EVERY,
+        "max_seq_length": ranges.MAX_SEQ_LENGTH,
+        "dense_out": ranges.DENSE_OUT,
+        "epochs": ranges.EPOCHS,
+        "batch": ranges.BATCH_SIZE,
+        "lr.cosine": ranges.LEARNING_RATE,
+        "warmup": ranges.WARMUP_RATIO,
+        "eval_every": ranges.EVAL_EVERY,
     }
     shown = {name: (app.number_input(key=key(name)).min, app.number_input(key=key(name)).max) for name in expected}
     assert shown == expected
     app.radio(key=key("length")).set_value("max steps")
     ok(app.run())
     steps = app.number_input(key=key("steps"))
-    assert (steps.min, steps.max) == limits.MAX_STEPS
+    assert (steps.min, steps.max) == ranges.MAX_STEPS
     # The largest values the boxes take are ones the engine accepts: no error below the settings.
-    app.number_input(key=key("batch")).set_value(limits.BATCH_SIZE[1])
-    app.number_input(key=key("dense_out")).set_value(limits.DENSE_OUT[1])
+    app.number_input(key=key("batch")).set_value(ranges.BATCH_SIZE[1])
+    app.number_input(key=key("dense_out")).set_value(ranges.DENSE_OUT[1])
     ok(app.run())
     assert not [error.value for error in app.error if "out of range" in error.value or "must be" in error.value]
 
@@ -393,7 +393,7 @@ def page_refusal(at: AppTest, ref: str, method: str, dense: bool = False) -> str
     if any(box.key == key("method") for box in at.selectbox):  # not drawn when the start model is refused
         at.selectbox(key=key("method")).set_value(method)
         ok(at.run())
-    errors = [error.value for error in at.error]
+    errors = [shown(error.value) for error in at.error]
     start = [button for button in at.button if button.key == "train.start"]
     if not errors:
         assert start and not start[0].disabled

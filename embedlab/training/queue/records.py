@@ -18,12 +18,12 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from embedlab.training.compose import Composition
+from embedlab.training.cross import METHOD as CROSS_METHOD
 from embedlab.training.data import TrainingData
 from embedlab.training.run import ProgressReport, Scores, TrainSettings
 
 State = Literal["queued", "running", "finished", "stopped", "failed", "interrupted"]
 ACTIVE_STATES = ("queued", "running")
-CROSS_METHOD = "cross-encoder"
 HEARTBEAT_S = 2.0  # a worker writes its heartbeat this often
 STALE_S = 30.0  # a running job whose heartbeat is older is interrupted (its worker is gone)
 HOST = socket.gethostname()
