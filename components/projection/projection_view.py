@@ -104,7 +104,8 @@ def wait_for_umap() -> None:
     warmup = start_umap_warmup()
     if warmup.done.is_set():
         return
-    with st.status("Compiling UMAP, first run only…", expanded=True) as status:
+    slot = st.empty()  # the status goes once UMAP is ready: the maps then start where they always do
+    with slot.container(), st.status("Compiling UMAP, first run only…", expanded=True):
         bar = st.progress(0.0)
         while not warmup.done.wait(0.25):
             elapsed = time.monotonic() - warmup.started
@@ -113,7 +114,7 @@ def wait_for_umap() -> None:
                 text=f"Importing UMAP and compiling its numba code: {elapsed:.0f} s (usually about "
                 f"{UMAP_COMPILE_EXPECTED_S:.0f} s, once per server start)",
             )
-        status.update(label=f"UMAP compiled ({warmup.seconds:.0f} s), first run only", state="complete", expanded=False)
+    slot.empty()
     if warmup.error:
         notes.warning("UMAP's warm-up failed ({}); trying anyway.", warmup.error, icon="⚠️")
 

@@ -544,6 +544,7 @@ def spearman_heatmap(evaluation: Evaluation) -> go.Figure:
     notes = (
         raw.pivot(index="layers", columns="pooling", values="note")
         .reindex(index=layer_order, columns=poolings)
+        .astype(object)  # an empty grid pivots to float64 NaN: fill with text only once it holds objects
         .fillna("")
         .to_numpy(dtype=object)
     )

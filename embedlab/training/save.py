@@ -134,13 +134,14 @@ def give_usual_modes(folder: Path) -> None:
                 os.chmod(path, file_mode)
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie, exited and not yet reaped, does not). The one process
+    check of the engine: the partial folders here and the queue's workers (``training.queue``) both use it."""
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-    except psutil.AccessDenied:
+    except psutil.Error:
         return True  # someone else's live process
 
 
@@ -158,7 +159,7 @@ def remove_stale_partials(directory: str | Path) -> list[str]:
         if not (entry.name.startswith(".") and PARTIAL_MARK in entry.name and entry.is_dir()):
             continue
         pid_text = entry.name.rsplit(PARTIAL_MARK, 1)[1].split("-", 1)[0]
-        if pid_text.isdigit() and (int(pid_text) == os.getpid() or _pid_alive(int(pid_text))):
+        if pid_text.isdigit() and (int(pid_text) == os.getpid() or process_alive(int(pid_text))):
             continue  # a save under way, in this process or another
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry.name)

@@ -8,19 +8,19 @@ import sys
 
 import psutil
 
-from embedlab.training.save import PARTIAL_MARK, _pid_alive, remove_stale_partials
+from embedlab.training.save import PARTIAL_MARK, process_alive, remove_stale_partials
 
 EXIT_NOW = [sys.executable, "-c", "pass"]
 
 
 def test_a_running_process_is_alive_and_an_ended_one_is_not():
-    assert _pid_alive(os.getpid())
+    assert process_alive(os.getpid())
     child = subprocess.Popen(EXIT_NOW)
     os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # waits for its end, leaves it unreaped
     assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
-    assert not _pid_alive(child.pid)
+    assert not process_alive(child.pid)
     child.wait()
-    assert not _pid_alive(child.pid)
+    assert not process_alive(child.pid)
 
 
 def test_partials_of_ended_processes_are_removed_and_live_ones_kept(tmp_path):

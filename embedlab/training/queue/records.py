@@ -14,29 +14,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import psutil
 from pydantic import BaseModel, ConfigDict
 
 from embedlab.training.compose import Composition
 from embedlab.training.cross import METHOD as CROSS_METHOD
 from embedlab.training.data import TrainingData
 from embedlab.training.run import ProgressReport, Scores, TrainSettings
+from embedlab.training.save import process_alive
 
 State = Literal["queued", "running", "finished", "stopped", "failed", "interrupted"]
 ACTIVE_STATES = ("queued", "running")
 HEARTBEAT_S = 2.0  # a worker writes its heartbeat this often
 STALE_S = 30.0  # a running job whose heartbeat is older is interrupted (its worker is gone)
 HOST = socket.gethostname()
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host runs (a zombie, exited and not yet reaped, does not)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True  # someone else's live process
 
 
 @dataclass(frozen=True)
