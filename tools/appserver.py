@@ -9,7 +9,6 @@ Also the headless Chromium every one of them drives: CHROMIUM and CHROMIUM_ARGS.
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embedlab.replicas import free_port
+from embedlab.replicas import free_port, replica_command
 from tools.offline import offline_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,21 +62,7 @@ def running_app(env_overrides: dict[str, str] | None = None, start_timeout_s: fl
     """
     port = free_port()
     env = offline_environment(**(env_overrides or {}))
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    command = replica_command(port)  # the same command `serve` runs for each replica
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     server = AppServer(url=f"http://127.0.0.1:{port}", process=process, started=started)
