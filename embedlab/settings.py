@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         None, description="Where trained models are saved (default: $XDG_CACHE_HOME/embedlab/models)"
     )
+    vector_cache_dir: str = Field(
+        "",
+        description="Where the reference sentences' vectors are kept per model revision, so a restart skips "
+        "encoding them (default: $XDG_CACHE_HOME/embedlab/reference-states; none: not kept)",
+    )
     hub_timeout_s: float = Field(15.0, gt=0, description="Seconds without a byte from the Hub before giving up")
     hub_models: str = Field(
         "bert-base-uncased,bert-base-multilingual-cased",  # the app's own suggestions (names.SUGGESTED_MODELS)

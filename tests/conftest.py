@@ -11,6 +11,9 @@ import os
 from tools.offline import OFFLINE_ENV
 
 os.environ.update(OFFLINE_ENV)
+# No reference states on disk (embedlab/embedding/reference_cache.py): every test counts its own model calls; the
+# cache's own tests give it a folder.
+os.environ["EMBEDLAB_VECTOR_CACHE_DIR"] = "none"
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -117,6 +117,12 @@ class Encoder:
     def cached(self, text: str) -> bool:
         return text in self._cache
 
+    def hold(self, texts: Sequence[str], states: Sequence[TextStates]) -> None:
+        """Keep states computed elsewhere (``reference_cache`` reads them from disk); row i is ``texts[i]``."""
+        with self._lock:
+            for text, state in zip(texts, states, strict=True):
+                self._put(text, state)
+
     # ---------------------------------------------------------------- model
 
     @torch.inference_mode()

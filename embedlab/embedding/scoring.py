@@ -18,6 +18,7 @@ from embedlab.embedding.baseline import (  # noqa: F401 (score_percentiles re-ex
 )
 from embedlab.embedding.encoder import Encoder, Progress, TextStates, cosine_rows
 from embedlab.embedding.precision import noise_reason
+from embedlab.embedding.reference_cache import warm_reference_states
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus
 from embedlab.errors import EmbedLabError
 
@@ -39,6 +40,8 @@ def random_pair_baseline(
     With post-processing fitted on these very texts the pairs are scored out of sample (``held_out_cosines``).
     """
     corpus = list(dict.fromkeys(texts if texts is not None else reference_sentences()))
+    if texts is None:
+        warm_reference_states(encoder)  # from disk after a restart (``reference_cache``), else encoded and kept
     if spec.post != "none" and not set(corpus).isdisjoint(fitting_corpus(spec)):
         cosines = held_out_cosines(encoder, spec, corpus, progress)
     else:
@@ -117,6 +120,8 @@ def layer_baselines(encoder: Encoder, texts: Sequence[str] | None = None) -> pd.
         anything, e.g. CLS at layers 0-3 of all-MiniLM-L6-v2).
     """
     corpus = list(dict.fromkeys(texts if texts is not None else reference_sentences()))
+    if texts is None:
+        warm_reference_states(encoder)
     states = encoder.states(corpus)
     first, second = random_pair_indices(len(corpus))
     profile: dict[str, object] = {"layer": np.arange(encoder.model.n_hidden_states)}
