@@ -6,15 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.projection.projection_view import start_umap_warmup
 from components.shared import notes
-from components.shared.admin_box import sidebar_box as admin_box
-from components.shared.heap import freeze_once
-from components.shared.presentation import inject_css
-from components.shared.presentation import toggle as presentation_toggle
-from components.shared.served_notes import sidebar_note as served_note
-from components.shared.share_links import end_of_run, start_of_run
-from embedlab.embedding.forward import limit_server_threads
+from components.shared.warmup import starting_notice
 from embedlab.settings import SettingsError, get_settings
 
 # The tab's icon is a file shipped with the app: a ":material/..." icon makes every browser fetch it from
@@ -27,6 +20,19 @@ try:
 except SettingsError as error:
     notes.error("{}", error)
     st.stop()
+
+# On a fresh server: the models and baselines load in the background (imports included) while this shows how far
+# it is, instead of an empty page; at once afterwards. See components/shared/warmup.py.
+starting_notice()
+
+from components.projection.projection_view import start_umap_warmup  # noqa: E402
+from components.shared.admin_box import sidebar_box as admin_box  # noqa: E402
+from components.shared.heap import freeze_once  # noqa: E402
+from components.shared.presentation import inject_css  # noqa: E402
+from components.shared.presentation import toggle as presentation_toggle  # noqa: E402
+from components.shared.served_notes import sidebar_note as served_note  # noqa: E402
+from components.shared.share_links import end_of_run, start_of_run  # noqa: E402
+from embedlab.embedding.forward import limit_server_threads  # noqa: E402
 
 # The pages live in app_pages/, not pages/: Streamlit treats a folder named pages/ as a legacy multipage app
 # until st.navigation has run once in the process, so a deep link opened first on a fresh server would skip

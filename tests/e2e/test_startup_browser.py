@@ -1,0 +1,28 @@
+"""A visitor who arrives while a fresh server starts sees that it is starting (not an empty page), then the scores."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from embedlab.models.names import MODELS_DIR_ENV
+from tools.appserver import running_app
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_first_visitor_of_a_fresh_server_sees_it_starting_then_the_scores(browser, tmp_path):
+    with running_app({MODELS_DIR_ENV: str(tmp_path)}) as app:  # its own server: the shared one is warm
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            tab = context.new_page()
+            tab.set_default_timeout(120_000)
+            tab.goto(app.url)
+            starting = tab.get_by_text("Starting: loading the model and its baselines")
+            expect(starting).to_be_visible()
+            expect(tab.get_by_test_id("stProgress")).to_be_visible()
+            scores = tab.get_by_test_id("stDataFrame").filter(has=tab.locator("th", has_text="Trained typical"))
+            expect(scores).to_be_visible()
+            expect(starting).to_be_hidden()  # the notice goes once the server is warm
+        finally:
+            context.close()
