@@ -169,6 +169,8 @@ def replica_command(port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--server.scriptHealthCheckEnabled",  # WARM_PATH: serve runs the first page once before a browser comes
+        "true",
     ]
 
 
@@ -275,6 +277,43 @@ def health(url: str, timeout_s: float = 5.0) -> str:
         return f"no answer ({error})"
 
 
+WARM_PATH = "/_stcore/script-health-check"  # Streamlit runs the app's script once, in a session of its own
+WARM_TIMEOUT_S = 90.0  # Streamlit gives that run 60 s, then answers "timeout" (the warm-up carries on regardless)
+
+
+def warm(url: str, timeout_s: float = WARM_TIMEOUT_S) -> str:
+    """Run the app's first page once in the replica at ``url`` (``WARM_PATH``): its models, reference sentences and
+    baselines load there (``components/shared/warmup.py``) before any browser arrives. Returns Streamlit's answer
+    (``ok`` when the page ran without an error) or why there was none."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with direct.open(f"{url}{WARM_PATH}", timeout=timeout_s) as answer:
+            return answer.read().decode(errors="replace").strip()
+    except OSError as error:  # HTTPError included: 503 and the script's "error" or "timeout"
+        return f"no answer ({error})"
+
+
+def warm_all(urls: dict[str, str], stop: threading.Event, announce=print, timeout_s: float = WARM_TIMEOUT_S) -> None:
+    """``warm`` every replica (name -> base URL) at once; says which did not answer ``ok`` (they still serve).
+    Raises Stopped when ``stop`` is set meanwhile."""
+    answers: dict[str, str] = {}
+
+    def one(name: str, url: str) -> None:
+        answers[name] = warm(url, timeout_s)
+
+    threads = [threading.Thread(target=one, args=item, daemon=True) for item in urls.items()]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s + 5
+    while any(thread.is_alive() for thread in threads) and time.monotonic() < deadline:
+        if stop.is_set():
+            raise Stopped
+        stop.wait(POLL_S)
+    for name in urls:
+        if answers.get(name, "no answer") != "ok":
+            announce(f"{name}: its first page did not run cleanly while warming ({answers.get(name, 'no answer')})")
+
+
 class Stopped(Exception):
     """Ctrl-C or SIGTERM arrived."""
 
@@ -305,9 +344,11 @@ def serve(
     start_timeout_s: float = START_TIMEOUT_S,
     announce=print,
     workers: int = 1,
+    warm_first: bool = True,
 ) -> int:
     """Start ``replicas`` app processes, ``workers`` training workers (``python -m embedlab worker``, on the queue
-    of the shared models directory) and nginx on ``host:port``; run until Ctrl-C / SIGTERM or a child dies.
+    of the shared models directory) and nginx on ``host:port``; run until Ctrl-C / SIGTERM or a child dies. With
+    ``warm_first`` every replica runs its first page once (``warm``) before nginx opens the public port.
 
     Returns 0 after a requested stop, 1 when a process died on its own (its log's end is announced). Raises
     EmbedLabError for what the user can fix (nginx missing, port taken, a replica that does not start).
@@ -339,12 +380,11 @@ def serve(
             group.start(f"worker {index}", worker_command(), worker_environment(env))
         announce(f"starting {workers} training worker(s)")
         announce(f"starting {replicas} replica(s) on 127.0.0.1 ports {', '.join(map(str, ports))} (logs in {folder})")
-        wait_healthy(
-            group,
-            {f"replica {i}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports, start=1)},
-            stop,
-            start_timeout_s,
-        )
+        replica_urls = {f"replica {i}": f"http://127.0.0.1:{p}" for i, p in enumerate(ports, start=1)}
+        wait_healthy(group, replica_urls, stop, start_timeout_s)
+        if warm_first:  # the model, the reference sentences and the baselines, before the first browser arrives
+            announce("warming the replicas: loading the model and its baselines in each")
+            warm_all(replica_urls, stop, announce)
         config = folder / "nginx.conf"
         config.write_text(nginx_config([f"127.0.0.1:{p}" for p in ports], port, host), encoding="utf-8")
         group.start("nginx", [nginx, "-c", str(config), "-p", str(folder), "-e", "stderr", "-g", "daemon off;"])

@@ -46,6 +46,13 @@ def add_serve_command(commands) -> None:
         help="set EMBEDLAB_SERVED=1 in the replicas (default; --no-served leaves it unset)",
     )
     serve.add_argument(
+        "--warm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run each replica's first page once before opening the port, so the first browsers find the model "
+        "and its baselines loaded (default; --no-warm opens the port at once)",
+    )
+    serve.add_argument(
         "--workers",
         type=whole_number("a whole number", 0, MAX_REPLICAS),
         default=1,
@@ -76,4 +83,12 @@ def run_serve(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise EmbedLabError(f"{error}.") from None
         return 0
-    return serve(args.replicas, args.port, args.host, served=args.served, announce=say, workers=args.workers)
+    return serve(
+        args.replicas,
+        args.port,
+        args.host,
+        served=args.served,
+        announce=say,
+        workers=args.workers,
+        warm_first=args.warm,
+    )
