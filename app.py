@@ -27,7 +27,7 @@ starting_notice()
 
 from components.projection.projection_view import start_umap_warmup  # noqa: E402
 from components.shared.admin_box import sidebar_box as admin_box  # noqa: E402
-from components.shared.heap import freeze_once  # noqa: E402
+from components.shared.heap import collect_now_and_then, freeze_once  # noqa: E402
 from components.shared.presentation import inject_css  # noqa: E402
 from components.shared.presentation import toggle as presentation_toggle  # noqa: E402
 from components.shared.served_notes import sidebar_note as served_note  # noqa: E402
@@ -64,7 +64,8 @@ inject_css()
 start_of_run(page_name)  # a shared link's view, once per session, before the page's widgets exist
 navigation.run()
 end_of_run(page_name)  # the view into the address bar; Download view / Upload view in the sidebar
-freeze_once(page_name)  # its imports and shared caches kept out of the full collection Streamlit runs after a run
+freeze_once(page_name)  # its imports and shared caches kept out of every later full collection
+collect_now_and_then()  # a full collection at most every 2 s, not one per session (components/shared/heap.py)
 # UMAP's import and numba compilation (~10-25 s of CPU), once per process, in the background. Started after the
 # page has rendered so that it does not compete with the first model load on a 2-core machine; the Projection
 # page starts it itself when it is the first page opened.

@@ -8,15 +8,28 @@ process (modules, classes, models, cached results), so after the first run of ea
 shared caches filled) they are moved once into the permanent generation (``gc.freeze``), which collections skip.
 Later garbage is collected as before; a frozen object is still freed when its last reference goes, and only a frozen
 reference cycle would stay (at most what one first run of each page kept alive).
+
+Even so, a full pass per run does not scale with a class: it holds the GIL while it walks every object of every
+session still running, so 100 sessions opened at once paid 100 passes over 100 sessions' objects one after the other
+(py-spy on the server during ``bench/bench_classroom.py --sessions 100``: 59 % of the time the GIL was held went to
+that pass, and the sessions all finished together). So the app turns Streamlit's pass off (``runner.postScriptGC =
+false`` in ``.streamlit/config.toml``) and ``collect_now_and_then`` runs one at the end of a run only when none has
+run for ``COLLECT_EVERY_S``: a lone session still gets its garbage collected at once, a class gets a pass every
+``COLLECT_EVERY_S`` instead of one per session (and Python's own generational collections run as usual).
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
+
+COLLECT_EVERY_S = 2.0  # at most one full collection per this many seconds, whatever the number of sessions
 
 _frozen: set[str] = set()  # the first runs (page names, "umap") after which the heap was frozen
 _lock = threading.Lock()
+_collecting = threading.Lock()
+_last_collection = [float("-inf")]  # time.monotonic() of the last full collection started here
 
 
 def freeze_once(name: str) -> bool:
@@ -28,3 +41,19 @@ def freeze_once(name: str) -> bool:
         gc.collect()
         gc.freeze()
         return True
+
+
+def collect_now_and_then(every_s: float = COLLECT_EVERY_S, now: float | None = None) -> bool:
+    """At the end of a run: a full collection when none has run here for ``every_s`` seconds and no other session is
+    collecting (that one does not wait). True if this call collected."""
+    now = time.monotonic() if now is None else now
+    if now - _last_collection[0] < every_s or not _collecting.acquire(blocking=False):
+        return False
+    try:
+        if now - _last_collection[0] < every_s:  # another session collected between the look and the lock
+            return False
+        _last_collection[0] = now
+        gc.collect()
+        return True
+    finally:
+        _collecting.release()

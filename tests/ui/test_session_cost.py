@@ -73,3 +73,28 @@ def test_the_app_runs_its_model_calls_on_one_torch_thread(monkeypatch):
         assert seen == [1]
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_class_finishing_at_once_gets_one_full_collection_not_one_per_session(monkeypatch):
+    # Streamlit's own pass after every run (runner.postScriptGC) is off in .streamlit/config.toml: heap collects
+    import tomllib
+
+    from tests.ui.apptest import ROOT
+
+    monkeypatch.setattr(heap, "_last_collection", [float("-inf")])
+    passes: list[int] = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            passes.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        assert heap.collect_now_and_then(every_s=2.0, now=100.0) is True
+        assert [heap.collect_now_and_then(every_s=2.0, now=100.0 + i / 10) for i in range(1, 20)] == [False] * 19
+        assert heap.collect_now_and_then(every_s=2.0, now=102.0) is True  # the next one, once the interval is over
+    finally:
+        gc.callbacks.remove(count)
+    assert len(passes) == 2
+    streamlit_config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert streamlit_config["runner"]["postScriptGC"] is False
