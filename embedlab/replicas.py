@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -289,7 +290,9 @@ def warm(url: str, timeout_s: float = WARM_TIMEOUT_S) -> str:
     try:
         with direct.open(f"{url}{WARM_PATH}", timeout=timeout_s) as answer:
             return answer.read().decode(errors="replace").strip()
-    except OSError as error:  # HTTPError included: 503 and the script's "error" or "timeout"
+    except urllib.error.HTTPError as error:  # 503: the script's "error", or "timeout" after Streamlit's 60 s
+        return error.read().decode(errors="replace").strip() or f"HTTP {error.code}"
+    except OSError as error:
         return f"no answer ({error})"
 
 
@@ -310,8 +313,11 @@ def warm_all(urls: dict[str, str], stop: threading.Event, announce=print, timeou
             raise Stopped
         stop.wait(POLL_S)
     for name in urls:
-        if answers.get(name, "no answer") != "ok":
-            announce(f"{name}: its first page did not run cleanly while warming ({answers.get(name, 'no answer')})")
+        answer = answers.get(name, "no answer")
+        if answer == "timeout":  # Streamlit stopped waiting for the run; the warm-up goes on in the replica
+            announce(f"{name}: still warming after 60 s (a busy machine); it carries on in the background")
+        elif answer != "ok":
+            announce(f"{name}: its first page did not run cleanly while warming ({answer})")
 
 
 class Stopped(Exception):

@@ -392,3 +392,39 @@ def test_the_printed_config_is_one_nginx_accepts(nginx_binary, tmp_path):
     )
     assert checked.returncode == 0, checked.stderr
     assert "test is successful" in checked.stderr
+
+
+def test_warming_names_a_replica_whose_first_page_failed_or_is_still_running():
+    from embedlab.replicas import WARM_PATH, warm_all
+
+    answers = {"/ok": (200, b"ok"), "/error": (503, b"error"), "/slow": (503, b"timeout")}
+    asked: list[str] = []
+
+    class Replica(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            base, _, path = self.path.rpartition(WARM_PATH)
+            asked.append(base)
+            status, body = answers.get(base, (404, b""))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Replica)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    said: list[str] = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        replicas = {name: f"{url}/{name}" for name in ("ok", "error", "slow")}
+        warm_all(replicas, threading.Event(), said.append, timeout_s=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(asked) == ["/error", "/ok", "/slow"]  # every replica asked once
+    assert said == [
+        "error: its first page did not run cleanly while warming (error)",
+        "slow: still warming after 60 s (a busy machine); it carries on in the background",
+    ]

@@ -45,7 +45,8 @@ def test_two_browsers_on_two_replicas_upload_and_stop(browser, tmp_path):
     port = free_port()
     with running_serve(["--replicas", "2"], port, {MODELS_DIR_ENV: str(tmp_path / "models")}) as run:
         replica_ports = re.search(r"ports (\d+), (\d+) \(logs in (\S+)\)", run.output)
-        # each replica ran its first page once, cleanly, before the port opened (the model and baselines are loaded)
+        # each replica ran its first page once before the port opened (the model and baselines are loaded), without
+        # an error (on a very busy machine Streamlit may stop waiting after 60 s: then the warm-up carries on)
         assert "warming the replicas" in run.output and "did not run cleanly" not in run.output, run.output
         access_log = Path(replica_ports.group(3)) / "access.log"
 
