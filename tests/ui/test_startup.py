@@ -15,7 +15,6 @@ from tests.ui.apptest import ok, page_test
 def test_the_warm_up_fills_the_caches_the_compare_page_reads(monkeypatch, tmp_path):
     services.get_encoder.clear()
     st.cache_data.clear()
-    st.cache_resource.clear()
     monkeypatch.setenv("EMBEDLAB_VECTOR_CACHE_DIR", str(tmp_path))
     calls: list[str] = []
 
