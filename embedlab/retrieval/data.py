@@ -100,7 +100,7 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-def _check_total(size: int, name: str) -> None:
+def check_size(size: int, name: str) -> None:
     if size > MAX_RETRIEVAL_MB * 1024 * 1024:
         raise EmbedLabError(
             f"{name} is {_mb(size)} of retrieval data; the limit is {MAX_RETRIEVAL_MB} MB: keep fewer documents "
@@ -125,7 +125,7 @@ def read_folder(folder: str | Path) -> RetrievalData:
     missing = [name for name in BEIR_FILES if not (path / name).is_file()]
     if missing:
         raise EmbedLabError(f"{path.name} has no {', '.join(missing)}: a BEIR folder holds {', '.join(BEIR_FILES)}.")
-    _check_total(sum((path / name).stat().st_size for name in BEIR_FILES), path.name)
+    check_size(sum((path / name).stat().st_size for name in BEIR_FILES), path.name)
     return parse_beir({name: (path / name).read_bytes() for name in BEIR_FILES}, path.name)
 
 
@@ -136,7 +136,7 @@ def read_zip(data: bytes, name: str) -> RetrievalData:
     Raises:
         EmbedLabError: not a zip, a file missing, too large, or bad content.
     """
-    _check_total(len(data), name)
+    check_size(len(data), name)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -152,7 +152,7 @@ def read_zip(data: bytes, name: str) -> RetrievalData:
         missing = [wanted for wanted in BEIR_FILES if wanted not in found]
         if missing:
             raise EmbedLabError(f"{name} has no {', '.join(missing)}: zip a BEIR folder ({', '.join(BEIR_FILES)}).")
-        _check_total(sum(info.file_size for info in found.values()), name)
+        check_size(sum(info.file_size for info in found.values()), name)
         files = {wanted: archive.read(info) for wanted, info in found.items()}
     return parse_beir(files, name)
 
@@ -296,6 +296,24 @@ def from_pairs(frame: pd.DataFrame, name: str) -> RetrievalData:
     if not corpus:
         raise EmbedLabError(f"{name} is empty: give one query and one relevant text per row.")
     return _checked(name, corpus, queries, qrels)
+
+
+def read_upload(data: bytes, name: str) -> RetrievalData:
+    """An uploaded file: a BEIR folder as a ``.zip``, else a CSV/TSV of (query, relevant text) rows with a header.
+
+    Raises:
+        EmbedLabError: too large, not UTF-8, or bad content.
+    """
+    if name.lower().endswith(".zip"):
+        return read_zip(data, name)
+    from embedlab.data.pairfiles import decode_text, read_delimited
+
+    check_size(len(data), name)
+    text = decode_text(data, name)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first:
+        raise EmbedLabError(f"{name} is empty: give a header row, then one query and one relevant text per row.")
+    return from_pairs(read_delimited(text, "\t" if "\t" in first else ",", name), name)
 
 
 def sts_paraphrases(frame: pd.DataFrame, name: str = BUNDLED_NAME) -> RetrievalData:
