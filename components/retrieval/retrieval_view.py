@@ -259,5 +259,11 @@ def query_up_close(report: RetrievalReport, query_id: str) -> None:
 
 
 def report_for(data: RetrievalData, system_runs: list[SystemRun]) -> RetrievalReport:
-    """The report of this session's runs (cheap: metrics and tests over rankings already made)."""
-    return build_report(data, system_runs)
+    """The report of this session's runs, kept until the runs change: picking a query or a system reruns the page,
+    and the paired tests (10,000 resamples each) need not be drawn again."""
+    key = (data.fingerprint, tuple((run.name, run.seconds) for run in system_runs))
+    kept = st.session_state.get(state.RETRIEVAL_REPORT)
+    if kept is None or kept[0] != key:
+        kept = (key, build_report(data, system_runs))
+        st.session_state[state.RETRIEVAL_REPORT] = kept
+    return kept[1]

@@ -132,6 +132,7 @@ RETRIEVAL_SYSTEM = "retrieval.system"  # the system whose worst queries are list
 RETRIEVAL_QUERY = "retrieval.query"  # the query id shown up close
 RETRIEVAL_RUNS = "retrieval.runs"  # {(data fingerprint, system key): SystemRun} this session has
 RETRIEVAL_FAILED = "retrieval.failed"  # {system key: why it could not run}
+RETRIEVAL_REPORT = "retrieval.report"  # (key of the runs, RetrievalReport) of the last runs shown
 RETRIEVAL_SOURCE_WIDGET = "retrieval.source.widget"
 RETRIEVAL_UPLOAD_WIDGET = "retrieval.upload.widget"
 RETRIEVAL_MODELS_WIDGET = "retrieval.models.widget"
