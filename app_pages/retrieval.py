@@ -13,7 +13,8 @@ def page() -> None:
     st.caption(
         "A query against a corpus: does the relevant document come first? nDCG@10, MRR@10, Recall@1/10/100 and "
         "MAP@100 (ir-measures), per system, with a paired test between every two. The STS dev paraphrase set is "
-        "easy for a trained model and hard for raw pooling: that contrast is the lesson."
+        "easy for a trained model (nDCG@10 0.96) and hard for a BERT without similarity training (0.77 with random "
+        "weights); BM25 does well too (0.91): a paraphrase shares most of its words."
     )
     retrieval_view.init_state()
     answer = st.container()  # the table first; data and systems, which feed it, below
