@@ -141,3 +141,18 @@ def test_two_column_csv(tmp_path, capsys):
     found = run_json(capsys, "--data", str(tmp_path / "pairs.csv"), "--bm25")
     assert (found["queries"], found["documents"]) == (2, 3)
     assert found["systems"][0]["metrics"]["Recall@10"] == 1.0
+
+
+def test_an_embeddings_service_retrieves_like_the_same_model_here(service, shared_engines, tmp_path, capsys):
+    (tmp_path / "pairs.csv").write_text(
+        "query,relevant\nHow old are you?,What is your age?\nWhere did the cat sit?,The cat sat on the mat.\n"
+        "Who plays the guitar?,A man is playing a guitar.\nIs the market down?,Stock prices fell sharply today.\n",
+        encoding="utf-8",
+    )
+    found = run_json(capsys, "--data", str(tmp_path / "pairs.csv"), "--model", service.ref(), "--model", M)
+    remote, local = found["systems"]
+    assert remote["metrics"] == pytest.approx(local["metrics"], abs=1e-6) and remote["metrics"]["MRR@10"] > 0.5
+    assert sum(request["n_texts"] for request in service.requests) == 8  # 4 documents and 4 queries, once each
+    assert [row["rank"][remote["name"]] for row in found["per_query"]] == [
+        row["rank"][local["name"]] for row in found["per_query"]
+    ]
