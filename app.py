@@ -45,6 +45,7 @@ PAGES = {  # page name (views, links) -> page
     "negative_tests": st.Page("app_pages/negative_tests.py", title="Negative tests", icon=":material/rule:"),
     "sts_eval": st.Page("app_pages/sts_eval.py", title="STS evaluation", icon=":material/leaderboard:"),
     "train": st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    "retrieval": st.Page("app_pages/retrieval.py", title="Retrieval", icon=":material/search:"),
 }
 
 limit_server_threads()  # 1 torch thread per model call (EMBEDLAB_SERVER_THREADS): see embedlab/embedding/forward.py

@@ -46,3 +46,11 @@ MAX_QUERY_CHARS = 500  # a search query on Projection
 
 # Training in served mode
 SERVED_MAX_TRAIN_STEPS = 1_000  # optimizer steps per run (max steps, or epochs x rows / batch): ~8 min on 2 cores
+
+# Retrieval (embedlab.retrieval): a BEIR folder or upload, and the runs over it
+MAX_RETRIEVAL_MB = MAX_UPLOAD_MB  # the three files of a BEIR folder together (a zip: unpacked), checked before reading
+MAX_RETRIEVAL_DOCS = 20_000  # documents in a corpus: each is one sentence encode per model (cached)
+MAX_RETRIEVAL_QUERIES = 2_000  # queries evaluated (those with a relevant document)
+MAX_RETRIEVAL_TEXT_CHARS = 20_000  # one document or query (the models read the first 256 tokens or so)
+RETRIEVAL_DEPTH = 100  # documents kept per query and system: Recall@100 and MAP@100 need that many
+MAX_RETRIEVAL_RERANK_K = 100  # bi-encoder candidates a cross-encoder re-ranks per query (one pass each)

@@ -9,6 +9,7 @@ A *view* is a small JSON-serialisable dict naming a page and the state that page
     {"page": "sts_eval", "data": "bundled", "models": [ref, ...]}
     {"page": "tokens", "raw": ..., "sentences": ["The bank is closed."]}
     {"page": "train"}
+    {"page": "retrieval", "data": "slice", "models": [ref, ...], "bm25": true, "cross": ..., "top_k": 20, "query": "q3"}
 
 Each page's fields are declared once, as a pydantic model below (``CompareView``, ...), with their limits taken from
 the constants of this module (and the engine's own, such as ``MAX_TOKEN_SENTENCE_CHARS``). From that one
@@ -46,6 +47,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     TypeAdapter,
@@ -59,7 +61,7 @@ from embedlab.data.paths import served_data_gate
 from embedlab.embedding.postprocess import check_post
 from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, check_pooling, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.limits import MAX_QUERY_CHARS, MAX_ROWS, MAX_TOKEN_SENTENCE_CHARS
+from embedlab.limits import MAX_QUERY_CHARS, MAX_RETRIEVAL_RERANK_K, MAX_ROWS, MAX_TOKEN_SENTENCE_CHARS
 from embedlab.models.vectors import is_vectors_ref
 from embedlab.tasks.projection import DEFAULT_MIN_DIST, DEFAULT_NEIGHBOURS, DEFAULT_SEED, Method, ProjectionSettings
 from embedlab.tasks.sts import HUB_DATASETS, HUB_SPLITS
@@ -362,13 +364,40 @@ class LessonView(PageView):
     trained: TrainedSpec | None = None
 
 
+class RetrievalView(PageView):
+    page: Literal["retrieval"]
+    data: Literal["bundled", "slice"] | None = None
+    models: (
+        Annotated[
+            list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_MODEL_CHARS, pattern=r"\S")]],
+            Field(max_length=MAX_MODELS),
+        ]
+        | None
+    ) = None
+    bm25: StrictBool | None = None
+    cross: CrossModel | None = None
+    top_k: Annotated[StrictInt, Field(ge=1, le=MAX_RETRIEVAL_RERANK_K)] | None = None
+    system: Annotated[StrictStr, Field(max_length=MAX_SEARCH_CHARS)] | None = None
+    query: Annotated[StrictStr, Field(max_length=MAX_SEARCH_CHARS)] | None = None
+    PARAMS: ClassVar[dict[str, str]] = {"top_k": "k"}
+
+
 class TrainView(PageView):
     page: Literal["train"]
 
 
 SCHEMAS: dict[str, type[PageView]] = {
     schema.model_fields["page"].annotation.__args__[0]: schema  # type: ignore[union-attr]
-    for schema in (CompareView, ProjectionView, NegativeTestsView, StsView, TokensView, LessonView, TrainView)
+    for schema in (
+        CompareView,
+        ProjectionView,
+        NegativeTestsView,
+        StsView,
+        TokensView,
+        LessonView,
+        TrainView,
+        RetrievalView,
+    )
 }
 PAGES: tuple[str, ...] = tuple(SCHEMAS)
 

@@ -43,6 +43,15 @@ PROJECTION_SETTING_WIDGETS = (
     state.PROJECTION_K_WIDGET,
     state.PROJECTION_RERANK_QUERY_WIDGET,
 )
+RETRIEVAL_WIDGETS = (
+    state.RETRIEVAL_SOURCE_WIDGET,
+    state.RETRIEVAL_MODELS_WIDGET,
+    state.RETRIEVAL_BM25_WIDGET,
+    state.RETRIEVAL_CROSS_WIDGET,
+    state.RETRIEVAL_TOP_K_WIDGET,
+    state.RETRIEVAL_SYSTEM_WIDGET,
+    state.RETRIEVAL_QUERY_WIDGET,
+)
 # pages whose panels seed from RAW/TRAINED_SPEC
 CONFIG_NAMESPACES = (state.COMPARE, state.PROJECTION, state.NEGTEST, tokens_view.NAMESPACE)
 CROSS_NAMESPACES = (state.COMPARE, state.PROJECTION)  # pages with the cross-encoder box (state.CROSS_ENCODER)
@@ -168,6 +177,24 @@ def _apply_specs_only(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | No
     _set_specs(raw, trained)
 
 
+def _apply_retrieval(view: dict, raw: EmbedSpec | None, trained: EmbedSpec | None) -> None:
+    """A link names the bundled set or its slice (an upload does not travel), the systems and the query shown."""
+    st.session_state[state.RETRIEVAL_SOURCE] = view.get("data", "slice")
+    _store(
+        {
+            state.RETRIEVAL_MODELS: list(dict.fromkeys(view["models"])) if "models" in view else None,
+            state.RETRIEVAL_BM25: view.get("bm25"),
+            state.RETRIEVAL_TOP_K: view.get("top_k"),
+            state.RETRIEVAL_SYSTEM: view.get("system"),
+            state.RETRIEVAL_QUERY: view.get("query"),
+        }
+    )
+    if "cross" in view:
+        st.session_state[state.RETRIEVAL_CROSS] = view["cross"]
+    st.session_state[state.RETRIEVAL_FAILED] = {}  # named again: tried again
+    _forget_widgets(RETRIEVAL_WIDGETS)
+
+
 APPLY = {  # page -> how its view's fields go into the session (the fields themselves: embedlab.views)
     "compare": _apply_compare,
     "projection": _apply_projection,
@@ -176,6 +203,7 @@ APPLY = {  # page -> how its view's fields go into the session (the fields thems
     "tokens": _apply_tokens,
     "lesson": _apply_specs_only,
     "train": _apply_specs_only,
+    "retrieval": _apply_retrieval,
 }
 
 

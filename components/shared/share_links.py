@@ -162,6 +162,18 @@ def _tokens(view: dict, notes: list[str]) -> None:
         view["sentences"] = list(sentences)
 
 
+def _retrieval(view: dict, notes: list[str]) -> None:
+    view["data"] = _shareable_source(state.RETRIEVAL_SOURCE, "retrieval data set", notes)
+    view["models"] = list(st.session_state.get(state.RETRIEVAL_MODELS, []))
+    view["bm25"] = bool(st.session_state.get(state.RETRIEVAL_BM25, False))
+    for field, key in (("cross", state.RETRIEVAL_CROSS), ("top_k", state.RETRIEVAL_TOP_K)):
+        if st.session_state.get(key) is not None:
+            view[field] = st.session_state[key]
+    for field, key in (("system", state.RETRIEVAL_SYSTEM), ("query", state.RETRIEVAL_QUERY)):
+        if st.session_state.get(key):
+            view[field] = st.session_state[key]
+
+
 READ = {  # page -> how its view's fields are read from the session (the fields themselves: embedlab.views)
     "compare": _compare,
     "projection": _projection,
@@ -169,6 +181,7 @@ READ = {  # page -> how its view's fields are read from the session (the fields 
     "sts_eval": _sts,
     "tokens": _tokens,
     "lesson": _specs,
+    "retrieval": _retrieval,
 }
 
 

@@ -120,6 +120,29 @@ PROJECTION_RERANK_QUERY_WIDGET = "projection.rerank_query_input"
 PROJECTION_RERANK_K_WIDGET = "projection.rerank_k_input"
 
 
+# ---------------------------------------------------------------- Retrieval
+RETRIEVAL = "retrieval"
+RETRIEVAL_SOURCE = "retrieval.source"  # one of retrieval_view.SOURCES
+RETRIEVAL_UPLOADED = "retrieval.uploaded"  # RetrievalData of the last upload that parsed
+RETRIEVAL_MODELS = "retrieval.models"  # list of bi-encoder refs
+RETRIEVAL_BM25 = "retrieval.bm25"  # bool
+RETRIEVAL_CROSS = "retrieval.cross"  # the re-ranker's reference, None for none
+RETRIEVAL_TOP_K = "retrieval.top_k"  # candidates the re-ranker re-scores per query
+RETRIEVAL_SYSTEM = "retrieval.system"  # the system whose worst queries are listed first
+RETRIEVAL_QUERY = "retrieval.query"  # the query id shown up close
+RETRIEVAL_RUNS = "retrieval.runs"  # {(data fingerprint, system key): SystemRun} this session has
+RETRIEVAL_FAILED = "retrieval.failed"  # {system key: why it could not run}
+RETRIEVAL_REPORT = "retrieval.report"  # (key of the runs, RetrievalReport) of the last runs shown
+RETRIEVAL_SOURCE_WIDGET = "retrieval.source.widget"
+RETRIEVAL_UPLOAD_WIDGET = "retrieval.upload.widget"
+RETRIEVAL_MODELS_WIDGET = "retrieval.models.widget"
+RETRIEVAL_BM25_WIDGET = "retrieval.bm25.widget"
+RETRIEVAL_CROSS_WIDGET = "retrieval.cross.widget"
+RETRIEVAL_TOP_K_WIDGET = "retrieval.top_k.widget"
+RETRIEVAL_SYSTEM_WIDGET = "retrieval.system.widget"
+RETRIEVAL_QUERY_WIDGET = "retrieval.query.widget"
+RETRIEVAL_RUN_BUTTON = "retrieval.run"
+
 # ---------------------------------------------------------------- text the model cannot read
 SKIP_UNREADABLE = "config.skip_unreadable"  # bool: leave out pairs the model cannot read (Negative tests, STS)
 NEGTEST_SKIP_WIDGET = "negtest.skip_unreadable"

@@ -16,6 +16,9 @@ its id printed (``embedlab.training.queue``).
 lists the runs; ``python -m embedlab jobs stop ID`` stops one (needs the server's ``EMBEDLAB_ADMIN_TOKEN``).
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
+``python -m embedlab retrieve [--data FOLDER|ZIP|CSV] --model REF [--model REF2 ...] [--bm25] [--rerank CROSS_DIR
+--top-k 100] [--json]``: nDCG@10, MRR@10, Recall@1/10/100, MAP@100 per system and a paired test of every two
+(``embedlab.retrieval``); without --data, the STS dev paraphrase set.
 ``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
 [--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.replicas``); Ctrl-C stops them.
 
@@ -25,7 +28,8 @@ own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that ne
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed.
 
-One module per command (``score``, ``evaluate``, ``negtest``, ``train``, ``tokens``, ``serve``, ``worker``, ``jobs``),
+One module per command (``score``, ``evaluate``, ``negtest``, ``train``, ``tokens``, ``serve``, ``worker``, ``jobs``,
+``retrieve``),
 what they share in ``common``.
 """
 
@@ -40,6 +44,7 @@ from embedlab.cli.common import INTERRUPTED, Parser
 from embedlab.cli.evaluate import add_eval_command, run_eval
 from embedlab.cli.jobs import add_jobs_command, run_jobs
 from embedlab.cli.negtest import add_negtest_command, run_negtest
+from embedlab.cli.retrieve import add_retrieve_command, run_retrieve
 from embedlab.cli.score import add_score_command, run_score
 from embedlab.cli.serve import add_serve_command, run_serve
 from embedlab.cli.tokens import add_tokens_command, run_tokens
@@ -60,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_serve_command,
         add_worker_command,
         add_jobs_command,
+        add_retrieve_command,
     ):
         add_command(commands)
     return parser
@@ -74,6 +80,7 @@ COMMANDS = {
     "serve": run_serve,
     "worker": run_worker,
     "jobs": run_jobs,
+    "retrieve": run_retrieve,
 }
 
 

@@ -53,6 +53,15 @@ GOOD = {
     "tokens": {"page": "tokens", "raw": RAW, "sentences": ["The bank is closed.", "We sat on the bank."]},
     "lesson": {"page": "lesson", "raw": RAW, "trained": TRAINED},
     "train": {"page": "train"},
+    "retrieval": {
+        "page": "retrieval",
+        "data": "slice",
+        "models": [MODEL],
+        "bm25": True,
+        "top_k": 20,
+        "system": "BM25",
+        "query": "q3",
+    },
 }
 
 

@@ -1,0 +1,118 @@
+"""``retrieve``: rank a corpus for every query with each system (bi-encoders, BM25, a re-ranker), the metrics
+per system and the paired test of every two systems (``embedlab.retrieval``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from embedlab.cli import common
+from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
+from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_RETRIEVAL_RERANK_K
+from embedlab.retrieval.metrics import MAIN_METRIC, METRICS
+
+
+def add_retrieve_command(commands) -> None:
+    """The ``retrieve`` subcommand."""
+    retrieve = commands.add_parser("retrieve", help="nDCG/MRR/Recall/MAP of bi-encoders, BM25 and a re-ranker")
+    retrieve.add_argument(
+        "--data",
+        help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) or its zip, or a CSV/TSV of (query, "
+        "relevant text) rows; default: the STS dev paraphrase set",
+    )
+    retrieve.add_argument("--model", action="append", default=[], help="a model with sentence vectors (repeatable)")
+    retrieve.add_argument("--pooling", default="model", choices=POOLINGS, help="for every --model (default: own)")
+    retrieve.add_argument(
+        "--layers", default=DEFAULT_LAYERS, type=common._layer_spec, help="for every --model (default -1)"
+    )
+    retrieve.add_argument("--bm25", action="store_true", help="add BM25 (bm25s)")
+    retrieve.add_argument("--rerank", metavar="CROSS_DIR", help="re-rank the first --model's top k with this model")
+    retrieve.add_argument(
+        "--top-k",
+        type=common.whole_number("--top-k", 1, MAX_RETRIEVAL_RERANK_K),
+        default=MAX_RETRIEVAL_RERANK_K,
+        help="candidates re-ranked per query",
+    )
+    retrieve.add_argument("--metric", default=MAIN_METRIC, choices=list(METRICS), help="what the paired tests compare")
+    retrieve.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def read_data(data: str | None):
+    """The data set ``--data`` names (bundled STS paraphrases when None).
+
+    Raises:
+        EmbedLabError: anything wrong with it (one line).
+    """
+    from embedlab.retrieval.data import bundled_sts, check_size, read_folder, read_upload
+
+    if data is None:
+        return bundled_sts()
+    path = Path(data)
+    if not path.exists():
+        raise EmbedLabError(
+            f"{data!r} not found: give a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), its zip, or a "
+            "CSV/TSV of (query, relevant text) rows."
+        )
+    if path.is_dir():
+        return read_folder(path)
+    from embedlab.data.paths import read_data_file
+
+    if path.suffix.lower() == ".zip" and path.is_file():
+        check_size(path.stat().st_size, path.name)  # before a byte of it is read
+        return read_upload(path.read_bytes(), path.name)
+    raw, name = read_data_file(path)  # only .csv/.tsv/.txt files are opened
+    return read_upload(raw, name)
+
+
+def run_retrieve(args: argparse.Namespace) -> int:
+    from embedlab.retrieval.evaluation import build_report, report_json
+    from embedlab.retrieval.systems import bm25_run, rerank_run, vector_run
+    from embedlab.scorers.registry import kind_of, open_scorer
+
+    if not args.model and not args.bm25:
+        raise EmbedLabError("retrieve needs a system: --model REF (repeatable) and/or --bm25.")
+    if args.rerank and not args.model:
+        raise EmbedLabError("--rerank re-ranks the first --model's candidates: give a --model too.")
+    for ref in args.model:  # a model without vectors is refused before the data is read or anything loaded
+        kind_of(ref).refuse_unless(ref.strip(), "vectors", "retrieval by sentence vectors (give it to --rerank)")
+    data = read_data(args.data)  # bad data fails before any model loads
+    for note in data.notes:
+        common.say(f"note: {note}")
+    runs = []
+    if args.bm25:
+        runs.append(bm25_run(data))
+    first_vector_run = None
+    for ref in args.model:
+        spec = EmbedSpec(model=ref.strip(), pooling=args.pooling, layers=args.layers)
+        scorer = open_scorer(spec, engine=common.load_engine)
+        run = vector_run(data, scorer, progress=_progress("encoding"))
+        common.note_texts_sent(scorer)
+        first_vector_run = first_vector_run or run
+        runs.append(run)
+    if args.rerank:
+        cross = open_scorer(args.rerank.strip(), engine=common.load_engine)
+        runs.append(rerank_run(data, first_vector_run, cross, args.top_k, _progress("re-ranking")))
+    report = build_report(data, runs, args.metric)
+    if args.json:
+        print(json.dumps(report_json(report), ensure_ascii=False))
+        return 0
+    print(f"{data.name}: {data.describe()}")
+    print(report.table.round(4).to_string())
+    for run in report.runs:
+        print(f"cost of {run.name}: {run.cost}; {run.passes:,} model passes here, {run.seconds:.1f} s")
+    for test in report.tests:
+        print(test.sentence)
+    return 0
+
+
+def _progress(doing: str):
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{doing} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return progress
