@@ -306,6 +306,14 @@ def test_health_is_proxied(proxy):
     assert (status, body) == (200, b"ok")
 
 
+def test_the_script_health_check_is_not_reachable_through_nginx(proxy):
+    """`serve` warms replicas on their own ports; a visitor must not be able to run a throwaway session at will."""
+    port, backends = proxy
+    status, _, _ = request(port, "GET", "/_stcore/script-health-check")
+    assert status == 404
+    assert not any(seen[1].startswith("/_stcore/script-health-check") for b in backends for seen in b.seen)
+
+
 def test_the_websocket_upgrade_reaches_the_replica(proxy):
     port, backends = proxy
     _, _, cookie = request(port, "GET", "/")
