@@ -322,6 +322,8 @@ def negation(sentence: str, rng: random.Random, lex: Lexicon) -> str | None:
     removed = _remove_negation(words, lex)
     if removed is not None:
         return removed
+    if any(_negative(words.lower(n)) for n in range(len(words.words))):
+        return None  # negative already, in a way the rules cannot undo: adding a second "not" would mangle it
     group = verb_group(words, lex)
     if group is None or group.start == 0:
         return None
@@ -337,6 +339,10 @@ def negation(sentence: str, rng: random.Random, lex: Lexicon) -> str | None:
         words.replace(group.start, f"{helper} not {base}")
         return words.text()
     return None
+
+
+def _negative(word: str) -> bool:
+    return word in {"not", "never", "no", "none", "neither", "nor", *NEGATIVE_PRONOUNS} or word.endswith("n't")
 
 
 def _remove_negation(words: Words, lex: Lexicon) -> str | None:
@@ -438,8 +444,10 @@ def role_reversal(sentence: str, rng: random.Random, lex: Lexicon) -> str | None
     if not words.words or _is_question(words):
         return None
     group = verb_group(words, lex)
-    if group is None or group.tense == "copula" or group.start == 0 or words.lower(group.start) in HAVE_FORMS:
-        return None  # no verb, "is" + adjective, or "has"/"had" (possession, or a verb after it: "has seen")
+    if group is None or group.tense in {"copula", "aux"} and group.end - group.start < 2 or group.start == 0:
+        return None  # no verb, or "is" + adjective
+    if words.lower(group.start) in HAVE_FORMS and group.tense != "aux":
+        return None  # "has a car": possession, not an action with two roles
     if _noun_phrase(words, 0, group.start, lex) != group.start or not words.adjacent(group.start - 1, group.start):
         return None
     if group.end >= len(words.words) or not words.adjacent(group.end - 1, group.end):
