@@ -104,8 +104,12 @@ SUBJECT_PRONOUNS = {*SUBJECT_TO_OBJECT, "you", "it"}
 STOP_WORDS = {
     "in", "on", "at", "with", "for", "to", "from", "by", "of", "after", "before", "during", "about", "into", "over",
     "under", "and", "or", "but", "because", "while", "when", "that", "which", "who", "yesterday", "today", "again",
-    "last", "every", "very", "not", "than", "as", "since", "until", "through",
+    "last", "every", "very", "not", "than", "as", "since", "until", "through", "out", "up", "down", "off", "away",
+    "back", "around", "across", "along", "behind", "near", "without", "within", "whom", "whose", "so", "then",
+    "just", "already", "always", "often", "still", "also", "finally", "never", "only", "even", "if", "where", "how",
+    "why", "what", "although", "though", "unless", "once", "whether",
 }  # fmt: skip
+CONTINUES_PHRASE = {"of", "that", "which", "who", "whom", "whose"}
 CONTRACTIONS = [
     ("is not", "isn't"),
     ("are not", "aren't"),
@@ -138,7 +142,7 @@ CONTRACTIONS = [
     ("they will", "they'll"),
     ("let us", "let's"),
 ]
-TOKEN = re.compile(r"\s+|[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:[.,:]\d+)*|[^\sA-Za-z\d]")
+TOKEN = re.compile(r"\s+|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+(?:[.,:]\d+)*|[^\w\s]|_")  # letters of any script
 
 
 # ---------------------------------------------------------------- the lexicon
@@ -152,7 +156,7 @@ class Lexicon:
     past: dict[str, str]  # base -> simple past
     participles: frozenset[str]
     antonyms: dict[str, str]
-    numbers: tuple[str, ...]
+    numbers: tuple[tuple[str, ...], ...]  # groups of number words that replace one another
     entities: dict[str, tuple[str, ...]]  # type -> names
     entity_type: dict[str, str] = field(default_factory=dict)  # name -> type
 
@@ -200,7 +204,7 @@ def lexicon() -> Lexicon:
         past=past,
         participles=frozenset(participles),
         antonyms=dict(raw["antonyms"]),
-        numbers=tuple(raw["numbers"]),
+        numbers=tuple(tuple(group) for group in raw["numbers"]),
         entities=entities,
         entity_type=entity_type,
     )
@@ -256,11 +260,7 @@ def _rng(seed: int, kind: str, sentence: str) -> random.Random:
 
 
 def _is_question(words: Words) -> bool:
-    return (
-        bool(words.words)
-        and (words.lower(0) in AUXILIARIES | HAVE_FORMS | DO_FORMS)
-        or words.text().rstrip()[-1:] == "?"
-    )
+    return bool(words.words) and (words.lower(0) in AUXILIARIES | HAVE_FORMS | DO_FORMS) or "?" in words.text()
 
 
 # ---------------------------------------------------------------- the verb of a sentence
@@ -278,16 +278,39 @@ class VerbGroup:
 
 
 def verb_group(words: Words, lex: Lexicon) -> VerbGroup | None:
-    """The first verb group after the first word, or None when no word is a verb the lexicon knows."""
+    """The first verb group after the first word, or None when no word is a verb the lexicon knows or the words
+    before it do not read as its subject (``_subject_before``)."""
+    group = _first_verb_group(words, lex)
+    if group is None or not _subject_before(words, group):
+        return None
+    return group
+
+
+def _subject_before(words: Words, group: VerbGroup) -> bool:
+    """Whether words 0..start-1 can be the subject of the verb group: at most five words with nothing but spaces
+    between them, none a preposition or conjunction ("Close the window before you leave": "you" is not the
+    sentence's subject); before a bare base form ("play"), a pronoun or a phrase that starts with a determiner."""
+    start = group.start
+    if not 1 <= start <= 5 or not all(words.adjacent(n, n + 1) for n in range(start)):
+        return False
+    before = [words.lower(n) for n in range(start)]
+    if any(word in STOP_WORDS or word in AUXILIARIES for word in before):
+        return False
+    if group.tense == "base":
+        return before[0] in DETERMINERS or (start == 1 and before[0] in {"i", "you", "we", "they"})
+    return True
+
+
+def _first_verb_group(words: Words, lex: Lexicon) -> VerbGroup | None:
     for n in range(1, len(words.words)):
         word = words.lower(n)
+        if word == "am" and words.lower(n - 1) != "i":
+            return None  # "am" after anything but "I" is not English's "am" ("Wir gehen am Wochenende")
         if word in AUXILIARIES or word in HAVE_FORMS or word in NEGATED_AUX or word in NEGATED_DO or word in DO_FORMS:
             end = n + 1
             if end < len(words.words) and words.lower(end) in {"not", "never"}:
                 end += 1
-            has_verb = end < len(words.words) and (
-                words.lower(end) in lex.participles or words.lower(end) in lex.verb_forms
-            )
+            has_verb = end < len(words.words) and _verb_after(word, words.lower(end), lex)
             if word in HAVE_FORMS and not has_verb:  # "has a car": the main verb
                 _, tense = lex.verb_forms[word]
                 return VerbGroup(n, n + 1, tense, tense != "past")
@@ -305,9 +328,24 @@ def verb_group(words: Words, lex: Lexicon) -> VerbGroup | None:
     return None
 
 
+def _verb_after(auxiliary: str, word: str, lex: Lexicon) -> bool:
+    """Whether ``word`` is the verb an auxiliary carries: a participle after "has" or "is" ("has seen", "was
+    chased"; "is playing"), a base form after "does" or "can" ("does run"); "is open" is a copula and an adjective."""
+    base_of = AUXILIARIES | DO_FORMS | set(NEGATED_DO) | {"cannot", "can't", "won't", "wouldn't", "shouldn't"}
+    base_of -= {"am", "is", "are", "was", "were"}
+    if auxiliary in base_of:
+        return lex.verb_forms.get(word, ("", ""))[1] == "base"
+    return word in lex.participles or (len(word) > 4 and word.endswith("ing"))
+
+
+def _verbish(word: str) -> bool:
+    """A word that reads as a participle ("chained", "running"): it ends a noun phrase."""
+    return len(word) > 4 and word.endswith(("ed", "ing"))
+
+
 def _plural(word: str) -> bool:
     return word in {"we", "they", "people", "children", "men", "women", "police"} or (
-        word.endswith("s") and not word.endswith(("ss", "us", "is"))
+        word.isalpha() and word.endswith("s") and not word.endswith(("ss", "us", "is"))
     )
 
 
@@ -324,6 +362,8 @@ def negation(sentence: str, rng: random.Random, lex: Lexicon) -> str | None:
         return removed
     if any(_negative(words.lower(n)) for n in range(len(words.words))):
         return None  # negative already, in a way the rules cannot undo: adding a second "not" would mangle it
+    if lex.verb_forms.get(words.lower(0), ("", ""))[1] == "base":
+        return None  # an imperative ("Turn left at the light"): its subject is not written
     group = verb_group(words, lex)
     if group is None or group.start == 0:
         return None
@@ -369,16 +409,24 @@ def _remove_negation(words: Words, lex: Lexicon) -> str | None:
             if n == 0:
                 words.replace(0, words.tokens[words.words[0]].capitalize())
             return words.text()
+        following = words.lower(n + 1) if n + 1 < len(words.words) else ""
         if word == "not" and n > 0 and words.lower(n - 1) in AUXILIARIES | HAVE_FORMS:
+            if following == "yet":
+                return None  # "has not yet reached" -> "has yet reached" is not English
             words.delete(n)
             return words.text()
-        if word == "never" and n > 0:
+        if word == "never" and 0 < n <= 5 and all(words.adjacent(m, m + 1) for m in range(n)):
+            if any(words.lower(m) in STOP_WORDS for m in range(n)):
+                return None  # "... but never been to Canada": dropping it leaves no verb
             words.delete(n)
             return words.text()
-        if word == "no" and n > 0 and n + 1 < len(words.words) and words.adjacent(n, n + 1):
-            if words.lower(n + 1) in {"one", "longer"}:
-                return None
-            words.delete(n)
+        if (
+            word == "no"
+            and n >= 2
+            and words.lower(n - 2) == "there"
+            and words.lower(n - 1) in {"is", "are", "was", "were"}
+        ):
+            words.delete(n)  # "There is no milk" -> "There is milk"; elsewhere "no" cannot simply go ("I have no clue")
             return words.text()
     return None
 
@@ -408,8 +456,11 @@ def number(sentence: str, rng: random.Random, lex: Lexicon) -> str | None:
                     new = value + 1
             tokens[position] = str(new)
             return "".join(tokens)
-        if token.lower() in lex.numbers:
-            other = rng.choice([word for word in lex.numbers if word != token.lower()])
+        if any(token.lower() in group for group in lex.numbers):
+            group = next(group for group in lex.numbers if token.lower() in group)
+            other = rng.choice(
+                [word for word in group if word != token.lower()]
+            )  # "two" for "six", "twenty" for "forty"
             tokens[position] = like(other, token)
             return "".join(tokens)
     return None
@@ -425,11 +476,15 @@ def _noun_phrase(words: Words, start: int, stop: int, lex: Lexicon) -> int | Non
         end = start + 1
         while end < stop and end - start <= 3 and words.adjacent(end - 1, end):
             word = words.lower(end)
-            if word in STOP_WORDS or word in DETERMINERS or word in lex.verb_forms and end > start + 1:
+            after_head = end > start + 1
+            if word in STOP_WORDS or word in DETERMINERS or after_head and (word in lex.verb_forms or _verbish(word)):
                 break
             end += 1
         return end if end > start + 1 else None
-    if words.tokens[words.words[start]][0].isupper() and first not in SUBJECT_PRONOUNS | set(OBJECT_TO_SUBJECT):
+    token = words.tokens[words.words[start]]
+    if token[0].isupper() and first not in SUBJECT_PRONOUNS | set(OBJECT_TO_SUBJECT):
+        if start == 0 and token not in lex.entity_type:
+            return None  # a capital at the start of a sentence may be any word ("Nobody", "Cyclists")
         end = start + 1
         while end < stop and words.tokens[words.words[end]][0].isupper() and words.adjacent(end - 1, end):
             end += 1
@@ -460,8 +515,8 @@ def role_reversal(sentence: str, rng: random.Random, lex: Lexicon) -> str | None
     )
     if object_end < len(words.words) and all(token.isspace() for token in after):
         following = words.lower(object_end)
-        if following not in STOP_WORDS and following not in DETERMINERS:
-            return None  # the object phrase runs on into words it does not know: not a clean swap
+        if following not in STOP_WORDS and following not in DETERMINERS or following in CONTINUES_PHRASE:
+            return None  # the object phrase runs on ("the risks of ...", "a script that ..."): not a clean swap
     subject = [words.lower(n) for n in range(group.start)]
     obj = [words.lower(n) for n in range(group.end, object_end)]
     if group.present:

@@ -95,6 +95,18 @@ def test_fixed_edits(kind, sentence, expected):
         ("typo", "I am at it."),  # no word of five letters
         ("case_punctuation", "1234 5678"),  # no letters
         ("contraction", "The cat chased the dog."),
+        # sentences the rules once mangled
+        ("negation", "Turn left at the second traffic light."),  # an imperative, not "Turn did not leave"
+        ("negation", "Close the window before you leave."),  # "you leave" is not the sentence's clause
+        ("negation", "She has visited thirty countries but never been to Canada."),
+        ("negation", "Honestly, I have no clue what he was talking about."),  # not "I have clue"
+        ("negation", "The committee has not yet reached a consensus."),  # not "has yet reached"
+        ("negation", "Wir gehen am Wochenende im Wald wandern."),  # German "am" is not "I am"
+        ("negation", "Nous avons visité trois musées."),
+        ("role_reversal", "The surgeon explained the risks of the procedure."),  # the phrase runs on with "of"
+        ("role_reversal", "She wrote a script that renames files."),
+        ("role_reversal", "Nobody warned us about the trail."),  # "Nobody" is not a name
+        ("role_reversal", "My sister just started her first job."),
     ],
 )
 def test_a_kind_skips_sentences_it_cannot_apply_to(kind, sentence):
@@ -110,6 +122,13 @@ def test_number_changes_the_number_and_only_it():
         assert changed is not None and changed != sentence
         same = [a == b for a, b in zip(sentence.split(), changed.split(), strict=True)]
         assert same.count(False) == 1  # one word differs, the rest is kept
+
+
+def test_number_words_are_replaced_within_their_group():
+    for seed in range(20):
+        changed = RULES["number"]("Preheat the oven to two hundred degrees.", random.Random(seed), lexicon())
+        word = changed.split()[4]
+        assert word in lexicon().numbers[0] and word != "two" and changed.split()[5] == "hundred"
 
 
 def test_entity_swap_keeps_the_entity_type():
