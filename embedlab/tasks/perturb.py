@@ -7,6 +7,7 @@ Kinds that change the meaning (label 0, "should not be similar"):
     negation: add "not" after the first auxiliary ("is" -> "is not", "has seen" -> "has not seen"), or
         "does/did/do not" before a main verb ("runs" -> "does not run", "ran" -> "did not run"); a sentence that
         is already negative loses its negation instead ("isn't" -> "is", "never" dropped, "does not run" -> "runs").
+        The verb needs its subject before it: questions, imperatives and verbs in a later clause are skipped.
     antonym: the first word with an antonym in the lexicon swapped for it ("hot" -> "cold").
     number: the first number (digits or a number word) changed to another.
     role_reversal: the two noun phrases around the verb swapped ("The cat chased the dog" -> "The dog chased the
