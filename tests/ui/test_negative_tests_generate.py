@@ -127,3 +127,11 @@ def test_the_canary_banner_flags_the_untrained_control_only():
     banners = [shown(warning.value) for warning in at.warning if "No signal in these scores" in warning.value]
     assert len(banners) == 1
     assert "untrained-bert" in banners[0] and "its paraphrase pairs beat only" in banners[0]
+
+
+def test_the_canary_banner_on_compare_flags_the_untrained_control_only():
+    at = page_test("compare")
+    at.session_state[state.RAW_SPEC] = EmbedSpec("untrained-bert", pooling="mean")
+    ok(at.run())
+    banners = [shown(warning.value) for warning in at.warning if "No signal in these scores" in warning.value]
+    assert len(banners) == 1 and "untrained-bert" in banners[0]
