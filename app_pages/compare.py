@@ -8,6 +8,7 @@ from components.compare.cross_view import costs_expander, cross_choice
 from components.compare.pairs_table import add_pair_form, pairs_editor
 from components.compare.scores_view import SESSION_NOTE, results, scores_section, selected_pair, table_tools
 from components.shared import notes, state
+from components.shared.canary import canary_banner
 from components.shared.config_panels import config_panels
 from components.shared.uploads import show_flash
 from embedlab.data.pairtable import row_list
@@ -56,6 +57,8 @@ def page() -> None:
             if not check.scorable:
                 st.info("Type or paste a pair to see its scores.")
         else:
+            for configured in (raw, trained):  # a warning only for a configuration whose scores carry no signal
+                canary_banner(configured.spec)
             results(scored, check.scorable, raw, trained, cross)
             if cross is not None:
                 costs_expander(state.COMPARE, cross, trained, bundled_sentences().sentences)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.negative_tests import generate_view as generate
 from components.negative_tests import negtest_view as view
 from components.shared import notes, state
+from components.shared.canary import canary_banner, scorer_canary_banner
 from components.shared.config_panels import config_panels, texts_sent_caption
 from components.shared.uploads import show_flash
 from embedlab.errors import EmbedLabError
@@ -28,11 +30,13 @@ def page() -> None:
 
     st.subheader("Labelled pairs")
     show_flash(state.NEGTEST)
+    generate.generate_panel()
     view.table_tools()
     table = view.pairs_editor()
     pairs = view.validated(table, view.added_rows(table))
     if pairs is None:
         return
+    generate.download(pairs)
 
     with st.container():  # always there, so the tabs below keep their place when the warning comes and goes
         skip = view.skip_unreadable_choice(view.unreadable_rows(configurations, pairs), len(pairs))
@@ -51,16 +55,22 @@ def page() -> None:
                 notes.error("{}", error, icon="⚠️")
                 continue
             results.append(result)
+            canary_banner(configured.spec)
             view.show_result(result, view.color_of(index))
+            generate.kind_table(result)
     if cross is not None:
         with tabs[-1]:
             result = view.cross_tab(cross, pairs)
+            if result is not None:
+                scorer_canary_banner(cross, result.baseline)
+                generate.kind_table(result)
         if result is not None:
             results.append(result)
     if results:
         with summary_box:
             st.subheader("Summary")
             view.summary(results)
+            generate.kinds_summary(results)
             view.cross_comparison(results)
             texts_sent_caption(*configurations)
 

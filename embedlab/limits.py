@@ -34,6 +34,7 @@ SERVED_MAX_UPLOAD_MB = 5  # served mode (the STS train split is about 0.7 MB)
 MAX_ROWS = 10_000  # rows of a table in a link or view file, and of an upload in served mode (STS train: 5,749)
 MAX_COMPARE_PAIRS = 500  # pairs the Compare page scores
 MAX_NEGTEST_PAIRS = 1_000  # pairs the Negative tests page tests
+MAX_PERTURB_SENTENCES = 1_000  # sentences perturbed at once (page and command line): up to eight pairs each
 MAX_SENTENCES = 5_000  # sentences on a projection map
 MAX_PLACED = 10  # sentences a user can place on a fitted map at once
 

@@ -48,6 +48,13 @@ NEGTEST_ADD = "negtest.add"  # namespace of the add-configuration form's widgets
 NEGTEST_THRESHOLDS = "negtest.thresholds"  # namespace: one plain entry per configuration label
 NEGTEST_CROSS = "negtest.cross"  # the chosen cross-encoder's reference, None for none
 NEGTEST_CROSS_WIDGET = "negtest.cross.widget"
+NEGTEST_GENERATE = "negtest.generate"  # namespace of "Generate from my sentences"
+NEGTEST_GENERATE_FORM = "negtest.generate.form"
+NEGTEST_GENERATE_TEXT = "negtest.generate.text"  # str: the sentences, one per line, as the user left them
+NEGTEST_GENERATE_TEXT_WIDGET = "negtest.generate.text_area"
+NEGTEST_GENERATE_KINDS = "negtest.generate.kinds"  # list[str]: the kinds of edit chosen
+NEGTEST_GENERATE_KINDS_WIDGET = "negtest.generate.kinds_select"
+NEGTEST_GENERATE_UPLOAD = "negtest.generate.upload"
 
 
 def negtest_threshold(label: str) -> str:

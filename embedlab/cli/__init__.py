@@ -4,7 +4,11 @@ script that reproduces the configuration's vectors (no FILE needed).
 ``python -m embedlab eval FILE --model REF [--pooling ...] [--layers ...] [--post ...] [--grid] [--json]``: STS
 correlations (post-processing fitted on the file's own sentences unless --fit is given).
 ``python -m embedlab negtest FILE --model REF [...] [--post none|center|abtt|whiten] [--threshold T] [--json]``:
-negative testing of labelled pairs; exit 1 when any pair fails (a CI gate).
+negative testing of labelled pairs; exit 1 when any pair fails (a CI gate). ``--canary`` first checks that the model's
+scores carry a signal at all (exit 3 when they do not; FILE is optional then).
+``python -m embedlab perturb FILE --out PAIRS.csv [--kinds ...] [--seed N] [--json]``: labelled pairs generated from
+a file of sentences (negation, antonym, number, role reversal, entity swap; typo, case and punctuation, contraction),
+written as a file ``negtest`` reads.
 ``python -m embedlab train DATA --model REF --pooling cls|mean|max [--dense N --activation tanh|identity]
 [--normalize] --method cosine|cosent|mnrl|pitfall-random-labels|simcse|tsdae [--epochs N | --max-steps N]
 [--batch-size 16] [--lr 2e-5] [--warmup 0.1] [--seed 0] [--precision auto|fp32|bf16] [--no-grouping] --out DIR
@@ -26,11 +30,10 @@ attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP
 own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that need sentence vectors are refused.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
-a partial model was saved); negtest: 1 when any pair failed.
+a partial model was saved); negtest: 1 when any pair failed, 3 when --canary finds no signal.
 
-One module per command (``score``, ``evaluate``, ``negtest``, ``train``, ``tokens``, ``serve``, ``worker``, ``jobs``,
-``retrieve``),
-what they share in ``common``.
+One module per command (``score``, ``evaluate``, ``negtest``, ``perturb``, ``train``, ``tokens``, ``serve``,
+``worker``, ``jobs``, ``retrieve``), what they share in ``common``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from embedlab.cli.common import INTERRUPTED, Parser
 from embedlab.cli.evaluate import add_eval_command, run_eval
 from embedlab.cli.jobs import add_jobs_command, run_jobs
 from embedlab.cli.negtest import add_negtest_command, run_negtest
+from embedlab.cli.perturb import add_perturb_command, run_perturb
 from embedlab.cli.retrieve import add_retrieve_command, run_retrieve
 from embedlab.cli.score import add_score_command, run_score
 from embedlab.cli.serve import add_serve_command, run_serve
@@ -60,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_score_command,
         add_eval_command,
         add_negtest_command,
+        add_perturb_command,
         add_train_command,
         add_tokens_command,
         add_serve_command,
@@ -75,6 +80,7 @@ COMMANDS = {
     "score": run_score,
     "eval": run_eval,
     "negtest": run_negtest,
+    "perturb": run_perturb,
     "train": run_train,
     "tokens": run_tokens,
     "serve": run_serve,

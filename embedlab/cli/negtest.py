@@ -17,11 +17,17 @@ from embedlab.cli.common import (
 )
 from embedlab.errors import EmbedLabError
 
+CANARY_FAILED = 3  # exit status when --canary finds no signal in the model's scores
+
 
 def add_negtest_command(commands) -> None:
     """The ``negtest`` subcommand."""
     negtest = commands.add_parser("negtest", help="labelled pairs: AUC, threshold, failures; exit 1 if any fails")
-    negtest.add_argument("file", help="CSV or TSV with sentence1, sentence2 and label (1 = similar, 0 = not)")
+    negtest.add_argument(
+        "file",
+        nargs="?",
+        help="CSV or TSV with sentence1, sentence2 and label (1 = similar, 0 = not); optional with --canary",
+    )
     add_model_options(negtest)
     add_post_options(negtest)
     negtest.add_argument(
@@ -31,23 +37,35 @@ def add_negtest_command(commands) -> None:
     negtest.add_argument(
         "--skip-unreadable", action="store_true", help="leave out pairs the model cannot read (mostly [UNK] tokens)"
     )
+    negtest.add_argument(
+        "--canary",
+        action="store_true",
+        help="first check that the scores carry a signal (paraphrases beat random pairs, not constant or NaN); "
+        "exit 3 when they do not",
+    )
 
 
 def run_negtest(args: argparse.Namespace) -> int:
     from embedlab.tasks.negtest import THRESHOLD_HOW, read_labelled_pairs, run_scorer_negtest
     from embedlab.tasks.negtest import run_negtest as negative_test
 
-    pairs = read_labelled_pairs(args.file)  # bad input fails before the model loads
+    if args.file is None and not args.canary:
+        raise EmbedLabError("negtest needs FILE (labelled pairs), or --canary to check the model alone.")
+    pairs = read_labelled_pairs(args.file) if args.file is not None else None  # bad input fails before the model loads
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise EmbedLabError(f"--threshold must be a number, not {args.threshold}.")
     scorer = open_model(args)
+    canary = check_canary(scorer, args.json, finished=pairs is None) if args.canary else None
+    if canary is not None and (not canary.passed or pairs is None):
+        return 0 if canary.passed else CANARY_FAILED
+    baseline = canary.baseline if canary is not None else None
     if not scorer.can("vectors"):  # its own score of each pair, against its own random-pair baseline
-        result = run_scorer_negtest(scorer, pairs, args.threshold)
+        result = run_scorer_negtest(scorer, pairs, args.threshold, baseline)
         notes = [{} for _ in pairs.index]
     else:
         spec, encoder = scorer.spec, scorer.encoder
         encoder.vectors([], spec)  # validates layers and post-processing before scoring
-        result = negative_test(encoder, spec, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
+        result = negative_test(encoder, spec, pairs, args.threshold, baseline, skip_unreadable=args.skip_unreadable)
         notes = text_notes(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)))
     head = scorer.report()
     failed = result.failed
@@ -84,6 +102,7 @@ def run_negtest(args: argparse.Namespace) -> int:
                         )
                     ],
                     "unreadable_pairs": len(result.unreadable),
+                    **({"canary": canary.as_dict()} if canary is not None else {}),
                     "left_out": [
                         {
                             "sentence1": pairs.at[row, "sentence1"],
@@ -111,3 +130,20 @@ def run_negtest(args: argparse.Namespace) -> int:
             note = f"  [{line.note}]" if line.note else ""
             print(f"{line.cosine:7.4f}  label {line.label}  {line.kind}:  {line.sentence1}  |  {line.sentence2}{note}")
     return 1 if failed.any() else 0
+
+
+def check_canary(scorer, as_json: bool, finished: bool):
+    """Run the canary (``embedlab.tasks.canary``) and say what it saw: a line on stdout, or the JSON object when it
+    is the last word (it failed, or there is no FILE); a line on stderr when the JSON of the test follows."""
+    import sys
+
+    from embedlab.tasks.canary import run_canary
+
+    canary = run_canary(scorer)
+    if as_json and (finished or not canary.passed):
+        print(json.dumps({**scorer.report(), "canary": canary.as_dict()}, ensure_ascii=False))
+    elif as_json:
+        print(f"canary: {canary.saw}", file=sys.stderr)
+    else:
+        print(f"canary: {canary.label}: {canary.saw}")
+    return canary
