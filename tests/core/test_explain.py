@@ -175,3 +175,14 @@ def test_score_explain_json(tmp_path, tiny_model_dir, service, capsys):
     assert explained["completeness_error"] >= 0
     assert cli.main(["score", str(pairs), "--model", service.ref(), "--explain"]) == 2
     assert "no tokens" in one_line_error(capsys)
+
+
+def test_the_lesson_step_says_the_split_of_the_unrelated_pair(engine):
+    from embedlab.tasks.lesson import UNRELATED, _f, why_spec, why_text
+
+    scorer = scorer_of(engine, "mean")
+    assert why_spec(PACKAGED) == scorer.spec
+    found = explain_pair(scorer, UNRELATED)
+    text = why_text(found)
+    assert f"score **{_f(found.score)}**" in text
+    assert f"**{_f(found.shared)}** comes from the direction every sentence" in text
