@@ -41,6 +41,8 @@ MAX_PLACED = 10  # sentences a user can place on a fitted map at once
 # Texts
 MAX_TOKEN_TEXTS = 40  # sentences whose token-level states are kept per call (Tokens & layers, word in context)
 MAX_TOKEN_SENTENCE_CHARS = 2_000  # a sentence typed or shared on Tokens & layers
+MAX_IG_TOKENS = 64  # tokens per sentence integrated gradients takes apart ("Why this score"): passes grow with them
+MAX_HEATMAP_TOKENS = 40  # tokens per axis of a "Why this score" heatmap; a longer sentence shows its top tokens
 MAX_ATTENTION_TEXTS = 8  # sentences whose attention is kept: (layers, heads, T, T) each
 MAX_RERANK_K = 50  # candidates a cross-encoder re-ranks on Projection
 MAX_QUERY_CHARS = 500  # a search query on Projection

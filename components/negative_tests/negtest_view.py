@@ -21,11 +21,19 @@ import streamlit as st
 
 from components.shared import notes, state
 from components.shared.config_panels import Configured
+from components.shared.explain_view import explain_failure
 from components.shared.figures import CROSS_COLOR, RAW_COLOR, TRAINED_COLOR, score_distributions, undefined_kind
 from components.shared.model_box import cross_encoder_box, model_box
 from components.shared.persistent_table import PersistentTable
 from components.shared.presentation import present
-from components.shared.services import baseline, encode_unseen, get_encoder, load_encoder, load_pair_scorer
+from components.shared.services import (
+    baseline,
+    encode_unseen,
+    get_encoder,
+    get_scorer,
+    load_encoder,
+    load_pair_scorer,
+)
 from components.shared.uploads import flash, new_upload
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.postprocess import POST_LABELS, POSTS, POSTS_WITH_DIMS
@@ -423,10 +431,13 @@ def show_result(result: NegTestResult, color: str) -> None:
     if result.failures.empty:
         st.success("No pair is on the wrong side of the threshold.")
     else:
-        st.dataframe(
+        chosen = st.dataframe(
             result.failures,
             hide_index=True,
             width="stretch",
+            on_select="rerun",
+            selection_mode="single-row",
+            key=state.widget_key(state.NEGTEST, f"failures.{color}"),
             column_config={
                 "row": st.column_config.NumberColumn("Row", help="The pair's row number in the table above"),
                 "sentence1": "Sentence 1",
@@ -446,6 +457,13 @@ def show_result(result: NegTestResult, color: str) -> None:
                 ),
             },
         )
+        if result.of_vectors:  # one click on a failure takes its score apart (the worst one until then)
+            explain_failure(
+                get_scorer(result.spec),
+                result.failures,
+                chosen.selection.rows,
+                state.widget_key(state.NEGTEST, f"explain.{color}"),
+            )
     if (result.pairs["category"] != "").any():
         with st.expander("Failures per category"):
             st.dataframe(

@@ -30,6 +30,7 @@ from embedlab.embedding.precision import NOISE_STD
 from embedlab.embedding.scoring import PROFILE_POOLINGS
 from embedlab.embedding.specs import RAW_POOLINGS
 from embedlab.tasks.anisotropy import VECTOR_KINDS
+from embedlab.tasks.explain import Explanation
 from embedlab.tasks.negtest import NegTestResult
 from embedlab.tasks.sts import FIRST_LAST, UNDEFINED, Evaluation, ScoredPairs, describe_row, rank_gaps
 
@@ -740,6 +741,95 @@ def token_cosine_heatmap(matrix: np.ndarray, first: tuple[str, ...], second: tup
         yaxis={"title": "sentence 1", "autorange": "reversed"},
         margin={"t": 40, "b": 10, "l": 10, "r": 10},
         height=420,
+    )
+    return figure
+
+
+# ---------------------------------------------------------------- Why this score
+
+
+def _escaped_labels(tokens: Sequence[str], positions: Sequence[int]) -> list[str]:
+    return [f"{position} {html.escape(tokens[position])}" for position in positions]
+
+
+def contribution_heatmap(explanation: Explanation, rows: Sequence[int], cols: Sequence[int]) -> go.Figure:
+    """Token x token contributions to a score (``embedlab.tasks.explain``), for the rows and columns given (all of
+    them for a short pair, the tokens that add the most for a long one). Hover: both tokens, the contribution and
+    its share of the matrix's sum."""
+    matrix = explanation.matrix[np.ix_(list(rows), list(cols))]
+    total = float(explanation.matrix.sum())
+    share = matrix / total if total else np.full_like(matrix, np.nan)
+    first = _escaped_labels(explanation.tokens[0], rows)
+    second = _escaped_labels(explanation.tokens[1], cols)
+    limit = float(np.abs(matrix).max()) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=list(range(len(cols))),
+            y=list(range(len(rows))),
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu",
+            reversescale=True,
+            colorbar={"title": {"text": "adds"}},
+            customdata=[
+                [[a, b, 100 * float(x)] for b, x in zip(second, line, strict=True)]
+                for a, line in zip(first, share, strict=True)
+            ],
+            hovertemplate="%{customdata[0]} · %{customdata[1]}: adds %{z:.4f} (%{customdata[2]:.1f}% of the sum)"
+            "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={
+            "title": "sentence 2",
+            "tickmode": "array",
+            "tickvals": list(range(len(cols))),
+            "ticktext": second,
+            "tickangle": -45,
+        },
+        yaxis={
+            "title": "sentence 1",
+            "tickmode": "array",
+            "tickvals": list(range(len(rows))),
+            "ticktext": first,
+            "autorange": "reversed",
+        },
+        margin={"t": 20, "b": 10, "l": 10, "r": 10},
+        height=max(300, 22 * len(rows) + 140),
+    )
+    return figure
+
+
+def token_strip(tokens: Sequence[str], totals: npt.NDArray[np.floating], per_row: int = 12) -> go.Figure:
+    """A sentence's tokens in reading order, each coloured by how much it adds to the score (rows of
+    ``per_row`` tokens, so a long sentence wraps instead of shrinking)."""
+    n_rows = max(1, -(-len(tokens) // per_row))
+    z = np.full((n_rows, per_row), np.nan)
+    text = np.full((n_rows, per_row), "", dtype=object)
+    z.flat[: len(tokens)] = totals
+    text.flat[: len(tokens)] = [html.escape(token) for token in tokens]
+    limit = float(np.nanmax(np.abs(totals))) if len(tokens) else 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            zmin=-(limit or 1.0),
+            zmax=limit or 1.0,
+            colorscale="RdBu",
+            reversescale=True,
+            showscale=False,
+            hovertemplate="%{text}: adds %{z:.4f}<extra></extra>",
+            xgap=2,
+            ygap=2,
+        )
+    )
+    figure.update_layout(
+        xaxis={"visible": False},
+        yaxis={"visible": False, "autorange": "reversed"},
+        margin={"t": 0, "b": 0, "l": 0, "r": 0},
+        height=34 * n_rows + 10,
     )
     return figure
 

@@ -18,6 +18,7 @@ from embedlab.cli.common import (
     scored,
     text_notes,
     warn_notes,
+    whole_number,
 )
 from embedlab.errors import EmbedLabError
 
@@ -29,6 +30,18 @@ def add_score_command(commands) -> None:
     add_model_options(score)
     add_post_options(score)
     score.add_argument("--json", action="store_true", help="print one JSON object")
+    score.add_argument(
+        "--explain",
+        action="store_true",
+        help="take each score apart into token x token contributions (exact for mean pooling, else integrated "
+        "gradients); with --json adds an 'explain' object per pair",
+    )
+    score.add_argument(
+        "--steps",
+        type=whole_number("--steps", 1, 512),
+        default=None,
+        help="integration steps for --explain when the pooling has no exact decomposition (default: 24)",
+    )
     score.add_argument(
         "--code", action="store_true", help="print the transformers script that reproduces these vectors (no FILE)"
     )
@@ -45,6 +58,8 @@ def run_score(args: argparse.Namespace) -> int:
     pairs = read_pairs(args.file)
     texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
     scorer = open_model(args)
+    if args.explain:
+        scorer.require("tokens", "--explain (a token-by-token explanation of its score)")
     if scorer.can("vectors"):
         scorer.encoder.vectors([], scorer.spec)  # validates the layer spec against this model before any work
     values = scored(texts, scorer.score)
@@ -52,6 +67,7 @@ def run_score(args: argparse.Namespace) -> int:
     # what a sentence vector tells of its texts (unknown tokens, truncation); a pair scorer reads pairs only
     notes = text_notes(scorer.encoder, texts) if scorer.can("vectors") else [{} for _ in texts]
     warn_notes(texts, notes)
+    explained = explain_pairs(scorer, texts, args.steps) if args.explain else [{} for _ in texts]
     if args.json:
         configuration = {"pooling": scorer.spec.pooling, "layers": scorer.spec.layers} if scorer.can("vectors") else {}
         print(
@@ -62,8 +78,8 @@ def run_score(args: argparse.Namespace) -> int:
                     **configuration,
                     "baseline": {"mean": json_number(baseline.mean), "p95": json_number(baseline.p95)},
                     "pairs": [
-                        {"sentence1": first, "sentence2": second, scorer.score_name: json_number(value), **found}
-                        for (first, second), value, found in zip(texts, values, notes, strict=True)
+                        {"sentence1": first, "sentence2": second, scorer.score_name: json_number(value), **found, **why}
+                        for (first, second), value, found, why in zip(texts, values, notes, explained, strict=True)
                     ],
                 },
                 ensure_ascii=False,
@@ -73,7 +89,26 @@ def run_score(args: argparse.Namespace) -> int:
     note_texts_sent(scorer)
     print(scorer.headline(baseline))
     print_scores(texts, values, [found.get("note", "") for found in notes])
+    for row, why in enumerate(explained, start=1):
+        if why:
+            print(f"why pair {row}: " + (why["explain"]["in_words"] if why["explain"] else why["explain_note"]))
     return 0
+
+
+def explain_pairs(scorer, texts: Sequence[tuple[str, str]], steps: int | None) -> list[dict]:
+    """Per pair ``{"explain": {...}}`` (``Explanation.as_json``), or ``{"explain": null, "explain_note": why}`` for
+    a pair that cannot be taken apart (an empty sentence, a sentence too long for integrated gradients)."""
+    from embedlab.tasks.explain import DEFAULT_STEPS, explain_pair
+
+    found = []
+    for pair in texts:
+        try:
+            explanation = explain_pair(scorer, pair, steps or DEFAULT_STEPS)
+        except EmbedLabError as error:
+            found.append({"explain": None, "explain_note": str(error)})
+            continue
+        found.append({"explain": explanation.as_json()})
+    return found
 
 
 def print_scores(texts: Sequence[tuple[str, str]], values: Sequence[float], notes: Sequence[str]) -> None:

