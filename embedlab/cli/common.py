@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.backends import BACKENDS, backend_ref
 from embedlab.models.identity import resolve_model
 
 INTERRUPTED = 130  # exit status after Ctrl-C, the shell's convention (128 + SIGINT)
@@ -61,6 +62,21 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layers", default=DEFAULT_LAYERS, type=_layer_spec, help="index, first-last, a:b or a comma list (default -1)"
     )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, help="run the model's backbone in ONNX Runtime or OpenVINO (exported here)"
+    )
+    parser.add_argument("--quantize", choices=("int8",), help="with --backend: int8 weights (fp32 by default)")
+
+
+def apply_backend(args: argparse.Namespace) -> None:
+    """``--model M --backend onnx --quantize int8`` becomes ``--model "M (ONNX int8)"``: the reference every model
+    box shows (``models.backends``); nothing for a command without these options.
+
+    Raises:
+        EmbedLabError: ``--quantize`` without ``--backend``.
+    """
+    if getattr(args, "backend", None) or getattr(args, "quantize", None):
+        args.model = backend_ref(args.model, args.backend, args.quantize)
 
 
 def _layer_spec(text: str) -> str:
