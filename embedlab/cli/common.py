@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from embedlab.embedding.compression import PRECISIONS
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.backends import BACKENDS, backend_ref
@@ -66,6 +67,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--backend", choices=BACKENDS, help="run the model's backbone in ONNX Runtime or OpenVINO (exported here)"
     )
     parser.add_argument("--quantize", choices=("int8",), help="with --backend: int8 weights (fp32 by default)")
+    parser.add_argument(
+        "--precision", default="float32", choices=PRECISIONS, help="store vectors as int8/uint8 codes or bits"
+    )
+    parser.add_argument("--dims", type=whole_number("--dims", 1, 100_000), help="keep the first N dimensions")
 
 
 def apply_backend(args: argparse.Namespace) -> None:
@@ -109,6 +114,9 @@ def check_options(args: argparse.Namespace) -> None:
     asked = inapplicable_options(args)
     if "vectors" not in kind.capabilities and getattr(args, "skip_unreadable", False):
         asked.append("--skip-unreadable")
+    if "vectors" not in kind.capabilities:
+        asked += [f"--precision {args.precision}"] * (getattr(args, "precision", "float32") != "float32")
+        asked += [f"--dims {args.dims}"] * (getattr(args, "dims", None) is not None)
     kind.refuse_options(args.model.strip(), asked)
 
 
@@ -261,6 +269,8 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
         post=getattr(args, "post", "none"),
         post_dims=getattr(args, "post_dims", None),
         post_corpus=corpus,
+        precision=getattr(args, "precision", "float32"),
+        dims=getattr(args, "dims", None),
     )
 
 

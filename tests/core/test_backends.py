@@ -115,7 +115,11 @@ def test_models_with_nothing_to_export_are_refused(cross_dir, service):
         open_scorer(f"{endpoint} (OpenVINO)")
 
 
-def test_the_command_line_takes_backend_and_quantize(export_cache, torch_scores, tmp_path, capsys, cross_dir):
+def test_the_command_line_takes_backend_and_quantize(
+    export_cache, torch_scores, tmp_path, capsys, cross_dir, monkeypatch
+):
+    opened = open_scorer("all-MiniLM-L6-v2 (ONNX)").engine  # exported above: the command shares its engine
+    monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: opened)
     pairs_file = tmp_path / "pairs.csv"
     pairs_file.write_text("sentence1,sentence2\n" + "".join(f'"{a}","{b}"\n' for a, b in PAIRS), encoding="utf-8")
     assert cli.main(["score", str(pairs_file), "--model", "all-MiniLM-L6-v2", "--backend", "onnx", "--json"]) == 0
