@@ -17,6 +17,7 @@ from components.shared.model_box import model_box
 from components.shared.served_notes import served_mode
 from components.shared.services import default_raw_model, is_vectors, load_encoder
 from embedlab.codegen import code_for
+from embedlab.embedding.compression import PRECISIONS
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.postprocess import (
     MIN_FIT_SENTENCES,
@@ -264,11 +265,13 @@ def trained_panel(namespace: str, title: str | None = "Trained sentence-transfor
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model, model_key)
     if is_vectors(encoder):
         spec = EmbedSpec(model=model, pooling="model")  # its own vectors: no pooling, layer or post-processing
+        spec = storage_options(namespace, stored, encoder, spec)
         st.session_state[state.TRAINED_SPEC] = spec
         st.caption("Vectors only: the model's own vectors are used; pooling, layers and post-processing do not apply.")
         vectors_facts(encoder)
         return Configured(spec, encoder)
     spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
+    spec = storage_options(namespace, stored, encoder, spec)
     st.session_state[state.TRAINED_SPEC] = spec
     notes.caption("Pipeline: {}", encoder.model.facts.pipeline)
     model_facts(encoder.model.facts)
@@ -333,6 +336,41 @@ def texts_sent_caption(*configured: Configured) -> None:
                 "server (each new text once, then cached; the random-pair baseline sends the reference sentences "
                 "once)."
             )
+
+
+def storage_options(namespace: str, stored: EmbedSpec, encoder: Encoder, spec: EmbedSpec) -> EmbedSpec:
+    """How the trained model's vectors are stored: precision (float32 / int8 / uint8 / binary) and the first k
+    dimensions (``embedlab.embedding.compression``). Returns ``spec`` with them; the pages show the full float32
+    numbers beside stored-smaller ones."""
+    precision_key = state.widget_key(namespace, "trained.precision")
+    dims_key = state.widget_key(namespace, "trained.dims")
+    _seed(precision_key, stored.precision)
+    _seed(dims_key, stored.dims)
+    width = encoder.model.facts.embedding_dim or None  # a service's: 0 until its first vector
+    left, right = st.columns(2)
+    precision = left.selectbox(
+        "Vectors stored as",
+        PRECISIONS,
+        key=precision_key,
+        help="int8 / uint8: 256 steps per dimension between its extremes over the bundled reference sentences. "
+        "binary: one bit per dimension, scored as 1 − 2·Hamming/d. The float32 numbers stay beside them.",
+    )
+    dims = right.number_input(
+        "Dimensions kept",
+        min_value=1,
+        max_value=width,
+        step=1,
+        key=dims_key,
+        placeholder=f"all{f' {width}' if width else ''}",
+        help="The first k dimensions only (what Matryoshka training prepares a model for). Empty: all.",
+    )
+    candidate = replace(spec, precision=precision, dims=None if dims is None else int(dims))
+    try:
+        encoder.vectors([], candidate)
+    except EmbedLabError as error:
+        notes.error("{}  \nStill using full float32 vectors.", error, icon="⚠️")
+        return replace(spec, precision="float32", dims=None)
+    return candidate
 
 
 def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder, spec: EmbedSpec) -> EmbedSpec:

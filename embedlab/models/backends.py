@@ -386,3 +386,7 @@ class BackendModel(VectorsModel):
         with self._engine_lock:
             vectors = self._st_model.encode(texts, batch_size=BATCH, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    def encode_uncached(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """(len(texts), dims) vectors straight from the pipeline, without the cache: what the cost table times."""
+        return self._embed_batch(list(texts), float("inf"))
