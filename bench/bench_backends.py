@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
+import embedlab.scorers  # noqa: F401  (registers the kinds: 'MODEL (ONNX)' is a reference from here on)
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.compression import bytes_per_vector, compress
 from embedlab.models.backends import BackendModel, backend_ref

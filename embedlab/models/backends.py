@@ -153,6 +153,38 @@ def check_base(base_id: ModelId, variant: Variant) -> None:
         raise no_export_refusal(variant.ref, "it is a cross-encoder, which has no sentence vectors")
 
 
+# ------------------------------------------------------------------------------------------------- the server's setting
+
+KEEPS = 1e-4  # the largest cosine change a variant the server uses without being asked may make
+
+
+def fast_variant(ref: str) -> str | None:
+    """The fp32 engine variant of ``ref`` the server uses for the trained model's encodes (the setting
+    ``fast_backend``, ``EMBEDLAB_FAST_BACKEND``), or None: no setting, or ``ref`` is already a variant or a service.
+    Never int8: int8 is offered, not used silently."""
+    from embedlab.settings import get_settings
+
+    backend = get_settings().fast_backend
+    if not backend or split_backend_ref(ref) is not None or is_vectors_ref(ref):
+        return None
+    return Variant(ref, backend, "fp32").ref  # type: ignore[arg-type]
+
+
+def keeps_scores(torch_vectors: npt.NDArray[np.float32], variant_vectors: npt.NDArray[np.float32]) -> bool:
+    """Whether every cosine among the rows of ``variant_vectors`` (n, d) is within ``KEEPS`` of the same cosine of
+    ``torch_vectors``: consecutive pairs of rows are compared, n - 1 cosines."""
+
+    def unit(vectors):
+        vectors = np.asarray(vectors, dtype=np.float64)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    first, second = unit(torch_vectors), unit(variant_vectors)
+    if first.shape != second.shape:
+        return False
+    drift = (first[:-1] * first[1:]).sum(1) - (second[:-1] * second[1:]).sum(1)
+    return bool(np.abs(drift).max(initial=0.0) <= KEEPS)
+
+
 # ------------------------------------------------------------------------------------------------- where exports live
 
 

@@ -131,3 +131,18 @@ def test_the_command_line_takes_backend_and_quantize(
     args = ["score", str(pairs_file), "--model", str(cross_dir), "--backend", "onnx", "--quantize", "int8"]
     assert cli.main(args) == 2
     assert "it is a cross-encoder, which has no sentence vectors" in one_line_error(capsys)
+
+
+def test_the_server_setting_names_an_fp32_engine_and_checks_it(export_cache, torch_scores, monkeypatch):
+    from embedlab.settings import SettingsError, get_settings
+
+    assert backends.fast_variant("all-MiniLM-L6-v2") is None  # unset: PyTorch
+    monkeypatch.setenv("EMBEDLAB_FAST_BACKEND", "onnx")
+    assert backends.fast_variant("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2 (ONNX)"
+    assert backends.fast_variant("all-MiniLM-L6-v2 (ONNX int8)") is None  # a variant chosen is kept as chosen
+    vectors = torch_scores[1]
+    assert backends.keeps_scores(vectors, open_scorer("all-MiniLM-L6-v2 (ONNX)").encode(TEXTS))
+    assert not backends.keeps_scores(vectors, open_scorer("all-MiniLM-L6-v2 (ONNX int8)").encode(TEXTS))
+    monkeypatch.setenv("EMBEDLAB_FAST_BACKEND", "onnx-int8")
+    with pytest.raises(SettingsError, match="EMBEDLAB_FAST_BACKEND='onnx-int8': .*int8 is never used silently"):
+        get_settings()
