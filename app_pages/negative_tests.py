@@ -8,7 +8,7 @@ from components.negative_tests import generate_view as generate
 from components.negative_tests import negtest_view as view
 from components.shared import notes, state
 from components.shared.canary import canary_banner, scorer_canary_banner
-from components.shared.config_panels import config_panels, texts_sent_caption
+from components.shared.config_panels import Configured, config_panels, texts_sent_caption
 from components.shared.uploads import show_flash
 from embedlab.errors import EmbedLabError
 
@@ -25,7 +25,8 @@ def page() -> None:
         return
     raw, trained = panels
     summary_box = st.container()  # the answer first; the table that feeds it below
-    configurations = view.distinct([raw, trained, *view.extra_configurations()])
+    full = [Configured(trained.spec.full, trained.encoder)] if trained.spec.compressed else []  # float32 beside
+    configurations = view.distinct([raw, trained, *full, *view.extra_configurations()])
     cross = view.cross_choice()  # a cross-encoder beside them, or None
 
     st.subheader("Labelled pairs")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from components.shared.config_panels import Configured, texts_sent_caption
 from components.shared.services import get_encoder, is_vectors
-from components.sts import sts_view
+from components.sts import cost_view, sts_view
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 
@@ -31,6 +31,7 @@ def page() -> None:
         if evaluations:
             sts_view.show_results(pairs, evaluations)
             texts_sent_caption(*vectors_models(models))
+    cost_view.cost_section(pairs, models)
 
 
 def vectors_models(models: list[str]) -> list[Configured]:

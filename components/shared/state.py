@@ -95,6 +95,11 @@ STS_MODELS_WIDGET = "sts.models.widget"
 STS_EVALUATE_BUTTON = "sts.evaluate"
 STS_SCATTER_MODEL_WIDGET = "sts.scatter_model.widget"
 STS_SCATTER_CONFIG_WIDGET = "sts.scatter_config.widget"
+STS_COSTS = "sts.costs"  # {(fingerprint, model, variants, threshold): CostTable} the cost tables measured
+STS_COSTS_MODEL = "sts.costs.model"
+STS_COSTS_VARIANTS = "sts.costs.variants"
+STS_COSTS_THRESHOLD = "sts.costs.threshold"
+STS_COSTS_MEASURE = "sts.costs.measure"
 
 # ---------------------------------------------------------------- Projection
 PROJECTION = "projection"

@@ -28,6 +28,7 @@ attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP
 
 ``score``, ``negtest`` and ``eval`` also take a cross-encoder folder as ``--model DIR`` (recognised by its files): its
 own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that need sentence vectors are refused.
+They also take ``--backend onnx|openvino [--quantize int8]``: the model's backbone exported and run in that engine.
 
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed, 3 when --canary finds no signal.
@@ -43,7 +44,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from embedlab.cli.common import INTERRUPTED, Parser
+from embedlab.cli.common import INTERRUPTED, Parser, apply_backend
 from embedlab.cli.evaluate import add_eval_command, run_eval
 from embedlab.cli.jobs import add_jobs_command, run_jobs
 from embedlab.cli.negtest import add_negtest_command, run_negtest
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        apply_backend(args)
         return COMMANDS[args.command](args)
     except EmbedLabError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,8 +12,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from embedlab.embedding.compression import PRECISIONS
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
+from embedlab.models.backends import BACKENDS, backend_ref
 from embedlab.models.identity import resolve_model
 
 INTERRUPTED = 130  # exit status after Ctrl-C, the shell's convention (128 + SIGINT)
@@ -61,6 +63,25 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layers", default=DEFAULT_LAYERS, type=_layer_spec, help="index, first-last, a:b or a comma list (default -1)"
     )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, help="run the model's backbone in ONNX Runtime or OpenVINO (exported here)"
+    )
+    parser.add_argument("--quantize", choices=("int8",), help="with --backend: int8 weights (fp32 by default)")
+    parser.add_argument(
+        "--precision", default="float32", choices=PRECISIONS, help="store vectors as int8/uint8 codes or bits"
+    )
+    parser.add_argument("--dims", type=whole_number("--dims", 1, 100_000), help="keep the first N dimensions")
+
+
+def apply_backend(args: argparse.Namespace) -> None:
+    """``--model M --backend onnx --quantize int8`` becomes ``--model "M (ONNX int8)"``: the reference every model
+    box shows (``models.backends``); nothing for a command without these options.
+
+    Raises:
+        EmbedLabError: ``--quantize`` without ``--backend``.
+    """
+    if getattr(args, "backend", None) or getattr(args, "quantize", None):
+        args.model = backend_ref(args.model, args.backend, args.quantize)
 
 
 def _layer_spec(text: str) -> str:
@@ -93,6 +114,9 @@ def check_options(args: argparse.Namespace) -> None:
     asked = inapplicable_options(args)
     if "vectors" not in kind.capabilities and getattr(args, "skip_unreadable", False):
         asked.append("--skip-unreadable")
+    if "vectors" not in kind.capabilities:
+        asked += [f"--precision {args.precision}"] * (getattr(args, "precision", "float32") != "float32")
+        asked += [f"--dims {args.dims}"] * (getattr(args, "dims", None) is not None)
     kind.refuse_options(args.model.strip(), asked)
 
 
@@ -245,6 +269,8 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
         post=getattr(args, "post", "none"),
         post_dims=getattr(args, "post_dims", None),
         post_corpus=corpus,
+        precision=getattr(args, "precision", "float32"),
+        dims=getattr(args, "dims", None),
     )
 
 

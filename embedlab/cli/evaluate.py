@@ -58,6 +58,8 @@ def run_eval(args: argparse.Namespace) -> int:
             )
         else:
             specs = [fit_on_pairs(spec, pairs, facts.hidden_size)]  # without --fit: the file's sentences
+            if spec.compressed:  # the full float32 vectors' row first: never the stored-smaller one alone
+                specs.insert(0, fit_on_pairs(spec.full, pairs, facts.hidden_size))
             if spec.pooling != "model":
                 parse_layers(spec.layers, facts.n_layers + 1)  # a bad layer spec fails before any work
         unreadable = unreadable_pairs(encoder, pairs, progress)

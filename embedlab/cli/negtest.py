@@ -67,7 +67,12 @@ def run_negtest(args: argparse.Namespace) -> int:
         encoder.vectors([], spec)  # validates layers and post-processing before scoring
         result = negative_test(encoder, spec, pairs, args.threshold, baseline, skip_unreadable=args.skip_unreadable)
         notes = text_notes(encoder, list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)))
+    full = None
+    if scorer.spec.compressed:  # the full float32 vectors' AUC beside the stored-smaller one's
+        full = negative_test(encoder, spec.full, pairs, args.threshold, skip_unreadable=args.skip_unreadable)
     head = scorer.report()
+    if full is not None:
+        head.update(auc_float32=json_number(full.auc), failed_float32=int(full.failed.sum()))
     failed = result.failed
     position = {row: i for i, row in enumerate(pairs.index)}  # row label -> file order
     judged = result.pairs  # every pair, or those the model can read with --skip-unreadable
@@ -124,6 +129,9 @@ def run_negtest(args: argparse.Namespace) -> int:
             f"ROC AUC {auc} · threshold {result.threshold:.4f} ({THRESHOLD_HOW[result.threshold_how]}) · "
             f"random-pair baseline: mean {result.baseline.mean:.3f}, p95 {result.baseline.p95:.3f}"
         )
+        if full is not None:
+            full_auc = "undefined" if full.auc_reason else f"{full.auc:.3f}"
+            print(f"full float32 vectors: ROC AUC {full_auc}, {int(full.failed.sum())} of {len(pairs)} pairs failed")
         print(result.verdict())
         print(f"{len(result.failures)} of {len(pairs)} pairs failed" + (", worst first:" if failed.any() else "."))
         for line in result.failures.itertuples():

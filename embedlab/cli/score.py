@@ -63,6 +63,7 @@ def run_score(args: argparse.Namespace) -> int:
     if scorer.can("vectors"):
         scorer.encoder.vectors([], scorer.spec)  # validates the layer spec against this model before any work
     values = scored(texts, scorer.score)
+    full = scored(texts, scorer.as_spec(scorer.spec.full).score) if scorer.spec.compressed else None
     baseline = scorer.random_pair_baseline()
     # what a sentence vector tells of its texts (unknown tokens, truncation); a pair scorer reads pairs only
     notes = text_notes(scorer.encoder, texts) if scorer.can("vectors") else [{} for _ in texts]
@@ -70,6 +71,8 @@ def run_score(args: argparse.Namespace) -> int:
     explained = explain_pairs(scorer, texts, args.steps) if args.explain else [{} for _ in texts]
     if args.json:
         configuration = {"pooling": scorer.spec.pooling, "layers": scorer.spec.layers} if scorer.can("vectors") else {}
+        if scorer.spec.compressed:  # the full float32 cosine always beside the stored-smaller one
+            configuration.update(precision=scorer.spec.precision, dims=scorer.spec.dims)
         print(
             json.dumps(
                 {
@@ -78,8 +81,17 @@ def run_score(args: argparse.Namespace) -> int:
                     **configuration,
                     "baseline": {"mean": json_number(baseline.mean), "p95": json_number(baseline.p95)},
                     "pairs": [
-                        {"sentence1": first, "sentence2": second, scorer.score_name: json_number(value), **found, **why}
-                        for (first, second), value, found, why in zip(texts, values, notes, explained, strict=True)
+                        {
+                            "sentence1": first,
+                            "sentence2": second,
+                            scorer.score_name: json_number(value),
+                            **({"cosine_float32": json_number(full[row])} if full is not None else {}),
+                            **found,
+                            **why,
+                        }
+                        for row, ((first, second), value, found, why) in enumerate(
+                            zip(texts, values, notes, explained, strict=True)
+                        )
                     ],
                 },
                 ensure_ascii=False,
@@ -88,7 +100,7 @@ def run_score(args: argparse.Namespace) -> int:
         return 0
     note_texts_sent(scorer)
     print(scorer.headline(baseline))
-    print_scores(texts, values, [found.get("note", "") for found in notes])
+    print_scores(texts, values, [found.get("note", "") for found in notes], full)
     for row, why in enumerate(explained, start=1):
         if why:
             print(f"why pair {row}: " + (why["explain"]["in_words"] if why["explain"] else why["explain_note"]))
@@ -111,10 +123,18 @@ def explain_pairs(scorer, texts: Sequence[tuple[str, str]], steps: int | None) -
     return found
 
 
-def print_scores(texts: Sequence[tuple[str, str]], values: Sequence[float], notes: Sequence[str]) -> None:
-    """One line per pair: its score (or "empty"), the two sentences, the note if any."""
-    for (first, second), value, note in zip(texts, values, notes, strict=True):
+def print_scores(
+    texts: Sequence[tuple[str, str]],
+    values: Sequence[float],
+    notes: Sequence[str],
+    full: Sequence[float] | None = None,
+) -> None:
+    """One line per pair: its score (or "empty"), the full float32 cosine beside it when the vectors are stored
+    smaller, the two sentences, the note if any."""
+    for row, ((first, second), value, note) in enumerate(zip(texts, values, notes, strict=True)):
         shown = "  empty" if math.isnan(value) else f"{value:7.4f}"
+        if full is not None:
+            shown += "  (float32   empty)" if math.isnan(full[row]) else f"  (float32 {full[row]:7.4f})"
         print(f"{shown}  {first}  |  {second}" + (f"  [{note}]" if note else ""))
 
 

@@ -20,6 +20,8 @@ import numpy.typing as npt
 import torch
 from cachetools import LRUCache
 
+from embedlab.corpora import reference_sentences
+from embedlab.embedding.compression import CALIBRATED, compress
 from embedlab.embedding.forward import BATCH_SIZE, forward_batches
 from embedlab.embedding.pooling import LAYER_POOLERS, mix_layers, pooler_weights_present
 from embedlab.embedding.postprocess import PostTransform, fit_postprocess
@@ -287,9 +289,20 @@ class Encoder:
         No model call for the states given; a post-processing is fitted on its corpus the first time it is used
         (a forward pass only for corpus sentences not cached), then kept (see ``post_transform``).
         """
+        if spec.compressed:
+            return self._compressed(states, spec)
         if spec.post != "none":
             return self.post_transform(spec).apply(self._pooled_vectors(states, spec))
         return self._pooled_vectors(states, spec)
+
+    def _compressed(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
+        """``spec``'s vectors stored as ``spec.precision`` and ``spec.dims`` say, int8 / uint8 calibrated on the
+        bundled reference sentences embedded the same way (``compression.compress``)."""
+        full = self.vectors(states, spec.full)
+        calibration = None
+        if spec.precision in CALIBRATED:
+            calibration = self.vectors(self.states(reference_sentences()), spec.full)
+        return compress(full, spec.precision, spec.dims, calibration)
 
     def post_transform(self, spec: EmbedSpec) -> PostTransform:
         """The transform of ``spec.post``, fitted on ``spec.post_corpus`` (default: the bundled reference

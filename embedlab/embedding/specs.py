@@ -7,10 +7,11 @@ tests accept and reject exactly the same values.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 from embedlab.corpora import reference_sentences
+from embedlab.embedding.compression import check_dims, check_precision, compression_label
 from embedlab.embedding.postprocess import check_post, check_post_dims, post_label
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
@@ -112,6 +113,10 @@ class EmbedSpec:
     the directions abtt removes or the dimensions whitening keeps (None: the default; always None for none/center);
     ``post_corpus`` the sentences the transform is fitted on (None: the bundled reference sentences; always
     None when ``post == "none"``). The label gains " · <post-processing>" only when ``post != "none"``.
+
+    Storage (see ``embedlab.embedding.compression``), for any model with vectors, after post-processing:
+    ``precision`` float32, int8, uint8 or binary; ``dims`` the first k dimensions kept (None: all). The label gains
+    " · int8 vectors · first 128 dims" when either is set.
     """
 
     model: str
@@ -121,6 +126,8 @@ class EmbedSpec:
     post_dims: int | None = None
     post_corpus: tuple[str, ...] | None = field(default=None, repr=False)
     revision: str = ""
+    precision: str = "float32"
+    dims: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, ModelId):
@@ -131,6 +138,8 @@ class EmbedSpec:
             object.__setattr__(self, "layers", DEFAULT_LAYERS)
         check_post(self.post)
         object.__setattr__(self, "post_dims", check_post_dims(self.post, self.post_dims))
+        check_precision(self.precision)
+        object.__setattr__(self, "dims", check_dims(self.dims))
         asked = [f"pooling {self.pooling}"] if self.pooling != "model" else []
         asked += [f"layers {self.layers}"] if self.layers != DEFAULT_LAYERS else []
         asked += [f"post-processing {self.post}"] if self.post != "none" else []
@@ -155,10 +164,21 @@ class EmbedSpec:
             base = f"{self.model} · own pipeline"
         else:
             base = f"{self.model} · {self.pooling} · layers {self.layers}"
-        if self.post == "none":
-            return base
-        corpus_size = None if self.post_corpus is None else len(self.post_corpus)
-        return f"{base} · {post_label(self.post, self.post_dims, corpus_size)}"
+        if self.post != "none":
+            corpus_size = None if self.post_corpus is None else len(self.post_corpus)
+            base = f"{base} · {post_label(self.post, self.post_dims, corpus_size)}"
+        stored = compression_label(self.precision, self.dims)
+        return f"{base} · {stored}" if stored else base
+
+    @property
+    def compressed(self) -> bool:
+        """Whether vectors are stored smaller than the model gives them (a precision or a truncation)."""
+        return self.precision != "float32" or self.dims is not None
+
+    @property
+    def full(self) -> EmbedSpec:
+        """The same configuration with full float32 vectors: what a compressed one is shown next to."""
+        return replace(self, precision="float32", dims=None)
 
 
 def fitting_corpus(spec: EmbedSpec) -> tuple[str, ...]:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from embedlab.corpora import reference_sentences
+from embedlab.embedding.compression import CALIBRATED, compress
 from embedlab.embedding.encoder import Progress, TextStates
 from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec
 from embedlab.errors import EmbedLabError
@@ -108,11 +110,19 @@ class VectorsEncoder:
         refuse_hidden_state_options(self.model.model_id.key, hidden_state_options(spec))
 
     def vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
-        """(len(states), dims) float32: the model's own vectors. Raises for any other spec (see ``check``)."""
+        """(len(states), dims) float32: the model's own vectors, stored as ``spec.precision`` and ``spec.dims`` say
+        (int8 / uint8 calibrated on the bundled reference sentences). Raises for any other spec (see ``check``)."""
         self.check(spec)
         if not states:
-            return np.zeros((0, self.vectors_model.dims or 0), dtype=np.float32)
-        return np.stack([state.model for state in states]).astype(np.float32, copy=False)
+            full = np.zeros((0, self.vectors_model.dims or 0), dtype=np.float32)
+        else:
+            full = np.stack([state.model for state in states]).astype(np.float32, copy=False)
+        if not spec.compressed:
+            return full
+        calibration = None
+        if spec.precision in CALIBRATED:
+            calibration = self.vectors(self.states(reference_sentences()), spec.full)
+        return compress(full, spec.precision, spec.dims, calibration)
 
     def embed(self, texts: Sequence[str], spec: EmbedSpec, progress: Progress | None = None) -> npt.NDArray[np.float32]:
         self.check(spec)  # before anything is sent

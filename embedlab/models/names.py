@@ -10,11 +10,15 @@ from embedlab.settings import get_settings
 PACKAGED = "all-MiniLM-L6-v2"
 UNTRAINED = "untrained-bert"
 UNTRAINED_SEED = 0
+# The packaged model with its backbone in an exported engine, int8 (embedlab.models.backends: any model takes
+# " (ONNX)", " (ONNX int8)", " (OpenVINO)", " (OpenVINO int8)"); offered outside served mode only.
+PACKAGED_VARIANTS: tuple[str, ...] = (f"{PACKAGED} (ONNX int8)", f"{PACKAGED} (OpenVINO int8)")
 SUGGESTED_MODELS: tuple[str, ...] = (
     "bert-base-uncased",
     "bert-base-multilingual-cased",
     PACKAGED,
     UNTRAINED,
+    *PACKAGED_VARIANTS,
 )
 PACKAGED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 

@@ -7,6 +7,7 @@ loader takes, and it cannot clash with a Hub id. ``model_label`` gives the short
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from embedlab.models.cross import is_cross_encoder_folder
@@ -14,6 +15,8 @@ from embedlab.models.identity import hub_model_allowed
 from embedlab.models.names import PACKAGED, SUGGESTED_MODELS, UNTRAINED, models_dir, saved_model_folder
 from embedlab.served import served_mode
 from embedlab.settings import get_settings
+
+BACKEND_SUFFIX = re.compile(r"^(/.+?) \(((?:ONNX|OpenVINO)(?: int8)?)\)$")  # a folder's key through a backend
 
 
 def saved_models(directory: Path | None = None) -> tuple[str, ...]:
@@ -52,7 +55,12 @@ def available_cross_encoders() -> tuple[str, ...]:
 
 
 def model_label(ref: str) -> str:
-    """How a model box names ``ref``: a folder in the models directory by its name ("my-model (saved)")."""
+    """How a model box names ``ref``: a folder in the models directory by its name ("my-model (saved)"), through a
+    backend "my-model (saved, ONNX int8)"."""
+    variant = BACKEND_SUFFIX.match(ref)
+    if variant is not None:  # a saved model through a backend: "my-model (saved, ONNX int8)"
+        base = model_label(variant.group(1))
+        return f"{base[:-1]}, {variant.group(2)})" if base.endswith(")") else ref
     try:
         path = Path(ref)
         if path.is_absolute() and path.parent == models_dir():

@@ -58,6 +58,13 @@ def spec_options(spec: EmbedSpec) -> list[str]:
     return asked
 
 
+def storage_options(spec: EmbedSpec) -> list[str]:
+    """How ``spec`` stores vectors smaller, in command-line words ([] for full float32 vectors)."""
+    return [f"--precision {spec.precision}"] * (spec.precision != "float32") + [f"--dims {spec.dims}"] * (
+        spec.dims is not None
+    )
+
+
 class Scorer(ABC):
     """One model of one kind, ready to score pairs. Cheap to build: the heavy part is its ``engine``, which a
     caller may share between scorers (the app keeps one per model in a cache: see ``registry.open_scorer``).
@@ -105,8 +112,11 @@ class Scorer(ABC):
     @classmethod
     def check_spec(cls, model_id: ModelId, spec: EmbedSpec) -> None:
         """Refuse, before anything is loaded, what ``spec`` asks beyond the model's own pipeline (a pooling, layers,
-        post-processing) when this kind has no hidden states (``refuse_options``)."""
+        post-processing) when this kind has no hidden states (``refuse_options``), and a vector precision or
+        truncation when it has no vectors."""
         cls.refuse_options(model_id.key, spec_options(spec))
+        if "vectors" not in cls.capabilities:
+            cls.refuse_options(model_id.key, storage_options(spec))
 
     @classmethod
     def refuse_options(cls, ref: str, asked: Sequence[str]) -> None:
@@ -153,6 +163,12 @@ class Scorer(ABC):
     @property
     def ref(self) -> str:
         return self.model_id.key
+
+    def as_spec(self, spec: EmbedSpec) -> Scorer:
+        """This model used as ``spec`` on the same engine: ``scorer.as_spec(scorer.spec.full)`` scores the full
+        float32 vectors next to stored-smaller ones."""
+        type(self).check_spec(self.model_id, spec)
+        return type(self)(self.model_id, spec, self.engine)
 
     @property
     def label(self) -> str:

@@ -210,6 +210,7 @@ SCORE_FORMATS = {
     "raw_typical": "{:.3f}",
     "raw_above_typical": "{:+.3f}",
     "trained_cosine": "{:.3f}",
+    "trained_float32": "{:.3f}",  # the full float32 cosine, beside a trained model's stored-smaller one
     "trained_percentile": "{:.0f}",
     "trained_typical": "{:.3f}",
     "trained_above_typical": "{:+.3f}",

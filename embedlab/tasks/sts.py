@@ -49,6 +49,7 @@ import pandas as pd
 from embedlab.corpora import STS_MINI_FILE
 from embedlab.data.pairfiles import parse_pairs_text, read_pairs
 from embedlab.data.pairtable import PAIR_COLUMNS, cell_text
+from embedlab.embedding.compression import compression_label
 from embedlab.embedding.encoder import Encoder, Progress, cosine_rows
 from embedlab.embedding.pooling import mix_layers
 from embedlab.embedding.postprocess import MAX_WHITEN_DIMS, MIN_FIT_SENTENCES
@@ -78,7 +79,7 @@ FIT_NOTE = "post-processing fitted on the evaluated sentences, without their sco
 FIRST_LAST = "first-last"
 HUB_DATASETS: tuple[str, ...] = ("sentence-transformers/stsb", "mteb/stsbenchmark-sts")
 HUB_SPLITS: tuple[str, ...] = ("validation", "test", "train")
-TABLE_COLUMNS = ["model", "pooling", "layers", "post", "post_dims", "spearman", "pearson", "note"]
+TABLE_COLUMNS = ["model", "pooling", "layers", "post", "post_dims", "spearman", "pearson", "note", "stored"]
 GRID_POOLINGS: tuple[str, ...] = PROFILE_POOLINGS  # per-layer rows of the grid (and columns of its heatmap)
 WHITEN_FIT_RATIO = 8  # whitening fitted on the evaluated sentences keeps at most n / 8 dimensions (see grid_specs)
 # Post-processed rows of the grid (pooling, layers, post); "-1" is resolved to the last layer's index.
@@ -425,6 +426,9 @@ class Evaluation:
         if self.pair_by_pair:
             for record in records:
                 del record["layers"], record["post"]
+        for record, stored in zip(records, self.table["stored"], strict=True):
+            if isinstance(stored, str) and stored:  # vectors stored smaller: which way
+                record["stored"] = stored
         return records
 
 
@@ -477,6 +481,7 @@ def evaluate(
                 "spearman": np.nan if correlation.spearman is None else correlation.spearman,
                 "pearson": np.nan if correlation.pearson is None else correlation.pearson,
                 "note": correlation.reason or "",
+                "stored": compression_label(spec.precision, spec.dims),  # "" for full float32 vectors
             }
         )
     return Evaluation(
@@ -586,7 +591,7 @@ def evaluate_grid(encoder: Encoder, pairs: ScoredPairs, progress: Progress | Non
 
 def _is_plain(spec: EmbedSpec) -> bool:
     """A per-layer configuration with no post-processing: computable from the per-layer vectors alone."""
-    return spec.pooling in PROFILE_POOLINGS and spec.post == "none"
+    return spec.pooling in PROFILE_POOLINGS and spec.post == "none" and not spec.compressed
 
 
 def rank_gaps(evaluation: Evaluation, row: int) -> npt.NDArray[np.float64]:
@@ -781,10 +786,11 @@ def _describe(line: pd.Series) -> str:
     if line.pooling not in POOLINGS:  # the one row of a scorer without vectors: pooling is its kind
         return PAIR_BY_PAIR.format(kind=line.pooling)
     text = "own pipeline" if line.pooling == "model" else f"{line.pooling} · layers {line.layers}"
-    if line.post == "none":
-        return text
-    dims = line.get("post_dims")
-    return f"{text} + {line.post}" + ("" if dims is None or pd.isna(dims) else f" {int(dims)}")
+    if line.post != "none":
+        dims = line.get("post_dims")
+        text = f"{text} + {line.post}" + ("" if dims is None or pd.isna(dims) else f" {int(dims)}")
+    stored = line.get("stored")
+    return f"{text} · {stored}" if isinstance(stored, str) and stored else text
 
 
 def describe_row(evaluation: Evaluation, row: int) -> str:
@@ -794,6 +800,7 @@ def describe_row(evaluation: Evaluation, row: int) -> str:
 
 def text_report(evaluation: Evaluation) -> list[str]:
     """The evaluation as aligned text lines (what ``eval`` prints without ``--json``)."""
+    width = max([36, *(len(describe_row(evaluation, row)) for row in range(len(evaluation.table)))])
     lines = [
         f"{evaluation.model} on {evaluation.dataset}: {evaluation.n_pairs} pairs, {evaluation.n_sentences} unique "
         f"sentences, gold 0-{evaluation.scale:g}; Spearman and Pearson x 100"
@@ -802,14 +809,14 @@ def text_report(evaluation: Evaluation) -> list[str]:
             if evaluation.pair_by_pair
             else ""
         ),
-        f"{'configuration':<36} {'Spearman':>9} {'Pearson':>9}",
+        f"{'configuration':<{width}} {'Spearman':>9} {'Pearson':>9}",
     ]
     best = evaluation.best()
     for row in range(len(evaluation.table)):
         line = evaluation.table.iloc[row]
         mark = "  <- best" if best is not None and len(evaluation.table) > 1 and line.name == best.name else ""
         if math.isnan(line.spearman):
-            lines.append(f"{describe_row(evaluation, row):<36} {line.note}")
+            lines.append(f"{describe_row(evaluation, row):<{width}} {line.note}")
         else:
-            lines.append(f"{describe_row(evaluation, row):<36} {line.spearman:9.2f} {line.pearson:9.2f}{mark}")
+            lines.append(f"{describe_row(evaluation, row):<{width}} {line.spearman:9.2f} {line.pearson:9.2f}{mark}")
     return lines

@@ -14,7 +14,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["app.py", "app_pages", "components", "embedlab", "tests", "bench", "tools"]
-REQUIREMENT_FILES = ["requirements.txt", "requirements-multilingual.txt", "requirements-dev.txt"]
+REQUIREMENT_FILES = [
+    "requirements.txt",
+    "requirements-multilingual.txt",
+    "requirements-fast.txt",
+    "requirements-dev.txt",
+]
 
 
 def normalise(name: str) -> str:
