@@ -45,6 +45,7 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 
+from embedlab.embedding.compression import compression_label
 from embedlab.embedding.encoder import TokenStates, cosine_rows
 from embedlab.embedding.pooling import LAYER_POOLERS
 from embedlab.embedding.specs import LAST_LAYER_ONLY, parse_layers
@@ -74,6 +75,8 @@ class Explanation:
         shared, specific: the score split into the shared direction and these sentences (None when not computed).
         truncated: per sentence, whether the model cut it (the explanation covers what it read).
         special: per sentence, (n,) bool marking its special tokens.
+        stored_note: for vectors stored smaller (int8, binary, the first k dimensions), the sentence saying that the
+            matrix takes apart the full float32 score, not the stored one (which is no sum over tokens); else None.
     """
 
     tokens: tuple[tuple[str, ...], tuple[str, ...]]
@@ -88,6 +91,7 @@ class Explanation:
     specific: float | None = None
     truncated: tuple[bool, bool] = (False, False)
     special: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None = None
+    stored_note: str | None = None
 
     @property
     def token_totals(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -122,6 +126,7 @@ class Explanation:
             **({} if self.shared is None else {"shared_direction": round(self.shared, 7)}),
             **({} if self.specific is None else {"these_sentences": round(self.specific, 7)}),
             "in_words": self.in_words(),
+            **({} if self.stored_note is None else {"stored_note": self.stored_note}),
         }
 
     def in_words(self) -> str:
@@ -142,7 +147,7 @@ class Explanation:
             words += (
                 f"; pairs with a special token ([CLS], [SEP]) add {special:.3f}{share}: mean pooling averages them in"
             )
-        return words + "."
+        return words + "." + (f" {self.stored_note}" if self.stored_note else "")
 
 
 def explain_pair(scorer, pair: tuple[str, str], steps: int = DEFAULT_STEPS) -> Explanation:
@@ -163,6 +168,15 @@ def explain_pair(scorer, pair: tuple[str, str], steps: int = DEFAULT_STEPS) -> E
             raise EmbedLabError(f"Sentence {position} is empty: type a sentence to take its score apart.")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise EmbedLabError(f"Integration steps must be a whole number >= 1 (got {steps!r}).")
+    if scorer.spec.compressed:  # quantized codes or a truncation: take apart the float32 score they approximate
+        full = explain_pair(scorer.as_spec(scorer.spec.full), pair, steps)
+        stored = float(scorer.score([pair])[0])
+        as_stored = compression_label(scorer.spec.precision, scorer.spec.dims)
+        note = (
+            f"This takes apart the float32 cosine {full.score:.4f}; the score of the vectors as stored "
+            f"({as_stored}) is {stored:.4f}, which is no sum over tokens."
+        )
+        return replace(full, stored_note=note)
     encoder, spec = scorer.engine, scorer.spec
     encoder.vectors([], spec)  # a bad layer spec is refused before any work
     kept = encoder.token_states(list(pair))  # the score's own forward pass (or the one it will reuse)

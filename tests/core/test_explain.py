@@ -95,6 +95,18 @@ def test_exact_through_weighted_mean_and_whitening(engine):
         assert abs(found.matrix.sum() - scorer.score([PAIR])[0]) < 1e-5
 
 
+def test_vectors_stored_smaller_explain_their_float32_score_and_say_so(engine):
+    full = scorer_of(engine, "model")
+    stored = open_scorer(EmbedSpec(PACKAGED, "model", "-1", precision="int8"), engine=lambda kind, model_id: engine)
+    found = explain_pair(stored, PAIR)
+    stored_score, full_score = stored.score([PAIR])[0], full.score([PAIR])[0]
+    assert abs(stored_score - full_score) > 1e-5  # int8 codes move the score: the matrix cannot sum to it
+    assert found.method == "exact" and abs(found.matrix.sum() - full_score) < 1e-5
+    assert f"{stored_score:.4f}" in found.stored_note and "int8" in found.stored_note
+    assert found.as_json()["stored_note"] == found.stored_note
+    assert explain_pair(full, PAIR).stored_note is None
+
+
 def test_shared_direction_split_sums_to_the_score_and_centering_keeps_its_second_part(engine):
     for pooling in ("mean", "model"):
         scorer = scorer_of(engine, pooling)
