@@ -1,4 +1,5 @@
-"""What the queue stores: a run's request (``TrainRequest``, pickled in its Huey task), its record (``JobRecord``,
+"""What the queue stores: a run's request (``TrainRequest``, or ``EncodeRequest`` for a corpus to encode, pickled in
+its Huey task), its record (``JobRecord``,
 one JSON document per run), a worker's registry entry (``WorkerEntry``), a stop request (``StopRequest``), and what
 a page or the command line shows of a run (``JobView``).
 
@@ -49,6 +50,27 @@ class TrainRequest:
     @property
     def name(self) -> str:
         return Path(self.save_to).name
+
+
+ENCODE_METHOD = "encode"  # the kind of job that encodes a corpus (embedlab.corpus) instead of training
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    """A corpus to encode: ``folder`` is its stored corpus (``embedlab.corpus.store``: the texts are there, the
+    chunks go there), ``model`` the reference it is encoded with. Two requests for one folder share one job."""
+
+    model: str
+    folder: str
+    source: str = ""
+    n_texts: int = 0
+    n_chunks: int = 0
+
+    method = ENCODE_METHOD
+
+    @property
+    def name(self) -> str:
+        return f"encode {Path(self.source).name or Path(self.folder).name}"[:80]
 
 
 class _Stored(BaseModel):

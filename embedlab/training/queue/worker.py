@@ -1,4 +1,5 @@
-"""A worker (``python -m embedlab worker``): takes queued runs one at a time and trains them in its own process.
+"""A worker (``python -m embedlab worker``): takes queued runs one at a time and trains them in its own process
+(or, for a corpus to encode, encodes it: ``EncodeRequest``, ``Worker._encode``).
 
 It trains with ``torch.set_num_threads(threads)`` (default: one core less than the machine has, at least 1: on a
 2-core machine the web server keeps a core; see docs/benchmarks.md) at a lower CPU priority (``WORKER_NICE``: when a
@@ -30,9 +31,19 @@ import time
 import traceback
 from collections.abc import Callable
 
+from embedlab.corpus.encode import EncodeProgress, encode_corpus
+from embedlab.corpus.store import open_corpus
 from embedlab.errors import EmbedLabError
 from embedlab.training.queue.jobs import JobQueue
-from embedlab.training.queue.records import HEARTBEAT_S, HOST, STALE_S, JobRecord, TrainRequest, WorkerEntry
+from embedlab.training.queue.records import (
+    HEARTBEAT_S,
+    HOST,
+    STALE_S,
+    EncodeRequest,
+    JobRecord,
+    TrainRequest,
+    WorkerEntry,
+)
 from embedlab.training.run import ProgressReport
 
 POLL_S = 0.5  # an idle worker looks for a task this often
@@ -188,6 +199,9 @@ class Worker:
         self._write(force=True)
         self._register(claiming=False)  # the record now says who has the run
         try:
+            if isinstance(request, EncodeRequest):
+                self._encode(request)
+                return
             result, save = self._train(request)
             asked = self.store.stop_request(job_id)
             stopped = result.stopped
@@ -257,6 +271,46 @@ class Worker:
             keep=keep,
         )
         return result, save_function(request.method)
+
+    def _encode(self, request: EncodeRequest) -> None:
+        """Encode a corpus (``embedlab.corpus.encode``): only its missing chunks, each written as it finishes, so a
+        stopped, interrupted or killed job loses at most the chunk it was encoding; asking again resumes there."""
+        stored = open_corpus(request.folder)
+        model = self._load(request.model)
+        before = len(stored.done_chunks())
+        phase = f"encoding (resumed after chunk {before})" if before else "encoding"
+
+        def report(progress: EncodeProgress) -> None:
+            rate = (progress.done - progress.resumed_from) / max(progress.elapsed_seconds, 1e-9)
+            latest = ProgressReport(
+                step=progress.done,
+                total=progress.total,
+                loss=None,
+                steps_per_second=rate,
+                eta_seconds=progress.eta_seconds,
+                elapsed_seconds=progress.elapsed_seconds,
+            )
+            self._write(force=progress.done >= progress.total, progress=latest, phase=phase)
+
+        report(EncodeProgress(before, stored.n_chunks, before, 0, 0.0, None))
+        result = encode_corpus(stored, model, progress=report, stop=self._stop)
+        where = f"after chunk {result.done} of {result.total}: the chunks done are kept, ask again to resume"
+        truncated = (
+            f"{result.truncated:,} of {stored.n_texts:,} texts were longer than the model's "
+            f"{model.st_model.max_seq_length} tokens and were cut"
+            if result.truncated
+            else ""
+        )
+        resumed = f"resumed after chunk {result.resumed_from}" if result.resumed_from else ""
+        values = {"steps": result.done, "seconds": round(result.seconds, 3), "saved_to": None}
+        if result.finished:
+            state, message = "finished", "; ".join(part for part in (resumed, truncated) if part)
+            values["saved_to"] = str(stored.folder)
+        elif self.shutdown.is_set():
+            state, message = "interrupted", f"the worker was stopped {where}"
+        else:
+            state, message = "stopped", f"stopped {where}"
+        self._write(force=True, state=state, finished=time.time(), phase=state, message=message, **values)
 
     def stop_on_signals(self) -> None:
         """SIGTERM and Ctrl-C (SIGINT) stop the run after its current step, then the worker exits (main thread
