@@ -67,7 +67,7 @@ def corpus_from_bytes(raw: bytes, name: str, column: str = "") -> Corpus:
         raise EmbedLabError(
             f"{name} is not UTF-8 text (byte {error.start} cannot be read): save it as UTF-8, or give a text file."
         ) from None
-    if name.lower().endswith(".csv") or column:
+    if (name.lower().endswith(".csv") or column) and text.strip():
         return _csv_corpus(text, name, column)
     texts = tuple(line.rstrip("\r") for line in text.split("\n") if line.strip())
     return _checked(Corpus(texts, name), name)
