@@ -163,10 +163,11 @@ def open_corpus(folder: str | Path) -> StoredCorpus:
         raise EmbedLabError(f"The corpus folder {folder} is damaged ({error}): delete it and encode again.") from None
 
 
-def find_corpus(model: str | ModelId, texts: tuple[str, ...] | list[str]) -> StoredCorpus | None:
+def find_corpus(model: str | ModelId, texts: tuple[str, ...] | list[str] | Corpus) -> StoredCorpus | None:
     """The stored corpus of these texts under this model's current revision, complete or not; None when absent."""
     model_id = model if isinstance(model, ModelId) else resolve_model(model)
-    folder = corpora_dir() / corpus_key(model_id, texts_digest(texts))
+    digest = texts.digest if isinstance(texts, Corpus) else texts_digest(texts)
+    folder = corpora_dir() / corpus_key(model_id, digest)
     if not (folder / META).exists():
         return None
     return open_corpus(folder)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,8 @@ class Corpus:
     column: str = ""
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
 
-    @property
-    def digest(self) -> str:
+    @cached_property
+    def digest(self) -> str:  # computed once per Corpus (a page reruns often; a million texts take a moment)
         return texts_digest(self.texts)
 
     def __len__(self) -> int:

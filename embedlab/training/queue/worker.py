@@ -302,10 +302,11 @@ class Worker:
             else ""
         )
         resumed = f"resumed after chunk {result.resumed_from}" if result.resumed_from else ""
-        values = {"steps": result.done, "seconds": round(result.seconds, 3), "saved_to": None}
+        # saved_to stays None: it names a saved model (the Train page offers it for download); the vectors are in
+        # the record's save_to, the corpus folder
+        values = {"steps": result.done, "seconds": round(result.seconds, 3)}
         if result.finished:
             state, message = "finished", "; ".join(part for part in (resumed, truncated) if part)
-            values["saved_to"] = str(stored.folder)
         elif self.shutdown.is_set():
             state, message = "interrupted", f"the worker was stopped {where}"
         else:
