@@ -140,7 +140,7 @@ def _encode_panel(model: str, corpus: Corpus, stored: StoredCorpus | None) -> No
     if st.button("Encode with the workers", key=state.CORPUS_ENCODE, type="primary"):
         stored = prepare_corpus(model, corpus)
         jobs = job_queue()
-        request = EncodeRequest(model, str(stored.folder), corpus.source, stored.n_texts, stored.n_chunks)
+        request = EncodeRequest(model, stored.key, corpus.source, stored.n_texts, stored.n_chunks)
         job_id = jobs.submit_encode(request, owner=session_owner(), browser=browser_key())
         st.session_state[state.CORPUS_JOB] = job_id
         ensure_worker(jobs)

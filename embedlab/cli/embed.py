@@ -96,7 +96,7 @@ def _queue(model: str, stored) -> int:
     from embedlab.training.queue import EncodeRequest, JobQueue, command_line_label
 
     jobs = JobQueue()
-    request = EncodeRequest(model, str(stored.folder), stored.source, stored.n_texts, stored.n_chunks)
+    request = EncodeRequest(model, stored.key, stored.source, stored.n_texts, stored.n_chunks)
     job_id = jobs.submit_encode(request, owner=secrets.token_hex(16), label=command_line_label())
     print(job_id)
     say(f"the vectors go to {stored.folder}")

@@ -81,7 +81,7 @@ def workers(models, tmp_path):
 
 
 def request_for(stored) -> EncodeRequest:
-    return EncodeRequest(PACKAGED, str(stored.folder), stored.source, stored.n_texts, stored.n_chunks)
+    return EncodeRequest(PACKAGED, stored.key, stored.source, stored.n_texts, stored.n_chunks)
 
 
 def test_a_killed_encode_resumes_where_it_stopped_and_equals_a_plain_encode(models, workers, reference_st):

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from embedlab import served
+from embedlab.corpus.store import corpora_dir
 from embedlab.errors import EmbedLabError
 from embedlab.settings import get_settings
 from embedlab.training.folders import is_taken
@@ -159,15 +160,15 @@ class JobQueue:
         return browser_hash
 
     def submit_encode(self, request: EncodeRequest, owner: str, label: str = "", browser: str = "") -> str:
-        """Queue a corpus to encode and return the job's id; when a job for the same corpus folder (same model
-        revision, same texts) is queued or running already, return that job's id instead: two tabs asking for one
+        """Queue a corpus to encode and return the job's id; when a job for the same corpus (same model revision,
+        same texts: same key) is queued or running already, return that job's id instead: two tabs asking for one
         corpus share one job (its owner stays the first asker). A corpus whose earlier job stopped or was
         interrupted gets a new job, which encodes only the chunks still missing.
 
         Raises:
             EmbedLabError: the queue's bounds (as ``submit``).
         """
-        folder = str(Path(request.folder).expanduser().resolve())
+        folder = str(corpora_dir().resolve() / request.key)  # this side's path of it: what a view shows
         snapshot = self.store.snapshot()
         views = self._views(snapshot)
         for view in views:
@@ -176,7 +177,7 @@ class JobQueue:
         browser_hash = self._admit(views, owner, browser)
         job_id = secrets.token_hex(4)
         owner_hash = token_hash(owner)
-        self.store.enqueue(job_id, replace(request, folder=folder))  # the task first, then its record (see submit)
+        self.store.enqueue(job_id, request)  # the task first, then its record (see submit)
         self.store.put_record(
             JobRecord(
                 id=job_id,

@@ -57,11 +57,13 @@ ENCODE_METHOD = "encode"  # the kind of job that encodes a corpus (embedlab.corp
 
 @dataclass(frozen=True)
 class EncodeRequest:
-    """A corpus to encode: ``folder`` is its stored corpus (``embedlab.corpus.store``: the texts are there, the
-    chunks go there), ``model`` the reference it is encoded with. Two requests for one folder share one job."""
+    """A corpus to encode: ``key`` names its stored corpus (``embedlab.corpus.store``: the folder
+    ``<models_dir>/.corpora/<key>/`` holds the texts, the chunks go there), found by each worker under its own models
+    directory, which must be the app's (shared, on another machine); ``model`` is the reference it is encoded with.
+    Two requests for one key share one job."""
 
     model: str
-    folder: str
+    key: str
     source: str = ""
     n_texts: int = 0
     n_chunks: int = 0
@@ -70,7 +72,7 @@ class EncodeRequest:
 
     @property
     def name(self) -> str:
-        return f"encode {Path(self.source).name or Path(self.folder).name}"[:80]
+        return f"encode {Path(self.source).name or self.key}"[:80]
 
 
 class _Stored(BaseModel):

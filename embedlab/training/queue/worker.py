@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Callable
 
 from embedlab.corpus.encode import EncodeProgress, encode_corpus
-from embedlab.corpus.store import open_corpus
+from embedlab.corpus.store import corpora_dir, open_corpus
 from embedlab.errors import EmbedLabError
 from embedlab.training.queue.jobs import JobQueue
 from embedlab.training.queue.records import (
@@ -275,7 +275,7 @@ class Worker:
     def _encode(self, request: EncodeRequest) -> None:
         """Encode a corpus (``embedlab.corpus.encode``): only its missing chunks, each written as it finishes, so a
         stopped, interrupted or killed job loses at most the chunk it was encoding; asking again resumes there."""
-        stored = open_corpus(request.folder)
+        stored = open_corpus(corpora_dir() / request.key)  # under this worker's models directory: the app's
         model = self._load(request.model)
         before = len(stored.done_chunks())
         phase = f"encoding (resumed after chunk {before})" if before else "encoding"
