@@ -23,7 +23,7 @@ from embedlab.corpus.store import find_corpus, open_corpus, prepare_corpus, stor
 from embedlab.corpus.texts import Corpus, corpus_from_bytes, read_corpus
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_CORPUS_LINES
-from embedlab.models.loading import PACKAGED
+from embedlab.models.loading import PACKAGED, load_model
 from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue
 from tests.helpers import one_line_error, wait_for, write
 from tools.offline import offline_environment
@@ -31,14 +31,6 @@ from tools.offline import offline_environment
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 300.0
 TOPICS = ("the harbour at dawn", "a violin concerto", "tax returns", "mountain goats", "a broken laptop screen")
-
-
-def long_sentences(n: int) -> list[str]:
-    """n distinct sentences of about 30 words: each chunk of 32 takes a worker a noticeable moment."""
-    return [
-        f"Sentence {i} is about {TOPICS[i % 5]}, " + " ".join(f"detail{(i * 7 + j) % 97}" for j in range(25))
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
@@ -55,14 +47,15 @@ def workers(models, tmp_path):
     """start() -> a worker process on the test's queue; every one is ended afterwards."""
     started: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
+    def start(*command: str) -> subprocess.Popen:
+        """A worker (``python -m embedlab worker``), or ``command`` (a test's own worker script) instead."""
         env = offline_environment()
         env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         env.pop(ADMIN_ENV, None)
         env.pop("EMBEDLAB_QUEUE", None)
         log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
         process = subprocess.Popen(
-            [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
+            list(command) or [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -80,42 +73,44 @@ def workers(models, tmp_path):
         process.wait(timeout=WAIT)
 
 
-def request_for(stored) -> EncodeRequest:
-    return EncodeRequest(PACKAGED, stored.key, stored.source, stored.n_texts, stored.n_chunks)
+def request_for(stored, model: str = PACKAGED) -> EncodeRequest:
+    return EncodeRequest(model, stored.key, stored.source, stored.n_texts, stored.n_chunks)
 
 
-def test_a_killed_encode_resumes_where_it_stopped_and_equals_a_plain_encode(models, workers, reference_st):
-    texts = long_sentences(300)
-    stored = prepare_corpus(PACKAGED, Corpus(tuple(texts), "corpus.txt"), chunk=32)
-    assert stored.n_chunks == 10 and stored.done_chunks() == [] and stored_vectors(PACKAGED, texts) is None
+def test_a_killed_encode_resumes_where_it_stopped_and_equals_a_plain_encode(models, workers, tiny_model_dir, tmp_path):
+    model = str(tiny_model_dir)
+    texts = [f"Sentence {i} is about {TOPICS[i % 5]}, on day {i}." for i in range(300)]
+    stored = prepare_corpus(model, Corpus(tuple(texts), "corpus.txt"), chunk=32)
+    assert stored.n_chunks == 10 and stored.done_chunks() == [] and stored_vectors(model, texts) is None
     jobs = JobQueue()
-    first = jobs.submit_encode(request_for(stored), owner="tab-1")
-    assert jobs.submit_encode(request_for(stored), owner="tab-2") == first  # a second tab shares the job
+    first = jobs.submit_encode(request_for(stored, model), owner="tab-1")
+    assert jobs.submit_encode(request_for(stored, model), owner="tab-2") == first  # a second tab shares the job
     assert len([view for view in jobs.views() if view.active]) == 1
 
-    worker = workers()
-    wait_for(lambda: len(stored.done_chunks()) >= 2, "two chunks to be written")
-    worker.kill()
+    written = tmp_path / "written"
+    worker = workers(sys.executable, str(REPO / "tests" / "core" / "paused_encoder.py"), "4", str(written))
+    wait_for(written.exists, "four chunks to be written")
+    worker.kill()  # half-way through the corpus
     worker.wait(timeout=WAIT)
     kept = {index: stored.chunk_path(index).stat().st_mtime_ns for index in stored.done_chunks()}
-    assert 2 <= len(kept) < stored.n_chunks, "the worker finished before it was killed: nothing to resume"
+    assert sorted(kept) == [0, 1, 2, 3]
     view = wait_for(lambda: (v := jobs.view(first)) is not None and not v.active and v, "the job to be interrupted")
-    assert view.state == "interrupted" and "chunks done are kept" in view.message
+    assert view.state == "interrupted" and "after chunk 4 of 10: the chunks done are kept" in view.message
 
-    again = jobs.submit_encode(request_for(stored), owner="tab-2")  # an ended job is not shared: a new one resumes
+    again = jobs.submit_encode(request_for(stored, model), owner="tab-2")  # an ended job is not shared: a new one
     assert again != first
     workers()
     done = wait_for(lambda: (v := jobs.view(again, "tab-2")) is not None and not v.active and v, "the resumed job")
     assert done.state == "finished", done.message
-    assert done.message.startswith(f"resumed after chunk {len(kept)}")
+    assert done.message.startswith("resumed after chunk 4") and done.steps == 10
     assert jobs.record(again).save_to == str(stored.folder.resolve()) and done.saved_to is None  # not a model
     assert {i: stored.chunk_path(i).stat().st_mtime_ns for i in kept} == kept  # the kept chunks were not redone
 
-    vectors = stored_vectors(PACKAGED, texts)
-    plain = reference_st.encode(texts, convert_to_numpy=True)
+    vectors = stored_vectors(model, texts)
+    plain = load_model(model).st_model.encode(texts, convert_to_numpy=True)
     assert vectors.dtype == np.float32 and vectors.shape == plain.shape
     np.testing.assert_allclose(vectors, plain, atol=2e-5)
-    assert find_corpus(PACKAGED, texts[:-1]) is None  # other texts: another folder
+    assert find_corpus(model, texts[:-1]) is None  # other texts: another folder
 
 
 def test_embed_here_counts_lines_over_the_models_length_and_writes_vectors(models, tmp_path, capsys, reference_st):

@@ -65,15 +65,22 @@ class Worker:
         threads: torch threads for training (default ``default_threads()``).
         after_dequeue: called with a run's id right after its task left the queue, before its record says
             "running" (tests hold a worker there to kill it); None in production.
+        after_chunk: called with an encoding job's id and its chunks done, right after a chunk was written (tests
+            hold a worker there to kill it half-way); None in production.
     """
 
     def __init__(
-        self, jobs: JobQueue, threads: int | None = None, after_dequeue: Callable[[str], None] | None = None
+        self,
+        jobs: JobQueue,
+        threads: int | None = None,
+        after_dequeue: Callable[[str], None] | None = None,
+        after_chunk: Callable[[str, int], None] | None = None,
     ) -> None:
         self.jobs = jobs
         self.store = jobs.store
         self.threads = threads or default_threads()
         self.after_dequeue = after_dequeue
+        self.after_chunk = after_chunk
         self.worker_id = secrets.token_hex(4)
         self.shutdown = threading.Event()  # SIGTERM / Ctrl-C: stop the run after its step, then exit
         self._lock = threading.Lock()
@@ -290,8 +297,11 @@ class Worker:
                 eta_seconds=progress.eta_seconds,
                 elapsed_seconds=progress.elapsed_seconds,
             )
-            self._write(force=progress.done >= progress.total, progress=latest, phase=phase)
+            self._write(force=True, progress=latest, phase=phase)  # once per chunk: the record says what is kept
+            if self.after_chunk is not None and progress.done > before:
+                self.after_chunk(job_id, progress.done)
 
+        job_id = self._record.id
         report(EncodeProgress(before, stored.n_chunks, before, 0, 0.0, None))
         result = encode_corpus(stored, model, progress=report, stop=self._stop)
         where = f"after chunk {result.done} of {result.total}: the chunks done are kept, ask again to resume"
