@@ -9,7 +9,7 @@ page and command that needs its vectors, mapped, and searched for nearest neighb
 - ``encode``: the encoding loop a worker (or ``python -m embedlab embed``) runs: only the chunks not written yet,
   so a stopped or killed job resumes where it stopped.
 - ``neighbours``: nearest neighbours in the original space, exact (a matrix product) or approximate
-  (``pynndescent``), and the recall of the approximate index against the exact one.
+  (HNSW from ``usearch``), and the recall of the approximate index against the exact one.
 - ``mapping``: the 2-D map of a big corpus (PCA, or UMAP fitted on a sample with the rest placed by ``transform``)
   and clusters (``MiniBatchKMeans``) to colour it by.
 """
