@@ -239,7 +239,8 @@ def _selection(event, texts: tuple[str, ...], groups: list[str]) -> None:
 def _neighbours(folder: str, vectors: npt.NDArray[np.float32], texts: tuple[str, ...]) -> None:
     st.markdown("**Nearest neighbours** (cosine, in the original space)")
     row = st.number_input("Text number", 0, len(texts) - 1, 0, key=state.CORPUS_ROW)
-    index, recall = _index(folder)
+    with st.spinner(f"Indexing {len(texts):,} vectors for neighbour search (once per corpus)…"):
+        index, recall = _index(folder)
     found, scores = index.query(vectors[int(row)], k=11)
     neighbours = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if int(i) != int(row)][:10]
     notes.caption("Neighbours of: {}", texts[int(row)])
