@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.projection.corpus_view import corpus_section
 from components.projection.maps_view import SIDES, neighbour_lists, plots, sentences_and_settings
 from components.projection.projection_view import (
     downloads,
@@ -62,6 +63,7 @@ def page() -> None:
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)
+    corpus_section(trained.spec.model)
     with sent_slot:
         texts_sent_caption(trained)
 

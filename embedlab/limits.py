@@ -47,6 +47,10 @@ MAX_ATTENTION_TEXTS = 8  # sentences whose attention is kept: (layers, heads, T,
 MAX_RERANK_K = 50  # candidates a cross-encoder re-ranks on Projection
 MAX_QUERY_CHARS = 500  # a search query on Projection
 
+# A corpus encoded by the workers (embedlab.corpus)
+MAX_CORPUS_LINES = 1_000_000  # lines of a corpus file encoded in served mode
+MAX_DRAWN_POINTS = 20_000  # points a corpus map draws one by one; above, a density plus the zoomed region's points
+
 # Training in served mode
 SERVED_MAX_TRAIN_STEPS = 1_000  # optimizer steps per run (max steps, or epochs x rows / batch): ~8 min on 2 cores
 

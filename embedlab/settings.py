@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     require_browser: bool = Field(False, description="Tests: fail instead of skipping when Chromium is missing")
     require_shared: bool = Field(False, description="Tests: fail instead of skipping without ../shared")
     require_nginx: bool = Field(False, description="Tests: fail instead of skipping when nginx is missing")
+    require_redis: bool = Field(False, description="Tests: fail instead of skipping when redis-server is missing")
 
     @field_validator("*", mode="before")
     @classmethod

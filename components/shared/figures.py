@@ -451,6 +451,91 @@ def projection_figure(
 ATTENTION_SHARE_COLORS = {"cls": "#c2255c", "sep": "#f08c00", "punctuation": "#868e96", "other": "#2b8a3e"}
 
 
+MAX_MAP_GROUPS = 48  # colours on a corpus map; the smaller groups beyond share "other"
+DENSITY_BINS = 160  # the density of a corpus too big to draw: a 160 x 160 grid of counts
+
+
+def corpus_map_figure(
+    coords: npt.NDArray[np.floating],
+    texts: Sequence[str],
+    groups: Sequence[str],
+    highlight: npt.NDArray[np.bool_],
+    region: tuple[tuple[float, float], tuple[float, float]] | None,
+    max_points: int,
+) -> go.Figure:
+    """A big corpus's map in WebGL (``Scattergl``), one trace per group (customdata = the row, for selections).
+
+    Args:
+        coords: (n, 2); row i is texts[i], in groups[i].
+        highlight: (n,) search matches, drawn on top (at most ``max_points`` of them).
+        region: None: draw every point (n <= max_points). Else ((x0, x1), (y0, y1)): draw the density of all the
+            points (counts on a grid, computed here: a few kB sent instead of every point) and the points inside
+            the region (a fixed random sample of ``max_points`` when more lie there).
+    """
+    coords = np.asarray(coords, dtype=np.float32)
+    n = len(coords)
+    figure = go.Figure()
+    shown = np.arange(n)
+    if region is not None:
+        counts, x_edges, y_edges = np.histogram2d(coords[:, 0], coords[:, 1], bins=DENSITY_BINS)
+        figure.add_trace(
+            go.Contour(
+                x=(x_edges[:-1] + x_edges[1:]) / 2,
+                y=(y_edges[:-1] + y_edges[1:]) / 2,
+                z=np.log1p(counts.T),
+                colorscale="Greys",
+                showscale=False,
+                contours={"coloring": "fill", "showlines": False},
+                opacity=0.5,
+                hoverinfo="skip",
+                name="density",
+            )
+        )
+        (x0, x1), (y0, y1) = region
+        inside = (coords[:, 0] >= x0) & (coords[:, 0] <= x1) & (coords[:, 1] >= y0) & (coords[:, 1] <= y1)
+        shown = np.flatnonzero(inside)
+    if len(shown) > max_points:
+        shown = np.sort(np.random.default_rng(0).choice(shown, size=max_points, replace=False))
+    group_array = np.asarray(list(groups), dtype=object)
+    sizes = pd.Series(group_array[shown]).value_counts()
+    kept = set(sizes.index[:MAX_MAP_GROUPS])
+    named = np.array([group if group in kept else "other" for group in group_array[shown]], dtype=object)
+    colors = label_colors(sorted(kept))
+    searching = bool(highlight.any())
+    for group in sorted(set(named.tolist())):
+        rows = shown[named == group]
+        figure.add_trace(
+            go.Scattergl(
+                x=coords[rows, 0],
+                y=coords[rows, 1],
+                mode="markers",
+                name=_short(str(group)),
+                marker={"size": 4, "color": colors.get(group, "#999999"), "opacity": 0.25 if searching else 0.7},
+                customdata=rows[:, None],
+                hovertext=[html.escape(texts[i][:200]) for i in rows],
+                hoverinfo="text",
+            )
+        )
+    if searching:
+        rows = np.flatnonzero(highlight)[:max_points]
+        figure.add_trace(
+            go.Scattergl(
+                x=coords[rows, 0],
+                y=coords[rows, 1],
+                mode="markers",
+                name="search matches",
+                marker={"size": 8, "color": "#d62728", "line": {"width": 1, "color": "white"}},
+                customdata=rows[:, None],
+                hovertext=[html.escape(texts[i][:200]) for i in rows],
+                hoverinfo="text",
+            )
+        )
+    figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="zoom")
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False)
+    return figure
+
+
 @_shared
 def attention_heatmap(
     attention: npt.NDArray[np.floating], tokens: Sequence[str], from_label: str, rows: str = "layer"

@@ -130,6 +130,20 @@ PROJECTION_RERANK_K = "projection.rerank_k"
 PROJECTION_RERANK_FORM = "projection.rerank_form"
 PROJECTION_RERANK_QUERY_WIDGET = "projection.rerank_query_input"
 PROJECTION_RERANK_K_WIDGET = "projection.rerank_k_input"
+CORPUS = "projection.corpus"  # the Corpus read from the upload (Encode my corpus), or why it was refused
+CORPUS_READ = "projection.corpus_read"  # (file id, column) of the last read
+CORPUS_UPLOAD = "projection.corpus_upload"
+CORPUS_COLUMN = "projection.corpus_column"
+CORPUS_JOB = "projection.corpus_job"  # the id of the encoding job this session asked for
+CORPUS_ENCODE = "projection.corpus_encode"
+CORPUS_METHOD = "projection.corpus_method"
+CORPUS_COLOUR = "projection.corpus_colour"
+CORPUS_CLUSTERS = "projection.corpus_clusters"
+CORPUS_QUERY = "projection.corpus_query"
+CORPUS_REGION_X = "projection.corpus_region_x"
+CORPUS_REGION_Y = "projection.corpus_region_y"
+CORPUS_MAP = "projection.corpus_map"
+CORPUS_ROW = "projection.corpus_row"
 
 
 # ---------------------------------------------------------------- Retrieval

@@ -10,11 +10,13 @@ The modules:
 
 - ``records``: what is stored, as pydantic models validated when read back: a run's record (``JobRecord``: name,
   method, state, owner and browser hashes, times, progress, its worker, its numbers), a worker's registry entry
-  (``WorkerEntry``), a stop request; ``TrainRequest`` (pickled in the Huey task) and ``JobView`` (what is shown).
+  (``WorkerEntry``), a stop request; ``TrainRequest`` or ``EncodeRequest`` (pickled in the Huey task) and
+  ``JobView`` (what is shown).
 - ``storage``: the Huey queue (``SqliteHuey`` at ``<models_dir>/.queue/queue.db``, or ``RedisHuey`` for the
   ``queue`` setting ``redis://host:6379/0``) and its key-value entries; a file that is not a database is one
   ``QueueUnreadable`` naming it.
-- ``jobs``: ``JobQueue``: submit (with the per-browser cap and, in served mode, the bound on the whole queue), stop,
+- ``jobs``: ``JobQueue``: submit a run, or (``submit_encode``) a corpus to encode, one job shared by every asker
+  (with the per-browser cap and, in served mode, the bound on the whole queue), stop,
   and the views, which tell a run whose worker died (interrupted, finished when the loss was seen).
 - ``worker``: ``Worker``, the loop of ``python -m embedlab worker``: claims, heartbeats, SIGTERM.
 - ``spawn``: ``ensure_worker`` (the app starts a detached local worker when one is needed), the worker command.
@@ -38,7 +40,15 @@ from __future__ import annotations
 from embedlab.settings import env_name, get_settings
 from embedlab.training.queue.admin import ADMIN_ENV, admin_token_matches, token_hash
 from embedlab.training.queue.jobs import JobQueue, queue_full_message
-from embedlab.training.queue.records import CROSS_METHOD, HOST, STALE_S, JobView, TrainRequest
+from embedlab.training.queue.records import (
+    CROSS_METHOD,
+    ENCODE_METHOD,
+    HOST,
+    STALE_S,
+    EncodeRequest,
+    JobView,
+    TrainRequest,
+)
 from embedlab.training.queue.spawn import command_line_label, ensure_worker, worker_command, worker_environment
 from embedlab.training.queue.storage import QueueUnreadable
 from embedlab.training.queue.worker import WORKER_NICE, Worker
@@ -61,10 +71,12 @@ __all__ = [
     "ADMIN_ENV",
     "AUTO_WORKER_ENV",
     "CROSS_METHOD",
+    "ENCODE_METHOD",
     "HOST",
     "QUEUE_ENV",
     "STALE_S",
     "WORKER_NICE",
+    "EncodeRequest",
     "JobQueue",
     "JobView",
     "QueueUnreadable",

@@ -19,12 +19,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from embedlab import served
+from embedlab.corpus.store import corpora_dir
 from embedlab.errors import EmbedLabError
 from embedlab.settings import get_settings
 from embedlab.training.folders import is_taken
 from embedlab.training.queue.admin import token_hash
 from embedlab.training.queue.records import (
+    ENCODE_METHOD,
     STALE_S,
+    EncodeRequest,
     JobRecord,
     JobView,
     StopRequest,
@@ -95,7 +98,6 @@ class JobQueue:
                 ``max_queued`` runs queued or running, (served mode) the queue holds ``max_queue_size`` runs, or
                 the run is over the step limit.
         """
-        settings = get_settings()
         served.check_steps(count_steps(request.data.n_examples, request.settings))
         if is_taken(request.save_to):
             raise EmbedLabError(
@@ -109,16 +111,7 @@ class JobQueue:
                 raise EmbedLabError(
                     f"The name {request.name!r} is taken by a run that is {view.state}: choose another name."
                 )
-        active = [view for view in views if view.active]
-        if settings.served and len(active) >= settings.max_queue_size:
-            raise EmbedLabError(queue_full_message(len(active)))
-        browser_hash = token_hash(browser or owner)
-        mine = [view for view in active if view.browser_hash == browser_hash]
-        if len(mine) >= settings.max_queued:
-            raise EmbedLabError(
-                f"You have {len(mine)} runs queued or running, the most one browser may have ({settings.max_queued}):"
-                " wait for one to finish, or cancel one."
-            )
+        browser_hash = self._admit(views, owner, browser)
         job_id = secrets.token_hex(4)
         owner_hash = token_hash(owner)
         # The task first, then its record: a "queued" record always has its task enqueued (or taken by a worker that
@@ -144,6 +137,63 @@ class JobQueue:
         )
         if request.eval_pairs is not None:  # for measuring another model beside the run afterwards, the same way
             self.store.put_eval_pairs(job_id, request.eval_pairs)
+        self._prune(snapshot)
+        return job_id
+
+    def _admit(self, views: list[JobView], owner: str, browser: str) -> str:
+        """The hash of the asking browser, once the queue's bounds admit one more job from it.
+
+        Raises:
+            EmbedLabError: (served mode) the queue is full, or the browser has ``max_queued`` jobs active.
+        """
+        settings = get_settings()
+        active = [view for view in views if view.active]
+        if settings.served and len(active) >= settings.max_queue_size:
+            raise EmbedLabError(queue_full_message(len(active)))
+        browser_hash = token_hash(browser or owner)
+        mine = [view for view in active if view.browser_hash == browser_hash]
+        if len(mine) >= settings.max_queued:
+            raise EmbedLabError(
+                f"You have {len(mine)} runs queued or running, the most one browser may have ({settings.max_queued}):"
+                " wait for one to finish, or cancel one."
+            )
+        return browser_hash
+
+    def submit_encode(self, request: EncodeRequest, owner: str, label: str = "", browser: str = "") -> str:
+        """Queue a corpus to encode and return the job's id; when a job for the same corpus (same model revision,
+        same texts: same key) is queued or running already, return that job's id instead: two tabs asking for one
+        corpus share one job (its owner stays the first asker). A corpus whose earlier job stopped or was
+        interrupted gets a new job, which encodes only the chunks still missing.
+
+        Raises:
+            EmbedLabError: the queue's bounds (as ``submit``).
+        """
+        folder = str(corpora_dir().resolve() / request.key)  # this side's path of it: what a view shows
+        snapshot = self.store.snapshot()
+        views = self._views(snapshot)
+        for view in views:
+            if view.active and view.method == ENCODE_METHOD and view.save_to == folder:
+                return view.job_id
+        browser_hash = self._admit(views, owner, browser)
+        job_id = secrets.token_hex(4)
+        owner_hash = token_hash(owner)
+        self.store.enqueue(job_id, request)  # the task first, then its record (see submit)
+        self.store.put_record(
+            JobRecord(
+                id=job_id,
+                seq=time.time_ns(),
+                name=request.name,
+                method=ENCODE_METHOD,
+                model=request.model,
+                source=request.source,
+                save_to=folder,
+                planned_steps=request.n_chunks,
+                owner_hash=owner_hash,
+                browser_hash=browser_hash,
+                owner_label=label or f"session {owner_hash[:6]}",
+                created=time.time(),
+            )
+        )
         self._prune(snapshot)
         return job_id
 
@@ -259,10 +309,14 @@ class JobQueue:
                 state, message = record.state, record.message
             if state == "running" and (record.worker is None or record.worker.gone(now)):
                 where = f" at step {latest.step} of {latest.total}" if latest is not None and latest.step else ""
-                record = self._interrupted(record, f"its worker stopped{where}: nothing was saved")
+                lost_part = ": nothing was saved"
+                if record.method == ENCODE_METHOD:  # its finished chunks are on disk: asking again resumes there
+                    where = f" after chunk {latest.step} of {latest.total}" if latest is not None else ""
+                    lost_part = ": the chunks done are kept, ask again to resume"
+                record = self._interrupted(record, f"its worker stopped{where}{lost_part}")
                 state, message = record.state, record.message
             estimate = None
-            if per_step is not None:
+            if per_step is not None and record.method != ENCODE_METHOD:  # the pace is of training steps
                 estimate = overhead + per_step * record.planned_steps
             starts_in = None
             if state == "running":
@@ -311,7 +365,11 @@ class JobQueue:
 def _measured_pace(records: list[JobRecord]) -> tuple[float | None, float]:
     """(seconds per training step, seconds of a run outside its steps: loading, measuring, saving) measured over
     the finished runs; (None, 0) before any run has finished."""
-    done = [r for r in records if r.state == "finished" and r.steps and r.started and r.finished]
+    done = [
+        r
+        for r in records
+        if r.state == "finished" and r.steps and r.started and r.finished and r.method != ENCODE_METHOD
+    ]
     if not done:
         return None, 0.0
     per_step = sum(r.seconds for r in done) / sum(r.steps for r in done)

@@ -1,4 +1,5 @@
-"""What the queue stores: a run's request (``TrainRequest``, pickled in its Huey task), its record (``JobRecord``,
+"""What the queue stores: a run's request (``TrainRequest``, or ``EncodeRequest`` for a corpus to encode, pickled in
+its Huey task), its record (``JobRecord``,
 one JSON document per run), a worker's registry entry (``WorkerEntry``), a stop request (``StopRequest``), and what
 a page or the command line shows of a run (``JobView``).
 
@@ -49,6 +50,29 @@ class TrainRequest:
     @property
     def name(self) -> str:
         return Path(self.save_to).name
+
+
+ENCODE_METHOD = "encode"  # the kind of job that encodes a corpus (embedlab.corpus) instead of training
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    """A corpus to encode: ``key`` names its stored corpus (``embedlab.corpus.store``: the folder
+    ``<models_dir>/.corpora/<key>/`` holds the texts, the chunks go there), found by each worker under its own models
+    directory, which must be the app's (shared, on another machine); ``model`` is the reference it is encoded with.
+    Two requests for one key share one job."""
+
+    model: str
+    key: str
+    source: str = ""
+    n_texts: int = 0
+    n_chunks: int = 0
+
+    method = ENCODE_METHOD
+
+    @property
+    def name(self) -> str:
+        return f"encode {Path(self.source).name or self.key}"[:80]
 
 
 class _Stored(BaseModel):

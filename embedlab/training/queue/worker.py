@@ -1,4 +1,5 @@
-"""A worker (``python -m embedlab worker``): takes queued runs one at a time and trains them in its own process.
+"""A worker (``python -m embedlab worker``): takes queued runs one at a time and trains them in its own process
+(or, for a corpus to encode, encodes it: ``EncodeRequest``, ``Worker._encode``).
 
 It trains with ``torch.set_num_threads(threads)`` (default: one core less than the machine has, at least 1: on a
 2-core machine the web server keeps a core; see docs/benchmarks.md) at a lower CPU priority (``WORKER_NICE``: when a
@@ -30,9 +31,19 @@ import time
 import traceback
 from collections.abc import Callable
 
+from embedlab.corpus.encode import EncodeProgress, encode_corpus
+from embedlab.corpus.store import corpora_dir, open_corpus
 from embedlab.errors import EmbedLabError
 from embedlab.training.queue.jobs import JobQueue
-from embedlab.training.queue.records import HEARTBEAT_S, HOST, STALE_S, JobRecord, TrainRequest, WorkerEntry
+from embedlab.training.queue.records import (
+    HEARTBEAT_S,
+    HOST,
+    STALE_S,
+    EncodeRequest,
+    JobRecord,
+    TrainRequest,
+    WorkerEntry,
+)
 from embedlab.training.run import ProgressReport
 
 POLL_S = 0.5  # an idle worker looks for a task this often
@@ -54,15 +65,22 @@ class Worker:
         threads: torch threads for training (default ``default_threads()``).
         after_dequeue: called with a run's id right after its task left the queue, before its record says
             "running" (tests hold a worker there to kill it); None in production.
+        after_chunk: called with an encoding job's id and its chunks done, right after a chunk was written (tests
+            hold a worker there to kill it half-way); None in production.
     """
 
     def __init__(
-        self, jobs: JobQueue, threads: int | None = None, after_dequeue: Callable[[str], None] | None = None
+        self,
+        jobs: JobQueue,
+        threads: int | None = None,
+        after_dequeue: Callable[[str], None] | None = None,
+        after_chunk: Callable[[str, int], None] | None = None,
     ) -> None:
         self.jobs = jobs
         self.store = jobs.store
         self.threads = threads or default_threads()
         self.after_dequeue = after_dequeue
+        self.after_chunk = after_chunk
         self.worker_id = secrets.token_hex(4)
         self.shutdown = threading.Event()  # SIGTERM / Ctrl-C: stop the run after its step, then exit
         self._lock = threading.Lock()
@@ -188,6 +206,9 @@ class Worker:
         self._write(force=True)
         self._register(claiming=False)  # the record now says who has the run
         try:
+            if isinstance(request, EncodeRequest):
+                self._encode(request)
+                return
             result, save = self._train(request)
             asked = self.store.stop_request(job_id)
             stopped = result.stopped
@@ -257,6 +278,50 @@ class Worker:
             keep=keep,
         )
         return result, save_function(request.method)
+
+    def _encode(self, request: EncodeRequest) -> None:
+        """Encode a corpus (``embedlab.corpus.encode``): only its missing chunks, each written as it finishes, so a
+        stopped, interrupted or killed job loses at most the chunk it was encoding; asking again resumes there."""
+        stored = open_corpus(corpora_dir() / request.key)  # under this worker's models directory: the app's
+        model = self._load(request.model)
+        before = len(stored.done_chunks())
+        phase = f"encoding (resumed after chunk {before})" if before else "encoding"
+
+        def report(progress: EncodeProgress) -> None:
+            rate = (progress.done - progress.resumed_from) / max(progress.elapsed_seconds, 1e-9)
+            latest = ProgressReport(
+                step=progress.done,
+                total=progress.total,
+                loss=None,
+                steps_per_second=rate,
+                eta_seconds=progress.eta_seconds,
+                elapsed_seconds=progress.elapsed_seconds,
+            )
+            self._write(force=True, progress=latest, phase=phase)  # once per chunk: the record says what is kept
+            if self.after_chunk is not None and progress.done > before:
+                self.after_chunk(job_id, progress.done)
+
+        job_id = self._record.id
+        report(EncodeProgress(before, stored.n_chunks, before, 0, 0.0, None))
+        result = encode_corpus(stored, model, progress=report, stop=self._stop)
+        where = f"after chunk {result.done} of {result.total}: the chunks done are kept, ask again to resume"
+        truncated = (
+            f"{result.truncated:,} of {stored.n_texts:,} texts were longer than the model's "
+            f"{model.st_model.max_seq_length} tokens and were cut"
+            if result.truncated
+            else ""
+        )
+        resumed = f"resumed after chunk {result.resumed_from}" if result.resumed_from else ""
+        # saved_to stays None: it names a saved model (the Train page offers it for download); the vectors are in
+        # the record's save_to, the corpus folder
+        values = {"steps": result.done, "seconds": round(result.seconds, 3)}
+        if result.finished:
+            state, message = "finished", "; ".join(part for part in (resumed, truncated) if part)
+        elif self.shutdown.is_set():
+            state, message = "interrupted", f"the worker was stopped {where}"
+        else:
+            state, message = "stopped", f"stopped {where}"
+        self._write(force=True, state=state, finished=time.time(), phase=state, message=message, **values)
 
     def stop_on_signals(self) -> None:
         """SIGTERM and Ctrl-C (SIGINT) stop the run after its current step, then the worker exits (main thread

@@ -1,0 +1,326 @@
+"""A whole corpus on this machine: encoding as a queued job against a plain ``SentenceTransformer.encode``, the map's
+fit, the map drawn in headless Chromium by the app's figure against Plotly alone, and neighbour queries (exact, and
+the approximate index with its recall@10).
+
+The sentences are the STS benchmark's (train + dev, ../shared/data/stsbenchmark/, each once), grown to the size
+asked with simple perturbations of them (a word dropped, two neighbouring words swapped, a prefix added, the case
+changed; seeded), so the corpus has the benchmark's lengths and vocabulary but is mostly near-duplicates.
+
+    python bench/bench_corpus.py --size 10000 [--parts encode,map,browser,neighbours] [--threads 1]
+
+Every figure is measured in one run; ratios compare two measurements made one after the other on the same
+(busy) machine. Quoted in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _common import REPO_ROOT, yes
+
+STS_DIR = REPO_ROOT.parent / "shared/data/stsbenchmark"
+MODEL = "all-MiniLM-L6-v2"
+PREFIXES = ("Also, ", "In short, ", "Reportedly, ", "Meanwhile, ", "Indeed, ")
+
+
+def sts_sentences() -> list[str]:
+    sentences: list[str] = []
+    for split in ("sts-train.csv", "sts-dev.csv"):
+        table = pd.read_csv(STS_DIR / split, sep="\t", header=None, quoting=3, dtype=str, on_bad_lines="skip")
+        sentences += [*table[5].dropna(), *table[6].dropna()]
+    return list(dict.fromkeys(s.strip() for s in sentences if s.strip()))
+
+
+def perturbed(sentence: str, rng: random.Random) -> str:
+    words = sentence.split()
+    kind = rng.randrange(4)
+    if kind == 0 and len(words) > 3:
+        del words[rng.randrange(len(words))]
+    elif kind == 1 and len(words) > 2:
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    elif kind == 2:
+        return rng.choice(PREFIXES) + sentence[0].lower() + sentence[1:]
+    else:
+        return sentence.upper() if rng.random() < 0.2 else sentence.lower()
+    return " ".join(words)
+
+
+def corpus(size: int) -> tuple[list[str], int]:
+    """``size`` distinct texts: the STS sentences, then perturbations of them; (texts, how many are original)."""
+    base = sts_sentences()
+    rng = random.Random(0)
+    texts = list(base[:size])
+    seen = set(texts)
+    while len(texts) < size:
+        candidate = perturbed(rng.choice(base), rng)
+        if candidate not in seen:
+            seen.add(candidate)
+            texts.append(candidate)
+    return texts, min(size, len(base))
+
+
+def bench_encode(texts: list[str], threads: int) -> dict:
+    """The same texts encoded by a queued job (a Worker in this process, its own model load included in neither
+    figure) and by a plain encode, run once before the job and once after (their mean is compared)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.corpus.store import prepare_corpus
+    from embedlab.corpus.texts import Corpus
+    from embedlab.models.loading import packaged_model_path
+    from embedlab.training.queue import EncodeRequest, JobQueue, Worker
+
+    torch.set_num_threads(threads)
+    plain_model = SentenceTransformer(packaged_model_path(), device="cpu")
+    plain_model.encode(texts[:64])
+
+    def plain_encode() -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        vectors = plain_model.encode(texts, convert_to_numpy=True)
+        return vectors, time.perf_counter() - start
+
+    plain, plain_before_s = plain_encode()
+
+    stored = prepare_corpus(MODEL, Corpus(tuple(texts), "bench"))
+    jobs = JobQueue()
+    job = jobs.submit_encode(EncodeRequest(MODEL, stored.key, "bench", stored.n_texts, stored.n_chunks), owner="bench")
+    worker = Worker(jobs, threads=threads)
+    worker._load(MODEL)  # loaded before, as a worker that has encoded before holds it
+    worker.run(until_idle=True)
+    record = jobs.record(job)
+    assert record.state == "finished", record.message
+    job_s = record.seconds  # the encoding loop: chunks, their files, the truncation counts
+    wall_s = record.finished - record.started  # plus the record writes and the job's start
+    vectors = stored.vectors()
+    _, plain_after_s = plain_encode()  # once before the job and once after: the machine's load drifts
+    plain_s = (plain_before_s + plain_after_s) / 2
+    return {
+        "texts": len(texts),
+        "threads": threads,
+        "plain_s": round(plain_s, 2),
+        "plain_runs_s": [round(plain_before_s, 2), round(plain_after_s, 2)],
+        "job_s": round(job_s, 2),
+        "job_wall_s": round(wall_s, 2),
+        "plain_texts_per_s": round(len(texts) / plain_s, 1),
+        "job_texts_per_s": round(len(texts) / wall_s, 1),
+        "throughput_ratio": round(plain_s / wall_s, 3),
+        "max_abs_diff": float(np.abs(vectors - plain).max()),
+        "folder": str(stored.folder),
+    }
+
+
+def stored_vectors_of(texts: list[str]) -> np.ndarray:
+    from embedlab.corpus.store import stored_vectors
+
+    vectors = stored_vectors(MODEL, texts)
+    if vectors is None:
+        raise SystemExit("encode first (--parts encode): the vectors are read from the corpus store")
+    return vectors
+
+
+def grown_vectors(base: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` rows: row i is base[i % len(base)] plus Gaussian noise of 0.2 times the rows' typical spread per
+    dimension (a near-duplicate, as the perturbed texts are)."""
+    rng = np.random.default_rng(seed)
+    rows = base[np.arange(size) % len(base)]
+    noise = rng.normal(size=rows.shape).astype(np.float32) * (0.2 * base.std(axis=0, keepdims=True))
+    return (rows + noise).astype(np.float32)
+
+
+def bench_map(vectors: np.ndarray) -> tuple[dict, np.ndarray]:
+    from embedlab.corpus.mapping import corpus_map
+    from embedlab.tasks.projection import warm_up
+
+    start = time.perf_counter()
+    warm_up()
+    warm_s = time.perf_counter() - start
+    start = time.perf_counter()
+    drawn = corpus_map(vectors, "auto")
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    pca = corpus_map(vectors, "pca")
+    pca_s = time.perf_counter() - start
+    figures = {
+        "umap_warm_up_s": round(warm_s, 2),
+        "map_fit_s": round(fit_s, 2),
+        "map_method": drawn.method,
+        "fitted_on": drawn.fitted_on,
+        "pca_s": round(pca_s, 2),
+        "note": drawn.note,
+    }
+    del pca
+    return figures, drawn.coords
+
+
+def bench_neighbours(vectors: np.ndarray) -> dict:
+    from embedlab.corpus.neighbours import NeighbourIndex, measure_recall
+
+    exact = NeighbourIndex(vectors, approximate=False)
+    exact_recall = measure_recall(exact, k=10, queries=200)
+    approximate = NeighbourIndex(vectors, approximate=True)
+    recall = measure_recall(approximate, k=10, queries=200)
+    return {
+        "exact_ms_per_query": round(exact_recall.exact_ms, 3),
+        "approx_build_s": round(approximate.build_seconds, 2),
+        "approx_ms_per_query": round(recall.index_ms, 3),
+        "recall_at_10": round(recall.recall, 4),
+    }
+
+
+BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="plotly.min.js"></script></head>
+<body><div id="map" style="width:900px;height:560px"></div><script>
+fetch("figure.json").then(r => r.json()).then(f => Plotly.newPlot("map", f.data, f.layout));
+</script></body></html>"""
+
+APP_SCRIPT = """import json, sys
+import plotly.io
+import streamlit as st
+st.plotly_chart(plotly.io.from_json(open(sys.argv[1]).read()), key="map")
+"""
+
+
+def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
+    """Time from navigation to a drawn map (Plotly's figure data in place and its WebGL canvas created): the app's
+    figure (``corpus_map_figure``, clusters as colours) shown by Streamlit's ``st.plotly_chart``, and the same
+    figure's JSON drawn by Plotly alone in a bare page served from disk, both in one headless Chromium."""
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    from components.shared.figures import corpus_map_figure
+    from embedlab.limits import MAX_DRAWN_POINTS
+    from embedlab.replicas import free_port
+
+    groups = [f"cluster {i % 8}" for i in range(len(texts))]
+    region = None
+    if len(texts) > MAX_DRAWN_POINTS:
+        low, high = coords.min(axis=0), coords.max(axis=0)
+        region = ((float(low[0]), float(high[0])), (float(low[1]), float(high[1])))
+    figure = corpus_map_figure(coords, texts, groups, np.zeros(len(texts), bool), region, MAX_DRAWN_POINTS)
+    folder = Path(tempfile.mkdtemp(prefix="bench-corpus-"))
+    (folder / "figure.json").write_text(figure.to_json())
+    (folder / "index.html").write_text(BARE_PAGE)
+    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    (folder / "plotly.min.js").write_bytes(bundle.read_bytes())
+    (folder / "app.py").write_text(APP_SCRIPT)
+    size_mb = (folder / "figure.json").stat().st_size / 1e6
+
+    bare_port, app_port = free_port(), free_port()
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(bare_port), "--bind", "127.0.0.1"],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    app = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(folder / "app.py"), "--server.port", str(app_port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--", str(folder / "figure.json")],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    points = """() => { const d = document.querySelector('.js-plotly-plot');
+        return !!(d && d._fullData && d._fullData.length && d.querySelector('.gl-container canvas')); }"""
+    times = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
+            )
+            for name, url in (
+                ("bare", f"http://127.0.0.1:{bare_port}/index.html"),
+                ("app", f"http://127.0.0.1:{app_port}/"),
+            ):
+                runs = []
+                for _ in range(3):
+                    page = browser.new_page(viewport={"width": 1200, "height": 900}, device_scale_factor=1)
+                    deadline = time.monotonic() + 120
+                    while True:  # the servers start in the background: navigate once they answer
+                        try:
+                            start = time.perf_counter()
+                            page.goto(url, timeout=60_000)
+                            break
+                        except Exception:
+                            if time.monotonic() > deadline:
+                                raise
+                            page.wait_for_timeout(500)
+                    page.wait_for_function(points, timeout=180_000, polling=50)
+                    runs.append(time.perf_counter() - start)
+                    page.close()
+                times[name] = runs
+            browser.close()
+    finally:
+        for process in (bare, app):
+            process.terminate()
+            process.wait(timeout=30)
+    bare_s, app_s = float(np.median(times["bare"])), float(np.median(times["app"]))
+    return {
+        "figure_json_mb": round(size_mb, 1),
+        "points_drawn": int(sum(len(trace.x) for trace in figure.data if trace.type == "scattergl")),
+        "density": region is not None,
+        "bare_plotly_s": round(bare_s, 2),
+        "app_s": round(app_s, 2),
+        "app_over_bare": round(app_s / bare_s, 2),
+        "runs": {name: [round(t, 2) for t in runs] for name, runs in times.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--parts", default="encode,map,browser,neighbours")
+    parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    parser.add_argument("--models-dir", default=str(Path(tempfile.gettempdir()) / "bench-corpus-models"))
+    parser.add_argument(
+        "--vectors-from",
+        type=int,
+        default=0,
+        metavar="N",
+        help="for map, browser and neighbours without encoding SIZE texts: the stored vectors of the first N texts "
+        "(encoded before with --size N), repeated to SIZE rows with small Gaussian noise (said in the output)",
+    )
+    args = parser.parse_args()
+    os.environ["EMBEDLAB_MODELS_DIR"] = args.models_dir
+    os.environ["EMBEDLAB_AUTO_WORKER"] = "0"
+    os.environ.pop("EMBEDLAB_QUEUE", None)
+    parts = args.parts.split(",")
+    texts, original = corpus(args.size)
+    print(f"{len(texts):,} texts: {original:,} STS sentences, {len(texts) - original:,} perturbations of them")
+    results: dict = {"size": len(texts), "original": original}
+    if "encode" in parts:
+        results["encode"] = figures = bench_encode(texts, args.threads)
+        print("encode:", json.dumps(figures))
+        print(f"  job vs plain throughput {figures['throughput_ratio']:.3f} (target >= 0.95: "
+              f"{yes(figures['throughput_ratio'] >= 0.95)})")  # fmt: skip
+    vectors = None
+    if {"map", "browser", "neighbours"} & set(parts):
+        if args.vectors_from:
+            vectors = grown_vectors(stored_vectors_of(texts[: args.vectors_from]), len(texts))
+            print(f"vectors: the {args.vectors_from:,} encoded ones repeated to {len(texts):,} rows with noise")
+            results["vectors_from"] = args.vectors_from
+        else:
+            vectors = stored_vectors_of(texts)
+    coords = None
+    if "map" in parts or "browser" in parts:
+        results["map"], coords = bench_map(vectors)
+        print("map:", json.dumps(results["map"]))
+    if "browser" in parts:
+        results["browser"] = figures = bench_browser(coords, texts)
+        print("browser:", json.dumps(figures))
+        print(f"  app vs bare Plotly {figures['app_over_bare']:.2f}x (target <= 1.5: "
+              f"{yes(figures['app_over_bare'] <= 1.5)})")  # fmt: skip
+    if "neighbours" in parts:
+        results["neighbours"] = figures = bench_neighbours(vectors)
+        print("neighbours:", json.dumps(figures))
+        print(f"  recall@10 {figures['recall_at_10']:.4f} (target >= 0.95: {yes(figures['recall_at_10'] >= 0.95)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Projection's "Encode my corpus": a text file or a CSV column of up to a million lines encoded by the queue's
+workers (``embedlab.corpus``), then mapped, searched and queried for neighbours.
+
+The file is read here (``embedlab.corpus.texts``: its bounds are one message each); its vectors are looked up in
+the corpus store first (``stored_vectors``: encoded once per model revision and texts, whoever asked), and only
+when absent is a job queued (``JobQueue.submit_encode``: a second tab asking for the same corpus gets the same
+job). While it runs, a fragment polls the queue every second and shows the chunks done, the speed and the ETA.
+
+The map is fitted in this process with progress (``embedlab.corpus.mapping``: UMAP on a sample plus transform, PCA
+above 100k) and cached per corpus and method for every session. Up to ``MAX_DRAWN_POINTS`` points are drawn one
+by one (WebGL); past that, the density of all of them plus the points of the region chosen with the two range
+sliders. A box or lasso selection lists the selected texts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import streamlit as st
+from cachetools import LRUCache
+
+from components.shared import notes, state
+from components.shared.figures import corpus_map_figure
+from components.train.train_queue import job_queue
+from components.train.train_run import browser_key, session_owner
+from embedlab import served
+from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, corpus_map, in_region
+from embedlab.corpus.neighbours import NeighbourIndex, Recall, measure_recall
+from embedlab.corpus.store import StoredCorpus, find_corpus, prepare_corpus
+from embedlab.corpus.texts import Corpus, corpus_from_bytes
+from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_DRAWN_POINTS, MAX_QUERY_CHARS
+from embedlab.tasks.projection import matches
+from embedlab.training.queue import EncodeRequest, JobView, QueueUnreadable, ensure_worker
+
+POLL_SECONDS = 1.0
+MAX_LISTED = 200  # selected texts listed under the map
+COLOURINGS = ("clusters",)  # and each other column of a CSV
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _vectors(folder: str) -> npt.NDArray[np.float32]:
+    from embedlab.corpus.store import open_corpus
+
+    return open_corpus(folder).vectors()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _texts(folder: str) -> tuple[str, ...]:
+    from embedlab.corpus.store import open_corpus
+
+    return tuple(open_corpus(folder).texts())
+
+
+_MAPS: LRUCache = LRUCache(maxsize=4)  # (folder, method) -> CorpusMap, shared by every session
+_MAPS_LOCK = threading.Lock()
+
+
+def _map(folder: str, method: str, progress) -> CorpusMap:
+    """The corpus's map, fitted once per (corpus, method) for every session. Not ``st.cache_resource``: the fit
+    reports progress to a bar of the page that asked, which a cached function may not touch."""
+    with _MAPS_LOCK:
+        found = _MAPS.get((folder, method))
+    if found is None:
+        found = corpus_map(_vectors(folder), method, progress=progress)
+        with _MAPS_LOCK:
+            _MAPS[(folder, method)] = found
+    return found
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _clusters(folder: str, k: int) -> npt.NDArray[np.int64]:
+    return cluster_labels(_vectors(folder), k)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _index(folder: str) -> tuple[NeighbourIndex, Recall]:
+    index = NeighbourIndex(_vectors(folder))
+    return index, measure_recall(index)
+
+
+def corpus_section(model: str) -> None:
+    """The "Encode my corpus" section, for the trained panel's ``model`` (a sentence-transformers reference)."""
+    st.subheader("Encode my corpus")
+    st.caption(
+        "A text file (one text per line) or a CSV column, up to a million lines: the training queue's workers encode "
+        "it in chunks (a stopped job resumes where it stopped), once per model and text; then it is mapped here."
+    )
+    st.file_uploader("Corpus file", type=["txt", "csv"], key=state.CORPUS_UPLOAD)
+    st.text_input("CSV column holding the texts (default: the first)", key=state.CORPUS_COLUMN, max_chars=200)
+    _read_upload()
+    read = st.session_state.get(state.CORPUS)
+    if isinstance(read, str):
+        notes.error("{}", read, icon="⚠️")
+        return
+    corpus: Corpus | None = st.session_state.get(state.CORPUS)
+    if corpus is None:
+        return
+    notes.caption("{}: {} texts, encoded with {}.", corpus.source, f"{len(corpus):,}", model)
+    try:
+        stored = find_corpus(model, corpus)
+        if stored is None or not stored.complete:
+            _encode_panel(model, corpus, stored)
+            return
+    except (EmbedLabError, QueueUnreadable) as error:
+        notes.error("{}", error, icon="⚠️")
+        return
+    _explore(stored, corpus)
+
+
+def _read_upload() -> None:
+    """Read the uploaded file into ``state.CORPUS`` (a Corpus, or the refusal's message) when the file or the column
+    changed since the last read."""
+    upload = st.session_state.get(state.CORPUS_UPLOAD)
+    if upload is None:
+        st.session_state.pop(state.CORPUS, None)
+        st.session_state.pop(state.CORPUS_READ, None)
+        return
+    column = str(st.session_state.get(state.CORPUS_COLUMN, "")).strip()
+    if st.session_state.get(state.CORPUS_READ) == (upload.file_id, column):
+        return
+    st.session_state[state.CORPUS_READ] = (upload.file_id, column)
+    st.session_state.pop(state.CORPUS_JOB, None)
+    try:
+        served.check_upload(upload.size, upload.name)
+        st.session_state[state.CORPUS] = corpus_from_bytes(upload.getvalue(), upload.name, column)
+    except EmbedLabError as error:
+        st.session_state[state.CORPUS] = str(error)
+
+
+def _encode_panel(model: str, corpus: Corpus, stored: StoredCorpus | None) -> None:
+    if stored is not None and stored.done_chunks():
+        notes.info(
+            "{} of {} chunks are stored already: encoding resumes there.", len(stored.done_chunks()), stored.n_chunks
+        )
+    job_id = st.session_state.get(state.CORPUS_JOB)
+    if st.button("Encode with the workers", key=state.CORPUS_ENCODE, type="primary"):
+        stored = prepare_corpus(model, corpus)
+        jobs = job_queue()
+        request = EncodeRequest(model, stored.key, corpus.source, stored.n_texts, stored.n_chunks)
+        job_id = jobs.submit_encode(request, owner=session_owner(), browser=browser_key())
+        st.session_state[state.CORPUS_JOB] = job_id
+        ensure_worker(jobs)
+    if job_id is not None:
+        st.fragment(run_every=POLL_SECONDS)(_job_progress)(job_id)
+
+
+def _job_progress(job_id: str) -> None:
+    view: JobView | None = job_queue().view(job_id, session_owner())
+    if view is None:
+        return
+    if not view.active:
+        if view.state == "finished":
+            st.session_state.pop(state.CORPUS_JOB, None)
+            st.rerun(scope="app")  # the vectors are stored: the map replaces this panel
+        notes.warning("The encoding job {}: {}", view.state, view.message or "no message")
+        return
+    latest = view.latest
+    if view.state == "queued" or latest is None:
+        st.progress(0.0, text=f"queued, position {view.position}" if view.position else "starting…")
+        return
+    eta = f", about {latest.eta_seconds:.0f} s left" if latest.eta_seconds is not None else ""
+    fraction = latest.step / max(1, latest.total)
+    st.progress(fraction, text=f"{view.phase}: chunk {latest.step}/{latest.total}{eta}")
+
+
+def _explore(stored: StoredCorpus, corpus: Corpus) -> None:
+    truncated = stored.truncated()
+    if truncated:
+        notes.caption(
+            "{} of {} texts were longer than the model's length and were cut by its tokenizer.",
+            f"{truncated:,}",
+            f"{stored.n_texts:,}",
+        )
+    folder = str(stored.folder)
+    vectors = _vectors(folder)
+    texts = _texts(folder)
+    left, right = st.columns(2)
+    method = left.radio("Map", ("auto", "umap", "pca"), horizontal=True, key=state.CORPUS_METHOD)
+    colourings = COLOURINGS + tuple(corpus.columns)
+    colour_by = right.selectbox("Colour by", colourings, key=state.CORPUS_COLOUR)
+    try:
+        bar = st.progress(0.0, text="Fitting the map…")
+        fitted = _map(folder, method, lambda done, total: bar.progress(done / total, text=f"{done:,}/{total:,} placed"))
+        bar.empty()
+        if colour_by == "clusters":
+            k = st.slider("Clusters", 2, MAX_CLUSTERS, 8, key=state.CORPUS_CLUSTERS)
+            groups = [f"cluster {label}" for label in _clusters(folder, k)]
+        else:
+            groups = list(corpus.columns[colour_by])
+    except EmbedLabError as error:
+        notes.error("{}", error, icon="⚠️")
+        return
+    notes.caption("{}", fitted.note)
+    query = st.text_input(
+        "Search (highlights the texts that contain it)", key=state.CORPUS_QUERY, max_chars=MAX_QUERY_CHARS
+    )
+    found = matches(texts, query)
+    region = None
+    if len(texts) > MAX_DRAWN_POINTS:
+        region = _region_sliders(fitted.coords)
+    figure = corpus_map_figure(fitted.coords, texts, groups, found, region, MAX_DRAWN_POINTS)
+    event = st.plotly_chart(figure, key=state.CORPUS_MAP, on_select="rerun", selection_mode=("box", "lasso"))
+    if query.strip():
+        notes.caption("{} texts contain the search.", f"{int(found.sum()):,}")
+    _selection(event, texts, groups)
+    _neighbours(folder, vectors, texts)
+
+
+def _region_sliders(coords: npt.NDArray[np.float32]) -> tuple[tuple[float, float], tuple[float, float]]:
+    low, high = coords.min(axis=0).astype(float), coords.max(axis=0).astype(float)
+    notes.caption(
+        "More points than a browser draws well: the map shows their density, and the points of the region below."
+    )
+    x = st.slider("Region, x", low[0], high[0], (low[0], high[0]), key=state.CORPUS_REGION_X)
+    y = st.slider("Region, y", low[1], high[1], (low[1], high[1]), key=state.CORPUS_REGION_Y)
+    inside = int(in_region(coords, x, y).sum())
+    notes.caption("{} points in the region.", f"{inside:,}")
+    return x, y
+
+
+def _selection(event, texts: tuple[str, ...], groups: list[str]) -> None:
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    rows = sorted({int(point["customdata"][0]) for point in points if point.get("customdata")})
+    if not rows:
+        return
+    listed_note = f" (the first {MAX_LISTED} listed)" if len(rows) > MAX_LISTED else ""
+    notes.markdown("**{} selected**{}", f"{len(rows):,}", listed_note)
+    listed = rows[:MAX_LISTED]
+    st.dataframe(
+        pd.DataFrame({"#": listed, "group": [groups[i] for i in listed], "text": [texts[i] for i in listed]}),
+        hide_index=True,
+    )
+
+
+def _neighbours(folder: str, vectors: npt.NDArray[np.float32], texts: tuple[str, ...]) -> None:
+    st.markdown("**Nearest neighbours** (cosine, in the original space)")
+    row = st.number_input("Text number", 0, len(texts) - 1, 0, key=state.CORPUS_ROW)
+    with st.spinner(f"Indexing {len(texts):,} vectors for neighbour search (once per corpus)…"):
+        index, recall = _index(folder)
+    found, scores = index.query(vectors[int(row)], k=11)
+    neighbours = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if int(i) != int(row)][:10]
+    notes.caption("Neighbours of: {}", texts[int(row)])
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "#": [i for i, _ in neighbours],
+                "cosine": [s for _, s in neighbours],
+                "text": [texts[i] for i, _ in neighbours],
+            }
+        ),
+        hide_index=True,
+    )
+    if index.kind == "exact":
+        notes.caption("Exact search: {} ms per query.", f"{recall.exact_ms:.2f}")
+    else:
+        notes.caption(
+            "Approximate index (HNSW): recall@{} against the exact search {} on {} queries; {} ms per query, "
+            "exact {} ms.",
+            recall.k,
+            f"{recall.recall:.3f}",
+            recall.queries,
+            f"{recall.index_ms:.2f}",
+            f"{recall.exact_ms:.2f}",
+        )

@@ -1,0 +1,128 @@
+"""The 2-D map of a big corpus, and clusters to colour it by.
+
+UMAP's fit grows faster than linearly with the points (its neighbour graph and its epochs): here it is fitted on a
+sample of at most ``UMAP_SAMPLE`` distinct points (the size the Projection page maps in a few seconds), and every
+other point is placed by ``transform`` (``FittedProjection.place``: each new point starts at the weighted mean of
+its neighbours on the map and is pulled into place, the fitted points held still), in batches, with progress. Above
+``UMAP_MAX_POINTS`` the map is PCA (one pass, memory of one (dim, dim) matrix), and the note says so.
+
+Example:
+    >>> vectors = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    >>> corpus_map(vectors, "pca").coords.shape
+    (300, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from embedlab.errors import EmbedLabError
+from embedlab.limits import MAX_SENTENCES
+from embedlab.tasks.projection import DEFAULT_SEED, ProjectionSettings, fit_projection, unit_rows
+
+MapMethod = Literal["auto", "umap", "pca"]
+MAP_METHODS: tuple[str, ...] = get_args(MapMethod)
+UMAP_SAMPLE = MAX_SENTENCES  # points UMAP is fitted on; the rest are placed by transform
+UMAP_MAX_POINTS = 100_000  # above: PCA ("auto"), or a refusal ("umap")
+PLACE_BATCH = 4_096  # points placed per transform call (one progress step)
+MAX_CLUSTERS = 50
+
+
+@dataclass(frozen=True, eq=False)
+class CorpusMap:
+    """coords: (n, 2) float32, row i = text i; method: "umap" or "pca"; fitted_on: how many points the projection
+    was fitted on (the others were placed); note: what was done, in words."""
+
+    coords: npt.NDArray[np.float32]
+    method: str
+    fitted_on: int
+    note: str
+
+
+def corpus_map(
+    vectors: npt.ArrayLike,
+    method: MapMethod = "auto",
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[int, int], None] | None = None,
+) -> CorpusMap:
+    """A 2-D map of ``vectors`` (n, dim). ``progress(placed, n)`` is called after the fit and after each batch.
+
+    Raises:
+        EmbedLabError: an unknown method, or "umap" for more than ``UMAP_MAX_POINTS`` points.
+    """
+    if method not in MAP_METHODS:
+        raise EmbedLabError(f"Unknown map {method!r}: choose one of {', '.join(MAP_METHODS)}.")
+    unit = unit_rows(vectors)
+    n = len(unit)
+    if method == "umap" and n > UMAP_MAX_POINTS:
+        raise EmbedLabError(f"UMAP maps at most {UMAP_MAX_POINTS:,} points here ({n:,} asked): choose PCA, or auto.")
+    use_umap = method == "umap" or (method == "auto" and n <= UMAP_MAX_POINTS)
+    if not use_umap:
+        return _pca_map(unit, seed, progress)
+    settings = ProjectionSettings(method="umap", random_state=seed)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, size=UMAP_SAMPLE, replace=False)) if use_umap and n > UMAP_SAMPLE else None
+    fitted = fit_projection(unit if sample is None else unit[sample], settings)
+    if sample is None:
+        coords = fitted.projection.coords
+        if progress is not None:
+            progress(n, n)
+        placed_note = ""
+    else:
+        coords = np.zeros((n, 2), np.float32)
+        coords[sample] = fitted.projection.coords
+        rest = np.setdiff1d(np.arange(n), sample)
+        done = len(sample)
+        if progress is not None:
+            progress(done, n)
+        for start in range(0, len(rest), PLACE_BATCH):
+            batch = rest[start : start + PLACE_BATCH]
+            coords[batch] = fitted.place(unit[batch])
+            done += len(batch)
+            if progress is not None:
+                progress(done, n)
+        placed_note = f" Fitted on {len(sample):,} points drawn at random; the other {len(rest):,} placed by transform."
+    note = (fitted.projection.note + placed_note).strip()
+    return CorpusMap(coords, fitted.projection.method, n if sample is None else len(sample), note.strip())
+
+
+def _pca_map(unit: npt.NDArray[np.float32], seed: int, progress: Callable[[int, int], None] | None) -> CorpusMap:
+    """PCA of every row at once (scikit-learn's randomized solver): linear in the rows. Not the Projection page's
+    ``fit_projection``, whose search for duplicate directions compares every pair of rows (72 s for 100,000 here)."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, svd_solver="randomized", random_state=seed)
+    coords = pca.fit_transform(unit).astype(np.float32)
+    if progress is not None:
+        progress(len(unit), len(unit))
+    kept = float(pca.explained_variance_ratio_.sum())
+    note = f"PCA of {len(unit):,} points (UMAP maps up to {UMAP_MAX_POINTS:,}): the 2 axes keep {kept:.0%} of the "
+    note += "variance."
+    return CorpusMap(coords, "pca", len(unit), note)
+
+
+def cluster_labels(vectors: npt.ArrayLike, k: int, seed: int = DEFAULT_SEED) -> npt.NDArray[np.int64]:
+    """(n,) cluster of each row: MiniBatchKMeans with ``k`` clusters on the unit rows (cosine geometry).
+
+    Raises:
+        EmbedLabError: ``k`` outside 2..MAX_CLUSTERS, or fewer rows than clusters.
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    unit = unit_rows(vectors)
+    if not 2 <= k <= MAX_CLUSTERS:
+        raise EmbedLabError(f"Choose between 2 and {MAX_CLUSTERS} clusters, not {k}.")
+    if len(unit) < k:
+        raise EmbedLabError(f"{len(unit)} texts cannot make {k} clusters: choose fewer.")
+    model = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3)
+    return model.fit_predict(unit).astype(np.int64)
+
+
+def in_region(coords: npt.NDArray[np.float32], x: tuple[float, float], y: tuple[float, float]) -> npt.NDArray[np.bool_]:
+    """(n,) which points lie inside the box ``x`` x ``y`` (both ends included)."""
+    return (coords[:, 0] >= x[0]) & (coords[:, 0] <= x[1]) & (coords[:, 1] >= y[0]) & (coords[:, 1] <= y[1])

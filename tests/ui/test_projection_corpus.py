@@ -1,0 +1,83 @@
+"""AppTest of Projection's "Encode my corpus" section: a file read with its bounds, one job for two tabs, the job's
+progress, and once a worker has encoded it the map, the search and the neighbours.
+
+The section runs alone (``AppTest.from_function``) on a temporary models directory with the app's own worker
+start turned off; the queued job is encoded by a ``Worker`` in this process (the real worker loop, until the queue
+is empty).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.shared import state
+from embedlab.corpus.store import find_corpus
+from embedlab.training.queue import JobQueue, Worker
+from tests.ui.apptest import APP_TEST_TIMEOUT_S, ok, shown
+
+TOPICS = ("a violin concerto", "tax returns", "mountain goats")
+TEXTS = [f"Note {i}: something about {TOPICS[i % 3]}, written on day {i}." for i in range(30)]
+MODEL = "all-MiniLM-L6-v2"
+
+
+def corpus_script() -> None:
+    from components.projection.corpus_view import corpus_section
+
+    corpus_section("all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(folder))
+    monkeypatch.setenv("EMBEDLAB_AUTO_WORKER", "0")
+    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
+    return folder
+
+
+def tab(content: bytes, name: str = "notes.txt") -> AppTest:
+    at = AppTest.from_function(corpus_script, default_timeout=APP_TEST_TIMEOUT_S)
+    at.session_state[state.CORPUS_METHOD] = "pca"  # UMAP's first compilation would dominate the test
+    at.run()
+    at.file_uploader(key=state.CORPUS_UPLOAD).upload(name, content, "text/plain")
+    return ok(at.run())
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(shown(caption.value) for caption in at.caption)
+
+
+def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_queried(models):
+    content = "\n".join(TEXTS).encode()
+    first, second = tab(content), tab(content)
+    assert "notes.txt: 30 texts, encoded with all-MiniLM-L6-v2." in captions(first)
+    ok(first.button(key=state.CORPUS_ENCODE).click().run())
+    ok(second.button(key=state.CORPUS_ENCODE).click().run())
+    job = first.session_state[state.CORPUS_JOB]
+    assert second.session_state[state.CORPUS_JOB] == job  # one job for both tabs
+    assert "queued, position 1" in first.get("progress")[0].proto.text
+
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    assert JobQueue().view(job).state == "finished"
+    ok(first.run())
+    assert first.get("plotly_chart"), "no map once the corpus is encoded"
+    assert "PCA of 30 points" in captions(first)
+    first.text_input(key=state.CORPUS_QUERY).input("violin")
+    ok(first.run())
+    assert "10 texts contain the search." in captions(first)
+    neighbours = first.dataframe[-1].value
+    assert len(neighbours) == 10 and 0 not in neighbours["#"].tolist()
+    assert sum("violin" in text for text in neighbours["text"]) >= 8  # the same topic comes first
+    assert "Exact search" in captions(first)
+    stored = find_corpus(MODEL, TEXTS)
+    assert stored.complete and np.asarray(stored.vectors()).shape == (30, 384)
+
+
+def test_bad_files_are_one_literal_message_and_nothing_is_queued(models):
+    binary = tab(b"\x00\x01\x02 not text", "blob.txt")
+    assert "looks like a binary file" in binary.error[0].value and not binary.button
+    empty = tab(b"\n\n", "**empty**.txt")
+    assert shown(empty.error[0].value).startswith("**empty**.txt holds no text")  # literal, not bold
+    assert JobQueue().views() == []
