@@ -16,6 +16,10 @@ its id printed (``embedlab.training.queue``).
 lists the runs; ``python -m embedlab jobs stop ID`` stops one (needs the server's ``EMBEDLAB_ADMIN_TOKEN``).
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
+``python -m embedlab calibrate --model REF --data LABELLED [--held-out FILE] [--method auto|isotonic|platt]
+[--precision 0.9] [--json]``: the probability that a pair is "same meaning" given its score, fitted on labelled pairs
+and judged on pairs left out of the fit (Brier, ECE, the threshold for a precision); ``score FILE --calibration
+LABELLED`` adds that probability to each pair.
 ``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
 [--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.replicas``); Ctrl-C stops them.
 
@@ -25,8 +29,8 @@ own score of each pair, ``"kind": "cross-encoder"`` in the JSON; options that ne
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed.
 
-One module per command (``score``, ``evaluate``, ``negtest``, ``train``, ``tokens``, ``serve``, ``worker``, ``jobs``),
-what they share in ``common``.
+One module per command (``score``, ``evaluate``, ``negtest``, ``calibrate``, ``train``, ``tokens``, ``serve``,
+``worker``, ``jobs``), what they share in ``common``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from embedlab.cli.calibrate import add_calibrate_command, run_calibrate
 from embedlab.cli.common import INTERRUPTED, Parser
 from embedlab.cli.evaluate import add_eval_command, run_eval
 from embedlab.cli.jobs import add_jobs_command, run_jobs
@@ -55,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_score_command,
         add_eval_command,
         add_negtest_command,
+        add_calibrate_command,
         add_train_command,
         add_tokens_command,
         add_serve_command,
@@ -69,6 +75,7 @@ COMMANDS = {
     "score": run_score,
     "eval": run_eval,
     "negtest": run_negtest,
+    "calibrate": run_calibrate,
     "train": run_train,
     "tokens": run_tokens,
     "serve": run_serve,
