@@ -50,7 +50,14 @@ def check_precision(precision: float | None) -> None:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from embedlab.tasks.calibration import DEFAULT_PRECISION, calibrate, chosen_method, held_out, read_labelled_data
+    from embedlab.tasks.calibration import (
+        DEFAULT_PRECISION,
+        calibrate,
+        check_labels,
+        chosen_method,
+        held_out,
+        read_labelled_data,
+    )
 
     check_options(args)
     check_precision(args.precision)
@@ -61,6 +68,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         fit, held = data, read_labelled_data(args.held_out)
     else:
         fit, held = held_out(data)
+    for pairs in (fit, held):
+        check_labels(pairs.labels, pairs.name)
     scorer = open_model(args)
     if scorer.can("vectors"):
         scorer.encoder.vectors([], scorer.spec)  # validates layers and post-processing before scoring

@@ -58,9 +58,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
-from embedlab.data.pairtable import PAIR_COLUMNS, row_list
+from embedlab.data.pairtable import PAIR_COLUMNS, labelled_1_to_n, row_list
 from embedlab.errors import EmbedLabError
-from embedlab.tasks.negtest import bundled_suite, clean_labelled
+from embedlab.tasks.negtest import bundled_suite, check_labelled, clean_labelled
 from embedlab.tasks.sts import scored_pairs_from_frame
 
 Method = Literal["auto", "isotonic", "platt"]
@@ -78,12 +78,16 @@ HELD_OUT_FRACTION = 0.3  # of one file, when no other pairs are given to report 
 SPLIT_SEED = 0
 N_BINS = 10
 DEFAULT_PRECISION = 0.9
+FLAT_NOTE = (
+    "; these scores rank pairs of the same meaning LOWER on the fit pairs, so every score gets the same probability "
+    "(the share of same-meaning pairs): the score carries no usable signal here"
+)
 BOOTSTRAP_RESAMPLES = 1_000
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_CONFIDENCE = 0.95
 CACHE_SIZE = 16  # fits kept per process (each holds two small arrays and a fitted model)
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]  # (stage: "fit" or "held out", done, total) in the scorer's own units
 
 
 # ---------------------------------------------------------------- labelled pairs
@@ -160,7 +164,10 @@ def labelled_from_frame(frame: pd.DataFrame, name: str) -> LabelledPairs:
         EmbedLabError: neither column (saying which are needed), or a bad label or score (naming the row).
     """
     if "label" in frame.columns:
-        return from_labelled_frame(clean_labelled(frame, name), name)
+        check = check_labelled(labelled_1_to_n(frame), name)  # bad labels refused; too few is check_labels' to say
+        if check.incomplete:
+            clean_labelled(frame, name)  # raises its message naming the first incomplete row
+        return from_labelled_frame(check.pairs, name)
     if "score" in frame.columns:
         return from_scored(scored_pairs_from_frame(frame, name, min_pairs=1, purpose="calibration"))
     raise EmbedLabError(
@@ -284,6 +291,7 @@ class Calibrator:
 
     method: str
     model: object = field(repr=False)
+    flat: bool = False  # the scores rank "same meaning" pairs lower: every score gets the base rate
 
     def probability(self, scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """(n,) probabilities in [0, 1]; a NaN score (a pair not scored) gives NaN."""
@@ -311,6 +319,11 @@ def fit_calibrator(scores: npt.ArrayLike, labels: Sequence[int], method: str = "
     elif method == "platt":
         model = LogisticRegression(C=PLATT_C)
         model.fit(values[:, None], targets)
+        if model.coef_[0, 0] < 0:  # a decreasing sigmoid would read a higher score as less similar: refuse that shape
+            rate = float(np.clip(targets.mean(), 1e-6, 1 - 1e-6))
+            model.coef_[:] = 0.0
+            model.intercept_[:] = math.log(rate / (1 - rate))
+            return Calibrator(method, model, flat=True)
     else:
         raise EmbedLabError(f"Unknown calibration method {method!r}: isotonic or platt.")
     return Calibrator(method, model)
@@ -563,7 +576,7 @@ def calibrate_scores(
         label=label,
         score_name=score_name,
         method=method_used,
-        method_why=method_reason(method_used, method, len(fit_labels)),
+        method_why=method_reason(method_used, method, len(fit_labels)) + (FLAT_NOTE if calibrator.flat else ""),
         fit_name=fit_name,
         n_fit=len(fit_labels),
         held_name=held_name,
@@ -586,20 +599,20 @@ def calibrate(
 ) -> CalibrationReport:
     """Score ``fit`` and ``held`` with ``scorer`` (any kind: ``scorer.score``), then ``calibrate_scores``.
 
-    ``progress(done, total)`` counts the fit pairs, then the held-out ones, as one run.
+    ``progress(stage, done, total)`` reports the scoring of the fit pairs (stage "fit"), then of the held-out ones
+    ("held out"), in the scorer's own units (texts encoded for a vector kind, pairs for a cross-encoder).
     """
     check_labels(fit.labels, fit.name)
     check_labels(held.labels, held.name)
     chosen_method(method, len(fit))  # an unknown method is refused before any scoring
-    total = len(fit) + len(held)
 
-    def part(offset: int) -> Progress | None:
+    def stage(name: str):
         if progress is None:
             return None
-        return lambda done, _: progress(offset + done, total)
+        return lambda done, total: progress(name, done, total)
 
-    fit_scores = scorer.score(fit.pairs, part(0))
-    held_scores = scorer.score(held.pairs, part(len(fit)))
+    fit_scores = scorer.score(fit.pairs, stage("fit"))
+    held_scores = scorer.score(held.pairs, stage("held out"))
     return calibrate_scores(
         fit_scores,
         fit.labels,
