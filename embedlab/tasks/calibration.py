@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import threading
@@ -57,11 +58,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from embedlab import corpora
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
 from embedlab.data.pairtable import PAIR_COLUMNS, labelled_1_to_n, row_list
 from embedlab.errors import EmbedLabError
 from embedlab.tasks.negtest import bundled_suite, check_labelled, clean_labelled
-from embedlab.tasks.sts import scored_pairs_from_frame
+from embedlab.tasks.sts import read_scored_pairs, scored_pairs_from_frame
 
 Method = Literal["auto", "isotonic", "platt"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -190,6 +192,49 @@ def parse_labelled_data(data: bytes, name: str = "file") -> LabelledPairs:
 def bundled_labelled() -> LabelledPairs:
     """The project's own labelled negative-test suite."""
     return from_labelled_frame(bundled_suite(), "the bundled negative-test suite")
+
+
+@dataclass(frozen=True)
+class CalibrationSets:
+    """The pairs a page fits on and judges on by default, and what they are in words (``note``)."""
+
+    fit: LabelledPairs
+    held: LabelledPairs
+    note: str
+    sts: bool
+
+
+def default_sets() -> CalibrationSets:
+    """The STS train split (fit) and dev split (held out) binarised at ``STS_SAME_MEANING`` when they sit beside the
+    repository (``corpora.sts_splits``); otherwise the bundled negative-test suite, split by ``held_out``, with a
+    note saying so. Read once per process (again when a file changes)."""
+    splits = corpora.sts_splits()
+    stamps = tuple((str(path), path.stat().st_mtime_ns) for _, path in sorted(splits.items()))
+    return _default_sets(stamps, corpora.NEGTEST_FILE.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _default_sets(stamps: tuple[tuple[str, int], ...], suite_mtime_ns: int) -> CalibrationSets:
+    splits = corpora.sts_splits()
+    if set(splits) >= {"train", "dev"}:
+        fit, held = from_scored(read_scored_pairs(splits["train"])), from_scored(read_scored_pairs(splits["dev"]))
+        return CalibrationSets(
+            fit,
+            held,
+            f"fitted on the STS benchmark train split ({len(fit):,} pairs), judged on its dev split ({len(held):,} "
+            f"pairs, none used for the fit); a gold score of {STS_SAME_MEANING:g} or more of {STS_SCALE:g} counts as "
+            "same meaning",
+            True,
+        )
+    fit, held = held_out(bundled_labelled())
+    return CalibrationSets(
+        fit,
+        held,
+        f"the STS benchmark splits are not here ({corpora.STS_BENCHMARK_DIR.name}/ beside the repository), so this "
+        f"is fitted on {len(fit)} pairs of the bundled negative-test suite and judged on the other {len(held)}: a "
+        "small set built to be hard (negations, role reversals score high), so its probabilities are rough",
+        False,
+    )
 
 
 def check_labels(labels: Sequence[int], name: str) -> None:
