@@ -31,9 +31,10 @@ def main() -> None:
     scorer = open_scorer(args.model)
     print(f"{scorer.label}: fit on {train.name} ({len(train):,} pairs, {sum(train.labels):,} same meaning), judged on")
     print(f"{dev.name} ({len(dev):,} pairs, {sum(dev.labels):,} same meaning); labels: {train.how}")
+    reports = {}
     for method in ("isotonic", "platt"):
         start = _common.time.perf_counter()
-        report = calibrate(scorer, train, dev, method)
+        report = reports[method] = calibrate(scorer, train, dev, method)
         took = _common.time.perf_counter() - start
         print(
             f"{method:<9} before: Brier {report.before.brier:.4f} ECE {report.before.ece:.4f} · after: Brier "
@@ -41,7 +42,8 @@ def main() -> None:
             f"({scorer.work_done:,} texts encoded so far)"
         )
     print(threshold_text(report.threshold, report.score_name))
-    print("what a score means (isotonic): " + report.text_lines()[-1].split(": ", 1)[1])
+    for method, report in reports.items():
+        print(f"what a score means ({method}): " + report.text_lines()[-1].split(": ", 1)[1])
 
 
 if __name__ == "__main__":

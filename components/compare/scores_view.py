@@ -55,7 +55,7 @@ SCORE_COLUMNS = (
 
 
 SAME_MEANING_HELP = (
-    "How often pairs scoring this are the same meaning for this model and configuration (0.83 -> 41%), calibrated "
+    "How often pairs scoring this are the same meaning for this model and configuration (0.83 -> 40%), calibrated "
     "on labelled pairs: see 'What a score means for this model' below"
 )
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"

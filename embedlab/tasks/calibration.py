@@ -39,7 +39,7 @@ without refitting.
 Example:
     >>> report = cached_calibration(open_scorer("all-MiniLM-L6-v2"), fit_pairs, held_pairs)  # doctest: +SKIP
     >>> f"{report.probability([0.83])[0]:.0%}"  # doctest: +SKIP
-    '46%'
+    '40%'
 """
 
 from __future__ import annotations
@@ -707,10 +707,3 @@ def cached_report(scorer, fit: LabelledPairs, held: LabelledPairs, method: str, 
     """The cached report of this scorer and data, or None when it has not been fitted (nothing is scored)."""
     with _CACHE_LOCK:
         return _CACHE.get(calibration_key(scorer, fit, held, method, precision))
-
-
-def same_meaning_text(score: float, probability: float) -> str:
-    """ "0.83 -> 41% same meaning" ("–" for a pair not scored)."""
-    if not (math.isfinite(score) and math.isfinite(probability)):
-        return "–"
-    return f"{score:.2f} -> {probability:.0%} same meaning"
