@@ -13,11 +13,13 @@ from sklearn.metrics import precision_score
 
 from embedlab import cli
 from embedlab.embedding.encoder import Encoder
+from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.scorers.registry import open_scorer
 from embedlab.tasks import calibration
 from embedlab.tasks.calibration import (
     LabelledPairs,
+    bundled_labelled,
     cached_calibration,
     cached_report,
     calibrate,
@@ -199,7 +201,29 @@ def test_held_out_split_is_stratified_disjoint_and_seeded():
         held_out(pairs.subset([0, 1, 2, 20, 21, 22], "tiny"))
 
 
+def test_without_the_sts_splits_the_default_is_the_bundled_suite_and_says_so(monkeypatch):
+    monkeypatch.setattr(calibration.corpora, "sts_splits", lambda: {})
+    sets = calibration.default_sets()
+    assert not sets.sts and "not here" in sets.note and "bundled negative-test suite" in sets.note
+    assert len(sets.fit) + len(sets.held) == len(bundled_labelled())
+    assert 0 < len(sets.held) < len(sets.fit) and set(sets.held.labels) == {0, 1}  # 30 % held out, both labels
+
+
 # ---------------------------------------------------------------- real models
+
+
+def test_a_fit_is_cached_per_configuration_and_data(packaged_model):
+    engine = Encoder(packaged_model)
+    scorer = open_scorer(M, engine=lambda kind, model_id: engine)
+    data = parse_labelled_data(LABELLED_CSV.encode(), "mine.csv")
+    other = parse_labelled_data(LABELLED_CSV.replace("guitar.,A chef", "guitar.,A cook").encode(), "other.csv")
+    first = cached_calibration(scorer, data, data, "platt")
+    passes = engine.texts_encoded
+    assert cached_calibration(scorer, data, data, "platt") is first and engine.texts_encoded == passes
+    cls = open_scorer(M, EmbedSpec(M, "cls", "-1"), engine=lambda kind, model_id: engine)
+    assert cached_report(cls, data, data, "platt", 0.9) is None  # another configuration: not this fit
+    assert cached_report(scorer, other, data, "platt", 0.9) is None  # other pairs: not this fit
+    assert cached_calibration(cls, data, data, "platt").label != first.label
 
 
 def test_packaged_model_on_sts_is_calibrated_to_ece_at_most_006(packaged_model, sts_train, sts_dev):
