@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.compare.calibration_view import calibration_section
 from components.compare.cross_view import costs_expander, cross_choice
 from components.compare.pairs_table import add_pair_form, pairs_editor
 from components.compare.scores_view import SESSION_NOTE, results, scores_section, selected_pair, table_tools
@@ -67,6 +68,7 @@ def page() -> None:
         table_tools(table, scored)
     if scored is not None:
         selected_pair(table, scored, check.scorable, raw, trained, cross)
+    calibration_section(raw, trained, cross)
 
 
 page()

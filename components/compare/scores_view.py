@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.compare.calibration_view import with_same_meaning
 from components.compare.cross_view import BASELINE_SPINNER, CrossChoice, cross_baseline
 from components.compare.pairs_table import replace_pairs, upload_pairs
 from components.shared import notes, state
@@ -36,15 +37,18 @@ SCORE_COLUMNS = (
     "sentence1",
     "sentence2",
     "raw_cosine",
+    "raw_same_meaning",
     "raw_typical",
     "trained_cosine",
     "trained_float32",
+    "trained_same_meaning",
     "trained_typical",
     "raw_above_typical",
     "trained_above_typical",
     "raw_percentile",
     "trained_percentile",
     "cross_score",
+    "cross_same_meaning",
     "cross_typical",
     "cross_above_typical",
     "cross_percentile",
@@ -52,6 +56,10 @@ SCORE_COLUMNS = (
 )
 
 
+SAME_MEANING_HELP = (
+    "How often pairs scoring this are the same meaning for this model and configuration (0.83 -> 40%), calibrated "
+    "on labelled pairs: see 'What a score means for this model' below"
+)
 PERCENTILE_HELP = "Share of random pairs (same configuration) scoring lower, in %: the score calibrated"
 
 
@@ -116,6 +124,9 @@ def show_scores(slot, scored: pd.DataFrame, pending: bool = False) -> None:
             "cross_typical": number("Cross typical", "Mean cross-encoder score of random pairs"),
             "cross_above_typical": number("Cross − typical"),
             "note": "Note",
+            "raw_same_meaning": number("Raw: same meaning", SAME_MEANING_HELP),
+            "trained_same_meaning": number("Trained: same meaning", SAME_MEANING_HELP),
+            "cross_same_meaning": number("Cross: same meaning", SAME_MEANING_HELP),
         },
     )
 
@@ -276,6 +287,7 @@ def scores_section(
             )
             if full is not None:
                 scored["trained_float32"] = full
+            scored = with_same_meaning(scored, raw, trained, cross)  # calibrated configurations only
             show_scores(slot, scored)
             texts_sent_caption(trained)
             if cross_typical is not None:

@@ -1007,3 +1007,71 @@ def loss_figure(losses: Sequence[tuple[int, float]], evals: Sequence[tuple[int, 
         legend={"orientation": "h", "y": 1.15},
     )
     return figure
+
+
+# ---------------------------------------------------------------- Compare: what a score means (calibration)
+
+BEFORE_COLOR = "#868e96"  # grey: the raw score read as a probability
+
+
+@_shared
+def reliability_diagram(
+    before: tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...]],
+    after: tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...]],
+    curve: tuple[tuple[float, ...], tuple[float, ...]],
+    score_name: str,
+    color: str = TRAINED_COLOR,
+) -> go.Figure:
+    """Left: the reliability diagram on held-out pairs (mean probability given vs fraction that are "same meaning",
+    one marker per non-empty bin, sized by its pairs; the diagonal is perfect calibration), before (the raw score
+    read as a probability) and after calibration. Right: the fitted map from a score to P(same meaning).
+
+    Args:
+        before, after: (mean probability per bin, fraction same meaning per bin, pairs per bin).
+        curve: (scores, probabilities) of the fitted map, scores ascending.
+    """
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("Reliability on held-out pairs", f"P(same meaning) given the {score_name}"),
+        horizontal_spacing=0.12,
+    )
+    figure.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#adb5bd"}, name="perfect", row=1, col=1
+    )
+    for (mean, fraction, counts), name, line_color in (
+        (before, f"before: raw {score_name} as a probability", BEFORE_COLOR),
+        (after, "after: calibrated", color),
+    ):
+        sizes = [6 + 18 * (n / max(1, max(counts, default=1))) ** 0.5 for n in counts]
+        figure.add_scatter(
+            x=list(mean),
+            y=list(fraction),
+            mode="lines+markers",
+            name=name,
+            marker={"size": sizes, "color": line_color},
+            line={"color": line_color},
+            customdata=list(counts),
+            hovertemplate="given %{x:.2f} · observed %{y:.2f} · %{customdata} pairs<extra>" + name + "</extra>",
+            row=1,
+            col=1,
+        )
+    figure.add_scatter(
+        x=list(curve[0]),
+        y=list(curve[1]),
+        mode="lines",
+        line={"color": color, "shape": "hv"},
+        name="fitted map",
+        showlegend=False,
+        hovertemplate=score_name + " %{x:.2f} -> %{y:.0%} same meaning<extra></extra>",
+        row=1,
+        col=2,
+    )
+    figure.update_xaxes(title_text="probability given", range=[-0.02, 1.02], row=1, col=1)
+    figure.update_yaxes(title_text="fraction same meaning", range=[-0.02, 1.02], row=1, col=1)
+    figure.update_xaxes(title_text=score_name, row=1, col=2)
+    figure.update_yaxes(title_text="P(same meaning)", range=[-0.02, 1.02], tickformat=".0%", row=1, col=2)
+    figure.update_layout(
+        legend={"orientation": "h", "y": -0.2}, margin={"t": 40, "b": 10, "l": 10, "r": 10}, height=400
+    )
+    return figure

@@ -36,6 +36,17 @@ NEW_FIRST = "compare.new_sentence1"
 NEW_SECOND = "compare.new_sentence2"
 SELECTED_PAIR = "compare.selected_pair"  # row label of the pair shown up close
 PAIR_WIDGET = "compare.pair_select"
+CALIBRATION_SOURCE = "compare.calibration.source"  # where the labelled pairs come from (calibration_view.SOURCES)
+CALIBRATION_UPLOADED = "compare.calibration.uploaded"  # LabelledPairs of the last labelled upload that parsed
+CALIBRATION_SIDE = "compare.calibration.side"  # which configuration the section shows: raw, trained or cross
+CALIBRATION_METHOD = "compare.calibration.method"  # auto, isotonic or platt
+CALIBRATION_PRECISION = "compare.calibration.precision"  # the precision whose threshold is shown
+CALIBRATION_SOURCE_WIDGET = "compare.calibration.source.widget"
+CALIBRATION_UPLOAD_WIDGET = "compare.calibration.upload.widget"
+CALIBRATION_SIDE_WIDGET = "compare.calibration.side.widget"
+CALIBRATION_METHOD_WIDGET = "compare.calibration.method.widget"
+CALIBRATION_PRECISION_WIDGET = "compare.calibration.precision.widget"
+CALIBRATION_FIT_BUTTON = "compare.calibration.fit"
 
 # ---------------------------------------------------------------- Negative tests
 NEGTEST = "negtest"

@@ -26,6 +26,10 @@ attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP
 ``python -m embedlab retrieve [--data FOLDER|ZIP|CSV] --model REF [--model REF2 ...] [--bm25] [--rerank CROSS_DIR
 --top-k 100] [--json]``: nDCG@10, MRR@10, Recall@1/10/100, MAP@100 per system and a paired test of every two
 (``embedlab.retrieval``); without --data, the STS dev paraphrase set.
+``python -m embedlab calibrate --model REF --data LABELLED [--held-out FILE] [--method auto|isotonic|platt]
+[--precision 0.9] [--json]``: the probability that a pair is "same meaning" given its score, fitted on labelled pairs
+and judged on pairs left out of the fit (Brier, ECE, the threshold for a precision); ``score FILE --calibration
+LABELLED`` adds that probability to each pair.
 ``python -m embedlab serve [--replicas N] [--workers K] [--port P] [--host H] [--served|--no-served] [--print-config
 [--upstream IP:PORT ...]]``: N app replicas behind nginx on one port (see ``embedlab.replicas``); Ctrl-C stops them.
 
@@ -36,8 +40,8 @@ They also take ``--backend onnx|openvino [--quantize int8]``: the model's backbo
 Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C (one line on stderr, whether or not
 a partial model was saved); negtest: 1 when any pair failed, 3 when --canary finds no signal.
 
-One module per command (``score``, ``evaluate``, ``negtest``, ``perturb``, ``train``, ``tokens``, ``serve``,
-``worker``, ``jobs``, ``retrieve``, ``embed``), what they share in ``common``.
+One module per command (``score``, ``evaluate``, ``negtest``, ``perturb``, ``calibrate``, ``train``, ``tokens``,
+``serve``, ``worker``, ``jobs``, ``retrieve``, ``embed``), what they share in ``common``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from embedlab.cli.calibrate import add_calibrate_command, run_calibrate
 from embedlab.cli.common import INTERRUPTED, Parser, apply_backend
 from embedlab.cli.embed import add_embed_command, run_embed
 from embedlab.cli.evaluate import add_eval_command, run_eval
@@ -70,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_command,
         add_negtest_command,
         add_perturb_command,
+        add_calibrate_command,
         add_train_command,
         add_tokens_command,
         add_serve_command,
@@ -87,6 +93,7 @@ COMMANDS = {
     "eval": run_eval,
     "negtest": run_negtest,
     "perturb": run_perturb,
+    "calibrate": run_calibrate,
     "train": run_train,
     "tokens": run_tokens,
     "serve": run_serve,

@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Sequence
 
+from embedlab.cli.calibrate import fit_calibration, read_calibration
 from embedlab.cli.common import (
     add_model_options,
     add_post_options,
@@ -43,6 +44,11 @@ def add_score_command(commands) -> None:
         help="integration steps for --explain when the pooling has no exact decomposition (default: 24)",
     )
     score.add_argument(
+        "--calibration",
+        metavar="LABELLED",
+        help="labelled pairs (see calibrate --data): add each pair's probability of 'same meaning' for this model",
+    )
+    score.add_argument(
         "--code", action="store_true", help="print the transformers script that reproduces these vectors (no FILE)"
     )
 
@@ -57,6 +63,7 @@ def run_score(args: argparse.Namespace) -> int:
         raise EmbedLabError("score needs a FILE of sentence pairs (or --code to print the script of a configuration).")
     pairs = read_pairs(args.file)
     texts = list(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+    calibration_data = read_calibration(args.calibration) if args.calibration else None  # before the model loads
     scorer = open_model(args)
     if args.explain:
         scorer.require("tokens", "--explain (a token-by-token explanation of its score)")
@@ -64,6 +71,9 @@ def run_score(args: argparse.Namespace) -> int:
         scorer.encoder.vectors([], scorer.spec)  # validates the layer spec against this model before any work
     values = scored(texts, scorer.score)
     full = scored(texts, scorer.as_spec(scorer.spec.full).score) if scorer.spec.compressed else None
+    probabilities = [None] * len(texts)
+    if calibration_data is not None:
+        probabilities = list(fit_calibration(scorer, calibration_data).probability(values))
     baseline = scorer.random_pair_baseline()
     # what a sentence vector tells of its texts (unknown tokens, truncation); a pair scorer reads pairs only
     notes = text_notes(scorer.encoder, texts) if scorer.can("vectors") else [{} for _ in texts]
@@ -86,11 +96,12 @@ def run_score(args: argparse.Namespace) -> int:
                             "sentence2": second,
                             scorer.score_name: json_number(value),
                             **({"cosine_float32": json_number(full[row])} if full is not None else {}),
+                            **({} if probability is None else {"probability": json_number(probability)}),
                             **found,
                             **why,
                         }
-                        for row, ((first, second), value, found, why) in enumerate(
-                            zip(texts, values, notes, explained, strict=True)
+                        for row, ((first, second), value, probability, found, why) in enumerate(
+                            zip(texts, values, probabilities, notes, explained, strict=True)
                         )
                     ],
                 },
@@ -100,7 +111,7 @@ def run_score(args: argparse.Namespace) -> int:
         return 0
     note_texts_sent(scorer)
     print(scorer.headline(baseline))
-    print_scores(texts, values, [found.get("note", "") for found in notes], full)
+    print_scores(texts, values, [found.get("note", "") for found in notes], full, probabilities)
     for row, why in enumerate(explained, start=1):
         if why:
             print(f"why pair {row}: " + (why["explain"]["in_words"] if why["explain"] else why["explain_note"]))
@@ -128,13 +139,19 @@ def print_scores(
     values: Sequence[float],
     notes: Sequence[str],
     full: Sequence[float] | None = None,
+    probabilities: Sequence[float | None] | None = None,
 ) -> None:
     """One line per pair: its score (or "empty"), the full float32 cosine beside it when the vectors are stored
-    smaller, the two sentences, the note if any."""
-    for row, ((first, second), value, note) in enumerate(zip(texts, values, notes, strict=True)):
+    smaller, with ``--calibration`` its probability of "same meaning", the two sentences, the note if any."""
+    probabilities = probabilities or [None] * len(texts)
+    for row, ((first, second), value, note, probability) in enumerate(
+        zip(texts, values, notes, probabilities, strict=True)
+    ):
         shown = "  empty" if math.isnan(value) else f"{value:7.4f}"
         if full is not None:
             shown += "  (float32   empty)" if math.isnan(full[row]) else f"  (float32 {full[row]:7.4f})"
+        if probability is not None:
+            shown += "     " if math.isnan(probability) else f" {probability:4.0%}"
         print(f"{shown}  {first}  |  {second}" + (f"  [{note}]" if note else ""))
 
 

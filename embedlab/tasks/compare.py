@@ -159,6 +159,17 @@ def score_columns(prefix: str, scored: Scored) -> dict[str, object]:
     }
 
 
+def same_meaning_column(
+    scored: pd.DataFrame, prefix: str, score_name: str, probabilities: Sequence[float]
+) -> pd.DataFrame:
+    """``scored`` with ``<prefix>_same_meaning`` (a calibrated probability that the pair is the same meaning, 0-1,
+    NaN where not scored: ``embedlab.tasks.calibration``) placed right after ``<prefix>_<score_name>``."""
+    column = f"{prefix}_same_meaning"
+    result = scored.drop(columns=[column], errors="ignore")
+    result.insert(result.columns.get_loc(f"{prefix}_{score_name}") + 1, column, np.asarray(probabilities, float))
+    return result
+
+
 def compare_table(
     frame: pd.DataFrame, check: PairCheck, raw: Scored, trained: Scored, cross: Scored | None = None
 ) -> pd.DataFrame:
@@ -218,6 +229,9 @@ SCORE_FORMATS = {
     "cross_percentile": "{:.0f}",
     "cross_typical": "{:.3f}",
     "cross_above_typical": "{:+.3f}",
+    "raw_same_meaning": "{:.0%}",
+    "trained_same_meaning": "{:.0%}",
+    "cross_same_meaning": "{:.0%}",
 }
 
 
