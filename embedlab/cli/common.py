@@ -68,7 +68,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quantize", choices=("int8",), help="with --backend: int8 weights (fp32 by default)")
     parser.add_argument(
-        "--precision", default="float32", choices=PRECISIONS, help="store vectors as int8/uint8 codes or bits"
+        "--vectors",
+        default="float32",
+        choices=PRECISIONS,
+        help="store vectors as int8/uint8 codes or bits (the float32 numbers are printed beside)",
     )
     parser.add_argument("--dims", type=whole_number("--dims", 1, 100_000), help="keep the first N dimensions")
 
@@ -115,7 +118,7 @@ def check_options(args: argparse.Namespace) -> None:
     if "vectors" not in kind.capabilities and getattr(args, "skip_unreadable", False):
         asked.append("--skip-unreadable")
     if "vectors" not in kind.capabilities:
-        asked += [f"--precision {args.precision}"] * (getattr(args, "precision", "float32") != "float32")
+        asked += [f"--vectors {args.vectors}"] * (getattr(args, "vectors", "float32") != "float32")
         asked += [f"--dims {args.dims}"] * (getattr(args, "dims", None) is not None)
     kind.refuse_options(args.model.strip(), asked)
 
@@ -269,7 +272,7 @@ def spec_from_args(args: argparse.Namespace) -> EmbedSpec:
         post=getattr(args, "post", "none"),
         post_dims=getattr(args, "post_dims", None),
         post_corpus=corpus,
-        precision=getattr(args, "precision", "float32"),
+        precision=getattr(args, "vectors", "float32"),
         dims=getattr(args, "dims", None),
     )
 

@@ -60,7 +60,7 @@ def spec_options(spec: EmbedSpec) -> list[str]:
 
 def storage_options(spec: EmbedSpec) -> list[str]:
     """How ``spec`` stores vectors smaller, in command-line words ([] for full float32 vectors)."""
-    return [f"--precision {spec.precision}"] * (spec.precision != "float32") + [f"--dims {spec.dims}"] * (
+    return [f"--vectors {spec.precision}"] * (spec.precision != "float32") + [f"--dims {spec.dims}"] * (
         spec.dims is not None
     )
 

@@ -83,7 +83,7 @@ def test_a_service_can_store_its_vectors_as_bits(service):
 
 
 def test_a_cross_encoder_has_no_vectors_to_store_smaller(cross_dir, tmp_path, capsys):
-    with pytest.raises(EmbedLabError, match=r"is a cross-encoder.* so --precision int8 cannot apply"):
+    with pytest.raises(EmbedLabError, match=r"is a cross-encoder.* so --vectors int8 cannot apply"):
         open_scorer(str(cross_dir), EmbedSpec(str(cross_dir), precision="int8"))
     pairs_file = tmp_path / "pairs.csv"
     pairs_file.write_text("sentence1,sentence2\na,b\n", encoding="utf-8")
@@ -95,7 +95,7 @@ def test_the_command_line_shows_float32_beside_the_stored_numbers(full_scorer, t
     monkeypatch.setattr(cli.common, "load_engine", lambda kind, model_id: full_scorer.engine)  # its cached states
     pairs_file = tmp_path / "pairs.csv"
     pairs_file.write_text("sentence1,sentence2\n" + "".join(f'"{a}","{b}"\n' for a, b in PAIRS), encoding="utf-8")
-    assert cli.main(["score", str(pairs_file), "--model", "all-MiniLM-L6-v2", "--precision", "binary", "--json"]) == 0
+    assert cli.main(["score", str(pairs_file), "--model", "all-MiniLM-L6-v2", "--vectors", "binary", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["precision"] == "binary" and report["dims"] is None
     np.testing.assert_allclose(
