@@ -8,6 +8,7 @@ so a choice survives reruns and page switches. The run and its results: ``compon
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -446,7 +447,16 @@ def mined_data(method: str, seed: int) -> TrainingData:
     if method != "mnrl":
         notes.info("Only mnrl reads the negative column: {} leaves it out.", method)
     source = f"hard negatives mined from {mined.data_name} by {mined.model}"
-    return from_frame(mined.table[list(TRIPLET_COLUMNS)], method, source, seed)
+    data = from_frame(mined.table[list(TRIPLET_COLUMNS)], method, source, seed)
+    if mined.held_out_set is None:
+        return data
+    notes.caption(
+        "Measured before and after on retrieval too: nDCG@10, MRR@10 and Recall@10 on the {} held-out queries "
+        "({} corpus encodes each time).",
+        f"{len(mined.held_out_set.queries):,}",
+        f"{len(mined.held_out_set.corpus):,}",
+    )
+    return replace(data, retrieval=mined.held_out_set)
 
 
 def _table(key: str, page: str) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from embedlab.limits import MAX_MINED_NEGATIVES
 from embedlab.retrieval.data import RetrievalData
 
 TRIPLET_COLUMNS = ("sentence1", "sentence2", "negative")  # query, relevant document, mined negative
+HELD_OUT_METRICS = ("nDCG@10", "MRR@10", "Recall@10")  # measured before and after a run on the held-out queries
 RELATIVE_MARGIN = 0.05  # NV-Retriever's TopK-PercPos (95%): what sentence-transformers' docs recommend
 HELD_OUT = 0.2  # share of the queries kept out of the training pairs, to measure retrieval before and after
 ENCODE_CHUNK = 256  # texts encoded between two progress reports
@@ -75,6 +76,8 @@ class MinedNegatives:
         data_name: the retrieval set's name; ``data_fingerprint`` its digest (``RetrievalData.fingerprint``).
         model: the model that mined them.
         held_out: the query ids kept out of the training pairs.
+        held_out_set: the retrieval set of the held-out queries (whole corpus), None when none is held out: what a
+            run trained on the triplets is measured on before and after (``retrieval_scores``).
         n_pairs: (query, relevant document) pairs mined from.
         dropped: rows the check removed (a relevant document or the query itself as its negative).
         seconds: wall time.
@@ -86,6 +89,7 @@ class MinedNegatives:
     data_fingerprint: str
     model: str
     held_out: tuple[str, ...]
+    held_out_set: RetrievalData | None
     n_pairs: int
     dropped: int
     seconds: float
@@ -237,6 +241,7 @@ def mine_negatives(
         data_fingerprint=data.fingerprint,
         model=model_ref,
         held_out=tuple(held),
+        held_out_set=held_out_data(data, held) if held else None,
         n_pairs=len(pairs),
         dropped=sum(bad),
         seconds=time.perf_counter() - start,
@@ -250,3 +255,27 @@ def mining_cost(data: RetrievalData, settings: MiningSettings = MiningSettings()
     n_queries = len({data.queries[query_id] for query_id in train_ids})
     n_docs = len(set(data.corpus.values()))
     return f"{n_docs:,} corpus encodes + {n_queries:,} query encodes (not cached), then one cosine matrix"
+
+
+def retrieval_scores(embed: Callable[[list[str]], object], data: RetrievalData) -> dict[str, float]:
+    """``HELD_OUT_METRICS`` (means over ``data``'s queries, ir-measures) of ranking ``data``'s corpus by the cosine
+    of ``embed``'s vectors: what a training run reports before and after on the held-out queries.
+
+    Args:
+        embed: texts -> (len(texts), dims) vectors (a model's own pipeline).
+    """
+    from embedlab.limits import RETRIEVAL_DEPTH
+    from embedlab.retrieval.metrics import per_query
+    from embedlab.retrieval.systems import QUERY_CHUNK, _normalised, _top
+
+    doc_ids = list(data.corpus)
+    documents = _normalised(embed(list(data.corpus.values())))  # (N, dims)
+    queries = _normalised(embed(list(data.queries.values())))  # (Q, dims)
+    query_ids = list(data.queries)
+    ranking = {}
+    for first in range(0, len(query_ids), QUERY_CHUNK):
+        cosines = queries[first : first + QUERY_CHUNK] @ documents.T  # (chunk, N)
+        for row, query_id in enumerate(query_ids[first : first + QUERY_CHUNK]):
+            ranking[query_id] = _top(doc_ids, cosines[row], RETRIEVAL_DEPTH)
+    means = per_query(data, ranking).mean()
+    return {label: float(means[label]) for label in HELD_OUT_METRICS}

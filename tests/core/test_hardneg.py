@@ -14,6 +14,7 @@ import pytest
 
 from embedlab import cli
 from embedlab.errors import EmbedLabError
+from embedlab.models.loading import load_model
 from embedlab.retrieval.data import RetrievalData, write_folder
 from embedlab.retrieval.hardneg import MiningSettings, held_out_data, mine_negatives, split_queries
 from embedlab.training.compose import Composition
@@ -203,3 +204,54 @@ def test_retrieve_refuses_a_negative_count_out_of_range(capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["retrieve", "--model", M, "--mine-negatives", "x.csv", "--negatives", "0"])
     assert stopped.value.code == 2 and "--negatives" in capsys.readouterr().err
+
+
+def test_held_out_retrieval_scores_are_the_retrieval_runs_own(packaged_model):
+    from embedlab.embedding.encoder import Encoder
+    from embedlab.retrieval.evaluation import build_report
+    from embedlab.retrieval.hardneg import HELD_OUT_METRICS, retrieval_scores
+    from embedlab.retrieval.systems import vector_run
+    from embedlab.scorers.registry import open_scorer
+
+    encoder = Encoder(packaged_model)
+    scorer = open_scorer(M, engine=lambda kind, model_id: encoder)
+    expected = build_report(DATA, [vector_run(DATA, scorer)]).table.iloc[0]
+    found = retrieval_scores(lambda texts: packaged_model.st_model.encode(texts), DATA)
+    assert list(found) == list(HELD_OUT_METRICS)
+    assert all(found[label] == pytest.approx(expected[label], abs=1e-6) for label in HELD_OUT_METRICS)
+
+
+def test_a_run_on_mined_triplets_measures_retrieval_on_the_held_out_queries(packaged_model, tiny_model_dir):
+    from dataclasses import replace
+
+    from embedlab.retrieval.hardneg import retrieval_scores
+    from embedlab.training.compose import compose
+    from embedlab.training.report import score_rows
+
+    mined = mine_negatives(DATA, packaged_model.st_model, M, MiningSettings(held_out=0.25, seed=1))
+    assert list(mined.held_out_set.queries) == list(mined.held_out) and mined.held_out_set.corpus == CORPUS
+    data = replace(parse_training_text(mined.csv().decode(), "mnrl", "mined.csv"), retrieval=mined.held_out_set)
+    spec = Composition(str(tiny_model_dir), pooling="mean")
+    result = train(spec, data, FAST)
+    start = compose(spec, load_model(str(tiny_model_dir)))
+    start.eval()
+    before = retrieval_scores(lambda texts: start.encode(texts), mined.held_out_set)
+    after = retrieval_scores(lambda texts: result.model.encode(texts), mined.held_out_set)
+    assert result.before.retrieval == pytest.approx(before, abs=1e-5)
+    assert result.after.retrieval == pytest.approx(after, abs=1e-5)
+    rows = {row[0]: row[1:] for row in score_rows(result.before, result.after)}
+    assert rows["nDCG@10 on held-out queries"] == (f"{before['nDCG@10']:.3f}", f"{after['nDCG@10']:.3f}")
+    assert result.before.as_dict()["retrieval"].keys() == before.keys()
+    plain = train(spec, parse_training_text(mined.csv().decode(), "mnrl", "mined.csv"), FAST)
+    assert plain.before.retrieval is None and not any(
+        "held-out" in row[0] for row in score_rows(plain.before, plain.after)
+    )
+
+
+def test_retrieval_scores_survive_the_job_record():
+    from embedlab.training.queue.records import JobRecord
+    from embedlab.training.run import Scores
+
+    before = Scores(None, 0.1, 0.2, 0.9, 1, 10, {"nDCG@10": 0.5, "MRR@10": 0.4, "Recall@10": 0.75})
+    record = JobRecord(id="a", seq=1, name="n", method="mnrl", created=1.0, before=before, after=before)
+    assert JobRecord.model_validate_json(record.model_dump_json()).before == before

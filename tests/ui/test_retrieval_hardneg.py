@@ -56,6 +56,7 @@ def test_mine_show_and_train_with_these(small_slice):
     assert at.selectbox(key=key("method")).value == "mnrl" and at.radio(key=key("source")).value == "mined"
     words = " ".join(shown(caption.value) for caption in at.caption)
     assert f"{len(mined.table)} triplets with hard negatives" in words and "MultipleNegativesRankingLoss" in words
+    assert "nDCG@10, MRR@10 and Recall@10 on the 2 held-out queries (40 corpus encodes each time)" in words
 
 
 def test_the_mined_source_without_a_hand_over_says_where_to_get_it(tmp_path, monkeypatch):
