@@ -7,9 +7,10 @@ import pytest
 
 import components.retrieval.retrieval_view as view
 from components.shared import state
-from components.train import train_form
+from components.train import train_form, train_queue, train_run
 from embedlab.retrieval.hardneg import TRIPLET_COLUMNS
 from embedlab.training.data import parse_training_text
+from tests.helpers import stop_started_workers, wait_for
 from tests.ui.apptest import ok, page_test, shown
 
 MODEL = "all-MiniLM-L6-v2"
@@ -29,7 +30,29 @@ def small_slice(sts_benchmark, monkeypatch):
     view.bundled.clear()
 
 
-def test_mine_show_and_train_with_these(small_slice):
+def test_the_mined_source_without_a_hand_over_says_where_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    at = ok(page_test("train").run())
+    at.selectbox(key=key("method")).set_value("mnrl")
+    at.radio(key=key("source")).set_value("mined")
+    ok(at.run())
+    assert any("mine them on the Retrieval page" in error.value for error in at.error)
+
+
+@pytest.fixture
+def own_queue(tmp_path, monkeypatch):
+    """Models and the training queue under a temporary directory; the worker a run starts is stopped after."""
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
+    train_queue._queue_of.clear()
+    yield
+    stop_started_workers()
+    train_queue._queue_of.clear()
+
+
+def test_mine_show_train_with_these_and_see_retrieval_before_and_after(small_slice, own_queue, tiny_model_dir):
+    """Mine on Retrieval, the triplets shown, "Train with these", a 2-step run of the tiny model on them: the
+    before/after table has retrieval on the held-out queries."""
     at = page_test()
     at.session_state[state.RETRIEVAL_MODELS] = [MODEL]
     at.session_state[state.RETRIEVAL_BM25] = False
@@ -57,12 +80,34 @@ def test_mine_show_and_train_with_these(small_slice):
     words = " ".join(shown(caption.value) for caption in at.caption)
     assert f"{len(mined.table)} triplets with hard negatives" in words and "MultipleNegativesRankingLoss" in words
     assert "nDCG@10, MRR@10 and Recall@10 on the 2 held-out queries (40 corpus encodes each time)" in words
-
-
-def test_the_mined_source_without_a_hand_over_says_where_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    at = ok(page_test("train").run())
-    at.selectbox(key=key("method")).set_value("mnrl")
-    at.radio(key=key("source")).set_value("mined")
+    at.switch_page("app_pages/train.py")  # AppTest reruns the page it was last told to: the browser is on Train now
+    assert at.radio(key=key("source")).value == "mined"
+    at.selectbox(key=key("model_pick")).set_value("other…")
     ok(at.run())
-    assert any("mine them on the Retrieval page" in error.value for error in at.error)
+    at.text_input(key=key("model_typed")).input(str(tiny_model_dir))
+    ok(at.run())
+    at.text_input(key=key("eval_path")).input("")
+    at.radio(key=key("length")).set_value("max steps")
+    ok(at.run())
+    at.number_input(key=key("steps")).set_value(2)
+    at.number_input(key=key("batch")).set_value(4)
+    at.text_input(key=key("name")).input("mined-run")
+    ok(at.run())
+    at.button(key=train_run.START_BUTTON).click()
+    ok(at.run())
+
+    def ended():
+        views = train_queue.job_queue().views(at.session_state[train_run.OWNER])
+        return next((view for view in views if view.mine and not view.active), None)
+
+    run_view = wait_for(ended, "the run to end", 600)
+    assert run_view.state == "finished", run_view.message
+    ok(at.run())
+    (table,) = [frame.value for frame in at.dataframe if "measure" in frame.value.columns]
+    rows = table.set_index("measure")
+    assert {"nDCG@10 on held-out queries", "MRR@10 on held-out queries", "Recall@10 on held-out queries"} <= set(
+        rows.index
+    )
+    for label in ("nDCG@10", "MRR@10", "Recall@10"):
+        assert rows.loc[f"{label} on held-out queries", "before"] == f"{run_view.before.retrieval[label]:.3f}"
+        assert rows.loc[f"{label} on held-out queries", "after"] == f"{run_view.after.retrieval[label]:.3f}"
