@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.retrieval import retrieval_view
+from components.retrieval import hardneg_view, retrieval_view
 from components.shared import notes
 
 
@@ -23,6 +23,7 @@ def page() -> None:
     models, bm25, cross, top_k = retrieval_view.systems_choice()
     if data is None:
         return
+    hardneg_view.mine_panel(data, models)  # below the systems; the table stays on top
     with answer:
         notes.caption("{}: {}", data.name, data.describe())
         for note in data.notes:

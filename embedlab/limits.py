@@ -61,3 +61,4 @@ MAX_RETRIEVAL_QUERIES = 2_000  # queries evaluated (those with a relevant docume
 MAX_RETRIEVAL_TEXT_CHARS = 20_000  # one document or query (the models read the first 256 tokens or so)
 RETRIEVAL_DEPTH = 100  # documents kept per query and system: Recall@100 and MAP@100 need that many
 MAX_RETRIEVAL_RERANK_K = 100  # bi-encoder candidates a cross-encoder re-ranks per query (one pass each)
+MAX_MINED_NEGATIVES = 10  # hard negatives mined per (query, relevant document) pair: the library advises 10 or fewer

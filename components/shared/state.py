@@ -179,6 +179,16 @@ RETRIEVAL_TOP_K_WIDGET = "retrieval.top_k.widget"
 RETRIEVAL_SYSTEM_WIDGET = "retrieval.system.widget"
 RETRIEVAL_QUERY_WIDGET = "retrieval.query.widget"
 RETRIEVAL_RUN_BUTTON = "retrieval.run"
+RETRIEVAL_MINED = "retrieval.mined"  # MinedNegatives of the last mining on this page (embedlab.retrieval.hardneg)
+RETRIEVAL_MINE_MODEL = "retrieval.mine_model"  # the model that mines
+RETRIEVAL_MINE_NEGATIVES = "retrieval.mine_negatives"  # negatives per (query, relevant document) pair
+RETRIEVAL_MINE_MODEL_WIDGET = "retrieval.mine_model.widget"
+RETRIEVAL_MINE_NEGATIVES_WIDGET = "retrieval.mine_negatives.widget"
+RETRIEVAL_MINE_BUTTON = "retrieval.mine"
+RETRIEVAL_TRAIN_BUTTON = "retrieval.train_with_mined"
+RETRIEVAL_MINED_DOWNLOAD = "retrieval.mined_download"
+TRAIN_MINED = "train.mined"  # MinedNegatives handed to the Train page ("Train with these" on Retrieval)
+TRAIN_MINED_NEW = "train.mined_new"  # True until the Train page has switched its method and data to them
 
 # ---------------------------------------------------------------- text the model cannot read
 SKIP_UNREADABLE = "config.skip_unreadable"  # bool: leave out pairs the model cannot read (Negative tests, STS)

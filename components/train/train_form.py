@@ -8,6 +8,7 @@ so a choice survives reruns and page switches. The run and its results: ``compon
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.limits import SERVED_MAX_TRAIN_STEPS
 from embedlab.models.names import PACKAGED, UNTRAINED
 from embedlab.models.registry import model_label, saved_models
+from embedlab.retrieval.hardneg import TRIPLET_COLUMNS
 from embedlab.tasks.sts import bundled_pairs, load_hub_benchmark, read_scored_pairs
 from embedlab.training import ranges
 from embedlab.training.compose import ACTIVATIONS, TRAIN_POOLINGS, Composition, compose, module_list
@@ -56,6 +58,7 @@ DATA_SOURCES = {
     "path": "Local path (e.g. the STS train split)",
     "compare": "The Compare page's pairs",
     "negtest": "The Negative tests table (positive pairs)",
+    "mined": "Hard negatives mined on the Retrieval page (MNRL triplets)",
     "hub": "STS benchmark train split via Hugging Face datasets (needs a network)",
 }
 SERVED_PATH_LABEL = "STS benchmark on this server"  # the "path" source in served mode: the server's splits only
@@ -115,6 +118,11 @@ def missing_sts_note() -> str:
 def init_state() -> None:
     if CHOICES not in st.session_state:
         st.session_state[CHOICES] = default_choices()
+    if st.session_state.pop(state.TRAIN_MINED_NEW, False):  # "Train with these" on the Retrieval page
+        keep("method", "mnrl")
+        keep("source", "mined")
+        for name in ("method", "source"):
+            st.session_state.pop(key_of(name), None)
 
 
 def choice(name: str):
@@ -327,6 +335,8 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
             data = from_frame(pairs.frame(), method, pairs.name, seed)
         elif source == "compare":
             data = from_frame(_table(state.PAIRS, "Compare"), method, "the Compare pairs", seed)
+        elif source == "mined":
+            data = mined_data(method, seed)
         else:
             table = _table(state.NEGTEST_PAIRS, "Negative tests")
             if method not in SENTENCE_METHODS:
@@ -420,6 +430,33 @@ def hub_train_split():
 @st.cache_data(show_spinner="Reading the evaluation file…", max_entries=8)
 def read_eval(path: str, modified: float):
     return read_scored_pairs(path)
+
+
+def mined_data(method: str, seed: int) -> TrainingData:
+    """The triplets handed over by the Retrieval page's "Train with these" (mnrl reads their negative column).
+
+    Raises:
+        EmbedLabError: nothing was handed over in this session.
+    """
+    mined = st.session_state.get(state.TRAIN_MINED)
+    if mined is None:
+        raise EmbedLabError(
+            "No hard negatives were handed over in this session: mine them on the Retrieval page, then press "
+            "Train with these."
+        )
+    if method != "mnrl":
+        notes.info("Only mnrl reads the negative column: {} leaves it out.", method)
+    source = f"hard negatives mined from {mined.data_name} by {mined.model}"
+    data = from_frame(mined.table[list(TRIPLET_COLUMNS)], method, source, seed)
+    if mined.held_out_set is None:
+        return data
+    notes.caption(
+        "Measured before and after on retrieval too: nDCG@10, MRR@10 and Recall@10 on the {} held-out queries "
+        "({} corpus encodes each time).",
+        f"{len(mined.held_out_set.queries):,}",
+        f"{len(mined.held_out_set.corpus):,}",
+    )
+    return replace(data, retrieval=mined.held_out_set)
 
 
 def _table(key: str, page: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from pathlib import Path
 from embedlab.cli import common
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
-from embedlab.limits import MAX_RETRIEVAL_RERANK_K
+from embedlab.limits import MAX_MINED_NEGATIVES, MAX_RETRIEVAL_RERANK_K
 from embedlab.retrieval.metrics import MAIN_METRIC, METRICS
 
 
@@ -38,6 +38,27 @@ def add_retrieve_command(commands) -> None:
     )
     retrieve.add_argument("--metric", default=MAIN_METRIC, choices=list(METRICS), help="what the paired tests compare")
     retrieve.add_argument("--json", action="store_true", help="print one JSON object")
+    retrieve.add_argument(
+        "--mine-negatives",
+        metavar="OUT.csv",
+        help="also mine hard negatives with the first --model: write (sentence1, sentence2, negative) triplets "
+        "that `train --method mnrl` reads",
+    )
+    retrieve.add_argument(
+        "--negatives",
+        type=common.whole_number("--negatives", 1, MAX_MINED_NEGATIVES),
+        default=1,
+        help="negatives mined per (query, relevant document) pair",
+    )
+    retrieve.add_argument(
+        "--range-min", type=common.whole_number("--range-min", 0, 1000), default=0, help="skip the first candidates"
+    )
+    retrieve.add_argument(
+        "--held-out",
+        type=float,
+        default=0.0,
+        help="share of the queries kept out of the mined triplets (0 to below 1; default 0)",
+    )
 
 
 def read_data(data: str | None):
@@ -78,6 +99,7 @@ def run_retrieve(args: argparse.Namespace) -> int:
         raise EmbedLabError("--rerank re-ranks the first --model's candidates: give a --model too.")
     for ref in args.model:  # a model without vectors is refused before the data is read or anything loaded
         kind_of(ref).refuse_unless(ref.strip(), "vectors", "retrieval by sentence vectors (give it to --rerank)")
+    mining = _mining_settings(args)
     data = read_data(args.data)  # bad data fails before any model loads
     for note in data.notes:
         common.say(f"note: {note}")
@@ -96,8 +118,20 @@ def run_retrieve(args: argparse.Namespace) -> int:
         cross = open_scorer(args.rerank.strip(), engine=common.load_engine)
         runs.append(rerank_run(data, first_vector_run, cross, args.top_k, _progress("re-ranking")))
     report = build_report(data, runs, args.metric)
+    mined = _mine(data, args.model[0].strip(), mining, Path(args.mine_negatives)) if mining else None
     if args.json:
-        print(json.dumps(report_json(report), ensure_ascii=False))
+        found = report_json(report)
+        if mined is not None:
+            found["mined_negatives"] = {
+                "out": str(Path(args.mine_negatives).resolve()),
+                "triplets": len(mined.table),
+                "pairs": mined.n_pairs,
+                "pairs_without_negative": mined.without_negative,
+                "held_out_queries": list(mined.held_out),
+                "model": mined.model,
+                "cost": mined.cost,
+            }
+        print(json.dumps(found, ensure_ascii=False))
         return 0
     print(f"{data.name}: {data.describe()}")
     print(report.table.round(4).to_string())
@@ -105,7 +139,54 @@ def run_retrieve(args: argparse.Namespace) -> int:
         print(f"cost of {run.name}: {run.cost}; {run.passes:,} model passes here, {run.seconds:.1f} s")
     for test in report.tests:
         print(test.sentence)
+    if mined is not None:
+        print(
+            f"mined {len(mined.table):,} triplets from {mined.n_pairs:,} pairs with {mined.model} "
+            f"({mined.without_negative:,} pairs without a negative, {len(mined.held_out):,} queries held out) "
+            f"into {args.mine_negatives}; cost: {mined.cost}"
+        )
     return 0
+
+
+def _mining_settings(args: argparse.Namespace):
+    """The mining settings when ``--mine-negatives`` is given (checked before anything is read), else None.
+
+    Raises:
+        EmbedLabError: no --model, an output that exists or is not a .csv, a bad share.
+    """
+    from embedlab.retrieval.hardneg import MiningSettings
+    from embedlab.scorers.registry import kind_of
+
+    if not args.mine_negatives:
+        return None
+    if not args.model:
+        raise EmbedLabError("--mine-negatives mines with the first --model: give a --model (a local model).")
+    ref = args.model[0].strip()
+    kind_of(ref).refuse_unless(ref, "layers", "mining hard negatives (a model loaded here)")
+    out = Path(args.mine_negatives)
+    if out.suffix.lower() != ".csv":
+        raise EmbedLabError(f"--mine-negatives writes a CSV: give a path ending in .csv, not {out.name!r}.")
+    if out.exists():
+        raise EmbedLabError(f"{str(out)!r} exists: give a new path for the mined triplets.")
+    if not out.parent.is_dir():
+        raise EmbedLabError(f"{str(out.parent)!r} is not a folder: create it first.")
+    return MiningSettings(num_negatives=args.negatives, range_min=args.range_min, held_out=args.held_out)
+
+
+def _mine(data, ref: str, settings, out: Path):
+    """Mine with ``ref`` (loaded as a SentenceTransformer) and write the triplets to ``out`` (partial file, then
+    rename)."""
+    import os
+
+    from embedlab.models.loading import load_model
+    from embedlab.retrieval.hardneg import mine_negatives
+
+    loaded = load_model(ref)
+    mined = mine_negatives(data, loaded.st_model, loaded.facts.ref, settings, _progress("mining"))
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(mined.csv())
+    os.replace(partial, out)
+    return mined
 
 
 def _progress(doing: str):

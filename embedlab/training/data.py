@@ -5,9 +5,14 @@
 | cosine                  | CosineSimilarityLoss                  | sentence1, sentence2, score (0-5 or 0-1)     |
 | cosent                  | CoSENTLoss                            | sentence1, sentence2, score (0-5 or 0-1)     |
 | mnrl                    | MultipleNegativesRankingLoss          | sentence1, sentence2 (positive pairs)        |
+|                         |   with hard negatives                 |   + negative (a hard negative per pair)      |
 | pitfall-random-labels   | CosineSimilarityLoss, labels 0.85-0.95| sentence1, sentence2 (positive pairs)        |
 | simcse                  | MultipleNegativesRankingLoss on (s, s)| plain sentences                              |
 | tsdae                   | DenoisingAutoEncoderLoss              | plain sentences                              |
+
+MNRL's optional ``negative`` column (mined by the Retrieval page, ``embedlab.retrieval.hardneg``) becomes the
+dataset's third column: MultipleNegativesRankingLoss reads (anchor, positive, negative) natively, each row's
+negative joining the in-batch negatives of every anchor. Other methods ignore it.
 
 Scores on 0-5 are divided by 5 (the losses want 0-1). TSDAE's noise deletes 60% of the whitespace-separated
 words (seeded; at least one word kept): no nltk data needed. Its dataset columns are (damaged, original), the
@@ -41,7 +46,7 @@ SENTENCE_METHODS = ("simcse", "tsdae")
 METHOD_LABELS = {
     "cosine": "supervised: CosineSimilarityLoss on scored pairs",
     "cosent": "supervised: CoSENTLoss on scored pairs",
-    "mnrl": "positive pairs: MultipleNegativesRankingLoss (in-batch negatives)",
+    "mnrl": "positive pairs (+ optional hard negatives): MultipleNegativesRankingLoss (in-batch negatives)",
     "pitfall-random-labels": "PITFALL: positive pairs with random labels 0.85-0.95 + CosineSimilarityLoss",
     "simcse": "unsupervised SimCSE: MultipleNegativesRankingLoss on (s, s), dropout is the noise",
     "tsdae": "unsupervised TSDAE: DenoisingAutoEncoderLoss, tied decoder, 60% word deletion",
@@ -59,6 +64,7 @@ POSITIVE_THRESHOLD = 0.8  # scored pairs at or above 4 of 5 (0.8 of 1) are the p
 TSDAE_DELETION = 0.6
 MIN_EXAMPLES = 2
 SENTENCE_COLUMNS = ("sentence", "text")
+NEGATIVE_COLUMN = "negative"  # mnrl's optional hard negative per pair
 
 # The bundled paraphrase groups of assets/projection_sentences.csv: consecutive rows of one topic that say the
 # same thing, named by their first sentence and size (tests check that each group is where it says it is).
@@ -95,12 +101,15 @@ class TrainingData:
         columns: column name -> values (texts, or float scores in 0-1 for ``score``), all of one length.
         source: where the rows came from and how many there are, in words.
         n_sentences: distinct sentences in the rows (before TSDAE's noise).
+        retrieval: a retrieval set (``embedlab.retrieval.data.RetrievalData``) of queries the rows never saw, when
+            the rows were mined from one: the run measures nDCG@10, MRR@10 and Recall@10 on it before and after.
     """
 
     method: str
     columns: dict[str, list] = field(compare=False)
     source: str
     n_sentences: int
+    retrieval: object = field(default=None, compare=False)
 
     @property
     def n_examples(self) -> int:
@@ -142,8 +151,11 @@ def from_scored(sentence1, sentence2, scores, method: str, source: str) -> Train
     return TrainingData(method, columns, f"{source}: {pairs.n_pairs} scored pairs", len(pairs.unique_sentences()))
 
 
-def from_pairs(sentence1, sentence2, method: str, source: str, seed: int = 0) -> TrainingData:
-    """Positive pairs for mnrl, or for the random-label pitfall (labels drawn in 0.85-0.95 from ``seed``)."""
+def from_pairs(sentence1, sentence2, method: str, source: str, seed: int = 0, negatives=None) -> TrainingData:
+    """Positive pairs for mnrl, or for the random-label pitfall (labels drawn in 0.85-0.95 from ``seed``).
+
+    ``negatives``: one hard negative per pair, mnrl only (the dataset's third column, ``negative``).
+    """
     firsts, seconds = _clean(sentence1), _clean(sentence2)
     for row, (first, second) in enumerate(zip(firsts, seconds, strict=True), start=1):
         if not first or not second:
@@ -151,6 +163,16 @@ def from_pairs(sentence1, sentence2, method: str, source: str, seed: int = 0) ->
     if len(firsts) < MIN_EXAMPLES:
         raise EmbedLabError(f"{source} has {len(firsts)} pair(s): training needs at least {MIN_EXAMPLES}.")
     columns: dict[str, list] = {"anchor": firsts, "positive": seconds}
+    if negatives is not None and method == "mnrl":
+        hard = _clean(negatives)
+        empty = [row for row, negative in enumerate(hard, start=1) if not negative]
+        if empty:
+            raise EmbedLabError(
+                f"{source}, pair {empty[0]}: the negative is empty: fill every negative or drop the column."
+            )
+        columns["negative"] = hard
+        n_sentences = len(set(firsts) | set(seconds) | set(hard))
+        return TrainingData(method, columns, f"{source}: {len(firsts)} triplets with hard negatives", n_sentences)
     if method == "pitfall-random-labels":
         rng = random.Random(seed)
         low, high = PITFALL_LABEL_RANGE
@@ -188,8 +210,8 @@ def from_frame(frame: pd.DataFrame, method: str, source: str, seed: int = 0) -> 
     """Rows of a table (an uploaded file, the Compare or Negative tests table) for ``method``.
 
     Pair methods need sentence1 and sentence2 (+ score for cosine/cosent; given a score, mnrl and the pitfall
-    keep the pairs scoring at least 4 of 5 as positives); sentence methods take a ``sentence`` or ``text``
-    column, or every distinct sentence of sentence1 and sentence2.
+    keep the pairs scoring at least 4 of 5 as positives; mnrl reads an optional ``negative`` column); sentence
+    methods take a ``sentence`` or ``text`` column, or every distinct sentence of sentence1 and sentence2.
 
     Raises:
         EmbedLabError: a column the method needs is missing, too few rows, bad scores.
@@ -232,7 +254,8 @@ def from_frame(frame: pd.DataFrame, method: str, source: str, seed: int = 0) -> 
         seconds = [scored.columns["sentence2"][i] for i in keep]
         cut = f"{source} (pairs scoring at least {POSITIVE_THRESHOLD * 5:g} of 5 kept as positives)"
         return from_pairs(firsts, seconds, method, cut, seed)
-    return from_pairs(frame[columns["sentence1"]], frame[columns["sentence2"]], method, source, seed)
+    negatives = frame[columns[NEGATIVE_COLUMN]] if NEGATIVE_COLUMN in columns else None
+    return from_pairs(frame[columns["sentence1"]], frame[columns["sentence2"]], method, source, seed, negatives)
 
 
 def parse_training_text(text: str, method: str, name: str = "file", seed: int = 0) -> TrainingData:

@@ -29,4 +29,19 @@ def score_rows(before: Scores, after: Scores, *others: Scores) -> list[tuple[str
         ("random-pair cosine, 95th percentile", *(_number(scores.baseline_p95, 3) for scores in columns)),
         ("negative-test suite ROC AUC", *(_number(scores.negtest_auc, 3) for scores in columns)),
         (f"negative-test failures (of {before.negtest_pairs})", *(str(scores.negtest_failures) for scores in columns)),
+        *_retrieval_rows(columns),
+    ]
+
+
+def _retrieval_rows(columns: tuple[Scores, ...]) -> list[tuple[str, ...]]:
+    """Retrieval on the held-out queries, when the run's data was mined from a retrieval set (a model measured
+    beside the run without it shows n/a)."""
+    if columns[0].retrieval is None:
+        return []
+    return [
+        (
+            f"{label} on held-out queries",
+            *(_number(None if scores.retrieval is None else scores.retrieval.get(label), 3) for scores in columns),
+        )
+        for label in columns[0].retrieval
     ]

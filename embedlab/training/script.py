@@ -96,10 +96,11 @@ def _data_code(method: str, data_path: str) -> list[str]:
         ]
     elif method == "mnrl":
         lines += [
-            "# Positive pairs only: the other pairs of each batch are the negatives.",
-            "train_dataset = Dataset.from_dict(",
-            '    {"anchor": list(pairs["sentence1"]), "positive": list(pairs["sentence2"])}',
-            ")",
+            "# Positive pairs: the other pairs of each batch are the negatives.",
+            'columns = {"anchor": list(pairs["sentence1"]), "positive": list(pairs["sentence2"])}',
+            'if "negative" in pairs.columns:  # a hard negative per pair (mined): MNRL reads a third column natively',
+            '    columns["negative"] = list(pairs["negative"])',
+            "train_dataset = Dataset.from_dict(columns)",
         ]
     else:
         low, high = PITFALL_LABEL_RANGE
