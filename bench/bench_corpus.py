@@ -289,7 +289,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["EMBEDLAB_MODELS_DIR"] = args.models_dir
     os.environ["EMBEDLAB_AUTO_WORKER"] = "0"
-    os.environ.pop("EMBEDLAB_QUEUE", None)
+    os.environ["EMBEDLAB_QUEUE"] = ""  # empty: the SQLite queue in the models dir, whatever the shell set
     parts = args.parts.split(",")
     texts, original = corpus(args.size)
     print(f"{len(texts):,} texts: {original:,} STS sentences, {len(texts) - original:,} perturbations of them")
