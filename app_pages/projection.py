@@ -46,7 +46,9 @@ def page() -> None:
     with answer:
         try:
             for side in SIDES:
-                encode_unseen(configured[side].encoder, sentences.sentences, configured[side].spec.model)
+                encode_unseen(
+                    configured[side].encoder, sentences.sentences, configured[side].spec.model, configured[side].spec
+                )
             if settings.method == "umap":
                 wait_for_umap()
             with st.spinner(f"Projecting {len(sentences):,} sentences…"):
