@@ -6,10 +6,11 @@ the corpus store first (``stored_vectors``: encoded once per model revision and 
 when absent is a job queued (``JobQueue.submit_encode``: a second tab asking for the same corpus gets the same
 job). While it runs, a fragment polls the queue every second and shows the chunks done, the speed and the ETA.
 
-The map is fitted in this process with progress (``embedlab.corpus.mapping``: UMAP on a sample plus transform, PCA
-above 100k) and cached per corpus and method for every session. Up to ``MAX_DRAWN_POINTS`` points are drawn one
-by one (WebGL); past that, the density of all of them plus the points of the region chosen with the two range
-sliders. A box or lasso selection lists the selected texts.
+The map is fitted in a thread of this process shared by every session (``embedlab.corpus.mapping``: UMAP on a
+sample plus transform, PCA above 100k), the page polling its progress: leaving the page does not stop it, and the
+fitted map is kept in the corpus folder, so a second visit, a second tab or a restarted app reads it. Up to
+``MAX_DRAWN_POINTS`` points are drawn one by one (WebGL); past that, the density of all of them plus the points of
+the region chosen with the two range sliders. A box or lasso selection lists the selected texts.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from components.shared.figures import corpus_map_figure
 from components.train.train_queue import job_queue
 from components.train.train_run import browser_key, session_owner
 from embedlab import served
-from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, corpus_map, in_region
+from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, in_region, kept_corpus_map
 from embedlab.corpus.neighbours import NeighbourIndex, Recall, measure_recall
 from embedlab.corpus.store import StoredCorpus, find_corpus, prepare_corpus
 from embedlab.corpus.texts import Corpus, corpus_from_bytes
@@ -55,20 +56,53 @@ def _texts(folder: str) -> tuple[str, ...]:
     return tuple(open_corpus(folder).texts())
 
 
-_MAPS: LRUCache = LRUCache(maxsize=4)  # (folder, method) -> CorpusMap, shared by every session
-_MAPS_LOCK = threading.Lock()
+class _Fit:
+    """One map being fitted (or fitted) in a thread of its own, for every session that asks: leaving the page ends
+    the page's wait, not the fit, and the next visit (or another tab) waits on the same fit or reads its map."""
+
+    def __init__(self, folder: str, method: str, vectors: npt.NDArray[np.float32]) -> None:
+        self.done, self.total = 0, len(vectors)
+        self.result: CorpusMap | None = None
+        self.error: EmbedLabError | None = None
+        self.fitted_now = False
+        self.thread = threading.Thread(
+            target=self._run, args=(folder, method, vectors), name=f"corpus map {method}", daemon=True
+        )
+
+    def _run(self, folder: str, method: str, vectors: npt.NDArray[np.float32]) -> None:
+        def progress(done: int, total: int) -> None:
+            self.done, self.total = done, total
+
+        try:
+            self.result, self.fitted_now = kept_corpus_map(folder, vectors, method, progress=progress)  # type: ignore[arg-type]
+        except EmbedLabError as error:
+            self.error = error
 
 
-def _map(folder: str, method: str, progress) -> CorpusMap:
-    """The corpus's map, fitted once per (corpus, method) for every session. Not ``st.cache_resource``: the fit
-    reports progress to a bar of the page that asked, which a cached function may not touch."""
-    with _MAPS_LOCK:
-        found = _MAPS.get((folder, method))
-    if found is None:
-        found = corpus_map(_vectors(folder), method, progress=progress)
-        with _MAPS_LOCK:
-            _MAPS[(folder, method)] = found
-    return found
+_FITS: LRUCache = LRUCache(maxsize=4)  # (folder, method) -> _Fit, shared by every session
+_FITS_LOCK = threading.Lock()
+
+
+def _map(folder: str, method: str, bar) -> CorpusMap:
+    """The corpus's map: fitted once per (corpus, method) in a thread shared by every session and kept in the
+    corpus folder (``kept_corpus_map``), so a second visit, a second tab or a restarted app reads it. The page polls
+    the fit every ``POLL_SECONDS`` (each poll is where leaving the page ends this run; the fit goes on).
+
+    Raises:
+        EmbedLabError: the fit failed (a failed fit is forgotten: the next visit tries again).
+    """
+    key = (folder, method)
+    with _FITS_LOCK:
+        fit = _FITS.get(key)
+        if fit is None or fit.error is not None:
+            fit = _FITS[key] = _Fit(folder, method, _vectors(folder))
+            fit.thread.start()
+    while fit.thread.is_alive():
+        fit.thread.join(POLL_SECONDS)
+        bar.progress(min(fit.done / max(1, fit.total), 1.0), text=f"Fitting the map: {fit.done:,}/{fit.total:,} placed")
+    if fit.error is not None:
+        raise fit.error
+    return fit.result  # type: ignore[return-value]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -183,8 +217,8 @@ def _explore(stored: StoredCorpus, corpus: Corpus) -> None:
     colourings = COLOURINGS + tuple(corpus.columns)
     colour_by = right.selectbox("Colour by", colourings, key=state.CORPUS_COLOUR)
     try:
-        bar = st.progress(0.0, text="Fitting the map…")
-        fitted = _map(folder, method, lambda done, total: bar.progress(done / total, text=f"{done:,}/{total:,} placed"))
+        bar = st.progress(0.0, text="Fitting the map (once per corpus: kept for every visit and tab)…")
+        fitted = _map(folder, method, bar)
         bar.empty()
         if colour_by == "clusters":
             k = st.slider("Clusters", 2, MAX_CLUSTERS, 8, key=state.CORPUS_CLUSTERS)

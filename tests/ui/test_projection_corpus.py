@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.projection import corpus_view
 from components.shared import state
+from embedlab.corpus.mapping import map_path
 from embedlab.corpus.store import find_corpus
 from embedlab.training.queue import JobQueue, Worker
 from tests.ui.apptest import APP_TEST_TIMEOUT_S, ok, shown
@@ -73,6 +75,15 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
     assert "Exact search" in captions(first)
     stored = find_corpus(MODEL, TEXTS)
     assert stored.complete and np.asarray(stored.vectors()).shape == (30, 384)
+
+    # the second tab, even after the app restarted (its in-memory fits gone), reads the kept map: no refit
+    kept = map_path(stored.folder, "pca")
+    written = kept.stat().st_mtime_ns
+    corpus_view._FITS.clear()
+    ok(second.run())
+    assert second.get("plotly_chart") and "PCA of 30 points" in captions(second)
+    assert kept.stat().st_mtime_ns == written
+    assert not corpus_view._FITS[(str(stored.folder), "pca")].fitted_now
 
 
 def test_bad_files_are_one_literal_message_and_nothing_is_queued(models):
