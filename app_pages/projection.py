@@ -65,7 +65,7 @@ def page() -> None:
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)
-    corpus_section(trained.spec.model)
+    corpus_section(trained.spec.model, raw.spec.model)
     with sent_slot:
         texts_sent_caption(trained)
 

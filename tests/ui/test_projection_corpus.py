@@ -92,3 +92,30 @@ def test_bad_files_are_one_literal_message_and_nothing_is_queued(models):
     empty = tab(b"\n\n", "**empty**.txt")
     assert shown(empty.error[0].value).startswith("**empty**.txt holds no text")  # literal, not bold
     assert JobQueue().views() == []
+
+
+def raw_script(raw: str) -> None:
+    from components.projection.corpus_view import corpus_section
+
+    corpus_section("all-MiniLM-L6-v2", raw)
+
+
+def test_the_raw_panels_model_is_encoded_by_its_own_job_and_mapped_beside(models, tiny_st_dir):
+    at = AppTest.from_function(raw_script, args=(str(tiny_st_dir),), default_timeout=APP_TEST_TIMEOUT_S)
+    at.session_state[state.CORPUS_METHOD] = "pca"
+    at.run()
+    at.file_uploader(key=state.CORPUS_UPLOAD).upload("notes.txt", "\n".join(TEXTS).encode(), "text/plain")
+    ok(at.run())
+    ok(at.button(key=state.CORPUS_ENCODE).click().run())
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())
+    assert len(at.get("plotly_chart")) == 1  # the trained map alone until the raw model's job has run
+    ok(at.button(key=state.CORPUS_RAW_ENCODE).click().run())
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2, "no raw map beside the trained one"
+    raw = find_corpus(str(tiny_st_dir), TEXTS)
+    assert raw.complete and raw.vectors().shape[0] == 30
+    assert raw.key != find_corpus(MODEL, TEXTS).key
+    assert "Raw: the raw model's own sentence-transformers pipeline" in captions(at)
