@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.projection import corpus_view
 from components.shared import state
+from components.shared.figures import HOVER_CHARS, corpus_map_figure
 from embedlab.corpus.mapping import map_path
 from embedlab.corpus.store import find_corpus
 from embedlab.training.queue import JobQueue, Worker
@@ -119,3 +120,20 @@ def test_the_raw_panels_model_is_encoded_by_its_own_job_and_mapped_beside(models
     assert raw.complete and raw.vectors().shape[0] == 30
     assert raw.key != find_corpus(MODEL, TEXTS).key
     assert "Raw: the raw model's own sentence-transformers pipeline" in captions(at)
+
+
+def test_a_map_too_big_to_draw_sends_its_density_as_one_byte_a_cell_and_short_escaped_hovers():
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(3000, 2)).astype(np.float32)
+    texts = [f"<b>text {i}</b> " + "long " * 60 for i in range(3000)]
+    figure = corpus_map_figure(coords, texts, ["a", "b"] * 1500, np.zeros(3000, bool), ((-1, 1), (-1, 1)), 500)
+    density = [trace for trace in figure.data if trace.type == "heatmap"]
+    assert len(density) == 1 and np.asarray(density[0].z).dtype == np.uint8
+    assert int(np.asarray(density[0].z).max()) == 255
+    points = [trace for trace in figure.data if trace.type == "scattergl"]
+    rows = np.concatenate([np.asarray(trace.customdata)[:, 0] for trace in points])
+    assert len(rows) == 500 and np.all(np.abs(coords[rows]) <= 1)  # only the region's points, at most the cap
+    hovers = [hover for trace in points for hover in trace.hovertext]
+    assert all(len(hover) <= HOVER_CHARS + 40 and "<b>" not in hover for hover in hovers)
+    first = points[0]
+    assert first.hovertext[0].startswith(f"&lt;b&gt;text {int(np.asarray(first.customdata)[0, 0])}&lt;/b&gt;")
