@@ -137,3 +137,40 @@ def test_a_map_too_big_to_draw_sends_its_density_as_one_byte_a_cell_and_short_es
     assert all(len(hover) <= HOVER_CHARS + 40 and "<b>" not in hover for hover in hovers)
     first = points[0]
     assert first.hovertext[0].startswith(f"&lt;b&gt;text {int(np.asarray(first.customdata)[0, 0])}&lt;/b&gt;")
+
+
+def projection_path_script(model: str, texts: list[str]) -> None:
+    """What the Projection page does with the trained side's sentences: the bar, the vectors, the unreadable marks."""
+    import streamlit as st
+
+    from components.projection.projection_view import embeddings, unreadable_marks
+    from components.shared.services import encode_unseen, get_encoder
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.models.identity import resolve_model
+
+    spec = EmbedSpec(resolve_model(model))
+    encoder = get_encoder(model)
+    encode_unseen(encoder, texts, model, spec)
+    vectors = embeddings(tuple(texts), spec)
+    marks = unreadable_marks(encoder, tuple(texts))
+    st.session_state["result"] = (vectors, marks, encoder.forward_passes)
+
+
+def test_the_projection_page_reads_stored_texts_with_no_forward_pass(models, tiny_st_dir):
+    from components.shared.services import get_encoder
+    from embedlab.corpus.encode import encode_corpus
+    from embedlab.corpus.store import prepare_corpus
+    from embedlab.corpus.texts import Corpus
+    from embedlab.models.loading import load_model
+
+    model = str(tiny_st_dir)
+    get_encoder.clear()
+    stored = prepare_corpus(model, Corpus(tuple(TEXTS), "notes.txt"), chunk=8)
+    assert encode_corpus(stored, load_model(model)).finished
+    subset = TEXTS[5:17]
+    at = AppTest.from_function(projection_path_script, args=(model, subset), default_timeout=APP_TEST_TIMEOUT_S)
+    ok(at.run())
+    vectors, marks, passes = at.session_state["result"]
+    assert passes == 0 and not at.get("progress")
+    np.testing.assert_array_equal(vectors, stored.vectors()[5:17])
+    assert marks == [""] * len(subset)
