@@ -45,6 +45,7 @@ class StoredLookup:
         self._stamp: _Stamp | None = None
         self._rows: dict[str, tuple[int, int]] = {}  # text -> (corpus number, row)
         self._corpora: list[tuple[StoredCorpus, list[npt.NDArray[np.float32]]]] = []  # memory-mapped chunks
+        self._folders: dict[str, tuple[int, tuple | None]] = {}  # name -> (chunks mtime, what _open gave)
         self.vectors_read = 0  # texts served from the store (tests count them)
 
     def _matching(self) -> _Stamp:
@@ -70,28 +71,48 @@ class StoredLookup:
                 continue  # no chunk written yet
         return tuple(sorted(found))
 
+    def _open(self, name: str) -> tuple[StoredCorpus, list[npt.NDArray[np.float32]], list[str]] | None:
+        """A complete, readable corpus folder's (corpus, memory-mapped chunks, texts); None otherwise (a folder
+        still being encoded costs a few stats here, its texts are read once it is complete)."""
+        try:
+            stored = open_corpus(corpora_dir() / name)
+            if not stored.complete:
+                return None
+            chunks = [np.load(stored.chunk_path(i), mmap_mode="r") for i in range(stored.n_chunks)]
+            texts = stored.texts()
+        except (EmbedLabError, OSError, ValueError):
+            return None
+        if len(texts) != stored.n_texts or any(chunk.dtype != np.float32 for chunk in chunks):
+            return None
+        return stored, chunks, texts
+
     def _refresh(self) -> None:
+        """Reopen only the folders whose chunks changed; rebuild the text index only when the set of complete
+        corpora changed (a corpus being encoded beside them does not make the others be read again)."""
         stamp = self._matching()
         if stamp == self._stamp:
             return
-        rows: dict[str, tuple[int, int]] = {}
-        corpora = []
-        for name, _ in stamp:
-            try:
-                stored = open_corpus(corpora_dir() / name)
-                if not stored.complete:
-                    continue
-                chunks = [np.load(stored.chunk_path(i), mmap_mode="r") for i in range(stored.n_chunks)]
-                texts = stored.texts()
-            except (EmbedLabError, OSError, ValueError):
+        changed = False
+        for name, mtime in stamp:
+            known = self._folders.get(name)
+            if known is not None and known[0] == mtime:
                 continue
-            if len(texts) != stored.n_texts or any(chunk.dtype != np.float32 for chunk in chunks):
-                continue
-            number = len(corpora)
-            corpora.append((stored, chunks))
-            for row, text in enumerate(texts):
-                rows.setdefault(text, (number, row))
-        self._stamp, self._rows, self._corpora = stamp, rows, corpora
+            opened = self._open(name)
+            self._folders[name] = (mtime, opened)
+            changed = changed or opened is not None or (known is not None and known[1] is not None)
+        for name in set(self._folders) - {name for name, _ in stamp}:
+            changed = changed or self._folders.pop(name)[1] is not None
+        if changed:
+            rows: dict[str, tuple[int, int]] = {}
+            corpora = []
+            for _, opened in sorted((name, entry[1]) for name, entry in self._folders.items() if entry[1]):
+                stored, chunks, texts = opened
+                number = len(corpora)
+                corpora.append((stored, chunks))
+                for row, text in enumerate(texts):
+                    rows.setdefault(text, (number, row))
+            self._rows, self._corpora = rows, corpora
+        self._stamp = stamp
 
     def find(self, texts: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
         """The stored vector of each of ``texts`` that a complete corpus of this model revision holds."""

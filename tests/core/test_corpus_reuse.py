@@ -89,3 +89,31 @@ def test_token_counts_need_no_forward_pass(stored_model):
     states = encoder.states(["a harbour", "🙂🙂"])
     assert [(c.n_content, c.n_unknown) for c in counts] == [(s.n_content, s.n_unknown) for s in states]
     assert counts[1].n_unknown > 0
+
+
+def test_the_embed_command_reads_a_subset_of_a_stored_corpus_and_encodes_only_new_texts(
+    stored_model, tmp_path, monkeypatch
+):
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab import cli
+
+    folder, vectors = stored_model
+    encoded: list[str] = []
+    plain_encode = SentenceTransformer.encode
+
+    def counted(self, sentences, *args, **kwargs):
+        encoded.extend(sentences)
+        return plain_encode(self, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", counted)
+    subset = tmp_path / "subset.txt"
+    subset.write_text("\n".join([TEXTS[30], TEXTS[2], "a sentence never stored", TEXTS[17]]) + "\n")
+    out = tmp_path / "out"
+    assert cli.main(["embed", str(subset), "--model", str(folder), "--out", str(out), "--chunk", "2"]) == 0
+    assert encoded == ["a sentence never stored"]
+    got = np.load(out / "vectors.npy")
+    np.testing.assert_array_equal(got[[0, 1, 3]], vectors[[30, 2, 17]])
+    np.testing.assert_allclose(
+        got[2], plain_encode(load_model(str(folder)).st_model, ["a sentence never stored"])[0], atol=1e-5
+    )
