@@ -46,7 +46,9 @@ def page() -> None:
     with answer:
         try:
             for side in SIDES:
-                encode_unseen(configured[side].encoder, sentences.sentences, configured[side].spec.model)
+                encode_unseen(
+                    configured[side].encoder, sentences.sentences, configured[side].spec.model, configured[side].spec
+                )
             if settings.method == "umap":
                 wait_for_umap()
             with st.spinner(f"Projecting {len(sentences):,} sentences…"):
@@ -63,7 +65,7 @@ def page() -> None:
     st.subheader("Downloads")
     coordinates = coordinates_table(sentences.sentences, sentences.labels, {side: shown[side].coords for side in SIDES})
     downloads(sentences, raw, trained, coordinates)
-    corpus_section(trained.spec.model)
+    corpus_section(trained.spec.model, raw.spec.model)
     with sent_slot:
         texts_sent_caption(trained)
 

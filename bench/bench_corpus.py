@@ -195,6 +195,7 @@ def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
     figure (``corpus_map_figure``, clusters as colours) shown by Streamlit's ``st.plotly_chart``, and the same
     figure's JSON drawn by Plotly alone in a bare page served from disk, both in one headless Chromium."""
     import plotly
+    import plotly.graph_objects as go
     from playwright.sync_api import sync_playwright
 
     from components.shared.figures import corpus_map_figure
@@ -210,12 +211,17 @@ def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-corpus-"))
     (folder / "figure.json").write_text(figure.to_json())
     (folder / "index.html").write_text(BARE_PAGE)
+    # the fixed cost of each page: the same pages drawing a one-point map (Streamlit's frontend and session, or
+    # plotly.min.js alone), to tell it from the cost that grows with the figure
+    tiny = go.Figure(go.Scattergl(x=[0.0], y=[0.0], mode="markers"))
+    (folder / "tiny.json").write_text(tiny.to_json())
+    (folder / "tiny.html").write_text(BARE_PAGE.replace("figure.json", "tiny.json"))
     bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     (folder / "plotly.min.js").write_bytes(bundle.read_bytes())
     (folder / "app.py").write_text(APP_SCRIPT)
     size_mb = (folder / "figure.json").stat().st_size / 1e6
 
-    bare_port, app_port = free_port(), free_port()
+    bare_port, app_port, tiny_port = free_port(), free_port(), free_port()
     bare = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(bare_port), "--bind", "127.0.0.1"],
         cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -224,6 +230,12 @@ def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
         [sys.executable, "-m", "streamlit", "run", str(folder / "app.py"), "--server.port", str(app_port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--", str(folder / "figure.json")],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    tiny_app = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(folder / "app.py"), "--server.port", str(tiny_port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--", str(folder / "tiny.json")],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     points = """() => { const d = document.querySelector('.js-plotly-plot');
@@ -237,6 +249,8 @@ def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
             for name, url in (
                 ("bare", f"http://127.0.0.1:{bare_port}/index.html"),
                 ("app", f"http://127.0.0.1:{app_port}/"),
+                ("bare_fixed", f"http://127.0.0.1:{bare_port}/tiny.html"),
+                ("app_fixed", f"http://127.0.0.1:{tiny_port}/"),
             ):
                 runs = []
                 for _ in range(3):
@@ -257,10 +271,11 @@ def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
                 times[name] = runs
             browser.close()
     finally:
-        for process in (bare, app):
+        for process in (bare, app, tiny_app):
             process.terminate()
             process.wait(timeout=30)
     bare_s, app_s = float(np.median(times["bare"])), float(np.median(times["app"]))
+    bare_fixed, app_fixed = float(np.median(times["bare_fixed"])), float(np.median(times["app_fixed"]))
     return {
         "figure_json_mb": round(size_mb, 1),
         "points_drawn": int(sum(len(trace.x) for trace in figure.data if trace.type == "scattergl")),
@@ -268,6 +283,9 @@ def bench_browser(coords: np.ndarray, texts: list[str]) -> dict:
         "bare_plotly_s": round(bare_s, 2),
         "app_s": round(app_s, 2),
         "app_over_bare": round(app_s / bare_s, 2),
+        "bare_fixed_s": round(bare_fixed, 2),  # the bare page drawing one point
+        "app_fixed_s": round(app_fixed, 2),  # Streamlit drawing one point: its frontend, session, chart element
+        "app_over_bare_beyond_fixed": round((app_s - app_fixed) / max(bare_s - bare_fixed, 1e-9), 2),
         "runs": {name: [round(t, 2) for t in runs] for name, runs in times.items()},
     }
 

@@ -6,10 +6,11 @@ the corpus store first (``stored_vectors``: encoded once per model revision and 
 when absent is a job queued (``JobQueue.submit_encode``: a second tab asking for the same corpus gets the same
 job). While it runs, a fragment polls the queue every second and shows the chunks done, the speed and the ETA.
 
-The map is fitted in this process with progress (``embedlab.corpus.mapping``: UMAP on a sample plus transform, PCA
-above 100k) and cached per corpus and method for every session. Up to ``MAX_DRAWN_POINTS`` points are drawn one
-by one (WebGL); past that, the density of all of them plus the points of the region chosen with the two range
-sliders. A box or lasso selection lists the selected texts.
+The map is fitted in a thread of this process shared by every session (``embedlab.corpus.mapping``: UMAP on a
+sample plus transform, PCA above 100k), the page polling its progress: leaving the page does not stop it, and the
+fitted map is kept in the corpus folder, so a second visit, a second tab or a restarted app reads it. Up to
+``MAX_DRAWN_POINTS`` points are drawn one by one (WebGL); past that, the density of all of them plus the points of
+the region chosen with the two range sliders. A box or lasso selection lists the selected texts.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from components.shared.figures import corpus_map_figure
 from components.train.train_queue import job_queue
 from components.train.train_run import browser_key, session_owner
 from embedlab import served
-from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, corpus_map, in_region
+from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, in_region, kept_corpus_map
 from embedlab.corpus.neighbours import NeighbourIndex, Recall, measure_recall
 from embedlab.corpus.store import StoredCorpus, find_corpus, prepare_corpus
 from embedlab.corpus.texts import Corpus, corpus_from_bytes
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_DRAWN_POINTS, MAX_QUERY_CHARS
+from embedlab.models.identity import resolve_model
+from embedlab.scorers.registry import kind_of
 from embedlab.tasks.projection import matches
 from embedlab.training.queue import EncodeRequest, JobView, QueueUnreadable, ensure_worker
 
@@ -55,20 +58,53 @@ def _texts(folder: str) -> tuple[str, ...]:
     return tuple(open_corpus(folder).texts())
 
 
-_MAPS: LRUCache = LRUCache(maxsize=4)  # (folder, method) -> CorpusMap, shared by every session
-_MAPS_LOCK = threading.Lock()
+class _Fit:
+    """One map being fitted (or fitted) in a thread of its own, for every session that asks: leaving the page ends
+    the page's wait, not the fit, and the next visit (or another tab) waits on the same fit or reads its map."""
+
+    def __init__(self, folder: str, method: str, vectors: npt.NDArray[np.float32]) -> None:
+        self.done, self.total = 0, len(vectors)
+        self.result: CorpusMap | None = None
+        self.error: EmbedLabError | None = None
+        self.fitted_now = False
+        self.thread = threading.Thread(
+            target=self._run, args=(folder, method, vectors), name=f"corpus map {method}", daemon=True
+        )
+
+    def _run(self, folder: str, method: str, vectors: npt.NDArray[np.float32]) -> None:
+        def progress(done: int, total: int) -> None:
+            self.done, self.total = done, total
+
+        try:
+            self.result, self.fitted_now = kept_corpus_map(folder, vectors, method, progress=progress)  # type: ignore[arg-type]
+        except EmbedLabError as error:
+            self.error = error
 
 
-def _map(folder: str, method: str, progress) -> CorpusMap:
-    """The corpus's map, fitted once per (corpus, method) for every session. Not ``st.cache_resource``: the fit
-    reports progress to a bar of the page that asked, which a cached function may not touch."""
-    with _MAPS_LOCK:
-        found = _MAPS.get((folder, method))
-    if found is None:
-        found = corpus_map(_vectors(folder), method, progress=progress)
-        with _MAPS_LOCK:
-            _MAPS[(folder, method)] = found
-    return found
+_FITS: LRUCache = LRUCache(maxsize=4)  # (folder, method) -> _Fit, shared by every session
+_FITS_LOCK = threading.Lock()
+
+
+def _map(folder: str, method: str, bar) -> CorpusMap:
+    """The corpus's map: fitted once per (corpus, method) in a thread shared by every session and kept in the
+    corpus folder (``kept_corpus_map``), so a second visit, a second tab or a restarted app reads it. The page polls
+    the fit every ``POLL_SECONDS`` (each poll is where leaving the page ends this run; the fit goes on).
+
+    Raises:
+        EmbedLabError: the fit failed (a failed fit is forgotten: the next visit tries again).
+    """
+    key = (folder, method)
+    with _FITS_LOCK:
+        fit = _FITS.get(key)
+        if fit is None or fit.error is not None:
+            fit = _FITS[key] = _Fit(folder, method, _vectors(folder))
+            fit.thread.start()
+    while fit.thread.is_alive():
+        fit.thread.join(POLL_SECONDS)
+        bar.progress(min(fit.done / max(1, fit.total), 1.0), text=f"Fitting the map: {fit.done:,}/{fit.total:,} placed")
+    if fit.error is not None:
+        raise fit.error
+    return fit.result  # type: ignore[return-value]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -82,8 +118,9 @@ def _index(folder: str) -> tuple[NeighbourIndex, Recall]:
     return index, measure_recall(index)
 
 
-def corpus_section(model: str) -> None:
-    """The "Encode my corpus" section, for the trained panel's ``model`` (a sentence-transformers reference)."""
+def corpus_section(model: str, raw_model: str | None = None) -> None:
+    """The "Encode my corpus" section, for the trained panel's ``model`` (a sentence-transformers reference), with
+    the raw panel's ``raw_model`` mapped beside it once its own job has encoded the corpus too."""
     st.subheader("Encode my corpus")
     st.caption(
         "A text file (one text per line) or a CSV column, up to a million lines: the training queue's workers encode "
@@ -108,7 +145,7 @@ def corpus_section(model: str) -> None:
     except (EmbedLabError, QueueUnreadable) as error:
         notes.error("{}", error, icon="⚠️")
         return
-    _explore(stored, corpus)
+    _explore(stored, corpus, _raw_side(model, raw_model, corpus))
 
 
 def _read_upload() -> None:
@@ -131,30 +168,59 @@ def _read_upload() -> None:
         st.session_state[state.CORPUS] = str(error)
 
 
-def _encode_panel(model: str, corpus: Corpus, stored: StoredCorpus | None) -> None:
+def _raw_side(model: str, raw_model: str | None, corpus: Corpus) -> StoredCorpus | None:
+    """The raw panel's stored corpus when its job has finished; else its encode button (and job progress) and None.
+    Nothing for a model a corpus job cannot encode (an embeddings service, random weights) or the trained one."""
+    if not raw_model or raw_model == model:
+        return None
+    try:
+        model_id = resolve_model(raw_model)
+        if model_id.kind in ("vectors", "untrained") or "vectors" not in kind_of(raw_model).capabilities:
+            return None
+        stored = find_corpus(model_id, corpus)
+        if stored is not None and stored.complete:
+            return stored
+        st.markdown("**Raw side by side**")
+        _encode_panel(raw_model, corpus, stored, state.CORPUS_RAW_JOB, state.CORPUS_RAW_ENCODE, raw=True)
+    except (EmbedLabError, QueueUnreadable) as error:
+        notes.error("{}", error, icon="⚠️")
+    return None
+
+
+def _encode_panel(
+    model: str,
+    corpus: Corpus,
+    stored: StoredCorpus | None,
+    job_key: str = state.CORPUS_JOB,
+    button_key: str = state.CORPUS_ENCODE,
+    raw: bool = False,
+) -> None:
     if stored is not None and stored.done_chunks():
         notes.info(
             "{} of {} chunks are stored already: encoding resumes there.", len(stored.done_chunks()), stored.n_chunks
         )
-    job_id = st.session_state.get(state.CORPUS_JOB)
-    if st.button("Encode with the workers", key=state.CORPUS_ENCODE, type="primary"):
+    job_id = st.session_state.get(job_key)
+    label = "Encode with the workers"
+    if raw:
+        label = f"Encode with {model} too (the raw panel's model), to map it beside"
+    if st.button(label, key=button_key, type="secondary" if raw else "primary"):
         stored = prepare_corpus(model, corpus)
         jobs = job_queue()
         request = EncodeRequest(model, stored.key, corpus.source, stored.n_texts, stored.n_chunks)
         job_id = jobs.submit_encode(request, owner=session_owner(), browser=browser_key())
-        st.session_state[state.CORPUS_JOB] = job_id
+        st.session_state[job_key] = job_id
         ensure_worker(jobs)
     if job_id is not None:
-        st.fragment(run_every=POLL_SECONDS)(_job_progress)(job_id)
+        st.fragment(run_every=POLL_SECONDS)(_job_progress)(job_id, job_key)
 
 
-def _job_progress(job_id: str) -> None:
+def _job_progress(job_id: str, job_key: str = state.CORPUS_JOB) -> None:
     view: JobView | None = job_queue().view(job_id, session_owner())
     if view is None:
         return
     if not view.active:
         if view.state == "finished":
-            st.session_state.pop(state.CORPUS_JOB, None)
+            st.session_state.pop(job_key, None)
             st.rerun(scope="app")  # the vectors are stored: the map replaces this panel
         notes.warning("The encoding job {}: {}", view.state, view.message or "no message")
         return
@@ -167,7 +233,7 @@ def _job_progress(job_id: str) -> None:
     st.progress(fraction, text=f"{view.phase}: chunk {latest.step}/{latest.total}{eta}")
 
 
-def _explore(stored: StoredCorpus, corpus: Corpus) -> None:
+def _explore(stored: StoredCorpus, corpus: Corpus, raw: StoredCorpus | None = None) -> None:
     truncated = stored.truncated()
     if truncated:
         notes.caption(
@@ -183,8 +249,9 @@ def _explore(stored: StoredCorpus, corpus: Corpus) -> None:
     colourings = COLOURINGS + tuple(corpus.columns)
     colour_by = right.selectbox("Colour by", colourings, key=state.CORPUS_COLOUR)
     try:
-        bar = st.progress(0.0, text="Fitting the map…")
-        fitted = _map(folder, method, lambda done, total: bar.progress(done / total, text=f"{done:,}/{total:,} placed"))
+        bar = st.progress(0.0, text="Fitting the map (once per corpus: kept for every visit and tab)…")
+        fitted = _map(folder, method, bar)
+        raw_fitted = _map(str(raw.folder), method, bar) if raw is not None else None
         bar.empty()
         if colour_by == "clusters":
             k = st.slider("Clusters", 2, MAX_CLUSTERS, 8, key=state.CORPUS_CLUSTERS)
@@ -203,11 +270,33 @@ def _explore(stored: StoredCorpus, corpus: Corpus) -> None:
     if len(texts) > MAX_DRAWN_POINTS:
         region = _region_sliders(fitted.coords)
     figure = corpus_map_figure(fitted.coords, texts, groups, found, region, MAX_DRAWN_POINTS)
-    event = st.plotly_chart(figure, key=state.CORPUS_MAP, on_select="rerun", selection_mode=("box", "lasso"))
+    trained_slot = st
+    if raw is not None and raw_fitted is not None:
+        trained_slot, raw_slot = st.columns(2)
+        with trained_slot:
+            notes.markdown("**Trained:** {}", stored.model)
+        with raw_slot:
+            notes.markdown("**Raw:** {}", raw.model)
+        raw_region = None if region is None else _extent(raw_fitted.coords)
+        raw_figure = corpus_map_figure(raw_fitted.coords, texts, groups, found, raw_region, MAX_DRAWN_POINTS)
+        raw_slot.plotly_chart(raw_figure, key=state.CORPUS_RAW_MAP)
+        notes.caption(
+            "Raw: the raw model's own sentence-transformers pipeline, as its corpus job stores it (mean pooling of "
+            "the last layer for a plain transformers model), not the raw panel's pooling and layers; coloured by "
+            "the same groups. {}",
+            raw_fitted.note,
+        )
+    event = trained_slot.plotly_chart(figure, key=state.CORPUS_MAP, on_select="rerun", selection_mode=("box", "lasso"))
     if query.strip():
         notes.caption("{} texts contain the search.", f"{int(found.sum()):,}")
     _selection(event, texts, groups)
     _neighbours(folder, vectors, texts)
+
+
+def _extent(coords: npt.NDArray[np.float32]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The whole map as a region (the raw map's own axes differ from the trained map's sliders)."""
+    low, high = coords.min(axis=0).astype(float), coords.max(axis=0).astype(float)
+    return (low[0], high[0]), (low[1], high[1])
 
 
 def _region_sliders(coords: npt.NDArray[np.float32]) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -178,10 +178,10 @@ def vectors_file(sentences: tuple[str, ...], spec: EmbedSpec) -> bytes:
 def unreadable_marks(encoder: Encoder, sentences: tuple[str, ...]) -> list[str]:
     """Per sentence: "cannot read: 4 of 5 tokens are [UNK]" when the model cannot read it (mostly unknown
     tokens, ``embedlab.embedding.readability``), else "". From the encoder's cached states: no forward pass for
-    sentences already encoded."""
+    sentences already encoded, and none for the others either (their tokenization alone)."""
     return [
         f"cannot read: {text.n_unknown} of {text.n_content} tokens are [UNK]" if is_unreadable(text) else ""
-        for text in encoder.states(list(sentences))
+        for text in encoder.token_counts(list(sentences))
     ]
 
 

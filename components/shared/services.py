@@ -214,12 +214,16 @@ def _default_raw_model() -> tuple[str, str | None]:
     return PREFERRED_RAW_MODEL, None
 
 
-def encode_unseen(encoder: Encoder, texts: Sequence[str], name: str) -> None:
+def encode_unseen(encoder: Encoder, texts: Sequence[str], name: str, spec: EmbedSpec | None = None) -> None:
     """Run the model on the texts it has not seen yet, with a progress bar; nothing at all when all are cached.
 
     Callers then read vectors from the cache (scoring, projection, evaluation) without another model call. The bar
-    goes when the call ends, whether it succeeded or raised, so a failure never sits under "Encoding …".
+    goes when the call ends, whether it succeeded or raised, so a failure never sits under "Encoding …". With the
+    ``spec`` the page will ask, texts whose vectors a finished corpus job stored (the model's own pipeline) are not
+    encoded either: ``Encoder.embed`` reads them.
     """
+    if spec is not None and hasattr(encoder, "unseen"):
+        texts = encoder.unseen(texts, spec)
     unseen = sum(not encoder.cached(text) for text in dict.fromkeys(texts))
     if not unseen:
         return

@@ -6,6 +6,7 @@ page and command that needs its vectors, mapped, and searched for nearest neighb
 - ``store``: the vectors of one model revision and one list of texts, in a content-addressed folder under the
   models directory (``<models_dir>/.corpora/<key>/``): the texts, float32 ``.npy`` chunks written as they finish,
   and ``stored_vectors``, the read API.
+- ``lookup``: the stored vectors by text, read by ``Encoder.embed`` instead of running the model again.
 - ``encode``: the encoding loop a worker (or ``python -m embedlab embed``) runs: only the chunks not written yet,
   so a stopped or killed job resumes where it stopped.
 - ``neighbours``: nearest neighbours in the original space, exact (a matrix product) or approximate

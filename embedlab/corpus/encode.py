@@ -2,7 +2,9 @@
 
 The one encoding loop, run by a queue worker (``embedlab.training.queue.worker``) and by ``python -m embedlab
 embed`` without ``--queue``. A chunk is encoded by ``SentenceTransformer.encode`` (the same call a plain encode
-makes, sorted by length within the chunk), so the stored vectors equal a plain encode's. ``stop`` is looked at
+makes, sorted by length within the chunk), so the stored vectors equal a plain encode's. Texts that another
+finished corpus of the same model revision holds (a subset or a superset encoded before) are read from it
+(``lookup``), not encoded again. ``stop`` is looked at
 between chunks: a stopped job keeps every chunk it finished.
 
 Example:
@@ -18,6 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from embedlab.corpus.lookup import StoredLookup
 from embedlab.corpus.store import StoredCorpus
 
 BATCH_SIZE = 32  # SentenceTransformer.encode's own default
@@ -74,6 +79,7 @@ def encode_corpus(
     resumed_from = len(done)
     todo = [index for index in range(stored.n_chunks) if index not in done]
     texts = stored.texts() if todo else []
+    lookup = StoredLookup(model.model_id)
     start = time.monotonic()
     encoded_rows = 0
     rows_left = sum(stored.chunk_rows(index)[1] - stored.chunk_rows(index)[0] for index in todo)
@@ -84,8 +90,13 @@ def encode_corpus(
             break
         first, end = stored.chunk_rows(index)
         chunk = texts[first:end]
-        # (rows, dim) float32, exactly what a plain SentenceTransformer.encode returns for these texts
-        vectors = st_model.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+        found = lookup.find(chunk)  # texts another finished corpus of this model revision holds: read, not encoded
+        rest = [text for text in dict.fromkeys(chunk) if text not in found]
+        if rest:
+            # (rows, dim) float32, exactly what a plain SentenceTransformer.encode returns for these texts
+            encoded = st_model.encode(rest, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+            found.update(zip(rest, encoded, strict=True))
+        vectors = np.stack([found[text] for text in chunk]).astype(np.float32, copy=False)
         stored.write_chunk(index, vectors, count_truncated(st_model, chunk))
         done.add(index)
         encoded_rows += end - first

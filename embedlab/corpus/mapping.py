@@ -14,8 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
@@ -31,6 +35,7 @@ UMAP_SAMPLE = MAX_SENTENCES  # points UMAP is fitted on; the rest are placed by 
 UMAP_MAX_POINTS = 100_000  # above: PCA ("auto"), or a refusal ("umap")
 PLACE_BATCH = 4_096  # points placed per transform call (one progress step)
 MAX_CLUSTERS = 50
+MAPS_FOLDER = "maps"  # in a corpus folder: one fitted map per method and seed
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +109,63 @@ def _pca_map(unit: npt.NDArray[np.float32], seed: int, progress: Callable[[int, 
     note = f"PCA of {len(unit):,} points (UMAP maps up to {UMAP_MAX_POINTS:,}): the 2 axes keep {kept:.0%} of the "
     note += "variance."
     return CorpusMap(coords, "pca", len(unit), note)
+
+
+def map_path(folder: str | Path, method: str, seed: int = DEFAULT_SEED) -> Path:
+    """Where the map of the corpus stored in ``folder`` (one model revision, one text list) is kept."""
+    return Path(folder) / MAPS_FOLDER / f"{method}-{seed}.npz"
+
+
+def load_map(folder: str | Path, method: str, n: int, seed: int = DEFAULT_SEED) -> CorpusMap | None:
+    """The map fitted earlier for this corpus and method (by any process sharing the models directory), or None
+    when there is none or it does not hold ``n`` points (a damaged file is ignored and fitted again)."""
+    try:
+        with np.load(map_path(folder, method, seed)) as kept:
+            coords = np.asarray(kept["coords"], dtype=np.float32)
+            about = json.loads(str(kept["about"]))
+        if coords.shape != (n, 2):
+            return None
+        return CorpusMap(coords, str(about["method"]), int(about["fitted_on"]), str(about["note"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_map(folder: str | Path, method: str, fitted: CorpusMap, seed: int = DEFAULT_SEED) -> None:
+    """Keep ``fitted`` beside the corpus's vectors (written whole, then renamed); a read-only folder only loses the
+    cache, never the map."""
+    path = map_path(folder, method, seed)
+    about = json.dumps({"method": fitted.method, "fitted_on": fitted.fitted_on, "note": fitted.note})
+    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}-{secrets.token_hex(3)}.npz")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        np.savez(partial, coords=fitted.coords.astype(np.float32), about=np.array(about))
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+
+
+def kept_corpus_map(
+    folder: str | Path,
+    vectors: npt.ArrayLike,
+    method: MapMethod = "auto",
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[CorpusMap, bool]:
+    """(map, fitted now): the map kept for the corpus in ``folder`` when there is one, else ``corpus_map`` fitted
+    and kept there for every later visit, tab, process and machine sharing the models directory.
+
+    Raises:
+        EmbedLabError: as ``corpus_map``.
+    """
+    vectors = np.asarray(vectors)
+    found = load_map(folder, method, len(vectors), seed)
+    if found is not None:
+        if progress is not None:
+            progress(len(vectors), len(vectors))
+        return found, False
+    fitted = corpus_map(vectors, method, seed, progress)
+    save_map(folder, method, fitted, seed)
+    return fitted, True
 
 
 def cluster_labels(vectors: npt.ArrayLike, k: int, seed: int = DEFAULT_SEED) -> npt.NDArray[np.int64]:

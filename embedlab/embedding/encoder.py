@@ -21,6 +21,7 @@ import torch
 from cachetools import LRUCache
 
 from embedlab.corpora import reference_sentences
+from embedlab.corpus.lookup import StoredLookup
 from embedlab.embedding.compression import CALIBRATED, compress
 from embedlab.embedding.forward import BATCH_SIZE, forward_batches
 from embedlab.embedding.pooling import LAYER_POOLERS, mix_layers, pooler_weights_present
@@ -89,6 +90,14 @@ class TokenStates:
         return self.hidden.nbytes + self.special.nbytes + 64 * len(self.tokens) + 200
 
 
+@dataclass(frozen=True)
+class TokenCounts:
+    """What ``readability`` judges of one text: tokens the model reads that are not special, and unknown ones."""
+
+    n_content: int
+    n_unknown: int
+
+
 class Encoder:
     """Embeds texts with one model, keeping a bounded LRU cache of every text's pooled hidden states.
 
@@ -112,6 +121,7 @@ class Encoder:
         self._tokens: LRUCache[str, TokenStates] = LRUCache(TOKEN_CACHE_BYTES, getsizeof=lambda kept: kept.nbytes)
         # random weights are the point of untrained-bert; otherwise the checkpoint must hold the pooler's weights
         self.has_pooler = model.facts.kind == "untrained" or pooler_weights_present(model.backbone)
+        self.stored = StoredLookup(model.model_id)  # own-pipeline vectors of finished corpus jobs, read not encoded
 
     # ---------------------------------------------------------------- cache
 
@@ -169,6 +179,22 @@ class Encoder:
 
     def cached(self, text: str) -> bool:
         return text in self._cache
+
+    def token_counts(self, texts: Sequence[str]) -> list[TokenCounts]:
+        """(content tokens, unknown tokens) of each text as the model reads it (what ``readability`` judges): from
+        the cached states, else from the model's own tokenization alone, without a forward pass."""
+        with self._lock:
+            cached = {text: self._cache.get(text) for text in dict.fromkeys(texts)}
+        missing = [text for text, state in cached.items() if state is None]
+        counts = {text: TokenCounts(state.n_content, state.n_unknown) for text, state in cached.items() if state}
+        for start in range(0, len(missing), BATCH_SIZE):
+            batch = missing[start : start + BATCH_SIZE]
+            features = self.model.st_model.preprocess(batch)
+            content, unknown = self._unknown_counts(features["input_ids"], features["attention_mask"])
+            counts.update(
+                (text, TokenCounts(*pair)) for text, pair in zip(batch, zip(content, unknown, strict=True), strict=True)
+            )
+        return [counts[text] for text in texts]
 
     def hold(self, texts: Sequence[str], states: Sequence[TextStates]) -> None:
         """Keep states computed elsewhere (``reference_cache`` reads them from disk); row i is ``texts[i]``."""
@@ -277,11 +303,29 @@ class Encoder:
     def embed(self, texts: Sequence[str], spec: EmbedSpec, progress: Progress | None = None) -> npt.NDArray[np.float32]:
         """Sentence vectors for one configuration.
 
+        The model's own pipeline as it is (``serves_stored``) of texts a finished corpus job stored under this
+        model revision is read from the store (``embedlab.corpus.lookup``): no forward pass for them.
+
         Returns:
             (len(texts), dim) float32 array; row i is texts[i]. Not normalised (cosine normalises).
         """
-        states = self.states(texts, progress)
-        return self.vectors(states, spec)
+        stored = self.stored.find(texts) if serves_stored(spec) else {}
+        if not stored:
+            states = self.states(texts, progress)
+            return self.vectors(states, spec)
+        rest = [text for text in dict.fromkeys(texts) if text not in stored]
+        if rest:
+            stored.update(zip(rest, self.vectors(self.states(rest, progress), spec), strict=True))
+        return np.stack([stored[text] for text in texts]).astype(np.float32, copy=False)
+
+    def unseen(self, texts: Sequence[str], spec: EmbedSpec | None = None) -> list[str]:
+        """The distinct ``texts`` that ``embed(texts, spec)`` would run the model on (all not cached when ``spec``
+        is None: any spec)."""
+        distinct = [text for text in dict.fromkeys(texts) if not self.cached(text)]
+        if spec is None or not distinct or not serves_stored(spec):
+            return distinct
+        stored = self.stored.find(distinct)
+        return [text for text in distinct if text not in stored]
 
     def vectors(self, states: Sequence[TextStates], spec: EmbedSpec) -> npt.NDArray[np.float32]:
         """Sentence vectors from already computed states, post-processed as ``spec.post`` says.
@@ -363,6 +407,11 @@ class Encoder:
         if pooling not in RAW_POOLINGS:
             raise EmbedLabError(f"Per-layer vectors exist for {', '.join(RAW_POOLINGS)}, not {pooling!r}.")
         return np.stack([state.pooled[pooling] for state in states], axis=1)
+
+
+def serves_stored(spec: EmbedSpec) -> bool:
+    """Whether ``spec`` asks exactly what a corpus job stores: the model's own pipeline, float32, unprocessed."""
+    return spec.pooling == "model" and spec.post == "none" and not spec.compressed
 
 
 def cosine_rows(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from embedlab.corpora import reference_sentences
 from embedlab.embedding.compression import CALIBRATED, compress
-from embedlab.embedding.encoder import Progress, TextStates
+from embedlab.embedding.encoder import Progress, TextStates, TokenCounts
 from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
@@ -100,6 +100,10 @@ class VectorsEncoder:
         if progress is not None and len(texts):
             progress(len(texts), len(texts))
         return [TextStates(pooled={}, model=vector, n_tokens=0, truncated=False) for vector in vectors]
+
+    def token_counts(self, texts: Sequence[str]) -> list[TokenCounts]:
+        """No token counts for a vectors-only model (it tokenizes behind its API): (0, 0) per text, nothing sent."""
+        return [TokenCounts(0, 0) for _ in texts]
 
     def check(self, spec: EmbedSpec) -> None:
         """Refuse a spec that needs hidden states.

@@ -263,3 +263,18 @@ def test_a_stop_between_chunks_keeps_the_finished_ones(models, packaged_model):
     assert result.stopped and result.done == 1 and stored.done_chunks() == [0]
     rest = encode_corpus(stored, packaged_model)
     assert rest.finished and rest.resumed_from == 1 and stored.complete
+
+
+def test_a_fitted_map_is_kept_in_the_corpus_folder_and_read_not_refitted(tmp_path, monkeypatch):
+    vectors = np.random.default_rng(3).normal(size=(200, 16)).astype(np.float32)
+    first, fitted_now = mapping.kept_corpus_map(tmp_path, vectors, "pca")
+    assert fitted_now and mapping.map_path(tmp_path, "pca").is_file()
+    calls = []
+    monkeypatch.setattr(mapping, "corpus_map", lambda *args, **kwargs: calls.append(args))
+    again, fitted_now = mapping.kept_corpus_map(tmp_path, vectors, "pca")
+    assert not fitted_now and not calls
+    np.testing.assert_array_equal(again.coords, first.coords)
+    assert (again.method, again.fitted_on, again.note) == (first.method, first.fitted_on, first.note)
+    assert mapping.load_map(tmp_path, "pca", 201) is None  # another corpus size: not this map
+    mapping.map_path(tmp_path, "pca").write_bytes(b"damaged")
+    assert mapping.load_map(tmp_path, "pca", 200) is None

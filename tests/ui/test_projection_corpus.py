@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.projection import corpus_view
 from components.shared import state
+from components.shared.figures import HOVER_CHARS, corpus_map_figure
+from embedlab.corpus.mapping import map_path
 from embedlab.corpus.store import find_corpus
 from embedlab.training.queue import JobQueue, Worker
 from tests.ui.apptest import APP_TEST_TIMEOUT_S, ok, shown
@@ -74,6 +77,15 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
     stored = find_corpus(MODEL, TEXTS)
     assert stored.complete and np.asarray(stored.vectors()).shape == (30, 384)
 
+    # the second tab, even after the app restarted (its in-memory fits gone), reads the kept map: no refit
+    kept = map_path(stored.folder, "pca")
+    written = kept.stat().st_mtime_ns
+    corpus_view._FITS.clear()
+    ok(second.run())
+    assert second.get("plotly_chart") and "PCA of 30 points" in captions(second)
+    assert kept.stat().st_mtime_ns == written
+    assert not corpus_view._FITS[(str(stored.folder), "pca")].fitted_now
+
 
 def test_bad_files_are_one_literal_message_and_nothing_is_queued(models):
     binary = tab(b"\x00\x01\x02 not text", "blob.txt")
@@ -81,3 +93,84 @@ def test_bad_files_are_one_literal_message_and_nothing_is_queued(models):
     empty = tab(b"\n\n", "**empty**.txt")
     assert shown(empty.error[0].value).startswith("**empty**.txt holds no text")  # literal, not bold
     assert JobQueue().views() == []
+
+
+def raw_script(raw: str) -> None:
+    from components.projection.corpus_view import corpus_section
+
+    corpus_section("all-MiniLM-L6-v2", raw)
+
+
+def test_the_raw_panels_model_is_encoded_by_its_own_job_and_mapped_beside(models, tiny_st_dir):
+    at = AppTest.from_function(raw_script, args=(str(tiny_st_dir),), default_timeout=APP_TEST_TIMEOUT_S)
+    at.session_state[state.CORPUS_METHOD] = "pca"
+    at.run()
+    at.file_uploader(key=state.CORPUS_UPLOAD).upload("notes.txt", "\n".join(TEXTS).encode(), "text/plain")
+    ok(at.run())
+    ok(at.button(key=state.CORPUS_ENCODE).click().run())
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())
+    assert len(at.get("plotly_chart")) == 1  # the trained map alone until the raw model's job has run
+    ok(at.button(key=state.CORPUS_RAW_ENCODE).click().run())
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2, "no raw map beside the trained one"
+    raw = find_corpus(str(tiny_st_dir), TEXTS)
+    assert raw.complete and raw.vectors().shape[0] == 30
+    assert raw.key != find_corpus(MODEL, TEXTS).key
+    assert "Raw: the raw model's own sentence-transformers pipeline" in captions(at)
+
+
+def test_a_map_too_big_to_draw_sends_its_density_as_one_byte_a_cell_and_short_escaped_hovers():
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(3000, 2)).astype(np.float32)
+    texts = [f"<b>text {i}</b> " + "long " * 60 for i in range(3000)]
+    figure = corpus_map_figure(coords, texts, ["a", "b"] * 1500, np.zeros(3000, bool), ((-1, 1), (-1, 1)), 500)
+    density = [trace for trace in figure.data if trace.type == "heatmap"]
+    assert len(density) == 1 and np.asarray(density[0].z).dtype == np.uint8
+    assert int(np.asarray(density[0].z).max()) == 255
+    points = [trace for trace in figure.data if trace.type == "scattergl"]
+    rows = np.concatenate([np.asarray(trace.customdata)[:, 0] for trace in points])
+    assert len(rows) == 500 and np.all(np.abs(coords[rows]) <= 1)  # only the region's points, at most the cap
+    hovers = [hover for trace in points for hover in trace.hovertext]
+    assert all(len(hover) <= HOVER_CHARS + 40 and "<b>" not in hover for hover in hovers)
+    first = points[0]
+    assert first.hovertext[0].startswith(f"&lt;b&gt;text {int(np.asarray(first.customdata)[0, 0])}&lt;/b&gt;")
+
+
+def projection_path_script(model: str, texts: list[str]) -> None:
+    """What the Projection page does with the trained side's sentences: the bar, the vectors, the unreadable marks."""
+    import streamlit as st
+
+    from components.projection.projection_view import embeddings, unreadable_marks
+    from components.shared.services import encode_unseen, get_encoder
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.models.identity import resolve_model
+
+    spec = EmbedSpec(resolve_model(model))
+    encoder = get_encoder(model)
+    encode_unseen(encoder, texts, model, spec)
+    vectors = embeddings(tuple(texts), spec)
+    marks = unreadable_marks(encoder, tuple(texts))
+    st.session_state["result"] = (vectors, marks, encoder.forward_passes)
+
+
+def test_the_projection_page_reads_stored_texts_with_no_forward_pass(models, tiny_st_dir):
+    from components.shared.services import get_encoder
+    from embedlab.corpus.encode import encode_corpus
+    from embedlab.corpus.store import prepare_corpus
+    from embedlab.corpus.texts import Corpus
+    from embedlab.models.loading import load_model
+
+    model = str(tiny_st_dir)
+    get_encoder.clear()
+    stored = prepare_corpus(model, Corpus(tuple(TEXTS), "notes.txt"), chunk=8)
+    assert encode_corpus(stored, load_model(model)).finished
+    subset = TEXTS[5:17]
+    at = AppTest.from_function(projection_path_script, args=(model, subset), default_timeout=APP_TEST_TIMEOUT_S)
+    ok(at.run())
+    vectors, marks, passes = at.session_state["result"]
+    assert passes == 0 and not at.get("progress")
+    np.testing.assert_array_equal(vectors, stored.vectors()[5:17])
+    assert marks == [""] * len(subset)
