@@ -125,11 +125,9 @@ class Explanation:
     @property
     def total(self) -> float:
         """The sum of the contributions (the score for exact, the score minus the reference terms otherwise)."""
-        return (
-            float(sum(totals.sum() for totals in self.token_totals))
-            if self.matrix is None
-            else float(self.matrix.sum())
-        )
+        if self.matrix is None:
+            return float(self.attributions[0].sum() + self.attributions[1].sum())
+        return float(self.matrix.sum())
 
     def top_tokens(self, k: int = 15) -> pd.DataFrame:
         """The k tokens (of either sentence) that add the most (by absolute value): sentence, token, contribution,
