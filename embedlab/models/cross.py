@@ -62,18 +62,20 @@ class JointInput:
     Attributes:
         tokens: the joint input's tokens, special ones included.
         segment: (n,) int: 0 for sentence 1's tokens, 1 for sentence 2's, -1 for special tokens.
-        features: the model's input tensors (input_ids, attention_mask, token_type_ids when it uses them), (1, n).
-        reference_ids: (1, n) input_ids with every content token replaced by [PAD] (special tokens kept).
-        words: the word-embedding layer (``nn.Embedding``) the ids go through.
-        forward: f(input_ids, attention_mask, ...) -> (batch,) scores as the app shows them (head + activation).
+        embeds: (1, n, d) the input's word embeddings.
+        reference: (1, n, d) the word embeddings of the input with every content token replaced by [PAD] (special
+            tokens kept).
+        extra: the model's other input tensors (attention_mask, token_type_ids when it uses them), each (1, n).
+        forward: f(word embeddings (batch, n, d), *extra) -> (batch,) scores as the app shows them (the head, then
+            its activation), through the model's own forward (no hook: the shared model is never changed).
         truncated: per sentence, whether the tokenizer cut it.
     """
 
     tokens: tuple[str, ...]
     segment: npt.NDArray[np.int64]
-    features: dict
-    reference_ids: object
-    words: object
+    embeds: object
+    reference: object
+    extra: tuple
     forward: Callable
     truncated: tuple[bool, bool]
 
@@ -134,7 +136,8 @@ class CrossScorer:
         model = self.model
         features = model.preprocess([list(pair)])
         tensors = {name: value for name, value in features.items() if isinstance(value, torch.Tensor)}
-        names = list(tensors)
+        names = [name for name in tensors if name != "input_ids"]
+        rest = {name: value for name, value in features.items() if name not in tensors}
         tokenizer = model.tokenizer
         ids = tensors["input_ids"][0].tolist()
         segment = np.full(len(ids), -1, dtype=np.int64)
@@ -151,24 +154,25 @@ class CrossScorer:
         pad = tokenizer.pad_token_id or 0
         content = torch.as_tensor(segment >= 0)[None]
         reference_ids = torch.where(content, torch.full_like(tensors["input_ids"], pad), tensors["input_ids"])
-        words = next(module for module in model.modules() if hasattr(module, "get_input_embeddings"))
+        network = next(module for module in model.modules() if hasattr(module, "get_input_embeddings"))
+        words = network.get_input_embeddings()
+        with torch.no_grad():
+            embeds, reference = words(tensors["input_ids"]).detach(), words(reference_ids).detach()
         activation = model.activation_fn
 
-        def forward(*inputs):
-            batch = dict(zip(names, inputs, strict=True)) | {
-                name: value for name, value in features.items() if name not in names
-            }
+        def forward(embeds, *extra):
+            batch = {"inputs_embeds": embeds} | dict(zip(names, extra, strict=True)) | rest
             scores = model(batch)["scores"].float()
             if activation is not None:
                 scores = activation(scores)
-            return scores.reshape(len(inputs[0]))
+            return scores.reshape(len(embeds))
 
         return JointInput(
             tuple(tokenizer.convert_ids_to_tokens(ids)),
             segment,
-            tensors,
-            reference_ids,
-            words.get_input_embeddings(),
+            embeds,
+            reference,
+            tuple(tensors[name] for name in names),
             forward,
             truncated,
         )

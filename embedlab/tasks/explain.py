@@ -26,7 +26,7 @@ target per token of the first (tokens x steps forward and backward passes).
 
 A cross-encoder (``scorer.can("joint_tokens")``) reads the pair as one input ``[CLS] a [SEP] b [SEP]`` and scores
 it in one pass (the head, then the activation the app shows): there is no sentence vector, so no product to take
-apart. Integrated gradients (captum's ``LayerIntegratedGradients`` on the word-embedding layer, the reference being
+apart. Integrated gradients (captum's ``IntegratedGradients`` on the input word embeddings, the reference being
 the same input with every content token replaced by [PAD], the special tokens kept) gives each token of both
 sentences an attribution, and they sum to the score minus the reference's score, up to the completeness error. A
 token-pair matrix would need second-order attributions (how much token i's attribution moves with token j), a
@@ -560,7 +560,7 @@ def explain_joint(scorer, pair: tuple[str, str], steps: int) -> Explanation:
     Raises:
         EmbedLabError: a sentence is longer than ``MAX_IG_TOKENS`` tokens.
     """
-    from captum.attr import LayerIntegratedGradients
+    from captum.attr import IntegratedGradients
 
     joint = scorer.joint_input(pair)
     for position in (1, 2):
@@ -571,14 +571,13 @@ def explain_joint(scorer, pair: tuple[str, str], steps: int) -> Explanation:
                 f"gradients takes at most {MAX_IG_TOKENS} per sentence (its cost grows with them). Shorten it."
             )
     score = float(scorer.score([pair])[0])
-    inputs = tuple(joint.features.values())
     with torch.enable_grad():
         with torch.no_grad():
-            reference = float(joint.forward(joint.reference_ids, *inputs[1:])[0])
-        found = LayerIntegratedGradients(joint.forward, joint.words).attribute(
-            inputs[0],
-            baselines=joint.reference_ids,
-            additional_forward_args=inputs[1:],
+            reference = float(joint.forward(joint.reference, *joint.extra)[0])
+        found = IntegratedGradients(joint.forward).attribute(
+            joint.embeds,
+            baselines=joint.reference,
+            additional_forward_args=joint.extra,
             n_steps=steps,
             method="gausslegendre",
             internal_batch_size=TARGET_BATCH,
