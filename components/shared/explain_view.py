@@ -104,13 +104,11 @@ def show_explanation(explanation: Explanation, spec: EmbedSpec, key: str) -> Non
     """The sentence in words, the numbers, the heatmap, each sentence's tokens, the top pairs and the split.
     key: a namespace for the charts' keys (two panels on one page may show the same pair)."""
     notes.markdown("{}", explanation.in_words())
-    total = explanation.total
+    summed = "the cells" if explanation.has_pairs else "the attributions"
+    numbers = f"score {explanation.score:.4f} · sum of {summed} {explanation.total:.4f}"
     if not explanation.has_pairs:
-        numbers = f"score {explanation.score:.4f} · sum of the attributions {total:.4f}"
         numbers += f" · reference score (content tokens as [PAD]) {explanation.reference:.4f}"
-    else:
-        numbers = f"score {explanation.score:.4f} · sum of the cells {total:.4f}"
-    if explanation.method != "exact" and explanation.has_pairs:
+    elif explanation.method != "exact":
         numbers += f" · reference terms {explanation.reference:.4f}"
     st.caption(f"{numbers} · {cost_note(explanation)}")
     for position, cut in enumerate(explanation.truncated, start=1):
