@@ -457,7 +457,8 @@ def show_result(result: NegTestResult, color: str) -> None:
                 ),
             },
         )
-        if result.of_vectors:  # one click on a failure takes its score apart (the worst one until then)
+        # one click on a failure takes its score apart (the worst one until then); a cross-encoder's after a click
+        if result.of_vectors or get_scorer(result.spec).can("joint_tokens"):
             explain_failure(
                 get_scorer(result.spec),
                 result.failures,

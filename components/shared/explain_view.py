@@ -2,7 +2,8 @@
 per scorer, into token x token contributions (``embedlab.tasks.explain``).
 
 Exact for mean pooling (no model pass: the score's own token states); integrated gradients, which costs passes,
-only after a click, with its cost and completeness error stated. A scorer without tokens gets its refusal.
+only after a click, with its cost and completeness error stated; for a cross-encoder (a joint input) per-token
+attributions with the reason there is no pair heatmap. A scorer without tokens gets its refusal.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from embedlab.limits import MAX_HEATMAP_TOKENS
 from embedlab.scorers.base import Scorer
 from embedlab.tasks.explain import (
     DEFAULT_STEPS,
-    WHAT,
+    NO_PAIR_MATRIX,
     Explanation,
     cost_note,
     estimated_passes,
     explain_pair,
     explains_exactly,
+    require_explainable,
 )
 
 CENTERING_NOTE = (
@@ -59,18 +61,26 @@ def explain_panel(scorers: Sequence[Scorer], pair: tuple[str, str], key: str) ->
 def explain_one(scorer: Scorer, pair: tuple[str, str], key: str) -> None:
     """One scorer's explanation of ``pair``: at once when exact, after a click when it costs passes."""
     try:
-        scorer.require("tokens", WHAT)
+        require_explainable(scorer)
     except EmbedLabError as error:
         notes.info("{}", error, icon="ℹ️")
         return
     if not explains_exactly(scorer) and st.session_state.get(f"{key}.asked") != (scorer.spec, pair):
-        notes.caption(
-            "{} pooling has no exact sum: integrated gradients takes the score apart in about {} sentence passes "
-            "({} steps).",
-            scorer.spec.pooling,
-            f"{estimated_passes(pair, scorer, DEFAULT_STEPS):,}",
-            DEFAULT_STEPS,
-        )
+        if scorer.can("joint_tokens"):
+            notes.caption(
+                "A cross-encoder reads the pair in one pass and has no exact sum: integrated gradients gives each "
+                "token of both sentences its share in {} passes of the pair ({} steps).",
+                f"{estimated_passes(pair, scorer, DEFAULT_STEPS):,}",
+                DEFAULT_STEPS,
+            )
+        else:
+            notes.caption(
+                "{} pooling has no exact sum: integrated gradients takes the score apart in about {} sentence "
+                "passes ({} steps).",
+                scorer.spec.pooling,
+                f"{estimated_passes(pair, scorer, DEFAULT_STEPS):,}",
+                DEFAULT_STEPS,
+            )
         if not st.button("Take this score apart", key=f"{key}.run", icon=":material/calculate:"):
             return
         st.session_state[f"{key}.asked"] = (scorer.spec, pair)
@@ -94,9 +104,11 @@ def show_explanation(explanation: Explanation, spec: EmbedSpec, key: str) -> Non
     """The sentence in words, the numbers, the heatmap, each sentence's tokens, the top pairs and the split.
     key: a namespace for the charts' keys (two panels on one page may show the same pair)."""
     notes.markdown("{}", explanation.in_words())
-    total = float(explanation.matrix.sum())
-    numbers = f"score {explanation.score:.4f} · sum of the cells {total:.4f}"
-    if explanation.method != "exact":
+    summed = "the cells" if explanation.has_pairs else "the attributions"
+    numbers = f"score {explanation.score:.4f} · sum of {summed} {explanation.total:.4f}"
+    if not explanation.has_pairs:
+        numbers += f" · reference score (content tokens as [PAD]) {explanation.reference:.4f}"
+    elif explanation.method != "exact":
         numbers += f" · reference terms {explanation.reference:.4f}"
     st.caption(f"{numbers} · {cost_note(explanation)}")
     for position, cut in enumerate(explanation.truncated, start=1):
@@ -106,6 +118,9 @@ def show_explanation(explanation: Explanation, spec: EmbedSpec, key: str) -> Non
                 position,
                 icon="✂️",
             )
+    if not explanation.has_pairs:
+        show_token_attributions(explanation, key)
+        return
     first_totals, second_totals = explanation.token_totals
     rows, cols = shown_tokens(first_totals), shown_tokens(second_totals)
     if len(rows) < len(first_totals) or len(cols) < len(second_totals):
@@ -141,6 +156,29 @@ def show_explanation(explanation: Explanation, spec: EmbedSpec, key: str) -> Non
         )
         if spec.post == "none":
             st.caption(CENTERING_NOTE)
+
+
+def show_token_attributions(explanation: Explanation, key: str) -> None:
+    """A joint input's per-token attributions: why no pair heatmap, each sentence's tokens, the top tokens."""
+    notes.caption("{}", NO_PAIR_MATRIX)
+    first_totals, second_totals = explanation.token_totals
+    st.caption(
+        "Sentence 1, each token coloured by what it adds, read together with sentence 2 (red adds, blue takes away)"
+    )
+    st.plotly_chart(present(token_strip(explanation.tokens[0], first_totals)), key=f"{key}.tokens1")
+    st.caption("Sentence 2")
+    st.plotly_chart(present(token_strip(explanation.tokens[1], second_totals)), key=f"{key}.tokens2")
+    with st.expander("Top tokens", expanded=True):
+        st.dataframe(
+            explanation.top_tokens(15),
+            hide_index=True,
+            key=f"{key}.toptokens",
+            column_config={
+                "sentence": st.column_config.NumberColumn("Sentence"),
+                "contribution": st.column_config.NumberColumn("Adds", format="%.4f"),
+                "share": st.column_config.NumberColumn("Share of the sum", format="percent"),
+            },
+        )
 
 
 def explain_failure(scorer: Scorer, failures: pd.DataFrame, selected: Sequence[int], key: str) -> None:

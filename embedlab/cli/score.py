@@ -35,7 +35,7 @@ def add_score_command(commands) -> None:
         "--explain",
         action="store_true",
         help="take each score apart into token x token contributions (exact for mean pooling, else integrated "
-        "gradients); with --json adds an 'explain' object per pair",
+        "gradients; per token for a cross-encoder); with --json adds an 'explain' object per pair",
     )
     score.add_argument(
         "--steps",
@@ -66,7 +66,9 @@ def run_score(args: argparse.Namespace) -> int:
     calibration_data = read_calibration(args.calibration) if args.calibration else None  # before the model loads
     scorer = open_model(args)
     if args.explain:
-        scorer.require("tokens", "--explain (a token-by-token explanation of its score)")
+        from embedlab.tasks.explain import require_explainable
+
+        require_explainable(scorer, "--explain (a token-by-token explanation of its score)")
     if scorer.can("vectors"):
         scorer.encoder.vectors([], scorer.spec)  # validates the layer spec against this model before any work
     values = scored(texts, scorer.score)

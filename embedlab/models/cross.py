@@ -20,7 +20,8 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,31 @@ def is_cross_encoder_folder(folder: str | Path) -> bool:
     return any(str(name).endswith("ForSequenceClassification") for name in architectures) and (
         config.get("num_labels", len(config.get("id2label") or {0: 0})) == 1
     )
+
+
+@dataclass(frozen=True)
+class JointInput:
+    """One pair as the cross-encoder reads it (``[CLS] a [SEP] b [SEP]``), ready for attribution.
+
+    Attributes:
+        tokens: the joint input's tokens, special ones included.
+        segment: (n,) int: 0 for sentence 1's tokens, 1 for sentence 2's, -1 for special tokens.
+        embeds: (1, n, d) the input's word embeddings.
+        reference: (1, n, d) the word embeddings of the input with every content token replaced by [PAD] (special
+            tokens kept).
+        extra: the model's other input tensors (attention_mask, token_type_ids when it uses them), each (1, n).
+        forward: f(word embeddings (batch, n, d), *extra) -> (batch,) scores as the app shows them (the head, then
+            its activation), through the model's own forward (no hook: the shared model is never changed).
+        truncated: per sentence, whether the tokenizer cut it.
+    """
+
+    tokens: tuple[str, ...]
+    segment: npt.NDArray[np.int64]
+    embeds: object
+    reference: object
+    extra: tuple
+    forward: Callable
+    truncated: tuple[bool, bool]
 
 
 class CrossScorer:
@@ -102,3 +128,51 @@ class CrossScorer:
         fresh._lock = threading.RLock()
         fresh.pairs_scored = 0
         return fresh
+
+    def joint_input(self, pair: tuple[str, str]) -> JointInput:
+        """``pair`` tokenized as ``predict`` tokenizes it, with a differentiable forward to the shown score."""
+        import torch
+
+        model = self.model
+        features = model.preprocess([list(pair)])
+        tensors = {name: value for name, value in features.items() if isinstance(value, torch.Tensor)}
+        names = [name for name in tensors if name != "input_ids"]
+        rest = {name: value for name, value in features.items() if name not in tensors}
+        tokenizer = model.tokenizer
+        ids = tensors["input_ids"][0].tolist()
+        segment = np.full(len(ids), -1, dtype=np.int64)
+        special = set(tokenizer.all_special_ids)
+        side = 0
+        for position, token in enumerate(ids):  # content tokens before the first separator are sentence 1's
+            if token in special:
+                if position > 0 and segment[position - 1] == 0:
+                    side = 1
+                continue
+            segment[position] = side
+        whole = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in pair]
+        truncated = (int((segment == 0).sum()) < whole[0], int((segment == 1).sum()) < whole[1])
+        pad = tokenizer.pad_token_id or 0
+        content = torch.as_tensor(segment >= 0)[None]
+        reference_ids = torch.where(content, torch.full_like(tensors["input_ids"], pad), tensors["input_ids"])
+        network = next(module for module in model.modules() if hasattr(module, "get_input_embeddings"))
+        words = network.get_input_embeddings()
+        with torch.no_grad():
+            embeds, reference = words(tensors["input_ids"]).detach(), words(reference_ids).detach()
+        activation = model.activation_fn
+
+        def forward(embeds, *extra):
+            batch = {"inputs_embeds": embeds} | dict(zip(names, extra, strict=True)) | rest
+            scores = model(batch)["scores"].float()
+            if activation is not None:
+                scores = activation(scores)
+            return scores.reshape(len(embeds))
+
+        return JointInput(
+            tuple(tokenizer.convert_ids_to_tokens(ids)),
+            segment,
+            embeds,
+            reference,
+            tuple(tensors[name] for name in names),
+            forward,
+            truncated,
+        )

@@ -36,11 +36,12 @@ from embedlab.embedding.specs import DEFAULT_LAYERS, EmbedSpec
 from embedlab.errors import EmbedLabError, refusal
 from embedlab.models.identity import ModelId
 
-Capability = Literal["vectors", "tokens", "layers", "attention", "poolings", "postprocess", "training"]
+Capability = Literal["vectors", "tokens", "joint_tokens", "layers", "attention", "poolings", "postprocess", "training"]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 CAPABILITY_WORDS = {
     "vectors": "sentence vectors",
     "tokens": "tokens",
+    "joint_tokens": "the tokens of a pair read together",
     "layers": "layers",
     "attention": "attention",
     "poolings": "a pooling choice",
@@ -193,6 +194,16 @@ class Scorer(ABC):
     @abstractmethod
     def random_pair_baseline(self, texts: Sequence[str] | None = None) -> Baseline:
         """What its scores of seeded mismatched pairs of ``texts`` (default: the reference sentences) look like."""
+
+    def joint_input(self, pair: tuple[str, str]):
+        """``pair`` as one joint input (``models.cross.JointInput``: its tokens, a differentiable forward to the
+        score), for a kind that reads a pair at once (``can("joint_tokens")``).
+
+        Raises:
+            EmbedLabError: the kind reads no joint input.
+        """
+        self.require("joint_tokens", "a token-by-token explanation of its score")
+        raise NotImplementedError  # pragma: no cover - a kind with joint tokens overrides this
 
     def notes(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
         """Per pair, what the user must know about its texts ("" where nothing): a text it cannot read, ..."""

@@ -21,7 +21,13 @@ from embedlab.embedding.encoder import TextStates
 from embedlab.embedding.precision import NOISE_STD, spread
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.specs import EmbedSpec
-from embedlab.models.cross import CROSS_BASELINE_PAIRS, CROSS_WHAT_IT_IS, CrossScorer, is_cross_encoder_folder
+from embedlab.models.cross import (
+    CROSS_BASELINE_PAIRS,
+    CROSS_WHAT_IT_IS,
+    CrossScorer,
+    JointInput,
+    is_cross_encoder_folder,
+)
 from embedlab.models.identity import ModelId
 from embedlab.scorers.base import Progress, Scorer, corpus_or_reference
 from embedlab.scorers.registry import register
@@ -40,7 +46,7 @@ class CrossEncoderScorer(Scorer):
     """A cross-encoder folder: its own score of each pair, cached by the shared ``CrossScorer``."""
 
     kind: ClassVar[str] = CROSS_ENCODER
-    capabilities: ClassVar[frozenset[str]] = frozenset({"training"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"training", "joint_tokens"})
     score_name: ClassVar[str] = "score"
     engine_kind: ClassVar[str] = CROSS_ENCODER
     what_it_is: ClassVar[str] = CROSS_WHAT_IT_IS
@@ -83,6 +89,9 @@ class CrossEncoderScorer(Scorer):
             if progress is not None:
                 progress(min(start + CROSS_CHUNK, len(pairs)), len(pairs))
         return scores
+
+    def joint_input(self, pair: tuple[str, str]) -> JointInput:
+        return self.engine.joint_input(pair)
 
     def random_pair_baseline(self, texts: Sequence[str] | None = None) -> Baseline:
         return cross_random_pair_baseline(self.engine, corpus_or_reference(texts))

@@ -25,7 +25,7 @@ class HiddenStatesScorer(VectorScorer):
     training)."""
 
     kind: ClassVar[str] = "raw pooling"
-    capabilities: ClassVar[frozenset[str]] = frozenset(CAPABILITIES)
+    capabilities: ClassVar[frozenset[str]] = frozenset(CAPABILITIES) - {"joint_tokens"}  # sentences, not pairs
     engine_kind: ClassVar[str] = HIDDEN_STATES
     what_it_is: ClassVar[str] = "is an encoder"
 

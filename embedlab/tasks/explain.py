@@ -24,6 +24,15 @@ The shorter sentence's integrated token vectors come from Jacobian-vector produc
 steps (tokens x steps), then captum's ``IntegratedGradients`` gives the pair matrix on the other sentence with one
 target per token of the first (tokens x steps forward and backward passes).
 
+A cross-encoder (``scorer.can("joint_tokens")``) reads the pair as one input ``[CLS] a [SEP] b [SEP]`` and scores
+it in one pass (the head, then the activation the app shows): there is no sentence vector, so no product to take
+apart. Integrated gradients (captum's ``IntegratedGradients`` on the input word embeddings, the reference being
+the same input with every content token replaced by [PAD], the special tokens kept) gives each token of both
+sentences an attribution, and they sum to the score minus the reference's score, up to the completeness error. A
+token-pair matrix would need second-order attributions (how much token i's attribution moves with token j), a
+Hessian path integral of tokens x tokens x steps passes that no maintained library offers: the explanation is per
+token (``attributions``), and says so.
+
 The split by shared direction: with mu the mean sentence vector of the reference sentences (the one centering
 subtracts), a . b = (a - mu) . (b - mu) + [the rest], so the score splits into "these sentences" and "the shared
 direction" (which centering removes), and the two add up to the score.
@@ -57,6 +66,11 @@ EXACT_POOLINGS = ("mean", "weightedmean", "mean_sqrt_len_tokens")  # a weighted 
 DEFAULT_STEPS = 24  # captum's Gauss-Legendre steps: completeness error <= 0.01 on the bundled pairs (tests)
 TARGET_BATCH = 256  # examples per backward pass in integrated gradients
 WHAT = "a token-by-token explanation of its score"
+NO_PAIR_MATRIX = (
+    "A cross-encoder reads both sentences in one pass, so its score is no sum over token pairs: each token gets one "
+    "attribution (integrated gradients), and a token-pair matrix would need second-order attributions, which cost "
+    "tokens x tokens x steps passes. No pair heatmap, per-token contributions instead."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +79,8 @@ class Explanation:
 
     Attributes:
         tokens: (sentence 1's tokens, sentence 2's tokens), as the matrix's rows and columns.
-        matrix: (n, m) float64; entry (i, j) is what token pair (i, j) adds to the score.
+        matrix: (n, m) float64; entry (i, j) is what token pair (i, j) adds to the score; None for a joint input
+            (a cross-encoder), whose attributions are per token (``attributions``).
         score: the score the app shows for the pair (its cosine).
         method: "exact" (the matrix sums to the score) or "integrated-gradients".
         steps: integration steps (None for exact).
@@ -75,12 +90,13 @@ class Explanation:
         shared, specific: the score split into the shared direction and these sentences (None when not computed).
         truncated: per sentence, whether the model cut it (the explanation covers what it read).
         special: per sentence, (n,) bool marking its special tokens.
+        attributions: for a joint input, (sentence 1's (n,), sentence 2's (m,)) per-token attributions; else None.
         stored_note: for vectors stored smaller (int8, binary, the first k dimensions), the sentence saying that the
             matrix takes apart the full float32 score, not the stored one (which is no sum over tokens); else None.
     """
 
     tokens: tuple[tuple[str, ...], tuple[str, ...]]
-    matrix: npt.NDArray[np.float64]
+    matrix: npt.NDArray[np.float64] | None
     score: float
     method: Method
     steps: int | None
@@ -92,11 +108,45 @@ class Explanation:
     truncated: tuple[bool, bool] = (False, False)
     special: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None = None
     stored_note: str | None = None
+    attributions: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
+
+    @property
+    def has_pairs(self) -> bool:
+        """Whether there is a token-pair matrix (not for a joint input: per-token attributions only)."""
+        return self.matrix is not None
 
     @property
     def token_totals(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """What each token adds: sentence 1's row sums (n,), sentence 2's column sums (m,)."""
+        if self.matrix is None:
+            return self.attributions
         return self.matrix.sum(axis=1), self.matrix.sum(axis=0)
+
+    @property
+    def total(self) -> float:
+        """The sum of the contributions (the score for exact, the score minus the reference terms otherwise)."""
+        if self.matrix is None:
+            return float(self.attributions[0].sum() + self.attributions[1].sum())
+        return float(self.matrix.sum())
+
+    def top_tokens(self, k: int = 15) -> pd.DataFrame:
+        """The k tokens (of either sentence) that add the most (by absolute value): sentence, token, contribution,
+        share of the sum."""
+        rows = [
+            (position, f"{i} {self.tokens[position - 1][i]}", float(value))
+            for position, totals in enumerate(self.token_totals, start=1)
+            for i, value in enumerate(totals)
+        ]
+        rows = sorted(rows, key=lambda row: -abs(row[2]))[:k]
+        total = self.total
+        return pd.DataFrame(
+            {
+                "sentence": [row[0] for row in rows],
+                "token": [row[1] for row in rows],
+                "contribution": [row[2] for row in rows],
+                "share": [row[2] / total if total else np.nan for row in rows],
+            }
+        )
 
     def top_pairs(self, k: int = 10) -> pd.DataFrame:
         """The k token pairs that add the most (by absolute value): token 1, token 2, contribution, share."""
@@ -114,11 +164,20 @@ class Explanation:
 
     def as_json(self) -> dict:
         """The command line's ``explain`` field."""
+        if self.matrix is None:
+            pairs = {
+                "attributions1": [round(float(x), 7) for x in self.attributions[0]],
+                "attributions2": [round(float(x), 7) for x in self.attributions[1]],
+                "matrix": None,
+                "no_matrix": NO_PAIR_MATRIX,
+            }
+        else:
+            pairs = {"matrix": [[round(float(x), 7) for x in row] for row in self.matrix]}
         return {
             "method": self.method,
             "tokens1": list(self.tokens[0]),
             "tokens2": list(self.tokens[1]),
-            "matrix": [[round(float(x), 7) for x in row] for row in self.matrix],
+            **pairs,
             "steps": self.steps,
             "reference": round(self.reference, 7),
             "completeness_error": float(f"{self.completeness_error:.3g}"),
@@ -131,6 +190,8 @@ class Explanation:
 
     def in_words(self) -> str:
         """One sentence saying it: which pair adds the most, which token of each sentence, the special tokens."""
+        if self.matrix is None:
+            return self._tokens_in_words()
         total = float(self.matrix.sum())
         i, j = np.unravel_index(int(np.argmax(self.matrix)), self.matrix.shape)
         rows, cols = self.token_totals
@@ -149,6 +210,21 @@ class Explanation:
             )
         return words + "." + (f" {self.stored_note}" if self.stored_note else "")
 
+    def _tokens_in_words(self) -> str:
+        """``in_words`` for per-token attributions (a joint input)."""
+        parts = []
+        for position, (tokens, totals) in enumerate(zip(self.tokens, self.attributions, strict=True), start=1):
+            if len(totals):
+                most, least = int(np.argmax(totals)), int(np.argmin(totals))
+                parts.append(
+                    f"in sentence {position} '{tokens[most]}' adds the most ({totals[most]:.3f}) and "
+                    f"'{tokens[least]}' the least ({totals[least]:.3f})"
+                )
+        return (
+            f"Read together, {'; '.join(parts)}, of the part of the score the method covers ({self.total:.3f} of "
+            f"{self.score:.3f})."
+        )
+
 
 def explain_pair(scorer, pair: tuple[str, str], steps: int = DEFAULT_STEPS) -> Explanation:
     """The score of ``pair`` under ``scorer`` taken apart (exact where the pooling allows it).
@@ -158,16 +234,17 @@ def explain_pair(scorer, pair: tuple[str, str], steps: int = DEFAULT_STEPS) -> E
         steps: integration steps when integrated gradients is needed.
 
     Raises:
-        EmbedLabError: the scorer has no tokens (an embeddings service, a cross-encoder), a sentence is empty, or
-            integrated gradients would take a sentence longer than ``MAX_IG_TOKENS`` tokens.
+        EmbedLabError: the scorer has no tokens (an embeddings service), a sentence is empty, or integrated
+            gradients would take a sentence longer than ``MAX_IG_TOKENS`` tokens.
     """
-    scorer.require("tokens", WHAT)
-    scorer.require("vectors", WHAT)
+    require_explainable(scorer)
     for position, text in enumerate(pair, start=1):
         if not text.strip():
             raise EmbedLabError(f"Sentence {position} is empty: type a sentence to take its score apart.")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise EmbedLabError(f"Integration steps must be a whole number >= 1 (got {steps!r}).")
+    if scorer.can("joint_tokens"):
+        return explain_joint(scorer, pair, steps)
     if scorer.spec.compressed:  # quantized codes or a truncation: take apart the float32 score they approximate
         full = explain_pair(scorer.as_spec(scorer.spec.full), pair, steps)
         stored = float(scorer.score([pair])[0])
@@ -426,20 +503,99 @@ def cost_note(explanation: Explanation) -> str:
     """The cost in words, for the page and the command line."""
     if explanation.method == "exact":
         return "exact: no model pass beyond the one that scored the pair (a product of its token vectors)"
+    if not explanation.has_pairs:
+        return (
+            f"integrated gradients: {explanation.passes:,} passes of the pair (forward + backward) at "
+            f"{explanation.steps} steps; completeness error {explanation.completeness_error:.4f}"
+        )
     return (
         f"integrated gradients: {explanation.passes:,} sentence passes (forward + backward) at {explanation.steps} "
         f"steps; completeness error {explanation.completeness_error:.4f}"
     )
 
 
+def require_explainable(scorer, what: str = WHAT) -> None:
+    """Refuse ``what`` for a scorer whose score cannot be taken apart: no tokens and sentence vectors (an
+    embeddings service) and no joint input either.
+
+    Raises:
+        EmbedLabError: it cannot.
+    """
+    if scorer.can("joint_tokens"):
+        return
+    scorer.require("tokens", what)
+    scorer.require("vectors", what)
+
+
 def explains_exactly(scorer) -> bool:
     """Whether ``scorer``'s score has an exact token-pair sum (a weighted mean of token vectors), without a pass."""
+    if scorer.can("joint_tokens"):
+        return False
     return scorer.spec.pooling in EXACT_POOLINGS or (
         scorer.spec.pooling == "model" and _pipeline_is_mean(scorer.engine)[0]
     )
 
 
 def estimated_passes(pair: tuple[str, str], scorer, steps: int) -> int:
-    """Sentence passes integrated gradients would make for ``pair`` (tokenizing only, no model pass)."""
+    """Sentence passes integrated gradients would make for ``pair`` (tokenizing only, no model pass); for a joint
+    input, passes of the pair."""
+    if scorer.can("joint_tokens"):
+        return joint_passes(steps)
     lengths = [len(ids) for ids in scorer.engine.model.tokenizer(list(pair), truncation=True)["input_ids"]]
     return 2 * min(lengths) * steps + 4
+
+
+# ---------------------------------------------------------------- a joint input (a cross-encoder)
+
+
+def joint_passes(steps: int) -> int:
+    """Passes of the pair integrated gradients makes on a joint input: forward + backward at each step, and the
+    forward passes of the input and of its reference."""
+    return steps + 2
+
+
+def explain_joint(scorer, pair: tuple[str, str], steps: int) -> Explanation:
+    """Per-token attributions of a cross-encoder's score of ``pair`` (see the module docstring).
+
+    Raises:
+        EmbedLabError: a sentence is longer than ``MAX_IG_TOKENS`` tokens.
+    """
+    from captum.attr import IntegratedGradients
+
+    joint = scorer.joint_input(pair)
+    for position in (1, 2):
+        length = int((joint.segment == position - 1).sum())
+        if length > MAX_IG_TOKENS or joint.truncated[position - 1]:
+            raise EmbedLabError(
+                f"Sentence {position} has {'more than ' * joint.truncated[position - 1]}{length} tokens: integrated "
+                f"gradients takes at most {MAX_IG_TOKENS} per sentence (its cost grows with them). Shorten it."
+            )
+    score = float(scorer.score([pair])[0])
+    with torch.enable_grad():
+        with torch.no_grad():
+            reference = float(joint.forward(joint.reference, *joint.extra)[0])
+        found = IntegratedGradients(joint.forward).attribute(
+            joint.embeds,
+            baselines=joint.reference,
+            additional_forward_args=joint.extra,
+            n_steps=steps,
+            method="gausslegendre",
+            internal_batch_size=TARGET_BATCH,
+        )
+    per_token = found.sum(dim=-1)[0].detach().double().numpy()  # (n,): special tokens get 0 (same as reference)
+    parts = tuple(per_token[joint.segment == side] for side in (0, 1))
+    tokens = tuple(tuple(t for t, s in zip(joint.tokens, joint.segment, strict=True) if s == side) for side in (0, 1))
+    error = abs(float(per_token.sum()) - (score - reference))
+    return Explanation(
+        tokens,
+        None,
+        score,
+        "integrated-gradients",
+        steps,
+        reference,
+        error,
+        joint_passes(steps),
+        truncated=joint.truncated,
+        special=(np.zeros(len(tokens[0]), bool), np.zeros(len(tokens[1]), bool)),
+        attributions=parts,
+    )
