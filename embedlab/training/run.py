@@ -509,6 +509,8 @@ def run_method(
             started = time.perf_counter()
             with torch.random.fork_rng():
                 trainer.train()
+            # A method whose trainer makes a new model (a distillation: a table of token vectors) hands it back.
+            model = getattr(trainer, "trained_model", None) or model
             # With bf16, accelerate wrapped the model's forward in autocast, in place: unwrap it, or every later
             # use of the trained model (the 'after' numbers, the pages) would run in bf16.
             extract_model_from_parallel(model, keep_fp32_wrapper=False)
