@@ -26,8 +26,10 @@ from pathlib import Path
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
+from embedlab.training import ranges
 from embedlab.training.compose import Composition
 from embedlab.training.data import TrainingData
+from embedlab.training.ranges import span, within
 from embedlab.training.run import Scores, TrainResult, TrainSettings, measure, measure_encoder
 
 METHOD = "distill"
@@ -40,9 +42,17 @@ MISSING = (
 )
 
 
-def distill_data() -> TrainingData:
-    """The run's 'data': the start model's own vocabulary (one step, nothing read from a file)."""
-    return TrainingData(METHOD, {"vocabulary": ["the start model's own vocabulary"]}, "the model's own vocabulary", 0)
+def distill_data(pca_dims: int = DEFAULT_PCA_DIMS) -> TrainingData:
+    """The run's 'data': the start model's own vocabulary (one step, nothing read from a file), and the static
+    model's width, carried in the request as every run's data is (a queued run reads it there).
+
+    Raises:
+        EmbedLabError: ``pca_dims`` out of ``ranges.STATIC_DIMS``.
+    """
+    if not within(int(pca_dims), ranges.STATIC_DIMS):
+        raise EmbedLabError(f"The static model's width must be {span(ranges.STATIC_DIMS)}, not {pca_dims}.")
+    columns = {"vocabulary": ["the start model's own vocabulary"], "pca_dims": [int(pca_dims)]}
+    return TrainingData(METHOD, columns, f"the model's own vocabulary, PCA to {int(pca_dims)} dimensions", 0)
 
 
 def distill_settings(seed: int = 0) -> TrainSettings:
@@ -103,20 +113,18 @@ class DistillMethod:
     pipeline (shared, only read), the trainer distils (``DistillTrainer``) and hands back the static model.
 
     Args:
-        load: the start model, already loaded (else ``load_model(composition.model)`` when built).
-        pca_dims: the static model's width (``DEFAULT_PCA_DIMS``).
+        data: ``distill_data(pca_dims)``: the static model's width is read there.
+        loaded: the start model, already loaded (else ``load_model(composition.model)`` when built).
     """
 
     name = METHOD
 
-    def __init__(
-        self, composition: Composition, data: TrainingData, loaded: LoadedModel | None = None, pca_dims: int = 0
-    ) -> None:
+    def __init__(self, composition: Composition, data: TrainingData, loaded: LoadedModel | None = None) -> None:
         check_installed()  # before anything is loaded or queued work starts
         self.composition = composition
         self.data = data
         self.loaded = loaded
-        self.pca_dims = int(pca_dims) or DEFAULT_PCA_DIMS
+        self.pca_dims = int((data.columns.get("pca_dims") or [DEFAULT_PCA_DIMS])[0])
 
     def build(self, seed: int):
         if self.loaded is None:

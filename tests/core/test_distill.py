@@ -137,3 +137,83 @@ def test_missing_model2vec_says_what_to_install(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert "model2vec and skeletoken" in done.stdout and "requirements-fast.txt" in done.stdout
+
+
+# ---------------------------------------------------------------- the command line and the queue
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_distill_command_saves_a_static_model_that_score_reads(distilled, tmp_path, capsys):
+    from embedlab.cli import main
+
+    start, _, _, _ = distilled
+    out = tmp_path / "cli-static"
+    assert main(["distill", "--model", str(start), "--out", str(out), "--dims", "16", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["kind"] == "static" and payload["dims"] == 16 and payload["out"] == str(out)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("sentence1,sentence2\n" + "\n".join(f"{a},{b}" for a, b in PAIRS) + "\n", encoding="utf-8")
+    assert main(["score", str(pairs), "--model", str(out), "--json"]) == 0
+    scored = capsys.readouterr().out
+    assert '"kind": "static"' in scored
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--dims", "1"], "width must be 2 to 4096"),
+        (["--model", "http://127.0.0.1:9/v1#m"], "training"),
+        (["--out", "TAKEN"], "not empty"),
+    ],
+    ids=["dims", "vectors-only-start", "out-taken"],
+)
+def test_distill_command_refuses_bad_input_in_one_line_exit_2(distilled, tmp_path, capsys, arguments, said):
+    from embedlab.cli import main
+
+    start, _, _, _ = distilled
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("x", encoding="utf-8")
+    given = {"--model": str(start), "--out": str(tmp_path / "new")}
+    pairs = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    given.update({key: str(tmp_path / "taken") if value == "TAKEN" else value for key, value in pairs.items()})
+    argv = ["distill", *[part for item in given.items() for part in item]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and said in err
+
+
+def test_a_queued_distillation_is_made_by_a_worker(distilled, tmp_path, monkeypatch, capsys):
+    from embedlab.cli import main
+    from embedlab.models.static import is_static_folder
+    from embedlab.training.queue import JobQueue
+    from tests.helpers import wait_for
+    from tools.offline import offline_environment
+
+    start, _, _, _ = distilled
+    models = tmp_path / "models"
+    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(models))
+    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
+    out = models / "queued-static"
+    assert main(["distill", "--model", str(start), "--out", str(out), "--queue"]) == 0
+    job = capsys.readouterr().out.strip()
+    jobs = JobQueue()
+    view = jobs.view(job)
+    assert view.method == "distill" and view.state == "queued"
+    env = offline_environment()
+    env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        done = wait_for(lambda: (v := jobs.view(job)) is not None and not v.active and v, "the distillation", 300)
+    finally:
+        worker.kill()
+        worker.wait(timeout=60)
+    assert done.state == "finished", done.message
+    assert is_static_folder(out)  # saved where asked (a view for someone else does not say where)
