@@ -63,11 +63,29 @@ class InMemoryStatic(VectorsModel):
             ),
         )
 
+    def encode_uncached(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """The library's own encode, no cache: what the cost table times (``embedlab.tasks.variants``)."""
+        with self._engine_lock:
+            return self.st_model.encode(list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+
     def _embed_batch(self, texts: list[str], deadline: float) -> npt.NDArray[np.float32]:
         self.requests += 1
         with self._engine_lock:
             vectors = self.st_model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def distilled_from(folder: str | Path) -> str | None:
+    """The start model a static folder was distilled from here (its ``training.json``), or None: then it is a
+    variant of that model in the cost table."""
+    try:
+        facts = json.loads((Path(folder) / "training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(facts, dict) or facts.get("method") != "distill" or not is_static_folder(folder):
+        return None
+    start = facts.get("start_model")
+    return start if isinstance(start, str) and start else None
 
 
 def load_static_model(folder: str | Path) -> InMemoryStatic:

@@ -217,3 +217,21 @@ def test_a_queued_distillation_is_made_by_a_worker(distilled, tmp_path, monkeypa
         worker.wait(timeout=60)
     assert done.state == "finished", done.message
     assert is_static_folder(out)  # saved where asked (a view for someone else does not say where)
+
+
+def test_the_cost_table_takes_the_static_model_as_a_variant_of_its_start_model(distilled):
+    import pandas as pd
+
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.tasks.sts import ScoredPairs
+    from embedlab.tasks.variants import cost_table
+
+    start, _, out, _ = distilled
+    firsts, seconds = [a for a, _ in PAIRS], [b for _, b in PAIRS]
+    sts = ScoredPairs("pairs", tuple(firsts), tuple(seconds), (4.5, 3.0, 0.5, 4.0), 5.0)
+    suite = pd.DataFrame({"sentence1": firsts, "sentence2": seconds, "label": [1, 1, 0, 1]})
+    table = cost_table(str(start), [EmbedSpec(str(out))], sts, suite)
+    assert len(table.rows) == 2 and table.rows.speed_x.iloc[0] == 1.0
+    assert table.rows.speed_x.iloc[1] > 0 and table.rows.bytes_per_vector.iloc[1] == 32 * 4
+    with pytest.raises(EmbedLabError, match="not a variant"):
+        cost_table("all-MiniLM-L6-v2", [EmbedSpec(str(out))], sts, suite)
