@@ -159,10 +159,14 @@ class Scores:
     negtest_auc: float
     negtest_failures: int
     negtest_pairs: int
+    by_dims: tuple[tuple[int, float | None], ...] = ()  # (k, STS Spearman x 100 of the first k dims): matryoshka
 
     def as_dict(self) -> dict:
         """For JSON (training.json, ``train --json``): machine-readable, more digits than any display shows."""
+        rounded = {str(k): None if v is None else round(v, 4) for k, v in self.by_dims}
+        by_dims = {"by_dims": rounded} if rounded else {}
         return {
+            **by_dims,
             "spearman": None if self.spearman is None else round(self.spearman, 4),
             "baseline_mean": round(self.baseline_mean, 6),
             "baseline_p95": round(self.baseline_p95, 6),
@@ -218,9 +222,24 @@ def _spearman(encoder, pairs) -> float | None:
     return None if math.isnan(value) else value
 
 
-def measure(st_model, eval_pairs=None, ref: str = "trained") -> Scores:
-    """The before/after numbers of one model (in eval mode): see ``Scores``."""
-    return measure_encoder(model_encoder(st_model, ref), eval_pairs)
+def measure(st_model, eval_pairs=None, ref: str = "trained", dims: tuple[int, ...] = ()) -> Scores:
+    """The before/after numbers of one model (in eval mode): see ``Scores``; with ``dims``, also the STS Spearman of
+    the first k dimensions for each k (a matryoshka run: ``Scores.by_dims``)."""
+    from dataclasses import replace
+
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.tasks.sts import evaluate
+
+    encoder = model_encoder(st_model, ref)
+    scores = measure_encoder(encoder, eval_pairs)
+    if not dims or eval_pairs is None:
+        return scores
+    full = int(st_model.get_embedding_dimension())
+    specs = [EmbedSpec(encoder.model.facts.ref, "model", dims=None if k >= full else k) for k in dims]
+    values = evaluate(encoder, eval_pairs, specs).table.spearman.tolist()
+    return replace(
+        scores, by_dims=tuple((k, None if math.isnan(v) else float(v)) for k, v in zip(dims, values, strict=True))
+    )
 
 
 def measure_encoder(encoder, eval_pairs=None) -> Scores:
@@ -260,6 +279,8 @@ def make_loss(method: str, model):
         return losses.CosineSimilarityLoss(model)
     if method == "cosent":
         return losses.CoSENTLoss(model)
+    if method == "matryoshka":
+        return losses.MatryoshkaLoss(model, losses.CoSENTLoss(model), list(matryoshka_dims(model)))
     if method in ("mnrl", "simcse"):
         return losses.MultipleNegativesRankingLoss(model)
     backbone = model.transformers_model
@@ -291,6 +312,16 @@ def make_loss(method: str, model):
     if unexpected:
         raise EmbedLabError(f"TSDAE could not tie the decoder to this encoder ({len(unexpected)} unknown weights).")
     return loss
+
+
+MATRYOSHKA_DIMS = (512, 256, 128, 64, 32, 16)  # the truncations trained for below the full width, at most three
+
+
+def matryoshka_dims(model) -> tuple[int, ...]:
+    """The widths MatryoshkaLoss trains (and a run reports): the full width, then up to three of ``MATRYOSHKA_DIMS``
+    below it (all-MiniLM-L6-v2: 384, 256, 128, 64)."""
+    width = int(model.get_embedding_dimension())
+    return (width, *[dims for dims in MATRYOSHKA_DIMS if dims < width][:3])
 
 
 EVAL_METRIC = "spearman_cosine"  # the evaluator's metric (a fraction); the trainer prefixes it with "eval_"
@@ -564,7 +595,8 @@ class SentenceEmbedderMethod:
         return compose(self.composition, self.loaded, seed=seed)
 
     def measure(self, model, eval_pairs) -> Scores:
-        return measure(model, eval_pairs, self.composition.model)
+        dims = matryoshka_dims(model) if self.name == "matryoshka" else ()
+        return measure(model, eval_pairs, self.composition.model, dims)
 
     def evaluator(self, eval_pairs, settings: TrainSettings):
         return during_evaluator(eval_pairs, settings)
