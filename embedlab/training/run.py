@@ -416,7 +416,8 @@ class TrainingMethod(Protocol):
         """The ``datasets.Dataset`` to train on."""
 
     def trainer(self, model, arguments: dict, settings: TrainSettings, loss, dataset, evaluator, callbacks):
-        """The library trainer over ``arguments`` (``trainer_arguments``)."""
+        """The library trainer over ``arguments`` (``trainer_arguments``). A trainer that makes a new model instead of
+        training ``model`` (a distillation, ``embedlab.training.distill``) hands it back as ``trained_model``."""
 
 
 def train(
