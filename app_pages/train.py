@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.train import train_form, train_results, train_run
+from components.train import distill_panel, train_form, train_results, train_run
 
 
 def page() -> None:
@@ -17,6 +17,7 @@ def page() -> None:
     )
     train_form.init_state()
     train_run.progress_panel()
+    distill_panel.distill_panel()
     st.divider()
     st.subheader("1. Compose the model")
     composition = train_form.composer()

@@ -21,6 +21,8 @@ lists the runs; ``python -m embedlab jobs stop ID`` stops one (needs the server'
 ``python -m embedlab embed FILE --model REF (--out DIR | --queue) [--column C] [--chunk N]``: encode a corpus (one
 text per line, or a CSV column) chunk by chunk into the corpus store (resumable), then ``DIR/vectors.npy``; with
 ``--queue`` a worker encodes it (``embedlab.corpus``).
+``python -m embedlab distill --model REF --out DIR [--dims 256] [--eval STSFILE] [--json] [--queue]``: a static model
+(model2vec's distillation from the model's own vocabulary) saved as a folder ``--model DIR`` loads.
 ``python -m embedlab tokens TEXT [--model REF] [--token N] [--json]``: the word pieces, and per layer the head-averaged
 attention from [CLS] (or token N) to every token, with the shares on [CLS], [SEP] and punctuation.
 ``python -m embedlab retrieve [--data FOLDER|ZIP|CSV] --model REF [--model REF2 ...] [--bm25] [--rerank CROSS_DIR
@@ -41,7 +43,7 @@ Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted by Ctrl-C
 a partial model was saved); negtest: 1 when any pair failed, 3 when --canary finds no signal.
 
 One module per command (``score``, ``evaluate``, ``negtest``, ``perturb``, ``calibrate``, ``train``, ``tokens``,
-``serve``, ``worker``, ``jobs``, ``retrieve``, ``embed``), what they share in ``common``.
+``serve``, ``worker``, ``jobs``, ``retrieve``, ``embed``, ``distill``), what they share in ``common``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from collections.abc import Sequence
 
 from embedlab.cli.calibrate import add_calibrate_command, run_calibrate
 from embedlab.cli.common import INTERRUPTED, Parser, apply_backend
+from embedlab.cli.distill import add_distill_command, run_distill
 from embedlab.cli.embed import add_embed_command, run_embed
 from embedlab.cli.evaluate import add_eval_command, run_eval
 from embedlab.cli.jobs import add_jobs_command, run_jobs
@@ -83,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_jobs_command,
         add_retrieve_command,
         add_embed_command,
+        add_distill_command,
     ):
         add_command(commands)
     return parser
@@ -101,6 +105,7 @@ COMMANDS = {
     "jobs": run_jobs,
     "retrieve": run_retrieve,
     "embed": run_embed,
+    "distill": run_distill,
 }
 
 

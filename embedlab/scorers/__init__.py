@@ -3,4 +3,11 @@ in the order ``registry.open_scorer`` asks them: the specific kinds first, raw p
 model loadable here last. A new kind is one module that calls ``registry.register`` (before these, by default).
 """
 
-from embedlab.scorers import backend, cross_encoder, embeddings_service, hidden_states, sentence_transformer  # noqa: F401
+from embedlab.scorers import (  # noqa: F401
+    backend,
+    cross_encoder,
+    embeddings_service,
+    hidden_states,
+    sentence_transformer,
+    static,
+)

@@ -1,8 +1,9 @@
 """The cost table: faster or smaller variants of one model, run over the same data as the model itself in PyTorch
 fp32 full vectors, side by side.
 
-A variant is an ``EmbedSpec``: the model through another engine (``MODEL (ONNX int8)``, ``embedlab.models.backends``)
-and / or its vectors stored smaller (``precision``, ``dims``: ``embedlab.embedding.compression``). For each:
+A variant is an ``EmbedSpec``: the model through another engine (``MODEL (ONNX int8)``, ``embedlab.models.backends``),
+a static model distilled from it here (``embedlab.training.distill``) and / or its vectors stored smaller
+(``precision``, ``dims``: ``embedlab.embedding.compression``). For each:
 
 - encode speed against the reference measured in the same run (``time.perf_counter`` around the model's own
   sentence-transformers ``encode`` of the same sentences, no cache; the variants that only store vectors smaller
@@ -34,6 +35,7 @@ from embedlab.embedding.specs import EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.models.backends import split_backend_ref
 from embedlab.models.identity import resolve_model
+from embedlab.models.static import distilled_from
 from embedlab.scorers.registry import default_engine, open_scorer
 from embedlab.tasks.negtest import roc_auc
 from embedlab.tasks.sts import ScoredPairs, correlate
@@ -107,7 +109,9 @@ def cost_table(
     base_key = reference.model
     for spec in specs[1:]:
         variant = split_backend_ref(spec.model)
-        if (resolve_model(variant.base).key if variant else spec.model) != base_key:
+        start = distilled_from(spec.model)  # a static model distilled here is a variant of its start model
+        base = variant.base if variant else start
+        if (resolve_model(base).key if base else spec.model) != base_key:
             raise EmbedLabError(f"{spec.model} is not a variant of {model}: choose variants of one model.")
     sts_pairs = list(zip(sts.sentence1, sts.sentence2, strict=True))
     suite_pairs = list(zip(suite["sentence1"], suite["sentence2"], strict=True))

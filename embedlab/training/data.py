@@ -38,9 +38,9 @@ from embedlab.data.pairfiles import PAIR_COLUMNS, _looks_like_sts, decode_text, 
 from embedlab.data.paths import read_data_file
 from embedlab.errors import EmbedLabError
 
-Method = Literal["cosine", "cosent", "mnrl", "pitfall-random-labels", "simcse", "tsdae"]
+Method = Literal["cosine", "cosent", "mnrl", "pitfall-random-labels", "simcse", "tsdae", "matryoshka"]
 METHODS: tuple[str, ...] = get_args(Method)
-SCORED_METHODS = ("cosine", "cosent")
+SCORED_METHODS = ("cosine", "cosent", "matryoshka")
 PAIR_METHODS = ("mnrl", "pitfall-random-labels")
 SENTENCE_METHODS = ("simcse", "tsdae")
 METHOD_LABELS = {
@@ -50,6 +50,7 @@ METHOD_LABELS = {
     "pitfall-random-labels": "PITFALL: positive pairs with random labels 0.85-0.95 + CosineSimilarityLoss",
     "simcse": "unsupervised SimCSE: MultipleNegativesRankingLoss on (s, s), dropout is the noise",
     "tsdae": "unsupervised TSDAE: DenoisingAutoEncoderLoss, tied decoder, 60% word deletion",
+    "matryoshka": "supervised, truncatable: MatryoshkaLoss around CoSENTLoss on scored pairs (first k dims trained)",
 }
 LOSS_NAMES = {
     "cosine": "CosineSimilarityLoss",
@@ -58,6 +59,7 @@ LOSS_NAMES = {
     "pitfall-random-labels": "CosineSimilarityLoss",
     "simcse": "MultipleNegativesRankingLoss",
     "tsdae": "DenoisingAutoEncoderLoss",
+    "matryoshka": "MatryoshkaLoss(CoSENTLoss)",
 }
 PITFALL_LABEL_RANGE = (0.85, 0.95)
 POSITIVE_THRESHOLD = 0.8  # scored pairs at or above 4 of 5 (0.8 of 1) are the positives of mnrl / the pitfall

@@ -31,6 +31,8 @@ from embedlab.training.compose import Composition, method_problem
 from embedlab.training.cross import METHOD as CROSS_METHOD
 from embedlab.training.cross import CrossEncoderMethod, save_cross
 from embedlab.training.data import METHODS, TrainingData
+from embedlab.training.distill import METHOD as DISTILL_METHOD
+from embedlab.training.distill import DistillMethod, save_static
 from embedlab.training.run import SentenceEmbedderMethod, TrainingMethod, TrainResult
 from embedlab.training.save import save_trained
 
@@ -68,6 +70,8 @@ def start_problem(ref: str, method: str | None = None) -> str | None:
 def composition_problem(composition: Composition, method: str, hidden_size: int | None = None) -> str | None:
     """Why ``method`` cannot train ``composition``, or None (see the module docstring). ``hidden_size``: the start
     model's backbone width (None before it is loaded: TSDAE's check then waits)."""
+    if method == DISTILL_METHOD:
+        return None  # distillation reads the start model's backbone and tokenizer alone: the rest does not apply
     if method == CROSS_METHOD:
         extra = [
             name
@@ -100,10 +104,12 @@ def training_method(
     """
     if method == CROSS_METHOD:
         return CrossEncoderMethod(composition, data)
+    if method == DISTILL_METHOD:
+        return DistillMethod(composition, data, load(composition.model) if load is not None else None)
     return SentenceEmbedderMethod(composition, data, load(composition.model) if load is not None else None)
 
 
 def save_function(method: str) -> Callable[[TrainResult, str | Path], Path]:
     """How a model trained by ``method`` is saved (atomically, ``embedlab.training.save.save_atomically``):
     ``(result, folder) -> the folder``."""
-    return save_cross if method == CROSS_METHOD else save_trained
+    return {CROSS_METHOD: save_cross, DISTILL_METHOD: save_static}.get(method, save_trained)

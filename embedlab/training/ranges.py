@@ -19,6 +19,7 @@ WARMUP_RATIO = (0.0, 0.9)  # fraction of the steps with a rising learning rate
 EVAL_EVERY = (0, 100_000)  # score the evaluation pairs every N steps; 0: never
 DENSE_OUT = (1, 8192)  # output size of a Dense layer after pooling
 MAX_SEQ_LENGTH = (8, 512)  # the Transformer's truncation length (BERT's position embeddings stop at 512)
+STATIC_DIMS = (2, 4096)  # a distilled static model's width (PCA; never wider than the start model's backbone)
 
 
 def within(value: float, limits: tuple[float, float]) -> bool:

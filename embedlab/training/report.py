@@ -19,11 +19,21 @@ def score_rows(before: Scores, after: Scores, *others: Scores) -> list[tuple[str
     something; ``others`` are models measured the same way beside the run (a service, another saved model).
 
     Returns:
-        Five rows: STS Spearman x 100 ("n/a" without evaluation pairs), the random-pair cosine's mean and 95th
-        percentile, the negative-test suite's ROC AUC and its failures (counted over ``before.negtest_pairs``).
+        For a matryoshka run, first the STS Spearman of the first k dimensions for each k it trained
+        (``Scores.by_dims``); then five rows: STS Spearman x 100 ("n/a" without evaluation pairs), the random-pair
+        cosine's mean and 95th percentile, the negative-test suite's ROC AUC and its failures (counted over
+        ``before.negtest_pairs``).
     """
     columns = (before, after, *others)
+    by_dims = [
+        (
+            f"STS Spearman x 100, first {k} dimensions",
+            *(_number(dict(scores.by_dims).get(k), 1) for scores in columns),
+        )
+        for k, _ in before.by_dims
+    ]
     return [
+        *by_dims,
         ("STS Spearman x 100", *(_number(scores.spearman, 1) for scores in columns)),
         ("random-pair cosine, mean", *(_number(scores.baseline_mean, 3) for scores in columns)),
         ("random-pair cosine, 95th percentile", *(_number(scores.baseline_p95, 3) for scores in columns)),

@@ -162,10 +162,14 @@ class Scores:
     negtest_failures: int
     negtest_pairs: int
     retrieval: dict[str, float] | None = None
+    by_dims: tuple[tuple[int, float | None], ...] = ()  # (k, STS Spearman x 100 of the first k dims): matryoshka
 
     def as_dict(self) -> dict:
         """For JSON (training.json, ``train --json``): machine-readable, more digits than any display shows."""
+        rounded = {str(k): None if v is None else round(v, 4) for k, v in self.by_dims}
+        by_dims = {"by_dims": rounded} if rounded else {}
         return {
+            **by_dims,
             "spearman": None if self.spearman is None else round(self.spearman, 4),
             "baseline_mean": round(self.baseline_mean, 6),
             "baseline_p95": round(self.baseline_p95, 6),
@@ -222,9 +226,25 @@ def _spearman(encoder, pairs) -> float | None:
     return None if math.isnan(value) else value
 
 
-def measure(st_model, eval_pairs=None, ref: str = "trained", retrieval=None) -> Scores:
-    """The before/after numbers of one model (in eval mode): see ``Scores``."""
-    return measure_encoder(model_encoder(st_model, ref), eval_pairs, retrieval)
+def measure(st_model, eval_pairs=None, ref: str = "trained", retrieval=None, dims: tuple[int, ...] = ()) -> Scores:
+    """The before/after numbers of one model (in eval mode): see ``Scores``; with ``retrieval``, the held-out
+    retrieval metrics too; with ``dims``, also the STS Spearman of the first k dimensions for each k (a matryoshka
+    run: ``Scores.by_dims``)."""
+    from dataclasses import replace
+
+    from embedlab.embedding.specs import EmbedSpec
+    from embedlab.tasks.sts import evaluate
+
+    encoder = model_encoder(st_model, ref)
+    scores = measure_encoder(encoder, eval_pairs, retrieval)
+    if not dims or eval_pairs is None:
+        return scores
+    full = int(st_model.get_embedding_dimension())
+    specs = [EmbedSpec(encoder.model.facts.ref, "model", dims=None if k >= full else k) for k in dims]
+    values = evaluate(encoder, eval_pairs, specs).table.spearman.tolist()
+    return replace(
+        scores, by_dims=tuple((k, None if math.isnan(v) else float(v)) for k, v in zip(dims, values, strict=True))
+    )
 
 
 def measure_encoder(encoder, eval_pairs=None, retrieval=None) -> Scores:
@@ -272,6 +292,8 @@ def make_loss(method: str, model):
         return losses.CosineSimilarityLoss(model)
     if method == "cosent":
         return losses.CoSENTLoss(model)
+    if method == "matryoshka":
+        return losses.MatryoshkaLoss(model, losses.CoSENTLoss(model), list(matryoshka_dims(model)))
     if method in ("mnrl", "simcse"):
         return losses.MultipleNegativesRankingLoss(model)
     backbone = model.transformers_model
@@ -303,6 +325,16 @@ def make_loss(method: str, model):
     if unexpected:
         raise EmbedLabError(f"TSDAE could not tie the decoder to this encoder ({len(unexpected)} unknown weights).")
     return loss
+
+
+MATRYOSHKA_DIMS = (512, 256, 128, 64, 32, 16)  # the truncations trained for below the full width, at most three
+
+
+def matryoshka_dims(model) -> tuple[int, ...]:
+    """The widths MatryoshkaLoss trains (and a run reports): the full width, then up to three of ``MATRYOSHKA_DIMS``
+    below it (all-MiniLM-L6-v2: 384, 256, 128, 64)."""
+    width = int(model.get_embedding_dimension())
+    return (width, *[dims for dims in MATRYOSHKA_DIMS if dims < width][:3])
 
 
 EVAL_METRIC = "spearman_cosine"  # the evaluator's metric (a fraction); the trainer prefixes it with "eval_"
@@ -397,7 +429,8 @@ class TrainingMethod(Protocol):
         """The ``datasets.Dataset`` to train on."""
 
     def trainer(self, model, arguments: dict, settings: TrainSettings, loss, dataset, evaluator, callbacks):
-        """The library trainer over ``arguments`` (``trainer_arguments``)."""
+        """The library trainer over ``arguments`` (``trainer_arguments``). A trainer that makes a new model instead of
+        training ``model`` (a distillation, ``embedlab.training.distill``) hands it back as ``trained_model``."""
 
 
 def train(
@@ -521,6 +554,8 @@ def run_method(
             started = time.perf_counter()
             with torch.random.fork_rng():
                 trainer.train()
+            # A method whose trainer makes a new model (a distillation: a table of token vectors) hands it back.
+            model = getattr(trainer, "trained_model", None) or model
             # With bf16, accelerate wrapped the model's forward in autocast, in place: unwrap it, or every later
             # use of the trained model (the 'after' numbers, the pages) would run in bf16.
             extract_model_from_parallel(model, keep_fp32_wrapper=False)
@@ -574,7 +609,8 @@ class SentenceEmbedderMethod:
         return compose(self.composition, self.loaded, seed=seed)
 
     def measure(self, model, eval_pairs) -> Scores:
-        return measure(model, eval_pairs, self.composition.model, self.data.retrieval)
+        dims = matryoshka_dims(model) if self.name == "matryoshka" else ()
+        return measure(model, eval_pairs, self.composition.model, self.data.retrieval, dims)
 
     def evaluator(self, eval_pairs, settings: TrainSettings):
         return during_evaluator(eval_pairs, settings)

@@ -18,6 +18,10 @@ _LOSS_CODE = {
     "pitfall-random-labels": "losses.CosineSimilarityLoss(model)  # the PITFALL: see the labels above",
     "simcse": "losses.MultipleNegativesRankingLoss(model)",
     "tsdae": "losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)",
+    "matryoshka": (
+        "losses.MatryoshkaLoss(model, losses.CoSENTLoss(model), "
+        "[width := model.get_embedding_dimension()] + [d for d in (512, 256, 128, 64, 32, 16) if d < width][:3])"
+    ),
 }
 
 

@@ -70,7 +70,7 @@ def tiny(tiny_model_dir: Path):
 
 
 def data_for(method: str, folder: Path, seed: int = 0):
-    if method in ("cosine", "cosent"):
+    if method in ("cosine", "cosent", "matryoshka"):
         return read_training_file(write(folder, "scored.csv", SCORED_CSV), method, seed)
     if method in ("mnrl", "pitfall-random-labels"):
         return read_training_file(write(folder, "pairs.csv", PAIRS_CSV), method, seed)
