@@ -22,7 +22,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_RETRIEVAL_RERANK_K
 from embedlab.models.loading import PACKAGED
 from embedlab.retrieval.data import RetrievalData, bundled_sts, read_upload, subset
-from embedlab.retrieval.evaluation import RetrievalReport, build_report, query_detail
+from embedlab.retrieval.evaluation import MAP_CONTEXT, RetrievalReport, build_report, map_lines, query_detail
 from embedlab.retrieval.systems import SystemRun, bm25_run, rerank_run, vector_run
 
 SOURCES = ("slice", "bundled", "upload")
@@ -241,6 +241,22 @@ def show_results(report: RetrievalReport) -> None:
         **state.remembered(state.RETRIEVAL_QUERY_WIDGET, state.RETRIEVAL_QUERY, query_ids[0], options=query_ids),
     )
     query_up_close(report, query_id)
+    if st.button(
+        "Show this query on the Projection map",
+        key=state.RETRIEVAL_TO_MAP_BUTTON,
+        help=f"The query, its relevant documents, what {system} retrieved first and {MAP_CONTEXT} other documents, "
+        "as the Projection page's typed sentences, coloured by role.",
+    ):
+        show_on_map(report, system, query_id)
+
+
+def show_on_map(report: RetrievalReport, system: str, query_id: str) -> None:
+    """Hand the query and its retrieved set to the Projection page as typed sentences, and open it."""
+    st.session_state[state.PROJECTION_SOURCE] = "text"
+    st.session_state[state.PROJECTION_TEXT] = map_lines(report.data, report.run(system), query_id)
+    for widget in (state.PROJECTION_SOURCE_WIDGET, state.PROJECTION_TEXT_WIDGET):
+        st.session_state.pop(widget, None)  # the widgets start from the entries just set
+    st.switch_page("app_pages/projection.py")
 
 
 def query_up_close(report: RetrievalReport, query_id: str) -> None:

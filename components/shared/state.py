@@ -181,6 +181,7 @@ RETRIEVAL_CROSS_WIDGET = "retrieval.cross.widget"
 RETRIEVAL_TOP_K_WIDGET = "retrieval.top_k.widget"
 RETRIEVAL_SYSTEM_WIDGET = "retrieval.system.widget"
 RETRIEVAL_QUERY_WIDGET = "retrieval.query.widget"
+RETRIEVAL_TO_MAP_BUTTON = "retrieval.to_map"  # the query and its retrieved set, to the Projection map
 RETRIEVAL_RUN_BUTTON = "retrieval.run"
 RETRIEVAL_MINED = "retrieval.mined"  # MinedNegatives of the last mining on this page (embedlab.retrieval.hardneg)
 RETRIEVAL_MINE_MODEL = "retrieval.mine_model"  # the model that mines

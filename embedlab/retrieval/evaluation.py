@@ -8,6 +8,7 @@ page caches each run on its own, so adding a system does not redo the others.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,6 +106,40 @@ def query_detail(data: RetrievalData, run: SystemRun, query_id: str, shown: int 
     frame = pd.DataFrame(rows, columns=["rank", "document", "text", run.score_name, "relevant grade"])
     frame["rank"] = frame["rank"].astype("Int64")
     return frame
+
+
+MAP_RETRIEVED = 10  # retrieved documents a query brings to the Projection map
+MAP_CONTEXT = 40  # other documents of the corpus drawn around them, so the map has a neighbourhood to show
+
+
+def map_lines(
+    data: RetrievalData, run: SystemRun, query_id: str, retrieved: int = MAP_RETRIEVED, context: int = MAP_CONTEXT
+) -> str:
+    """One query and what ``run`` retrieved for it, as the Projection page's typed sentences (``label<TAB>text``):
+    the query, its relevant documents, the first ``retrieved`` other documents the system ranked, and ``context``
+    other documents of the corpus (a seeded sample) so that the map has a neighbourhood to show them in.
+
+    Example:
+        >>> map_lines(data, run, "q1").splitlines()[0]  # doctest: +SKIP
+        'query\tA man is playing a guitar.'
+    """
+    relevant = data.relevant(query_id)
+    ranked = [doc_id for doc_id, _ in run.ranking.get(query_id, [])]
+    first = [doc_id for doc_id in ranked if doc_id not in relevant][:retrieved]
+    taken = {*relevant, *first}
+    others = [doc_id for doc_id in data.corpus if doc_id not in taken]
+    rng = random.Random(f"{data.fingerprint}:{query_id}")
+    sample = rng.sample(others, min(context, len(others)))
+    rows = [("query", data.queries[query_id])]
+    rows += [("relevant", data.corpus[doc_id]) for doc_id in relevant]
+    rows += [(f"retrieved by {run.name}", data.corpus[doc_id]) for doc_id in first]
+    rows += [("other documents", data.corpus[doc_id]) for doc_id in sample]
+    return "\n".join(f"{_one_line(label)}\t{_one_line(text)}" for label, text in rows)
+
+
+def _one_line(text: str) -> str:
+    """A text on one line without tabs: the typed-sentences format splits on both."""
+    return " ".join(text.split())
 
 
 def report_json(report: RetrievalReport) -> dict:

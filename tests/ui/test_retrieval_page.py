@@ -74,3 +74,25 @@ def test_a_link_restores_the_view_and_is_written_back(small_slice):
     assert at.session_state[state.RETRIEVAL_QUERY] == "q3" and at.session_state[state.RETRIEVAL_MODELS] == []
     assert list(at.dataframe[0].value.index) == ["BM25"]
     assert (at.query_params["k"], at.query_params["query"], json.loads(at.query_params["bm25"])) == ("7", "q3", True)
+
+
+def test_a_query_and_its_retrieved_set_go_to_the_projection_map(small_slice):
+    at = page_test()  # the whole app: the button switches page
+    at.switch_page("app_pages/retrieval.py")
+    ok(at.run())
+    system = f"{MODEL} · own pipeline"
+    query_id = at.session_state[state.RETRIEVAL_QUERY]
+    data = view.bundled("slice", 0)
+    at.button(key=state.RETRIEVAL_TO_MAP_BUTTON).click()
+    ok(at.run())
+    lines = [line.split("\t") for line in at.session_state[state.PROJECTION_TEXT].splitlines()]
+    assert lines[0] == ["query", data.queries[query_id]]
+    relevant = {data.corpus[doc] for doc in data.relevant(query_id)}
+    assert {text for label, text in lines if label == "relevant"} == relevant
+    retrieved = [text for label, text in lines if label == f"retrieved by {system}"]
+    assert 0 < len(retrieved) <= 10 and not set(retrieved) & relevant
+    assert len(lines) == len({text for _, text in lines})  # no document twice
+    at.switch_page("app_pages/projection.py")
+    ok(at.run())
+    assert at.session_state[state.PROJECTION_SOURCE] == "text"
+    assert at.text_area(key=state.PROJECTION_TEXT_WIDGET).value.startswith(f"query\t{data.queries[query_id]}")
