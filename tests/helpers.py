@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORKER_COMMAND = (sys.executable, "-m", "embedlab", "worker", "--threads", "1")
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -79,3 +86,34 @@ def stop_started_workers(timeout: float = 300.0) -> None:
             process.kill()
             process.wait()
         started_workers().remove(process)
+
+
+@contextlib.contextmanager
+def worker_processes(log_dir: Path, wait_s: float) -> Iterator[Callable[..., subprocess.Popen]]:
+    """``start(env, *command, cwd=REPO)`` -> a queue worker (``python -m embedlab worker --threads 1``), or
+    ``command`` instead, with ``env`` as its whole environment and its output in ``log_dir``; every process started
+    is killed and reaped when the block ends, whatever the test did.
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str], *command: str, cwd: Path = REPO) -> subprocess.Popen:
+        log = open(log_dir / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
+        process = subprocess.Popen(
+            list(command) or list(WORKER_COMMAND),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=wait_s)

@@ -8,7 +8,6 @@ models directory), killed with SIGKILL; every wait is bounded, every worker is s
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_CORPUS_LINES
 from embedlab.models.loading import PACKAGED, load_model
 from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue
-from tests.helpers import one_line_error, wait_for, write
+from tests.helpers import one_line_error, wait_for, worker_processes, write
 from tools.offline import offline_environment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,32 +44,12 @@ def models(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def workers(models, tmp_path):
     """start() -> a worker process on the test's queue; every one is ended afterwards."""
-    started: list[subprocess.Popen] = []
-
-    def start(*command: str) -> subprocess.Popen:
-        """A worker (``python -m embedlab worker``), or ``command`` (a test's own worker script) instead."""
-        env = offline_environment()
-        env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-        env.pop(ADMIN_ENV, None)
-        env.pop("EMBEDLAB_QUEUE", None)
-        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
-        process = subprocess.Popen(
-            list(command) or [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=WAIT)
+    env = offline_environment()
+    env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    env.pop(ADMIN_ENV, None)
+    env.pop("EMBEDLAB_QUEUE", None)
+    with worker_processes(tmp_path, WAIT) as start:
+        yield lambda *command: start(env, *command)
 
 
 def request_for(stored, model: str = PACKAGED) -> EncodeRequest:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
 from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue, TrainRequest
 from embedlab.training.run import TrainSettings
-from tests.helpers import wait_for, write
+from tests.helpers import wait_for, worker_processes, write
 from tools.offline import offline_environment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,33 +78,20 @@ def redis_url(tmp_path):
 @pytest.fixture
 def workers(tmp_path, redis_url):
     """start(models) -> a worker on Redis, in a working folder of its own, with ``models`` as its models directory."""
-    started: list[subprocess.Popen] = []
+    homes = iter(range(1_000))
 
-    def start(models: Path) -> subprocess.Popen:
-        home = tmp_path / f"worker-home-{len(started)}"
-        home.mkdir()
-        env = offline_environment()
-        env.update(EMBEDLAB_MODELS_DIR=str(models), EMBEDLAB_QUEUE=redis_url, PYTHONPATH=str(REPO))
-        env.update(PYTHONUNBUFFERED="1", HOME=str(home))
-        env.pop(ADMIN_ENV, None)
-        log = open(home / "worker.log", "wb")  # noqa: SIM115 - the child writes to it
-        process = subprocess.Popen(
-            [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
-            cwd=home,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        started.append(process)
-        return process
+    with worker_processes(tmp_path, WAIT) as spawn:
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=WAIT)
+        def start(models: Path) -> subprocess.Popen:
+            home = tmp_path / f"worker-home-{next(homes)}"
+            home.mkdir()
+            env = offline_environment()
+            env.update(EMBEDLAB_MODELS_DIR=str(models), EMBEDLAB_QUEUE=redis_url, PYTHONPATH=str(REPO))
+            env.update(PYTHONUNBUFFERED="1", HOME=str(home))
+            env.pop(ADMIN_ENV, None)
+            return spawn(env, cwd=home)
+
+        yield start
 
 
 def ended(jobs: JobQueue, job_id: str):

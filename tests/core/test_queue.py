@@ -35,7 +35,7 @@ from embedlab.training.queue import (
 )
 from embedlab.training.queue.records import WorkerEntry
 from embedlab.training.run import TrainSettings
-from tests.helpers import wait_for, write
+from tests.helpers import wait_for, worker_processes, write
 from tools.offline import offline_environment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,28 +71,8 @@ def child_env(models: Path, **extra: str) -> dict:
 @pytest.fixture
 def workers(models, tmp_path):
     """start(**env) -> a worker process on the test's queue (log in tmp_path); every one is ended afterwards."""
-    started: list[subprocess.Popen] = []
-
-    def start(*command: str, **extra: str) -> subprocess.Popen:
-        """A worker (``python -m embedlab worker``), or ``command`` (a test's own worker script) instead."""
-        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
-        process = subprocess.Popen(
-            list(command) or [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
-            cwd=REPO,
-            env=child_env(models, **extra),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=WAIT)
+    with worker_processes(tmp_path, WAIT) as start:
+        yield lambda *command, **extra: start(child_env(models, **extra), *command)
 
 
 def request(tiny_model_dir: Path, models: Path, data, name: str, settings: TrainSettings) -> TrainRequest:

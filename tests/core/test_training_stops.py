@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from embedlab.training.data import read_training_file
 from embedlab.training.methods import CROSS_METHOD, TRAIN_METHODS, save_function, training_method
 from embedlab.training.queue import ADMIN_ENV, JobQueue, TrainRequest
 from embedlab.training.run import TrainSettings, run_method
-from tests.helpers import wait_for, write
+from tests.helpers import wait_for, worker_processes, write
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 300.0  # seconds: the bound on every wait (a worker imports torch and loads the model first)
@@ -110,30 +108,11 @@ def models(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def worker(models, tmp_path):
     """start() -> a worker process on the test's queue (log in tmp_path); every one is ended afterwards."""
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-        env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-        env.pop(ADMIN_ENV, None)
-        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115 - the child writes to it
-        process = subprocess.Popen(
-            [sys.executable, "-m", "embedlab", "worker", "--threads", "1"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=WAIT)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update(EMBEDLAB_MODELS_DIR=str(models), PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    env.pop(ADMIN_ENV, None)
+    with worker_processes(tmp_path, WAIT) as start:
+        yield lambda: start(env)
 
 
 def queue_run(jobs: JobQueue, method: str, tiny_model_dir: Path, models: Path, folder: Path) -> str:

@@ -27,7 +27,8 @@ def test_uploaded_pairs_show_their_failure(page, app_url, tmp_path):
     expect(page).to_have_url(re.compile(r"/negative_tests(\?|$)"))  # the query string holds the view
     expect(page.get_by_text("Verdict:").first).to_be_visible()  # the bundled suite has been tested
 
-    uploader = page.get_by_test_id("stMain").get_by_test_id("stFileUploader")  # the sidebar has Upload view
+    # the labelled-pairs uploader: the sidebar has Upload view, and "Generate from my sentences" its own uploader
+    uploader = page.get_by_test_id("stMain").get_by_test_id("stFileUploader").filter(has_text="Upload labelled pairs")
     uploader.locator("input[type=file]").set_input_files(str(upload))
     expect(page.get_by_text("Loaded 4 labelled pairs from my_pairs.csv.")).to_be_visible()
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()  # the run after the upload has finished
