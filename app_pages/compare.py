@@ -10,7 +10,7 @@ from components.compare.pairs_table import add_pair_form, pairs_editor
 from components.compare.scores_view import SESSION_NOTE, results, scores_section, selected_pair, table_tools
 from components.shared import notes, state
 from components.shared.canary import canary_banner
-from components.shared.config_panels import config_panels
+from components.shared.config_panels import config_panels, texts_sent_caption
 from components.shared.uploads import show_flash
 from embedlab.data.pairtable import row_list
 from embedlab.tasks.compare import MAX_PAIRS, check_pairs
@@ -60,6 +60,7 @@ def page() -> None:
         else:
             for configured in (raw, trained):  # a warning only for a configuration whose scores carry no signal
                 canary_banner(configured.spec)
+            texts_sent_caption(trained)  # after the canary, which may send the service its paraphrase pairs
             results(scored, check.scorable, raw, trained, cross)
             if cross is not None:
                 costs_expander(state.COMPARE, cross, trained, bundled_sentences().sentences)

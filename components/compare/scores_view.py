@@ -10,7 +10,7 @@ from components.compare.calibration_view import with_same_meaning
 from components.compare.cross_view import BASELINE_SPINNER, CrossChoice, cross_baseline
 from components.compare.pairs_table import replace_pairs, upload_pairs
 from components.shared import notes, state
-from components.shared.config_panels import Configured, texts_sent_caption, use_trained_model
+from components.shared.config_panels import Configured, use_trained_model
 from components.shared.explain_view import explain_panel
 from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.shared.presentation import present
@@ -289,7 +289,6 @@ def scores_section(
                 scored["trained_float32"] = full
             scored = with_same_meaning(scored, raw, trained, cross)  # calibrated configurations only
             show_scores(slot, scored)
-            texts_sent_caption(trained)
             if cross_typical is not None:
                 cross_caption(cross, cross_typical)
         except EmbedLabError as error:

