@@ -61,7 +61,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pooling", default="model", choices=POOLINGS, help="default: the model's own pipeline")
     parser.add_argument(
-        "--layers", default=DEFAULT_LAYERS, type=_layer_spec, help="index, first-last, a:b or a comma list (default -1)"
+        "--layers", default=DEFAULT_LAYERS, type=layer_spec, help="index, first-last, a:b or a comma list (default -1)"
     )
     parser.add_argument(
         "--backend", choices=BACKENDS, help="run the model's backbone in ONNX Runtime or OpenVINO (exported here)"
@@ -87,7 +87,7 @@ def apply_backend(args: argparse.Namespace) -> None:
         args.model = backend_ref(args.model, args.backend, args.quantize)
 
 
-def _layer_spec(text: str) -> str:
+def layer_spec(text: str) -> str:
     """An --layers value: refused when blank (checked against the model once it is loaded)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("the layer spec is empty: give an index, first-last, a:b or a list")

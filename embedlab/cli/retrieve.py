@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from embedlab.cli import common
+from embedlab.cli.common import layer_spec, load_engine, note_texts_sent, say, whole_number
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_MINED_NEGATIVES, MAX_RETRIEVAL_RERANK_K
@@ -25,14 +25,12 @@ def add_retrieve_command(commands) -> None:
     )
     retrieve.add_argument("--model", action="append", default=[], help="a model with sentence vectors (repeatable)")
     retrieve.add_argument("--pooling", default="model", choices=POOLINGS, help="for every --model (default: own)")
-    retrieve.add_argument(
-        "--layers", default=DEFAULT_LAYERS, type=common._layer_spec, help="for every --model (default -1)"
-    )
+    retrieve.add_argument("--layers", default=DEFAULT_LAYERS, type=layer_spec, help="for every --model (default -1)")
     retrieve.add_argument("--bm25", action="store_true", help="add BM25 (bm25s)")
     retrieve.add_argument("--rerank", metavar="CROSS_DIR", help="re-rank the first --model's top k with this model")
     retrieve.add_argument(
         "--top-k",
-        type=common.whole_number("--top-k", 1, MAX_RETRIEVAL_RERANK_K),
+        type=whole_number("--top-k", 1, MAX_RETRIEVAL_RERANK_K),
         default=MAX_RETRIEVAL_RERANK_K,
         help="candidates re-ranked per query",
     )
@@ -46,12 +44,12 @@ def add_retrieve_command(commands) -> None:
     )
     retrieve.add_argument(
         "--negatives",
-        type=common.whole_number("--negatives", 1, MAX_MINED_NEGATIVES),
+        type=whole_number("--negatives", 1, MAX_MINED_NEGATIVES),
         default=1,
         help="negatives mined per (query, relevant document) pair",
     )
     retrieve.add_argument(
-        "--range-min", type=common.whole_number("--range-min", 0, 1000), default=0, help="skip the first candidates"
+        "--range-min", type=whole_number("--range-min", 0, 1000), default=0, help="skip the first candidates"
     )
     retrieve.add_argument(
         "--held-out",
@@ -102,20 +100,20 @@ def run_retrieve(args: argparse.Namespace) -> int:
     mining = _mining_settings(args)
     data = read_data(args.data)  # bad data fails before any model loads
     for note in data.notes:
-        common.say(f"note: {note}")
+        say(f"note: {note}")
     runs = []
     if args.bm25:
         runs.append(bm25_run(data))
     first_vector_run = None
     for ref in args.model:
         spec = EmbedSpec(model=ref.strip(), pooling=args.pooling, layers=args.layers)
-        scorer = open_scorer(spec, engine=common.load_engine)
+        scorer = open_scorer(spec, engine=load_engine)
         run = vector_run(data, scorer, progress=_progress("encoding"))
-        common.note_texts_sent(scorer)
+        note_texts_sent(scorer)
         first_vector_run = first_vector_run or run
         runs.append(run)
     if args.rerank:
-        cross = open_scorer(args.rerank.strip(), engine=common.load_engine)
+        cross = open_scorer(args.rerank.strip(), engine=load_engine)
         runs.append(rerank_run(data, first_vector_run, cross, args.top_k, _progress("re-ranking")))
     report = build_report(data, runs, args.metric)
     mined = _mine(data, args.model[0].strip(), mining, Path(args.mine_negatives)) if mining else None

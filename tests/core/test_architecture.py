@@ -26,8 +26,8 @@ def modules() -> dict[str, Path]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module -> the app modules it imports anywhere in its file (``from a.b import c`` counts a.b.c when that is a
-    module, else a.b)."""
+    """Module -> the app modules it imports anywhere in its file (``from a.b import c`` counts a.b, whose
+    ``__init__`` runs first, and a.b.c when that is a module)."""
     known = modules()
 
     def resolve(name: str) -> str | None:
@@ -43,6 +43,7 @@ def import_graph() -> dict[str, set[str]]:
                 targets.update(resolve(alias.name) for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 targets.update(resolve(f"{node.module}.{alias.name}") for alias in node.names)
+                targets.add(resolve(node.module))  # the package's __init__ runs, and its names are read
         graph[name] = {target for target in targets if target and target != name}
     return graph
 
