@@ -48,7 +48,6 @@ import functools
 import hashlib
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +56,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from cachetools import LRUCache
 
 from embedlab import corpora
 from embedlab.data.pairfiles import decode_text, parse_pairs_text, read_pairs
@@ -672,7 +672,7 @@ def calibrate(
     )
 
 
-_CACHE: OrderedDict[tuple, CalibrationReport] = OrderedDict()
+_CACHE: LRUCache[tuple, CalibrationReport] = LRUCache(maxsize=CACHE_SIZE)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -692,14 +692,12 @@ def cached_calibration(
     """``calibrate``, kept for the process (the last ``CACHE_SIZE`` fits): asked again, nothing is scored."""
     key = calibration_key(scorer, fit, held, method, precision)
     with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+        kept = _CACHE.get(key)  # a hit counts as a use
+    if kept is not None:
+        return kept
     report = calibrate(scorer, fit, held, method, precision, progress)  # outside the lock: scoring takes a while
     with _CACHE_LOCK:
         _CACHE[key] = report
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
     return report
 
 
