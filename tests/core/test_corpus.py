@@ -327,3 +327,31 @@ def test_a_map_job_refuses_what_it_cannot_map_and_a_stop_keeps_nothing(models, m
     assert failed.state == "failed" and "not encoded yet (0 of 2 chunks): encode it first" in failed.message
     assert jobs.view(cancelled, "tab-1").state == "stopped"
     assert not mapping.map_path(stored.folder, "pca").exists()
+
+
+def test_embed_fits_the_map_here_or_queues_it_once_the_corpus_is_stored(models, tmp_path, capsys):
+    import json
+
+    texts = [f"Sentence {i} is about {TOPICS[i % 5]}." for i in range(12)]
+    source = str(write(tmp_path, "c.txt", "\n".join(texts) + "\n"))
+    assert cli.main(["embed", source, "--model", PACKAGED, "--map", "tsne", "--queue"]) == 2
+    assert "Unknown map 'tsne': choose one of auto, umap, pca." in one_line_error(capsys)
+
+    assert cli.main(["embed", source, "--model", PACKAGED, "--queue", "--map", "pca"]) == 0
+    printed, said = capsys.readouterr()
+    assert JobQueue().record(printed.strip()).method == "encode"  # a corpus still to encode: its encoding first
+    assert "run the same command again when this job has finished" in said
+
+    out = tmp_path / "out"
+    assert cli.main(["embed", source, "--model", PACKAGED, "--out", str(out), "--map", "pca"]) == 0
+    printed, said = capsys.readouterr()
+    stored = find_corpus(PACKAGED, texts)
+    kept = mapping.load_map(stored.folder, "pca", 12)
+    assert kept is not None and "map: 12/12 points placed" in said and "the map written to" in printed
+    np.testing.assert_array_equal(np.load(out / "map.npy"), kept.coords)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["map"] == {"method": "pca", "fitted_on": 12, "note": kept.note}
+
+    assert cli.main(["embed", source, "--model", PACKAGED, "--queue", "--map", "umap"]) == 0
+    map_job = capsys.readouterr().out.strip()  # stored now: the map is the job, the one a Projection tab shares
+    assert JobQueue().submit_map(map_request(stored, "umap"), owner="a browser tab") == map_job
