@@ -188,17 +188,44 @@ def test_the_projection_page_reads_stored_texts_with_no_forward_pass(models, tin
     assert marks == [""] * len(subset)
 
 
-def test_a_failed_map_job_is_said_once_and_fitted_again_on_request(models, monkeypatch):
-    from embedlab.corpus import mapping
+def stored_random_vectors() -> None:
+    """The section's corpus stored complete with random vectors of the model's width: no model call."""
     from embedlab.corpus.store import prepare_corpus
     from embedlab.corpus.texts import Corpus
-    from embedlab.errors import EmbedLabError
 
-    stored = prepare_corpus(MODEL, Corpus(tuple(TEXTS), "notes.txt"), chunk=16)  # stored vectors: no model call
+    stored = prepare_corpus(MODEL, Corpus(tuple(TEXTS), "notes.txt"), chunk=16)
     rng = np.random.default_rng(0)
     for index in range(stored.n_chunks):
         first, end = stored.chunk_rows(index)
         stored.write_chunk(index, rng.normal(size=(end - first, 384)).astype(np.float32), 0)
+
+
+def test_a_running_map_job_shows_its_phase_and_points_placed(models):
+    import os
+    import time
+
+    from embedlab.training.queue.records import HOST, WorkerEntry
+    from embedlab.training.run import ProgressReport
+
+    stored_random_vectors()
+    at = tab("\n".join(TEXTS).encode())
+    jobs = JobQueue()
+    job = at.session_state[state.CORPUS_MAP_JOB][2]
+    worker = WorkerEntry(id="w", pid=os.getpid(), host=HOST, heartbeat=time.time(), job=job)
+    jobs.store.put_worker(worker)  # a live worker holding the job, as a worker's record says mid-fit
+    progress = ProgressReport(step=20, total=30, loss=None, steps_per_second=5.0, eta_seconds=2.0, elapsed_seconds=3)
+    running = {"state": "running", "worker": worker, "progress": progress, "phase": "placing the other points"}
+    jobs.store.put_record(jobs.record(job).model_copy(update=running))
+    ok(at.run())
+    assert at.get("progress")[0].proto.text == "placing the other points: 20/30 points placed, about 2 s left"
+    assert not at.get("plotly_chart")
+
+
+def test_a_failed_map_job_is_said_once_and_fitted_again_on_request(models, monkeypatch):
+    from embedlab.corpus import mapping
+    from embedlab.errors import EmbedLabError
+
+    stored_random_vectors()
     at = tab("\n".join(TEXTS).encode())
     failed = at.session_state[state.CORPUS_MAP_JOB][2]
 
