@@ -6,29 +6,28 @@ the corpus store first (``stored_vectors``: encoded once per model revision and 
 when absent is a job queued (``JobQueue.submit_encode``: a second tab asking for the same corpus gets the same
 job). While it runs, a fragment polls the queue every second and shows the chunks done, the speed and the ETA.
 
-The map is fitted in a thread of this process shared by every session (``embedlab.corpus.mapping``: UMAP on a
-sample plus transform, PCA above 100k), the page polling its progress: leaving the page does not stop it, and the
-fitted map is kept in the corpus folder, so a second visit, a second tab or a restarted app reads it. Up to
+Once encoded, the map is read from the corpus folder, where it is kept once fitted (``embedlab.corpus.mapping``:
+UMAP on a sample plus transform, PCA above 100k); when it is not there yet, its fit is queued as a job on the same
+queue (``JobQueue.submit_map``: one job per corpus and method, shared by every tab asking) and the page polls its
+progress as it does the encoding's: leaving the page does not stop it, and a second visit, a second tab or a
+restarted app reads the kept map. Up to
 ``MAX_DRAWN_POINTS`` points are drawn one by one (WebGL); past that, the density of all of them plus the points of
 the region chosen with the two range sliders. A box or lasso selection lists the selected texts.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import streamlit as st
-from cachetools import LRUCache
 
 from components.shared import notes, state
 from components.shared.figures import corpus_map_figure
 from components.train.train_queue import job_queue
 from components.train.train_run import browser_key, session_owner
 from embedlab import served
-from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, in_region, kept_corpus_map
+from embedlab.corpus.mapping import MAX_CLUSTERS, CorpusMap, cluster_labels, in_region, load_map
 from embedlab.corpus.neighbours import NeighbourIndex, Recall, measure_recall
 from embedlab.corpus.store import StoredCorpus, find_corpus, prepare_corpus
 from embedlab.corpus.texts import Corpus, corpus_from_bytes
@@ -36,8 +35,8 @@ from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_DRAWN_POINTS, MAX_QUERY_CHARS
 from embedlab.models.identity import resolve_model
 from embedlab.scorers.registry import kind_of
-from embedlab.tasks.projection import matches
-from embedlab.training.queue import EncodeRequest, JobView, QueueUnreadable, ensure_worker
+from embedlab.tasks.projection import DEFAULT_SEED, matches
+from embedlab.training.queue import MAP_METHOD, EncodeRequest, JobView, MapRequest, QueueUnreadable, ensure_worker
 
 POLL_SECONDS = 1.0
 MAX_LISTED = 200  # selected texts listed under the map
@@ -58,53 +57,27 @@ def _texts(folder: str) -> tuple[str, ...]:
     return tuple(open_corpus(folder).texts())
 
 
-class _Fit:
-    """One map being fitted (or fitted) in a thread of its own, for every session that asks: leaving the page ends
-    the page's wait, not the fit, and the next visit (or another tab) waits on the same fit or reads its map."""
-
-    def __init__(self, folder: str, method: str, vectors: npt.NDArray[np.float32]) -> None:
-        self.done, self.total = 0, len(vectors)
-        self.result: CorpusMap | None = None
-        self.error: EmbedLabError | None = None
-        self.fitted_now = False
-        self.thread = threading.Thread(
-            target=self._run, args=(folder, method, vectors), name=f"corpus map {method}", daemon=True
-        )
-
-    def _run(self, folder: str, method: str, vectors: npt.NDArray[np.float32]) -> None:
-        def progress(done: int, total: int) -> None:
-            self.done, self.total = done, total
-
-        try:
-            self.result, self.fitted_now = kept_corpus_map(folder, vectors, method, progress=progress)  # type: ignore[arg-type]
-        except EmbedLabError as error:
-            self.error = error
-
-
-_FITS: LRUCache = LRUCache(maxsize=4)  # (folder, method) -> _Fit, shared by every session
-_FITS_LOCK = threading.Lock()
-
-
-def _map(folder: str, method: str, bar) -> CorpusMap:
-    """The corpus's map: fitted once per (corpus, method) in a thread shared by every session and kept in the
-    corpus folder (``kept_corpus_map``), so a second visit, a second tab or a restarted app reads it. The page polls
-    the fit every ``POLL_SECONDS`` (each poll is where leaving the page ends this run; the fit goes on).
+def _kept_map(stored: StoredCorpus, method: str, job_key: str) -> CorpusMap | None:
+    """The corpus's map when it is kept in its folder (fitted by a job, for anyone: drawn at once). Else its map job
+    is queued (once per session, corpus and method; a second tab asking gets the same job), its progress is shown,
+    and None.
 
     Raises:
-        EmbedLabError: the fit failed (a failed fit is forgotten: the next visit tries again).
+        EmbedLabError: the queue's bounds, or a map the corpus cannot have (UMAP above its limit).
     """
-    key = (folder, method)
-    with _FITS_LOCK:
-        fit = _FITS.get(key)
-        if fit is None or fit.error is not None:
-            fit = _FITS[key] = _Fit(folder, method, _vectors(folder))
-            fit.thread.start()
-    while fit.thread.is_alive():
-        fit.thread.join(POLL_SECONDS)
-        bar.progress(min(fit.done / max(1, fit.total), 1.0), text=f"Fitting the map: {fit.done:,}/{fit.total:,} placed")
-    if fit.error is not None:
-        raise fit.error
-    return fit.result  # type: ignore[return-value]
+    folder = str(stored.folder)
+    found = load_map(folder, method, stored.n_texts, DEFAULT_SEED)
+    if found is not None:
+        return found
+    asked = st.session_state.get(job_key)
+    if asked is None or tuple(asked[:2]) != (folder, method):
+        request = MapRequest(stored.key, method, DEFAULT_SEED, stored.model, stored.source, stored.n_texts)
+        jobs = job_queue()
+        asked = (folder, method, jobs.submit_map(request, owner=session_owner(), browser=browser_key()))
+        st.session_state[job_key] = asked
+        ensure_worker(jobs)
+    st.fragment(run_every=POLL_SECONDS)(_job_progress)(asked[2], job_key)
+    return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -218,19 +191,25 @@ def _job_progress(job_id: str, job_key: str = state.CORPUS_JOB) -> None:
     view: JobView | None = job_queue().view(job_id, session_owner())
     if view is None:
         return
+    fitting = view.method == MAP_METHOD
     if not view.active:
         if view.state == "finished":
             st.session_state.pop(job_key, None)
-            st.rerun(scope="app")  # the vectors are stored: the map replaces this panel
-        notes.warning("The encoding job {}: {}", view.state, view.message or "no message")
+            st.rerun(scope="app")  # the vectors (or the map) are stored: what they make replaces this panel
+        notes.warning("The {} job {}: {}", "map" if fitting else "encoding", view.state, view.message or "no message")
+        if fitting and st.button("Fit the map again", key=f"{state.CORPUS_MAP_AGAIN}.{job_key}"):
+            st.session_state.pop(job_key, None)
+            st.rerun(scope="app")
         return
     latest = view.latest
     if view.state == "queued" or latest is None:
-        st.progress(0.0, text=f"queued, position {view.position}" if view.position else "starting…")
+        waiting = f"queued, position {view.position}" if view.position else (view.phase or "starting…")
+        st.progress(0.0, text=waiting)
         return
     eta = f", about {latest.eta_seconds:.0f} s left" if latest.eta_seconds is not None else ""
     fraction = latest.step / max(1, latest.total)
-    st.progress(fraction, text=f"{view.phase}: chunk {latest.step}/{latest.total}{eta}")
+    done = f"{latest.step:,}/{latest.total:,} points placed" if fitting else f"chunk {latest.step}/{latest.total}"
+    st.progress(fraction, text=f"{view.phase}: {done}{eta}")
 
 
 def _explore(stored: StoredCorpus, corpus: Corpus, raw: StoredCorpus | None = None) -> None:
@@ -249,16 +228,17 @@ def _explore(stored: StoredCorpus, corpus: Corpus, raw: StoredCorpus | None = No
     colourings = COLOURINGS + tuple(corpus.columns)
     colour_by = right.selectbox("Colour by", colourings, key=state.CORPUS_COLOUR)
     try:
-        bar = st.progress(0.0, text="Fitting the map (once per corpus: kept for every visit and tab)…")
-        fitted = _map(folder, method, bar)
-        raw_fitted = _map(str(raw.folder), method, bar) if raw is not None else None
-        bar.empty()
+        fitted = _kept_map(stored, method, state.CORPUS_MAP_JOB)
+        raw_fitted = _kept_map(raw, method, state.CORPUS_RAW_MAP_JOB) if raw is not None else None
+        if fitted is None:
+            notes.caption("The map is fitted by the workers, once per corpus and method: kept for every visit and tab.")
+            return
         if colour_by == "clusters":
             k = st.slider("Clusters", 2, MAX_CLUSTERS, 8, key=state.CORPUS_CLUSTERS)
             groups = [f"cluster {label}" for label in _clusters(folder, k)]
         else:
             groups = list(corpus.columns[colour_by])
-    except EmbedLabError as error:
+    except (EmbedLabError, QueueUnreadable) as error:
         notes.error("{}", error, icon="⚠️")
         return
     notes.caption("{}", fitted.note)

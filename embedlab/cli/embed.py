@@ -5,6 +5,11 @@ the corpus store (``embedlab.corpus.store``: vectors kept once per model revisio
 resumes or reuses them), then writes ``DIR/vectors.npy`` (float32, row i = text i), ``DIR/texts.jsonl`` and
 ``DIR/meta.json``. With ``--queue`` the corpus is queued for the workers instead (the same job as an app tab asking
 for it) and the job's id and the store folder are printed.
+
+``--map METHOD`` fits the corpus's 2-D map too (``embedlab.corpus.mapping``: kept in the corpus folder, where the
+Projection page reads it), here after the encoding (also written as ``DIR/map.npy``), or with ``--queue`` as a map
+job (the same job as a Projection tab asking for that map) once the corpus is stored: a corpus still to encode gets
+its encoding job, and the same command run again once it has finished queues the map.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ def add_embed_command(commands) -> None:
         action="store_true",
         help="queue the corpus for a worker (python -m embedlab worker) and print the job's id instead of encoding",
     )
+    embed.add_argument(
+        "--map",
+        default=None,
+        metavar="METHOD",
+        help="fit the corpus's 2-D map too: auto (UMAP, PCA above 100,000 texts), umap or pca; kept for the "
+        "Projection page and written as DIR/map.npy, or queued with --queue",
+    )
 
 
 def run_embed(args: argparse.Namespace) -> int:
@@ -48,10 +60,14 @@ def run_embed(args: argparse.Namespace) -> int:
         )
     if not args.queue and not args.out:
         raise EmbedLabError("give --out DIR (where vectors.npy goes), or --queue to have a worker encode the corpus.")
+    if args.map is not None:
+        from embedlab.corpus.mapping import check_map
+
+        check_map(args.map, 0)  # the method's name, before any work
     corpus = read_corpus(args.file, args.column)
     stored = prepare_corpus(args.model, corpus, args.chunk or DEFAULT_CHUNK)
     if args.queue:
-        return _queue(args.model, stored)
+        return _queue(args.model, stored, args.map)
     out = Path(args.out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise EmbedLabError(f"{out} exists and is not an empty folder: choose another --out.")
@@ -85,21 +101,60 @@ def run_embed(args: argparse.Namespace) -> int:
     shutil.copyfile(stored.folder / "texts.jsonl", out / "texts.jsonl")
     meta = json.loads((stored.folder / "meta.json").read_text(encoding="utf-8"))
     meta["truncated"] = result.truncated
+    if args.map:
+        fitted = _fit_map(stored, args.map, stop)
+        if fitted is None:
+            say("stopped while fitting the map: nothing was kept; the vectors are stored, run the command again")
+            return INTERRUPTED
+        np.save(out / "map.npy", fitted.coords)
+        meta["map"] = {"method": fitted.method, "fitted_on": fitted.fitted_on, "note": fitted.note}
     (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     print(f"{stored.n_texts:,} vectors written to {out / 'vectors.npy'} (stored in {stored.folder})")
+    if args.map:
+        print(f"the map written to {out / 'map.npy'}: {meta['map']['note']}")
     return 0
 
 
-def _queue(model: str, stored) -> int:
+def _fit_map(stored, method: str, stop: threading.Event):
+    """The corpus's map, read when kept, else fitted here with its progress said and kept; None when Ctrl-C
+    stopped it."""
+    from embedlab.corpus.mapping import check_map, kept_corpus_map
+    from embedlab.tasks.projection import DEFAULT_SEED
+
+    check_map(method, stored.n_texts)
+    said = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if done >= total or done / total - said[0] >= 0.1:
+            said[0] = done / total
+            say(f"map: {done:,}/{total:,} points placed")
+
+    say(f"fitting the {method} map of {stored.n_texts:,} points (kept in {stored.folder})")
+    with stop_on_interrupt(stop):
+        fitted, fitted_now = kept_corpus_map(stored.folder, stored.vectors(), method, DEFAULT_SEED, progress, stop)
+    if fitted is not None and not fitted_now:
+        say("the map was kept already: read, not fitted again")
+    return fitted
+
+
+def _queue(model: str, stored, method: str | None = None) -> int:
     import secrets
 
-    from embedlab.training.queue import EncodeRequest, JobQueue, command_line_label
+    from embedlab.tasks.projection import DEFAULT_SEED
+    from embedlab.training.queue import EncodeRequest, JobQueue, MapRequest, command_line_label
 
     jobs = JobQueue()
-    request = EncodeRequest(model, stored.key, stored.source, stored.n_texts, stored.n_chunks)
-    job_id = jobs.submit_encode(request, owner=secrets.token_hex(16), label=command_line_label())
-    print(job_id)
-    say(f"the vectors go to {stored.folder}")
+    owner, label = secrets.token_hex(16), command_line_label()
+    if method is not None and stored.complete:  # encoded already: its map is the job
+        request = MapRequest(stored.key, method, DEFAULT_SEED, model, stored.source, stored.n_texts)
+        print(jobs.submit_map(request, owner=owner, label=label))
+        say(f"the map goes to {stored.folder / 'maps'}")
+    else:
+        request = EncodeRequest(model, stored.key, stored.source, stored.n_texts, stored.n_chunks)
+        print(jobs.submit_encode(request, owner=owner, label=label))
+        say(f"the vectors go to {stored.folder}")
+        if method is not None:
+            say("the map is queued once the corpus is stored: run the same command again when this job has finished")
     if not jobs.live_workers():
         say("queued; no worker is running: start one with `python -m embedlab worker`")
     return 0

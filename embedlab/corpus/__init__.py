@@ -11,6 +11,7 @@ page and command that needs its vectors, mapped, and searched for nearest neighb
   so a stopped or killed job resumes where it stopped.
 - ``neighbours``: nearest neighbours in the original space, exact (a matrix product) or approximate
   (HNSW from ``usearch``), and the recall of the approximate index against the exact one.
-- ``mapping``: the 2-D map of a big corpus (PCA, or UMAP fitted on a sample with the rest placed by ``transform``)
-  and clusters (``MiniBatchKMeans``) to colour it by.
+- ``mapping``: the 2-D map of a big corpus (PCA, or UMAP fitted on a sample with the rest placed by ``transform``),
+  fitted by a worker's map job (or ``embed --map``) and kept in the corpus folder, and clusters (``MiniBatchKMeans``)
+  to colour it by.
 """

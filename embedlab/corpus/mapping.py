@@ -6,6 +6,10 @@ other point is placed by ``transform`` (``FittedProjection.place``: each new poi
 its neighbours on the map and is pulled into place, the fitted points held still), in batches, with progress. Above
 ``UMAP_MAX_POINTS`` the map is PCA (one pass, memory of one (dim, dim) matrix), and the note says so.
 
+A map is fitted once per corpus, method and seed, by a worker of the training queue (``MapRequest``,
+``Worker._fit_map``) or by ``python -m embedlab embed --map``, and kept in the corpus folder (``save_map``): every
+page, tab, process and machine sharing the models directory reads it (``load_map``) instead of fitting again.
+
 Example:
     >>> vectors = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
     >>> corpus_map(vectors, "pca").coords.shape
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,30 +54,44 @@ class CorpusMap:
     note: str
 
 
-def corpus_map(
-    vectors: npt.ArrayLike,
-    method: MapMethod = "auto",
-    seed: int = DEFAULT_SEED,
-    progress: Callable[[int, int], None] | None = None,
-) -> CorpusMap:
-    """A 2-D map of ``vectors`` (n, dim). ``progress(placed, n)`` is called after the fit and after each batch.
+def check_map(method: str, n: int) -> None:
+    """Refuse, before any work, a map ``corpus_map`` would refuse for ``n`` points.
 
     Raises:
         EmbedLabError: an unknown method, or "umap" for more than ``UMAP_MAX_POINTS`` points.
     """
     if method not in MAP_METHODS:
         raise EmbedLabError(f"Unknown map {method!r}: choose one of {', '.join(MAP_METHODS)}.")
-    unit = unit_rows(vectors)
-    n = len(unit)
     if method == "umap" and n > UMAP_MAX_POINTS:
         raise EmbedLabError(f"UMAP maps at most {UMAP_MAX_POINTS:,} points here ({n:,} asked): choose PCA, or auto.")
+
+
+def corpus_map(
+    vectors: npt.ArrayLike,
+    method: MapMethod = "auto",
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> CorpusMap | None:
+    """A 2-D map of ``vectors`` (n, dim). ``progress(placed, n)`` is called after the fit and after each batch;
+    ``stop`` is looked at there too (the fit itself runs to its end): None when it was set.
+
+    Raises:
+        EmbedLabError: as ``check_map``.
+    """
+    unit = unit_rows(vectors)
+    n = len(unit)
+    check_map(method, n)
     use_umap = method == "umap" or (method == "auto" and n <= UMAP_MAX_POINTS)
     if not use_umap:
-        return _pca_map(unit, seed, progress)
+        pca = _pca_map(unit, seed, progress)
+        return None if stop is not None and stop.is_set() else pca
     settings = ProjectionSettings(method="umap", random_state=seed)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=UMAP_SAMPLE, replace=False)) if use_umap and n > UMAP_SAMPLE else None
     fitted = fit_projection(unit if sample is None else unit[sample], settings)
+    if stop is not None and stop.is_set():
+        return None
     if sample is None:
         coords = fitted.projection.coords
         if progress is not None:
@@ -86,6 +105,8 @@ def corpus_map(
         if progress is not None:
             progress(done, n)
         for start in range(0, len(rest), PLACE_BATCH):
+            if stop is not None and stop.is_set():
+                return None
             batch = rest[start : start + PLACE_BATCH]
             coords[batch] = fitted.place(unit[batch])
             done += len(batch)
@@ -118,7 +139,7 @@ def map_path(folder: str | Path, method: str, seed: int = DEFAULT_SEED) -> Path:
 
 def load_map(folder: str | Path, method: str, n: int, seed: int = DEFAULT_SEED) -> CorpusMap | None:
     """The map fitted earlier for this corpus and method (by any process sharing the models directory), or None
-    when there is none or it does not hold ``n`` points (a damaged file is ignored and fitted again)."""
+    when there is none or it does not hold ``n`` points (a damaged file is ignored: asking again fits it again)."""
     try:
         with np.load(map_path(folder, method, seed)) as kept:
             coords = np.asarray(kept["coords"], dtype=np.float32)
@@ -131,8 +152,11 @@ def load_map(folder: str | Path, method: str, n: int, seed: int = DEFAULT_SEED) 
 
 
 def save_map(folder: str | Path, method: str, fitted: CorpusMap, seed: int = DEFAULT_SEED) -> None:
-    """Keep ``fitted`` beside the corpus's vectors (written whole, then renamed); a read-only folder only loses the
-    cache, never the map."""
+    """Keep ``fitted`` beside the corpus's vectors (written whole, then renamed: a reader never sees half a map).
+
+    Raises:
+        EmbedLabError: the folder cannot be written (the map is what a map job leaves: it fails saying so).
+    """
     path = map_path(folder, method, seed)
     about = json.dumps({"method": fitted.method, "fitted_on": fitted.fitted_on, "note": fitted.note})
     partial = path.with_name(f".{path.stem}.partial-{os.getpid()}-{secrets.token_hex(3)}.npz")
@@ -140,8 +164,10 @@ def save_map(folder: str | Path, method: str, fitted: CorpusMap, seed: int = DEF
         path.parent.mkdir(exist_ok=True)
         np.savez(partial, coords=fitted.coords.astype(np.float32), about=np.array(about))
         os.replace(partial, path)
-    except OSError:
+    except OSError as error:
         partial.unlink(missing_ok=True)
+        reason = error.strerror or error
+        raise EmbedLabError(f"Could not write the map to {path} ({reason}): check the folder.") from None
 
 
 def kept_corpus_map(
@@ -150,12 +176,14 @@ def kept_corpus_map(
     method: MapMethod = "auto",
     seed: int = DEFAULT_SEED,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[CorpusMap, bool]:
+    stop: threading.Event | None = None,
+) -> tuple[CorpusMap | None, bool]:
     """(map, fitted now): the map kept for the corpus in ``folder`` when there is one, else ``corpus_map`` fitted
-    and kept there for every later visit, tab, process and machine sharing the models directory.
+    and kept there for every later visit, tab, process and machine sharing the models directory; (None, False) when
+    ``stop`` was set before the map was whole (nothing is kept).
 
     Raises:
-        EmbedLabError: as ``corpus_map``.
+        EmbedLabError: as ``corpus_map`` and ``save_map``.
     """
     vectors = np.asarray(vectors)
     found = load_map(folder, method, len(vectors), seed)
@@ -163,7 +191,9 @@ def kept_corpus_map(
         if progress is not None:
             progress(len(vectors), len(vectors))
         return found, False
-    fitted = corpus_map(vectors, method, seed, progress)
+    fitted = corpus_map(vectors, method, seed, progress, stop)
+    if fitted is None:
+        return None, False
     save_map(folder, method, fitted, seed)
     return fitted, True
 

@@ -23,7 +23,7 @@ from embedlab.corpus.texts import Corpus, corpus_from_bytes, read_corpus
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_CORPUS_LINES
 from embedlab.models.loading import PACKAGED, load_model
-from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue
+from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue, MapRequest, Worker
 from tests.helpers import one_line_error, wait_for, worker_processes, write
 from tools.offline import offline_environment
 
@@ -257,3 +257,101 @@ def test_a_fitted_map_is_kept_in_the_corpus_folder_and_read_not_refitted(tmp_pat
     assert mapping.load_map(tmp_path, "pca", 201) is None  # another corpus size: not this map
     mapping.map_path(tmp_path, "pca").write_bytes(b"damaged")
     assert mapping.load_map(tmp_path, "pca", 200) is None
+
+
+def stored_random_corpus(n: int, chunk: int = 64, seed: int = 5):
+    """A complete stored corpus of ``n`` texts whose chunks are clustered random vectors (no model call)."""
+    texts = tuple(f"text {i} about {TOPICS[i % 5]}" for i in range(n))
+    stored = prepare_corpus(PACKAGED, Corpus(texts, "random.txt"), chunk=chunk)
+    vectors = clustered(n, dim=16, seed=seed)
+    for index in range(stored.n_chunks):
+        first, end = stored.chunk_rows(index)
+        stored.write_chunk(index, vectors[first:end], 0)
+    assert stored.complete
+    return stored, vectors
+
+
+def map_request(stored, projection: str = "umap", seed: int = 42) -> MapRequest:
+    return MapRequest(stored.key, projection, seed, PACKAGED, stored.source, stored.n_texts)
+
+
+def test_a_queued_map_is_shared_fitted_by_a_worker_equal_to_one_fitted_here_and_then_only_read(models, monkeypatch):
+    monkeypatch.setattr(mapping, "UMAP_SAMPLE", 120)  # a fit on a sample, the rest placed in batches
+    monkeypatch.setattr(mapping, "PLACE_BATCH", 50)
+    stored, vectors = stored_random_corpus(200)
+    jobs = JobQueue()
+    first = jobs.submit_map(map_request(stored), owner="tab-1")
+    assert jobs.submit_map(map_request(stored), owner="tab-2", browser="another") == first  # one job for both
+    other = jobs.submit_map(map_request(stored, "pca"), owner="tab-2")  # another projection: its own job
+    assert other != first and len([view for view in jobs.views() if view.active]) == 2
+    record = jobs.record(first)
+    assert record.method == "map" and record.save_to == str(mapping.map_path(stored.folder.resolve(), "umap", 42))
+
+    assert Worker(jobs, threads=1).run(until_idle=True) == 2
+    done = jobs.view(first, "tab-1")
+    assert done.state == "finished", done.message
+    assert (done.latest.step, done.latest.total, done.steps) == (200, 200, 200)
+    kept = mapping.load_map(stored.folder, "umap", 200, seed=42)
+    here = mapping.corpus_map(vectors, "umap", seed=42)
+    np.testing.assert_allclose(kept.coords, here.coords, atol=1e-5)  # the same data and seed: the same map
+    assert (kept.method, kept.fitted_on, kept.note) == (here.method, here.fitted_on, here.note)
+    assert mapping.load_map(stored.folder, "pca", 200, seed=42).method == "pca"
+
+    written = mapping.map_path(stored.folder, "umap", 42).stat().st_mtime_ns
+    again = jobs.submit_map(map_request(stored), owner="tab-3")  # an ended job is not shared; the map is read
+    assert again != first and Worker(jobs, threads=1).run(until_idle=True) == 1
+    assert jobs.view(again, "tab-3").message == "the map was kept already: read, not fitted again"
+    assert mapping.map_path(stored.folder, "umap", 42).stat().st_mtime_ns == written
+
+
+def test_a_map_job_refuses_what_it_cannot_map_and_a_stop_keeps_nothing(models, monkeypatch):
+    import threading
+
+    stored, vectors = stored_random_corpus(130)
+    monkeypatch.setattr(mapping, "UMAP_MAX_POINTS", 100)
+    with pytest.raises(EmbedLabError, match="UMAP maps at most 100 points"):
+        JobQueue().submit_map(map_request(stored), owner="tab-1")  # refused before anything is queued
+    assert JobQueue().views() == []
+    stop = threading.Event()
+    stop.set()
+    assert mapping.kept_corpus_map(stored.folder, vectors, "pca", stop=stop) == (None, False)
+    assert not mapping.map_path(stored.folder, "pca").exists()
+
+    unfinished = prepare_corpus(PACKAGED, Corpus(("one", "two", "three"), "c.txt"), chunk=2)
+    jobs = JobQueue()
+    job = jobs.submit_map(map_request(unfinished, "pca"), owner="tab-1")
+    cancelled = jobs.submit_map(map_request(stored, "pca"), owner="tab-1")
+    assert jobs.stop(cancelled, owner="tab-1")
+    assert Worker(jobs, threads=1).run(until_idle=True) == 2
+    failed = jobs.view(job, "tab-1")
+    assert failed.state == "failed" and "not encoded yet (0 of 2 chunks): encode it first" in failed.message
+    assert jobs.view(cancelled, "tab-1").state == "stopped"
+    assert not mapping.map_path(stored.folder, "pca").exists()
+
+
+def test_embed_fits_the_map_here_or_queues_it_once_the_corpus_is_stored(models, tmp_path, capsys):
+    import json
+
+    texts = [f"Sentence {i} is about {TOPICS[i % 5]}." for i in range(12)]
+    source = str(write(tmp_path, "c.txt", "\n".join(texts) + "\n"))
+    assert cli.main(["embed", source, "--model", PACKAGED, "--map", "tsne", "--queue"]) == 2
+    assert "Unknown map 'tsne': choose one of auto, umap, pca." in one_line_error(capsys)
+
+    assert cli.main(["embed", source, "--model", PACKAGED, "--queue", "--map", "pca"]) == 0
+    printed, said = capsys.readouterr()
+    assert JobQueue().record(printed.strip()).method == "encode"  # a corpus still to encode: its encoding first
+    assert "run the same command again when this job has finished" in said
+
+    out = tmp_path / "out"
+    assert cli.main(["embed", source, "--model", PACKAGED, "--out", str(out), "--map", "pca"]) == 0
+    printed, said = capsys.readouterr()
+    stored = find_corpus(PACKAGED, texts)
+    kept = mapping.load_map(stored.folder, "pca", 12)
+    assert kept is not None and "map: 12/12 points placed" in said and "the map written to" in printed
+    np.testing.assert_array_equal(np.load(out / "map.npy"), kept.coords)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["map"] == {"method": "pca", "fitted_on": 12, "note": kept.note}
+
+    assert cli.main(["embed", source, "--model", PACKAGED, "--queue", "--map", "umap"]) == 0
+    map_job = capsys.readouterr().out.strip()  # stored now: the map is the job, the one a Projection tab shares
+    assert JobQueue().submit_map(map_request(stored, "umap"), owner="a browser tab") == map_job

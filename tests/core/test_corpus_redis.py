@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embedlab.corpus.mapping import corpus_map, load_map
 from embedlab.corpus.store import prepare_corpus
 from embedlab.corpus.texts import Corpus
 from embedlab.models.loading import load_model
@@ -22,7 +23,7 @@ from embedlab.replicas import free_port
 from embedlab.settings import get_settings
 from embedlab.training.compose import Composition
 from embedlab.training.data import read_training_file
-from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue, TrainRequest
+from embedlab.training.queue import ADMIN_ENV, EncodeRequest, JobQueue, MapRequest, TrainRequest
 from embedlab.training.run import TrainSettings
 from tests.helpers import wait_for, worker_processes, write
 from tools.offline import offline_environment
@@ -132,3 +133,10 @@ def test_workers_on_redis_train_and_encode_with_only_redis_and_the_models_direct
     assert encoded.state == "finished", encoded.message
     plain = load_model(model).st_model.encode(list(TEXTS), convert_to_numpy=True)
     np.testing.assert_allclose(stored.vectors(), plain, atol=2e-5)
+
+    # its map, fitted by the same worker and kept in the shared folder, is the map fitted here
+    mapping = jobs.submit_map(MapRequest(stored.key, "pca", 42, model, "shared.txt", stored.n_texts), owner="app")
+    mapped = wait_for(lambda: ended(jobs, mapping), "the corpus's map to be fitted", timeout=WAIT)
+    assert mapped.state == "finished", mapped.message
+    kept = load_map(stored.folder, "pca", stored.n_texts, seed=42)
+    np.testing.assert_allclose(kept.coords, corpus_map(stored.vectors(), "pca", seed=42).coords, atol=1e-5)

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.projection import corpus_view
 from components.shared import state
 from components.shared.figures import HOVER_CHARS, corpus_map_figure
 from embedlab.corpus.mapping import map_path
@@ -64,8 +63,21 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
 
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     assert JobQueue().view(job).state == "finished"
+    ok(first.run())  # encoded, its map not kept yet: its job is queued and its progress shown, no map
+    assert not first.get("plotly_chart") and "queued, position 1" in first.get("progress")[0].proto.text
+    assert "The map is fitted by the workers" in captions(first)
+    ok(second.run())  # the second tab waits on the same map job
+    map_job = first.session_state[state.CORPUS_MAP_JOB][2]
+    assert second.session_state[state.CORPUS_MAP_JOB][2] == map_job
+    assert [view.method for view in JobQueue().views() if view.active] == ["map"]
+
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    assert JobQueue().view(map_job).state == "finished"
+    stored = find_corpus(MODEL, TEXTS)
+    kept = map_path(stored.folder, "pca")
+    written = kept.stat().st_mtime_ns
     ok(first.run())
-    assert first.get("plotly_chart"), "no map once the corpus is encoded"
+    assert first.get("plotly_chart"), "no map once its job has finished"
     assert "PCA of 30 points" in captions(first)
     first.text_input(key=state.CORPUS_QUERY).input("violin")
     ok(first.run())
@@ -74,17 +86,12 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
     assert len(neighbours) == 10 and 0 not in neighbours["#"].tolist()
     assert sum("violin" in text for text in neighbours["text"]) >= 8  # the same topic comes first
     assert "Exact search" in captions(first)
-    stored = find_corpus(MODEL, TEXTS)
     assert stored.complete and np.asarray(stored.vectors()).shape == (30, 384)
 
-    # the second tab, even after the app restarted (its in-memory fits gone), reads the kept map: no refit
-    kept = map_path(stored.folder, "pca")
-    written = kept.stat().st_mtime_ns
-    corpus_view._FITS.clear()
-    ok(second.run())
-    assert second.get("plotly_chart") and "PCA of 30 points" in captions(second)
-    assert kept.stat().st_mtime_ns == written
-    assert not corpus_view._FITS[(str(stored.folder), "pca")].fitted_now
+    # a new tab (or a restarted app) reads the kept map at once: no job queued, no refit
+    third = tab(content)
+    assert third.get("plotly_chart") and "PCA of 30 points" in captions(third) and not third.get("progress")
+    assert kept.stat().st_mtime_ns == written and len(JobQueue().views()) == 2  # the encode and the map job
 
 
 def test_bad_files_are_one_literal_message_and_nothing_is_queued(models):
@@ -109,9 +116,14 @@ def test_the_raw_panels_model_is_encoded_by_its_own_job_and_mapped_beside(models
     ok(at.run())
     ok(at.button(key=state.CORPUS_ENCODE).click().run())
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())  # the trained map's job
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     ok(at.run())
     assert len(at.get("plotly_chart")) == 1  # the trained map alone until the raw model's job has run
     ok(at.button(key=state.CORPUS_RAW_ENCODE).click().run())
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())  # the raw map's job: the trained map is drawn meanwhile
+    assert len(at.get("plotly_chart")) == 1 and at.get("progress")
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     ok(at.run())
     charts = at.get("plotly_chart")
@@ -174,3 +186,62 @@ def test_the_projection_page_reads_stored_texts_with_no_forward_pass(models, tin
     assert passes == 0 and not at.get("progress")
     np.testing.assert_array_equal(vectors, stored.vectors()[5:17])
     assert marks == [""] * len(subset)
+
+
+def stored_random_vectors() -> None:
+    """The section's corpus stored complete with random vectors of the model's width: no model call."""
+    from embedlab.corpus.store import prepare_corpus
+    from embedlab.corpus.texts import Corpus
+
+    stored = prepare_corpus(MODEL, Corpus(tuple(TEXTS), "notes.txt"), chunk=16)
+    rng = np.random.default_rng(0)
+    for index in range(stored.n_chunks):
+        first, end = stored.chunk_rows(index)
+        stored.write_chunk(index, rng.normal(size=(end - first, 384)).astype(np.float32), 0)
+
+
+def test_a_running_map_job_shows_its_phase_and_points_placed(models):
+    import os
+    import time
+
+    from embedlab.training.queue.records import HOST, WorkerEntry
+    from embedlab.training.run import ProgressReport
+
+    stored_random_vectors()
+    at = tab("\n".join(TEXTS).encode())
+    jobs = JobQueue()
+    job = at.session_state[state.CORPUS_MAP_JOB][2]
+    worker = WorkerEntry(id="w", pid=os.getpid(), host=HOST, heartbeat=time.time(), job=job)
+    jobs.store.put_worker(worker)  # a live worker holding the job, as a worker's record says mid-fit
+    progress = ProgressReport(step=20, total=30, loss=None, steps_per_second=5.0, eta_seconds=2.0, elapsed_seconds=3)
+    running = {"state": "running", "worker": worker, "progress": progress, "phase": "placing the other points"}
+    jobs.store.put_record(jobs.record(job).model_copy(update=running))
+    ok(at.run())
+    assert at.get("progress")[0].proto.text == "placing the other points: 20/30 points placed, about 2 s left"
+    assert not at.get("plotly_chart")
+
+
+def test_a_failed_map_job_is_said_once_and_fitted_again_on_request(models, monkeypatch):
+    from embedlab.corpus import mapping
+    from embedlab.errors import EmbedLabError
+
+    stored_random_vectors()
+    at = tab("\n".join(TEXTS).encode())
+    failed = at.session_state[state.CORPUS_MAP_JOB][2]
+
+    def refuse(*args, **kwargs):
+        raise EmbedLabError("No room for the map: free some space.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mapping, "corpus_map", refuse)
+        assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())
+    assert "The map job failed: No room for the map: free some space." in shown(at.warning[0].value)
+    ok(at.run())
+    assert len(JobQueue().views()) == 1  # a failed map is not queued again by itself
+    ok(at.button(key=f"{state.CORPUS_MAP_AGAIN}.{state.CORPUS_MAP_JOB}").click().run())
+    again = at.session_state[state.CORPUS_MAP_JOB][2]
+    assert again != failed and JobQueue().view(again).state == "queued"
+    assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
+    ok(at.run())
+    assert at.get("plotly_chart") and "PCA of 30 points" in captions(at)

@@ -10,12 +10,13 @@ The modules:
 
 - ``records``: what is stored, as pydantic models validated when read back: a run's record (``JobRecord``: name,
   method, state, owner and browser hashes, times, progress, its worker, its numbers), a worker's registry entry
-  (``WorkerEntry``), a stop request; ``TrainRequest`` or ``EncodeRequest`` (pickled in the Huey task) and
-  ``JobView`` (what is shown).
+  (``WorkerEntry``), a stop request; ``TrainRequest``, ``EncodeRequest`` or ``MapRequest`` (pickled in the Huey
+  task) and ``JobView`` (what is shown).
 - ``storage``: the Huey queue (``SqliteHuey`` at ``<models_dir>/.queue/queue.db``, or ``RedisHuey`` for the
   ``queue`` setting ``redis://host:6379/0``) and its key-value entries; a file that is not a database is one
   ``QueueUnreadable`` naming it.
-- ``jobs``: ``JobQueue``: submit a run, or (``submit_encode``) a corpus to encode, one job shared by every asker
+- ``jobs``: ``JobQueue``: submit a run, or (``submit_encode``, ``submit_map``) a corpus to encode or its map to
+  fit, one job shared by every asker
   (with the per-browser cap and, in served mode, the bound on the whole queue), stop,
   and the views, which tell a run whose worker died (interrupted, finished when the loss was seen).
 - ``worker``: ``Worker``, the loop of ``python -m embedlab worker``: claims, heartbeats, SIGTERM.
@@ -44,9 +45,11 @@ from embedlab.training.queue.records import (
     CROSS_METHOD,
     ENCODE_METHOD,
     HOST,
+    MAP_METHOD,
     STALE_S,
     EncodeRequest,
     JobView,
+    MapRequest,
     TrainRequest,
 )
 from embedlab.training.queue.spawn import command_line_label, ensure_worker, worker_command, worker_environment
@@ -73,12 +76,14 @@ __all__ = [
     "CROSS_METHOD",
     "ENCODE_METHOD",
     "HOST",
+    "MAP_METHOD",
     "QUEUE_ENV",
     "STALE_S",
     "WORKER_NICE",
     "EncodeRequest",
     "JobQueue",
     "JobView",
+    "MapRequest",
     "QueueUnreadable",
     "TrainRequest",
     "Worker",

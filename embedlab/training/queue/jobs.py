@@ -19,17 +19,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from embedlab import served
+from embedlab.corpus.mapping import check_map, map_path
 from embedlab.corpus.store import corpora_dir
 from embedlab.errors import EmbedLabError
 from embedlab.settings import get_settings
 from embedlab.training.folders import is_taken
 from embedlab.training.queue.admin import token_hash
 from embedlab.training.queue.records import (
+    CORPUS_METHODS,
     ENCODE_METHOD,
+    MAP_METHOD,
     STALE_S,
     EncodeRequest,
     JobRecord,
     JobView,
+    MapRequest,
     StopRequest,
     TrainRequest,
     WorkerEntry,
@@ -169,10 +173,35 @@ class JobQueue:
             EmbedLabError: the queue's bounds (as ``submit``).
         """
         folder = str(corpora_dir().resolve() / request.key)  # this side's path of it: what a view shows
+        return self._submit_shared(request, request.model, folder, request.n_chunks, owner, label, browser)
+
+    def submit_map(self, request: MapRequest, owner: str, label: str = "", browser: str = "") -> str:
+        """Queue the 2-D map of an encoded corpus and return the job's id; shared as ``submit_encode`` is: a job
+        for the same corpus, projection and seed already queued or running is returned instead. The map is the
+        file the job writes (``map_path``): a page that finds it draws it and queues nothing.
+
+        Raises:
+            EmbedLabError: a map ``corpus_map`` would refuse (``check_map``), or the queue's bounds.
+        """
+        check_map(request.projection, request.n_texts)
+        kept = str(map_path(corpora_dir().resolve() / request.key, request.projection, request.seed))
+        return self._submit_shared(request, request.model, kept, request.n_texts, owner, label, browser)
+
+    def _submit_shared(
+        self,
+        request: EncodeRequest | MapRequest,
+        model: str,
+        save_to: str,
+        planned_steps: int,
+        owner: str,
+        label: str,
+        browser: str,
+    ) -> str:
+        """Queue a job on a stored corpus, one per (kind, ``save_to``): the active one's id when there is one."""
         snapshot = self.store.snapshot()
         views = self._views(snapshot)
         for view in views:
-            if view.active and view.method == ENCODE_METHOD and view.save_to == folder:
+            if view.active and view.method == request.method and view.save_to == save_to:
                 return view.job_id
         browser_hash = self._admit(views, owner, browser)
         job_id = secrets.token_hex(4)
@@ -183,11 +212,11 @@ class JobQueue:
                 id=job_id,
                 seq=time.time_ns(),
                 name=request.name,
-                method=ENCODE_METHOD,
-                model=request.model,
+                method=request.method,
+                model=model,
                 source=request.source,
-                save_to=folder,
-                planned_steps=request.n_chunks,
+                save_to=save_to,
+                planned_steps=planned_steps,
                 owner_hash=owner_hash,
                 browser_hash=browser_hash,
                 owner_label=label or f"session {owner_hash[:6]}",
@@ -313,10 +342,13 @@ class JobQueue:
                 if record.method == ENCODE_METHOD:  # its finished chunks are on disk: asking again resumes there
                     where = f" after chunk {latest.step} of {latest.total}" if latest is not None else ""
                     lost_part = ": the chunks done are kept, ask again to resume"
+                elif record.method == MAP_METHOD:
+                    where = " while fitting the map"
+                    lost_part = ": nothing was kept, ask again to fit it"
                 record = self._interrupted(record, f"its worker stopped{where}{lost_part}")
                 state, message = record.state, record.message
             estimate = None
-            if per_step is not None and record.method != ENCODE_METHOD:  # the pace is of training steps
+            if per_step is not None and record.method not in CORPUS_METHODS:  # the pace is of training steps
                 estimate = overhead + per_step * record.planned_steps
             starts_in = None
             if state == "running":
@@ -368,7 +400,7 @@ def _measured_pace(records: list[JobRecord]) -> tuple[float | None, float]:
     done = [
         r
         for r in records
-        if r.state == "finished" and r.steps and r.started and r.finished and r.method != ENCODE_METHOD
+        if r.state == "finished" and r.steps and r.started and r.finished and r.method not in CORPUS_METHODS
     ]
     if not done:
         return None, 0.0

@@ -1,7 +1,7 @@
-"""What the queue stores: a run's request (``TrainRequest``, or ``EncodeRequest`` for a corpus to encode, pickled in
-its Huey task), its record (``JobRecord``,
-one JSON document per run), a worker's registry entry (``WorkerEntry``), a stop request (``StopRequest``), and what
-a page or the command line shows of a run (``JobView``).
+"""What the queue stores: a run's request (``TrainRequest``, ``EncodeRequest`` for a corpus to encode, or
+``MapRequest`` for its 2-D map to fit; pickled in its Huey task), its record (``JobRecord``, one JSON document per
+run), a worker's registry entry (``WorkerEntry``), a stop request (``StopRequest``), and what a page or the command
+line shows of a run (``JobView``).
 
 Records are pydantic models: what is read back from the store is validated, so a record written by another version
 or damaged on disk is refused where it is read (the store skips it), never half-used further on.
@@ -73,6 +73,31 @@ class EncodeRequest:
     @property
     def name(self) -> str:
         return f"encode {Path(self.source).name or self.key}"[:80]
+
+
+MAP_METHOD = "map"  # the kind of job that fits an encoded corpus's 2-D map (embedlab.corpus.mapping)
+CORPUS_METHODS = (ENCODE_METHOD, MAP_METHOD)  # jobs on a stored corpus, not training runs
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    """The 2-D map of an encoded corpus to fit (``embedlab.corpus.mapping``): ``key`` names its stored corpus, as in
+    ``EncodeRequest``; ``projection`` is the map's method ("auto", "umap" or "pca") and ``seed`` its random state; the
+    map is written to ``map_path(<the corpus folder>, projection, seed)``. ``model`` (the corpus's model) and
+    ``source`` are only shown. Two requests for one corpus, projection and seed share one job."""
+
+    key: str
+    projection: str
+    seed: int
+    model: str = ""
+    source: str = ""
+    n_texts: int = 0
+
+    method = MAP_METHOD
+
+    @property
+    def name(self) -> str:
+        return f"map {Path(self.source).name or self.key} ({self.projection})"[:80]
 
 
 class _Stored(BaseModel):

@@ -1,5 +1,6 @@
 """A worker (``python -m embedlab worker``): takes queued runs one at a time and trains them in its own process
-(or, for a corpus to encode, encodes it: ``EncodeRequest``, ``Worker._encode``).
+(or, for a corpus to encode, encodes it: ``EncodeRequest``, ``Worker._encode``; for a corpus's map, fits it:
+``MapRequest``, ``Worker._fit_map``).
 
 It trains with ``torch.set_num_threads(threads)`` (default: one core less than the machine has, at least 1: on a
 2-core machine the web server keeps a core; see docs/benchmarks.md) at a lower CPU priority (``WORKER_NICE``: when a
@@ -32,6 +33,7 @@ import traceback
 from collections.abc import Callable
 
 from embedlab.corpus.encode import EncodeProgress, encode_corpus
+from embedlab.corpus.mapping import kept_corpus_map
 from embedlab.corpus.store import corpora_dir, open_corpus
 from embedlab.errors import EmbedLabError
 from embedlab.training.queue.jobs import JobQueue
@@ -41,6 +43,7 @@ from embedlab.training.queue.records import (
     STALE_S,
     EncodeRequest,
     JobRecord,
+    MapRequest,
     TrainRequest,
     WorkerEntry,
 )
@@ -209,6 +212,9 @@ class Worker:
             if isinstance(request, EncodeRequest):
                 self._encode(request)
                 return
+            if isinstance(request, MapRequest):
+                self._fit_map(request)
+                return
             result, save = self._train(request)
             asked = self.store.stop_request(job_id)
             stopped = result.stopped
@@ -321,6 +327,49 @@ class Worker:
             state, message = "interrupted", f"the worker was stopped {where}"
         else:
             state, message = "stopped", f"stopped {where}"
+        self._write(force=True, state=state, finished=time.time(), phase=state, message=message, **values)
+
+    def _fit_map(self, request: MapRequest) -> None:
+        """Fit an encoded corpus's map (``embedlab.corpus.mapping.kept_corpus_map``) and write it in the corpus
+        folder, where every page reads it; a map found there already is not fitted again. The stop is looked at
+        after the fit and between the batches of placed points; a stopped map keeps nothing."""
+        stored = open_corpus(corpora_dir() / request.key)  # under this worker's models directory: the app's
+        if not stored.complete:
+            raise EmbedLabError(
+                f"The corpus is not encoded yet ({len(stored.done_chunks())} of {stored.n_chunks} chunks): encode it "
+                "first, then ask for its map."
+            )
+        vectors = stored.vectors()
+        started = time.monotonic()
+        first: list[tuple[int, float]] = []  # (points done, when) at the first report: the fitted ones
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic() - started
+            first[:] = first or [(done, now)]
+            placed, since = done - first[0][0], now - first[0][1]
+            rate = placed / since if placed and since > 0 else 0.0  # points placed a second (0 until known)
+            latest = ProgressReport(
+                step=done,
+                total=total,
+                loss=None,
+                steps_per_second=rate,
+                eta_seconds=(total - done) / rate if rate else (0.0 if done >= total else None),
+                elapsed_seconds=now,
+            )
+            phase = "placing the other points" if done < total else "saving the map"
+            self._write(force=done >= total, progress=latest, phase=phase)
+
+        self._write(force=True, phase=f"fitting the map of {len(vectors):,} points")
+        fitted, fitted_now = kept_corpus_map(
+            stored.folder, vectors, request.projection, request.seed, progress=report, stop=self._stop
+        )
+        values = {"steps": len(vectors) if fitted is not None else 0, "seconds": round(time.monotonic() - started, 3)}
+        if fitted is not None:
+            state, message = "finished", "" if fitted_now else "the map was kept already: read, not fitted again"
+        elif self.shutdown.is_set():
+            state, message = "interrupted", "the worker was stopped while fitting the map: nothing was kept"
+        else:
+            state, message = "stopped", "stopped while fitting the map: nothing was kept, ask again to fit it"
         self._write(force=True, state=state, finished=time.time(), phase=state, message=message, **values)
 
     def stop_on_signals(self) -> None:
