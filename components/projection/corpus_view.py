@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 import streamlit as st
 
+from components.projection.map_chart import map_chart
 from components.shared import notes, state
 from components.shared.figures import corpus_map_figure
 from components.train.train_queue import job_queue
@@ -250,8 +251,9 @@ def _explore(stored: StoredCorpus, corpus: Corpus, raw: StoredCorpus | None = No
     if len(texts) > MAX_DRAWN_POINTS:
         region = _region_sliders(fitted.coords)
     figure = corpus_map_figure(fitted.coords, texts, groups, found, region, MAX_DRAWN_POINTS)
-    trained_slot = st
-    if raw is not None and raw_fitted is not None:
+    if raw is None or raw_fitted is None:
+        trained_slot = st.container()
+    else:
         trained_slot, raw_slot = st.columns(2)
         with trained_slot:
             notes.markdown("**Trained:** {}", stored.model)
@@ -259,17 +261,19 @@ def _explore(stored: StoredCorpus, corpus: Corpus, raw: StoredCorpus | None = No
             notes.markdown("**Raw:** {}", raw.model)
         raw_region = None if region is None else _extent(raw_fitted.coords)
         raw_figure = corpus_map_figure(raw_fitted.coords, texts, groups, found, raw_region, MAX_DRAWN_POINTS)
-        raw_slot.plotly_chart(raw_figure, key=state.CORPUS_RAW_MAP)
+        with raw_slot:
+            map_chart(raw_figure, state.CORPUS_RAW_MAP, len(texts))
         notes.caption(
             "Raw: the raw model's own sentence-transformers pipeline, as its corpus job stores it (mean pooling of "
             "the last layer for a plain transformers model), not the raw panel's pooling and layers; coloured by "
             "the same groups. {}",
             raw_fitted.note,
         )
-    event = trained_slot.plotly_chart(figure, key=state.CORPUS_MAP, on_select="rerun", selection_mode=("box", "lasso"))
+    with trained_slot:
+        selected = map_chart(figure, state.CORPUS_MAP, len(texts))
     if query.strip():
         notes.caption("{} texts contain the search.", f"{int(found.sum()):,}")
-    _selection(event, texts, groups)
+    _selection(selected, texts, groups)
     _neighbours(folder, vectors, texts)
 
 
@@ -291,9 +295,7 @@ def _region_sliders(coords: npt.NDArray[np.float32]) -> tuple[tuple[float, float
     return x, y
 
 
-def _selection(event, texts: tuple[str, ...], groups: list[str]) -> None:
-    points = getattr(getattr(event, "selection", None), "points", None) or []
-    rows = sorted({int(point["customdata"][0]) for point in points if point.get("customdata")})
+def _selection(rows: list[int], texts: tuple[str, ...], groups: list[str]) -> None:
     if not rows:
         return
     listed_note = f" (the first {MAX_LISTED} listed)" if len(rows) > MAX_LISTED else ""

@@ -8,6 +8,9 @@ is empty).
 
 from __future__ import annotations
 
+import html
+import json
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -64,7 +67,7 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     assert JobQueue().view(job).state == "finished"
     ok(first.run())  # encoded, its map not kept yet: its job is queued and its progress shown, no map
-    assert not first.get("plotly_chart") and "queued, position 1" in first.get("progress")[0].proto.text
+    assert not first.get("component_instance") and "queued, position 1" in first.get("progress")[0].proto.text
     assert "The map is fitted by the workers" in captions(first)
     ok(second.run())  # the second tab waits on the same map job
     map_job = first.session_state[state.CORPUS_MAP_JOB][2]
@@ -77,7 +80,7 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
     kept = map_path(stored.folder, "pca")
     written = kept.stat().st_mtime_ns
     ok(first.run())
-    assert first.get("plotly_chart"), "no map once its job has finished"
+    assert first.get("component_instance"), "no map once its job has finished"
     assert "PCA of 30 points" in captions(first)
     first.text_input(key=state.CORPUS_QUERY).input("violin")
     ok(first.run())
@@ -90,7 +93,7 @@ def test_two_tabs_share_one_job_and_the_encoded_corpus_is_mapped_searched_and_qu
 
     # a new tab (or a restarted app) reads the kept map at once: no job queued, no refit
     third = tab(content)
-    assert third.get("plotly_chart") and "PCA of 30 points" in captions(third) and not third.get("progress")
+    assert third.get("component_instance") and "PCA of 30 points" in captions(third) and not third.get("progress")
     assert kept.stat().st_mtime_ns == written and len(JobQueue().views()) == 2  # the encode and the map job
 
 
@@ -119,15 +122,20 @@ def test_the_raw_panels_model_is_encoded_by_its_own_job_and_mapped_beside(models
     ok(at.run())  # the trained map's job
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     ok(at.run())
-    assert len(at.get("plotly_chart")) == 1  # the trained map alone until the raw model's job has run
+    assert len(at.get("component_instance")) == 1  # the trained map alone until the raw model's job has run
     ok(at.button(key=state.CORPUS_RAW_ENCODE).click().run())
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     ok(at.run())  # the raw map's job: the trained map is drawn meanwhile
-    assert len(at.get("plotly_chart")) == 1 and at.get("progress")
+    assert len(at.get("component_instance")) == 1 and at.get("progress")
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     ok(at.run())
-    charts = at.get("plotly_chart")
+    charts = at.get("component_instance")
     assert len(charts) == 2, "no raw map beside the trained one"
+    for chart in charts:  # each frame is sent its figure: every one of the 30 texts drawn, hover text escaped
+        figure = json.loads(json.loads(chart.proto.json_args)["spec"])
+        hovers = [text for trace in figure["data"] for text in trace.get("hovertext", [])]
+        assert chart.proto.component_name.endswith("corpus_map") and len(hovers) == 30
+        assert set(hovers) == {html.escape(text) for text in TEXTS}
     raw = find_corpus(str(tiny_st_dir), TEXTS)
     assert raw.complete and raw.vectors().shape[0] == 30
     assert raw.key != find_corpus(MODEL, TEXTS).key
@@ -218,7 +226,7 @@ def test_a_running_map_job_shows_its_phase_and_points_placed(models):
     jobs.store.put_record(jobs.record(job).model_copy(update=running))
     ok(at.run())
     assert at.get("progress")[0].proto.text == "placing the other points: 20/30 points placed, about 2 s left"
-    assert not at.get("plotly_chart")
+    assert not at.get("component_instance")
 
 
 def test_a_failed_map_job_is_said_once_and_fitted_again_on_request(models, monkeypatch):
@@ -244,4 +252,4 @@ def test_a_failed_map_job_is_said_once_and_fitted_again_on_request(models, monke
     assert again != failed and JobQueue().view(again).state == "queued"
     assert Worker(JobQueue(), threads=1).run(until_idle=True) == 1
     ok(at.run())
-    assert at.get("plotly_chart") and "PCA of 30 points" in captions(at)
+    assert at.get("component_instance") and "PCA of 30 points" in captions(at)
