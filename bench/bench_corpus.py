@@ -215,8 +215,8 @@ map_chart(figure, "map", 100_000_000)
 
 def bench_browser(coords: np.ndarray, texts: list[str], rounds: int = 5) -> dict:
     """Time from navigation to a drawn map (Plotly's figure data in place and its WebGL canvas created): the app's
-    figure (``corpus_map_figure``, clusters as colours) shown by the Projection page's chart (``map_chart``), and the same
-    figure's JSON drawn by Plotly alone in a bare page served from disk, both in one headless Chromium.
+    figure (``corpus_map_figure``, clusters as colours) shown by the Projection page's chart (``map_chart``), and
+    the same figure's JSON drawn by Plotly alone in a bare page served from disk, both in one headless Chromium.
 
     Two ways, each page a new browser tab: from a link (the page's own start included: Streamlit's frontend and
     session, or the bare page's ``plotly.min.js``), and in an open page (the page has drawn a one-point chart, so
@@ -265,8 +265,10 @@ def bench_browser(coords: np.ndarray, texts: list[str], rounds: int = 5) -> dict
     servers = [
         subprocess.Popen(
             [sys.executable, "-m", "http.server", str(bare_port), "--bind", "127.0.0.1"],
-            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ),  # fmt: skip
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
         streamlit_app("app.py", "figure.json", app_port),
         streamlit_app("app.py", "tiny.json", tiny_port),
         streamlit_app("open_app.py", "figure.json", open_port),
@@ -330,7 +332,7 @@ def bench_browser(coords: np.ndarray, texts: list[str], rounds: int = 5) -> dict
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=["--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
             )
-            for name, (url, in_open_page) in pages.items():  # once each, not timed: every server has started
+            for url, in_open_page in pages.values():  # once each, not timed: every server has started
                 timed(browser, url, in_open_page)
             for _ in range(rounds):  # round-robin: the machine's load drifts alike for every page
                 for name, (url, in_open_page) in pages.items():
