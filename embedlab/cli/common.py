@@ -198,20 +198,22 @@ def text_notes(encoder, texts: Sequence[tuple[str, str]]) -> list[dict]:
 
     Returns dicts with "unknown_tokens" ({"sentence1": share, "sentence2": share}; None for a pair with an empty
     sentence, which is not scored), "truncated" (the sentences cut at the model's limit) and "note" ("" when
-    nothing is wrong). Read from the encoder's cache: texts already scored need no model pass.
+    nothing is wrong). From ``encoder.token_counts``: tokenization alone, never a model pass (texts whose vectors
+    were read from a stored corpus are not encoded for their notes either).
     """
-    from embedlab.embedding.readability import pair_readability
+    from embedlab.embedding.readability import unknown_share, unreadable_note
 
     limit = encoder.model.facts.max_seq_length
     scored = [i for i, (first, second) in enumerate(texts) if first.strip() and second.strip()]
     found = [{"unknown_tokens": None, "truncated": [], "note": ""} for _ in texts]
-    readability = pair_readability(encoder, [texts[i] for i in scored])
-    for i, (share1, share2, note) in zip(scored, readability, strict=True):
-        named = list(zip(("sentence1", "sentence2"), encoder.states(list(texts[i])), strict=True))
-        cut = [f"{name} cut to {limit} of {state.n_tokens} tokens" for name, state in named if state.truncated]
+    counts = encoder.token_counts([text for i in scored for text in texts[i]])
+    for i, first, second in zip(scored, counts[0::2], counts[1::2], strict=True):
+        named = [("sentence1", first), ("sentence2", second)]
+        note = unreadable_note([first, second])
+        cut = [f"{name} cut to {limit} of {count.n_tokens} tokens" for name, count in named if count.truncated]
         found[i] = {
-            "unknown_tokens": {"sentence1": round(share1, 4), "sentence2": round(share2, 4)},
-            "truncated": [name for name, state in named if state.truncated],
+            "unknown_tokens": {name: round(unknown_share(count), 4) for name, count in named},
+            "truncated": [name for name, count in named if count.truncated],
             "note": "; ".join([note, *cut] if note else cut),
         }
     return found

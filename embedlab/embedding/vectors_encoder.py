@@ -103,7 +103,8 @@ class VectorsEncoder:
         return [TextStates(pooled={}, model=vector, n_tokens=0, truncated=False) for vector in vectors]
 
     def token_counts(self, texts: Sequence[str]) -> list[TokenCounts]:
-        """No token counts for a vectors-only model (it tokenizes behind its API): (0, 0) per text, nothing sent."""
+        """No token counts for a vectors-only model (it tokenizes behind its API): zeros and never cut per text, as
+        its ``states`` carry; nothing sent."""
         return [TokenCounts(0, 0) for _ in texts]
 
     def check(self, spec: EmbedSpec) -> None:

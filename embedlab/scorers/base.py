@@ -7,9 +7,9 @@ commands never test a kind: they open a scorer (``open_scorer(ref, spec)``) and 
 
 Two families:
     ``VectorScorer``: the model gives sentence vectors through an ``engine`` that answers the ``Encoder`` calls
-        (``states``, ``vectors``, ``embed``, ``cached``, ``model.facts``); a pair's score is the cosine of its two
-        vectors. A new vector kind (a static model, another backend, quantized or truncated vectors wrapping
-        another scorer) implements ``recognises`` and ``load_engine`` and declares its capabilities.
+        (``states``, ``vectors``, ``embed``, ``cached``, ``token_counts``, ``model.facts``); a pair's score is the
+        cosine of its two vectors. A new vector kind (a static model, another backend, quantized or truncated
+        vectors wrapping another scorer) implements ``recognises`` and ``load_engine`` and declares its capabilities.
     anything else (a cross-encoder): scores a pair in one pass, under its own ``score_name``; ``encode`` refuses
         with the one message of ``errors.refusal``.
 

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embedlab.embedding.baseline import Baseline, random_pair_indices
-from embedlab.embedding.encoder import TextStates
+from embedlab.embedding.encoder import TokenCounts
 from embedlab.embedding.precision import NOISE_STD, spread
 from embedlab.embedding.readability import unreadable_note
 from embedlab.embedding.specs import EmbedSpec
@@ -122,12 +122,12 @@ def cross_notes(scorer: CrossScorer, pairs: Sequence[tuple[str, str]]) -> list[s
     tokenizer = scorer.model.tokenizer
     notes = []
     for pair in pairs:
-        states = []
+        counts = []
         for text in pair:
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             unknown = sum(token == tokenizer.unk_token_id for token in ids)
-            states.append(TextStates({}, np.zeros(0, np.float32), len(ids), False, len(ids), unknown))
-        notes.append(unreadable_note(states))
+            counts.append(TokenCounts(len(ids), unknown, len(ids), False))
+        notes.append(unreadable_note(counts))
     return notes
 
 

@@ -90,9 +90,9 @@ def score_rows(
     limit = encoder.model.facts.max_seq_length
     notes = [""] * len(frame)
     for position, (first, second) in zip(positions, pairs, strict=True):
-        states = encoder.states([first, second])
-        long = [f"sentence {i + 1}: {s.n_tokens} tokens" for i, s in enumerate(states) if s.truncated]
-        parts = [unreadable_note(states)]
+        counts = encoder.token_counts([first, second])  # the tokenizer alone: no model pass for the notes
+        long = [f"sentence {i + 1}: {c.n_tokens} tokens" for i, c in enumerate(counts) if c.truncated]
+        parts = [unreadable_note(counts)]
         if long:
             parts.append(f"truncated to {limit} tokens ({'; '.join(long)})")
         notes[position] = "; ".join(part for part in parts if part)

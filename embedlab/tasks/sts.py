@@ -548,11 +548,12 @@ def evaluate_scorer(scorer, pairs: ScoredPairs, progress: Progress | None = None
 def unreadable_pairs(encoder: Encoder, pairs: ScoredPairs, progress: Progress | None = None) -> list[int]:
     """Positions of the pairs with a sentence the model cannot read (mostly [UNK] tokens).
 
-    Uses the same ``encoder.states`` call as ``evaluate`` (cached): asking first costs no extra forward pass.
+    From ``encoder.token_counts`` (the tokenizer alone, the same counts ``evaluate``'s states carry): asking first
+    costs no forward pass. ``progress`` is not called: there is nothing slow to follow.
     """
     unique = pairs.unique_sentences()
-    states = encoder.states(unique, progress)
-    readable = {text: not is_unreadable(state) for text, state in zip(unique, states, strict=True)}
+    counts = encoder.token_counts(unique)
+    readable = {text: not is_unreadable(count) for text, count in zip(unique, counts, strict=True)}
     return [
         i
         for i, (first, second) in enumerate(zip(pairs.sentence1, pairs.sentence2, strict=True))

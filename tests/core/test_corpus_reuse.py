@@ -117,3 +117,61 @@ def test_the_embed_command_reads_a_subset_of_a_stored_corpus_and_encodes_only_ne
     np.testing.assert_allclose(
         got[2], plain_encode(load_model(str(folder)).st_model, ["a sentence never stored"])[0], atol=1e-5
     )
+
+
+@pytest.fixture
+def command_encoder(stored_model, monkeypatch):
+    """One Encoder of the stored model that the commands run here use (its forward passes counted)."""
+    from embedlab.cli import common
+
+    folder, _ = stored_model
+    encoder = Encoder(load_model(str(folder)))
+    monkeypatch.setattr(common, "load_engine", lambda kind, model_id: encoder)
+    return encoder
+
+
+def test_the_score_command_reads_stored_vectors_and_judges_its_notes_without_a_forward_pass(
+    stored_model, command_encoder, tmp_path, capsys
+):
+    import json
+
+    from embedlab import cli
+    from embedlab.embedding.scoring import random_pair_baseline
+
+    folder, vectors = stored_model
+    encoder = command_encoder
+    random_pair_baseline(encoder, EmbedSpec(resolve_model(str(folder))))  # the baseline's own texts, beforehand
+    passes, encoded = encoder.forward_passes, encoder.texts_encoded
+    pairs = [(0, 1), (5, 30), (12, 12), (35, 2)]
+    path = tmp_path / "pairs.csv"
+    path.write_text("sentence1,sentence2\n" + "".join(f"{TEXTS[a]},{TEXTS[b]}\n" for a, b in pairs), encoding="utf-8")
+    assert cli.main(["score", str(path), "--model", str(folder), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["pairs"]
+    assert (encoder.forward_passes, encoder.texts_encoded) == (passes, encoded)  # scores and notes: none
+    assert encoder.stored.vectors_read == len({n for pair in pairs for n in pair})  # each distinct text, read once
+    normed = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert [pair["cosine"] for pair in found] == pytest.approx([float(normed[a] @ normed[b]) for a, b in pairs], 1e-5)
+    counts = encoder.token_counts([TEXTS[a] for a, _ in pairs])  # what the notes were judged from
+    assert [pair["unknown_tokens"]["sentence1"] for pair in found] == [
+        round(c.n_unknown / c.n_content, 4) for c in counts
+    ]
+    assert all(pair["truncated"] == [] and pair["note"] == "" for pair in found)
+    assert encoder.forward_passes == passes
+
+
+def test_the_retrieve_command_reads_stored_vectors_without_a_forward_pass(
+    stored_model, command_encoder, tmp_path, capsys
+):
+    import json
+
+    from embedlab import cli
+
+    folder, _ = stored_model
+    path = tmp_path / "pairs.csv"
+    rows = [(TEXTS[n], TEXTS[n + 3]) for n in range(0, 30, 6)]
+    path.write_text("query,relevant\n" + "".join(f"{q},{d}\n" for q, d in rows), encoding="utf-8")
+    assert cli.main(["retrieve", "--data", str(path), "--model", str(folder), "--json"]) == 0
+    (system,) = json.loads(capsys.readouterr().out)["systems"]
+    assert command_encoder.forward_passes == 0 and command_encoder.texts_encoded == 0
+    assert command_encoder.stored.vectors_read == len({text for row in rows for text in row})
+    assert system["passes"] == 0

@@ -144,3 +144,83 @@ def test_a_missing_layer_is_still_one_line(tmp_path, cli_encoder, capsys):
     path = write(tmp_path, "p.csv", "sentence1,sentence2\na,b\n")
     assert cli.main(["score", str(path), "--model", M, "--pooling", "cls", "--layers", "9"]) == 2
     assert "does not exist" in one_line_error(capsys)
+
+
+# Sentences whose notes matter: [UNK] from CJK and emoji, a mix, plain English, and over-length ones (one of them
+# also unreadable: both notes in one).
+TRICKY = [
+    (CHINESE[0], CHINESE[1]),
+    ("🙂🙂", "I love 🍕 and 寿司"),
+    ("猫 dog", "How old are you?"),
+    (" ".join(["word"] * 400), "short one"),
+    ("A fine day.", " ".join(["🙂"] * 300)),
+    ("", "an empty sentence is not scored"),
+]
+
+
+def hidden_state_notes(encoder: Encoder, texts) -> list[dict]:
+    """``cli.common.text_notes`` as it was computed before: from ``encoder.states`` (a forward pass per unseen
+    text), the reference the tokenizer-only notes must equal number for number and word for word."""
+    limit = encoder.model.facts.max_seq_length
+    found = [{"unknown_tokens": None, "truncated": [], "note": ""} for _ in texts]
+    for i, pair in enumerate(texts):
+        if not (pair[0].strip() and pair[1].strip()):
+            continue
+        named = list(zip(("sentence1", "sentence2"), encoder.states(list(pair)), strict=True))
+        note = readability.unreadable_note([state for _, state in named])
+        cut = [f"{name} cut to {limit} of {state.n_tokens} tokens" for name, state in named if state.truncated]
+        found[i] = {
+            "unknown_tokens": {name: round(unknown_share(state), 4) for name, state in named},
+            "truncated": [name for name, state in named if state.truncated],
+            "note": "; ".join([note, *cut] if note else cut),
+        }
+    return found
+
+
+def test_notes_come_from_the_tokenizer_and_equal_those_of_the_hidden_states(packaged_model):
+    encoder = Encoder(packaged_model)  # nothing cached: every note below is judged from tokens alone
+    scorable = [pair for pair in TRICKY if pair[0]]
+    notes = cli.common.text_notes(encoder, TRICKY)
+    readable = pair_readability(encoder, scorable)
+    counts = encoder.token_counts([text for pair in scorable for text in pair])
+    assert encoder.forward_passes == 0 and encoder.texts_encoded == 0
+    # the same numbers from the forward pass's states (what they were read from before)
+    states = encoder.states([text for pair in scorable for text in pair])
+    assert [(c.n_content, c.n_unknown, c.n_tokens, c.truncated) for c in counts] == [
+        (s.n_content, s.n_unknown, s.n_tokens, s.truncated) for s in states
+    ]
+    assert notes == hidden_state_notes(encoder, TRICKY)
+    assert readable == [
+        (unknown_share(first), unknown_share(second), readability.unreadable_note([first, second]))
+        for first, second in zip(states[0::2], states[1::2], strict=True)
+    ]
+    # the cases are what they claim to be: [UNK] shares, an over-length text, both notes in one
+    assert notes[0]["unknown_tokens"] == {"sentence1": 0.8, "sentence2": 0.6}
+    assert notes[1]["unknown_tokens"]["sentence1"] == 1.0 and 0 < notes[1]["unknown_tokens"]["sentence2"] < 0.5
+    assert notes[2]["unknown_tokens"] == {"sentence1": 0.5, "sentence2": 0.0}
+    assert notes[3]["truncated"] == ["sentence1"] and notes[3]["note"] == "sentence1 cut to 256 of 402 tokens"
+    assert notes[4]["truncated"] == ["sentence2"] and notes[4]["note"].startswith("this model does not read")
+    assert notes[4]["note"].endswith("; sentence2 cut to 256 of 302 tokens") and "254 of 254 tokens" in notes[4]["note"]
+    assert notes[5] == {"unknown_tokens": None, "truncated": [], "note": ""}
+    # and once the states are cached, the notes read from them are the same
+    assert cli.common.text_notes(encoder, TRICKY) == notes
+
+
+def test_sts_unreadable_pairs_and_the_compare_notes_need_no_forward_pass(packaged_model, tmp_path):
+    import pandas as pd
+
+    from embedlab.tasks.compare import score_rows
+
+    rows = [(*CHINESE, 4.9), ("What is your age?", "How old are you?", 4.8), ("🙂🙂", "A smile.", 1.0)]
+    path = write(tmp_path, "sts.csv", "sentence1,sentence2,score\n" + "".join(f"{a},{b},{s}\n" for a, b, s in rows))
+    encoder = Encoder(packaged_model)
+    assert sts.unreadable_pairs(encoder, sts.read_scored_pairs(path)) == [0, 2]
+    assert encoder.forward_passes == 0
+    frame = pd.DataFrame(TRICKY[:5], columns=["sentence1", "sentence2"])
+    _, notes = score_rows(encoder, sts.EmbedSpec(M), frame, list(frame.index))
+    passes = encoder.forward_passes  # the scores' own passes; the notes below ask the model nothing
+    assert notes[0].startswith("this model does not read") and "1 of 2 tokens are [UNK]" in notes[2]
+    assert notes[3] == "truncated to 256 tokens (sentence 1: 402 tokens)"
+    assert notes[4].endswith("; truncated to 256 tokens (sentence 2: 302 tokens)")
+    assert score_rows(encoder, sts.EmbedSpec(M), frame, list(frame.index))[1] == notes
+    assert encoder.forward_passes == passes

@@ -175,3 +175,14 @@ def test_a_hanging_service_ends_the_command_within_the_bound_it_quotes(service, 
     err = one_line_error(capsys)
     assert f"did not answer within {bound:g} s" in err and "EMBEDLAB_SERVICE_TIMEOUT_S" in err
     assert SERVICE_KEY not in err
+
+
+def test_a_service_gets_todays_empty_notes_and_is_sent_nothing_for_them(service):
+    """No tokenizer here: every share 0, nothing cut, no note (as before), and judging the texts sends none."""
+    from embedlab.cli.common import text_notes
+    from embedlab.scorers.registry import open_scorer
+
+    scorer = open_scorer(service.ref())
+    notes = text_notes(scorer.encoder, [("你几岁了？", "🙂🙂"), (" ".join(["word"] * 400), "short one")])
+    empty = {"unknown_tokens": {"sentence1": 0.0, "sentence2": 0.0}, "truncated": [], "note": ""}
+    assert notes == [empty, empty] and service.requests == []
