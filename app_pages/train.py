@@ -25,14 +25,15 @@ def page() -> None:
         return
     st.subheader("2. Method and data")
     method = train_form.method_choice()
-    problem = train_form.method_fit(composition, method)
-    data = train_form.data_choice(method, int(train_form.choice("seed")))
+    matryoshka, unread = train_form.matryoshka_choice()
+    problem = unread or train_form.method_fit(composition, method, matryoshka)
+    data = train_form.data_choice(method, int(train_form.choice("seed")), matryoshka)
     eval_pairs = train_form.eval_choice()
     st.subheader("3. Settings")
     settings = train_form.settings_choice(composition, method)
     if settings is None:
         return
-    train_form.code_panel(composition, method, settings)
+    train_form.code_panel(composition, method, settings, matryoshka)
     if data is None or eval_pairs is None:
         return
     train_run.start_controls(composition, data, settings, eval_pairs, problem, cross=method == train_form.CROSS_METHOD)

@@ -38,7 +38,14 @@ from embedlab.training.data import (
     parse_training_text,
     read_training_file,
 )
-from embedlab.training.methods import CROSS_METHOD, TRAIN_METHODS, composition_problem, start_problem
+from embedlab.training.matryoshka import AUTO, AUTO_TEXT, parse_dims
+from embedlab.training.methods import (
+    CROSS_METHOD,
+    TRAIN_METHODS,
+    composition_problem,
+    matryoshka_problem,
+    start_problem,
+)
 from embedlab.training.run import (
     PRECISIONS,
     TrainSettings,
@@ -78,6 +85,8 @@ DEFAULTS = {
     "normalize": False,
     "normalize_first": False,
     "method": "mnrl",  # with the bundled paraphrase groups: trainable offline (see default_choices)
+    "matryoshka": False,  # wrap the method's loss in MatryoshkaLoss
+    "matryoshka_dims": AUTO_TEXT,  # its widths below the full one, as typed
     "source": "bundled",
     "path": "",
     "eval_path": "",  # empty: the bundled scored pairs
@@ -287,19 +296,60 @@ def method_choice() -> str:
     return method
 
 
-def method_fit(composition: Composition, method: str) -> str | None:
-    """Why ``method`` cannot train ``composition`` (shown as an error here), or None: checked before Start, not
-    after the model was loaded and measured, by the rule the ``train`` command uses (``embedlab.training.methods``)."""
+def matryoshka_choice() -> tuple[tuple[int, ...] | None, str | None]:
+    """Whether to wrap the method's loss in MatryoshkaLoss, and at which widths (``embedlab.training.matryoshka``):
+    (None, None) when not asked; (widths, None), ``()`` for auto; (None, why) when the widths typed do not read
+    (shown as an error here; Start stays off). Whether the method's loss can be wrapped: ``method_fit``."""
+    row = st.columns([2, 3])
+    wrapped = row[0].checkbox(
+        "Train for truncation too (Matryoshka)",
+        value=bool(choice("matryoshka")),
+        key=key_of("matryoshka"),
+        help="Wraps the method's loss in sentence-transformers' MatryoshkaLoss: the same loss on the first k "
+        "dimensions of each embedding as well, so a model truncated to k dimensions (the precision and dimensions "
+        "settings of the other pages) keeps more of its accuracy. The before/after table adds the STS Spearman of "
+        "the first k dimensions at each width. Wraps cosine, CoSENT, MNRL, SimCSE and the pitfall's loss.",
+    )
+    typed = row[1].text_input(
+        "Widths below the full one (the full width is always trained)",
+        value=str(choice("matryoshka_dims")),
+        key=key_of("matryoshka_dims"),
+        disabled=not wrapped,
+        help="Comma-separated, e.g. 256,128,64; auto: up to three of 512, 256, 128, 64, 32, 16 below the full width",
+    )
+    typed = typed.strip()
+    keep("matryoshka", wrapped)
+    keep("matryoshka_dims", typed)
+    if not wrapped:
+        return None, None
+    try:
+        dims = parse_dims(typed)
+    except EmbedLabError as error:
+        notes.error("{}", error)
+        return None, str(error)
+    return (AUTO if dims is None else dims), None
+
+
+def method_fit(composition: Composition, method: str, matryoshka: tuple[int, ...] | None = None) -> str | None:
+    """Why ``method`` (wrapped in MatryoshkaLoss at ``matryoshka``'s widths, when given) cannot train
+    ``composition`` (shown as an error here), or None: checked before Start, not after the model was loaded and
+    measured, by the rule the ``train`` command uses (``embedlab.training.methods``)."""
     hidden_size = get_encoder(composition.model).model.facts.hidden_size
-    problem = start_problem(composition.model, method) or composition_problem(composition, method, hidden_size)
+    problem = (
+        start_problem(composition.model, method)
+        or composition_problem(composition, method, hidden_size)
+        or matryoshka_problem(method, matryoshka, composition, hidden_size)
+    )
     if problem:
         notes.error("{}", problem)
     return problem
 
 
-def data_choice(method: str, seed: int) -> TrainingData | None:
-    """Training rows for ``method`` from the chosen source; an error is shown, never raised."""
+def data_choice(method: str, seed: int, matryoshka: tuple[int, ...] | None = None) -> TrainingData | None:
+    """Training rows for ``method`` from the chosen source, its loss wrapped in MatryoshkaLoss at ``matryoshka``'s
+    widths when given (``TrainingData.matryoshka``); an error is shown, never raised."""
     loss = PAGE_LOSS_NAMES[method]
+    loss = loss if matryoshka is None else f"MatryoshkaLoss({loss})"
     method = data_method(method)
     sources = list(DATA_SOURCES)
     current = choice("source") if choice("source") in sources else "bundled"
@@ -346,7 +396,7 @@ def data_choice(method: str, seed: int) -> TrainingData | None:
         notes.error("{}", error)
         return None
     notes.caption("{}, {} distinct sentences · loss: {}", data.source, f"{data.n_sentences:,}", loss)
-    return data
+    return replace(data, matryoshka=matryoshka)
 
 
 def _split_label(path: str) -> str:
@@ -598,7 +648,9 @@ def memory_help() -> str:
     )
 
 
-def code_panel(composition: Composition, method: str, settings: TrainSettings) -> None:
+def code_panel(
+    composition: Composition, method: str, settings: TrainSettings, matryoshka: tuple[int, ...] | None = None
+) -> None:
     if method == CROSS_METHOD:
         st.caption(
             "The command line trains the same cross-encoder: `python -m embedlab train sts-train.csv --model "
@@ -609,4 +661,5 @@ def code_panel(composition: Composition, method: str, settings: TrainSettings) -
     if method in SENTENCE_METHODS and choice("source") != "path":
         data_path = "sentences.txt"
     with st.expander("The same thing in Python (sentence-transformers 6), ready to copy"):
-        st.code(python_script(composition, method, settings, data_path=data_path), language="python")
+        code = python_script(composition, method, settings, data_path=data_path, matryoshka=matryoshka)
+        st.code(code, language="python")

@@ -205,7 +205,7 @@ def saved_models_panel() -> None:
             rows.append(
                 {
                     "model": Path(folder).name,
-                    "method": facts.get("method", "?"),
+                    "method": f"{facts.get('method', '?')}{'+matryoshka' * ('matryoshka_dims' in facts)}",
                     "start": facts.get("start_model", "?"),
                     "steps": facts.get("steps"),
                     "Spearman before": before.get("spearman"),

@@ -107,7 +107,9 @@ def start_controls(
     except QueueUnreadable:
         st.button("Start training", type="primary", key=START_BUTTON, disabled=True)
         return
-    default_name = choice("name") or free_name(f"{'cross-encoder' if cross else data.method}-{composition.pooling}")
+    default_name = choice("name") or free_name(
+        f"{'cross-encoder' if cross else data.method_label.replace('+', '-')}-{composition.pooling}"
+    )
     name = st.text_input("Save as (a folder under the models directory)", value=default_name, key=key_of("name"))
     st.caption(f"Models directory: `{models_dir()}` (set EMBEDLAB_MODELS_DIR to move it).")
     full = mine >= max_queued()

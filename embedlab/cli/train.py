@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import threading
+from dataclasses import replace
 
 from embedlab.cli.common import INTERRUPTED, load_encoder, say, stop_on_interrupt
 from embedlab.errors import EmbedLabError
@@ -36,8 +37,14 @@ def add_train_command(commands) -> None:
         "--method",
         required=True,
         choices=(*METHODS, CROSS_METHOD),
-        help="loss and data kind; cross-encoder: a classifier head on [CLS] of the pair (scored or 0/1 pairs); "
-        "matryoshka: CoSENT on scored pairs at the full width and its first 256/128/64 dims (Spearman per width)",
+        help="loss and data kind; cross-encoder: a classifier head on [CLS] of the pair (scored or 0/1 pairs)",
+    )
+    train.add_argument(
+        "--matryoshka-dims",
+        metavar="DIMS",
+        help="wrap the method's loss in MatryoshkaLoss so the first k dims work alone: widths such as 256,128,64 "
+        "(the full width is always trained too), or auto (up to three of 512/256/128/64/32/16 below it); "
+        "cosine, cosent, mnrl, simcse, pitfall-random-labels; --eval reports the Spearman at each width",
     )
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float, default=1.0, help="passes over the data (default 1)")
@@ -76,11 +83,13 @@ def run_train(args: argparse.Namespace) -> int:
     from embedlab.training.compose import Composition
     from embedlab.training.cross import METHOD as CROSS_METHOD
     from embedlab.training.data import bundled_data, read_training_file
-    from embedlab.training.methods import composition_problem, start_problem
+    from embedlab.training.matryoshka import parse_dims
+    from embedlab.training.methods import composition_problem, matryoshka_problem, start_problem
     from embedlab.training.run import (
         ProgressReport,
         TrainSettings,
         default_learning_rate,
+        matryoshka_dims,
         resolve_precision,
         train,
     )
@@ -109,12 +118,16 @@ def run_train(args: argparse.Namespace) -> int:
     )
     if problem := composition_problem(composition, args.method):
         raise EmbedLabError(problem)
+    matryoshka = parse_dims(args.matryoshka_dims) if args.matryoshka_dims is not None else None
+    if problem := matryoshka_problem(args.method, matryoshka, composition):
+        raise EmbedLabError(problem)
     if args.method == CROSS_METHOD:
         return run_train_cross(args, settings, composition)
     if args.data == "bundled":
         data = bundled_data(args.method, args.seed)
     else:
         data = read_training_file(args.data, args.method, args.seed)
+    data = replace(data, matryoshka=matryoshka)
     eval_pairs = read_scored_pairs(args.eval) if args.eval else None
     out = Path(args.out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -124,13 +137,18 @@ def run_train(args: argparse.Namespace) -> int:
 
         return queue_run(TrainRequest(composition, data, settings, str(out), eval_pairs, args.keep_partial))
     loaded = load_encoder(args.model).model
-    if problem := composition_problem(composition, data.method, loaded.facts.hidden_size):
+    hidden_size = loaded.facts.hidden_size
+    if problem := composition_problem(composition, data.method, hidden_size) or matryoshka_problem(
+        data.method, matryoshka, composition, hidden_size
+    ):
         raise EmbedLabError(problem)
     for warning in composition.warnings():
         print(f"warning: {warning}", file=sys.stderr)
+    if matryoshka is not None and eval_pairs is None:
+        print("note: give --eval to see the STS Spearman at each Matryoshka width before and after", file=sys.stderr)
     print(
-        f"training {data.method} on {data.source} (learning rate {settings.learning_rate:g}, "
-        f"{resolve_precision(settings.precision, data.method)} precision)",
+        f"training {data.method_label} ({data.loss_name}) on {data.source} (learning rate "
+        f"{settings.learning_rate:g}, {resolve_precision(settings.precision, data.method)} precision)",
         file=sys.stderr,
     )
 
@@ -162,6 +180,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     folder = save_trained(result, out)
+    widths = matryoshka_dims(result.model, data.matryoshka) if data.matryoshka is not None else ()
     if args.json:
         keep = ("spearman", "baseline_mean", "baseline_p95", "negtest_auc", "negtest_failures", "by_dims")
         print(
@@ -169,6 +188,8 @@ def run_train(args: argparse.Namespace) -> int:
                 {
                     "out": str(folder),
                     "method": data.method,
+                    "loss": data.loss_name,
+                    **({"matryoshka_dims": list(widths)} if widths else {}),
                     "steps": result.steps,
                     "seconds": round(result.seconds, 3),
                     "examples": data.n_examples,
@@ -181,6 +202,8 @@ def run_train(args: argparse.Namespace) -> int:
         return INTERRUPTED if result.stopped else 0
     partial = f" (a partial model: interrupted at step {result.steps} of {result.total_steps})" * result.stopped
     print(f"saved to {folder} ({result.steps} steps, {result.seconds:.1f} s of training){partial}")
+    if widths:
+        print(f"{data.loss_name} at widths {', '.join(map(str, widths))}: truncate to any of them")
     print_before_after(result.before, result.after)
     return INTERRUPTED if result.stopped else 0
 

@@ -10,6 +10,9 @@
 | simcse                  | MultipleNegativesRankingLoss on (s, s)| plain sentences                              |
 | tsdae                   | DenoisingAutoEncoderLoss              | plain sentences                              |
 
+Any of them but TSDAE can be wrapped in ``MatryoshkaLoss`` (``TrainingData.matryoshka``,
+``embedlab.training.matryoshka``): the same data, the loss also computed on the first k dimensions of each embedding.
+
 MNRL's optional ``negative`` column (mined by the Retrieval page, ``embedlab.retrieval.hardneg``) becomes the
 dataset's third column: MultipleNegativesRankingLoss reads (anchor, positive, negative) natively, each row's
 negative joining the in-batch negatives of every anchor. Other methods ignore it.
@@ -38,9 +41,9 @@ from embedlab.data.pairfiles import PAIR_COLUMNS, _looks_like_sts, decode_text, 
 from embedlab.data.paths import read_data_file
 from embedlab.errors import EmbedLabError
 
-Method = Literal["cosine", "cosent", "mnrl", "pitfall-random-labels", "simcse", "tsdae", "matryoshka"]
+Method = Literal["cosine", "cosent", "mnrl", "pitfall-random-labels", "simcse", "tsdae"]
 METHODS: tuple[str, ...] = get_args(Method)
-SCORED_METHODS = ("cosine", "cosent", "matryoshka")
+SCORED_METHODS = ("cosine", "cosent")
 PAIR_METHODS = ("mnrl", "pitfall-random-labels")
 SENTENCE_METHODS = ("simcse", "tsdae")
 METHOD_LABELS = {
@@ -50,7 +53,6 @@ METHOD_LABELS = {
     "pitfall-random-labels": "PITFALL: positive pairs with random labels 0.85-0.95 + CosineSimilarityLoss",
     "simcse": "unsupervised SimCSE: MultipleNegativesRankingLoss on (s, s), dropout is the noise",
     "tsdae": "unsupervised TSDAE: DenoisingAutoEncoderLoss, tied decoder, 60% word deletion",
-    "matryoshka": "supervised, truncatable: MatryoshkaLoss around CoSENTLoss on scored pairs (first k dims trained)",
 }
 LOSS_NAMES = {
     "cosine": "CosineSimilarityLoss",
@@ -59,7 +61,6 @@ LOSS_NAMES = {
     "pitfall-random-labels": "CosineSimilarityLoss",
     "simcse": "MultipleNegativesRankingLoss",
     "tsdae": "DenoisingAutoEncoderLoss",
-    "matryoshka": "MatryoshkaLoss(CoSENTLoss)",
 }
 PITFALL_LABEL_RANGE = (0.85, 0.95)
 POSITIVE_THRESHOLD = 0.8  # scored pairs at or above 4 of 5 (0.8 of 1) are the positives of mnrl / the pitfall
@@ -105,6 +106,9 @@ class TrainingData:
         n_sentences: distinct sentences in the rows (before TSDAE's noise).
         retrieval: a retrieval set (``embedlab.retrieval.data.RetrievalData``) of queries the rows never saw, when
             the rows were mined from one: the run measures nDCG@10, MRR@10 and Recall@10 on it before and after.
+        matryoshka: None to train the method's loss as it is; else the widths to train it at too, wrapped in
+            ``MatryoshkaLoss`` (``embedlab.training.matryoshka``: the full width always, ``()`` for "auto"); the
+            run then measures the STS Spearman of the first k dimensions at each width.
     """
 
     method: str
@@ -112,10 +116,22 @@ class TrainingData:
     source: str
     n_sentences: int
     retrieval: object = field(default=None, compare=False)
+    matryoshka: tuple[int, ...] | None = None
 
     @property
     def n_examples(self) -> int:
         return len(next(iter(self.columns.values())))
+
+    @property
+    def method_label(self) -> str:
+        """The method as runs and lists show it: "cosent", or "cosent+matryoshka" when wrapped."""
+        return self.method if self.matryoshka is None else f"{self.method}+matryoshka"
+
+    @property
+    def loss_name(self) -> str:
+        """The loss's class name: "CoSENTLoss", or "MatryoshkaLoss(CoSENTLoss)" when wrapped."""
+        name = LOSS_NAMES[self.method]
+        return name if self.matryoshka is None else f"MatryoshkaLoss({name})"
 
     def dataset(self):
         """The rows as a ``datasets.Dataset`` (column order kept)."""

@@ -10,6 +10,9 @@ The rule lives here once, for the Train page (``components.train.train_form``) a
 - ``composition_problem(composition, method, hidden_size)``: why the composed module list does not fit the method:
   a cross-encoder puts its head on [CLS] of the pair (no other pooling, Dense or Normalize); TSDAE decodes from an
   embedding of the backbone's width (``embedlab.training.compose.method_problem``).
+- ``matryoshka_problem(method, dims, composition, hidden_size)``: why MatryoshkaLoss cannot wrap the method's loss
+  at ``dims`` (``embedlab.training.matryoshka``): TSDAE decodes from the whole embedding, a cross-encoder has no
+  vectors, a static model is distilled with no loss; widths wider than the embedding.
 - ``training_method(...)``: the method's pieces for the one runner (``embedlab.training.run.run_method``), and
   ``save_function(method)`` how its model is saved.
 
@@ -33,6 +36,9 @@ from embedlab.training.cross import CrossEncoderMethod, save_cross
 from embedlab.training.data import METHODS, TrainingData
 from embedlab.training.distill import METHOD as DISTILL_METHOD
 from embedlab.training.distill import DistillMethod, save_static
+from embedlab.training.matryoshka import INSTEAD as MATRYOSHKA_INSTEAD
+from embedlab.training.matryoshka import method_problem as matryoshka_method_problem
+from embedlab.training.matryoshka import width_problem as matryoshka_width_problem
 from embedlab.training.run import SentenceEmbedderMethod, TrainingMethod, TrainResult
 from embedlab.training.save import save_trained
 
@@ -88,6 +94,40 @@ def composition_problem(composition: Composition, method: str, hidden_size: int 
     if hidden_size is None:
         return None
     return method_problem(composition, method, hidden_size)
+
+
+NO_MATRYOSHKA = {
+    CROSS_METHOD: (
+        "A cross-encoder outputs one score per pair, not sentence vectors: there are no dimensions to truncate, so "
+        "MatryoshkaLoss cannot wrap its loss."
+    ),
+    DISTILL_METHOD: (
+        "A static model is distilled from the start model's vocabulary, not trained with a loss: MatryoshkaLoss has "
+        "nothing to wrap. Choose its width with the distillation's PCA dimensions instead."
+    ),
+}
+
+
+def matryoshka_problem(
+    method: str,
+    dims: tuple[int, ...] | None,
+    composition: Composition | None = None,
+    hidden_size: int | None = None,
+) -> str | None:
+    """Why MatryoshkaLoss cannot wrap ``method``'s loss at ``dims`` (None: not asked), or None when it can: the
+    method (see the module docstring), then, with ``composition``, widths wider than the embedding: the Dense
+    layer's size, else the backbone's ``hidden_size`` (None before the model is loaded: that check then waits for
+    the run, ``embedlab.training.run.SentenceEmbedderMethod.build``)."""
+    if dims is None:
+        return None
+    if method in NO_MATRYOSHKA:
+        return f"{NO_MATRYOSHKA[method]} {MATRYOSHKA_INSTEAD}"
+    if problem := matryoshka_method_problem(method, dims):
+        return problem
+    if composition is None:
+        return None
+    width = composition.dense_out if composition.dense_out is not None else hidden_size
+    return matryoshka_width_problem(None if width is None else int(width), dims)
 
 
 def training_method(

@@ -19,6 +19,8 @@ WARMUP_RATIO = (0.0, 0.9)  # fraction of the steps with a rising learning rate
 EVAL_EVERY = (0, 100_000)  # score the evaluation pairs every N steps; 0: never
 DENSE_OUT = (1, 8192)  # output size of a Dense layer after pooling
 MAX_SEQ_LENGTH = (8, 512)  # the Transformer's truncation length (BERT's position embeddings stop at 512)
+MATRYOSHKA_DIM = (1, 8192)  # a width MatryoshkaLoss trains (the first k dimensions of the embedding)
+MATRYOSHKA_WIDTHS = (1, 8)  # how many widths one run trains and measures
 STATIC_DIMS = (2, 4096)  # a distilled static model's width (PCA; never wider than the start model's backbone)
 
 

@@ -43,6 +43,11 @@ from embedlab.scorers.cross_encoder import CROSS_ENCODER
 from embedlab.training import ranges
 from embedlab.training.compose import Composition, compose
 from embedlab.training.data import TrainingData
+from embedlab.training.matryoshka import AUTO
+from embedlab.training.matryoshka import method_problem as matryoshka_method_problem
+from embedlab.training.matryoshka import width_problem as matryoshka_width_problem
+from embedlab.training.matryoshka import widths as matryoshka_widths
+from embedlab.training.matryoshka import wrap as wrap_matryoshka
 from embedlab.training.ranges import span, within
 
 EVAL_PAIRS_DURING = 300  # pairs scored at each evaluation during training (the full set before and after)
@@ -162,7 +167,7 @@ class Scores:
     negtest_failures: int
     negtest_pairs: int
     retrieval: dict[str, float] | None = None
-    by_dims: tuple[tuple[int, float | None], ...] = ()  # (k, STS Spearman x 100 of the first k dims): matryoshka
+    by_dims: tuple[tuple[int, float | None], ...] = ()  # (k, STS Spearman x 100 of the first k dims): Matryoshka
 
     def as_dict(self) -> dict:
         """For JSON (training.json, ``train --json``): machine-readable, more digits than any display shows."""
@@ -275,8 +280,9 @@ def _retrieval(encoder, spec, data) -> dict[str, float]:
     return retrieval_scores(lambda texts: encoder.embed(texts, spec), data)
 
 
-def make_loss(method: str, model):
-    """The sentence-transformers loss of ``method`` over ``model``.
+def make_loss(method: str, model, matryoshka: tuple[int, ...] | None = None):
+    """The sentence-transformers loss of ``method`` over ``model``; with ``matryoshka`` (widths, ``()`` for auto),
+    that loss wrapped in ``MatryoshkaLoss`` (``embedlab.training.matryoshka``).
 
     TSDAE's decoder is a ``*LMHeadModel`` with cross-attention built from the encoder's own folder, its weights
     tied to the encoder; the library ties by giving the encoder the DECODER's freshly loaded weights, so the
@@ -284,16 +290,19 @@ def make_loss(method: str, model):
 
     Raises:
         EmbedLabError: TSDAE on a model whose embedding size differs from the backbone's (a Dense layer), or on
-            an architecture without a decoder head.
+            an architecture without a decoder head; Matryoshka around a loss it cannot wrap, or wider than the
+            model's embedding.
     """
+    if matryoshka is not None:
+        if problem := matryoshka_method_problem(method, matryoshka):
+            raise EmbedLabError(problem)
+        return wrap_matryoshka(model, make_loss(method, model), matryoshka)
     from sentence_transformers.sentence_transformer import losses
 
     if method in ("cosine", "pitfall-random-labels"):
         return losses.CosineSimilarityLoss(model)
     if method == "cosent":
         return losses.CoSENTLoss(model)
-    if method == "matryoshka":
-        return losses.MatryoshkaLoss(model, losses.CoSENTLoss(model), list(matryoshka_dims(model)))
     if method in ("mnrl", "simcse"):
         return losses.MultipleNegativesRankingLoss(model)
     backbone = model.transformers_model
@@ -327,14 +336,10 @@ def make_loss(method: str, model):
     return loss
 
 
-MATRYOSHKA_DIMS = (512, 256, 128, 64, 32, 16)  # the truncations trained for below the full width, at most three
-
-
-def matryoshka_dims(model) -> tuple[int, ...]:
-    """The widths MatryoshkaLoss trains (and a run reports): the full width, then up to three of ``MATRYOSHKA_DIMS``
-    below it (all-MiniLM-L6-v2: 384, 256, 128, 64)."""
-    width = int(model.get_embedding_dimension())
-    return (width, *[dims for dims in MATRYOSHKA_DIMS if dims < width][:3])
+def matryoshka_dims(model, dims: tuple[int, ...] = AUTO) -> tuple[int, ...]:
+    """The widths MatryoshkaLoss trains around ``model``'s loss (and a run reports): the full width, then ``dims``
+    below it (``AUTO``: up to three, all-MiniLM-L6-v2: 384, 256, 128, 64; ``embedlab.training.matryoshka``)."""
+    return matryoshka_widths(int(model.get_embedding_dimension()), dims)
 
 
 EVAL_METRIC = "spearman_cosine"  # the evaluator's metric (a fraction); the trainer prefixes it with "eval_"
@@ -587,9 +592,10 @@ def run_method(
 
 
 class SentenceEmbedderMethod:
-    """The sentence embedders' methods (cosine, CoSENT, MNRL, SimCSE, TSDAE, the random-label pitfall) as a
-    ``TrainingMethod``: the composed module list (``compose``), sentence-transformers' own trainer, loss and
-    evaluator, measured by ``measure`` and saved by ``embedlab.training.save.save_trained``.
+    """The sentence embedders' methods (cosine, CoSENT, MNRL, SimCSE, TSDAE, the random-label pitfall; all but TSDAE
+    optionally wrapped in MatryoshkaLoss, ``TrainingData.matryoshka``) as a ``TrainingMethod``: the composed module
+    list (``compose``), sentence-transformers' own trainer, loss and evaluator, measured by ``measure`` (at each
+    Matryoshka width too) and saved by ``embedlab.training.save.save_trained``.
 
     Args:
         loaded: the start model, already loaded (else ``load_model(composition.model)`` when the model is built).
@@ -606,10 +612,15 @@ class SentenceEmbedderMethod:
             from embedlab.models.loading import load_model
 
             self.loaded = load_model(self.composition.model)
-        return compose(self.composition, self.loaded, seed=seed)
+        model = compose(self.composition, self.loaded, seed=seed)
+        # Matryoshka widths wider than the embedding: refused here, before the 'before' measurement (a queued run
+        # is checked against the model only now)
+        if problem := matryoshka_width_problem(model.get_embedding_dimension(), self.data.matryoshka):
+            raise EmbedLabError(problem)
+        return model
 
     def measure(self, model, eval_pairs) -> Scores:
-        dims = matryoshka_dims(model) if self.name == "matryoshka" else ()
+        dims = () if self.data.matryoshka is None else matryoshka_dims(model, self.data.matryoshka)
         return measure(model, eval_pairs, self.composition.model, self.data.retrieval, dims)
 
     def evaluator(self, eval_pairs, settings: TrainSettings):
@@ -619,7 +630,7 @@ class SentenceEmbedderMethod:
         return metrics.get(f"eval_{EVAL_METRIC}")
 
     def loss(self, model):
-        return make_loss(self.name, model)
+        return make_loss(self.name, model, self.data.matryoshka)
 
     def dataset(self):
         return self.data.dataset()

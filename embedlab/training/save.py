@@ -26,9 +26,9 @@ import psutil
 
 from embedlab.errors import EmbedLabError
 from embedlab.models.names import models_dir
-from embedlab.training.data import LOSS_NAMES, METHOD_LABELS
+from embedlab.training.data import METHOD_LABELS
 from embedlab.training.report import score_rows
-from embedlab.training.run import Scores, TrainResult
+from embedlab.training.run import Scores, TrainResult, matryoshka_dims
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 CARD_FILE = "README.md"
@@ -179,7 +179,8 @@ def training_facts(result: TrainResult) -> dict:
         "activation": composition.activation if composition.dense_out else None,
         "normalize": composition.normalize,
         "method": result.data.method,
-        "loss": LOSS_NAMES[result.data.method],
+        "loss": result.data.loss_name,
+        **({"matryoshka_dims": list(_matryoshka_widths(result))} if result.data.matryoshka is not None else {}),
         "data": result.data.source,
         "examples": result.data.n_examples,
         "settings": {
@@ -200,6 +201,14 @@ def training_facts(result: TrainResult) -> dict:
         "before": result.before.as_dict() if result.before else None,
         "after": result.after.as_dict() if result.after else None,
     }
+
+
+def _matryoshka_widths(result: TrainResult) -> tuple[int, ...]:
+    """The widths a Matryoshka run trained (the full one first), as it measured them, else from its model."""
+    measured = result.after or result.before
+    if measured is not None and measured.by_dims:
+        return tuple(k for k, _ in measured.by_dims)
+    return matryoshka_dims(result.model, result.data.matryoshka)
 
 
 def _score_rows(before: Scores | None, after: Scores | None) -> list[str]:
@@ -238,6 +247,14 @@ def model_card(result: TrainResult, name: str) -> str:
         + (f", Dense to {facts['dense_out']} with {facts['activation']}" if facts["dense_out"] else "")
         + ")",
         f"- method: {METHOD_LABELS[facts['method']]}",
+        *(
+            [
+                f"- loss: {facts['loss']} at widths {', '.join(map(str, facts['matryoshka_dims']))} (the first k "
+                "dimensions trained to work alone: truncate to any of them)"
+            ]
+            if "matryoshka_dims" in facts
+            else []
+        ),
         f"- data: {facts['data']} (the rows are not reproduced here)",
         f"- {length}, batch size {settings['batch_size']}, learning rate {settings['learning_rate']:g}, "
         f"warmup ratio {settings['warmup_ratio']:g}, seed {settings['seed']}, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from embedlab.models.names import PACKAGED_ALIASES, UNTRAINED, UNTRAINED_SEED
 from embedlab.training.compose import Composition
 from embedlab.training.data import PITFALL_LABEL_RANGE, SCORED_METHODS, SENTENCE_METHODS, TSDAE_DELETION
+from embedlab.training.matryoshka import AUTO, AUTO_COUNT, LADDER
 from embedlab.training.run import TrainSettings, resolve_precision
 
 _LOSS_CODE = {
@@ -18,11 +19,22 @@ _LOSS_CODE = {
     "pitfall-random-labels": "losses.CosineSimilarityLoss(model)  # the PITFALL: see the labels above",
     "simcse": "losses.MultipleNegativesRankingLoss(model)",
     "tsdae": "losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)",
-    "matryoshka": (
-        "losses.MatryoshkaLoss(model, losses.CoSENTLoss(model), "
-        "[width := model.get_embedding_dimension()] + [d for d in (512, 256, 128, 64, 32, 16) if d < width][:3])"
-    ),
 }
+
+
+def _matryoshka_code(dims: tuple[int, ...] | None) -> list[str]:
+    """The lines that wrap ``loss`` in MatryoshkaLoss (``embedlab.training.matryoshka``): none when not asked."""
+    if dims is None:
+        return []
+    if dims == AUTO:
+        below = f"[k for k in {LADDER} if k < full][:{AUTO_COUNT}]"
+    else:
+        below = f"[k for k in {tuple(sorted(set(dims), reverse=True))} if k < full]"
+    return [
+        "# Matryoshka: the same loss on the first k dimensions too (the full width always), so truncation works.",
+        "full = model.get_embedding_dimension()",
+        f"loss = losses.MatryoshkaLoss(model, loss, [full, *{below}])",
+    ]
 
 
 def _start_model_code(ref: str) -> list[str]:
@@ -129,8 +141,10 @@ def python_script(
     settings: TrainSettings,
     data_path: str = "train.csv",
     out_dir: str = "my-model",
+    matryoshka: tuple[int, ...] | None = None,
 ) -> str:
-    """A standalone script that builds ``composition``, trains it with ``method`` on ``data_path`` and saves it.
+    """A standalone script that builds ``composition``, trains it with ``method`` on ``data_path`` and saves it;
+    with ``matryoshka`` (widths, ``()`` for auto), the loss wrapped in MatryoshkaLoss.
 
     Example:
         >>> code = python_script(Composition("all-MiniLM-L6-v2"), "cosine", TrainSettings())
@@ -198,6 +212,7 @@ def python_script(
         "",
         *(_sampler_code() if settings.group_by_length else []),
         f"loss = {_LOSS_CODE[method]}",
+        *_matryoshka_code(matryoshka),
         "args = SentenceTransformerTrainingArguments(",
         '    output_dir="training-output",  # created even when nothing is saved in it',
     ]

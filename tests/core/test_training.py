@@ -70,7 +70,7 @@ def tiny(tiny_model_dir: Path):
 
 
 def data_for(method: str, folder: Path, seed: int = 0):
-    if method in ("cosine", "cosent", "matryoshka"):
+    if method in ("cosine", "cosent"):
         return read_training_file(write(folder, "scored.csv", SCORED_CSV), method, seed)
     if method in ("mnrl", "pitfall-random-labels"):
         return read_training_file(write(folder, "pairs.csv", PAIRS_CSV), method, seed)
@@ -243,8 +243,8 @@ def test_the_whole_loss_runs_in_the_chosen_precision_and_the_model_stays_float32
     seen: dict[str, set] = {"encoder": set(), "decoder": set()}
     build_loss = run.make_loss
 
-    def spying(method, model):
-        loss = build_loss(method, model)
+    def spying(method, model, matryoshka=None):
+        loss = build_loss(method, model, matryoshka)
         linear = model.transformers_model.encoder.layer[0].intermediate.dense  # LayerNorm outputs stay float32
         linear.register_forward_hook(lambda module, args, output: seen["encoder"].add(output.dtype))
         loss.decoder.register_forward_hook(lambda module, args, output: seen["decoder"].add(output.logits.dtype))

@@ -40,7 +40,7 @@ SENTENCES = "\n".join(f"Sentence number {i} talks about topic {i % 3} at some le
 
 def data_for(method: str, folder: Path):
     """A few rows of the data kind ``method`` reads (a cross-encoder reads scored pairs, as cosine does)."""
-    if method in ("cosine", "cosent", "matryoshka", CROSS_METHOD):
+    if method in ("cosine", "cosent", CROSS_METHOD):
         return read_training_file(write(folder, "scored.csv", SCORED), "cosine" if method == CROSS_METHOD else method)
     if method in ("mnrl", "pitfall-random-labels"):
         return read_training_file(write(folder, "pairs.csv", PAIRS), method)
@@ -54,7 +54,7 @@ def test_the_methods_are_every_method_the_page_and_the_command_offer():
     train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     (offered,) = [action.choices for action in train._actions if action.dest == "method"]
     assert set(TRAIN_METHODS) == set(offered) == set(train_form.PAGE_METHODS)
-    assert CROSS_METHOD in TRAIN_METHODS and len(TRAIN_METHODS) == 8
+    assert CROSS_METHOD in TRAIN_METHODS and len(TRAIN_METHODS) == 7
 
 
 # ---------------------------------------------------------------- the runner in this process

@@ -34,20 +34,3 @@ def test_distill_queues_a_static_run_of_the_chosen_model_and_width(tiny_st_dir, 
     finally:
         stop_started_workers()
         train_queue._queue_of.clear()
-
-
-def test_the_method_box_offers_matryoshka_on_scored_pairs(tiny_model_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDLAB_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("EMBEDLAB_AUTO_WORKER", "0")
-    monkeypatch.delenv("EMBEDLAB_QUEUE", raising=False)
-    train_queue._queue_of.clear()
-    try:
-        at: AppTest = ok(page_test("train").run())
-        box = at.selectbox(key="train.method.widget")
-        assert any(option.startswith("matryoshka: ") and "MatryoshkaLoss" in option for option in box.options)
-        ok(box.set_value("matryoshka").run())
-        assert at.selectbox(key="train.method.widget").value == "matryoshka"
-        said = " ".join(str(element.value) for element in [*at.markdown, *at.caption, *at.error, *at.info])
-        assert "scored pairs" in said  # the bundled demo data has none: the page says what the method reads
-    finally:
-        train_queue._queue_of.clear()

@@ -126,7 +126,7 @@ class JobQueue:
                 id=job_id,
                 seq=time.time_ns(),
                 name=request.name,
-                method=request.method,
+                method=request.method_label,
                 model=request.composition.model,
                 source=request.data.source,
                 composition=request.composition,

@@ -48,6 +48,11 @@ class TrainRequest:
         return CROSS_METHOD if self.cross else self.data.method
 
     @property
+    def method_label(self) -> str:
+        """The method as the queue shows it: "cosent+matryoshka" when MatryoshkaLoss wraps the loss."""
+        return CROSS_METHOD if self.cross else self.data.method_label
+
+    @property
     def name(self) -> str:
         return Path(self.save_to).name
 
