@@ -4,6 +4,7 @@ backend for the trained model's encodes (EMBEDLAB_FAST_BACKEND: only an fp32 eng
 1e-4 and is faster at the server's thread setting; int8 is never chosen here).
 
     python bench/bench_backends.py [--model all-MiniLM-L6-v2] [--sentences 1000] [--rounds 3] [--threads 1 2]
+        [--static DIR]   # also a static model distilled from it (python -m embedlab distill --model M --out DIR)
 
 Exports go to the app's cache ($XDG_CACHE_HOME/embedlab/backends) and are reused by the app.
 """
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000, help="STS dev sentences timed (all for Spearman)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--static", help="a static model folder distilled from --model: timed and scored beside it")
     args = parser.parse_args()
     from embedlab.data.pairfiles import read_pairs
 
@@ -78,11 +80,19 @@ def main() -> None:
     for backend, quantize in BACKENDS:
         ref = backend_ref(args.model, backend, "int8" if quantize == "int8" else None)
         refs[ref.removeprefix(args.model).strip(" ()")] = ref
+    static = None
+    if args.static:  # what the app's static kind runs: SentenceTransformer(folder).encode (embedlab/models/static.py)
+        from sentence_transformers import SentenceTransformer
+
+        static = SentenceTransformer(args.static, device="cpu")
+        refs[f"static ({static.get_sentence_embedding_dimension()} dims)"] = "static"
     encoders = {}  # (name, threads) -> encode
     for threads in args.threads:
         torch.set_num_threads(threads)
         for name, ref in refs.items():
-            if ref is None:
+            if ref == "static":
+                encoders[(name, threads)] = lambda texts: static.encode(texts, batch_size=64, show_progress_bar=False)
+            elif ref is None:
                 encoders[(name, threads)] = lambda texts: st_model.encode(texts, batch_size=64, show_progress_bar=False)
             else:  # the engine's own threads: set when its session opens
                 encoders[(name, threads)] = BackendModel(resolve_model(ref), threads=threads).encode_uncached
