@@ -23,6 +23,8 @@ import plotly
 import plotly.graph_objects as go
 import streamlit.components.v1 as components
 
+from embedlab.corpus.mapping import selected_rows
+
 PAGE = Path(__file__).resolve().parents[2] / "assets" / "map_chart" / "index.html"
 BUNDLE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
@@ -50,19 +52,7 @@ def _component():
 
 
 def map_chart(figure: go.Figure, key: str, n_rows: int, height: int = 560) -> list[int]:
-    """Draw ``figure`` (its points' customdata = row numbers) and return the rows of the current selection.
-
-    What the browser sends back is untrusted: anything but {"rows": [integers]} counts as no selection, rows outside
-    0..n_rows-1 are dropped, and at most n_rows are read.
-    """
+    """Draw ``figure`` (its points' customdata = row numbers) and return the rows of the current selection, read
+    from what the browser sent by ``embedlab.corpus.mapping.selected_rows`` (untrusted input)."""
     value = _component()(spec=figure.to_json(), height=height, key=key, default=None)
     return selected_rows(value, n_rows)
-
-
-def selected_rows(value: object, n_rows: int) -> list[int]:
-    """The distinct valid row numbers of a selection value the frame sent, sorted."""
-    rows = value.get("rows") if isinstance(value, dict) else None
-    if not isinstance(rows, list):
-        return []
-    kept = {row for row in rows[:n_rows] if isinstance(row, int) and not isinstance(row, bool) and 0 <= row < n_rows}
-    return sorted(kept)

@@ -218,3 +218,16 @@ def cluster_labels(vectors: npt.ArrayLike, k: int, seed: int = DEFAULT_SEED) -> 
 def in_region(coords: npt.NDArray[np.float32], x: tuple[float, float], y: tuple[float, float]) -> npt.NDArray[np.bool_]:
     """(n,) which points lie inside the box ``x`` x ``y`` (both ends included)."""
     return (coords[:, 0] >= x[0]) & (coords[:, 0] <= x[1]) & (coords[:, 1] >= y[0]) & (coords[:, 1] <= y[1])
+
+
+def selected_rows(value: object, n_rows: int) -> list[int]:
+    """The distinct valid row numbers of a map selection a browser sent ({"rows": [integers]}), sorted.
+
+    Untrusted: anything else counts as no selection, rows outside 0..n_rows-1 are dropped, and at most n_rows
+    entries are read.
+    """
+    rows = value.get("rows") if isinstance(value, dict) else None
+    if not isinstance(rows, list):
+        return []
+    kept = {row for row in rows[:n_rows] if isinstance(row, int) and not isinstance(row, bool) and 0 <= row < n_rows}
+    return sorted(kept)

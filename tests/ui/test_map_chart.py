@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.projection import map_chart
-from components.projection.map_chart import selected_rows
+from embedlab.corpus.mapping import selected_rows
 
 
 def test_the_frame_folder_holds_the_page_and_the_installed_plotly_bundle():
