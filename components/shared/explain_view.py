@@ -52,10 +52,22 @@ def explain_panel(scorers: Sequence[Scorer], pair: tuple[str, str], key: str) ->
         "Each cell is what one token of sentence 1 with one token of sentence 2 adds to the score: with mean "
         "pooling the cells add up to the score exactly."
     )
-    tabs = st.tabs([scorer.label for scorer in scorers])
+    labels = [scorer.label for scorer in scorers]
+    # Only the open tab is computed and sent (a tab switch reruns); it opens on the first scorer explained at once.
+    opening = next((scorer.label for scorer in scorers if _explained_at_once(scorer)), labels[0])
+    tabs = st.tabs(labels, default=opening, key=f"{key}.tabs", on_change="rerun")
     for index, (tab, scorer) in enumerate(zip(tabs, scorers, strict=True)):
-        with tab:
-            explain_one(scorer, pair, f"{key}.{index}")
+        if tab.open:
+            with tab:
+                explain_one(scorer, pair, f"{key}.{index}")
+
+
+def _explained_at_once(scorer: Scorer) -> bool:
+    try:
+        require_explainable(scorer)
+    except EmbedLabError:
+        return False
+    return explains_exactly(scorer)
 
 
 def explain_one(scorer: Scorer, pair: tuple[str, str], key: str) -> None:
@@ -137,8 +149,9 @@ def show_explanation(explanation: Explanation, spec: EmbedSpec, key: str) -> Non
     st.plotly_chart(present(token_strip(explanation.tokens[0], first_totals)), key=f"{key}.tokens1")
     st.caption("Sentence 2")
     st.plotly_chart(present(token_strip(explanation.tokens[1], second_totals)), key=f"{key}.tokens2")
-    with st.expander("Top token pairs"):
-        st.dataframe(
+    top = st.expander("Top token pairs", key=f"{key}.top_open", on_change="rerun")  # computed only when open
+    if top.open:
+        top.dataframe(
             explanation.top_pairs(15),
             hide_index=True,
             key=f"{key}.top",

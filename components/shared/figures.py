@@ -837,6 +837,7 @@ def _escaped_labels(tokens: Sequence[str], positions: Sequence[int]) -> list[str
     return [f"{position} {html.escape(tokens[position])}" for position in positions]
 
 
+@_shared
 def contribution_heatmap(explanation: Explanation, rows: Sequence[int], cols: Sequence[int]) -> go.Figure:
     """Token x token contributions to a score (``embedlab.tasks.explain``), for the rows and columns given (all of
     them for a short pair, the tokens that add the most for a long one). Hover: both tokens, the contribution and
@@ -886,6 +887,7 @@ def contribution_heatmap(explanation: Explanation, rows: Sequence[int], cols: Se
     return figure
 
 
+@_shared
 def token_strip(tokens: Sequence[str], totals: npt.NDArray[np.floating], per_row: int = 12) -> go.Figure:
     """A sentence's tokens in reading order, each coloured by how much it adds to the score (rows of
     ``per_row`` tokens, so a long sentence wraps instead of shrinking)."""

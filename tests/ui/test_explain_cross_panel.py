@@ -22,8 +22,11 @@ def test_compare_takes_the_cross_encoders_score_apart_per_token_on_a_click(cross
     at = page_test("compare")
     at.session_state[state.widget_key(state.COMPARE, "cross.model")] = str(cross_dir)
     ok(at.run())
-    assert said(at, WAITS) and said(at, f"{DEFAULT_STEPS + 2} passes of the pair")  # nothing computed yet
     assert not said(at, NO_PAIR_MATRIX)
+    assert not said(at, WAITS)  # only the open tab (the trained model's) is computed
+    at.session_state[state.widget_key(state.COMPARE, "explain") + ".tabs"] = get_scorer(str(cross_dir)).label
+    ok(at.run())  # the user opens the cross-encoder's tab
+    assert said(at, WAITS) and said(at, f"{DEFAULT_STEPS + 2} passes of the pair")  # nothing computed yet
     key = state.widget_key(state.COMPARE, "explain") + ".2.run"  # the third tab: raw, trained, cross-encoder
     at.button(key=key).click()
     ok(at.run())
