@@ -27,11 +27,12 @@ def clean_columns(frame: pd.DataFrame, columns: Iterable[str] = PAIR_COLUMNS) ->
 
     The index is kept: it is the row label a table editor shows, and every message names rows by it.
     """
-    cleaned = pd.DataFrame(index=frame.index)
-    for column in columns:
-        values = frame[column] if column in frame.columns else [""] * len(frame)
-        cleaned[column] = [cell_text(value) for value in values]
-    return cleaned
+    columns = list(columns)
+    cleaned = {
+        column: [cell_text(value) for value in (frame[column] if column in frame.columns else [""] * len(frame))]
+        for column in columns
+    }
+    return pd.DataFrame(cleaned, index=frame.index, columns=columns, dtype=str)  # at once: inserting columns is slow
 
 
 def labelled_1_to_n(frame: pd.DataFrame) -> pd.DataFrame:

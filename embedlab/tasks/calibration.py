@@ -204,6 +204,25 @@ class CalibrationSets:
     sts: bool
 
 
+_counted: LRUCache[tuple[str, str], tuple[int, int]] = LRUCache(maxsize=32)
+_counted_lock = threading.Lock()  # sessions run in threads; an LRUCache is not safe to share without one
+
+
+def distinct_counts(sets: CalibrationSets) -> tuple[int, int]:
+    """(distinct sentences, distinct pairs) over the fit and held-out pairs, counted once per pair of sets (keyed on
+    their fingerprints): the STS train split holds 5,749 pairs, and counting them on every run of a page cost more
+    than the rest of its section."""
+    key = (sets.fit.fingerprint, sets.held.fingerprint)
+    with _counted_lock:
+        counts = _counted.get(key)
+    if counts is None:
+        pairs = [*sets.fit.pairs, *sets.held.pairs]
+        counts = (len({text for pair in pairs for text in pair}), len(set(pairs)))
+        with _counted_lock:
+            _counted[key] = counts
+    return counts
+
+
 def default_sets() -> CalibrationSets:
     """The STS train split (fit) and dev split (held out) binarised at ``STS_SAME_MEANING`` when they sit beside the
     repository (``corpora.sts_splits``); otherwise the bundled negative-test suite, split by ``held_out``, with a
