@@ -81,7 +81,7 @@ def test_a_class_finishing_at_once_gets_one_full_collection_not_one_per_session(
 
     from tests.ui.apptest import ROOT
 
-    monkeypatch.setattr(heap, "_last_collection", [float("-inf")])
+    monkeypatch.setattr(heap, "_next_collection", [float("-inf")])
     passes: list[int] = []
 
     def count(phase, info):
@@ -90,11 +90,27 @@ def test_a_class_finishing_at_once_gets_one_full_collection_not_one_per_session(
 
     gc.callbacks.append(count)
     try:
-        assert heap.collect_now_and_then(every_s=2.0, now=100.0) is True
-        assert [heap.collect_now_and_then(every_s=2.0, now=100.0 + i / 10) for i in range(1, 20)] == [False] * 19
-        assert heap.collect_now_and_then(every_s=2.0, now=102.0) is True  # the next one, once the interval is over
+        # share=1: only the interval decides (a pass here takes far less than 2 s)
+        assert heap.collect_now_and_then(every_s=2.0, now=100.0, share=1.0) is True
+        later = [heap.collect_now_and_then(every_s=2.0, now=100.0 + i / 10, share=1.0) for i in range(1, 20)]
+        assert later == [False] * 19
+        assert heap.collect_now_and_then(every_s=2.0, now=102.0, share=1.0) is True  # once the interval is over
     finally:
         gc.callbacks.remove(count)
     assert len(passes) == 2
     streamlit_config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert streamlit_config["runner"]["postScriptGC"] is False
+
+
+def test_a_costly_full_collection_waits_long_enough_to_stay_a_small_share_of_the_time(monkeypatch):
+    monkeypatch.setattr(heap, "_next_collection", [float("-inf")])
+    clock = iter([10.0, 10.5, 20.0, 20.01, 30.0, 30.01])  # a pass of 0.5 s (a class open), then passes of 0.01 s
+    monkeypatch.setattr(heap.time, "perf_counter", lambda: next(clock))
+    passes: list[int] = []
+    monkeypatch.setattr(heap.gc, "collect", lambda *args: passes.append(1) or 0)
+    assert heap.collect_now_and_then(every_s=2.0, now=100.0, share=0.05) is True
+    assert heap.collect_now_and_then(every_s=2.0, now=102.0, share=0.05) is False  # 2 s is not enough after it
+    assert heap.collect_now_and_then(every_s=2.0, now=109.9, share=0.05) is False  # 0.5 s / 5 % = 10 s
+    assert heap.collect_now_and_then(every_s=2.0, now=110.0, share=0.05) is True
+    assert heap.collect_now_and_then(every_s=2.0, now=112.0, share=0.05) is True  # a cheap pass: 2 s again
+    assert len(passes) == 3
