@@ -130,6 +130,7 @@ def _layer_ranges(layers: Sequence[int]) -> str:
     return f"{'layer' if len(layers) == 1 else 'layers'} {listed}"
 
 
+@_shared
 def noisy_layers_text(typical: pd.DataFrame) -> str:
     """One sentence per pooling whose random-pair cosines are float32 noise at some layers, "" when none are.
 

@@ -247,9 +247,13 @@ def shown_table(scored: pd.DataFrame, pending: bool) -> pd.DataFrame:
     Text, because the browser's grid draws an empty number cell as "None" whatever a Styler says (checked in
     Chromium with Streamlit 1.67); percentiles are left-padded with spaces so that they still sort.
     """
-    shown = scored.drop(columns=[c for c in BASELINE_COLUMNS if c in scored]) if pending else scored.copy()
-    for column, fmt in SCORE_FORMATS.items():
-        if column in shown.columns:
+    base = scored.drop(columns=[c for c in BASELINE_COLUMNS if c in scored]) if pending else scored
+    columns = {}
+    for column in base.columns:
+        fmt = SCORE_FORMATS.get(column)
+        if fmt is None:
+            columns[column] = base[column].copy()
+        else:
             width = 3 if column.endswith("percentile") else 0
-            shown[column] = [NOT_SCORED if pd.isna(v) else fmt.format(v).rjust(width) for v in shown[column]]
-    return shown
+            columns[column] = [NOT_SCORED if pd.isna(v) else fmt.format(v).rjust(width) for v in base[column]]
+    return pd.DataFrame(columns, index=base.index)  # built at once: replacing columns one by one is slower
