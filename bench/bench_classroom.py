@@ -4,6 +4,7 @@ session and its resident memory.
 
     python bench/bench_classroom.py                          # every page, the target counts, its own warm server
                                                              # (and Compare with 100 sessions at once)
+    python bench/bench_classroom.py --pages compare --serve 2                # through `serve`: nginx, 2 replicas
     python bench/bench_classroom.py --pages compare --url http://127.0.0.1:8080 --pid PID  # through serve's nginx
     python bench/bench_classroom.py --pages compare lesson --sessions 30 --spread 10
     python bench/bench_classroom.py --url http://127.0.0.1:8501 --pid 1234   # a server already running
@@ -22,10 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import time
 import urllib.parse
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import _common  # noqa: F401  (offline, repository on sys.path)
@@ -124,16 +127,42 @@ async def wave(url: str, page: str, count: int, spread_s: float) -> list[Session
     return list(await asyncio.gather(*(one_session(url, page, delay) for delay in delays)))
 
 
-def cpu_seconds(server: psutil.Process) -> float:
-    times = server.cpu_times()
-    return times.user + times.system
+Server = psutil.Process | list[psutil.Process]  # one server, or the replicas behind `serve`
 
 
-def rss_mb(server: psutil.Process) -> float:
-    return server.memory_info().rss / 2**20
+def _processes(server: Server) -> list[psutil.Process]:
+    return server if isinstance(server, list) else [server]
 
 
-def wait_idle(server: psutil.Process) -> float:
+def cpu_seconds(server: Server) -> float:
+    """User + system CPU seconds of the server (of every replica, summed)."""
+    return sum(times.user + times.system for times in (process.cpu_times() for process in _processes(server)))
+
+
+def rss_mb(server: Server) -> float:
+    """Resident memory of the server (of every replica, summed)."""
+    return sum(process.memory_info().rss for process in _processes(server)) / 2**20
+
+
+@contextmanager
+def served(replicas: int) -> Iterator[tuple[str, list[psutil.Process]]]:
+    """`python -m embedlab serve --replicas N` on a free port (nginx in front, as a class meets it): its URL and its
+    replicas' processes; stopped on exit."""
+    from bench_serve import start_serve
+
+    from embedlab.replicas import free_port
+
+    port = free_port()
+    process = start_serve(replicas, port)
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+        yield f"http://127.0.0.1:{port}", [child for child in children if "streamlit" in " ".join(child.cmdline())]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+
+def wait_idle(server: Server) -> float:
     """Wait (at most IDLE_WAIT_S) until the server uses under IDLE_CPU_SHARE of a core over a second; seconds waited."""
     start = time.perf_counter()
     while time.perf_counter() - start < IDLE_WAIT_S:
@@ -153,9 +182,7 @@ def load_average() -> str:
     return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def page_row(
-    url: str, server: psutil.Process, page: str, count: int, spread_s: float, target_p95: float | None = None
-) -> str:
+def page_row(url: str, server: Server, page: str, count: int, spread_s: float, target_p95: float | None = None) -> str:
     title, _, page_target = PAGES[page]
     target_p95 = page_target if target_p95 is None else target_p95
     asyncio.run(one_session(url, page))  # this page's caches warm (usually already: the warm-up ran every page)
@@ -182,7 +209,7 @@ def page_row(
     )
 
 
-def memory_run(url: str, server: psutil.Process, pages: list[str], total: int, wave_size: int) -> None:
+def memory_run(url: str, server: Server, pages: list[str], total: int, wave_size: int) -> None:
     """`total` sessions in waves of `wave_size`, going round the pages; RSS after the first session and after all."""
     asyncio.run(one_session(url, pages[0]))
     wait_idle(server)
@@ -263,6 +290,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server (default: start one on a free loopback port)")
     parser.add_argument("--pid", type=int, help="the running server's process id (default: found from --url's port)")
+    parser.add_argument(
+        "--serve",
+        type=int,
+        metavar="REPLICAS",
+        help="start `python -m embedlab serve --replicas REPLICAS` (nginx in front) instead of one server; the CPU and "
+        "memory are every replica's",
+    )
     parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="pages (default: all)")
     parser.add_argument(
         "--sessions",
@@ -284,15 +318,25 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    with running_app(start_timeout_s=300) if args.url is None else nullcontext() as app:
-        url = app.url if app is not None else args.url
-        server = psutil.Process(app.pid if app is not None else args.pid or find_server(url).pid)
-        print(f"{os.cpu_count()} cores; server pid {server.pid} at {url}; load {load_average()}", flush=True)
+    if args.serve:
+        starting = served(args.serve)
+    else:
+        starting = running_app(start_timeout_s=300) if args.url is None else nullcontext()
+    with starting as app:
+        if args.serve:
+            url, server = app
+            where = f"`serve --replicas {args.serve}` (replica pids {', '.join(str(p.pid) for p in server)})"
+        else:
+            url = app.url if app is not None else args.url
+            server = psutil.Process(app.pid if app is not None else args.pid or find_server(url).pid)
+            where = f"server pid {server.pid}"
+        print(f"{os.cpu_count()} cores; {where} at {url}; load {load_average()}", flush=True)
         warm_start = time.perf_counter()
-        for page in args.pages:  # models, baselines and projections loaded once
-            result = asyncio.run(one_session(url, page))
-            if result.failure or result.exceptions:
-                print(f"warm-up of {page}: {result.failure or result.exceptions}", flush=True)
+        for page in args.pages:  # models, baselines and projections loaded once (in each replica: nginx takes turns)
+            for _ in range(args.serve or 1):
+                result = asyncio.run(one_session(url, page))
+                if result.failure or result.exceptions:
+                    print(f"warm-up of {page}: {result.failure or result.exceptions}", flush=True)
         waited = wait_idle(server)
         print(
             f"warm after {time.perf_counter() - warm_start:.0f} s (idle after {waited:.0f} s more); "
