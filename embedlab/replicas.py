@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from embedlab.errors import EmbedLabError
 from embedlab.limits import MAX_UPLOAD_MB, SERVED_MAX_UPLOAD_MB
 from embedlab.models.names import MODELS_DIR_ENV, models_dir
@@ -320,6 +322,30 @@ def warm_all(urls: dict[str, str], stop: threading.Event, announce=print, timeou
             announce(f"{name}: its first page did not run cleanly while warming ({answer})")
 
 
+SETTLE_TIMEOUT_S = 120.0  # the longest serve waits for the replicas' background warm-up before opening its port
+IDLE_SHARE = 0.05  # a replica is idle below 5 % of a core over a second
+
+
+def settle(processes: Sequence[subprocess.Popen], stop: threading.Event, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:
+    """Wait until every process has used under ``IDLE_SHARE`` of a core over one second: after ``warm``, a replica
+    still imports and compiles UMAP in the background (10-25 s of CPU on 2 cores), and a class let in meanwhile
+    waited for it. True once they are idle, False after ``timeout_s`` (they serve anyway). Raises Stopped when
+    ``stop`` is set meanwhile."""
+    watched = [psutil.Process(process.pid) for process in processes]
+
+    def busy() -> list[float]:
+        return [sum(process.cpu_times()[:2]) for process in watched]
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = busy()
+        if stop.wait(1.0):
+            raise Stopped
+        if all(after - start < IDLE_SHARE for start, after in zip(before, busy(), strict=True)):
+            return True
+    return False
+
+
 class Stopped(Exception):
     """Ctrl-C or SIGTERM arrived."""
 
@@ -391,6 +417,10 @@ def serve(
         if warm_first:  # the model, the reference sentences and the baselines, before the first browser arrives
             announce("warming the replicas: loading the model and its baselines in each")
             warm_all(replica_urls, stop, announce)
+            announce("waiting for the replicas' background warm-up (UMAP's compilation) to finish")
+            replica_processes = [child.process for child in group.children if child.name.startswith("replica")]
+            if not settle(replica_processes, stop):
+                announce(f"the replicas were still busy after {SETTLE_TIMEOUT_S:.0f} s; serving anyway")
         config = folder / "nginx.conf"
         config.write_text(nginx_config([f"127.0.0.1:{p}" for p in ports], port, host), encoding="utf-8")
         group.start("nginx", [nginx, "-c", str(config), "-p", str(folder), "-e", "stderr", "-g", "daemon off;"])

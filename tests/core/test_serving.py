@@ -436,3 +436,31 @@ def test_warming_names_a_replica_whose_first_page_failed_or_is_still_running():
         "error: its first page did not run cleanly while warming (error)",
         "slow: still warming after 60 s (a busy machine); it carries on in the background",
     ]
+
+
+SPIN_THEN_SLEEP = (
+    "import time\nend = time.process_time() + {spin}\nwhile time.process_time() < end: pass\ntime.sleep(60)"
+)
+
+
+def test_serve_opens_once_the_replicas_background_warm_up_has_finished():
+    import time
+
+    from embedlab.replicas import Stopped, settle
+
+    # a replica still compiling UMAP after its first page: 1.5 s of CPU, then idle
+    busy = subprocess.Popen([sys.executable, "-c", SPIN_THEN_SLEEP.format(spin=1.5)])
+    spinning = subprocess.Popen([sys.executable, "-c", SPIN_THEN_SLEEP.format(spin=600)])  # never settles
+    try:
+        started = time.monotonic()
+        assert settle([busy], threading.Event(), timeout_s=60) is True
+        assert time.monotonic() - started >= 1.0  # it waited for the spin (at most one second of it overlaps)
+        assert settle([busy, spinning], threading.Event(), timeout_s=3) is False  # a bound, then serve opens anyway
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(Stopped):  # Ctrl-C while waiting
+            settle([spinning], stop, timeout_s=60)
+    finally:
+        for process in (busy, spinning):
+            process.kill()
+            process.wait()
