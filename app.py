@@ -27,7 +27,7 @@ starting_notice()
 
 from components.projection.projection_view import start_umap_warmup  # noqa: E402
 from components.shared.admin_box import sidebar_box as admin_box  # noqa: E402
-from components.shared.heap import collect_now_and_then, freeze_once  # noqa: E402
+from components.shared.heap import collect_now_and_then, fewer_young_collections, freeze_once  # noqa: E402
 from components.shared.presentation import inject_css  # noqa: E402
 from components.shared.presentation import toggle as presentation_toggle  # noqa: E402
 from components.shared.served_notes import sidebar_note as served_note  # noqa: E402
@@ -48,6 +48,7 @@ PAGES = {  # page name (views, links) -> page
     "retrieval": st.Page("app_pages/retrieval.py", title="Retrieval", icon=":material/search:"),
 }
 
+fewer_young_collections()  # a class's allocations: see components/shared/heap.py
 limit_server_threads()  # 1 torch thread per model call (EMBEDLAB_SERVER_THREADS): see embedlab/embedding/forward.py
 
 navigation = st.navigation(list(PAGES.values()))

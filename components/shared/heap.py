@@ -35,6 +35,19 @@ GC_SHARE = 0.05  # full collections take at most this share of the time, however
 _next_collection = [float("-inf")]  # time.monotonic() before which no full collection starts here
 
 
+YOUNG_THRESHOLD = 50_000  # allocations between young-generation collections (Python's default: 700)
+
+
+def fewer_young_collections() -> None:
+    """Collect the young generation every ``YOUNG_THRESHOLD`` allocations instead of every 700. A class's sessions
+    allocate millions of short-lived objects (protobuf messages, frames, figures), and every tenth young collection
+    promotes into the next: the collections cascade and the oldest are walked again and again. With a hundred
+    Compare sessions at once on one server this took p95 from 9.1 and 8.1 s to 7.6 and 7.4 s (alternated runs,
+    same hour) at the same resident memory. Idempotent."""
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
 def freeze_once(name: str) -> bool:
     """The first time ``name`` is seen in this process: collect, then freeze every object alive now. True if it did."""
     with _lock:

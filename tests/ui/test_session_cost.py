@@ -114,3 +114,13 @@ def test_a_costly_full_collection_waits_long_enough_to_stay_a_small_share_of_the
     assert heap.collect_now_and_then(every_s=2.0, now=110.0, share=0.05) is True
     assert heap.collect_now_and_then(every_s=2.0, now=112.0, share=0.05) is True  # a cheap pass: 2 s again
     assert len(passes) == 3
+
+
+def test_the_app_collects_the_young_generation_less_often():
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's default
+        ok(page_test().run())  # the whole app: app.py tunes the collector before the page runs
+        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, 10, 10)
+    finally:
+        gc.set_threshold(*before)
