@@ -767,22 +767,25 @@ def kind_results(pairs: pd.DataFrame, scores: Sequence[float], failed: Sequence[
         verdict ("fails" when half or more of its pairs fail, else "passes"); only kinds of ``KINDS`` present, the
         worst share first.
     """
-    frame = pairs.assign(score=np.asarray(scores, dtype=np.float64), failed=np.asarray(failed, dtype=bool))
-    frame = frame[frame["category"].isin(KINDS)]
+    # plain arrays: filtering the frame once per kind cost 10 ms a call, and a page asks twice per configuration
+    categories = pairs["category"].to_numpy(dtype=object)
+    scores = np.asarray(scores, dtype=np.float64)
+    failed = np.asarray(failed, dtype=bool)
     rows = []
     for kind in KINDS:
-        group = frame[frame["category"] == kind]
-        if group.empty:
+        mask = categories == kind
+        count = int(mask.sum())
+        if not count:
             continue
-        share = float(group["failed"].mean())
+        share = float(failed[mask].mean())
         rows.append(
             {
                 "kind": kind,
                 "expected": "should differ" if EXPECTED[kind] == 0 else "should stay similar",
-                "pairs": len(group),
-                "failed": int(group["failed"].sum()),
+                "pairs": count,
+                "failed": int(failed[mask].sum()),
                 "failed_share": share,
-                "mean_score": float(group["score"].mean()),
+                "mean_score": float(scores[mask].mean()),
                 "verdict": "fails" if share >= 0.5 else "passes",
             }
         )
