@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from pathlib import Path
 
 from embedlab.models.cross import is_cross_encoder_folder
@@ -31,20 +32,35 @@ def saved_models(directory: Path | None = None) -> tuple[str, ...]:
     root = models_dir() if directory is None else Path(directory).expanduser().resolve()
     try:
         with os.scandir(root) as listing:
-            stamp = tuple(sorted((entry.name, entry.stat(follow_symlinks=False).st_ctime_ns) for entry in listing))
+            stamp = tuple(sorted((entry.name, _changed(entry)) for entry in listing))
     except OSError:
         return ()
-    return _saved_models(root, stamp)
+    settled = time.time_ns() - UNSETTLED_NS
+    if any(changed > settled for _, changed in stamp):  # being written now: a file system's clock is coarse
+        return _tested_models(root, stamp)
+    return _kept_models(root, stamp)
 
 
-@functools.lru_cache(maxsize=16)
-def _saved_models(root: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
-    """The test of every entry, once per state of the directory: ``stamp`` holds each entry's name and change time,
-    which a save (a hidden folder renamed into place), a deletion, a file written into a folder or a change of its
-    permissions all move. Every page's model boxes list the directory on every run; the listing is one system call
-    per entry, the test several."""
+def _changed(entry: os.DirEntry) -> int:
+    """The entry's change time (ns), or -1 when it went between the listing and the look (then the test says)."""
+    try:
+        return entry.stat(follow_symlinks=False).st_ctime_ns
+    except OSError:
+        return -1
+
+
+def _tested_models(root: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
     entries = sorted((root / name for name, _ in stamp), key=lambda path: path.name.lower())
     return tuple(str(entry) for entry in entries if saved_model_folder(entry, root) is not None)
+
+
+# The test of every entry, once per state of the directory: ``stamp`` holds each entry's name and change time, which
+# a save (a hidden folder renamed into place), a deletion, a file written into a folder or a change of its permissions
+# all move. Every page's model boxes list the directory on every run; the listing is one system call per entry, the
+# test several. An entry changed in the last UNSETTLED_NS is tested afresh: two changes within one tick of the file
+# system's clock leave the same change time.
+_kept_models = functools.lru_cache(maxsize=16)(_tested_models)
+UNSETTLED_NS = 2_000_000_000
 
 
 def available_models() -> tuple[str, ...]:

@@ -117,3 +117,25 @@ def test_served_mode_offers_the_hub_ids_it_takes(models_dir, tmp_path, monkeypat
     assert all(resolve_model(ref) for ref in offered)
     with pytest.raises(EmbedLabError, match="'bert-base-uncased' is neither listed nor already downloaded"):
         resolve_model("bert-base-uncased")
+
+
+def test_the_listing_follows_the_directory_and_tests_a_settled_one_once(models_dir, monkeypatch):
+    from embedlab.models import registry
+
+    folder = models_dir / "copied-in"
+    folder.mkdir()
+    assert saved_models() == ()  # an empty folder is no model
+    (folder / "config.json").write_text("{}", encoding="utf-8")  # maybe within the same tick of the file
+    # system's clock as the folder's creation (the same change time): an entry changed so lately is tested afresh
+    assert saved_models() == (str(folder),)
+    tested: list[str] = []
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: tested.append(str(path)) or real_access(path, mode))
+    monkeypatch.setattr(registry.time, "time_ns", lambda: 2**62)  # much later: every entry has settled
+    assert saved_models() == (str(folder),)
+    first = len(tested)
+    assert first > 0 and saved_models() == (str(folder),) and len(tested) == first  # the same state: not tested again
+    make_model(models_dir / "another")
+    assert saved_models() == (str(models_dir / "another"), str(folder))  # a new entry: a new state
+    shutil.rmtree(folder)
+    assert saved_models() == (str(models_dir / "another"),)
