@@ -27,15 +27,13 @@ import threading
 import time
 
 COLLECT_EVERY_S = 2.0  # at most one full collection per this many seconds, whatever the number of sessions
+GC_SHARE = 0.05  # full collections take at most this share of the time, however many sessions are open
+YOUNG_THRESHOLD = 50_000  # allocations between young-generation collections (Python's default: 700)
 
 _frozen: set[str] = set()  # the first runs (page names, "umap") after which the heap was frozen
 _lock = threading.Lock()
 _collecting = threading.Lock()
-GC_SHARE = 0.05  # full collections take at most this share of the time, however many sessions are open
 _next_collection = [float("-inf")]  # time.monotonic() before which no full collection starts here
-
-
-YOUNG_THRESHOLD = 50_000  # allocations between young-generation collections (Python's default: 700)
 
 
 def fewer_young_collections() -> None:
