@@ -25,6 +25,7 @@ import asyncio
 import os
 import signal
 import statistics
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 import _common  # noqa: F401  (offline, repository on sys.path)
 import psutil
 
+from embedlab.replicas import free_port, settle
 from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 
 # page name in the address (what the client asks for) -> (title, sessions at once, target p95 seconds)
@@ -50,7 +52,6 @@ CLASS_SESSIONS, CLASS_TARGET_S = 100, 6.0  # a hundred students opening Compare 
 CPU_TARGET_S = 0.1  # server CPU per new session, every page
 QUIET_S = 1.0  # a run has finished and nothing more came for this long: the page is done
 SESSION_TIMEOUT_S = 600
-IDLE_CPU_SHARE = 0.05  # the server counts as idle below 5 % of a core over a second
 IDLE_WAIT_S = 180
 MEMORY_SESSIONS = 300
 MEMORY_TARGET_MB = 300
@@ -150,8 +151,6 @@ def served(replicas: int) -> Iterator[tuple[str, list[psutil.Process]]]:
     replicas' processes; stopped on exit."""
     from bench_serve import start_serve
 
-    from embedlab.replicas import free_port
-
     port = free_port()
     process = start_serve(replicas, port)
     try:
@@ -163,13 +162,10 @@ def served(replicas: int) -> Iterator[tuple[str, list[psutil.Process]]]:
 
 
 def wait_idle(server: Server) -> float:
-    """Wait (at most IDLE_WAIT_S) until the server uses under IDLE_CPU_SHARE of a core over a second; seconds waited."""
+    """Wait (at most IDLE_WAIT_S) until every process of the server is idle, as `serve` waits for its replicas
+    (embedlab.replicas.settle); seconds waited."""
     start = time.perf_counter()
-    while time.perf_counter() - start < IDLE_WAIT_S:
-        before = cpu_seconds(server)
-        time.sleep(1.0)
-        if cpu_seconds(server) - before < IDLE_CPU_SHARE:
-            break
+    settle(_processes(server), threading.Event(), timeout_s=IDLE_WAIT_S)
     return time.perf_counter() - start
 
 

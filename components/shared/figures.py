@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from components.shared.services import FAST_SEQUENCES
+from components.shared.services import PICKLED_KEYS
 from embedlab.data.pairtable import row_list
 from embedlab.embedding.precision import NOISE_STD
 from embedlab.embedding.scoring import PROFILE_POOLINGS
@@ -49,7 +49,7 @@ POOLING_COLORS = {
 
 def _shared(builder):
     """``builder``, its figures cached on the content of its arguments and shared by every session (64 per builder)."""
-    return st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=FAST_SEQUENCES)(builder)
+    return st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=PICKLED_KEYS)(builder)
 
 
 def _short(text: str, width: int = 28) -> str:

@@ -35,8 +35,8 @@ def _pickle_key(value: list | tuple | pd.DataFrame | pd.Series) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-# hash_funcs of caches keyed on long sequences or on frames
-FAST_SEQUENCES = {list: _pickle_key, tuple: _pickle_key, pd.DataFrame: _pickle_key, pd.Series: _pickle_key}
+# hash_funcs of caches keyed on long sequences or on frames: each hashed by its pickle
+PICKLED_KEYS = {list: _pickle_key, tuple: _pickle_key, pd.DataFrame: _pickle_key, pd.Series: _pickle_key}
 
 
 HELD_ENGINES = 4  # loaded networks held at most, whatever their size (EMBEDLAB_MAX_MODELS_MB bounds their size)

@@ -438,8 +438,9 @@ def test_warming_names_a_replica_whose_first_page_failed_or_is_still_running():
     ]
 
 
-SPIN_THEN_SLEEP = (
-    "import time\nend = time.process_time() + {spin}\nwhile time.process_time() < end: pass\ntime.sleep(60)"
+SPIN_THEN_IDLE = (  # a process that computes for {spin} s of CPU, then waits without computing
+    "import threading, time\nend = time.process_time() + {spin}\nwhile time.process_time() < end: pass\n"
+    "threading.Event().wait(60)"
 )
 
 
@@ -449,8 +450,8 @@ def test_serve_opens_once_the_replicas_background_warm_up_has_finished():
     from embedlab.replicas import Stopped, settle
 
     # a replica still compiling UMAP after its first page: 1.5 s of CPU, then idle
-    busy = subprocess.Popen([sys.executable, "-c", SPIN_THEN_SLEEP.format(spin=1.5)])
-    spinning = subprocess.Popen([sys.executable, "-c", SPIN_THEN_SLEEP.format(spin=600)])  # never settles
+    busy = subprocess.Popen([sys.executable, "-c", SPIN_THEN_IDLE.format(spin=1.5)])
+    spinning = subprocess.Popen([sys.executable, "-c", SPIN_THEN_IDLE.format(spin=600)])  # never settles
     try:
         started = time.monotonic()
         assert settle([busy], threading.Event(), timeout_s=60) is True
