@@ -6,9 +6,9 @@ import streamlit as st
 
 from components.compare.calibration_view import calibration_section
 from components.compare.cross_view import costs_expander, cross_choice
-from components.compare.pairs_table import add_pair_form, pairs_editor
+from components.compare.pairs_table import add_pair_form, current_pairs, pairs_editor
 from components.compare.scores_view import SESSION_NOTE, results, scores_section, selected_pair, table_tools
-from components.shared import notes, state
+from components.shared import first_screen, notes, state
 from components.shared.canary import canary_banner
 from components.shared.config_panels import config_panels, texts_sent_caption
 from components.shared.uploads import show_flash
@@ -23,6 +23,7 @@ def page() -> None:
         "Raw BERT vectors are not trained for cosine: almost every pair scores high. Each score is shown next "
         "to the typical cosine of random pairs under the same configuration: only the gap carries meaning."
     )
+    first = first_screen.opens()  # a new session: the scores first, the editor and the charts a moment later
     panels = config_panels(state.COMPARE)
     if panels is None:
         return
@@ -37,8 +38,12 @@ def page() -> None:
     add_pair_form()
     answer = st.container()
     st.subheader("Sentence pairs")
-    st.caption("Edit, paste or delete rows here: the scores above follow.")
-    table = pairs_editor()
+    if first:
+        st.caption("The table editor opens in a moment.")
+        table = current_pairs()
+    else:
+        st.caption("Edit, paste or delete rows here: the scores above follow.")
+        table = pairs_editor()
     check = check_pairs(table)
     tools = st.container()
     with answer:
@@ -61,14 +66,19 @@ def page() -> None:
             for configured in (raw, trained):  # a warning only for a configuration whose scores carry no signal
                 canary_banner(configured.spec)
             texts_sent_caption(trained)  # after the canary, which may send the service its paraphrase pairs
-            results(scored, check.scorable, raw, trained, cross)
-            if cross is not None:
+            if not first:
+                results(scored, check.scorable, raw, trained, cross)
+            if cross is not None and not first:
                 costs_expander(state.COMPARE, cross, trained, bundled_sentences().sentences)
-    with tools:
-        st.caption(SESSION_NOTE)
-        table_tools(table, scored)
+    if not first:
+        with tools:
+            st.caption(SESSION_NOTE)
+            table_tools(table, scored)
     if scored is not None:
-        selected_pair(table, scored, check.scorable, raw, trained, cross)
+        selected_pair(table, scored, check.scorable, raw, trained, cross, charts=not first)
+    if first:
+        first_screen.then_the_rest()
+        return
     calibration_section(raw, trained, cross)
 
 

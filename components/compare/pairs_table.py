@@ -38,6 +38,11 @@ def pairs_editor() -> pd.DataFrame:
     )
 
 
+def current_pairs() -> pd.DataFrame:
+    """The table as the user left it, without drawing the editor (a new session's first screen)."""
+    return PAIRS_TABLE.current()
+
+
 def add_pair_form() -> None:
     """Two text boxes and a button: the quickest way to try one pair."""
     with st.form(state.ADD_FORM, clear_on_submit=True, border=False):

@@ -152,7 +152,10 @@ def selected_pair(
     raw: Configured,
     trained: Configured,
     cross: CrossChoice | None,
+    charts: bool = True,
 ) -> None:
+    """The chosen pair's scores beside their typical values; with ``charts``, its layer-by-layer chart and the
+    explanation of its scores too."""
     st.subheader("One pair, up close")
     selected = st.session_state.get(state.SELECTED_PAIR)
     st.session_state[state.SELECTED_PAIR] = selected if selected in rows else rows[0]
@@ -213,6 +216,8 @@ def selected_pair(
         )
     if line.note and not any(unreadable.values()):
         notes.caption("Note: {}", line.note)
+    if not charts:
+        return
     profile = layer_profile(raw.encoder, *pair)
     typical = layer_baseline_table(raw.spec.model)
     st.plotly_chart(

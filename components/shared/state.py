@@ -27,6 +27,9 @@ POST_CORPUS = {"raw": "config.raw_post_corpus", "trained": "config.trained_post_
 CROSS_ENCODER = "config.cross_encoder"  # the optional cross-encoder (a folder), None for none (Compare, Projection)
 CROSS_COSTS = "config.cross_costs"  # {(cross-encoder, bi-encoder, sentences) key: (PairCost, QueryCost, when)}
 
+# ---------------------------------------------------------------- the session's first screen (first_screen.py)
+FIRST_SCREEN = "session.first_screen"  # None before the first run, then "shown", "waiting", "done"
+
 # ---------------------------------------------------------------- Compare
 COMPARE = "compare"
 PAIRS = "compare.pairs"  # DataFrame: the pairs table as the user left it; prefix of the editor keys (PersistentTable)

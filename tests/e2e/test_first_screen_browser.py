@@ -57,3 +57,30 @@ def test_each_page_result_starts_on_the_first_screen(new_tab, app_url, path, res
     settled(tab)
     top = result(tab).evaluate("element => element.getBoundingClientRect().top")
     assert 0 < top < SMALL["height"] - 100, top  # starts on the first screen, with room to show some of it
+
+
+# Installed before the page loads: notes what was on the page when the first score (a metric) was first there.
+FIRST_SCORE_WATCH = """() => {
+    const seen = {};
+    new MutationObserver(() => {
+        if (seen.metric || !document.querySelector('[data-testid="stMetricValue"]')) return;
+        seen.metric = true;
+        seen.chart = !!document.querySelector('[data-testid="stPlotlyChart"]');
+        seen.editorText = document.body.innerText.includes('Edit, paste or delete rows here');
+    }).observe(document, {childList: true, subtree: true});
+    window.firstScoreSeen = seen;
+}"""
+
+
+def test_a_new_session_gets_its_scores_before_the_charts_and_the_rest_unasked(new_tab, app_url):
+    """Compare's first screen (components/shared/first_screen.py): the scores come without a chart or the table
+    editor, and the whole page follows with no click."""
+    tab = new_tab()
+    tab.add_init_script(f"({FIRST_SCORE_WATCH})()")
+    tab.goto(app_url)
+    expect(tab.get_by_test_id("stMetricValue").first).to_be_visible()
+    first = tab.evaluate("window.firstScoreSeen")
+    assert first == {"metric": True, "chart": False, "editorText": False}, first
+    expect(tab.get_by_text("Edit, paste or delete rows here")).to_be_visible()  # the editor, unasked
+    expect(tab.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    expect(tab.get_by_role("heading", name="What a score means for this model")).to_be_visible()

@@ -399,3 +399,26 @@ def test_layer_chart_draws_cls_mean_max_and_offers_the_other_poolings_in_the_leg
         y = traces[pooling]["y"]  # plotly's typed array: {"dtype", "bdata" (base64)}
         shown = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]) if isinstance(y, dict) else y
         np.testing.assert_allclose(shown, profile[pooling], atol=1e-6)
+
+
+def test_a_new_session_sees_the_scores_first_and_the_whole_page_next(app, monkeypatch):
+    """A browser's first run draws the answer only (no editor, no chart: the browser paints it sooner), then the
+    run its timer asks for draws the whole page with the same numbers (components/shared/first_screen.py). A
+    session without a browser (AppTest, serve's warming run) draws the whole page at once: ``app``."""
+    from components.shared import first_screen
+
+    assert app.session_state[state.FIRST_SCREEN] == first_screen.DONE and app.data_editor
+    monkeypatch.setattr(first_screen, "browser_connected", lambda: True)  # AppTest sends no request headers
+    at = page_test("compare")
+    ok(at.run())
+    first_scores = numbers(score_table(at).value)
+    assert {"raw_typical", "trained_typical"} <= set(first_scores.columns)  # with their baselines
+    assert [m.value for m in at.metric] == [m.value for m in app.metric] and len(at.metric) == 2
+    assert not at.data_editor and not at.get("plotly_chart")  # neither the editor nor a chart on the first screen
+    assert any("table editor opens in a moment" in caption.value for caption in at.caption)
+    assert at.session_state[state.FIRST_SCREEN] == first_screen.WAITING  # the nudge drew itself: its timer is set
+    ok(at.run())  # the full run the nudge asks for (AppTest runs no timers: any later full run is the whole page)
+    assert at.session_state[state.FIRST_SCREEN] == first_screen.DONE
+    assert at.data_editor and len(at.get("plotly_chart")) == len(app.get("plotly_chart")) > 0
+    pd.testing.assert_frame_equal(numbers(score_table(at).value), first_scores)
+    assert [m.value for m in at.metric] == [m.value for m in app.metric]
