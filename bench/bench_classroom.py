@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import statistics
@@ -65,7 +66,10 @@ class SessionResult:
 
 
 async def one_session(url: str, page: str, delay_s: float = 0.0) -> SessionResult:
-    """Open one session of `page` after `delay_s`, read it until its run has finished and a quiet second followed."""
+    """Open one session of `page` after `delay_s`, read it until its run has finished and a quiet second followed.
+
+    As a browser does, it fires a fragment's timer (``run_every``): a new session's first screen asks for the rest
+    of the page that way (components/shared/first_screen.py), and the page counts as done once that run finished."""
     from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: TID251  (a client of the protocol, not the engine)
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: TID251
     from websockets.asyncio.client import connect
@@ -86,19 +90,32 @@ async def one_session(url: str, page: str, delay_s: float = 0.0) -> SessionResul
             request.rerun_script.query_string = ""
             request.rerun_script.page_name = "" if page == "compare" else page
             await stream.send(request.SerializeToString())
+            timer: tuple[str, float] | None = None  # as a browser: a fragment's run_every (fragment id, interval)
+            due = math.inf  # when that timer fires next
             while True:
+                wait = QUIET_S if result.seconds is not None else SESSION_TIMEOUT_S
                 try:
-                    raw = await asyncio.wait_for(
-                        stream.recv(), timeout=QUIET_S if result.seconds is not None else SESSION_TIMEOUT_S
-                    )
+                    raw = await asyncio.wait_for(stream.recv(), timeout=min(wait, max(due - time.perf_counter(), 0)))
                 except TimeoutError:
+                    if timer is not None and time.perf_counter() >= due:  # the first screen's timer asks for the rest
+                        tick = BackMsg()
+                        tick.rerun_script.CopyFrom(request.rerun_script)
+                        tick.rerun_script.fragment_id, tick.rerun_script.is_auto_rerun = timer[0], True
+                        await stream.send(tick.SerializeToString())
+                        due += timer[1]
+                        continue
                     if result.seconds is None:
                         result.failure = f"no finished run within {SESSION_TIMEOUT_S} s"
                     return result
                 message = ForwardMsg()
                 message.ParseFromString(raw)
                 kind = message.WhichOneof("type")
-                if kind == "delta" and message.delta.new_element.HasField("exception"):
+                if kind == "auto_rerun":
+                    timer = (message.auto_rerun.fragment_id, message.auto_rerun.interval)
+                    due = time.perf_counter() + timer[1]
+                elif kind == "new_session" and not message.metadata.run.fragment_ids:
+                    timer, due = None, math.inf  # a full run: the browser drops every fragment's timer
+                elif kind == "delta" and message.delta.new_element.HasField("exception"):
                     exception = message.delta.new_element.exception
                     result.exceptions.append(f"{exception.type}: {exception.message}")
                 elif kind == "navigation":  # the page that ran: the one asked for?
