@@ -9,7 +9,10 @@ that is after it has painted the first screen. That fragment run asks for a full
 everything; a full run drops the timer (Streamlit clears a fragment's timer at every full run that does not draw it).
 
 Any other full run (a widget touched before the timer fired, a page switch, a second page) is a full page: only a
-session's very first run is light. So is a session with no browser behind it (Streamlit's script health check, with
+session's very first run is light. So is a session that arrives in a burst (``embedlab.arrivals``: a class opening
+the app at once), where the server, not the browser, is the slow part and an extra run per student would delay
+every student (100 sessions through ``serve --replicas 2``: p95 6.8 s with a first screen each, see
+docs/benchmarks.md); and a session with no browser behind it (Streamlit's script health check, with
 which ``serve`` warms a replica, and AppTest): nothing to paint, no timer to fire, and the warming run fills every
 cache the page's charts use.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.shared import state
+from embedlab.arrivals import Arrivals
 
 # The timer starts when the browser receives the run, not when it has painted it: at 0.2 s the rest of the page
 # arrived before the first paint and landed in the same render (the scores at 4.0 s, as without a first screen); at
@@ -26,12 +30,13 @@ from components.shared import state
 NUDGE_S = 1.0
 
 SHOWN, WAITING, DONE = "shown", "waiting", "done"
+ARRIVALS = Arrivals()  # this process's browser sessions reaching their first screen
 
 
 def opens() -> bool:
     """True on the session's very first run in a browser: the page draws its answer only, then calls
     ``then_the_rest``."""
-    if state.FIRST_SCREEN in st.session_state or not browser_connected():
+    if state.FIRST_SCREEN in st.session_state or not browser_connected() or ARRIVALS.burst():
         st.session_state[state.FIRST_SCREEN] = DONE
         return False
     st.session_state[state.FIRST_SCREEN] = SHOWN

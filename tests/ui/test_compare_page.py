@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.compare.pairs_table import PAIRS_TABLE
 from components.shared import state
+from embedlab.arrivals import Arrivals
 from embedlab.embedding.encoder import Encoder
 from embedlab.embedding.readability import multilingual_hint
 from embedlab.embedding.scoring import pair_cosines
@@ -409,6 +410,7 @@ def test_a_new_session_sees_the_scores_first_and_the_whole_page_next(app, monkey
 
     assert app.session_state[state.FIRST_SCREEN] == first_screen.DONE and app.data_editor
     monkeypatch.setattr(first_screen, "browser_connected", lambda: True)  # AppTest sends no request headers
+    monkeypatch.setattr(first_screen, "ARRIVALS", Arrivals())  # no other session arrived lately
     at = page_test("compare")
     ok(at.run())
     first_scores = numbers(score_table(at).value)
@@ -422,3 +424,16 @@ def test_a_new_session_sees_the_scores_first_and_the_whole_page_next(app, monkey
     assert at.data_editor and len(at.get("plotly_chart")) == len(app.get("plotly_chart")) > 0
     pd.testing.assert_frame_equal(numbers(score_table(at).value), first_scores)
     assert [m.value for m in at.metric] == [m.value for m in app.metric]
+
+
+def test_a_session_arriving_in_a_burst_gets_the_whole_page_at_once(monkeypatch):
+    """A class opening the app together: one run each, not two (the server is the slow part then)."""
+    from components.shared import first_screen
+
+    burst = Arrivals(count=1, window_s=60)
+    burst.burst()  # another session arrived just before
+    monkeypatch.setattr(first_screen, "browser_connected", lambda: True)
+    monkeypatch.setattr(first_screen, "ARRIVALS", burst)
+    at = ok(page_test("compare").run())
+    assert at.session_state[state.FIRST_SCREEN] == first_screen.DONE
+    assert at.data_editor and at.get("plotly_chart")
