@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         None, description="Key sent to embeddings services (OPENAI_API_KEY is read too when this is unset)"
     )
     server_threads: int = Field(1, ge=1, description="Torch threads of the web server's model calls")
+    first_screen: bool = Field(
+        True,
+        description="A new browser session's first run of Compare draws the scores only, the rest of the page a "
+        "second later (0: the whole page in one run)",
+    )
     fast_backend: str = Field(
         "",
         description="onnx or openvino: the trained model's encodes through that fp32 engine, when its scores match "

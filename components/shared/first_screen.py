@@ -12,7 +12,8 @@ Any other full run (a widget touched before the timer fired, a page switch, a se
 session's very first run is light. So is a session that arrives in a burst (``embedlab.arrivals``: a class opening
 the app at once), where the server, not the browser, is the slow part and an extra run per student would delay
 every student (100 sessions through ``serve --replicas 2``: p95 6.8 s with a first screen each, see
-docs/benchmarks.md); and a session with no browser behind it (Streamlit's script health check, with
+docs/benchmarks.md); a session of a server started with ``EMBEDLAB_FIRST_SCREEN=0``; and a session with no browser
+behind it (Streamlit's script health check, with
 which ``serve`` warms a replica, and AppTest): nothing to paint, no timer to fire, and the warming run fills every
 cache the page's charts use.
 """
@@ -23,6 +24,7 @@ import streamlit as st
 
 from components.shared import state
 from embedlab.arrivals import Arrivals
+from embedlab.settings import get_settings
 
 # The timer starts when the browser receives the run, not when it has painted it: at 0.2 s the rest of the page
 # arrived before the first paint and landed in the same render (the scores at 4.0 s, as without a first screen); at
@@ -36,7 +38,12 @@ ARRIVALS = Arrivals()  # this process's browser sessions reaching their first sc
 def opens() -> bool:
     """True on the session's very first run in a browser: the page draws its answer only, then calls
     ``then_the_rest``."""
-    if state.FIRST_SCREEN in st.session_state or not browser_connected() or ARRIVALS.burst():
+    if (
+        state.FIRST_SCREEN in st.session_state
+        or not get_settings().first_screen
+        or not browser_connected()
+        or ARRIVALS.burst()
+    ):
         st.session_state[state.FIRST_SCREEN] = DONE
         return False
     st.session_state[state.FIRST_SCREEN] = SHOWN

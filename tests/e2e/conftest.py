@@ -16,6 +16,10 @@ from tests.servehelpers import stop_queue_workers
 from tools.appserver import CHROMIUM, CHROMIUM_ARGS, running_app
 
 SERVER_START_S = 180
+# The browser tests' servers draw Compare in one run: a test that clicks right after the page loads would otherwise
+# race the first screen's follow-up run (components/shared/first_screen.py), which test_first_screen_browser.py
+# tests on a server of its own.
+WHOLE_PAGE = {"EMBEDLAB_FIRST_SCREEN": "0"}
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +51,9 @@ def app_url(app_models_dir):
     try:
         with ExitStack() as stack:
             try:
-                server = running_app({MODELS_DIR_ENV: str(app_models_dir)}, start_timeout_s=SERVER_START_S)
+                server = running_app(
+                    {MODELS_DIR_ENV: str(app_models_dir), **WHOLE_PAGE}, start_timeout_s=SERVER_START_S
+                )
                 app = stack.enter_context(server)
             except RuntimeError as error:
                 pytest.fail(str(error))

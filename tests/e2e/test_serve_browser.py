@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.replicas import free_port
+from tests.e2e.conftest import WHOLE_PAGE
 from tests.servehelpers import living, running_serve
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +44,7 @@ def test_two_browsers_on_two_replicas_upload_and_stop(browser, tmp_path):
     upload = tmp_path / "class_pairs.csv"
     upload.write_text(PAIRS, encoding="utf-8")
     port = free_port()
-    with running_serve(["--replicas", "2"], port, {MODELS_DIR_ENV: str(tmp_path / "models")}) as run:
+    with running_serve(["--replicas", "2"], port, {MODELS_DIR_ENV: str(tmp_path / "models"), **WHOLE_PAGE}) as run:
         replica_ports = re.search(r"ports (\d+), (\d+) \(logs in (\S+)\)", run.output)
         # each replica ran its first page once before the port opened (the model and baselines are loaded), without
         # an error (on a very busy machine Streamlit may stop waiting after 60 s: then the warm-up carries on)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.served import SERVED_ENV
-from tests.e2e.conftest import SERVER_START_S, settled
+from tests.e2e.conftest import SERVER_START_S, WHOLE_PAGE, settled
 from tools.appserver import running_app
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,9 @@ def served_url(tmp_path_factory):
     """A second app server, in served mode, with an empty models directory of its own."""
     models = tmp_path_factory.mktemp("served-models")
     try:
-        with running_app({SERVED_ENV: "1", MODELS_DIR_ENV: str(models)}, start_timeout_s=SERVER_START_S) as app:
+        with running_app(
+            {SERVED_ENV: "1", MODELS_DIR_ENV: str(models), **WHOLE_PAGE}, start_timeout_s=SERVER_START_S
+        ) as app:
             yield app.url
     except RuntimeError as error:
         pytest.fail(str(error))

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
-from tests.e2e.conftest import SERVER_START_S, settled
+from tests.e2e.conftest import SERVER_START_S, WHOLE_PAGE, settled
 from tests.embedstandin import EmbeddingStandIn
 from tools.appserver import running_app
 
@@ -36,7 +36,7 @@ def app(tmp_path_factory, service):
         "EMBEDLAB_SERVICE_TIMEOUT_S": str(BOUND_S),
     }
     try:
-        with running_app(env, start_timeout_s=SERVER_START_S) as server:
+        with running_app({**env, **WHOLE_PAGE}, start_timeout_s=SERVER_START_S) as server:
             yield server.url
     except RuntimeError as error:
         pytest.fail(str(error))

@@ -6,13 +6,14 @@ import pytest
 from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
+from tests.e2e.conftest import WHOLE_PAGE
 from tools.appserver import running_app
 
 pytestmark = pytest.mark.e2e
 
 
 def test_the_first_visitor_of_a_fresh_server_sees_it_starting_then_the_scores(browser, tmp_path):
-    with running_app({MODELS_DIR_ENV: str(tmp_path)}) as app:  # its own server: the shared one is warm
+    with running_app({MODELS_DIR_ENV: str(tmp_path), **WHOLE_PAGE}) as app:  # its own server: the shared one is warm
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
             tab = context.new_page()

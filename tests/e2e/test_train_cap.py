@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.training.queue import AUTO_WORKER_ENV, JobQueue
-from tests.e2e.conftest import SERVER_START_S
+from tests.e2e.conftest import SERVER_START_S, WHOLE_PAGE
 from tests.e2e.test_train_browser import prepare_run
 from tools.appserver import running_app
 
@@ -28,7 +28,7 @@ def test_a_reload_or_a_second_tab_does_not_reset_the_cap_but_another_browser_has
     models: Path = tmp_path / "models"
     models.mkdir()
     env = {MODELS_DIR_ENV: str(models), AUTO_WORKER_ENV: "0", "EMBEDLAB_MAX_QUEUED": "1"}
-    with running_app(env, start_timeout_s=SERVER_START_S) as app:
+    with running_app({**env, **WHOLE_PAGE}, start_timeout_s=SERVER_START_S) as app:
         first = new_tab()
         prepare_run(first, app.url, "capped-first", 2)
         first.get_by_role("button", name="Start training").click()

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from embedlab.models.names import MODELS_DIR_ENV
 from embedlab.training.queue import AUTO_WORKER_ENV, JobQueue
-from tests.e2e.conftest import SERVER_START_S
+from tests.e2e.conftest import SERVER_START_S, WHOLE_PAGE
 from tests.e2e.test_train_browser import RUN_MS, offered_on_compare, prepare_run
 from tests.servehelpers import stop_queue_workers
 from tools.appserver import running_app
@@ -40,7 +40,9 @@ def queue_row(page):
 
 
 def test_a_run_queued_before_a_restart_of_the_server_is_trained_afterwards(new_tab, models):
-    with running_app({MODELS_DIR_ENV: str(models), AUTO_WORKER_ENV: "0"}, start_timeout_s=SERVER_START_S) as first:
+    with running_app(
+        {MODELS_DIR_ENV: str(models), AUTO_WORKER_ENV: "0", **WHOLE_PAGE}, start_timeout_s=SERVER_START_S
+    ) as first:
         page = new_tab()
         prepare_run(page, first.url, NAME, 2)
         page.get_by_role("button", name="Start training").click()
@@ -50,7 +52,7 @@ def test_a_run_queued_before_a_restart_of_the_server_is_trained_afterwards(new_t
     (view,) = JobQueue(str(models / ".queue" / "queue.db")).views()
     assert view.name == NAME and view.state == "queued"  # the server is gone; its run is not
 
-    with running_app({MODELS_DIR_ENV: str(models)}, start_timeout_s=SERVER_START_S) as second:
+    with running_app({MODELS_DIR_ENV: str(models), **WHOLE_PAGE}, start_timeout_s=SERVER_START_S) as second:
         page = new_tab()
         page.goto(f"{second.url}/train")
         expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()

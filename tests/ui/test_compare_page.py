@@ -437,3 +437,15 @@ def test_a_session_arriving_in_a_burst_gets_the_whole_page_at_once(monkeypatch):
     at = ok(page_test("compare").run())
     assert at.session_state[state.FIRST_SCREEN] == first_screen.DONE
     assert at.data_editor and at.get("plotly_chart")
+
+
+def test_a_server_set_to_draw_the_whole_page_has_no_first_screen(monkeypatch):
+    """EMBEDLAB_FIRST_SCREEN=0: a new browser session's first run is the whole page."""
+    from components.shared import first_screen
+
+    monkeypatch.setenv("EMBEDLAB_FIRST_SCREEN", "0")
+    monkeypatch.setattr(first_screen, "browser_connected", lambda: True)
+    monkeypatch.setattr(first_screen, "ARRIVALS", Arrivals())
+    at = ok(page_test("compare").run())
+    assert at.session_state[state.FIRST_SCREEN] == first_screen.DONE
+    assert at.data_editor and at.get("plotly_chart")
