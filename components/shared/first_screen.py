@@ -4,18 +4,18 @@ A browser opening a page renders everything the first run sent before it paints 
 Plotly's charts, the table editor and the explanation tabs kept the scores off the screen for about 4 s on a
 2-core machine, against 2 s for the same page stopped after its scores (issue 32, docs/benchmarks.md). So a
 session's first run of a page that opts in shows its answer only and ends with ``then_the_rest()``: a fragment whose
-``run_every`` timer the browser starts when it receives the run, and which fires once the browser is free again,
-that is after it has painted the first screen. That fragment run asks for a full run of the page, which shows
-everything; a full run drops the timer (Streamlit clears a fragment's timer at every full run that does not draw it).
+``run_every`` timer the browser starts when it receives the run. The timer is a guess at when the browser has painted
+the first screen, not a signal from it: on a loaded machine it can fire sooner, and the session then gets the whole
+page in one render, as before. That fragment run asks for a full run of the page, which shows everything; a full
+run drops the timer (Streamlit clears a fragment's timer at every full run that does not draw it).
 
 Any other full run (a widget touched before the timer fired, a page switch, a second page) is a full page: only a
 session's very first run is light. So is a session that arrives in a burst (``embedlab.arrivals``: a class opening
 the app at once), where the server, not the browser, is the slow part and an extra run per student would delay
 every student (100 sessions through ``serve --replicas 2``: p95 6.8 s with a first screen each, see
 docs/benchmarks.md); a session of a server started with ``EMBEDLAB_FIRST_SCREEN=0``; and a session with no browser
-behind it (Streamlit's script health check, with
-which ``serve`` warms a replica, and AppTest): nothing to paint, no timer to fire, and the warming run fills every
-cache the page's charts use.
+behind it (Streamlit's script health check, with which ``serve`` warms a replica, and AppTest): nothing to paint,
+no timer to fire, and the warming run fills every cache the page's charts use.
 """
 
 from __future__ import annotations
