@@ -68,8 +68,8 @@ def page() -> None:
             texts_sent_caption(trained)  # after the canary, which may send the service its paraphrase pairs
             if not first:
                 results(scored, check.scorable, raw, trained, cross)
-            if cross is not None and not first:
-                costs_expander(state.COMPARE, cross, trained, bundled_sentences().sentences)
+                if cross is not None:
+                    costs_expander(state.COMPARE, cross, trained, bundled_sentences().sentences)
     if not first:
         with tools:
             st.caption(SESSION_NOTE)

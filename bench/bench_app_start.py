@@ -56,7 +56,6 @@ FIRST_SEEN = """() => {
             .some(th => th.textContent.includes('Trained typical')),
         metric: () => !!document.querySelector('[data-testid="stMetricValue"]'),
         chart: () => !!document.querySelector('[data-testid="stPlotlyChart"]'),
-        grid: () => !!document.querySelector('[data-testid="stDataFrame"] canvas'),
     };
     const pending = new Set();
     new MutationObserver(() => {
@@ -84,13 +83,12 @@ def first_score_seconds(browser, url: str, started: float | None = None, chart: 
     expect(page.get_by_test_id("stMetricValue").first).to_be_visible()
     if chart:
         expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
-    page.wait_for_function(
-        "names => names.every(name => name in window.firstSeen)", arg=["table", "metric", "chart"][: 3 if chart else 2]
-    )
+    names = ["table", "metric", "chart"][: 3 if chart else 2]
+    page.wait_for_function("names => names.every(name => name in window.firstSeen)", arg=names)
     seen = page.evaluate("window.firstSeen")
     context.close()
     offset = 0.0 if started is None else navigation - started  # the page's clock starts at its navigation
-    return tuple(offset + seen[name] / 1000 for name in ("table", "metric", "chart")[: 3 if chart else 2])
+    return tuple(offset + seen[name] / 1000 for name in names)
 
 
 def start(browser, cache: str, sessions: int, warm_first: bool) -> dict[str, float]:
