@@ -17,6 +17,7 @@ from tools.offline import OFFLINE_ENV  # noqa: E402
 os.environ.update(OFFLINE_ENV)
 
 import resource  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 
 STS_DEV = REPO_ROOT.parent / "shared/data/stsbenchmark/sts-dev.csv"
@@ -40,3 +41,18 @@ def peak_rss_mb() -> float:
 
 def yes(met: bool) -> str:
     return "yes" if met else "**no**"
+
+
+SERVE_READY_LINE = "Ctrl-C stops everything."  # what `embedlab serve` prints once every replica is warm
+
+
+def start_serve(replicas: int, port: int) -> subprocess.Popen[str]:
+    """`python -m embedlab serve` with ``replicas`` replicas on ``port``, returned once it says it is ready."""
+    command = [sys.executable, "-m", "embedlab", "serve", "--replicas", str(replicas), "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+    )
+    for line in process.stdout:
+        if SERVE_READY_LINE in line:
+            return process
+    raise RuntimeError(f"serve exited with status {process.wait()}")

@@ -166,7 +166,7 @@ def rss_mb(server: Server) -> float:
 def served(replicas: int) -> Iterator[tuple[str, list[psutil.Process]]]:
     """`python -m embedlab serve --replicas N` on a free port (nginx in front, as a class meets it): its URL and its
     replicas' processes; stopped on exit."""
-    from bench_serve import start_serve
+    from _common import start_serve
 
     port = free_port()
     process = start_serve(replicas, port)

@@ -15,15 +15,12 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 
 import _common  # noqa: F401  (offline, repository on sys.path)
+from _common import start_serve
 from bench_classroom import one_session as classroom_session
 
 from embedlab.replicas import free_port
-
-READY_LINE = "Ctrl-C stops everything."
 
 
 async def one_session(port: int, page: str) -> float:
@@ -37,17 +34,6 @@ async def one_session(port: int, page: str) -> float:
 
 async def sessions_at_once(port: int, count: int, page: str) -> list[float]:
     return list(await asyncio.gather(*(one_session(port, page) for _ in range(count))))
-
-
-def start_serve(replicas: int, port: int) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "embedlab", "serve", "--replicas", str(replicas), "--port", str(port)]
-    process = subprocess.Popen(
-        command, cwd=_common.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
-    )
-    for line in process.stdout:
-        if READY_LINE in line:
-            return process
-    raise RuntimeError(f"serve exited with status {process.wait()}")
 
 
 def main() -> None:
