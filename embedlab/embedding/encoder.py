@@ -14,10 +14,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from cachetools import LRUCache
 
 from embedlab.corpora import reference_sentences
@@ -29,6 +29,9 @@ from embedlab.embedding.postprocess import PostTransform, fit_postprocess
 from embedlab.embedding.specs import RAW_POOLINGS, EmbedSpec, fitting_corpus, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.loading import LoadedModel
+
+if TYPE_CHECKING:  # torch is imported by the calls that run a model: see embedlab/models/numpy_bert.py
+    import torch
 
 Progress = Callable[[int, int], None]  # (texts done, texts to do)
 DEFAULT_CACHE_BYTES = 768 * 2**20
@@ -117,6 +120,8 @@ class Encoder:
         >>> encoder.embed(["How old are you?"], EmbedSpec("all-MiniLM-L6-v2", "cls", "first-last")).shape
         (1, 384)
     """
+
+    writes_reference_states = True  # its states of the reference sentences may be kept on disk (reference_cache)
 
     def __init__(self, model: LoadedModel, max_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.model = model
@@ -221,57 +226,63 @@ class Encoder:
 
     # ---------------------------------------------------------------- model
 
-    @torch.inference_mode()
     def _encode(
         self, texts: list[str], progress: Progress | None, kept: dict[str, TokenStates] | None = None
     ) -> list[TextStates]:
         """Run the model on ``texts``; ``kept``, when given, receives every text's ``TokenStates`` too."""
-        st_model = self.model.st_model
-        max_len = self.model.facts.max_seq_length
-        results: list[TextStates | None] = [None] * len(texts)
-        done = 0
-        for batch in forward_batches(self.model, texts, BATCH_SIZE):
-            with self._lock:
-                self.forward_passes += 1
-            mask = batch.attention_mask  # (batch, seq)
-            # Pool layer by layer, then stack the small pooled vectors: stacking the hidden states themselves
-            # would copy (n_hidden_states, batch, seq, hidden) floats per batch for nothing.
-            pooled = {  # name -> (batch, n_hidden_states, hidden)
-                name: torch.stack([pool(h, mask) for h in batch.hidden_states], dim=1).float().numpy()
-                for name, pool in LAYER_POOLERS.items()
-            }
-            pooler = self.model.backbone.pooler(batch.hidden_states[-1]).float().numpy() if self.has_pooler else None
-            n_read = mask.sum(dim=1).tolist()
-            n_tokens = self._full_lengths(list(batch.texts), mask)
-            n_content, n_unknown = self._unknown_counts(batch.features["input_ids"], mask)
-            pipeline = dict(batch.features)
-            pipeline["token_embeddings"] = batch.hidden_states[-1]
-            pipeline["all_layer_embeddings"] = batch.hidden_states  # for WeightedLayerPooling pipelines
-            for module in list(st_model)[1:]:
-                pipeline = module(pipeline)
-            sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
-            for row, i in enumerate(batch.index):
-                results[i] = TextStates(
-                    pooled={name: pooled[name][row].copy() for name in LAYER_POOLERS},  # own memory, not a view
-                    model=sentence[row].copy(),
-                    n_tokens=n_tokens[row],
-                    truncated=n_tokens[row] > max_len,
-                    n_content=n_content[row],
-                    n_unknown=n_unknown[row],
-                    pooler=None if pooler is None else pooler[row].copy(),
-                    n_read=int(n_read[row]),
+        import torch
+
+        with torch.inference_mode():
+            st_model = self.model.st_model
+            max_len = self.model.facts.max_seq_length
+            results: list[TextStates | None] = [None] * len(texts)
+            done = 0
+            for batch in forward_batches(self.model, texts, BATCH_SIZE):
+                with self._lock:
+                    self.forward_passes += 1
+                mask = batch.attention_mask  # (batch, seq)
+                # Pool layer by layer, then stack the small pooled vectors: stacking the hidden states themselves
+                # would copy (n_hidden_states, batch, seq, hidden) floats per batch for nothing.
+                pooled = {  # name -> (batch, n_hidden_states, hidden)
+                    name: torch.stack([pool(h, mask) for h in batch.hidden_states], dim=1).float().numpy()
+                    for name, pool in LAYER_POOLERS.items()
+                }
+                pooler = (
+                    self.model.backbone.pooler(batch.hidden_states[-1]).float().numpy() if self.has_pooler else None
                 )
-            if kept is not None:
-                kept.update(self._token_rows(batch))
-            done += len(batch.index)
-            with self._lock:
-                self.texts_encoded += len(batch.index)
-            if progress is not None:
-                progress(done, len(texts))
-        return results  # type: ignore[return-value]
+                n_read = mask.sum(dim=1).tolist()
+                n_tokens = self._full_lengths(list(batch.texts), mask)
+                n_content, n_unknown = self._unknown_counts(batch.features["input_ids"], mask)
+                pipeline = dict(batch.features)
+                pipeline["token_embeddings"] = batch.hidden_states[-1]
+                pipeline["all_layer_embeddings"] = batch.hidden_states  # for WeightedLayerPooling pipelines
+                for module in list(st_model)[1:]:
+                    pipeline = module(pipeline)
+                sentence = pipeline["sentence_embedding"].float().numpy()  # (batch, embedding_dim)
+                for row, i in enumerate(batch.index):
+                    results[i] = TextStates(
+                        pooled={name: pooled[name][row].copy() for name in LAYER_POOLERS},  # own memory, not a view
+                        model=sentence[row].copy(),
+                        n_tokens=n_tokens[row],
+                        truncated=n_tokens[row] > max_len,
+                        n_content=n_content[row],
+                        n_unknown=n_unknown[row],
+                        pooler=None if pooler is None else pooler[row].copy(),
+                        n_read=int(n_read[row]),
+                    )
+                if kept is not None:
+                    kept.update(self._token_rows(batch))
+                done += len(batch.index)
+                with self._lock:
+                    self.texts_encoded += len(batch.index)
+                if progress is not None:
+                    progress(done, len(texts))
+            return results  # type: ignore[return-value]
 
     def _token_rows(self, batch) -> dict[str, TokenStates]:
         """Each text's real (unpadded) token states in ``batch``, copied out of the batch's tensors."""
+        import torch
+
         special_ids = torch.tensor(
             sorted(set(self.model.tokenizer.all_special_ids) - {self.model.tokenizer.unk_token_id})
         )
@@ -293,6 +304,8 @@ class Encoder:
 
     def _unknown_counts(self, input_ids: torch.Tensor, mask: torch.Tensor) -> tuple[list[int], list[int]]:
         """Per row: (content tokens, unknown tokens) among the real tokens.  input_ids, mask: (batch, seq)."""
+        import torch
+
         tokenizer = self.model.tokenizer
         unknown_id = tokenizer.unk_token_id
         special = torch.tensor(sorted(set(tokenizer.all_special_ids) - {unknown_id}), dtype=input_ids.dtype)

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from embedlab.models.loading import LoadedModel
 from embedlab.settings import get_settings
+
+if TYPE_CHECKING:  # imported by the calls that run a model, not by this module's importers
+    import torch
 
 BATCH_SIZE = 32
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -45,6 +48,8 @@ def server_threads() -> int:
 
 def limit_server_threads() -> int:
     """Set torch's intra-op threads to ``server_threads()`` (every thread of the process follows); returns it."""
+    import torch
+
     threads = server_threads()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -90,7 +95,6 @@ def length_order(texts: Sequence[str]) -> np.ndarray:
     return np.argsort([-len(text) for text in texts], kind="stable")
 
 
-@torch.inference_mode()
 def forward_batches(
     model: LoadedModel, texts: Sequence[str], batch_size: int = BATCH_SIZE, by_length: bool = True
 ) -> Iterator[ForwardBatch]:
@@ -102,11 +106,14 @@ def forward_batches(
     Args:
         by_length: batch texts of similar length together (less padding); False keeps the given order.
     """
+    import torch
+
     order = length_order(texts) if by_length else np.arange(len(texts))
     for start in range(0, len(texts), batch_size):
         index = tuple(int(i) for i in order[start : start + batch_size])
         batch = tuple(texts[i] for i in index)
-        features = model.st_model.preprocess(list(batch))
-        inputs = {name: features[name] for name in MODEL_INPUTS if name in features}
-        output = model.backbone(**inputs, output_hidden_states=True, return_dict=True)
+        with torch.inference_mode():  # around each batch, not across the yield: the caller's mode is its own
+            features = model.st_model.preprocess(list(batch))
+            inputs = {name: features[name] for name in MODEL_INPUTS if name in features}
+            output = model.backbone(**inputs, output_hidden_states=True, return_dict=True)
         yield ForwardBatch(index, batch, dict(features), tuple(output.hidden_states), model.tokenizer)

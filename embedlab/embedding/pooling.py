@@ -7,10 +7,13 @@ e.g. the stacked hidden states of every layer: (layers, batch, seq, hidden).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import torch
+
+if TYPE_CHECKING:  # the functions import it when called: importing this module stays light
+    import torch
 
 
 def cls_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -19,6 +22,8 @@ def cls_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     The first unmasked position, as sentence-transformers' own ``Pooling(pooling_mode="cls")`` takes it: position 0
     for a tokenizer that pads on the right, the first token after the padding for one that pads on the left.
     """
+    import torch
+
     first = mask.to(torch.int).argmax(dim=-1)  # (batch,)
     return hidden[..., torch.arange(first.shape[0]), first, :]
 
@@ -33,6 +38,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def max_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-dimension max over real tokens only.  -> (..., batch, hidden)."""
+
     padding = ~mask.bool()[..., None]  # (batch, seq, 1)
     return hidden.masked_fill(padding, float("-inf")).amax(dim=-2)
 
@@ -58,6 +64,8 @@ def weighted_mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 
     Positions count from the first real token, so left padding does not shift the weights.
     """
+    import torch
+
     seq = mask.shape[-1]
     positions = torch.arange(1, seq + 1, dtype=hidden.dtype, device=hidden.device)[None, :]  # (1, seq)
     first_real = mask.to(torch.int32).argmax(dim=-1, keepdim=True)  # (batch, 1): 0 with right padding
@@ -67,6 +75,8 @@ def weighted_mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 
 def last_token_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The last real token's vector (padding on either side).  -> (..., batch, hidden)."""
+    import torch
+
     seq = mask.shape[-1]
     values, from_end = mask.flip(-1).max(dim=-1)  # (batch,): distance of the last real token from the end
     last = torch.where(values == 0, torch.zeros_like(from_end), seq - 1 - from_end)  # (batch,)
@@ -112,5 +122,7 @@ def _checkpoint_tensor_names(folder: str) -> list[str] | None:
         with safe_open(str(root / "model.safetensors"), "pt") as weights:
             return list(weights.keys())
     if (root / "pytorch_model.bin").is_file():
+        import torch
+
         return list(torch.load(root / "pytorch_model.bin", map_location="meta", weights_only=True))
     return None

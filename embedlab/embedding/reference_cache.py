@@ -24,6 +24,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
@@ -64,7 +65,8 @@ def weights_fingerprint(encoder: Encoder) -> str | None:
 
         return folder_revision(Path(packaged_model_path()))
     if kind == "hub":
-        commit = getattr(encoder.model.backbone.config, "_commit_hash", None)  # the snapshot transformers read
+        config = getattr(encoder.model.backbone, "config", None)
+        commit = getattr(config, "_commit_hash", None)  # the snapshot transformers read
         return str(commit) if commit else None
     return None  # untrained (random weights), services
 
@@ -75,12 +77,10 @@ def states_file(encoder: Encoder, texts: Sequence[str], folder: Path | None = No
     folder = folder or cache_folder()
     if fingerprint is None or folder is None:
         return None
-    import torch
-    import transformers
-
     model_id = encoder.model.model_id
     digest = hashlib.sha256()
-    for part in (FORMAT, model_id.key, model_id.revision, fingerprint, torch.__version__, transformers.__version__):
+    versions = [metadata.version(package) for package in ("torch", "transformers")]  # read, not imported
+    for part in (FORMAT, model_id.key, model_id.revision, fingerprint, *versions):
         digest.update(f"{part}\n".encode())
     digest.update("\0".join(texts).encode("utf-8"))
     return folder / f"{digest.hexdigest()[:32]}.npz"
@@ -159,7 +159,8 @@ def warm_reference_states(encoder: object, texts: Sequence[str] | None = None, f
 
     Returns where they came from: ``memory`` (already held), ``disk`` (read from the cache file), ``encoded``
     (the model ran; the file is written for the next start), or ``not cached`` (an engine or weights whose states
-    are not kept on disk: nothing done here, the caller's own call encodes them). A cache that cannot be written
+    are not kept on disk, or an engine that only reads them and found no file: nothing done here, the caller's own
+    call encodes them). A cache that cannot be written
     (read-only disk, ...) only costs the next start its 2.5 s.
     """
     corpus = list(dict.fromkeys(texts if texts is not None else reference_sentences()))
@@ -174,6 +175,8 @@ def warm_reference_states(encoder: object, texts: Sequence[str] | None = None, f
     if stored is not None:
         encoder.hold(corpus, stored)
         return "disk"
+    if not encoder.writes_reference_states:  # an engine other than the library's reads the file, never writes it
+        return "not cached"
     states = encoder.states(corpus)
     try:
         save_states(path, corpus, states)
