@@ -29,7 +29,7 @@ from embedlab.embedding.postprocess import (
     default_whiten_dims,
 )
 from embedlab.embedding.scoring import fitting_corpus
-from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, parse_layers
+from embedlab.embedding.specs import DEFAULT_LAYERS, LAST_LAYER_ONLY, EmbedSpec, new_session_specs, parse_layers
 from embedlab.errors import EmbedLabError
 from embedlab.models.backends import fast_variant, keeps_scores
 from embedlab.models.identity import ModelId, resolve_model
@@ -88,9 +88,9 @@ def init_specs() -> None:
             "Loading the default raw model (bert-base-uncased is downloaded once when a network is there)…"
         ):
             model, note = default_raw_model()
-        st.session_state[state.RAW_SPEC] = EmbedSpec(model=model, pooling="cls", layers=DEFAULT_LAYERS)
+        st.session_state[state.RAW_SPEC] = new_session_specs(model)[0]
         st.session_state[state.RAW_NOTE] = note
-    st.session_state.setdefault(state.TRAINED_SPEC, EmbedSpec(model=PACKAGED, pooling="model"))
+    st.session_state.setdefault(state.TRAINED_SPEC, new_session_specs(PACKAGED)[1])
 
 
 def _seed(key: str, value) -> None:

@@ -19,11 +19,10 @@ from embedlab.errors import EmbedLabError
 from embedlab.models.held import HeldModels, parameter_bytes
 from embedlab.models.identity import ModelId, resolve_model
 from embedlab.models.loading import PACKAGED
+from embedlab.models.names import PREFERRED_RAW_MODEL
 from embedlab.scorers.base import Scorer
 from embedlab.scorers.registry import kind_of, open_scorer
 from embedlab.settings import get_settings
-
-PREFERRED_RAW_MODEL = "bert-base-uncased"
 
 
 def _pickle_key(value: list | tuple | pd.DataFrame | pd.Series) -> bytes:

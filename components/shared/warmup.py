@@ -3,8 +3,9 @@ in a background thread, while a visitor who arrives meanwhile sees that the serv
 
 A cold start spends its time in imports (torch, transformers, sentence-transformers), the first model load and the
 reference sentences (kept on disk per model revision: ``embedlab.embedding.reference_cache``). ``app.py`` calls
-``starting_notice`` before its own heavy imports: it starts the warm-up (``start_warmup``, once per process) and,
-while it runs, shows "Starting: …" with a progress bar instead of an empty page; then the page runs on warm caches.
+``starting_notice`` before its own heavy imports: it starts the warm-up (``Startup.begin``, once per process) and,
+while it runs, shows "Starting: …" with a progress bar instead of an empty page (on Compare, with the page's answer
+computed without torch: ``components/compare/first_look_view.py``); then the page runs on warm caches.
 ``serve`` sends one request per replica before it announces the address, so a class finds every replica warm.
 
 The warm-up fills the very caches the pages read: the shared encoders (``services.get_encoder``), the default raw
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -44,10 +46,24 @@ class Startup:
     error: str | None = None
     seconds: float | None = None
     reference: dict[str, str] = field(default_factory=dict)  # model -> where its reference states came from
+    _begun: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def advance(self, detail: str) -> None:
         self.step += 1
         self.detail = detail
+
+    def begin(self) -> None:
+        """Start ``warm_defaults`` in a daemon thread, once (later calls do nothing)."""
+        with self._lock:
+            if self._begun:
+                return
+            self._begun = True
+        threading.Thread(target=warm_defaults, args=(self,), name="startup-warmup", daemon=True).start()
+
+    @property
+    def begun(self) -> bool:
+        return self._begun
 
 
 def warm_defaults(startup: Startup) -> None:
@@ -84,23 +100,29 @@ def warm_defaults(startup: Startup) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def start_warmup() -> Startup:
-    """Start ``warm_defaults`` in a daemon thread, once per process; returns its handle at once."""
-    startup = Startup()
-    threading.Thread(target=warm_defaults, args=(startup,), name="startup-warmup", daemon=True).start()
-    return startup
+def process_startup() -> Startup:
+    """This process's warm-up handle (not started: ``Startup.begin``)."""
+    return Startup()
 
 
-def starting_notice(timeout_s: float = START_WAIT_S) -> Startup:
-    """Start the warm-up if needed; while it runs, show "Starting: …" with its step and the seconds so far, then
-    take the notice away. Returns the warm-up's handle."""
-    startup = start_warmup()
+def starting_notice(preview: Callable[[], None] | None = None, timeout_s: float = START_WAIT_S) -> Startup:
+    """Start the warm-up if needed; while it runs, show "Starting: …" with its step and the seconds so far, and
+    under it what ``preview`` draws (Compare's answer, computed without the libraries: ``first_look_view``); then
+    take both away. The first visitor's ``preview`` runs before the warm-up starts, which delays the warm-up by as
+    much (0.3 s with the reference states on disk, ~1.5 s without). Returns the warm-up's handle."""
+    startup = process_startup()
     if startup.done.is_set():
         return startup
     slot = st.empty()
     with slot.container():
         notes.info("Starting: loading the model and its baselines (once per server start)…", icon="⏳")
         bar = st.progress(0.0)
+        try:
+            if preview is not None and not startup.begun:
+                # before the warm-up: beside the libraries' imports it took 7 s instead of 1.5 on 2 cores
+                preview()
+        finally:
+            startup.begin()
         deadline = time.monotonic() + timeout_s
         while not startup.done.wait(POLL_S) and time.monotonic() < deadline:
             elapsed = time.monotonic() - startup.started

@@ -15,6 +15,7 @@ from embedlab.embedding.compression import check_dims, check_precision, compress
 from embedlab.embedding.postprocess import check_post, check_post_dims, post_label
 from embedlab.errors import EmbedLabError
 from embedlab.models.identity import ModelId
+from embedlab.models.names import PACKAGED
 from embedlab.models.vectors import is_vectors_ref
 
 Pooling = Literal[
@@ -179,6 +180,12 @@ class EmbedSpec:
     def full(self) -> EmbedSpec:
         """The same configuration with full float32 vectors: what a compressed one is shown next to."""
         return replace(self, precision="float32", dims=None)
+
+
+def new_session_specs(raw_model: str | ModelId) -> tuple[EmbedSpec, EmbedSpec]:
+    """The raw and trained configurations a new session starts with: CLS of ``raw_model``'s last layer, and the
+    packaged sentence-transformer's own pipeline."""
+    return EmbedSpec(model=raw_model, pooling="cls", layers=DEFAULT_LAYERS), EmbedSpec(model=PACKAGED, pooling="model")
 
 
 def fitting_corpus(spec: EmbedSpec) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from embedlab.settings import get_settings
 
 PACKAGED = "all-MiniLM-L6-v2"
+PREFERRED_RAW_MODEL = "bert-base-uncased"  # a new session's raw model when it is cached or the Hub answers
 UNTRAINED = "untrained-bert"
 UNTRAINED_SEED = 0
 # The packaged model with its backbone in an exported engine, int8 (embedlab.models.backends: any model takes

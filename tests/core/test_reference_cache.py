@@ -11,15 +11,9 @@ from embedlab.embedding.scoring import random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec
 from embedlab.models.identity import resolve_model
 from embedlab.models.loading import load_model
+from tests.helpers import SHORT_REFERENCE
 
-CORPUS = [
-    "A man is playing a guitar.",
-    "The stock market fell sharply today.",
-    "She is baking bread in the kitchen.",
-    "Two dogs are running through the snow.",
-    "Parliament passed the bill late last night.",
-    "It will rain tomorrow in the north.",
-]
+CORPUS = SHORT_REFERENCE
 RAW = EmbedSpec("all-MiniLM-L6-v2", "cls", "-1")
 TRAINED = EmbedSpec("all-MiniLM-L6-v2", "model")
 
