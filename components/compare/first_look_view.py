@@ -4,8 +4,6 @@ them (``score_table``); the page itself replaces them once the libraries have lo
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 import streamlit as st
 
 from components.compare.pairs_table import current_pairs
@@ -14,9 +12,13 @@ from components.shared.first_screen import browser_connected
 from embedlab.data.pairtable import row_list
 from embedlab.errors import EmbedLabError
 from embedlab.models.numpy_bert import NumpyEncoder
-from embedlab.tasks.first_look import first_look, first_look_engine, first_look_specs, raw_model_is_packaged
-
-PAGE_PATHS = ("", "compare")  # Compare is the default page: "/" or "/compare", under the server's base path
+from embedlab.tasks.first_look import (
+    first_look,
+    first_look_engine,
+    first_look_specs,
+    plain_compare_address,
+    raw_model_is_packaged,
+)
 
 
 def opens_on_compare() -> bool:
@@ -25,18 +27,6 @@ def opens_on_compare() -> bool:
     return browser_connected() and plain_compare_address(
         st.context.url or "", str(st.get_option("server.baseUrlPath") or ""), st.query_params.to_dict()
     )
-
-
-def plain_compare_address(url: str, base_path: str, params: dict[str, str]) -> bool:
-    """Whether ``url`` opens Compare ("/" or "/compare" under the server's ``base_path``) with no parameter: a
-    shared view or any other parameter gets the page itself, which knows what to do with it."""
-    base = base_path.strip("/")
-    path = urlparse(url).path.strip("/")
-    if base and (path == base or path.startswith(f"{base}/")):
-        path = path[len(base) :].strip("/")
-    elif base:
-        return False
-    return path in PAGE_PATHS and not params
 
 
 @st.cache_resource(show_spinner=False)

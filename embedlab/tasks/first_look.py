@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pandas as pd
 
 from embedlab.embedding.reference_cache import warm_reference_states
@@ -28,12 +30,26 @@ from embedlab.models.names import PACKAGED, PREFERRED_RAW_MODEL
 from embedlab.models.numpy_bert import NumpyEncoder
 from embedlab.tasks.compare import Scored, check_pairs, compare_table, score_rows
 
+COMPARE_PATHS = ("", "compare")  # Compare is the default page: "/" or "/compare", under the server's base path
+
 
 def raw_model_is_packaged() -> bool:
     """Whether a new session's raw model will be the packaged one: bert-base-uncased is not in the local cache and
     the Hub cannot be reached to download it (what ``default_raw_model`` finds, without trying a download). A cache
     folder that may hold it counts as holding it: then no first look, rather than one with another raw model."""
     return not maybe_cached(PREFERRED_RAW_MODEL) and hub_unreachable_reason() is not None
+
+
+def plain_compare_address(url: str, base_path: str, params: dict[str, str]) -> bool:
+    """Whether ``url`` opens Compare ("/" or "/compare" under the server's ``base_path``) with no parameter: a
+    shared view or any other parameter gets the page itself, which knows what to do with it."""
+    base = base_path.strip("/")
+    path = urlparse(url).path.strip("/")
+    if base and (path == base or path.startswith(f"{base}/")):
+        path = path[len(base) :].strip("/")
+    elif base:
+        return False
+    return path in COMPARE_PATHS and not params
 
 
 def first_look_specs() -> tuple[EmbedSpec, EmbedSpec]:

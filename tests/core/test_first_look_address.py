@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.compare.first_look_view import plain_compare_address
+from embedlab.tasks.first_look import plain_compare_address
 
 
 @pytest.mark.parametrize(
