@@ -118,8 +118,9 @@ def starting_notice(preview: Callable[[], None] | None = None, timeout_s: float 
         notes.info("Starting: loading the model and its baselines (once per server start)…", icon="⏳")
         bar = st.progress(0.0)
         try:
-            if preview is not None and not startup.begun:
-                # before the warm-up: beside the libraries' imports it took 7 s instead of 1.5 on 2 cores
+            if preview is not None:
+                # the first visitor's before the warm-up: beside the libraries' imports it took 7 s instead of
+                # 1.5 on 2 cores; a later visitor's reuses what the first computed
                 preview()
         finally:
             startup.begin()
