@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.compare.first_look_view import first_look_view, opens_on_compare
+from components.compare.first_look_view import first_look_view
 from components.shared import notes
 from components.shared.warmup import starting_notice
 from embedlab.settings import SettingsError, get_settings
@@ -25,7 +25,7 @@ except SettingsError as error:
 # On a fresh server: the models and baselines load in the background (imports included) while this shows how far
 # it is, instead of an empty page, and, on Compare, the answer computed without torch; at once afterwards. See
 # components/shared/warmup.py and components/compare/first_look_view.py.
-starting_notice(first_look_view if opens_on_compare() else None)
+starting_notice(first_look_view)
 
 from components.projection.projection_view import start_umap_warmup  # noqa: E402
 from components.shared.admin_box import sidebar_box as admin_box  # noqa: E402

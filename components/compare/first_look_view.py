@@ -42,7 +42,10 @@ def _engine() -> NumpyEncoder | None:
 
 
 def first_look_view() -> None:
-    """The answer a new session's Compare will show, or nothing when it cannot be computed here."""
+    """On a browser's plain visit to Compare, the answer a new session's Compare will show; nothing when it is
+    another visit or the answer cannot be computed here."""
+    if not opens_on_compare():
+        return
     engine = _engine()
     if engine is None:
         return

@@ -61,10 +61,6 @@ class Startup:
             self._begun = True
         threading.Thread(target=warm_defaults, args=(self,), name="startup-warmup", daemon=True).start()
 
-    @property
-    def begun(self) -> bool:
-        return self._begun
-
 
 def warm_defaults(startup: Startup) -> None:
     """Load what the first page of a session reads, step by step on ``startup``; errors are kept, not raised (the

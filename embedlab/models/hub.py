@@ -126,10 +126,10 @@ def hub_snapshot(repo_id: str, progress: ProgressCallback | None = None) -> str:
         EmbedLabError: not cached and the Hub cannot be reached or stops answering; no such public model;
             no safetensors weights; a download that failed (the partial file is kept for the next attempt).
     """
-    if cached := cached_snapshot(repo_id):
+    if cached := _cached_snapshot(repo_id):
         return cached
     with _repo_lock(repo_id):
-        if cached := cached_snapshot(repo_id):  # another caller downloaded it while this one waited
+        if cached := _cached_snapshot(repo_id):  # another caller downloaded it while this one waited
             return cached
         if served_mode() and repo_id not in get_settings().hub_model_list:
             raise unlisted_refusal(repo_id)  # in the cache only in part: served mode downloads listed ids only
@@ -187,15 +187,14 @@ def check_download_size(repo_id: str, total_bytes: int, limit_bytes: int | None)
 
 def maybe_cached(repo_id: str) -> bool:
     """Whether the local Hugging Face cache may hold a snapshot of ``repo_id``: its folder has one. A look at the
-    folder, without importing the download code (0.2 s); ``cached_snapshot`` says for sure."""
+    folder, without importing the download code (0.2 s); ``hub_snapshot`` says for sure."""
     from huggingface_hub import constants
 
     snapshots = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
     return snapshots.is_dir() and any(snapshots.iterdir())
 
 
-def cached_snapshot(repo_id: str) -> str | None:
-    """The local folder of a Hub model's cached snapshot, or None (nothing asked of the network)."""
+def _cached_snapshot(repo_id: str) -> str | None:
     from huggingface_hub import snapshot_download
 
     try:

@@ -94,7 +94,6 @@ class NumpyBert:
     def __init__(self, weights: dict[str, np.ndarray], tokenizer, config: dict, normalize: bool, max_length: int):
         self.weights = weights
         self.tokenizer = tokenizer
-        self.config = config
         self.normalize = normalize
         self.max_length = max_length
         self.heads = int(config["num_attention_heads"])
@@ -102,12 +101,7 @@ class NumpyBert:
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         special = {token.content for token in tokenizer.get_added_tokens_decoder().values() if token.special}
         self.special_ids = {tokenizer.token_to_id(token) for token in special} - {None}
-        self.unknown_id = tokenizer.token_to_id(str(self._unknown_token(tokenizer)))
-
-    @staticmethod
-    def _unknown_token(tokenizer) -> str | None:
-        model = json.loads(tokenizer.to_str()).get("model", {})
-        return model.get("unk_token")
+        self.unknown_id = tokenizer.token_to_id(str(getattr(tokenizer.model, "unk_token", None)))
 
     @classmethod
     def load(cls, folder: str | Path) -> NumpyBert:
@@ -217,12 +211,7 @@ class NumpyBert:
         """Each text's ``TextStates``, as ``Encoder.states`` computes them with the library: every layer's cls,
         mean, max, weighted-mean and last-token vectors, the pooler's output, the pipeline's sentence vector and
         the token counts. Texts run in batches of similar length, so little of the work is padding."""
-        encoded = []
-        for encoding in self.tokenizer.encode_batch(list(texts)):
-            ids = encoding.ids
-            if len(ids) > self.max_length:  # as the library truncates: the text's start, then its closing token
-                ids = [*ids[: self.max_length - 1], ids[-1]]
-            encoded.append((ids, len(encoding.ids)))
+        encoded = self._read(texts)
         results: list[TextStates | None] = [None] * len(encoded)
         for rows in self._batches([len(ids) for ids, _ in encoded]):
             lengths = np.array([len(encoded[row][0]) for row in rows])
@@ -232,15 +221,14 @@ class NumpyBert:
                 ids[position, : lengths[position]] = encoded[row][0]
             pooled = self._pool(self._forward(ids, mask), mask, lengths)
             for position, row in enumerate(rows):
-                tokens, total = encoded[row]
-                plain = [token for token in tokens if token not in self.special_ids or token == self.unknown_id]
+                tokens, counts = encoded[row]
                 results[row] = TextStates(
                     pooled={name: pooled[name][position] for name in LAYER_POOLERS},
                     model=pooled["model"][position],
-                    n_tokens=total,
-                    truncated=total > self.max_length,
-                    n_content=len(plain),
-                    n_unknown=plain.count(self.unknown_id),
+                    n_tokens=counts.n_tokens,
+                    truncated=counts.truncated,
+                    n_content=counts.n_content,
+                    n_unknown=counts.n_unknown,
                     pooler=pooled["pooler"][position] if "pooler" in pooled else None,
                     n_read=len(tokens),
                 )
@@ -250,15 +238,20 @@ class NumpyBert:
 
     def counts(self, texts: Sequence[str]) -> list[TokenCounts]:
         """Each text's token counts from the tokenizer alone (no forward pass), as ``Encoder.token_counts``."""
-        counts = []
+        return [counts for _, counts in self._read(texts)]
+
+    def _read(self, texts: Sequence[str]) -> list[tuple[list[int], TokenCounts]]:
+        """Per text: the token ids the model reads (cut as the library cuts: the text's start, then its closing
+        token) and its ``TokenCounts`` ([UNK] counts as content, the other special tokens do not)."""
+        read = []
         for encoding in self.tokenizer.encode_batch(list(texts)):
-            total = len(encoding.ids)
-            tokens = (
-                encoding.ids if total <= self.max_length else [*encoding.ids[: self.max_length - 1], encoding.ids[-1]]
-            )
-            plain = [token for token in tokens if token not in self.special_ids or token == self.unknown_id]
-            counts.append(TokenCounts(len(plain), plain.count(self.unknown_id), total, total > self.max_length))
-        return counts
+            ids, total = encoding.ids, len(encoding.ids)
+            if total > self.max_length:
+                ids = [*ids[: self.max_length - 1], ids[-1]]
+            plain = [token for token in ids if token not in self.special_ids or token == self.unknown_id]
+            counts = TokenCounts(len(plain), plain.count(self.unknown_id), total, total > self.max_length)
+            read.append((ids, counts))
+        return read
 
     def _pool(self, states: list[np.ndarray], mask: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
         """Per text of a batch: each pooling at every layer (batch, n_hidden_states, hidden), the pipeline's vector

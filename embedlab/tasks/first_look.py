@@ -20,7 +20,6 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from embedlab.embedding.reference_cache import warm_reference_states
 from embedlab.embedding.scoring import random_pair_baseline
 from embedlab.embedding.specs import EmbedSpec, new_session_specs
 from embedlab.models.hub import hub_unreachable_reason, maybe_cached
@@ -58,14 +57,13 @@ def first_look_specs() -> tuple[EmbedSpec, EmbedSpec]:
 
 
 def first_look_engine() -> NumpyEncoder:
-    """The packaged model in numpy, holding the reference sentences' states when the library's file is on disk.
+    """The packaged model in numpy (the reference sentences' states are read from the library's file, when it is
+    on disk, by the first baseline: ``random_pair_baseline``).
 
     Raises:
         EmbedLabError: the packaged model is missing or not one ``NumpyBert`` runs.
     """
-    engine = NumpyEncoder.load(resolve_model(PACKAGED), packaged_model_path(), "the packaged all-MiniLM-L6-v2")
-    warm_reference_states(engine)
-    return engine
+    return NumpyEncoder.load(resolve_model(PACKAGED), packaged_model_path(), "the packaged all-MiniLM-L6-v2")
 
 
 def first_look(engine: NumpyEncoder, table: pd.DataFrame) -> pd.DataFrame | None:
