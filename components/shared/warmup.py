@@ -10,7 +10,8 @@ computed without torch: ``components/compare/first_look_view.py``); then the pag
 
 The warm-up fills the very caches the pages read: the shared encoders (``services.get_encoder``), the default raw
 model's choice (``services.default_raw_model``), the random-pair baselines of the default configurations
-(``services.baseline``) and the raw model's per-layer baselines (``services.layer_baseline_table``).
+(``services.baseline``), their canary verdicts (``canary.shared_canary``) and the raw model's per-layer baselines
+(``services.layer_baseline_table``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def warm_defaults(startup: Startup) -> None:
     try:
         import sentence_transformers  # noqa: F401  (the largest import of a cold start, ~60 % of the first load)
 
+        from components.shared.canary import shared_canary
         from components.shared.services import PACKAGED, baseline, default_raw_model, get_encoder, layer_baseline_table
         from embedlab.embedding.forward import limit_server_threads
         from embedlab.embedding.reference_cache import warm_reference_states
@@ -84,8 +86,12 @@ def warm_defaults(startup: Startup) -> None:
             startup.reference[encoder.model.model_id.key] = warm_reference_states(encoder)
         startup.advance(STEPS[4])
         # the specs config_panels builds for a new session: model identities from the encoders, as there
-        baseline(EmbedSpec(model=raw.model.model_id, pooling="cls", layers=DEFAULT_LAYERS))
-        baseline(EmbedSpec(model=trained.model.model_id, pooling="model"))
+        for spec in (
+            EmbedSpec(model=raw.model.model_id, pooling="cls", layers=DEFAULT_LAYERS),
+            EmbedSpec(model=trained.model.model_id, pooling="model"),
+        ):
+            baseline(spec)
+            shared_canary(spec)  # the page's canary banner scores 10 paraphrase pairs: once, here
         layer_baseline_table(raw.model.model_id)
         startup.advance("ready")
     except Exception as error:  # noqa: BLE001 - shown by the notice; the page raises it again with its own words

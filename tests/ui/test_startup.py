@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.shared import services, warmup
+from components.shared import canary, services, warmup
 from embedlab.embedding import reference_cache
 from embedlab.scorers import base
 from embedlab.scorers.hidden_states import HiddenStatesScorer
@@ -14,6 +14,7 @@ from tests.ui.apptest import ok, page_test
 
 def test_the_warm_up_fills_the_caches_the_compare_page_reads(monkeypatch, tmp_path):
     services.get_encoder.clear()
+    canary.shared_canary.clear()  # a verdict another test left would hide what the warm-up must compute
     st.cache_data.clear()
     monkeypatch.setenv("EMBEDLAB_VECTOR_CACHE_DIR", str(tmp_path))
     calls: list[str] = []
